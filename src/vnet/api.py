@@ -1,0 +1,131 @@
+"""The operations a user asks for (plan, apply, destroy, show), joining the pure core to the
+kernel door. The CLI and the Python API both call these."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .actions import Action
+from .apply import execute_plan
+from .backend.netlink import Netlink
+from .model import Topology
+from .observe import Observed
+from .plan import Plan, namespaces_to_observe, plan_changes, plan_teardown
+from .record import Record, host_lock, read_record, write_record
+
+
+def owned_namespaces(backend: Netlink, topology: str) -> list[str]:
+    """Named namespaces whose loopback carries the topology's mark."""
+    return sorted(ns for ns in backend.list_netns() if backend.netns_owner(ns) == topology)
+
+
+def observe_topology(backend: Netlink, topo: Topology, record: Record) -> Observed:
+    wanted = namespaces_to_observe(topo, record) + owned_namespaces(backend, topo.name)
+    return backend.observe(wanted)
+
+
+def plan(topo: Topology, backend: Netlink | None = None) -> Plan:
+    """What `apply` would do, against the live kernel."""
+    with _backend(backend) as nl:
+        record = read_record(topo.name)
+        return plan_changes(topo, observe_topology(nl, topo, record), record)
+
+
+def apply(topo: Topology, backend: Netlink | None = None,
+          progress: Callable[[Action, int, int], None] | None = None) -> Plan:
+    """Converge the kernel to the topology, all or nothing; returns the plan it carried out."""
+    with host_lock(), _backend(backend) as nl:
+        record = read_record(topo.name)
+        the_plan = plan_changes(topo, observe_topology(nl, topo, record), record)
+        if the_plan.has_changes:
+            execute_plan(the_plan, nl, *(p for p in [progress] if p))
+        if the_plan.record is not None:
+            write_record(the_plan.record)
+        return the_plan
+
+
+def destroy(name: str, backend: Netlink | None = None,
+            progress: Callable[[Action, int, int], None] | None = None) -> Plan:
+    """Remove everything topology `name` owns; put back what it changed on other interfaces."""
+    with host_lock(), _backend(backend) as nl:
+        record = read_record(name)
+        empty = Topology(name=name)
+        observed = observe_topology(nl, empty, record)
+        the_plan = plan_teardown(name, observed, record)
+        if the_plan.has_changes:
+            execute_plan(the_plan, nl, *(p for p in [progress] if p))
+        write_record(Record(name))
+        return the_plan
+
+
+@dataclass
+class Row:
+    """One live interface of a topology, for `vnet show`."""
+
+    netns: str | None
+    name: str
+    kind: str | None
+    state: str
+    master: str | None
+    addresses: list[str]
+    mtu: int
+    mac: str | None
+    rx_packets: int
+    tx_packets: int
+    rx_bytes: int
+    tx_bytes: int
+    owned: bool = True
+    topology: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def show(name: str | None = None, backend: Netlink | None = None) -> list[Row]:
+    """Live rows of the objects topology `name` owns (every vnet topology when None)."""
+    with _backend(backend) as nl:
+        spaces: list[str | None] = [None, *sorted(nl.list_netns())]
+        rows: list[Row] = []
+        for ns in spaces:
+            st = nl.read_netns(ns)
+            ns_owner = st.owner
+            for link in st.links.values():
+                owner = link.owner or (ns_owner if link.name == "lo" else None)
+                if owner is None or (name is not None and owner != name):
+                    continue
+                rows.append(Row(ns, link.name, link.kind or ("loopback" if link.name == "lo"
+                                                              else None),
+                                "up" if link.up else "down", link.master,
+                                st.addresses_of(link.name), link.mtu, link.mac,
+                                link.rx_packets, link.tx_packets, link.rx_bytes, link.tx_bytes,
+                                topology=owner))
+        if name is not None:
+            record = read_record(name)
+            for key in record.externals:
+                ns, ifname = key.split("|", 1)
+                st = nl.read_netns(ns or None)
+                link = st.links.get(ifname)
+                if link is not None:
+                    rows.append(Row(ns or None, ifname, link.kind, "up" if link.up else "down",
+                                    link.master, st.addresses_of(ifname), link.mtu, link.mac,
+                                    link.rx_packets, link.tx_packets, link.rx_bytes,
+                                    link.tx_bytes, owned=False, topology=name))
+        return rows
+
+
+class _backend:
+    """Use the given backend, or open (and then close) a live one."""
+
+    def __init__(self, backend: Netlink | None):
+        self.given = backend
+        self.mine: Netlink | None = None
+
+    def __enter__(self) -> Netlink:
+        if self.given is not None:
+            return self.given
+        self.mine = Netlink()
+        return self.mine
+
+    def __exit__(self, *exc: object) -> None:
+        if self.mine is not None:
+            self.mine.close()

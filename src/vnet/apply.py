@@ -1,0 +1,58 @@
+"""Execute a plan: each Action in order, journaled; on the first failure undo the done ones in
+reverse and report the failed Action with the kernel's error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from .actions import Action, Request
+from .errors import ApplyError, KernelError
+from .plan import Plan
+
+
+class Backend(Protocol):
+    def send(self, requests: list[Request]) -> None: ...
+
+
+def _silent(action: Action, index: int, total: int) -> None:
+    """Default progress reporter: says nothing (only the CLI talks to the terminal)."""
+
+
+def execute_plan(plan: Plan, backend: Backend,
+                 progress: Callable[[Action, int, int], None] = _silent) -> list[Action]:
+    """Run every action of `plan`; return the journal. All or nothing: raises ApplyError after
+    rolling back when an action fails."""
+    journal: list[Action] = []
+    total = len(plan.actions)
+    for i, action in enumerate(plan.actions):
+        progress(action, i, total)
+        try:
+            backend.send(action.do)
+        except KernelError as err:
+            failures = rollback(journal, backend)
+            raise ApplyError(_name_action(err, action), len(journal), failures) from None
+        journal.append(action)
+    return journal
+
+
+def _name_action(err: KernelError, action: Action) -> KernelError:
+    """The kernel's error, said in terms of the plan's action."""
+    named = KernelError(f"{action.verb} {action.subject}", err.errno, err.detail)
+    named.request = err.action  # type: ignore[attr-defined]
+    return named
+
+
+def rollback(journal: list[Action], backend: Backend) -> list[str]:
+    """Undo executed actions newest first; return what could not be undone (empty: all)."""
+    failures: list[str] = []
+    for action in reversed(journal):
+        if not action.undo:
+            if action.undo_gap:
+                failures.append(action.undo_gap)
+            continue
+        try:
+            backend.send(action.undo)
+        except KernelError as err:
+            failures.append(f"undo of {action.verb} {action.subject} failed: {err}")
+    return failures

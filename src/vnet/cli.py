@@ -1,0 +1,245 @@
+"""The `vnet` command: the only place that parses argv, prints, and picks exit codes.
+
+Exit codes: 0 ok (plan: no changes), 1 error, 2 (plan) changes pending.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import (
+    ApplyError,
+    ConflictError,
+    KernelError,
+    LockError,
+    TopologyError,
+    VnetError,
+)
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+    stream = sys.stderr if stderr else sys.stdout
+    # a pipe or a file gets full-width tables, not rich's 80-column default
+    width = None if stream.isatty() else 200
+    return Console(stderr=stderr, highlight=False, width=width)
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def _load(path: str) -> Any:
+    from .load import load_file
+    return load_file(path)
+
+
+# ---- commands ------------------------------------------------------------------------------
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    topo = _load(args.file)
+    n = len(topo.endpoints()) + len(topo.externals)
+    if args.json:
+        _emit_json({"valid": True, "topology": topo.name, "interfaces": n,
+                    "namespaces": len(topo.namespaces), "routes": len(topo.routes)})
+    else:
+        print(f"{args.file}: valid — topology {topo.name!r}, {len(topo.namespaces)} namespace(s),"
+              f" {n} interface(s), {len(topo.routes)} route(s)")
+    return EXIT_OK
+
+
+def _print_plan(plan: Any, done: bool = False) -> None:
+    from .render.plan_text import STYLES, plan_lines, plan_summary
+    con = _console()
+    for verb, line in plan_lines(plan):
+        con.print(line, style=STYLES[verb], markup=False)
+    summary = plan_summary(plan)
+    if done and plan.has_changes:
+        summary = summary.replace("Plan for", "Applied to").replace(" to ", " ")
+    con.print(summary, markup=False)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from . import api
+    topo = _load(args.file)
+    plan = api.plan(topo)
+    if args.json:
+        _emit_json(plan.as_dict())
+    else:
+        _print_plan(plan)
+    return EXIT_CHANGES if plan.has_changes else EXIT_OK
+
+
+def _progress() -> Any:
+    if not sys.stderr.isatty():
+        return None
+    con = _console(stderr=True)
+
+    def report(action: Any, i: int, total: int) -> None:
+        con.print(f"[{i + 1}/{total}] {action.verb} {action.subject}", markup=False,
+                  style="dim", end="\r")
+    return report
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from . import api
+    topo = _load(args.file)
+    plan = api.apply(topo, progress=None if args.json else _progress())
+    if args.json:
+        _emit_json({**plan.as_dict(), "applied": True})
+    else:
+        _print_plan(plan, done=True)
+    return EXIT_OK
+
+
+def cmd_destroy(args: argparse.Namespace) -> int:
+    from . import api
+    name = args.target
+    if os.path.exists(name) or name.endswith((".yaml", ".yml")):
+        name = _load(name).name
+    plan = api.destroy(name, progress=None if args.json else _progress())
+    if args.json:
+        _emit_json({**plan.as_dict(), "destroyed": True})
+    elif plan.has_changes:
+        _print_plan(plan, done=True)
+    else:
+        print(f"{name}: nothing to destroy; vnet owns nothing of that name here.")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from . import api
+    name = args.name
+    if name and (os.path.exists(name) or name.endswith((".yaml", ".yml"))):
+        name = _load(name).name
+    rows = api.show(name)
+    if args.json:
+        _emit_json({"topology": name, "interfaces": [asdict(r) for r in rows]})
+        return EXIT_OK
+    if not rows:
+        print(f"nothing live for {name!r}" if name else "no vnet topology is live here")
+        return EXIT_OK
+    from rich.table import Table
+    table = Table(title=f"vnet: {name}" if name else "vnet: all topologies")
+    for col in ("netns", "interface", "kind", "state", "master", "addresses", "mtu",
+                "rx pkts", "tx pkts", *([] if name else ["topology"])):
+        table.add_column(col, justify="right" if col in ("mtu", "rx pkts", "tx pkts") else "left")
+    for r in rows:
+        table.add_row(r.netns or "-", r.name + ("" if r.owned else " (external)"),
+                      r.kind or "-", r.state, r.master or "-", "\n".join(r.addresses) or "-",
+                      str(r.mtu), str(r.rx_packets), str(r.tx_packets),
+                      *([] if name else [r.topology or "-"]))
+    _console().print(table)
+    return EXIT_OK
+
+
+def cmd_kinds(args: argparse.Namespace) -> int:
+    from .kinds_probe import kind_dicts, kind_table
+    table = kind_table(refresh=args.refresh)
+    if args.json:
+        _emit_json(kind_dicts(table))
+        return EXIT_OK
+    from rich.table import Table
+    out = Table(title="interface kinds", show_lines=True)
+    for col in ("kind", "implemented", "on this kernel", "use it when"):
+        out.add_column(col)
+    for k in table:
+        avail = {True: "yes", False: "no", None: "unknown"}[k.available]
+        if k.reason:
+            avail += f" ({k.reason})"
+        out.add_row(k.name, "yes" if k.implemented else "not yet", avail, k.use_when)
+    _console().print(out)
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from .model import json_schema_text
+    print(json_schema_text())
+    return EXIT_OK
+
+
+# ---- argv ----------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vnet", description="One YAML file → Linux virtual "
+                                "networks: validate, plan, apply, show, destroy.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Any, help_: str, aliases: Sequence[str] = ()) -> Any:
+        sp = sub.add_parser(name, help=help_, aliases=list(aliases), description=help_)
+        sp.set_defaults(func=func)
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+        return sp
+
+    add("validate", cmd_validate, "check a topology file; errors name file:line:col") \
+        .add_argument("file")
+    add("plan", cmd_plan, "show what apply would change (exit 0: nothing, 2: changes)") \
+        .add_argument("file")
+    add("apply", cmd_apply, "make the kernel match the file, all or nothing",
+        aliases=["up"]).add_argument("file")
+    add("destroy", cmd_destroy, "remove everything a topology owns",
+        aliases=["down"]).add_argument("target", metavar="FILE|NAME")
+    add("show", cmd_show, "live table of a topology's interfaces") \
+        .add_argument("name", nargs="?", metavar="NAME|FILE")
+    add("kinds", cmd_kinds, "every interface kind: implemented, available on this kernel") \
+        .add_argument("--refresh", action="store_true", help="probe again, ignore the cache")
+    add("schema", cmd_schema, "print the JSON Schema of the topology file")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    err = _console(stderr=True)
+    try:
+        return int(args.func(args))
+    except TopologyError as exc:
+        if getattr(args, "json", False):
+            _emit_json({"error": "invalid topology", "issues": [i.as_dict() for i in exc.issues]})
+        else:
+            for issue in exc.issues:
+                err.print(f"error: {issue}", markup=False, style="red")
+            err.print(f"{len(exc.issues)} problem(s) found; nothing was changed.", markup=False)
+        return EXIT_ERROR
+    except ConflictError as exc:
+        _report(args, err, "conflict with the live kernel; nothing was changed", exc,
+                [str(i) for i in exc.issues])
+        return EXIT_ERROR
+    except ApplyError as exc:
+        _report(args, err, "apply failed", exc, [str(exc)])
+        return EXIT_ERROR
+    except (KernelError, LockError, VnetError) as exc:
+        _report(args, err, "error", exc, [str(exc)])
+        return EXIT_ERROR
+    except PermissionError as exc:
+        _report(args, err, "permission denied", exc,
+                [f"{exc}; vnet needs root (CAP_NET_ADMIN) to read or change namespaces"])
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+def _report(args: argparse.Namespace, err: Any, title: str, exc: Exception,
+            lines: list[str]) -> None:
+    if getattr(args, "json", False):
+        payload: dict[str, Any] = {"error": title, "messages": lines}
+        if isinstance(exc, ApplyError):
+            payload.update(errno=exc.failed.errno, action=exc.failed.action,
+                           undone=exc.undone, undo_failures=exc.undo_failures)
+        _emit_json(payload)
+        return
+    err.print(f"{title}:", style="red bold", markup=False)
+    for line in lines:
+        err.print(f"  {line}", markup=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

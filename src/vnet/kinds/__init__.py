@@ -1,0 +1,94 @@
+"""The kind registry: kind name -> the class that knows everything about that kind.
+
+Adding a kind is adding one file here that defines a subclass of `InterfaceBase` decorated with
+`@register`, and importing it at the bottom of this module.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from .base import InterfaceBase, NotImplementedKind
+
+REGISTRY: dict[str, type[InterfaceBase]] = {}
+NOT_IMPLEMENTED: dict[str, NotImplementedKind] = {}
+
+#: the order `vnet kinds` lists them in (as KINDS.md does)
+ORDER = ["bridge", "bond", "team", "vlan", "vxlan", "macvlan", "ipvlan", "macvtap", "ipvtap",
+         "macsec", "veth", "vcan", "vxcan", "ipoib", "nlmon", "dummy", "ifb", "tun", "tap"]
+
+
+def register(cls: type[InterfaceBase]) -> type[InterfaceBase]:
+    """Class decorator: add a kind to the registry; a second kind of the same name is a bug."""
+    name = cls.kind_name
+    if not name:
+        raise TypeError(f"{cls.__name__} has no kind_name")
+    if name in REGISTRY or name in NOT_IMPLEMENTED:
+        raise TypeError(f"kind {name!r} registered twice")
+    REGISTRY[name] = cls
+    return cls
+
+
+def lookup(kind: str) -> type[InterfaceBase]:
+    """The class of an implemented kind; KeyError with the valid names otherwise."""
+    try:
+        return REGISTRY[kind]
+    except KeyError:
+        raise KeyError(unknown_kind_message(kind)) from None
+
+
+def unknown_kind_message(kind: str) -> str:
+    if kind in NOT_IMPLEMENTED:
+        return (f"kind {kind!r} is not implemented in this version of vnet yet "
+                f"(`vnet kinds` lists what is); implemented: {', '.join(sorted(REGISTRY))}")
+    close = difflib.get_close_matches(kind, list(REGISTRY) + list(NOT_IMPLEMENTED), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown kind {kind!r}; {hint}valid kinds: {', '.join(sorted(REGISTRY))}"
+
+
+def by_kernel_kind(kernel_kind: str | None) -> type[InterfaceBase] | None:
+    """The class that decodes a link the kernel reports with this IFLA_INFO_KIND."""
+    for cls in REGISTRY.values():
+        if (cls.kernel_kind or cls.kind_name) == kernel_kind:
+            return cls
+    return None
+
+
+def _not_yet(name: str, kernel_kind: str, use_when: str, *probe: str) -> None:
+    NOT_IMPLEMENTED[name] = NotImplementedKind(name, kernel_kind, use_when, list(probe))
+
+
+# Kinds of KINDS.md that a later version implements: listed honestly, never as working.
+_not_yet("bond", "bond", "Aggregate several ports into one link for failover or load sharing,\n"
+         "with the modes every switch and kernel understands (active-backup, 802.3ad...).")
+_not_yet("team", "team", "Like bond, but driven by the teamd daemon and its runners;\n"
+         "use it when you need teamd's link watchers or a userspace LACP.")
+_not_yet("vlan", "vlan", "Carry several isolated L2 networks over one link with 802.1Q/802.1ad\n"
+         "tags: one sub-interface per VLAN id on a parent.")
+_not_yet("ipvlan", "ipvlan", "Many endpoints behind one parent MAC (L2 or routed L3 modes);\n"
+         "use it where the upstream switch allows one MAC per port.")
+_not_yet("ipvtap", "ipvtap", "ipvlan with a /dev/tapN character device, for a VM that must\n"
+         "share its host NIC's MAC address.")
+_not_yet("macsec", "macsec", "Encrypt and authenticate everything on an Ethernet segment\n"
+         "(802.1AE), ARP and DHCP included.")
+_not_yet("vcan", "vcan", "A local virtual CAN bus: test CAN software without hardware.")
+_not_yet("vxcan", "vxcan", "A CAN tunnel between two namespaces, the veth of CAN: give a\n"
+         "container its own CAN bus.")
+_not_yet("ipoib", "ipoib", "IP over an InfiniBand port (datagram or connected mode);\n"
+         "needs an InfiniBand device.")
+_not_yet("nlmon", "nlmon", "A capture point for netlink traffic: run tcpdump/wireshark on it\n"
+         "to debug what tools say to the kernel.")
+_not_yet("dummy", "dummy", "A device that sends nothing anywhere: a stable home for addresses\n"
+         "(loopback-like service IPs, routing tests).")
+
+
+def _import_kind_files() -> None:
+    """Every module in this package is a kind file; importing it registers the kind."""
+    import importlib
+    import pkgutil
+    for mod in pkgutil.iter_modules(__path__):
+        if mod.name != "base" and not mod.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+
+
+_import_kind_files()

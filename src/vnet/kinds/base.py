@@ -1,0 +1,265 @@
+"""What every interface kind shares: the common fields and the hooks a kind file fills in.
+
+A kind file subclasses `InterfaceBase`, declares its own fields (spelled as `ip link ... type KIND`
+spells them), the netlink attribute each option maps to, and registers itself with `@register`.
+Nothing outside a kind file knows a kind's options.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
+
+IFNAMSIZ = 15
+_BAD_NAME_CHARS = re.compile(r"[/:\s]")
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def check_ifname(value: str) -> str:
+    """An interface name as the kernel accepts it (dev_valid_name)."""
+    if not value:
+        raise ValueError("interface name is empty")
+    if len(value.encode()) > IFNAMSIZ:
+        raise ValueError(
+            f"interface name {value!r} is {len(value.encode())} bytes; the kernel allows at most "
+            f"{IFNAMSIZ} — use a shorter name"
+        )
+    if _BAD_NAME_CHARS.search(value):
+        raise ValueError(
+            f"interface name {value!r} contains '/', ':' or whitespace, which the kernel rejects"
+        )
+    if value in (".", ".."):
+        raise ValueError("interface name cannot be '.' or '..'")
+    return value
+
+
+def check_netns_name(value: str) -> str:
+    """A namespace name usable as a file under /run/netns."""
+    if not value or "/" in value or value in (".", "..") or len(value) > 64 or "\0" in value:
+        raise ValueError(
+            f"namespace name {value!r} must be 1-64 characters without '/' (it becomes "
+            "/run/netns/NAME)"
+        )
+    if _BAD_NAME_CHARS.search(value):
+        raise ValueError(f"namespace name {value!r} contains whitespace or ':'")
+    return value
+
+
+def check_address(value: str) -> str:
+    """An address with prefix, IPv4 or IPv6, normalised (`192.0.2.1/24`)."""
+    if "/" not in value:
+        raise ValueError(f"address {value!r} has no prefix length — write it as {value}/24 or "
+                         f"{value}/64")
+    try:
+        iface = ipaddress.ip_interface(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IPv4 or IPv6 address with prefix") from None
+    return iface.with_prefixlen
+
+
+def check_ip(value: str) -> str:
+    """A bare IPv4 or IPv6 address, normalised."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IPv4 or IPv6 address") from None
+
+
+def check_mac(value: str) -> str:
+    """A unicast Ethernet MAC address, normalised to lower case."""
+    mac = value.lower().replace("-", ":")
+    if not _MAC.match(mac):
+        raise ValueError(f"{value!r} is not a MAC address like 02:00:00:00:00:01")
+    if int(mac[:2], 16) & 1:
+        raise ValueError(f"{value!r} is a multicast MAC; an interface needs a unicast one "
+                         "(first octet even, e.g. 02:...)")
+    return mac
+
+
+IfName = Annotated[str, AfterValidator(check_ifname)]
+NetnsName = Annotated[str, AfterValidator(check_netns_name)]
+Address = Annotated[str, AfterValidator(check_address)]
+IP = Annotated[str, AfterValidator(check_ip)]
+Mac = Annotated[str, AfterValidator(check_mac)]
+State = Literal["up", "down"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """How one user-facing option maps to a netlink attribute of IFLA_INFO_DATA.
+
+    `encode` turns the file's value into the kernel's, `decode` the kernel's back into the
+    file's spelling, so plans compare and print values as the user wrote them.
+    """
+
+    nla: str
+    encode: Callable[[Any], Any] = lambda v: v
+    decode: Callable[[Any], Any] = lambda v: v
+    replace: bool = False  # the kernel cannot change it in place: the link is re-created
+
+
+def bool_option(nla: str, replace: bool = False) -> Option:
+    """A 0/1 kernel attribute shown to the user as true/false."""
+    return Option(nla, encode=lambda v: int(bool(v)), decode=lambda v: bool(v), replace=replace)
+
+
+def int_option(nla: str, replace: bool = False) -> Option:
+    return Option(nla, encode=int, decode=int, replace=replace)
+
+
+def enum_option(nla: str, names: dict[str, int], replace: bool = False) -> Option:
+    """A kernel integer that the user names (e.g. macvlan mode 'bridge' = 4)."""
+    back = {v: k for k, v in names.items()}
+    return Option(nla, encode=lambda v: names[v], decode=lambda v: back.get(v, v), replace=replace)
+
+
+class Common(BaseModel):
+    """Fields every interface end has, whatever its kind (also a veth's peer end)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+    #: field path of the file entry this came from (e.g. `interfaces[3]`), for error positions
+    _path: str = PrivateAttr(default="")
+
+    name: IfName = Field(description="Interface name, at most 15 bytes.")
+    netns: NetnsName | None = Field(
+        None, description="Namespace the interface lives in; omitted: where vnet runs.")
+    addresses: list[Address] = Field(
+        default_factory=list, description="Addresses with prefix, IPv4 or IPv6.")
+    mtu: int | None = Field(None, ge=68, le=65535, description="MTU in bytes.")
+    mac: Mac | None = Field(None, description="MAC address; omitted: the kernel picks one.")
+    state: State | None = Field("up", description="Administrative state; default up.")
+    master: IfName | None = Field(
+        None, description="Bridge (or other master) this interface is a port of.")
+
+
+class InterfaceBase(Common):
+    """An interface of some kind. Kind files subclass it and fill the class variables."""
+
+    kind: str
+
+    #: name as `vnet kinds` and the file spell it
+    kind_name: ClassVar[str] = ""
+    #: IFLA_INFO_KIND the kernel reports (tap/tun report "tun")
+    kernel_kind: ClassVar[str] = ""
+    #: two lines: what it is for
+    use_when: ClassVar[str] = ""
+    #: the kind's options: file name -> netlink attribute
+    options_map: ClassVar[dict[str, Option]] = {}
+    #: kinds that can be a master (bridge, bond, team)
+    can_be_master: ClassVar[bool] = False
+    #: set when this end is created together with another (a veth peer): (netns, name)
+    _created_by: tuple[str | None, str] | None = PrivateAttr(default=None)
+
+    # ---- identity -------------------------------------------------------------------------
+    @property
+    def key(self) -> tuple[str | None, str]:
+        return (self.netns, self.name)
+
+    @property
+    def created_by(self) -> tuple[str | None, str] | None:
+        return self._created_by
+
+    # ---- options --------------------------------------------------------------------------
+    def declared_options(self) -> dict[str, Any]:
+        """The kind options the user wrote, in the file's spelling (only those: verification
+        compares what the user declared, nothing else)."""
+        out = {}
+        for opt in self.options_map:
+            if opt in self.model_fields_set and getattr(self, opt) is not None:
+                out[opt] = getattr(self, opt)
+        return out
+
+    def info_data(self) -> dict[str, Any]:
+        """IFLA_INFO_DATA attributes for creating the link: declared options, encoded."""
+        return {self.options_map[k].nla: self.options_map[k].encode(v)
+                for k, v in self.declared_options().items()}
+
+    @classmethod
+    def decode_info_data(cls, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Kernel IFLA_INFO_DATA → options in the file's spelling (every option the kernel
+        reported; the planner picks the declared ones)."""
+        out = {}
+        for opt, spec in cls.options_map.items():
+            if spec.nla in attrs:
+                out[opt] = spec.decode(attrs[spec.nla])
+        return out
+
+    @classmethod
+    def matches_kernel(cls, kernel_kind: str | None, info_data: dict[str, Any]) -> bool:
+        """Is a live link of this kind? (tun and tap share one kernel kind, for example.)"""
+        return kernel_kind == (cls.kernel_kind or cls.kind_name)
+
+    @classmethod
+    def needs_replace(cls, option: str) -> bool:
+        return cls.options_map[option].replace
+
+    # ---- graph ----------------------------------------------------------------------------
+    def parent(self) -> str | None:
+        """Name of the lower link this one is stacked on (VLAN, VXLAN dev, macvlan), same
+        namespace at creation time, or None."""
+        return None
+
+    def parent_netns(self) -> str | None:
+        """Namespace the parent lives in (defaults to this interface's own)."""
+        return self.netns
+
+    def expand(self) -> list[InterfaceBase]:
+        """The interface ends this entry stands for (a veth is two)."""
+        return [self]
+
+    # ---- create ---------------------------------------------------------------------------
+    def create_request(self) -> dict[str, Any]:
+        """What the backend needs to create the link (kind-specific extras may be added)."""
+        return {"kind": self.kernel_kind or self.kind_name, "info_data": self.info_data()}
+
+    def plan_extras(self, netns_state: Any, live: Any) -> list[Any]:
+        """Kind-specific Actions beyond the link itself (qdiscs, FDB entries), planned after
+        links, masters, addresses and state. `live` is None when the link is (re)created."""
+        return []
+
+    # ---- checks across objects ------------------------------------------------------------
+    def check(self, topo: Any, report: Callable[..., None]) -> None:
+        """Kind-specific semantic checks (mode/option fit, parent kind). Call
+        `report(field, message, hint="")` for each problem; it adds the file position."""
+
+    # ---- rendering ------------------------------------------------------------------------
+    def ip_type_args(self) -> list[str]:
+        """`ip link add NAME [link P] type KIND <these>`: the options as iproute2 spells them."""
+        args: list[str] = []
+        for opt, value in self.declared_options().items():
+            args += [opt, _ip_value(value)]
+        return args
+
+    def ip_commands(self) -> list[list[str]]:
+        """The iproute2 commands that create this interface (without addresses/master/up)."""
+        cmd = ["ip", "link", "add"]
+        if self.parent():
+            cmd += ["link", self.parent() or ""]
+        cmd += ["name", self.name]
+        if self.netns:
+            cmd += ["netns", self.netns]
+        cmd += ["type", self.kind_name, *self.ip_type_args()]
+        return [cmd]
+
+
+def _ip_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+class NotImplementedKind:
+    """A kind of KINDS.md that this version lists but cannot create yet."""
+
+    implemented = False
+
+    def __init__(self, name: str, kernel_kind: str, use_when: str, probe: list[str]):
+        self.kind_name = name
+        self.kernel_kind = kernel_kind
+        self.use_when = use_when
+        self.probe = probe

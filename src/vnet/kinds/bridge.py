@@ -1,0 +1,68 @@
+"""bridge — a software switch. `ip link add br0 type bridge [stp_state 1 ...]`.
+
+Timers are in hundredths of a second, as `ip` spells them (forward_delay 1500 = 15 s).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from . import register
+from .base import InterfaceBase, Option, bool_option, int_option
+
+_VLAN_PROTOCOLS = {"802.1Q": 0x8100, "802.1ad": 0x88A8}
+_VLAN_PROTOCOL_NAMES = {v: k for k, v in _VLAN_PROTOCOLS.items()}
+
+
+@register
+class Bridge(InterfaceBase):
+    kind: Literal["bridge"]
+    kind_name = "bridge"
+    can_be_master = True
+    use_when = ("Join several interfaces (veths of namespaces, taps of VMs) into one L2 segment;\n"
+                "the switch of a lab. Adds STP, VLAN filtering and IGMP/MLD snooping.")
+
+    stp_state: bool | None = Field(None, description="Spanning tree on (true) or off.")
+    forward_delay: int | None = Field(
+        None, ge=0, le=3000, description="STP forward delay, 1/100 s (kernel: 200-3000 with STP).")
+    hello_time: int | None = Field(None, ge=100, le=1000, description="STP hello time, 1/100 s.")
+    max_age: int | None = Field(None, ge=600, le=4000, description="STP max age, 1/100 s.")
+    priority: int | None = Field(None, ge=0, le=65535, description="Bridge priority for STP.")
+    ageing_time: int | None = Field(
+        None, ge=0, le=100_000_000, description="FDB ageing time, 1/100 s (default 30000).")
+    mcast_snooping: bool | None = Field(None, description="IGMP/MLD snooping.")
+    mcast_querier: bool | None = Field(None, description="Act as IGMP/MLD querier.")
+    vlan_filtering: bool | None = Field(None, description="802.1Q VLAN filtering on ports.")
+    vlan_default_pvid: int | None = Field(
+        None, ge=0, le=4094, description="PVID given to new ports (0: none).")
+    vlan_protocol: Literal["802.1Q", "802.1ad"] | None = Field(
+        None, description="Tag protocol when VLAN filtering.")
+
+    options_map = {
+        "stp_state": bool_option("IFLA_BR_STP_STATE"),
+        "forward_delay": int_option("IFLA_BR_FORWARD_DELAY"),
+        "hello_time": int_option("IFLA_BR_HELLO_TIME"),
+        "max_age": int_option("IFLA_BR_MAX_AGE"),
+        "priority": int_option("IFLA_BR_PRIORITY"),
+        "ageing_time": int_option("IFLA_BR_AGEING_TIME"),
+        "mcast_snooping": bool_option("IFLA_BR_MCAST_SNOOPING"),
+        "mcast_querier": bool_option("IFLA_BR_MCAST_QUERIER"),
+        "vlan_filtering": bool_option("IFLA_BR_VLAN_FILTERING"),
+        "vlan_default_pvid": int_option("IFLA_BR_VLAN_DEFAULT_PVID"),
+        "vlan_protocol": Option("IFLA_BR_VLAN_PROTOCOL", encode=lambda v: _VLAN_PROTOCOLS[v],
+                                decode=lambda v: _VLAN_PROTOCOL_NAMES.get(v, v)),
+    }
+
+    def check(self, topo: Any, report: Any) -> None:
+        if self.stp_state and self.forward_delay is not None and not (
+                200 <= self.forward_delay <= 3000):
+            report("forward_delay",
+                   "with stp_state on, the kernel accepts forward_delay 200-3000 (2-30 s)",
+                   "set forward_delay between 200 and 3000, or turn STP off")
+        if (self.vlan_default_pvid is not None or self.vlan_protocol is not None) and \
+                not self.vlan_filtering:
+            field = "vlan_default_pvid" if self.vlan_default_pvid is not None else "vlan_protocol"
+            report(field, f"{field} only has an effect with vlan_filtering: true",
+                   "add vlan_filtering: true or remove the option")

@@ -1,0 +1,58 @@
+"""veth — a pair of connected ends; what enters one leaves the other. It joins namespaces.
+
+`ip link add veth1 netns net1 type veth peer name veth2 netns net2`
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from . import register
+from .base import Common, InterfaceBase
+
+
+class VethPeer(Common):
+    """The other end: its own name, namespace, addresses, MTU, MAC, state and master."""
+
+
+@register
+class Veth(InterfaceBase):
+    kind: Literal["veth"]
+    kind_name = "veth"
+    use_when = ("Connect two namespaces (or a namespace and a bridge) with a virtual cable;\n"
+                "the basic link of every container or lab network.")
+
+    peer: VethPeer | None = Field(None, description="The other end of the pair (required).")
+
+    def check(self, topo: Any, report: Any) -> None:
+        if self.peer is None and self.created_by is None:
+            report("peer", "a veth needs its other end",
+                   "add peer: {name: NAME} (and netns: NS to put it in another namespace)")
+
+    def expand(self) -> list[InterfaceBase]:
+        if self.peer is None:
+            return [self]
+        twin = Veth.model_validate({"kind": "veth", **self.peer.model_dump(exclude_unset=True)})
+        twin._created_by = self.key
+        twin._path = f"{self._path}.peer"
+        return [self, twin]
+
+    def create_request(self) -> dict[str, Any]:
+        req = super().create_request()
+        if self.peer is not None:
+            req["peer"] = {"ifname": self.peer.name, "netns": self.peer.netns,
+                           "mtu": self.peer.mtu, "mac": self.peer.mac}
+        return req
+
+    def ip_commands(self) -> list[list[str]]:
+        if self.peer is None:
+            return []
+        cmd = ["ip", "link", "add", self.name]
+        if self.netns:
+            cmd += ["netns", self.netns]
+        cmd += ["type", "veth", "peer", "name", self.peer.name]
+        if self.peer.netns:
+            cmd += ["netns", self.peer.netns]
+        return [cmd]

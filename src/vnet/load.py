@@ -1,0 +1,300 @@
+"""YAML → Topology, keeping the position of every value so each error names file:line:col.
+
+Loading collects every issue it can find (schema and semantic) and raises one TopologyError
+with all of them; nothing here touches the kernel.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from . import kinds
+from .errors import Collector, Position, TopologyError
+from .model import External, Route, Topology, _TopologyFile
+
+try:  # the C loader when libyaml is there: faster start-up
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+
+TOP_LEVEL = ("name", "namespaces", "interfaces", "routes")
+
+
+class _Positions:
+    """Turns a composed YAML node tree into plain data and a path → Position map."""
+
+    def __init__(self, file: str, issues: Collector):
+        self.file = file
+        self.issues = issues
+        self.values: dict[str, Position] = {}
+        self.keys: dict[str, Position] = {}
+
+    def pos(self, node: yaml.Node) -> Position:
+        return Position(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def build(self, node: yaml.Node, path: str = "") -> Any:
+        self.values[path] = self.pos(node)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.build_scalar(key_node)
+                sub = f"{path}.{key}" if path else str(key)
+                if key in out:
+                    self.issues.add(f"{key!r} appears twice in the same mapping", sub,
+                                    self.pos(key_node), "keep one of them")
+                    continue
+                self.keys[sub] = self.pos(key_node)
+                out[key] = self.build(value_node, sub)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
+        return self.build_scalar(node)
+
+    @staticmethod
+    def build_scalar(node: yaml.Node) -> Any:
+        """A scalar as the safe loader constructs it (ints, bools, null, strings)."""
+        if not isinstance(node, yaml.ScalarNode):
+            return str(node.value)
+        constructor = _Loader.yaml_constructors.get(node.tag)
+        if constructor is None:
+            return node.value
+        return constructor(_CONSTRUCTOR, node)
+
+    def where(self, path: str, key: bool = False) -> Position | None:
+        if key and path in self.keys:
+            return self.keys[path]
+        while path:
+            if path in self.values:
+                return self.values[path]
+            cut = max(path.rfind("."), path.rfind("["))
+            if cut <= 0:
+                break
+            path = path[:cut]
+        return self.values.get("")
+
+
+_CONSTRUCTOR = _Loader("")
+
+
+def load_file(path: str | Path) -> Topology:
+    """Load and validate a topology file; raises TopologyError listing every problem."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        message = f"cannot read the file: {exc.strerror}"
+        raise TopologyError([_issue_text(message, str(p))]) from None
+    except UnicodeDecodeError:
+        raise TopologyError([_issue_text("the file is not UTF-8 text", str(p))]) from None
+    return load_text(text, str(p))
+
+
+def _issue_text(message: str, file: str) -> Any:
+    from .errors import Issue
+    return Issue(message=message, where=Position(file, 1, 1))
+
+
+def load_text(text: str, file: str = "<string>") -> Topology:
+    """Load and validate a topology from YAML text."""
+    issues = Collector()
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Position(file, mark.line + 1, mark.column + 1) if mark else Position(file, 1, 1)
+        issues.add(f"YAML syntax error: {exc.problem or exc}", where=where,
+                   hint="fix the YAML syntax (indentation, quotes, ':' after keys)")
+        issues.raise_if_any()
+        raise AssertionError("unreachable") from None
+    except yaml.YAMLError as exc:
+        issues.add(f"YAML error: {exc}", where=Position(file, 1, 1))
+        issues.raise_if_any()
+        raise AssertionError("unreachable") from None
+    if node is None:
+        issues.add("the file is empty", where=Position(file, 1, 1),
+                   hint="start with 'name: mylab' and a list of interfaces")
+        issues.raise_if_any()
+    pos = _Positions(file, issues)
+    try:
+        data = pos.build(node)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        issues.add(f"YAML value error: {exc.problem}",
+                   where=Position(file, mark.line + 1, mark.column + 1) if mark else None)
+        issues.raise_if_any()
+        raise AssertionError("unreachable") from None
+    topo = _build(data, pos, issues)
+    if topo is not None:
+        from .validate import validate_topology
+        validate_topology(topo, issues)
+    issues.raise_if_any()
+    assert topo is not None
+    return topo
+
+
+def load_data(data: dict[str, Any], file: str = "<data>") -> Topology:
+    """Validate a topology given as Python data (positions are then field paths only)."""
+    return load_text(yaml.safe_dump(data, sort_keys=False), file)
+
+
+def _build(data: Any, pos: _Positions, issues: Collector) -> Topology | None:
+    if not isinstance(data, dict):
+        issues.add("the file must be a mapping with name, namespaces, interfaces, routes",
+                   where=pos.where(""), hint="start with 'name: mylab'")
+        return None
+    for key in data:
+        if key not in TOP_LEVEL:
+            _unknown_field(issues, pos, str(key), str(key), TOP_LEVEL)
+    if "name" not in data:
+        issues.add("the topology has no name", "name", pos.where(""),
+                   "add 'name: mylab' (it tags every object vnet creates)")
+    head = {k: data[k] for k in ("name", "namespaces") if k in data}
+    name = "invalid"
+    namespaces: list[str] = []
+    try:
+        parsed = _TopologyFile.model_validate({**head, "name": head.get("name", "x")})
+        name, namespaces = parsed.name, parsed.namespaces
+    except ValidationError as exc:
+        _report(exc, issues, pos, "", _TopologyFile)
+    topo = Topology(name=name, namespaces=namespaces, source=pos.file)
+
+    raw_ifaces = data.get("interfaces") or []
+    if not isinstance(raw_ifaces, list):
+        issues.add("'interfaces' must be a list", "interfaces", pos.where("interfaces"),
+                   "write each interface as a '- name: ...' item")
+        raw_ifaces = []
+    for i, raw in enumerate(raw_ifaces):
+        path = f"interfaces[{i}]"
+        iface = _build_interface(raw, path, pos, issues)
+        if isinstance(iface, External):
+            topo.externals.append(iface)
+        elif iface is not None:
+            topo.interfaces.append(iface)
+
+    raw_routes = data.get("routes") or []
+    if not isinstance(raw_routes, list):
+        issues.add("'routes' must be a list", "routes", pos.where("routes"),
+                   "write each route as a '- {to: ..., via: ...}' item")
+        raw_routes = []
+    for i, raw in enumerate(raw_routes):
+        path = f"routes[{i}]"
+        if not isinstance(raw, dict):
+            issues.add("a route must be a mapping like {to: default, via: 192.0.2.1}", path,
+                       pos.where(path))
+            continue
+        try:
+            topo.routes.append(Route.model_validate(raw))
+        except ValidationError as exc:
+            _report(exc, issues, pos, path, Route)
+    topo.positions = {**pos.values, **{f"{k}#key": v for k, v in pos.keys.items()}}
+    return topo
+
+
+def _build_interface(raw: Any, path: str, pos: _Positions, issues: Collector) -> Any:
+    if not isinstance(raw, dict):
+        issues.add("an interface must be a mapping with at least name and kind", path,
+                   pos.where(path), "write '- name: br0\\n    kind: bridge'")
+        return None
+    if raw.get("external") is True:
+        cls: type[BaseModel] = External
+    elif "external" in raw and raw.get("external") is not True:
+        issues.add("'external' can only be true (omit it for interfaces vnet creates)",
+                   f"{path}.external", pos.where(f"{path}.external"))
+        return None
+    else:
+        kind = raw.get("kind")
+        if kind is None:
+            issues.add("the interface has no kind", f"{path}.kind", pos.where(path),
+                       "add 'kind: bridge' (or veth, vxlan, ...), or 'external: true' for an "
+                       "existing interface vnet should not create")
+            return None
+        try:
+            cls = kinds.lookup(str(kind))
+        except KeyError as exc:
+            issues.add(str(exc.args[0]), f"{path}.kind", pos.where(f"{path}.kind"),
+                       "use one of the kinds `vnet kinds` lists as implemented")
+            return None
+    try:
+        iface = cls.model_validate(raw)
+    except ValidationError as exc:
+        _report(exc, issues, pos, path, cls)
+        return None
+    iface._path = path
+    return iface
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names valid at a location inside a model (for 'did you mean')."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        info = getattr(current, "model_fields", {}).get(part)
+        if info is None:
+            break
+        current = _model_in(info.annotation)
+    return list(getattr(current, "model_fields", {}) or [])
+
+
+def _model_in(annotation: Any) -> Any:
+    import typing
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _unknown_field(issues: Collector, pos: _Positions, path: str, key: str,
+                   valid: Any) -> None:
+    close = difflib.get_close_matches(key, list(valid), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"valid fields: {', '.join(sorted(valid))}"
+    issues.add(f"unknown field {key!r}", path, pos.where(path, key=True), hint)
+
+
+_HINTS = {
+    "greater_than_equal": "use a value in the allowed range",
+    "less_than_equal": "use a value in the allowed range",
+    "int_parsing": "write a whole number",
+    "int_type": "write a whole number",
+    "bool_parsing": "write true or false",
+    "bool_type": "write true or false",
+    "literal_error": "use one of the listed values",
+    "missing": "add the field",
+    "string_type": "write a string",
+    "list_type": "write a list, e.g. [a, b]",
+    "model_type": "write a mapping, e.g. {name: x}",
+    "string_pattern_mismatch": "use letters, digits, '-' and '_' (at most 32, starting with a "
+                               "letter or digit)",
+}
+
+
+def _report(exc: ValidationError, issues: Collector, pos: _Positions, base: str,
+            model: type[BaseModel]) -> None:
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        parts = [base] if base else []
+        for part in loc:
+            if isinstance(part, int):
+                parts[-1:] = [f"{parts[-1]}[{part}]"] if parts else [f"[{part}]"]
+            else:
+                parts.append(str(part))
+        path = ".".join(parts)
+        if err["type"] == "extra_forbidden":
+            _unknown_field(issues, pos, path, str(loc[-1]), _fields_at(model, loc[:-1]))
+            continue
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        if err["type"] == "missing":
+            msg = f"required field {loc[-1]!r} is missing"
+        elif err["type"] not in ("value_error", "assertion_error"):
+            msg = f"{msg} (got {err.get('input')!r})"
+        issues.add(msg, path, pos.where(path), _HINTS.get(err["type"], ""))

@@ -1,0 +1,177 @@
+"""The topology model: what a file describes, after loading and validation.
+
+Interfaces are instances of the kind classes in `vnet.kinds`; this module holds what is not a
+kind: the topology itself, routes, and the JSON Schema of the whole file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from .errors import Position
+from .kinds import REGISTRY
+from .kinds.base import IP, Common, IfName, InterfaceBase, NetnsName
+
+TOPOLOGY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+
+
+def check_destination(value: str) -> str:
+    if value == "default":
+        return value
+    try:
+        return ipaddress.ip_network(value, strict=True).with_prefixlen
+    except ValueError as exc:
+        if "has host bits set" in str(exc):
+            net = ipaddress.ip_network(value, strict=False)
+            raise ValueError(f"{value!r} has host bits set; the network is {net}") from None
+        raise ValueError(f"{value!r} is not 'default' or a network like 198.51.100.0/24") from None
+
+
+Destination = Annotated[str, AfterValidator(check_destination)]
+
+
+class Route(BaseModel):
+    """A static route in a namespace: `ip route add TO [via GW] [dev DEV] [metric M] [table T]`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: Destination = Field(description="'default' or a network with prefix.")
+    via: IP | None = Field(None, description="Gateway address.")
+    dev: IfName | None = Field(None, description="Output interface.")
+    metric: int | None = Field(None, ge=0, le=4294967295, description="Route priority.")
+    table: int | None = Field(None, ge=1, le=4294967295, description="Routing table (254 = main).")
+    netns: NetnsName | None = Field(None, description="Namespace of the route.")
+
+    @model_validator(mode="after")
+    def _needs_target(self) -> Route:
+        if self.via is None and self.dev is None:
+            raise ValueError("a route needs 'via' (a gateway) or 'dev' (an interface), or both")
+        if self.via is not None and self.to != "default":
+            fam_to = ipaddress.ip_network(self.to).version
+            if ipaddress.ip_address(self.via).version != fam_to:
+                raise ValueError(f"gateway {self.via} and destination {self.to} are of different "
+                                 "IP versions")
+        return self
+
+    @property
+    def family(self) -> int:
+        if self.to != "default":
+            return ipaddress.ip_network(self.to).version
+        if self.via:
+            return ipaddress.ip_address(self.via).version
+        return 4
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Identity of a route in the kernel: namespace, table, destination, metric."""
+        return (self.netns, self.table or 254, self.family, self.to, self.metric or 0)
+
+
+class External(Common):
+    """An interface that exists already (a host NIC) and that vnet references without owning:
+    it may enslave it, give it addresses, set its MTU or state; destroy puts those back."""
+
+    external: Literal[True] = Field(description="Marks an interface vnet does not create.")
+    kind: str | None = Field(None, description="Optional: the kind it must have.")
+    state: Literal["up", "down"] | None = Field(  # type: ignore[assignment]
+        None, description="Administrative state; omitted: left as it is.")
+
+    @property
+    def key(self) -> tuple[str | None, str]:
+        return (self.netns, self.name)
+
+
+@dataclass
+class Topology:
+    """A validated topology. Build it with `vnet.load`; it is plain data."""
+
+    name: str
+    namespaces: list[str] = field(default_factory=list)
+    interfaces: list[InterfaceBase] = field(default_factory=list)
+    externals: list[External] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    source: str = "<memory>"
+    #: dotted field path -> position in the source file, for errors found after loading
+    positions: dict[str, Position] = field(default_factory=dict, repr=False)
+
+    # The convenience API. Imports are local so the model never pulls in the kernel side.
+    @classmethod
+    def load(cls, path: Any) -> Topology:
+        """Load and validate a topology file (raises TopologyError with every problem)."""
+        from .load import load_file
+        return load_file(path)
+
+    def plan(self) -> Any:
+        """The Plan that `apply` would carry out, against the live kernel."""
+        from . import api
+        return api.plan(self)
+
+    def apply(self, progress: Any = None) -> Any:
+        """Converge the kernel to this topology, all or nothing; returns the executed Plan."""
+        from . import api
+        return api.apply(self, progress=progress)
+
+    def destroy(self, progress: Any = None) -> Any:
+        """Remove what this topology owns; put back what it changed on other interfaces."""
+        from . import api
+        return api.destroy(self.name, progress=progress)
+
+    def __enter__(self) -> Topology:
+        self.apply()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.destroy()
+
+    def endpoints(self) -> list[InterfaceBase]:
+        """Every interface end the topology creates (a veth counts twice)."""
+        return [end for iface in self.interfaces for end in iface.expand()]
+
+    def where(self, path: str) -> Position | None:
+        """Position of a field path like `interfaces[2].master` (or of its nearest parent)."""
+        while path:
+            if path in self.positions:
+                return self.positions[path]
+            cut = max(path.rfind("."), path.rfind("["))
+            if cut <= 0:
+                break
+            path = path[:cut]
+        return self.positions.get("", None)
+
+
+class _TopologyFile(BaseModel):
+    """The whole file, for the JSON Schema (loading dispatches per kind for clearer errors)."""
+
+    model_config = ConfigDict(extra="forbid", title="vnet topology")
+
+    name: str = Field(pattern=TOPOLOGY_NAME_PATTERN,
+                      description="Owner tag of every object the file creates.")
+    namespaces: list[NetnsName] = Field(default_factory=list,
+                                        description="Network namespaces vnet creates and owns.")
+    interfaces: list[Any] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the topology file, generated from the model."""
+    kinds = tuple(REGISTRY.values())
+    iface_union = Annotated[Union[kinds], Field(discriminator="kind")]  # noqa: UP007
+    schema = _TopologyFile.model_json_schema()
+    item = TypeAdapter(Union[iface_union, External]).json_schema(  # noqa: UP007
+        ref_template="#/$defs/{model}")
+    defs = schema.setdefault("$defs", {})
+    defs.update(item.pop("$defs", {}))
+    schema["properties"]["interfaces"] = {"type": "array", "items": item,
+                                          "description": "Interfaces, in any order."}
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True)
+

@@ -1,0 +1,94 @@
+"""What the kernel holds, as plain data. Built by the backend from a netlink dump; read by the
+planner, `show` and `destroy`. Only what those need is decoded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ownership
+
+
+@dataclass
+class LinkState:
+    """One link as the kernel reports it."""
+
+    index: int
+    name: str
+    kind: str | None
+    info_data: dict[str, Any] = field(default_factory=dict)
+    mtu: int = 0
+    mac: str | None = None
+    up: bool = False
+    operstate: str = "UNKNOWN"
+    master: str | None = None
+    parent_index: int | None = None
+    parent_netnsid: int | None = None
+    altnames: list[str] = field(default_factory=list)
+    rx_packets: int = 0
+    tx_packets: int = 0
+    rx_bytes: int = 0
+    tx_bytes: int = 0
+
+    @property
+    def owner(self) -> str | None:
+        """Topology that owns this link, read from its altname marker."""
+        return ownership.link_owner(self.altnames, self.name)
+
+
+@dataclass(frozen=True)
+class AddressState:
+    ifname: str
+    address: str  # "192.0.2.1/24"
+    scope: int = 0
+
+    @property
+    def link_local(self) -> bool:
+        return self.address.lower().startswith("fe80:")
+
+
+@dataclass(frozen=True)
+class RouteState:
+    family: int
+    table: int
+    to: str  # "default" or a network
+    via: str | None
+    dev: str | None
+    metric: int
+    proto: int
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        return (self.table, self.family, self.to, self.metric)
+
+
+@dataclass
+class NetnsState:
+    """One namespace: None is the namespace vnet runs in."""
+
+    name: str | None
+    links: dict[str, LinkState] = field(default_factory=dict)
+    addresses: list[AddressState] = field(default_factory=list)
+    routes: list[RouteState] = field(default_factory=list)
+
+    @property
+    def owner(self) -> str | None:
+        """Topology that created this namespace (marker on its loopback), if any."""
+        lo = self.links.get("lo")
+        return ownership.netns_owner(lo.altnames) if lo else None
+
+    def addresses_of(self, ifname: str) -> list[str]:
+        return [a.address for a in self.addresses if a.ifname == ifname and not a.link_local]
+
+
+@dataclass
+class Observed:
+    """The live state of the namespaces that matter to one topology."""
+
+    namespaces: dict[str | None, NetnsState] = field(default_factory=dict)
+    #: every named namespace under /run/netns, read or not
+    existing_netns: set[str] = field(default_factory=set)
+
+    def link(self, netns: str | None, name: str) -> LinkState | None:
+        ns = self.namespaces.get(netns)
+        return ns.links.get(name) if ns else None

@@ -1,0 +1,484 @@
+"""plan(desired, observed) → ordered Actions. Pure: no kernel, no files.
+
+Order of a plan: removals (routes, addresses, links children-first, namespaces), then
+namespaces → links (parents before children) → in-place changes → masters → addresses →
+state → kind extras → routes. Every Action carries its undo, computed from what was observed.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ownership
+from .actions import Action, Request
+from .errors import ConflictError, Issue
+from .kinds.base import InterfaceBase
+from .model import External, Route, Topology
+from .observe import LinkState, NetnsState, Observed, RouteState
+from .record import Record, ext_key, parse_ext_key
+
+Key = tuple[str | None, str]
+
+
+def _at(ns: str | None, name: str) -> str:
+    return f"{ns}/{name}" if ns else name
+
+
+@dataclass
+class Plan:
+    """The ordered actions that converge the kernel to a topology, and the record after them."""
+
+    topology: str
+    actions: list[Action] = field(default_factory=list)
+    record: Record | None = None
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.actions)
+
+    def counts(self) -> dict[str, int]:
+        out = {"create": 0, "change": 0, "replace": 0, "remove": 0}
+        for action in self.actions:
+            out[action.verb] += 1
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"topology": self.topology, "changes": self.has_changes,
+                "summary": self.counts(), "actions": [a.as_dict() for a in self.actions]}
+
+
+def namespaces_to_observe(topo: Topology, record: Record) -> list[str | None]:
+    """Which namespaces the planner needs to see (owned ones are found by the caller)."""
+    wanted: list[str | None] = [None, *topo.namespaces]
+    for key in [*record.externals, *record.external_addresses]:
+        wanted.append(parse_ext_key(key)[0])
+    wanted += [r[0] for r in record.routes]
+    return list(dict.fromkeys(wanted))
+
+
+def plan_changes(topo: Topology, observed: Observed, record: Record | None = None) -> Plan:
+    """Compare a topology with the live state; raise ConflictError if something unowned is in
+    the way, else return the plan (empty when the kernel already matches)."""
+    return _Planner(topo, observed, record or Record(topo.name)).run()
+
+
+def plan_teardown(name: str, observed: Observed, record: Record | None = None) -> Plan:
+    """Everything topology `name` owns removed, and what it changed on others put back."""
+    return plan_changes(Topology(name=name), observed, record)
+
+
+class _Planner:
+    def __init__(self, topo: Topology, obs: Observed, record: Record):
+        self.topo = topo
+        self.obs = obs
+        self.old = record
+        self.new = Record(topo.name)
+        self.T = topo.name
+        self.conflicts: list[Issue] = []
+        self.phase: dict[str, list[Action]] = {p: [] for p in (
+            "del_routes", "del_addrs", "del_links", "del_ns", "add_ns", "add_links", "set_links",
+            "masters", "addrs", "state", "extras", "routes")}
+        self.desired = {end.key: end for end in topo.endpoints()}
+        self.externals = {ext.key: ext for ext in topo.externals}
+        #: links that will be (re)created: later phases see nothing live for them
+        self.fresh: set[Key] = set()
+        self.removed_ns: set[str] = set()
+        #: why a link is re-created, for the plan's text
+        self._reasons: dict[Key, str] = {}
+
+    # ---- helpers --------------------------------------------------------------------------
+    def conflict(self, message: str, where: str, hint: str) -> None:
+        self.conflicts.append(Issue(message=message, where=where, hint=hint))
+
+    def live(self, key: Key) -> LinkState | None:
+        if key in self.fresh:
+            return None
+        return self.obs.link(*key)
+
+    def ns_state(self, ns: str | None) -> NetnsState | None:
+        return self.obs.namespaces.get(ns)
+
+    def owned_ns(self) -> set[str]:
+        return {n for n, st in self.obs.namespaces.items() if n is not None and st.owner == self.T}
+
+    # ---- run ------------------------------------------------------------------------------
+    def run(self) -> Plan:
+        self.plan_namespaces()
+        self.plan_links()
+        self.plan_externals()
+        self.plan_masters()
+        self.plan_addresses()
+        self.plan_state()
+        self.plan_extras()
+        self.plan_routes()
+        if self.conflicts:
+            raise ConflictError(self.conflicts)
+        actions = [a for phase in self.phase.values() for a in phase]
+        return Plan(self.T, actions, self.new)
+
+    # ---- namespaces -----------------------------------------------------------------------
+    def plan_namespaces(self) -> None:
+        owned = self.owned_ns()
+        for ns in self.topo.namespaces:
+            if ns not in self.obs.existing_netns:
+                self.phase["add_ns"].append(Action(
+                    "create", f"namespace {ns}", "declared, not present",
+                    [Request("netns.add", None, {"name": ns,
+                                                 "marker": ownership.netns_marker(self.T)})],
+                    [Request("netns.del", None, {"name": ns})]))
+            elif ns not in owned:
+                st = self.ns_state(ns)
+                other = st.owner if st else None
+                who = f"topology {other!r}" if other else "no vnet topology (created by hand?)"
+                self.conflict(f"namespace {ns} exists and belongs to {who}", f"netns {ns}",
+                              "pick another namespace name, or destroy what owns it")
+        for ns in sorted(owned - set(self.topo.namespaces)):
+            self.removed_ns.add(ns)
+            self.phase["del_ns"].append(Action(
+                "remove", f"namespace {ns}", "owned, no longer declared (with all inside it)",
+                [Request("netns.del", None, {"name": ns})],
+                undo_gap=f"namespace {ns} and what was inside it cannot be restored"))
+
+    # ---- links ----------------------------------------------------------------------------
+    def plan_links(self) -> None:
+        to_create: list[InterfaceBase] = []
+        replaced: set[Key] = set()
+        for key, iface in self.desired.items():
+            if iface.created_by is not None:
+                continue  # its twin creates it
+            state = self._link_state(iface)
+            if state == "create":
+                to_create.append(iface)
+            elif state == "replace":
+                replaced.add(key)
+                to_create.append(iface)
+        # a replaced twin (veth peer) means replacing its creator: both ends go together
+        for iface in self.desired.values():
+            if iface.created_by is not None and self._link_state(iface) in ("create", "replace"):
+                creator = self.desired[iface.created_by]
+                if creator not in to_create:
+                    to_create.append(creator)
+                    if self.obs.link(*creator.key) is not None:
+                        replaced.add(creator.key)
+        for iface in to_create:
+            for end in iface.expand():
+                self.fresh.add(end.key)
+        for key in sorted(replaced, key=str):
+            self.phase["del_links"].append(self._remove_link(key, "replace"))
+        self._remove_stale_links()
+        for iface in self._creation_order(to_create):
+            self.phase["add_links"].append(self._create_link(iface, iface.key in replaced))
+
+    def _link_state(self, iface: InterfaceBase) -> str:
+        """'create', 'replace', 'ok' or 'conflict' for one desired end; queues in-place sets."""
+        if iface.netns is not None and iface.netns not in self.obs.existing_netns:
+            return "create"
+        live = self.obs.link(*iface.key)
+        if live is None:
+            return "create"
+        if live.owner != self.T:
+            owner = live.owner
+            who = f"topology {owner!r}" if owner else "nothing vnet knows (not marked as vnet's)"
+            self.conflict(f"interface {_at(*iface.key)} already exists and belongs to {who}",
+                          _at(*iface.key), "rename it in the file, or mark it external: true "
+                          "to use the existing interface")
+            return "conflict"
+        cls = type(iface)
+        if not cls.matches_kernel(live.kind, live.info_data):
+            self._reasons[iface.key] = f"kind differs (live: {live.kind})"
+            return "replace"
+        current = cls.decode_info_data(live.info_data)
+        diff = {k: (current.get(k), v) for k, v in iface.declared_options().items()
+                if current.get(k) != v}
+        if any(cls.needs_replace(k) for k in diff):
+            fields = ", ".join(k for k in diff if cls.needs_replace(k))
+            self._reasons[iface.key] = f"{fields} cannot change in place"
+            return "replace"
+        if iface.created_by is None and not self._same_parent(iface, live):
+            self._reasons[iface.key] = "parent link differs"
+            return "replace"
+        sets: dict[str, Any] = {}
+        undo: dict[str, Any] = {}
+        if diff:
+            sets["info_data"] = {cls.options_map[k].nla: cls.options_map[k].encode(v)
+                                 for k, (_, v) in diff.items()}
+            undo["info_data"] = {cls.options_map[k].nla: cls.options_map[k].encode(o)
+                                 for k, (o, _) in diff.items() if o is not None}
+            sets["kind"] = undo["kind"] = live.kind
+        if iface.mtu is not None and iface.mtu != live.mtu:
+            diff["mtu"] = (live.mtu, iface.mtu)
+            sets["mtu"], undo["mtu"] = iface.mtu, live.mtu
+        if iface.mac is not None and iface.mac != (live.mac or "").lower():
+            diff["mac"] = (live.mac, iface.mac)
+            sets["mac"], undo["mac"] = iface.mac, live.mac
+        if sets:
+            ns, name = iface.key
+            self.phase["set_links"].append(Action(
+                "change", f"link {_at(ns, name)} ({iface.kind_name})", "differs from the file",
+                [Request("link.set", ns, {"ifname": name, **sets})],
+                [Request("link.set", ns, {"ifname": name, **undo})], diff=diff))
+        return "ok"
+
+    def _same_parent(self, iface: InterfaceBase, live: LinkState) -> bool:
+        parent = iface.parent()
+        if parent is None or iface.parent_netns() != iface.netns:
+            return True  # cross-namespace parents are not compared (the kernel reports an id)
+        plive = self.obs.link(iface.netns, parent)
+        return plive is None or live.parent_index == plive.index
+
+    def _creation_order(self, ifaces: list[InterfaceBase]) -> list[InterfaceBase]:
+        keys = {i.key: i for i in ifaces}
+        graph = {i.key: {(i.parent_netns(), p)} & keys.keys() if (p := i.parent()) else set()
+                 for i in ifaces}
+        order = graphlib.TopologicalSorter(graph).static_order()
+        return [keys[k] for k in order]
+
+    def _create_link(self, iface: InterfaceBase, replacing: bool) -> Action:
+        ns, name = iface.key
+        req_args: dict[str, Any] = {"ifname": name, "marker": ownership.link_marker(self.T, name),
+                                    **iface.create_request()}
+        if iface.parent() is not None:
+            req_args.setdefault("parent", iface.parent())
+            req_args.setdefault("parent_netns", iface.parent_netns())
+        if iface.mtu is not None:
+            req_args["mtu"] = iface.mtu
+        if iface.mac is not None:
+            req_args["mac"] = iface.mac
+        peer = req_args.get("peer")
+        if peer is not None:
+            peer["marker"] = ownership.link_marker(self.T, peer["ifname"])
+        reason = self._reasons.get(iface.key, "") if replacing else "declared, not present"
+        verb = "replace" if replacing else "create"
+        subject = f"link {_at(ns, name)} ({iface.kind_name})"
+        if peer is not None:
+            subject += f" with peer {_at(peer.get('netns'), peer['ifname'])}"
+        return Action(verb, subject, reason or "declared, not present",
+                      [Request("link.add", ns, req_args)],
+                      [Request("link.del", ns, {"ifname": name, "missing_ok": True})])
+
+    def _remove_link(self, key: Key, why: str) -> Action:
+        live = self.obs.link(*key)
+        assert live is not None
+        reason = ("re-created: " + self._reasons.get(key, "")) if why == "replace" else \
+            "owned, no longer declared"
+        return Action("remove" if why != "replace" else "replace",
+                      f"link {_at(*key)} ({live.kind})", reason,
+                      [Request("link.del", key[0], {"ifname": key[1], "missing_ok": True})],
+                      undo_gap=f"deleted link {_at(*key)} cannot be re-created exactly")
+
+    def _remove_stale_links(self) -> None:
+        stale: list[tuple[Key, LinkState]] = []
+        for ns, st in self.obs.namespaces.items():
+            if ns in self.removed_ns:
+                continue
+            for link in st.links.values():
+                key = (ns, link.name)
+                if link.owner == self.T and key not in self.desired and link.name != "lo":
+                    stale.append((key, link))
+        # children (stacked on a parent in the same namespace) before their parents
+        def stacked(item: tuple[Key, LinkState]) -> int:
+            link = item[1]
+            return 0 if (link.parent_index and link.parent_index != link.index
+                         and link.kind != "veth") else 1
+        for key, _ in sorted(stale, key=lambda it: (stacked(it), str(it[0]))):
+            self.phase["del_links"].append(self._remove_link(key, "remove"))
+
+    # ---- external interfaces --------------------------------------------------------------
+    def plan_externals(self) -> None:
+        for key, ext in self.externals.items():
+            live = self.live(key)
+            if live is None:
+                self.conflict(f"external interface {_at(*key)} does not exist",
+                              _at(*key), "create it first, or remove external: true so vnet "
+                              "creates it")
+                continue
+            if ext.kind is not None and live.kind != ext.kind:
+                self.conflict(f"external interface {_at(*key)} is a {live.kind or 'device'}, "
+                              f"the file says {ext.kind}", _at(*key), "fix the kind")
+            original = dict(self.old.externals.get(ext_key(*key), {}))
+            if not original:
+                original = {"mtu": live.mtu, "master": live.master, "up": live.up}
+            self.new.externals[ext_key(*key)] = original
+            if ext.mtu is not None and ext.mtu != live.mtu:
+                self.phase["set_links"].append(Action(
+                    "change", f"external link {_at(*key)}", "MTU differs from the file",
+                    [Request("link.set", key[0], {"ifname": key[1], "mtu": ext.mtu})],
+                    [Request("link.set", key[0], {"ifname": key[1], "mtu": live.mtu})],
+                    diff={"mtu": (live.mtu, ext.mtu)}))
+        # externals the file no longer names: put back what vnet changed
+        for skey, original in self.old.externals.items():
+            key = parse_ext_key(skey)
+            if key in self.externals:
+                continue
+            live = self.live(key)
+            if live is None:
+                continue
+            self._restore_external(key, live, original)
+
+    def _restore_external(self, key: Key, live: LinkState, original: dict[str, Any]) -> None:
+        ns, name = key
+        if original.get("mtu") and original["mtu"] != live.mtu:
+            self.phase["set_links"].append(Action(
+                "change", f"external link {_at(ns, name)}", "put back the MTU it had",
+                [Request("link.set", ns, {"ifname": name, "mtu": original["mtu"]})],
+                [Request("link.set", ns, {"ifname": name, "mtu": live.mtu})],
+                diff={"mtu": (live.mtu, original["mtu"])}))
+        master = original.get("master")
+        if live.master != master and (master is None or self.live((ns, master)) is not None):
+            self.phase["masters"].append(self._master_action(key, live.master, master,
+                                                             "put back its master"))
+        if original.get("up") is not None and bool(original["up"]) != live.up:
+            self.phase["state"].append(self._state_action(key, live.up, bool(original["up"]),
+                                                          "put back its state"))
+
+    # ---- masters --------------------------------------------------------------------------
+    def _master_action(self, key: Key, old: str | None, new: str | None, why: str) -> Action:
+        ns, name = key
+        text = f"port {_at(ns, name)} of {new}" if new else f"release {_at(ns, name)} from {old}"
+        return Action("change" if old else "create", text, why,
+                      [Request("link.master", ns, {"ifname": name, "master": new})],
+                      [Request("link.master", ns, {"ifname": name, "master": old})],
+                      diff={"master": (old, new)})
+
+    def plan_masters(self) -> None:
+        for key, obj in [*self.desired.items(), *self.externals.items()]:
+            live = self.live(key)
+            current = live.master if live else None
+            if obj.master != current and not (obj.master is None and live is None):
+                if obj.master is None and isinstance(obj, External):
+                    continue  # externals keep whatever master the file does not mention
+                self.phase["masters"].append(
+                    self._master_action(key, current, obj.master, "master differs from the file"
+                                        if live else "declared"))
+
+    # ---- addresses ------------------------------------------------------------------------
+    def plan_addresses(self) -> None:
+        for key, obj in [*self.desired.items(), *self.externals.items()]:
+            ns, name = key
+            live = self.live(key)
+            st = self.ns_state(ns)
+            have = set(st.addresses_of(name)) if (live and st) else set()
+            want = list(dict.fromkeys(obj.addresses))
+            for addr in want:
+                if addr not in have:
+                    self.phase["addrs"].append(Action(
+                        "create", f"address {addr} on {_at(ns, name)}", "declared",
+                        [Request("addr.add", ns, {"ifname": name, "address": addr})],
+                        [Request("addr.del", ns, {"ifname": name, "address": addr})]))
+            if isinstance(obj, External):
+                added = [a for a in self.old.external_addresses.get(ext_key(*key), [])
+                         if a not in want]
+                mine = [a for a in want if a not in have] + \
+                    [a for a in self.old.external_addresses.get(ext_key(*key), []) if a in want]
+                if mine:
+                    self.new.external_addresses[ext_key(*key)] = sorted(set(mine))
+                extra = [a for a in added if a in have]
+            else:
+                extra = sorted(have - set(want))
+            for addr in extra:
+                self.phase["del_addrs"].append(Action(
+                    "remove", f"address {addr} on {_at(ns, name)}", "not in the file",
+                    [Request("addr.del", ns, {"ifname": name, "address": addr})],
+                    [Request("addr.add", ns, {"ifname": name, "address": addr})]))
+        for skey, addrs in self.old.external_addresses.items():
+            key = parse_ext_key(skey)
+            if key in self.externals or self.live(key) is None:
+                continue
+            st = self.ns_state(key[0])
+            have = set(st.addresses_of(key[1])) if st else set()
+            for addr in addrs:
+                if addr in have:
+                    self.phase["del_addrs"].append(Action(
+                        "remove", f"address {addr} on {_at(*key)}", "vnet added it; the file no "
+                        "longer names the interface",
+                        [Request("addr.del", key[0], {"ifname": key[1], "address": addr})],
+                        [Request("addr.add", key[0], {"ifname": key[1], "address": addr})]))
+
+    # ---- state ----------------------------------------------------------------------------
+    def _state_action(self, key: Key, old: bool | None, up: bool, why: str) -> Action:
+        ns, name = key
+        undo = [] if old is None else [Request("link.state", ns, {"ifname": name, "up": old})]
+        return Action("change" if old is not None else "create",
+                      f"set {_at(ns, name)} {'up' if up else 'down'}", why,
+                      [Request("link.state", ns, {"ifname": name, "up": up})], undo,
+                      diff={} if old is None else {"state": ("up" if old else "down",
+                                                             "up" if up else "down")})
+
+    def plan_state(self) -> None:
+        for key, obj in [*self.desired.items(), *self.externals.items()]:
+            if obj.state is None:
+                continue
+            live = self.live(key)
+            up = obj.state == "up"
+            if live is None:
+                if up:
+                    self.phase["state"].append(self._state_action(key, None, True, "declared"))
+            elif live.up != up:
+                self.phase["state"].append(self._state_action(key, live.up, up,
+                                                              "state differs from the file"))
+
+    # ---- kind extras (qdiscs, fdb entries...) ----------------------------------------------
+    def plan_extras(self) -> None:
+        for key, iface in self.desired.items():
+            live = self.live(key)
+            self.phase["extras"] += iface.plan_extras(self.ns_state(key[0]), live)
+
+    # ---- routes ---------------------------------------------------------------------------
+    def plan_routes(self) -> None:
+        owned_ns = self.owned_ns() | {ns for ns in self.topo.namespaces}
+        recorded = {tuple(r) for r in self.old.routes}
+        desired: dict[tuple[Any, ...], Route] = {r.key: r for r in self.topo.routes}
+        observed: dict[tuple[Any, ...], RouteState] = {}
+        for ns, st in self.obs.namespaces.items():
+            for rs in st.routes:
+                observed[(ns, *rs.key)] = rs
+        for key, route in desired.items():
+            rs = observed.get(key)
+            ns = route.netns
+            args = _route_args(route)
+            if rs is not None and rs.proto != 118:
+                self.conflict(f"route to {route.to} in {ns or 'the namespace vnet runs in'} "
+                              f"exists and is not vnet's (proto {rs.proto})",
+                              f"route {route.to}", "remove it by hand or choose another metric")
+                continue
+            if rs is not None and (rs.via == route.via) and \
+                    (route.dev is None or rs.dev == route.dev) and (ns, rs.dev) not in self.fresh:
+                if ns not in owned_ns:
+                    self.new.routes.append(list(key))
+                continue
+            if rs is not None:
+                self.phase["del_routes"].append(Action(
+                    "replace", f"route {route.to} in {ns or '(here)'}", "gateway/device differs",
+                    [Request("route.del", ns, _observed_route_args(rs))],
+                    [Request("route.add", ns, _observed_route_args(rs))],
+                    diff={"via": (rs.via, route.via), "dev": (rs.dev, route.dev)}))
+            self.phase["routes"].append(Action(
+                "create" if rs is None else "replace", f"route {route.to} in {ns or '(here)'}",
+                "declared", [Request("route.add", ns, args)], [Request("route.del", ns, args)]))
+            if ns not in owned_ns:
+                self.new.routes.append(list(key))
+        for key, rs in observed.items():
+            ns = key[0]
+            if key in desired or rs.proto != 118 or ns in self.removed_ns:
+                continue
+            if ns in owned_ns or key in recorded:
+                if rs.dev is not None and self.obs.link(ns, rs.dev) is not None and \
+                        (ns, rs.dev) in self.fresh:
+                    continue  # goes with its device
+                self.phase["del_routes"].append(Action(
+                    "remove", f"route {rs.to} in {ns or '(here)'}", "not in the file",
+                    [Request("route.del", ns, _observed_route_args(rs))],
+                    [Request("route.add", ns, _observed_route_args(rs))]))
+
+
+def _route_args(route: Route) -> dict[str, Any]:
+    return {"to": route.to, "via": route.via, "dev": route.dev, "metric": route.metric or 0,
+            "table": route.table or 254, "family": route.family}
+
+
+def _observed_route_args(rs: RouteState) -> dict[str, Any]:
+    return {"to": rs.to, "via": rs.via, "dev": rs.dev, "metric": rs.metric, "table": rs.table,
+            "family": rs.family}
+
