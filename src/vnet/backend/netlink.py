@@ -114,6 +114,17 @@ class Netlink(FdbOps, TcOps):
             raise KernelError(f"create namespace {name}", code)
 
     def _delete_netns(self, name: str) -> None:
+        # The kernel dismantles a namespace asynchronously once its last reference goes; a
+        # veth peer outside would linger for a moment. Deleting pair devices first makes the
+        # teardown synchronous: when destroy returns, the peers are gone.
+        if os.path.exists(os.path.join(NETNS_DIR, name)):
+            ipr = self._ipr(name)
+            for msg in ipr.get_links():
+                if _decode_link(msg).kind in ("veth", "vxcan"):
+                    try:
+                        ipr.link("del", index=msg["index"])
+                    except Exception:  # noqa: BLE001 - already gone with its peer
+                        pass
         ipr = self._sockets.pop(name, None)
         if ipr is not None:
             ipr.close()
