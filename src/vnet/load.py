@@ -60,9 +60,9 @@ class _Positions:
         """A scalar as the safe loader constructs it (ints, bools, null, strings)."""
         if not isinstance(node, yaml.ScalarNode):
             return str(node.value)
-        constructor = _Loader.yaml_constructors.get(node.tag)
-        if constructor is None:
-            return node.value
+        # an unknown tag (`!!python/object:...`) is refused as the safe loader refuses it,
+        # not silently read as a plain string
+        constructor = _Loader.yaml_constructors.get(node.tag, _Loader.yaml_constructors[None])
         return constructor(_CONSTRUCTOR, node)
 
     def where(self, path: str, key: bool = False) -> Position | None:
