@@ -1,8 +1,9 @@
 """plan(desired, observed) → ordered Actions. Pure: no kernel, no files.
 
-Order of a plan: removals (routes, addresses, links children-first, namespaces), then
-namespaces → links (parents before children) → in-place changes → masters → addresses →
-state → kind extras → routes. Every Action carries its undo, computed from what was observed.
+Order of a plan: removals (routes, addresses, ports released, links children-first,
+namespaces), then namespaces → links (parents before children) → in-place changes → masters →
+addresses → state → kind extras → routes. Every Action carries its undo, computed from what
+was observed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import graphlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ownership
+from . import kinds, ownership
 from .actions import Action, Request
 from .errors import ConflictError, Issue
 from .kinds.base import InterfaceBase
@@ -78,8 +79,8 @@ class _Planner:
         self.T = topo.name
         self.conflicts: list[Issue] = []
         self.phase: dict[str, list[Action]] = {p: [] for p in (
-            "del_routes", "del_addrs", "del_links", "del_ns", "add_ns", "add_links", "set_links",
-            "masters", "addrs", "state", "extras", "routes")}
+            "del_routes", "del_addrs", "release", "del_links", "del_ns", "add_ns", "add_links",
+            "set_links", "masters", "addrs", "state", "extras", "routes")}
         self.desired = {end.key: end for end in topo.endpoints()}
         self.externals = {ext.key: ext for ext in topo.externals}
         #: links that will be (re)created: later phases see nothing live for them
@@ -282,7 +283,10 @@ class _Planner:
             link = item[1]
             return 0 if (link.parent_index and link.parent_index != link.index
                          and link.kind != "veth") else 1
-        for key, _ in sorted(stale, key=lambda it: (stacked(it), str(it[0]))):
+        for key, link in sorted(stale, key=lambda it: (stacked(it), str(it[0]))):
+            cls = kinds.by_kernel_kind(link.kind)
+            if cls is not None:
+                self.phase["del_links"] += cls.plan_removal(self.ns_state(key[0]), link)
             self.phase["del_links"].append(self._remove_link(key, "remove"))
 
     # ---- external interfaces --------------------------------------------------------------
@@ -327,8 +331,10 @@ class _Planner:
                 diff={"mtu": (live.mtu, original["mtu"])}))
         master = original.get("master")
         if live.master != master and (master is None or self.live((ns, master)) is not None):
-            self.phase["masters"].append(self._master_action(key, live.master, master,
-                                                             "put back its master"))
+            # a release comes before link removals: a port leaves its master before the
+            # master is deleted (teardown is creation reversed)
+            self.phase["release" if master is None else "masters"].append(
+                self._master_action(key, live.master, master, "put back its master"))
         if original.get("up") is not None and bool(original["up"]) != live.up:
             self.phase["state"].append(self._state_action(key, live.up, bool(original["up"]),
                                                           "put back its state"))
@@ -349,7 +355,7 @@ class _Planner:
             if obj.master != current and not (obj.master is None and live is None):
                 if obj.master is None and isinstance(obj, External):
                     continue  # externals keep whatever master the file does not mention
-                self.phase["masters"].append(
+                self.phase["release" if obj.master is None else "masters"].append(
                     self._master_action(key, current, obj.master, "master differs from the file"
                                         if live else "declared"))
 
