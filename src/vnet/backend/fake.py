@@ -1,0 +1,355 @@
+"""An in-memory kernel for pure tests of plan/apply/rollback: no root, no sockets.
+
+It speaks the same interface as `backend.netlink.Netlink` — `send(requests)`, `observe()`,
+`list_netns()`, `netns_owner()`, `read_netns()` — and keeps its state as the very dataclasses
+`observe` returns, so a test compares kernel states with `==`. It mimics the kernel rules the
+planner relies on (a name exists once per namespace, deleting a namespace or a veth end takes
+the other end and stacked children along, deleting a master releases its ports, addresses and
+routes go with their device) and refuses what the kernel refuses with the kernel's errno.
+`fail_on` injects failures: a predicate on each Request that returns True (fail with
+`fail_errno`) or an errno number.
+
+Not modelled: connected (proto kernel) routes, IPv6 link-local addresses, operstate carrier
+logic, FDB and tc (accepted and recorded in `extras`, state unchanged).
+"""
+
+from __future__ import annotations
+
+import copy
+import errno
+import ipaddress
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from ..actions import Request
+from ..errors import KernelError
+from ..observe import AddressState, LinkState, NetnsState, Observed, RouteState
+from ..ownership import netns_owner
+
+Key = tuple[str | None, str]
+#: kinds that accept ports (`ip link set X master Y`)
+MASTER_KINDS = ("bridge", "bond", "team")
+#: op groups accepted as recorded no-ops (their state is not modelled)
+RECORDED_GROUPS = ("fdb", "tc")
+
+
+class FakeKernel:
+    """An in-memory kernel. The namespace vnet runs in (None) exists from the start, with `lo`."""
+
+    def __init__(self, fail_on: Callable[[Request], bool | int | None] | None = None,
+                 fail_errno: int = errno.EPERM) -> None:
+        self.fail_on = fail_on
+        self.fail_errno = fail_errno
+        self.namespaces: dict[str | None, NetnsState] = {}
+        #: each veth end -> its other end
+        self.peers: dict[Key, Key] = {}
+        #: stacked link -> the link it is stacked on (macvlan, vlan, vxlan dev)
+        self.parents: dict[Key, Key] = {}
+        #: every request that reached the kernel (failed ones included), in order
+        self.log: list[Request] = []
+        #: fdb/tc requests, accepted without modelling their effect
+        self.extras: list[Request] = []
+        self._next_index = 1
+        self._new_netns(None, None)
+
+    # ---- test helpers --------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """A deep copy of everything the kernel holds, for before/after equality."""
+        return copy.deepcopy({"namespaces": self.namespaces, "peers": self.peers,
+                              "parents": self.parents})
+
+    def fail_at(self, n: int, code: int = errno.EBUSY) -> None:
+        """Make the n-th request sent from now on (1-based) fail with errno `code`."""
+        seen = [0]
+
+        def nth(_: Request) -> int | None:
+            seen[0] += 1
+            return code if seen[0] == n else None
+        self.fail_on = nth
+
+    def add_link(self, netns: str | None, name: str, kind: str | None = None,
+                 altnames: Iterable[str] = (), **fields: Any) -> LinkState:
+        """Put a link in place directly (a host NIC, something made by hand), bypassing
+        requests: the starting state of a test."""
+        fields.setdefault("operstate", "UP" if fields.get("up") else "DOWN")
+        link = LinkState(index=self._take_index(), name=name, kind=kind,
+                         altnames=list(altnames), mtu=fields.pop("mtu", 1500),
+                         mac=fields.pop("mac", None), **fields)
+        if link.mac is None:
+            link.mac = _mac_for(link.index)
+        self._ns(netns, "add link").links[name] = link
+        return link
+
+    def add_netns(self, name: str, marker: str | None = None) -> None:
+        """A namespace created outside vnet (or by vnet, when `marker` is given)."""
+        self._new_netns(name, marker)
+
+    # ---- the Netlink interface -----------------------------------------------------------
+    def close(self) -> None:
+        """Nothing to close; here so code that closes a backend works on this one."""
+
+    def __enter__(self) -> FakeKernel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def list_netns(self) -> set[str]:
+        return {n for n in self.namespaces if n is not None}
+
+    def netns_owner(self, netns: str) -> str | None:
+        st = self.namespaces.get(netns)
+        lo = st.links.get("lo") if st else None
+        return netns_owner(lo.altnames) if lo else None
+
+    def read_netns(self, netns: str | None) -> NetnsState:
+        return copy.deepcopy(self._ns(netns, f"open namespace {netns}"))
+
+    def observe(self, namespaces: Iterable[str | None]) -> Observed:
+        existing = self.list_netns()
+        obs = Observed(existing_netns=existing)
+        for ns in dict.fromkeys(namespaces):
+            if ns is not None and ns not in existing:
+                continue
+            obs.namespaces[ns] = self.read_netns(ns)
+        return obs
+
+    def send(self, requests: Sequence[Request]) -> None:
+        """Carry out requests in order; the first refusal raises KernelError naming it."""
+        for req in requests:
+            self.execute(req)
+
+    def execute(self, req: Request) -> None:
+        self.log.append(req)
+        if self.fail_on is not None:
+            verdict = self.fail_on(req)
+            if verdict:
+                code = self.fail_errno if verdict is True else int(verdict)
+                raise KernelError(req.describe(), code, "injected by the test")
+        group = req.op.split(".", 1)[0]
+        if group in RECORDED_GROUPS:
+            self.extras.append(copy.deepcopy(req))
+            return
+        handler = getattr(self, "_op_" + req.op.replace(".", "_"), None)
+        if handler is None:
+            raise KernelError(req.describe(), errno.EOPNOTSUPP, f"unknown operation {req.op}")
+        try:
+            handler(req.netns, **req.args)
+        except _Refused as exc:
+            raise KernelError(req.describe(), exc.code, exc.detail) from None
+
+    # ---- internals -----------------------------------------------------------------------
+    def _take_index(self) -> int:
+        self._next_index += 1
+        return self._next_index - 1
+
+    def _new_netns(self, name: str | None, marker: str | None) -> None:
+        if name in self.namespaces:
+            raise _Refused(errno.EEXIST, f"namespace {name} exists")
+        st = NetnsState(name=name)
+        self.namespaces[name] = st
+        lo = LinkState(index=self._take_index(), name="lo", kind=None, mtu=65536,
+                       mac="00:00:00:00:00:00", up=marker is not None or name is None,
+                       altnames=[marker] if marker else [])
+        st.links["lo"] = lo
+
+    def _ns(self, netns: str | None, what: str) -> NetnsState:
+        st = self.namespaces.get(netns)
+        if st is None:
+            raise KernelError(what, errno.ENOENT, f"/run/netns/{netns} does not exist")
+        return st
+
+    def _link(self, netns: str | None, ifname: str) -> LinkState:
+        st = self.namespaces.get(netns)
+        if st is None:
+            raise _Refused(errno.ENOENT, f"namespace {netns} does not exist")
+        link = st.links.get(ifname)
+        if link is None:
+            raise _Refused(errno.ENODEV, f"no interface {ifname}")
+        return link
+
+    def _free_name(self, netns: str | None, ifname: str) -> None:
+        st = self.namespaces.get(netns)
+        if st is None:
+            raise _Refused(errno.ENOENT, f"namespace {netns} does not exist")
+        if ifname in st.links:
+            raise _Refused(errno.EEXIST, f"{ifname} exists")
+        if len(ifname.encode()) > 15:
+            raise _Refused(errno.EINVAL, "name too long")
+
+    def _remove(self, key: Key) -> None:
+        """Delete a link and everything the kernel deletes with it."""
+        st = self.namespaces.get(key[0])
+        if st is None or key[1] not in st.links:
+            return
+        del st.links[key[1]]
+        st.addresses = [a for a in st.addresses if a.ifname != key[1]]
+        st.routes = [r for r in st.routes if r.dev != key[1]]
+        for link in st.links.values():
+            if link.master == key[1]:
+                link.master = None
+        peer = self.peers.pop(key, None)
+        if peer is not None:
+            self.peers.pop(peer, None)
+            self._remove(peer)
+        self.parents.pop(key, None)
+        for child in [c for c, p in self.parents.items() if p == key]:
+            self._remove(child)
+
+    # ---- operations ----------------------------------------------------------------------
+    def _op_netns_add(self, netns: None, name: str, marker: str | None = None) -> None:
+        self._new_netns(name, marker)
+
+    def _op_netns_del(self, netns: None, name: str) -> None:
+        st = self.namespaces.get(name)
+        if st is None:
+            raise _Refused(errno.ENOENT, f"/run/netns/{name} does not exist")
+        for ifname in list(st.links):
+            self._remove((name, ifname))
+        del self.namespaces[name]
+
+    def _op_link_add(self, netns: str | None, ifname: str, kind: str, marker: str | None,
+                     info_data: dict[str, Any], parent: str | None = None,
+                     parent_netns: str | None = None, peer: dict[str, Any] | None = None,
+                     mtu: int | None = None, mac: str | None = None,
+                     tuntap: dict[str, Any] | None = None) -> None:
+        # every check before any change: a refused request leaves the kernel as it was
+        self._free_name(netns, ifname)
+        parent_link = self._link(parent_netns, parent) if parent is not None else None
+        if peer is not None:
+            pns = peer.get("netns")
+            self._free_name(pns, peer["ifname"])
+            if pns == netns and peer["ifname"] == ifname:
+                raise _Refused(errno.EEXIST, "both ends have one name")
+        if kind == "veth" and peer is None:
+            raise _Refused(errno.EINVAL, "a veth needs a peer")
+        link = LinkState(index=self._take_index(), name=ifname,
+                         kind="tun" if tuntap is not None else kind,
+                         info_data=dict(info_data), mtu=mtu or 1500, altnames=[],
+                         operstate="DOWN")
+        link.mac = (mac or _mac_for(link.index)).lower()
+        if marker:
+            link.altnames.append(marker)
+        key = (netns, ifname)
+        if parent_link is not None and parent is not None:
+            link.parent_index = parent_link.index
+            self.parents[key] = (parent_netns, parent)
+        self.namespaces[netns].links[ifname] = link
+        if peer is not None:
+            pkey = (peer.get("netns"), peer["ifname"])
+            twin = LinkState(index=self._take_index(), name=pkey[1], kind=kind,
+                             info_data=dict(info_data), mtu=peer.get("mtu") or 1500,
+                             altnames=[peer["marker"]] if peer.get("marker") else [],
+                             operstate="DOWN")
+            twin.mac = (peer.get("mac") or _mac_for(twin.index)).lower()
+            # the kernel reports a veth end's peer as its IFLA_LINK
+            twin.parent_index, link.parent_index = link.index, twin.index
+            self.namespaces[pkey[0]].links[pkey[1]] = twin
+            self.peers[key], self.peers[pkey] = pkey, key
+
+    def _op_link_del(self, netns: str | None, ifname: str, missing_ok: bool = False) -> None:
+        st = self.namespaces.get(netns)
+        if missing_ok and (st is None or ifname not in st.links):
+            return
+        self._link(netns, ifname)
+        self._remove((netns, ifname))
+
+    def _op_link_set(self, netns: str | None, ifname: str, mtu: int | None = None,
+                     mac: str | None = None, kind: str | None = None,
+                     info_data: dict[str, Any] | None = None) -> None:
+        link = self._link(netns, ifname)
+        if mtu is not None and not 68 <= mtu <= 65535:
+            raise _Refused(errno.EINVAL, f"MTU {mtu} out of range")
+        if info_data and kind is not None and kind != link.kind:
+            raise _Refused(errno.EOPNOTSUPP, f"{ifname} is a {link.kind}, not a {kind}")
+        if mtu is not None:
+            link.mtu = mtu
+        if mac is not None:
+            link.mac = mac.lower()
+        if info_data:
+            link.info_data.update(info_data)
+
+    def _op_link_master(self, netns: str | None, ifname: str, master: str | None) -> None:
+        link = self._link(netns, ifname)
+        if master is not None:
+            target = self._link(netns, master)
+            if target.kind not in MASTER_KINDS:
+                raise _Refused(errno.EOPNOTSUPP, f"{master} cannot have ports")
+            if master == ifname:
+                raise _Refused(errno.ELOOP, "own master")
+        link.master = master
+
+    def _op_link_state(self, netns: str | None, ifname: str, up: bool) -> None:
+        link = self._link(netns, ifname)
+        link.up = up
+        link.operstate = "UP" if up else "DOWN"
+
+    def _op_addr_add(self, netns: str | None, ifname: str, address: str) -> None:
+        self._link(netns, ifname)
+        st = self.namespaces[netns]
+        addr = ipaddress.ip_interface(address).with_prefixlen
+        if any(a.ifname == ifname and a.address == addr for a in st.addresses):
+            raise _Refused(errno.EEXIST, f"{addr} is already on {ifname}")
+        st.addresses.append(AddressState(ifname, addr))
+
+    def _op_addr_del(self, netns: str | None, ifname: str, address: str) -> None:
+        self._link(netns, ifname)
+        st = self.namespaces[netns]
+        addr = ipaddress.ip_interface(address).with_prefixlen
+        kept = [a for a in st.addresses if not (a.ifname == ifname and a.address == addr)]
+        if len(kept) == len(st.addresses):
+            raise _Refused(errno.EADDRNOTAVAIL, f"{addr} is not on {ifname}")
+        st.addresses = kept
+
+    def _gateway_dev(self, st: NetnsState, via: str, dev: str | None) -> str:
+        """The device a gateway is reached through (the kernel reports it as the route's
+        dev); ENETUNREACH when no address of the namespace covers the gateway."""
+        gw = ipaddress.ip_address(via)
+        for a in st.addresses:
+            if (dev is None or a.ifname == dev) and gw in ipaddress.ip_interface(a.address).network:
+                return a.ifname
+        if dev is not None:
+            return dev  # the kernel accepts an explicit device (onlink is its business)
+        raise _Refused(errno.ENETUNREACH, f"gateway {via} is not on any connected network")
+
+    def _op_route_add(self, netns: str | None, to: str, via: str | None, dev: str | None,
+                      metric: int, table: int, family: int) -> None:
+        st = self._ns_refused(netns)
+        if dev is not None:
+            self._link(netns, dev)
+        out_dev = self._gateway_dev(st, via, dev) if via else dev
+        route = RouteState(family=family, table=table, to=to, via=via, dev=out_dev,
+                           metric=metric, proto=118)
+        if any(r.key == route.key for r in st.routes):
+            raise _Refused(errno.EEXIST, f"route to {to} exists")
+        st.routes.append(route)
+
+    def _op_route_del(self, netns: str | None, to: str, via: str | None, dev: str | None,
+                      metric: int, table: int, family: int) -> None:
+        st = self._ns_refused(netns)
+        for r in st.routes:
+            if r.key == (table, family, to, metric) and (via is None or r.via == via) and \
+                    (dev is None or r.dev == dev):
+                st.routes.remove(r)
+                return
+        raise _Refused(errno.ESRCH, f"no route to {to}")
+
+    def _ns_refused(self, netns: str | None) -> NetnsState:
+        st = self.namespaces.get(netns)
+        if st is None:
+            raise _Refused(errno.ENOENT, f"namespace {netns} does not exist")
+        return st
+
+
+class _Refused(Exception):
+    """The fake kernel says no (turned into a KernelError naming the request)."""
+
+    def __init__(self, code: int, detail: str = ""):
+        super().__init__(code, detail)
+        self.code = code
+        self.detail = detail
+
+
+def _mac_for(index: int) -> str:
+    """A stable locally administered MAC per link index (the kernel picks a random one)."""
+    return f"02:00:00:00:{(index >> 8) & 0xFF:02x}:{index & 0xFF:02x}"
