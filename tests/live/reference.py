@@ -183,3 +183,24 @@ def assert_matches_reference(vnet_yaml: str, reference_cmds: list[list[str]],
     if expected != actual:
         raise AssertionError("kernel state after vnet apply differs from the reference ip "
                              "commands:\n" + diff_text(expected, actual))
+
+
+def kernel_snapshot() -> dict[str, Any]:
+    """Everything observable here and in every named namespace: links (MACs kept: nothing is
+    re-created between two snapshots of one test), addresses, routes of every table, and the
+    named namespaces. For "the kernel is exactly as before" checks."""
+    spaces: list[str | None] = [None, *sorted(ns["name"] for ns in _ip(None, "netns", "list"))]
+    out: dict[str, Any] = {"netns": spaces[1:]}
+    for ns in spaces:
+        links = {link["ifname"]: _clean_link(link, ns, keep_mac=True)
+                 for link in _ip(ns, "-d", "link", "show")}
+        for link in _ip(ns, "addr", "show"):
+            links[link["ifname"]]["addresses"] = _clean_addresses(link.get("addr_info", []))
+        routes = [r for family in ("-4", "-6")
+                  for r in _ip(ns, family, "route", "show", "table", "all")]
+        out[ns or "(here)"] = {
+            "links": links,
+            "routes": sorted(json.dumps({k: v for k, v in r.items() if k != "expires"},
+                                         sort_keys=True) for r in routes),
+        }
+    return out

@@ -1,0 +1,119 @@
+"""All or nothing: when an action in the middle of a plan fails, apply undoes what it did and
+the kernel is exactly as it was (links, addresses, routes, namespaces), and the error names the
+failed action and the kernel's reason."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import vnet
+from vnet import api, cli
+from vnet.apply import execute_plan
+from vnet.backend.netlink import Netlink
+
+from .helpers import require_kind, sh
+from .reference import diff_text, kernel_snapshot
+
+pytestmark = pytest.mark.kind("bridge", "veth", "netns")
+
+TOPOLOGY = """
+name: rb
+namespaces: [n1]
+interfaces:
+  - name: br0
+    kind: bridge
+    addresses: [192.0.2.254/24]
+  - name: eth0
+    kind: veth
+    netns: n1
+    addresses: [192.0.2.1/24, 2001:db8::1/64]
+    peer: {name: p-n1, master: br0}
+  - name: eth1
+    kind: veth
+    netns: n1
+    peer: {name: p-n1b, master: br0}
+routes:
+  - {to: 198.51.100.0/24, via: 192.0.2.1}
+"""
+
+# A link by the name the plan is about to give the veth's peer: its creation fails mid-plan.
+LINK_COLLISION = ["ip", "link", "add", "p-n1", "type", "bridge"]
+# A route where the plan's last action puts one: everything before it must be undone.
+ROUTE_COLLISION = ["ip", "route", "add", "198.51.100.0/24", "dev", "lo"]
+
+
+def _requires() -> None:
+    require_kind("bridge")
+    require_kind("veth")
+
+
+def _assert_unchanged(before: dict[str, Any]) -> None:
+    after = kernel_snapshot()
+    assert after == before, "the kernel differs from before apply:\n" + diff_text(
+        before, after, "before apply", "after the failed apply")
+
+
+@pytest.mark.parametrize(("collision", "failing", "words"), [
+    pytest.param(LINK_COLLISION, "create link n1/eth0 (veth) with peer p-n1", "File exists",
+                 id="middle-link"),
+    pytest.param(ROUTE_COLLISION, "create route 198.51.100.0/24 in (here)", "File exists",
+                 id="last-route"),
+])
+def test_failed_action_rolls_everything_back(collision: list[str], failing: str,
+                                             words: str) -> None:
+    _requires()
+    sh("ip", "link", "set", "lo", "up")
+    topo = vnet.load_text(TOPOLOGY)
+    plan = api.plan(topo)
+    subjects = [f"{a.verb} {a.subject}" for a in plan.actions]
+    assert failing in subjects, subjects
+    sh(*collision)  # after planning: the planner could not see it coming
+    before = kernel_snapshot()
+    backend = Netlink()
+    try:
+        with pytest.raises(vnet.ApplyError) as caught:
+            execute_plan(plan, backend)
+    finally:
+        backend.close()
+    error = caught.value
+    assert error.failed.action == failing
+    assert words in str(error) and failing in str(error)
+    assert error.undo_failures == []
+    assert error.undone == subjects.index(failing)
+    assert error.undone > 0, "the failure should come after some work was done"
+    _assert_unchanged(before)
+
+
+def test_cli_apply_failure_rolls_back_and_says_why(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _requires()
+    path = tmp_path / "rb.yaml"
+    path.write_text(TOPOLOGY)
+    before: dict[str, Any] = {}
+    real: Callable[..., Any] = api.execute_plan
+
+    def collide_then_execute(*args: Any, **kwargs: Any) -> Any:
+        # between vnet's planning and its first action, as a concurrent `ip` user would
+        sh(*LINK_COLLISION)
+        before.update(kernel_snapshot())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api, "execute_plan", collide_then_execute)
+    assert cli.main(["apply", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "apply failed" in err
+    assert "create link n1/eth0 (veth) with peer p-n1" in err
+    assert "File exists" in err
+    assert "rolled back" in err
+    _assert_unchanged(before)
+
+    assert cli.main(["apply", "--json", str(path)]) == 1
+    # the colliding link is still there: now the planner sees it, and nothing is tried
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["error"] == "conflict with the live kernel; nothing was changed"
