@@ -291,6 +291,8 @@ class FakeKernel:
         if any(a.ifname == ifname and a.address == addr for a in st.addresses):
             raise _Refused(errno.EEXIST, f"{addr} is already on {ifname}")
         st.addresses.append(AddressState(ifname, addr))
+        # kept sorted: a state rolled back compares equal whatever order the undo ran in
+        st.addresses.sort(key=lambda a: (a.ifname, a.address))
 
     def _op_addr_del(self, netns: str | None, ifname: str, address: str) -> None:
         self._link(netns, ifname)
@@ -323,6 +325,7 @@ class FakeKernel:
         if any(r.key == route.key for r in st.routes):
             raise _Refused(errno.EEXIST, f"route to {to} exists")
         st.routes.append(route)
+        st.routes.sort(key=lambda r: (r.table, r.family, r.to, r.metric))
 
     def _op_route_del(self, netns: str | None, to: str, via: str | None, dev: str | None,
                       metric: int, table: int, family: int) -> None:
