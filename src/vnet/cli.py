@@ -206,7 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _emit_json({"error": "invalid topology", "issues": [i.as_dict() for i in exc.issues]})
         else:
             for issue in exc.issues:
-                err.print(f"error: {issue}", markup=False, style="red")
+                # one issue, one line (soft_wrap): editors and CI parse file:line:col lines
+                err.print(f"error: {issue}", markup=False, style="red", soft_wrap=True)
             err.print(f"{len(exc.issues)} problem(s) found; nothing was changed.", markup=False)
         return EXIT_ERROR
     except ConflictError as exc:
@@ -238,7 +239,7 @@ def _report(args: argparse.Namespace, err: Any, title: str, exc: Exception,
         return
     err.print(f"{title}:", style="red bold", markup=False)
     for line in lines:
-        err.print(f"  {line}", markup=False)
+        err.print(f"  {line}", markup=False, soft_wrap=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
