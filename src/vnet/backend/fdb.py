@@ -2,10 +2,58 @@
 
 A mixin of `Netlink`: methods named `_op_fdb_<verb>(self, netns, **args)` are reached through
 `Netlink.execute(Request("fdb.<verb>", ...))`. Use `self._ipr(netns)` and `self._index(...)`.
+
+Entries are what `bridge fdb append MAC dev DEV dst IP` makes: permanent, on the device itself
+(NTF_SELF). `append`, not `add`: several entries may share a MAC (the all-zeros MAC once per
+remote VTEP), which `add` would refuse or overwrite.
 """
 
 from __future__ import annotations
 
+import errno
+import ipaddress
+from typing import Any
+
+from ..observe import FdbState, LinkState
+
+#: kinds whose static FDB entries vnet reads (others are never asked: a dump costs time)
+FDB_KINDS = ("vxlan",)
+
 
 class FdbOps:
-    pass
+    """FDB entries over rtnetlink (AF_BRIDGE neighbours). Refusals reach `execute`."""
+
+    _ipr: Any
+    _index: Any
+
+    def _op_fdb_add(self, netns: str | None, ifname: str, mac: str, dst: str) -> None:
+        self._ipr(netns).fdb("append", ifindex=self._index(netns, ifname), lladdr=mac, dst=dst)
+
+    def _op_fdb_del(self, netns: str | None, ifname: str, mac: str, dst: str) -> None:
+        ipr = self._ipr(netns)
+        found = ipr.link_lookup(ifname=ifname)
+        if not found:  # gone with its device: the goal holds
+            return
+        from pyroute2.netlink.exceptions import NetlinkError
+        try:
+            ipr.fdb("del", ifindex=found[0], lladdr=mac, dst=dst)
+        except NetlinkError as exc:
+            if exc.code != errno.ENOENT:
+                raise
+
+
+def read_fdb(ipr: Any, links: dict[str, LinkState]) -> list[FdbState]:
+    """The FDB entries with a destination of the links whose kind keeps static entries (vxlan);
+    no dump at all when a namespace has no such link."""
+    names = {link.index: link.name for link in links.values() if link.kind in FDB_KINDS}
+    if not names:
+        return []
+    out = []
+    for msg in ipr.fdb("dump"):
+        name = names.get(msg["ifindex"])
+        dst = msg.get_attr("NDA_DST")
+        if name is None or dst is None:
+            continue
+        out.append(FdbState(ifname=name, mac=str(msg.get_attr("NDA_LLADDR")).lower(),
+                            dst=str(ipaddress.ip_address(dst)), state=msg["state"]))
+    return out

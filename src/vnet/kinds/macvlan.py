@@ -1,0 +1,195 @@
+"""macvlan — extra MAC addresses on one parent link, each its own interface.
+
+`ip link add macv1 link eth0 type macvlan mode bridge`, then (optionally) move it into a
+namespace. vnet creates it in the parent's namespace and moves it in the same request.
+
+The parent is named by `link:`; it lives where vnet runs unless `link_netns:` names the
+namespace it is in — so a macvlan can sit in a container's namespace while its parent (the
+host NIC) stays outside, as `ip link add macv1 link eth0 netns ctr1 type macvlan` does.
+
+What the kernel (6.18, measured) changes in place: mode among private/vepa/bridge/source, the
+nopromisc flag and the source-MAC list; entering or leaving passthru is refused (EINVAL), so
+that re-creates the link.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from ..actions import Action, Request
+from . import register
+from .base import IfName, InterfaceBase, Mac, NetnsName, Option
+
+MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8, "source": 16}
+_MODE_NAMES = {v: k for k, v in MODES.items()}
+MACVLAN_FLAG_NOPROMISC = 1
+MACADDR_FLUSH = 2
+MACADDR_SET = 3
+#: a derived option: entering or leaving passthru cannot happen in place
+PASSTHRU_KEY = "mode (to or from passthru)"
+
+Mode = Literal["private", "vepa", "bridge", "passthru", "source"]
+
+
+def _decode_mode(value: Any) -> Any:
+    if isinstance(value, str):  # pyroute2 names the mode already
+        return value
+    return _MODE_NAMES.get(value, value)
+
+
+def _decode_flags(value: Any) -> bool:
+    if isinstance(value, str):
+        return value == "nopromisc"
+    return bool(int(value) & MACVLAN_FLAG_NOPROMISC)
+
+
+def _mac_list(value: Any) -> list[str]:
+    """IFLA_MACVLAN_MACADDR_DATA (a nested list of MACADDR attributes) → sorted MACs."""
+    attrs = value.get("attrs", []) if hasattr(value, "get") else []
+    return sorted(str(mac).lower() for _, mac in attrs)
+
+
+class MacvlanLike(InterfaceBase):
+    """What macvlan and macvtap share: the same modes and attributes under another prefix."""
+
+    #: IFLA_MACVLAN_ or IFLA_MACVTAP_
+    nla_prefix: ClassVar[str] = "IFLA_MACVLAN_"
+
+    link: IfName = Field(description="Parent link (the NIC whose traffic it shares).")
+    link_netns: NetnsName | None = Field(
+        None, description="Namespace the parent is in; omitted: where vnet runs.")
+    mode: Mode | None = Field(
+        None, description="private, vepa (kernel default), bridge, passthru or source.")
+    nopromisc: bool | None = Field(
+        None, description="passthru: do not put the parent into promiscuous mode.")
+    macaddr: list[Mac] | None = Field(
+        None, description="source mode: the source MACs whose frames it receives "
+                          "(ip: macaddr set MAC...).")
+
+    # ---- identity and graph ---------------------------------------------------------------
+    def parent(self) -> str | None:
+        return self.link
+
+    def parent_netns(self) -> str | None:
+        return self.link_netns
+
+    # ---- options --------------------------------------------------------------------------
+    @classmethod
+    def _options(cls, prefix: str) -> dict[str, Option]:
+        return {
+            "mode": Option(prefix + "MODE", encode=lambda v: MODES[v], decode=_decode_mode),
+            "nopromisc": Option(prefix + "FLAGS", encode=lambda v: int(bool(v)),
+                                decode=_decode_flags),
+            # set in place by plan_extras (it needs two attributes), compared there
+            PASSTHRU_KEY: Option("", replace=True),
+        }
+
+    def declared_options(self) -> dict[str, Any]:
+        out = {k: v for k, v in super().declared_options().items() if k != PASSTHRU_KEY}
+        if self.mode is not None:
+            out[PASSTHRU_KEY] = self.mode == "passthru"
+        return out
+
+    def info_data(self) -> dict[str, Any]:
+        p = self.nla_prefix
+        out: dict[str, Any] = {}
+        if self.mode is not None:
+            out[p + "MODE"] = MODES[self.mode]
+        if self.nopromisc is not None:
+            out[p + "FLAGS"] = MACVLAN_FLAG_NOPROMISC if self.nopromisc else 0
+        if self.macaddr:
+            out.update(self._macaddr_attrs(self.macaddr))
+        return out
+
+    def _macaddr_attrs(self, macs: list[str]) -> dict[str, Any]:
+        p = self.nla_prefix
+        if not macs:
+            return {p + "MACADDR_MODE": MACADDR_FLUSH}
+        # pyroute2 names the nested attribute IFLA_MACVLAN_MACADDR for macvtap too
+        return {p + "MACADDR_MODE": MACADDR_SET,
+                p + "MACADDR_DATA": {"attrs": [("IFLA_MACVLAN_MACADDR", m) for m in macs]}}
+
+    @classmethod
+    def decode_info_data(cls, attrs: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in super().decode_info_data(attrs).items() if k != PASSTHRU_KEY}
+        if "mode" in out:
+            out[PASSTHRU_KEY] = out["mode"] == "passthru"
+        if out.get("mode") == "source":
+            out["macaddr"] = _mac_list(attrs.get(cls.nla_prefix + "MACADDR_DATA"))
+        return out
+
+    # ---- the source-MAC list, changed in place ---------------------------------------------
+    def plan_extras(self, netns_state: Any, live: Any) -> list[Any]:
+        if live is None or self.macaddr is None:
+            return []  # created with its list, or no list declared
+        current = self.decode_info_data(live.info_data).get("macaddr", [])
+        want = sorted(self.macaddr)
+        if current == want:
+            return []
+        ns, name = self.key
+        kernel_kind = self.kernel_kind or self.kind_name
+        return [Action(
+            "change", f"link {ns + '/' if ns else ''}{name} ({self.kind_name}) source MACs",
+            "differs from the file",
+            [Request("link.set", ns, {"ifname": name, "kind": kernel_kind,
+                                      "info_data": self._macaddr_attrs(want)})],
+            [Request("link.set", ns, {"ifname": name, "kind": kernel_kind,
+                                      "info_data": self._macaddr_attrs(current)})],
+            diff={"macaddr": (current, want)})]
+
+    # ---- checks ---------------------------------------------------------------------------
+    def check(self, topo: Any, report: Any) -> None:
+        if self.macaddr is not None and self.mode != "source":
+            report("macaddr", "macaddr lists the allowed source MACs of mode source only",
+                   "add mode: source, or remove macaddr")
+        if self.macaddr:
+            seen: set[str] = set()
+            for i, mac in enumerate(self.macaddr):
+                if mac in seen:
+                    report(f"macaddr[{i}]", f"MAC {mac} is listed twice", "remove the duplicate")
+                seen.add(mac)
+        if self.nopromisc is not None and self.mode != "passthru":
+            report("nopromisc", "nopromisc only applies to mode passthru",
+                   "add mode: passthru, or remove nopromisc")
+        if self.link_netns is None and self.netns is not None:
+            here = {(e.netns, e.name) for e in topo.endpoints()}
+            here |= {ext.key for ext in topo.externals}
+            if (None, self.link) not in here and (self.netns, self.link) in here:
+                report("link_netns", f"the parent {self.link!r} is in namespace {self.netns}, "
+                       "but without link_netns vnet looks for it where vnet runs",
+                       f"add link_netns: {self.netns}")
+        if self.link_netns is not None and self.link_netns not in topo.namespaces:
+            report("link_netns", f"namespace {self.link_netns!r} is not declared",
+                   f"add {self.link_netns!r} to 'namespaces', or fix the name")
+
+    # ---- rendering ------------------------------------------------------------------------
+    def ip_type_args(self) -> list[str]:
+        args: list[str] = []
+        if self.mode is not None:
+            args += ["mode", self.mode]
+        if self.nopromisc:
+            args += ["flag", "nopromisc"]
+        if self.macaddr:
+            args += ["macaddr", "set", *self.macaddr]
+        return args
+
+    def ip_commands(self) -> list[list[str]]:
+        # created where the parent is, moved into its namespace by the same command
+        cmd = ["ip"] + (["-n", self.link_netns] if self.link_netns else [])
+        cmd += ["link", "add", "link", self.link, "name", self.name]
+        if self.netns != self.link_netns and self.netns is not None:
+            cmd += ["netns", self.netns]
+        cmd += ["type", self.kind_name, *self.ip_type_args()]
+        return [cmd]
+
+
+@register
+class Macvlan(MacvlanLike):
+    kind: Literal["macvlan"]
+    kind_name = "macvlan"
+    nla_prefix = "IFLA_MACVLAN_"
+    use_when = ("Give a container or namespace its own MAC and IP on an existing NIC, with no\n"
+                "bridge; bridge mode lets siblings talk, private mode isolates them.")
+    options_map = MacvlanLike._options("IFLA_MACVLAN_")

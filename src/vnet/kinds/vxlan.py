@@ -1,0 +1,267 @@
+"""vxlan — Ethernet over UDP (RFC 7348): a 24-bit VNI, unicast peers or a multicast group.
+
+`ip link add vx0 type vxlan id 100 local 1.1.1.1 remote 2.2.2.2 dev eth0 dstport 4789`
+plus, for head-end replication to several peers,
+`bridge fdb append 00:00:00:00:00:00 dev vx0 dst 198.51.100.2`.
+
+What the kernel (6.18, measured) changes in place: ttl, tos, learning, ageing (and local,
+remote/group within one address family, which vnet still re-creates: one option here may be an
+IPv4 or an IPv6 attribute, and a family change is refused in place). Everything else — id,
+dstport, srcport, proxy, l2miss, l3miss, udpcsum, collect_metadata — is fixed at creation
+(EOPNOTSUPP), so changing it re-creates the link.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..actions import Action, Request
+from . import register
+from .base import IP, IfName, InterfaceBase, Mac, Option, bool_option, int_option
+
+#: the all-zeros MAC: an FDB entry for it sends broadcast/unknown traffic to its dst
+ZERO_MAC = "00:00:00:00:00:00"
+NUD_PERMANENT = 0x80
+
+
+def _is_v6(value: str) -> bool:
+    return ipaddress.ip_address(value).version == 6
+
+
+def _is_multicast(value: str) -> bool:
+    return ipaddress.ip_address(value).is_multicast
+
+
+def _addr_option(nla4: str) -> Option:
+    """local/remote/group: one option, an IPv4 or an IPv6 attribute (decoded by the class)."""
+    return Option(nla4, encode=str, decode=lambda v: str(ipaddress.ip_address(v)), replace=True)
+
+
+class FdbEntry(BaseModel):
+    """One static forwarding entry: frames for `mac` go to the VTEP at `dst`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mac: Mac = Field(description="Destination MAC; 00:00:00:00:00:00 = broadcast/unknown "
+                                 "(head-end replication).")
+    dst: IP = Field(description="Remote VTEP address (underlay IP).")
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.mac, self.dst)
+
+
+@register
+class Vxlan(InterfaceBase):
+    kind: Literal["vxlan"]
+    kind_name = "vxlan"
+    use_when = ("Stretch one L2 segment across an IP network (hosts, racks, clouds): frames\n"
+                "travel in UDP between tunnel endpoints, 16M segments by VNI.")
+
+    id: int | None = Field(None, ge=0, le=16_777_215,
+                           description="VNI, 0-16777215 (required unless collect_metadata).")
+    local: IP | None = Field(None, description="Source address of the tunnel (IPv4 or IPv6).")
+    remote: IP | None = Field(None, description="Unicast address of the single remote VTEP.")
+    group: IP | None = Field(None, description="Multicast group for BUM traffic (needs dev).")
+    dev: IfName | None = Field(
+        None, description="Underlay link, in the vxlan's own namespace.")
+    dstport: int | None = Field(
+        None, ge=0, le=65535,
+        description="UDP destination port. IANA: 4789; omitted, the kernel uses 8472 "
+                    "(as `ip` does) — set 4789 to talk to other implementations.")
+    srcport: list[int] | None = Field(
+        None, min_length=2, max_length=2,
+        description="UDP source port range [min, max] (flow entropy).")
+    ttl: int | None = Field(None, ge=0, le=255, description="Outer TTL; 0 = auto.")
+    tos: int | None = Field(None, ge=0, le=255, description="Outer TOS; 1 = inherit.")
+    learning: bool | None = Field(None, description="Learn remote MACs from received packets "
+                                                    "(kernel default on; ip: [no]learning).")
+    proxy: bool | None = Field(None, description="ARP/ND proxy from the FDB.")
+    l2miss: bool | None = Field(None, description="Netlink notification on FDB miss.")
+    l3miss: bool | None = Field(None, description="Netlink notification on neighbour miss.")
+    udpcsum: bool | None = Field(None, description="UDP checksums over IPv4.")
+    # `ip` spells it `external`, but in a vnet file `external: true` marks an interface vnet
+    # does not create, so this option keeps the kernel's name
+    collect_metadata: bool | None = Field(
+        None, description="ip's `external`: collect metadata (for OVS, eBPF, tc flower); the "
+                          "VNI comes per packet, so no id.")
+    ageing: int | None = Field(None, ge=0, le=4_294_967_295,
+                               description="FDB entry lifetime, seconds (default 300).")
+    fdb: list[FdbEntry] = Field(
+        default_factory=list,
+        description="Static FDB entries, e.g. {mac: 00:00:00:00:00:00, dst: 198.51.100.2} "
+                    "per remote VTEP (bridge fdb append ...).")
+
+    options_map = {
+        "id": int_option("IFLA_VXLAN_ID", replace=True),
+        "local": _addr_option("IFLA_VXLAN_LOCAL"),
+        "remote": _addr_option("IFLA_VXLAN_GROUP"),
+        "group": _addr_option("IFLA_VXLAN_GROUP"),
+        "dstport": int_option("IFLA_VXLAN_PORT", replace=True),
+        "srcport": Option("IFLA_VXLAN_PORT_RANGE",
+                          encode=lambda v: {"low": int(v[0]), "high": int(v[1])},
+                          decode=lambda v: [int(v["low"]), int(v["high"])], replace=True),
+        "ttl": int_option("IFLA_VXLAN_TTL"),
+        "tos": int_option("IFLA_VXLAN_TOS"),
+        "learning": bool_option("IFLA_VXLAN_LEARNING"),
+        "proxy": bool_option("IFLA_VXLAN_PROXY", replace=True),
+        "l2miss": bool_option("IFLA_VXLAN_L2MISS", replace=True),
+        "l3miss": bool_option("IFLA_VXLAN_L3MISS", replace=True),
+        "udpcsum": bool_option("IFLA_VXLAN_UDP_CSUM", replace=True),
+        "collect_metadata": bool_option("IFLA_VXLAN_COLLECT_METADATA", replace=True),
+        "ageing": int_option("IFLA_VXLAN_AGEING"),
+    }
+
+    # ---- graph ----------------------------------------------------------------------------
+    def parent(self) -> str | None:
+        return self.dev
+
+    # ---- netlink --------------------------------------------------------------------------
+    def info_data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for opt, value in self.declared_options().items():
+            spec = self.options_map[opt]
+            nla = spec.nla
+            if opt in ("local", "remote", "group") and _is_v6(value):
+                nla += "6"
+            out[nla] = spec.encode(value)
+        if self.collect_metadata and self.learning is None:
+            out["IFLA_VXLAN_LEARNING"] = 0  # `ip ... external` implies nolearning: match it
+        return out
+
+    @classmethod
+    def decode_info_data(cls, attrs: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for opt, spec in cls.options_map.items():
+            if opt in ("local", "remote", "group"):
+                continue
+            if spec.nla in attrs:
+                out[opt] = spec.decode(attrs[spec.nla])
+        local = attrs.get("IFLA_VXLAN_LOCAL") or attrs.get("IFLA_VXLAN_LOCAL6")
+        if local and not ipaddress.ip_address(local).is_unspecified:
+            out["local"] = str(ipaddress.ip_address(local))
+        peer = attrs.get("IFLA_VXLAN_GROUP") or attrs.get("IFLA_VXLAN_GROUP6")
+        if peer and not ipaddress.ip_address(peer).is_unspecified:
+            out["group" if _is_multicast(peer) else "remote"] = str(ipaddress.ip_address(peer))
+        return out
+
+    # ---- FDB ------------------------------------------------------------------------------
+    def plan_extras(self, netns_state: Any, live: Any) -> list[Any]:
+        """Static FDB entries: add the declared ones missing, remove the vnet-made ones that
+        are no longer declared (only permanent entries count; learned ones come and go)."""
+        want = {e.key: e for e in self.fdb}
+        have: set[tuple[str, str]] = set()
+        if live is not None and netns_state is not None:
+            default = self.decode_info_data(live.info_data)
+            default_dst = default.get("remote") or default.get("group")
+            for entry in getattr(netns_state, "fdb", []):
+                if entry.ifname != self.name or not entry.state & NUD_PERMANENT:
+                    continue
+                if entry.mac == ZERO_MAC and entry.dst == default_dst:
+                    continue  # the kernel's own entry for `remote`/`group`
+                have.add((entry.mac, entry.dst))
+        ns, name = self.key
+        where = f"{ns}/{name}" if ns else name
+        actions: list[Any] = []
+        for key in [k for k in want if k not in have]:
+            args = {"ifname": name, "mac": key[0], "dst": key[1]}
+            actions.append(Action(
+                "create", f"fdb {key[0]} dst {key[1]} on {where}", "declared",
+                [Request("fdb.add", ns, args)], [Request("fdb.del", ns, args)]))
+        for key in sorted(have - want.keys()):
+            args = {"ifname": name, "mac": key[0], "dst": key[1]}
+            actions.append(Action(
+                "remove", f"fdb {key[0]} dst {key[1]} on {where}", "not in the file",
+                [Request("fdb.del", ns, args)], [Request("fdb.add", ns, args)]))
+        return actions
+
+    # ---- checks ---------------------------------------------------------------------------
+    def check(self, topo: Any, report: Any) -> None:
+        if self.collect_metadata:
+            if self.id is not None:
+                report("id", "a collect_metadata (ip: external) vxlan takes the VNI from each "
+                       "packet's metadata, so it has no id",
+                       "remove id, or remove collect_metadata: true")
+            if self.learning:
+                report("learning", "learning with collect_metadata: true fills an FDB that "
+                       "metadata-mode sending never reads (so `ip ... external` turns learning "
+                       "off)", "remove learning: true")
+        elif self.id is None:
+            report("id", "a vxlan needs its VNI", "add id: 100 (0-16777215)")
+        if self.remote is not None and self.group is not None:
+            report("group", "remote and group cannot both be set: remote is a single unicast "
+                   "peer, group a multicast group", "keep one of them")
+        if self.remote is not None and _is_multicast(self.remote):
+            report("remote", f"remote {self.remote} is a multicast address",
+                   f"write group: {self.remote} (with dev: UNDERLAY) instead")
+        if self.group is not None:
+            if not _is_multicast(self.group):
+                report("group", f"group {self.group} is not a multicast address",
+                       f"write remote: {self.group} for a unicast peer, or use a group like "
+                       "239.1.1.1 / ff05::100")
+            elif self.dev is None:
+                report("group", "a multicast group needs the underlay link to join it on",
+                       "add dev: UNDERLAY (the interface that carries the UDP packets)")
+        peer = self.remote or self.group
+        if self.local is not None and peer is not None and _is_v6(self.local) != _is_v6(peer):
+            report("local", f"local {self.local} and {'remote' if self.remote else 'group'} "
+                   f"{peer} are of different IP versions", "use IPv4 or IPv6 for both")
+        if self.local is not None and ipaddress.ip_address(self.local).is_multicast:
+            report("local", f"local {self.local} is a multicast address",
+                   "use this host's unicast underlay address")
+        if self.srcport is not None and self.srcport[0] > self.srcport[1]:
+            report("srcport", f"srcport range {self.srcport} has min above max",
+                   f"write srcport: [{self.srcport[1]}, {self.srcport[0]}]")
+        if self.fdb and self.collect_metadata:
+            report("fdb", "static FDB entries need a VNI; a collect_metadata vxlan has none",
+                   "remove fdb or collect_metadata: true")
+        seen: dict[tuple[str, str], int] = {}
+        for i, entry in enumerate(self.fdb):
+            if entry.key in seen:
+                report(f"fdb[{i}]", f"fdb entry {entry.mac} dst {entry.dst} is listed twice",
+                       f"remove it (the other is fdb[{seen[entry.key]}])")
+            seen.setdefault(entry.key, i)
+            if entry.mac == ZERO_MAC and entry.dst == self.remote:
+                report(f"fdb[{i}]", f"the kernel already makes this entry for remote "
+                       f"{self.remote}", "remove it from fdb")
+            if self.local is not None and _is_v6(entry.dst) != _is_v6(self.local):
+                report(f"fdb[{i}].dst", f"fdb dst {entry.dst} and local {self.local} are of "
+                       "different IP versions", "use the underlay's address family")
+
+    # ---- rendering ------------------------------------------------------------------------
+    def ip_type_args(self) -> list[str]:
+        d = self.declared_options()
+        args: list[str] = []
+        if "id" in d:
+            args += ["id", str(d["id"])]
+        for opt in ("local", "remote", "group"):
+            if opt in d:
+                args += [opt, str(d[opt])]
+        if self.dev is not None:
+            args += ["dev", self.dev]
+        if "dstport" in d:
+            args += ["dstport", str(d["dstport"])]
+        if "srcport" in d:
+            args += ["srcport", str(d["srcport"][0]), str(d["srcport"][1])]
+        for opt in ("ttl", "tos", "ageing"):
+            if opt in d:
+                args += [opt, str(d[opt])]
+        for opt, word in (("learning", "learning"), ("proxy", "proxy"), ("l2miss", "l2miss"),
+                          ("l3miss", "l3miss"), ("udpcsum", "udpcsum"),
+                          ("collect_metadata", "external")):
+            if opt in d:
+                args.append(word if d[opt] else "no" + word)
+        return args
+
+    def ip_commands(self) -> list[list[str]]:
+        # `ip -n NS`: dev is resolved in the vxlan's own namespace, as vnet resolves it
+        ns = ["-n", self.netns] if self.netns else []
+        cmds = [["ip", *ns, "link", "add", self.name, "type", "vxlan", *self.ip_type_args()]]
+        for entry in self.fdb:
+            cmds.append(["bridge", *ns, "fdb", "append", entry.mac, "dev", self.name,
+                         "dst", entry.dst])
+        return cmds
+

@@ -1,0 +1,202 @@
+"""macvlan and macvtap without a kernel: options to netlink and back, mode changes in place or
+not, validation with positions, ip commands."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+import vnet
+from vnet.backend.fake import FakeKernel
+from vnet.errors import Position, TopologyError
+from vnet.kinds.macvlan import PASSTHRU_KEY, Macvlan, MacvlanLike
+from vnet.kinds.macvtap import Macvtap
+from vnet.observe import LinkState
+from vnet.plan import plan_changes
+
+KINDS = [Macvlan, Macvtap]
+HEAD = """\
+name: mv
+namespaces: [host, ns1]
+interfaces:
+  - name: nic0
+    kind: veth
+    netns: host
+    peer: {name: wire0, netns: host}
+"""
+
+
+def make(cls: type[MacvlanLike], **options: object) -> MacvlanLike:
+    return cls.model_validate({"kind": cls.kind_name, "name": "m0", "link": "nic0", **options})
+
+
+def issues_of(body: str) -> list[str]:
+    with pytest.raises(TopologyError) as info:
+        vnet.load_text(HEAD + textwrap.indent(textwrap.dedent(body), "  "), "mv.yaml")
+    for issue in info.value.issues:
+        assert isinstance(issue.where, Position) and issue.where.file == "mv.yaml", issue
+    return [str(i) for i in info.value.issues]
+
+
+@pytest.mark.parametrize("cls", KINDS)
+def test_mode_and_flags_encode(cls: type[MacvlanLike]) -> None:
+    p = cls.nla_prefix
+    assert make(cls, mode="bridge").info_data() == {p + "MODE": 4}
+    assert make(cls, mode="passthru", nopromisc=True).info_data() == {p + "MODE": 8,
+                                                                    p + "FLAGS": 1}
+
+
+@pytest.mark.parametrize("cls", KINDS)
+def test_source_macs_are_set_in_one_request(cls: type[MacvlanLike]) -> None:
+    p = cls.nla_prefix
+    data = make(cls, mode="source", macaddr=["02:00:00:00:00:02", "02:00:00:00:00:01"]).info_data()
+    assert data[p + "MACADDR_MODE"] == 3  # MACVLAN_MACADDR_SET
+    assert data[p + "MACADDR_DATA"] == {"attrs": [("IFLA_MACVLAN_MACADDR", "02:00:00:00:00:02"),
+                                                  ("IFLA_MACVLAN_MACADDR", "02:00:00:00:00:01")]}
+
+
+@pytest.mark.parametrize("cls", KINDS)
+@pytest.mark.parametrize("mode", ["private", "vepa", "bridge", "passthru", "source"])
+def test_round_trip_through_what_pyroute2_reports(cls: type[MacvlanLike], mode: str) -> None:
+    p = cls.nla_prefix
+    iface = make(cls, mode=mode, **({"macaddr": ["02:00:00:00:00:01"]} if mode == "source"
+                                     else {}))
+    # pyroute2 names the mode and flags; the source list comes back nested, in hash order
+    kernel = {p + "MODE": mode, p + "FLAGS": "none", p + "MACADDR_COUNT": 0}
+    if mode == "source":
+        kernel[p + "MACADDR_DATA"] = {"attrs": [("IFLA_MACVLAN_MACADDR", "02:00:00:00:00:01")]}
+    decoded = cls.decode_info_data(kernel)
+    assert {k: decoded.get(k) for k in iface.declared_options()} == iface.declared_options()
+    assert decoded[PASSTHRU_KEY] == (mode == "passthru")
+    if mode == "source":
+        assert decoded["macaddr"] == ["02:00:00:00:00:01"]
+
+
+def test_decode_accepts_kernel_numbers_too() -> None:
+    assert Macvlan.decode_info_data({"IFLA_MACVLAN_MODE": 1, "IFLA_MACVLAN_FLAGS": 1}) == {
+        "mode": "private", "nopromisc": True, PASSTHRU_KEY: False}
+
+
+def test_parent_defaults_to_where_vnet_runs_and_link_netns_moves_it() -> None:
+    m = make(Macvlan, netns="ns1")
+    assert (m.parent(), m.parent_netns()) == ("nic0", None)
+    m = make(Macvlan, netns="ns1", link_netns="host")
+    assert (m.parent(), m.parent_netns()) == ("nic0", "host")
+
+
+# ---- plans ------------------------------------------------------------------------------------
+def _topo(mode: str, extra: str = "") -> vnet.Topology:
+    return vnet.load_text(HEAD + textwrap.indent(textwrap.dedent(f"""\
+        - name: m0
+          kind: macvlan
+          netns: ns1
+          link: nic0
+          link_netns: host
+          mode: {mode}
+        """), "  ") + extra)
+
+
+def _apply(fake: FakeKernel, topo: vnet.Topology) -> None:
+    plan = plan_changes(topo, fake.observe([None, "host", "ns1"]))
+    fake.send([r for a in plan.actions for r in a.do])
+
+
+def test_create_in_parent_namespace_then_plan_is_empty() -> None:
+    fake = FakeKernel()
+    topo = _topo("bridge")
+    plan = plan_changes(topo, fake.observe([None, "host", "ns1"]))
+    add = next(r for a in plan.actions for r in a.do if r.op == "link.add" and
+               r.args["ifname"] == "m0")
+    assert (add.netns, add.args["parent"], add.args["parent_netns"]) == ("ns1", "nic0", "host")
+    _apply(fake, topo)
+    assert plan_changes(topo, fake.observe([None, "host", "ns1"])).actions == []
+
+
+def test_mode_changes_in_place_between_bridge_and_private() -> None:
+    fake = FakeKernel()
+    _apply(fake, _topo("bridge"))
+    plan = plan_changes(_topo("private"), fake.observe([None, "host", "ns1"]))
+    assert [(a.verb, a.diff) for a in plan.actions] == [("change", {"mode": ("bridge",
+                                                                             "private")})]
+    assert plan.actions[0].do[0].args["info_data"] == {"IFLA_MACVLAN_MODE": 1}
+
+
+def test_entering_passthru_replaces_the_link() -> None:
+    fake = FakeKernel()
+    _apply(fake, _topo("bridge"))
+    plan = plan_changes(_topo("passthru"), fake.observe([None, "host", "ns1"]))
+    assert any(a.verb == "replace" and "passthru" in a.reason for a in plan.actions), plan.actions
+
+
+def test_source_mac_list_changes_in_place() -> None:
+    m = make(Macvlan, mode="source", macaddr=["02:00:00:00:00:01", "02:00:00:00:00:03"])
+    live = LinkState(index=3, name="m0", kind="macvlan", info_data={
+        "IFLA_MACVLAN_MODE": "source",
+        "IFLA_MACVLAN_MACADDR_DATA": {"attrs": [("IFLA_MACVLAN_MACADDR", "02:00:00:00:00:02"),
+                                                ("IFLA_MACVLAN_MACADDR", "02:00:00:00:00:01")]}})
+    [action] = m.plan_extras(None, live)
+    assert action.verb == "change"
+    assert action.diff == {"macaddr": (["02:00:00:00:00:01", "02:00:00:00:00:02"],
+                                       ["02:00:00:00:00:01", "02:00:00:00:00:03"])}
+    assert action.do[0].args["info_data"]["IFLA_MACVLAN_MACADDR_MODE"] == 3
+    same = make(Macvlan, mode="source", macaddr=["02:00:00:00:00:02", "02:00:00:00:00:01"])
+    assert same.plan_extras(None, live) == []
+    empty = make(Macvlan, mode="source", macaddr=[])
+    assert empty.plan_extras(None, live)[0].do[0].args["info_data"] == {
+        "IFLA_MACVLAN_MACADDR_MODE": 2}  # flush
+
+
+# ---- validation -------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["macvlan", "macvtap"])
+@pytest.mark.parametrize(("body", "expected"), [
+    ("- {name: m0, kind: KIND, link: nic0, link_netns: host, macaddr: ['02:00:00:00:00:01']}",
+     "mv.yaml:8:70: interfaces[1].macaddr: macaddr lists the allowed source MACs of mode "
+     "source only (fix: add mode: source, or remove macaddr)"),
+    ("- {name: m0, kind: KIND, link: nic0, link_netns: host, mode: source,\n"
+     "   macaddr: ['02:00:00:00:00:01', '02:00:00:00:00:01']}",
+     "mv.yaml:9:37: interfaces[1].macaddr[1]: MAC 02:00:00:00:00:01 is listed twice"),
+    ("- {name: m0, kind: KIND, link: nic0, link_netns: host, mode: bridge, nopromisc: true}",
+     "mv.yaml:8:86: interfaces[1].nopromisc: nopromisc only applies to mode passthru"),
+    ("- {name: m0, kind: KIND, link: nic0, link_netns: host, mode: hub}",
+     "mv.yaml:8:67: interfaces[1].mode: Input should be 'private', 'vepa', 'bridge', "
+     "'passthru' or 'source'"),
+    ("- {name: m0, kind: KIND, netns: host, link: nic0}",
+     "mv.yaml:8:5: interfaces[1].link_netns: the parent 'nic0' is in namespace host, but "
+     "without link_netns vnet looks for it where vnet runs (fix: add link_netns: host)"),
+    ("- {name: m0, kind: KIND, link: nic0, link_netns: nowhere}",
+     "mv.yaml:8:55: interfaces[1].link_netns: namespace 'nowhere' is not declared"),
+    ("- {name: m0, kind: KIND, mode: bridge}",
+     "mv.yaml:8:5: interfaces[1].link: required field 'link' is missing"),
+])
+def test_bad_combinations_are_reported_at_their_position(kind: str, body: str,
+                                                         expected: str) -> None:
+    got = issues_of(body.replace("KIND", kind))
+    assert any(line.startswith(expected) for line in got), got
+
+
+# ---- rendering --------------------------------------------------------------------------------
+def test_ip_commands_match_the_reference_spelling() -> None:
+    m = Macvlan.model_validate({"kind": "macvlan", "name": "macv1", "link": "eth0",
+                                "mode": "bridge"})
+    assert m.ip_commands() == [["ip", "link", "add", "link", "eth0", "name", "macv1", "type",
+                                "macvlan", "mode", "bridge"]]
+    t = Macvtap.model_validate({"kind": "macvtap", "name": "macvtap0", "link": "eth0"})
+    assert t.ip_commands() == [["ip", "link", "add", "link", "eth0", "name", "macvtap0", "type",
+                                "macvtap"]]
+
+
+def test_ip_commands_across_namespaces_and_options() -> None:
+    m = make(Macvlan, netns="ns1", link_netns="host", mode="source",
+             macaddr=["02:00:00:00:00:01"])
+    assert " ".join(m.ip_commands()[0]) == (
+        "ip -n host link add link nic0 name m0 netns ns1 type macvlan mode source "
+        "macaddr set 02:00:00:00:00:01")
+    p = make(Macvtap, netns="host", link_netns="host", mode="passthru", nopromisc=True)
+    assert " ".join(p.ip_commands()[0]) == (
+        "ip -n host link add link nic0 name m0 type macvtap mode passthru flag nopromisc")
+
+
+@pytest.mark.parametrize("cls", KINDS)
+def test_use_when_is_two_lines(cls: type[MacvlanLike]) -> None:
+    assert len(cls.use_when.splitlines()) == 2
