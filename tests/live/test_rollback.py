@@ -117,3 +117,30 @@ def test_cli_apply_failure_rolls_back_and_says_why(
     # the colliding link is still there: now the planner sees it, and nothing is tried
     payload = json.loads(capsys.readouterr().out)
     assert payload["error"] == "conflict with the live kernel; nothing was changed"
+
+
+def test_failed_update_puts_changes_in_place_back() -> None:
+    """Undo of in-place changes (bridge option, MTU, master, state) after a later failure."""
+    _requires()
+    sh("ip", "link", "set", "lo", "up")
+    vnet.load_text(TOPOLOGY).apply()
+    changed = vnet.load_text(
+        TOPOLOGY.replace("    addresses: [192.0.2.254/24]\n",
+                         "    ageing_time: 1000\n    mtu: 1400\n    state: down\n"
+                         "    addresses: [192.0.2.254/24, 192.0.2.253/24]\n")
+        .replace("peer: {name: p-n1b, master: br0}", "peer: {name: p-n1b}")
+        .replace("to: 198.51.100.0/24", "to: 203.0.113.0/24"))
+    plan = api.plan(changed)
+    subjects = [f"{a.verb} {a.subject}" for a in plan.actions]
+    assert "change link br0 (bridge)" in subjects and "change set br0 down" in subjects
+    sh("ip", "route", "add", "203.0.113.0/24", "dev", "lo")  # the new route's place is taken
+    before = kernel_snapshot()
+    backend = Netlink()
+    try:
+        with pytest.raises(vnet.ApplyError) as caught:
+            execute_plan(plan, backend)
+    finally:
+        backend.close()
+    assert caught.value.failed.action == "create route 203.0.113.0/24 in (here)"
+    assert caught.value.undo_failures == []
+    _assert_unchanged(before)
