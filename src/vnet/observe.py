@@ -62,6 +62,16 @@ class RouteState:
         return (self.table, self.family, self.to, self.metric)
 
 
+@dataclass(frozen=True)
+class FdbState:
+    """One forwarding entry with a remote destination (a VXLAN's `bridge fdb ... dst IP`)."""
+
+    ifname: str
+    mac: str
+    dst: str
+    state: int = 0  # NUD_* bits: NUD_PERMANENT (0x80) for static entries
+
+
 @dataclass
 class NetnsState:
     """One namespace: None is the namespace vnet runs in."""
@@ -70,6 +80,8 @@ class NetnsState:
     links: dict[str, LinkState] = field(default_factory=dict)
     addresses: list[AddressState] = field(default_factory=list)
     routes: list[RouteState] = field(default_factory=list)
+    #: FDB entries with a destination, of the links that keep static ones (vxlan)
+    fdb: list[FdbState] = field(default_factory=list)
 
     @property
     def owner(self) -> str | None:

@@ -18,7 +18,7 @@ from typing import Any
 from ..actions import Request
 from ..errors import KernelError
 from ..observe import AddressState, LinkState, NetnsState, Observed, RouteState
-from .fdb import FdbOps
+from .fdb import FdbOps, read_fdb
 from .tc import TcOps
 
 NETNS_DIR = "/run/netns"
@@ -188,6 +188,7 @@ class Netlink(FdbOps, TcOps):
                 route = _decode_route(msg, family, names)
                 if route is not None:
                     state.routes.append(route)
+        state.fdb = read_fdb(ipr, state.links)
         return state
 
     # ---- writing -------------------------------------------------------------------------
@@ -240,7 +241,7 @@ class Netlink(FdbOps, TcOps):
                 via = netns
                 if parent is not None:
                     via = parent_netns
-                    kw["link"] = self._index(parent_netns, parent)
+                    kw[_PARENT_ATTR.get(kind, "link")] = self._index(parent_netns, parent)
                     if parent_netns != netns:
                         fds.append(self.netns_fd(netns))
                         kw["net_ns_fd"] = fds[-1]
@@ -332,6 +333,10 @@ class Netlink(FdbOps, TcOps):
         self._ipr(netns).route("del", **self._route_args(netns, **route))
 
 
+#: kinds that name their parent in their own attribute, not IFLA_LINK (which they ignore)
+_PARENT_ATTR = {"vxlan": "IFLA_VXLAN_LINK"}
+
+
 def _errno_of(exc: Exception) -> tuple[int | None, str]:
     """The kernel's errno and any extra words (extended ack) from a pyroute2/OS error."""
     code = getattr(exc, "code", None) or getattr(exc, "errno", None)
@@ -365,7 +370,8 @@ def _decode_link(msg: Any) -> LinkState:
         mac=msg.get_attr("IFLA_ADDRESS"),
         up=bool(msg["flags"] & IFF_UP),
         operstate=_OPER.get(msg.get_attr("IFLA_OPERSTATE") or 0, "UNKNOWN"),
-        parent_index=msg.get_attr("IFLA_LINK"),
+        # a vxlan names its underlay in IFLA_VXLAN_LINK, not IFLA_LINK
+        parent_index=msg.get_attr("IFLA_LINK") or data.get("IFLA_VXLAN_LINK") or None,
         parent_netnsid=msg.get_attr("IFLA_LINK_NETNSID"),
         altnames=altnames,
         rx_packets=stats.get("rx_packets", 0),
