@@ -144,3 +144,25 @@ def test_failed_update_puts_changes_in_place_back() -> None:
     assert caught.value.failed.action == "create route 203.0.113.0/24 in (here)"
     assert caught.value.undo_failures == []
     _assert_unchanged(before)
+
+
+def test_failure_after_a_removal_says_what_could_not_be_undone() -> None:
+    _requires()
+    vnet.load_text(TOPOLOGY).apply()
+    smaller = vnet.load_text(TOPOLOGY.split("  - name: eth1")[0]
+                             + "routes:\n  - {to: 203.0.113.0/24, dev: br0}\n")
+    plan = api.plan(smaller)
+    assert any(a.verb == "remove" and "p-n1b" in a.subject for a in plan.actions)
+    sh("ip", "route", "add", "203.0.113.0/24", "dev", "lo")
+    backend = Netlink()
+    try:
+        with pytest.raises(vnet.ApplyError) as caught:
+            execute_plan(plan, backend)
+    finally:
+        backend.close()
+    text = str(caught.value)
+    assert "rollback incomplete" in text and "cannot be re-created" in text, text
+    assert "the kernel is as it was" not in text
+    # what could be undone was: the other pair, the bridge and its address are as before
+    links = {link["ifname"]: link for link in kernel_snapshot()["(here)"]["links"].values()}
+    assert links["p-n1"]["master"] == "br0" and "p-n1b" not in links
