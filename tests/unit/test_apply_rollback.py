@@ -229,11 +229,11 @@ def test_fake_deletes_what_the_kernel_deletes_along() -> None:
         Request("link.add", "a", {"ifname": "v0", "kind": "veth", "marker": None,
                                   "info_data": {}, "peer": {"ifname": "v1", "netns": None}}),
         Request("link.master", None, {"ifname": "v1", "master": "br0"}),
-        Request("fdb.add", None, {"ifname": "br0"}),
+        Request("tc.qdisc_add", None, {"ifname": "br0"}),
     ])
     assert fake.netns_owner("a") == "x"
     assert fake.read_netns(None).links["v1"].master == "br0"
-    assert [r.op for r in fake.extras] == ["fdb.add"]
+    assert [r.op for r in fake.extras] == ["tc.qdisc_add"]
     fake.send([Request("netns.del", None, {"name": "a"})])
     assert "v1" not in fake.read_netns(None).links  # the peer went with the namespace
     assert fake.list_netns() == set()
@@ -293,3 +293,27 @@ def test_topologies_do_not_touch_each_other() -> None:
     api.apply(two, backend=fake)
     api.destroy("two", backend=fake)
     assert fake.state() == after_one
+
+
+def test_vxlan_fdb_entries_round_trip_on_the_fake() -> None:
+    from vnet import kinds
+    if "vxlan" not in kinds.REGISTRY:
+        pytest.skip("vxlan not implemented yet")
+    fake = FakeKernel()
+    text = f"""
+name: {TOPO}
+interfaces:
+  - name: vx0
+    kind: vxlan
+    id: 100
+    dstport: 4789
+    fdb:
+      - {{mac: "00:00:00:00:00:00", dst: 198.51.100.2}}
+      - {{mac: "00:00:00:00:00:00", dst: 198.51.100.3}}
+"""
+    topo = vnet.load_text(text)
+    api.apply(topo, backend=fake)
+    assert len(fake.read_netns(None).fdb) == 2
+    assert not api.plan(topo, backend=fake).has_changes
+    api.destroy(TOPO, backend=fake)
+    assert fake.read_netns(None).fdb == []

@@ -9,8 +9,10 @@ routes go with their device) and refuses what the kernel refuses with the kernel
 `fail_on` injects failures: a predicate on each Request that returns True (fail with
 `fail_errno`) or an errno number.
 
-Not modelled: connected (proto kernel) routes, IPv6 link-local addresses, operstate carrier
-logic, FDB and tc (accepted and recorded in `extras`, state unchanged).
+Static FDB entries (`fdb.add`/`fdb.del`) are modelled as permanent entries. Not modelled:
+connected (proto kernel) routes, IPv6 link-local addresses, operstate carrier logic, the
+kernel's own FDB entry for a vxlan `remote`, and tc (accepted and recorded in `extras`, state
+unchanged).
 """
 
 from __future__ import annotations
@@ -23,14 +25,15 @@ from typing import Any
 
 from ..actions import Request
 from ..errors import KernelError
-from ..observe import AddressState, LinkState, NetnsState, Observed, RouteState
+from ..observe import AddressState, FdbState, LinkState, NetnsState, Observed, RouteState
 from ..ownership import netns_owner
 
 Key = tuple[str | None, str]
 #: kinds that accept ports (`ip link set X master Y`)
 MASTER_KINDS = ("bridge", "bond", "team")
 #: op groups accepted as recorded no-ops (their state is not modelled)
-RECORDED_GROUPS = ("fdb", "tc")
+RECORDED_GROUPS = ("tc",)
+NUD_PERMANENT = 0x80
 
 
 class FakeKernel:
@@ -47,7 +50,7 @@ class FakeKernel:
         self.parents: dict[Key, Key] = {}
         #: every request that reached the kernel (failed ones included), in order
         self.log: list[Request] = []
-        #: fdb/tc requests, accepted without modelling their effect
+        #: tc requests, accepted without modelling their effect
         self.extras: list[Request] = []
         self._next_index = 1
         self._new_netns(None, None)
@@ -185,6 +188,7 @@ class FakeKernel:
         del st.links[key[1]]
         st.addresses = [a for a in st.addresses if a.ifname != key[1]]
         st.routes = [r for r in st.routes if r.dev != key[1]]
+        st.fdb = [e for e in st.fdb if e.ifname != key[1]]
         for link in st.links.values():
             if link.master == key[1]:
                 link.master = None
@@ -336,6 +340,24 @@ class FakeKernel:
                 st.routes.remove(r)
                 return
         raise _Refused(errno.ESRCH, f"no route to {to}")
+
+    def _op_fdb_add(self, netns: str | None, ifname: str, mac: str, dst: str) -> None:
+        self._link(netns, ifname)
+        st = self.namespaces[netns]
+        entry = FdbState(ifname=ifname, mac=mac.lower(), dst=str(ipaddress.ip_address(dst)),
+                         state=NUD_PERMANENT)
+        if entry in st.fdb:
+            raise _Refused(errno.EEXIST, f"fdb {mac} dst {dst} exists on {ifname}")
+        st.fdb.append(entry)
+        st.fdb.sort(key=lambda e: (e.ifname, e.mac, e.dst))
+
+    def _op_fdb_del(self, netns: str | None, ifname: str, mac: str, dst: str) -> None:
+        # like the netlink backend: an entry already gone (with its device) is not an error
+        st = self._ns_refused(netns)
+        entry = FdbState(ifname=ifname, mac=mac.lower(), dst=str(ipaddress.ip_address(dst)),
+                         state=NUD_PERMANENT)
+        if entry in st.fdb:
+            st.fdb.remove(entry)
 
     def _ns_refused(self, netns: str | None) -> NetnsState:
         st = self.namespaces.get(netns)
