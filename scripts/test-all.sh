@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# The project's test command (CI runs it through .ci/run). On a fresh Debian 12 machine, as
+# root: installs the Debian packages and the .venv the tests need, then runs the tiers
+#   unit    tests/unit, no root needed
+#   live    tests/live on this machine's kernel, each test in its own network/mount namespace
+#   kernel  tests/live again, inside a VM booting Debian's distribution kernel (virtme-ng, TCG)
+# and prints a kind x tier matrix. Every selected tier runs even if an earlier one failed; the
+# exit status is non-zero if any failed, including one that could not run or ran no test.
+# Details: docs/testing.md
+# shellcheck disable=SC2317  # the tier_* functions are called indirectly, as "tier_$tier"
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: scripts/test-all.sh [--tier unit|live|kernel|all]... [--no-setup] [-- PYTEST_ARGS...]
+  --tier T     run only tier T (repeatable; default: all three)
+  --no-setup   skip apt-get and pip (reuse the machine's packages and .venv as they are)
+  -- ARGS      extra arguments for every tier's pytest (e.g. -- -k bridge)
+EOF
+}
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
+APT_PACKAGES=(
+  iproute2 iputils-ping kmod           # ip, ping, modprobe/depmod (the guest uses the host's)
+  qemu-system-x86 busybox-static       # the kernel tier's VM and its initramfs
+  libteam-utils                        # teamd/teamdctl for the team kind
+  python3-venv                         # python3 -m venv on Debian's own python
+)
+RESULTS=.cache/results
+PY=.venv/bin/python
+
+tiers=()
+setup=1
+pytest_args=()
+while (($#)); do
+  case "$1" in
+    --tier | --tier=*)
+      if [[ $1 == --tier ]]; then
+        (($# >= 2)) || { usage >&2; exit 2; }
+        tier=$2
+        shift 2
+      else
+        tier=${1#--tier=}
+        shift
+      fi
+      case "$tier" in
+        unit | live | kernel) tiers+=("$tier") ;;
+        all) tiers+=(unit live kernel) ;;
+        *) echo "unknown tier: $tier" >&2; usage >&2; exit 2 ;;
+      esac
+      ;;
+    --no-setup) setup=0; shift ;;
+    -h | --help) usage; exit 0 ;;
+    --) shift; pytest_args=("$@"); break ;;
+    *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+((${#tiers[@]})) || tiers=(unit live kernel)
+
+banner() { printf '\n=== %s ===\n' "$*"; }
+
+# Runs a command with its output in a log file; on failure shows the log's end and stops.
+logged() {
+  local log=$1 rc=0
+  shift
+  "$@" >>"$log" 2>&1 || rc=$?
+  if ((rc)); then
+    echo "FAILED: $* (exit status $rc); end of $log:"
+    tail -n 30 "$log" | sed 's/^/    /'
+    exit 1
+  fi
+}
+
+setup() {
+  local log=$RESULTS/setup.log
+  : >"$log"
+  banner "setup"
+  if ((EUID == 0)); then
+    echo "apt-get: ${APT_PACKAGES[*]} (log: $log)"
+    export DEBIAN_FRONTEND=noninteractive
+    logged "$log" apt-get update -q
+    logged "$log" apt-get install -y -q --no-install-recommends "${APT_PACKAGES[@]}"
+  else
+    echo "not root: skipping apt-get (the live and kernel tiers need root anyway)"
+  fi
+  [[ -f pyproject.toml ]] || { echo "FAILED: no pyproject.toml at $(pwd)"; exit 1; }
+  echo "venv: .venv, pip install -e '.[test]' (log: $log)"
+  logged "$log" python3 -m venv .venv
+  logged "$log" .venv/bin/pip install -q -e '.[test]'
+}
+
+# Judges one pytest run by its exit status and its junit XML.
+check_pytest() {
+  local name=$1 rc=$2 xml=$3
+  case $rc in
+    0) ;;
+    5) echo "FAILED: tier $name ran no tests (pytest exit status 5)"; return 1 ;;
+    *) echo "FAILED: tier $name: pytest exit status $rc"; return 1 ;;
+  esac
+  [[ -f $xml ]] || { echo "FAILED: tier $name wrote no results file $xml"; return 1; }
+}
+
+tier_unit() {
+  local rc=0
+  "$PY" -m pytest tests/unit -q --junitxml="$RESULTS/unit.xml" "${pytest_args[@]}" || rc=$?
+  check_pytest unit "$rc" "$RESULTS/unit.xml"
+}
+
+tier_live() {
+  if ((EUID != 0)); then
+    echo "FAILED: the live tier needs root (it creates interfaces in private namespaces)"
+    return 1
+  fi
+  local rc=0
+  "$PY" -m pytest tests/live -q -rfEs --junitxml="$RESULTS/live.xml" "${pytest_args[@]}" || rc=$?
+  check_pytest live "$rc" "$RESULTS/live.xml"
+}
+
+tier_kernel() {
+  "$PY" scripts/vm_tier.py --results "$RESULTS/kernel" -- "${pytest_args[@]}"
+}
+
+mkdir -p "$RESULTS"
+if ((setup)); then
+  setup
+fi
+[[ -x $PY ]] || { echo "FAILED: $PY missing: run without --no-setup"; exit 1; }
+
+declare -A xml=([unit]=$RESULTS/unit.xml [live]=$RESULTS/live.xml [kernel]=$RESULTS/kernel/kernel.xml)
+declare -A verdict=()
+failed=0
+for tier in unit live kernel; do
+  [[ " ${tiers[*]} " == *" $tier "* ]] || continue
+  rm -f "${xml[$tier]}"
+  banner "tier: $tier"
+  start=$SECONDS
+  if "tier_$tier"; then
+    verdict[$tier]="ok in $((SECONDS - start)) s"
+  else
+    verdict[$tier]="FAILED after $((SECONDS - start)) s"
+    failed=1
+  fi
+done
+
+banner "results"
+matrix=()
+for tier in live kernel; do
+  if [[ -n ${verdict[$tier]:-} ]]; then
+    matrix+=("$tier=${xml[$tier]}")
+  fi
+done
+if ((${#matrix[@]})); then
+  echo "kind x tier (a test with several kinds counts under each; '-': tier not run)"
+  "$PY" scripts/junit_report.py matrix "${matrix[@]}" || failed=1
+  echo
+fi
+files=()
+for tier in unit live kernel; do
+  if [[ -n ${verdict[$tier]:-} ]]; then
+    echo "tier $tier: ${verdict[$tier]}"
+    files+=("${xml[$tier]}")
+  fi
+done
+"$PY" scripts/junit_report.py total "${files[@]}" || failed=1
+exit "$failed"

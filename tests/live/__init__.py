@@ -1,0 +1,1 @@
+"""Live tests: root, real kernel, each test alone in its own network and mount namespace."""

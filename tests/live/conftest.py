@@ -1,0 +1,203 @@
+"""Live-tier isolation: every test here runs in a forked child, in its own namespaces.
+
+- `pytest_runtest_protocol` forks for each test; the child runs the test's setup, body and
+  teardown, and sends the reports back through pytest's own report serialization (as
+  pytest-xdist does). `pytest_runtest_setup` moves the child into a private network and mount
+  namespace (helpers.enter_sandbox) before any fixture runs. When the child exits, processes
+  the test left behind are killed and its namespaces go with it.
+- A test that is not root, or not in a forked child, fails: it must never fall back to the
+  machine's own namespaces, and a skipped tier is not a pass.
+- After the session the links and named namespaces the pytest process sees are compared
+  with those before it; any difference fails the run.
+- `@pytest.mark.kind("bridge", ...)` names the kinds a test exercises; they are written to
+  the junit XML as `kind` properties, from which scripts/junit_report.py builds the matrix.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import marshal
+import os
+import signal
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _pytest.runner import runtestprotocol
+
+from .helpers import describe_changes, enter_sandbox, network_snapshot
+
+LIVE_DIR = Path(__file__).parent
+_MAIN_PID = pytest.StashKey[int]()
+_BEFORE = pytest.StashKey[dict[str, list[str]]]()
+_CHANGES = pytest.StashKey[list[str]]()
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "kind(name, ...): interface kinds the live test exercises (results matrix rows)",
+    )
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    os.environ["PATH"] = os.pathsep.join(
+        path + [d for d in ("/usr/sbin", "/sbin") if d not in path]
+    )
+    config.stash[_MAIN_PID] = os.getpid()
+    config.stash[_BEFORE] = network_snapshot()
+
+
+def _kinds(item: pytest.Item) -> list[str]:
+    kinds: list[str] = []
+    for marker in item.iter_markers("kind"):
+        if not marker.args or not all(isinstance(a, str) and a for a in marker.args):
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.kind needs kind names, e.g. kind('bond')"
+            )
+        kinds += [kind for kind in marker.args if kind not in kinds]
+    return kinds
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if LIVE_DIR not in item.path.parents:
+            continue
+        item.user_properties += [("kind", kind) for kind in _kinds(item)]
+
+
+def _children() -> list[int]:
+    me = os.getpid()
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path("/proc", entry, "stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it ended meanwhile
+        # Field 4 is the parent pid; the command name before it may hold spaces.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+            found.append(int(entry))
+    return found
+
+
+def _kill_leftovers() -> None:
+    """Kill and reap what the test left running (orphans re-parent to this subreaper)."""
+    while children := _children():
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for pid in children:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def _run_in_child(item: pytest.Item, results: int) -> None:
+    """The forked child: run the test's phases, write the serialized reports, never return."""
+    with os.fdopen(results, "wb") as out:
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+            reports = runtestprotocol(item, log=False, nextitem=None)
+            _kill_leftovers()
+            hook = item.config.hook
+            serialized = [
+                hook.pytest_report_to_serializable(config=item.config, report=report)
+                for report in reports
+            ]
+            # marshal, not JSON: it keeps the tuples reports carry (a skip's location).
+            marshal.dump({"reports": serialized}, out)
+        except BaseException:  # noqa: BLE001 - nothing may escape a forked child
+            marshal.dump({"crash": traceback.format_exc()}, out)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _crash_reports(item: pytest.Item, why: str) -> list[pytest.TestReport]:
+    common: dict[str, Any] = {
+        "nodeid": item.nodeid,
+        "location": item.location,
+        "keywords": dict.fromkeys(item.keywords, 1),
+        "user_properties": item.user_properties,
+    }
+    return [
+        pytest.TestReport(outcome="failed", longrepr=why, when="call", **common),
+        pytest.TestReport(outcome="passed", longrepr=None, when="teardown", **common),
+    ]
+
+
+def _run_forked(item: pytest.Item) -> list[pytest.TestReport]:
+    with tempfile.TemporaryFile() as results:
+        pid = os.fork()
+        if pid == 0:
+            _run_in_child(item, os.dup(results.fileno()))
+        _, status = os.waitpid(pid, 0)
+        results.seek(0)
+        data = results.read()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0 or not data:
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+        return _crash_reports(item, f"the forked process running this test {how}")
+    outcome = marshal.loads(data)
+    if "crash" in outcome:
+        return _crash_reports(item, f"the forked test process crashed:\n{outcome['crash']}")
+    hook = item.config.hook
+    return [
+        hook.pytest_report_from_serializable(config=item.config, data=report)
+        for report in outcome["reports"]
+    ]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    if LIVE_DIR not in item.path.parents:
+        return None
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    for report in _run_forked(item):
+        item.ihook.pytest_runtest_logreport(report=report)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if os.geteuid() != 0:
+        pytest.fail(
+            "live tests need root (they create interfaces in a private network namespace); "
+            "run them as root: scripts/test-all.sh --tier live",
+            pytrace=False,
+        )
+    if os.getpid() == item.config.stash[_MAIN_PID]:
+        pytest.fail(
+            "live test is not in a forked child (another plugin ran it?): "
+            "refusing to run it in the machine's own namespaces",
+            pytrace=False,
+        )
+    enter_sandbox()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    if os.getpid() != config.stash[_MAIN_PID]:
+        return
+    changes = describe_changes(config.stash[_BEFORE], network_snapshot())
+    if changes:
+        config.stash[_CHANGES] = changes
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    changes = config.stash.get(_CHANGES, [])
+    if changes:
+        terminalreporter.section(
+            "HOST NETWORK CHANGED by the live tests", sep="!", red=True, bold=True
+        )
+        for change in changes:
+            terminalreporter.write_line(f"  {change}", red=True)
