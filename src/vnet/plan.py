@@ -456,12 +456,12 @@ class _Planner:
                 continue
             if rs is not None:
                 self.phase["del_routes"].append(Action(
-                    "replace", f"route {route.to} in {ns or '(here)'}", "gateway/device differs",
+                    "replace", _route_subject(route.to, ns), "gateway/device differs",
                     [Request("route.del", ns, _observed_route_args(rs))],
                     [Request("route.add", ns, _observed_route_args(rs))],
                     diff={"via": (rs.via, route.via), "dev": (rs.dev, route.dev)}))
             self.phase["routes"].append(Action(
-                "create" if rs is None else "replace", f"route {route.to} in {ns or '(here)'}",
+                "create" if rs is None else "replace", _route_subject(route.to, ns),
                 "declared", [Request("route.add", ns, args)], [Request("route.del", ns, args)]))
             if ns not in owned_ns:
                 self.new.routes.append(list(key))
@@ -474,9 +474,13 @@ class _Planner:
                         (ns, rs.dev) in self.fresh:
                     continue  # goes with its device
                 self.phase["del_routes"].append(Action(
-                    "remove", f"route {rs.to} in {ns or '(here)'}", "not in the file",
+                    "remove", _route_subject(rs.to, ns), "not in the file",
                     [Request("route.del", ns, _observed_route_args(rs))],
                     [Request("route.add", ns, _observed_route_args(rs))]))
+
+
+def _route_subject(to: str, ns: str | None) -> str:
+    return f"route {to} in {ns}" if ns else f"route {to} (in the namespace vnet runs in)"
 
 
 def _route_args(route: Route) -> dict[str, Any]:
