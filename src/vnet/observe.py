@@ -62,6 +62,34 @@ class RouteState:
         return (self.table, self.family, self.to, self.metric)
 
 
+@dataclass
+class TcState:
+    """A qdisc or a class: where it hangs and the parameters vnet compares, in the kernel's
+    units (tbf: rate bytes/s, buffer ticks, limit bytes; htb class: rate, ceil, buffer,
+    cbuffer; htb qdisc: defcls; sfq: perturb)."""
+
+    ifname: str
+    kind: str
+    handle: int
+    parent: int
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TcFilterState:
+    """A classifier on a link's ingress, decoded only as far as an IFB redirect needs."""
+
+    ifname: str
+    parent: int
+    kind: str
+    prio: int
+    protocol: int
+    match_all: bool = False
+    #: target of a `mirred egress redirect` action, if the filter has one
+    redirect_ifindex: int | None = None
+    redirect_dev: str | None = None
+
+
 @dataclass(frozen=True)
 class FdbState:
     """One forwarding entry with a remote destination (a VXLAN's `bridge fdb ... dst IP`)."""
@@ -80,6 +108,9 @@ class NetnsState:
     links: dict[str, LinkState] = field(default_factory=dict)
     addresses: list[AddressState] = field(default_factory=list)
     routes: list[RouteState] = field(default_factory=list)
+    qdiscs: list[TcState] = field(default_factory=list)
+    tc_classes: list[TcState] = field(default_factory=list)
+    tc_filters: list[TcFilterState] = field(default_factory=list)
     #: FDB entries with a destination, of the links that keep static ones (vxlan)
     fdb: list[FdbState] = field(default_factory=list)
 

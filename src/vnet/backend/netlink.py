@@ -19,7 +19,7 @@ from ..actions import Request
 from ..errors import KernelError
 from ..observe import AddressState, LinkState, NetnsState, Observed, RouteState
 from .fdb import FdbOps, read_fdb
-from .tc import TcOps
+from .tc import TcOps, read_tc
 
 NETNS_DIR = "/run/netns"
 RTPROT_VNET = 118  # the routing protocol number vnet gives its routes (iproute2: proto 118)
@@ -188,6 +188,7 @@ class Netlink(FdbOps, TcOps):
                 route = _decode_route(msg, family, names)
                 if route is not None:
                     state.routes.append(route)
+        state.qdiscs, state.tc_classes, state.tc_filters = read_tc(ipr, names)
         state.fdb = read_fdb(ipr, state.links)
         return state
 

@@ -222,6 +222,13 @@ class InterfaceBase(Common):
         links, masters, addresses and state. `live` is None when the link is (re)created."""
         return []
 
+    @classmethod
+    def plan_removal(cls, netns_state: Any, live: Any) -> list[Any]:
+        """Kind-specific Actions when an owned link of this kind is removed (no longer
+        declared): put back what it changed on interfaces that outlive it (an IFB's ingress
+        redirect on an external source). Planned just before the link's removal."""
+        return []
+
     # ---- checks across objects ------------------------------------------------------------
     def check(self, topo: Any, report: Callable[..., None]) -> None:
         """Kind-specific semantic checks (mode/option fit, parent kind). Call
