@@ -227,7 +227,7 @@ class _Planner:
         if parent is None or iface.parent_netns() != iface.netns:
             return True  # cross-namespace parents are not compared (the kernel reports an id)
         plive = self.obs.link(iface.netns, parent)
-        return plive is None or live.parent_index == plive.index
+        return plive is None or type(iface).live_parent_index(live) == plive.index
 
     def _creation_order(self, ifaces: list[InterfaceBase]) -> list[InterfaceBase]:
         keys = {i.key: i for i in ifaces}

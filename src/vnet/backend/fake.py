@@ -216,7 +216,8 @@ class FakeKernel:
                      info_data: dict[str, Any], parent: str | None = None,
                      parent_netns: str | None = None, peer: dict[str, Any] | None = None,
                      mtu: int | None = None, mac: str | None = None,
-                     tuntap: dict[str, Any] | None = None) -> None:
+                     tuntap: dict[str, Any] | None = None,
+                     parent_attr: str = "link") -> None:
         # every check before any change: a refused request leaves the kernel as it was
         self._free_name(netns, ifname)
         parent_link = self._link(parent_netns, parent) if parent is not None else None
@@ -236,7 +237,10 @@ class FakeKernel:
             link.altnames.append(marker)
         key = (netns, ifname)
         if parent_link is not None and parent is not None:
-            link.parent_index = parent_link.index
+            if parent_attr == "link":
+                link.parent_index = parent_link.index
+            else:  # the kind reports its parent inside its own data (vxlan's underlay)
+                link.info_data[parent_attr] = parent_link.index
             self.parents[key] = (parent_netns, parent)
         self.namespaces[netns].links[ifname] = link
         if peer is not None:

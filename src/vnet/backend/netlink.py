@@ -231,7 +231,8 @@ class Netlink(FdbOps, TcOps):
                      info_data: dict[str, Any], parent: str | None = None,
                      parent_netns: str | None = None, peer: dict[str, Any] | None = None,
                      mtu: int | None = None, mac: str | None = None,
-                     tuntap: dict[str, Any] | None = None) -> None:
+                     tuntap: dict[str, Any] | None = None,
+                     parent_attr: str = "link") -> None:
         fds: list[int] = []
         try:
             if tuntap is not None:
@@ -242,7 +243,7 @@ class Netlink(FdbOps, TcOps):
                 via = netns
                 if parent is not None:
                     via = parent_netns
-                    kw[_PARENT_ATTR.get(kind, "link")] = self._index(parent_netns, parent)
+                    kw[parent_attr] = self._index(parent_netns, parent)
                     if parent_netns != netns:
                         fds.append(self.netns_fd(netns))
                         kw["net_ns_fd"] = fds[-1]
@@ -335,9 +336,6 @@ class Netlink(FdbOps, TcOps):
 
 
 #: kinds that name their parent in their own attribute, not IFLA_LINK (which they ignore)
-_PARENT_ATTR = {"vxlan": "IFLA_VXLAN_LINK"}
-
-
 def _errno_of(exc: Exception) -> tuple[int | None, str]:
     """The kernel's errno and any extra words (extended ack) from a pyroute2/OS error."""
     code = getattr(exc, "code", None) or getattr(exc, "errno", None)
@@ -371,8 +369,7 @@ def _decode_link(msg: Any) -> LinkState:
         mac=msg.get_attr("IFLA_ADDRESS"),
         up=bool(msg["flags"] & IFF_UP),
         operstate=_OPER.get(msg.get_attr("IFLA_OPERSTATE") or 0, "UNKNOWN"),
-        # a vxlan names its underlay in IFLA_VXLAN_LINK, not IFLA_LINK
-        parent_index=msg.get_attr("IFLA_LINK") or data.get("IFLA_VXLAN_LINK") or None,
+        parent_index=msg.get_attr("IFLA_LINK") or None,
         parent_netnsid=msg.get_attr("IFLA_LINK_NETNSID"),
         altnames=altnames,
         rx_packets=stats.get("rx_packets", 0),

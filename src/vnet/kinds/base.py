@@ -146,6 +146,8 @@ class InterfaceBase(Common):
     kind_name: ClassVar[str] = ""
     #: IFLA_INFO_KIND the kernel reports (tap/tun report "tun")
     kernel_kind: ClassVar[str] = ""
+    #: the netlink attribute that names the parent link (IFLA_LINK for most stacked kinds)
+    parent_attr: ClassVar[str] = "IFLA_LINK"
     #: two lines: what it is for
     use_when: ClassVar[str] = ""
     #: the kind's options: file name -> netlink attribute
@@ -204,6 +206,13 @@ class InterfaceBase(Common):
         namespace at creation time, or None."""
         return None
 
+    @classmethod
+    def live_parent_index(cls, live: Any) -> int | None:
+        """The ifindex of a live link's parent, read where this kind reports it."""
+        if cls.parent_attr == "IFLA_LINK":
+            return live.parent_index
+        return live.info_data.get(cls.parent_attr) or None
+
     def parent_netns(self) -> str | None:
         """Namespace the parent lives in (defaults to this interface's own)."""
         return self.netns
@@ -215,7 +224,11 @@ class InterfaceBase(Common):
     # ---- create ---------------------------------------------------------------------------
     def create_request(self) -> dict[str, Any]:
         """What the backend needs to create the link (kind-specific extras may be added)."""
-        return {"kind": self.kernel_kind or self.kind_name, "info_data": self.info_data()}
+        req: dict[str, Any] = {"kind": self.kernel_kind or self.kind_name,
+                               "info_data": self.info_data()}
+        if self.parent_attr != "IFLA_LINK":
+            req["parent_attr"] = self.parent_attr
+        return req
 
     def plan_extras(self, netns_state: Any, live: Any) -> list[Any]:
         """Kind-specific Actions beyond the link itself (qdiscs, FDB entries), planned after
