@@ -1,0 +1,364 @@
+"""vnet against iproute2 on the same work, in one run: medians and ratios.
+
+    python3 benchmarks/bench.py                 # full sizes (10k interfaces, 1k namespaces)
+    python3 benchmarks/bench.py --size 50       # smoke: every scenario at 50 interfaces
+
+Each vnet measurement is a whole `vnet` process (`vnet apply FILE`, as a user runs it) on a
+topology file this script writes; each reference is a whole `ip -batch FILE` (or `ip -j ...`).
+vnet and the reference alternate, round after round, so both see the same machine noise;
+targets are judged on ratios of medians from the same run. The script re-executes itself inside
+a private network and mount namespace (with private /run/netns and /run/vnet): nothing reaches
+the machine's own network. Details: benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+INNER_FLAG = "--inside-private-namespace"
+GROUP = 4242  # the reference's link group, for its bulk `ip link del group`
+NET = ipaddress.IPv4Address("10.0.0.0")
+
+
+def vnet_exe() -> list[str]:
+    venv = ROOT / ".venv" / "bin" / "vnet"
+    if venv.exists():
+        return [str(venv)]
+    found = shutil.which("vnet")
+    return [found] if found else [sys.executable, "-m", "vnet"]
+
+
+# ---- the work -------------------------------------------------------------------------------
+def pair_addrs(i: int) -> tuple[str, str]:
+    """Pair i's two ends: one /30 each, so every address is distinct."""
+    base = NET + 4 * i
+    return f"{base + 1}/30", f"{base + 2}/30"
+
+
+def create_yaml(pairs: int, change_one: bool = False) -> str:
+    lines = ["name: bench", "interfaces:"]
+    for i in range(pairs):
+        a, b = pair_addrs(i)
+        if change_one and i == pairs // 2:
+            b = f"{ipaddress.IPv4Interface(b).ip + 1}/30"  # .3 instead of .2: one address moves
+        lines.append(f"  - {{name: va{i}, kind: veth, addresses: [{a}], "
+                     f"peer: {{name: vb{i}, addresses: [{b}]}}}}")
+    return "\n".join(lines) + "\n"
+
+
+def create_batch(pairs: int) -> str:
+    out = []
+    for i in range(pairs):
+        a, b = pair_addrs(i)
+        out.append(f"link add va{i} group {GROUP} type veth peer name vb{i} group {GROUP}")
+        out.append(f"addr add {a} dev va{i}")
+        out.append(f"addr add {b} dev vb{i}")
+        out.append(f"link set va{i} up")
+        out.append(f"link set vb{i} up")
+    return "\n".join(out) + "\n"
+
+
+def star_yaml(spokes: int) -> str:
+    lines = ["name: star", "namespaces:"]
+    lines += [f"  - s{i}" for i in range(spokes)]
+    lines += ["interfaces:", "  - {name: br0, kind: bridge}"]
+    for i in range(spokes):
+        a, b = pair_addrs(i)
+        lines.append(f"  - {{name: e{i}, kind: veth, netns: s{i}, addresses: [{a}], "
+                     f"peer: {{name: p{i}, master: br0, addresses: [{b}]}}}}")
+    return "\n".join(lines) + "\n"
+
+
+def star_batches(spokes: int) -> tuple[str, dict[str, str]]:
+    """The root namespace's batch, and one small batch per namespace (`ip -batch` has no
+    per-line namespace option, so the namespace ends are addressed by `ip -n NS -batch`)."""
+    root = ["link add br0 type bridge", "link set br0 up"]
+    per_ns: dict[str, str] = {}
+    for i in range(spokes):
+        a, b = pair_addrs(i)
+        root.append(f"netns add s{i}")
+        root.append(f"link add p{i} type veth peer name e{i} netns s{i}")
+        root.append(f"link set p{i} master br0")
+        root.append(f"addr add {b} dev p{i}")
+        root.append(f"link set p{i} up")
+        per_ns[f"s{i}"] = f"link set lo up\naddr add {a} dev e{i}\nlink set e{i} up\n"
+    return "\n".join(root) + "\n", per_ns
+
+
+# ---- running and timing ---------------------------------------------------------------------
+class Failed(RuntimeError):
+    pass
+
+
+def run(argv: list[str], stdin: str | None = None) -> tuple[float, int]:
+    """Run one whole process; (wall seconds, 0). Raises Failed on a non-zero exit."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else None,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _, err = proc.communicate(stdin)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise Failed(f"{' '.join(argv)} exited {proc.returncode}: {err.strip()[-2000:]}")
+    return elapsed, 0
+
+
+def run_rss(argv: list[str]) -> tuple[float, int]:
+    """Like run(), and the child's own peak RSS (wait4 gives exactly this child's rusage)."""
+    t0 = time.perf_counter()
+    pid = os.posix_spawnp(argv[0], argv, dict(os.environ), file_actions=[
+        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)])
+    _, status, usage = os.wait4(pid, 0)
+    elapsed = time.perf_counter() - t0
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise Failed(f"{' '.join(argv)} exited {code}")
+    return elapsed, usage.ru_maxrss
+
+
+def ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, stdout=subprocess.DEVNULL)
+
+
+def netns_list() -> list[str]:
+    try:
+        return sorted(os.listdir("/run/netns"))
+    except FileNotFoundError:
+        return []
+
+
+def link_count() -> int:
+    out = subprocess.run(["ip", "-o", "link", "show"], check=True, capture_output=True,
+                         text=True).stdout
+    return len(out.splitlines())
+
+
+def wait_clean(links: int = 1) -> None:
+    """Wait until only lo (and nothing in /run/netns) is left: namespaces die asynchronously,
+    and their veth peers in this namespace with them."""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if link_count() <= links and not netns_list():
+            return
+        time.sleep(0.2)
+    raise Failed(f"leftovers after teardown: {link_count()} links, {netns_list()}")
+
+
+class Bench:
+    def __init__(self, size: int, rounds: int, scale_sizes: list[int], scale_rounds: int,
+                 workdir: Path, only: set[str] | None) -> None:
+        self.size = size
+        self.rounds = rounds
+        self.scale_sizes = scale_sizes
+        self.scale_rounds = scale_rounds
+        self.dir = workdir
+        self.only = only
+        self.samples: dict[str, dict[str, list[float]]] = {}
+        self.rss_kib: list[int] = []
+        self.vnet = vnet_exe()
+
+    def want(self, name: str) -> bool:
+        return self.only is None or name in self.only
+
+    def record(self, scenario: str, who: str, seconds: float) -> None:
+        self.samples.setdefault(scenario, {}).setdefault(who, []).append(seconds)
+
+    def file(self, name: str, text: str) -> str:
+        path = self.dir / name
+        path.write_text(text)
+        return str(path)
+
+    # -- create-10k, noop-10k, change-1, destroy-10k (and the pyroute2 loop) --
+    def create_family(self) -> None:
+        pairs = self.size // 2
+        y = self.file("create.yaml", create_yaml(pairs))
+        y_changed = self.file("create-changed.yaml", create_yaml(pairs, change_one=True))
+        batch = self.file("create.batch", create_batch(pairs))
+        n = f"{pairs * 2}"
+        for _ in range(self.rounds):
+            # vnet
+            t, rss = run_rss([*self.vnet, "apply", y])
+            self.record(f"create-{n}", "vnet", t)
+            self.rss_kib.append(rss)
+            if self.want("noop"):
+                self.record(f"noop-{n}", "vnet", run([*self.vnet, "apply", y])[0])
+                self.record(f"noop-{n}", "ip -j (read state)", self.read_state())
+            if self.want("change"):
+                self.record(f"change-1 (in {n})", "vnet", run([*self.vnet, "apply", y_changed])[0])
+                self.record(f"change-1 (in {n})", "vnet noop", run([*self.vnet, "apply", y])[0])
+                run([*self.vnet, "apply", y])  # back to the original address
+            self.record(f"destroy-{n}", "vnet", run([*self.vnet, "destroy", "bench"])[0])
+            wait_clean()
+            # reference
+            self.record(f"create-{n}", "ip -batch", run(["ip", "-batch", batch])[0])
+            self.record(f"destroy-{n}", "ip link del group",
+                        run(["ip", "link", "del", "group", str(GROUP)])[0])
+            wait_clean()
+            if self.want("pyroute2"):
+                self.record(f"create-{n}", "pyroute2 loop", run(
+                    [sys.executable, str(Path(__file__).parent / "pyroute2_loop.py"), str(pairs)])[0])
+                run(["ip", "link", "del", "group", str(GROUP)])
+                wait_clean()
+
+    def read_state(self) -> float:
+        t0 = time.perf_counter()
+        subprocess.run(["ip", "-j", "-d", "link", "show"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["ip", "-j", "addr", "show"], check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - t0
+
+    # -- star-1k, destroy-star-1k --
+    def star_family(self) -> None:
+        spokes = max(1, self.size // 10)
+        y = self.file("star.yaml", star_yaml(spokes))
+        root, per_ns = star_batches(spokes)
+        root_batch = self.file("star.batch", root)
+        del_batch = self.file("star-del.batch", "".join(
+            f"netns del s{i}\n" for i in range(spokes)) + "link del br0\n")
+        n = f"{spokes}"
+        for _ in range(self.rounds):
+            self.record(f"star-{n}", "vnet", run([*self.vnet, "apply", y])[0])
+            self.record(f"destroy-star-{n}", "vnet", run([*self.vnet, "destroy", "star"])[0])
+            wait_clean()
+            t = run(["ip", "-batch", root_batch])[0]
+            for ns, text in per_ns.items():
+                t += run(["ip", "-n", ns, "-batch", "-"], stdin=text)[0]
+            self.record(f"star-{n}", "ip -batch", t)
+            self.record(f"destroy-star-{n}", "ip netns del", run(["ip", "-batch", del_batch])[0])
+            wait_clean()
+
+    # -- scale --
+    def scale(self) -> None:
+        for size in self.scale_sizes:
+            y = self.file(f"scale-{size}.yaml", create_yaml(size // 2))
+            for _ in range(self.scale_rounds):
+                t = run([*self.vnet, "apply", y])[0]
+                self.record(f"scale-{size}", "vnet per interface", t / size)
+                run([*self.vnet, "destroy", "bench"])
+                wait_clean()
+
+    # -- startup --
+    def startup(self) -> None:
+        lab = str(ROOT / "examples" / "lab.yaml")
+        for _ in range(max(self.rounds, 5)):
+            self.record("startup", "vnet validate", run([*self.vnet, "validate", lab])[0])
+            self.record("startup", "python -c pass", run([sys.executable, "-c", "pass"])[0])
+
+    def run_all(self) -> None:
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("startup", self.startup), ("create", self.create_family),
+            ("star", self.star_family), ("scale", self.scale)]
+        for name, step in steps:
+            if self.want(name):
+                print(f"# {name} ...", file=sys.stderr, flush=True)
+                step()
+
+    def results(self) -> dict[str, Any]:
+        table: dict[str, Any] = {}
+        for scenario, by_who in self.samples.items():
+            table[scenario] = {who: {"median": statistics.median(v), "samples": v}
+                               for who, v in by_who.items()}
+        return {"size": self.size, "rounds": self.rounds, "scenarios": table,
+                "peak_rss_apply_create_mib": (max(self.rss_kib) / 1024 if self.rss_kib
+                                              else None),
+                "cpus": os.cpu_count(), "kernel": os.uname().release}
+
+
+def table(res: dict[str, Any]) -> str:
+    """A markdown table: each scenario, vnet's median, the reference's, and their ratio."""
+    rows = ["| scenario | vnet (median) | reference | reference (median) | ratio |",
+            "|---|---|---|---|---|"]
+    for scenario, by_who in res["scenarios"].items():
+        mine = by_who.get("vnet") or by_who.get("vnet validate") or by_who.get(
+            "vnet per interface")
+        others = [(w, d) for w, d in by_who.items() if d is not mine]
+        unit = "µs/if" if scenario.startswith("scale") else "s"
+
+        def fmt(x: float) -> str:
+            return f"{x * 1e6:.0f} {unit}" if unit != "s" else f"{x:.3f} s"
+
+        if not others:
+            rows.append(f"| {scenario} | {fmt(mine['median'])} | | | |")
+        for who, d in others:
+            ratio = mine["median"] / d["median"] if d["median"] else float("inf")
+            rows.append(f"| {scenario} | {fmt(mine['median'])} | {who} | {fmt(d['median'])} "
+                        f"| {ratio:.2f}× |")
+    scales = {k: v for k, v in res["scenarios"].items() if k.startswith("scale-")}
+    if len(scales) >= 2:
+        sizes = sorted(scales, key=lambda k: int(k.split("-")[1]))
+        lo, hi = scales[sizes[0]]["vnet per interface"], scales[sizes[-1]]["vnet per interface"]
+        rows.append(f"| {sizes[-1]} / {sizes[0]} per interface | | | | "
+                    f"{hi['median'] / lo['median']:.2f}× |")
+    if res.get("peak_rss_apply_create_mib"):
+        rows.append(f"| peak RSS of `vnet apply` (create) | "
+                    f"{res['peak_rss_apply_create_mib']:.0f} MiB | | | |")
+    return "\n".join(rows)
+
+
+# ---- the private namespace ------------------------------------------------------------------
+def reexec_private(argv: list[str]) -> int:
+    """Run this script again inside `unshare -n -m`, with private /run/netns and /run/vnet."""
+    if os.geteuid() != 0:
+        print("bench.py needs root (it creates namespaces and links, in a private namespace)",
+              file=sys.stderr)
+        return 2
+    return subprocess.run(["unshare", "-n", "-m", "--propagation", "private", sys.executable,
+                           str(Path(__file__).resolve()), INNER_FLAG, *argv]).returncode
+
+
+def enter_private_dirs() -> None:
+    for d in ("/run/netns", "/run/vnet"):
+        os.makedirs(d, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", d], check=True)
+    ip("link", "set", "lo", "up")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if INNER_FLAG not in argv:
+        return reexec_private(argv)
+    argv = [a for a in argv if a != INNER_FLAG]
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--size", type=int, default=10000,
+                   help="interfaces in create (pairs = size/2); star has size/10 namespaces")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--scale", default="1000,10000,50000",
+                   help="comma-separated sizes for the scale scenario ('' to skip)")
+    p.add_argument("--scale-rounds", type=int, default=1)
+    p.add_argument("--only", default="",
+                   help="comma-separated steps: startup,create,noop,change,pyroute2,star,scale")
+    p.add_argument("--json", default=str(ROOT / ".cache" / "bench.json"))
+    args = p.parse_args(argv)
+    enter_private_dirs()
+    only = set(args.only.split(",")) if args.only else None
+    if only and "create" not in only and ({"noop", "change", "pyroute2"} & only):
+        only.add("create")
+    scale_sizes = [int(s) for s in args.scale.split(",") if s]
+    with tempfile.TemporaryDirectory(prefix="vnet-bench-") as tmp:
+        bench = Bench(args.size, args.rounds, scale_sizes, args.scale_rounds, Path(tmp), only)
+        try:
+            bench.run_all()
+        except Failed as exc:
+            print(f"benchmark failed: {exc}", file=sys.stderr)
+            return 1
+        res = bench.results()
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
+    print(table(res))
+    print(f"\n(JSON: {args.json})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
