@@ -129,3 +129,35 @@ class _backend:
     def __exit__(self, *exc: object) -> None:
         if self.mine is not None:
             self.mine.close()
+
+
+def check(topo: Topology, progress: Callable[[Any], None] | None = None) -> list[Any]:
+    """Run the topology's `checks:` with real packets; one CheckResult per check, in order."""
+    from .backend.probes import run_probe
+    from .checks import resolve_checks
+    from .errors import Collector
+
+    issues = Collector()
+    probes = resolve_checks(topo, issues)
+    issues.raise_if_any()
+    results = []
+    for probe in probes:
+        result = run_probe(probe)
+        if progress is not None:
+            progress(result)
+        results.append(result)
+    return results
+
+
+def exec_in(netns: str, argv: list[str]) -> int:
+    """Run a command inside one of vnet's namespaces; refuse namespaces vnet does not own."""
+    from .backend.probes import exec_in as run
+    from .errors import VnetError
+
+    with _backend(None) as nl:
+        if netns not in nl.list_netns():
+            raise VnetError(f"namespace {netns!r} does not exist")
+        if nl.netns_owner(netns) is None:
+            raise VnetError(f"namespace {netns!r} was not created by vnet; use `ip netns exec` "
+                            "for namespaces vnet does not own")
+    return run(netns, argv)

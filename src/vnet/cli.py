@@ -92,11 +92,60 @@ def cmd_apply(args: argparse.Namespace) -> int:
     from . import api
     topo = _load(args.file)
     plan = api.apply(topo, progress=None if args.json else _progress())
+    if not args.check:
+        if args.json:
+            _emit_json({**plan.as_dict(), "applied": True})
+        else:
+            _print_plan(plan, done=True)
+        return EXIT_OK
+    results = api.check(topo)
     if args.json:
-        _emit_json({**plan.as_dict(), "applied": True})
+        _emit_json({**plan.as_dict(), "applied": True,
+                    "checks": [r.as_dict() for r in results]})
     else:
         _print_plan(plan, done=True)
-    return EXIT_OK
+        _print_checks(topo.name, results)
+    return EXIT_OK if all(r.passed for r in results) else EXIT_ERROR
+
+
+def _print_checks(name: str, results: list[Any]) -> None:
+    from rich.table import Table
+    if not results:
+        print(f"{name}: the file has no checks")
+        return
+    table = Table(title=f"checks of {name}")
+    for col in ("check", "from", "to", "expected", "observed", "time", "result"):
+        table.add_column(col, justify="right" if col == "time" else "left")
+    for r in results:
+        row = r.as_dict()
+        table.add_row(row["check"], row["from"], row["to"], row["expected"], row["observed"],
+                      f"{row['seconds']:.2f}s", "[green]pass[/]" if r.passed else "[red]FAIL[/]")
+    con = _console()
+    con.print(table)
+    failed = sum(not r.passed for r in results)
+    con.print(f"{len(results) - failed} passed, {failed} failed", markup=False)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from . import api
+    topo = _load(args.file)
+    results = api.check(topo)
+    if args.json:
+        _emit_json({"topology": topo.name, "passed": all(r.passed for r in results),
+                    "checks": [r.as_dict() for r in results]})
+    else:
+        _print_checks(topo.name, results)
+    return EXIT_OK if all(r.passed for r in results) else EXIT_ERROR
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    from . import api
+    argv = list(args.argv)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if not argv:
+        raise VnetError("no command given: vnet exec NAMESPACE -- COMMAND [ARGS...]")
+    return api.exec_in(args.netns, argv)
 
 
 def cmd_destroy(args: argparse.Namespace) -> int:
@@ -184,8 +233,19 @@ def build_parser() -> argparse.ArgumentParser:
         .add_argument("file")
     add("plan", cmd_plan, "show what apply would change (exit 0: nothing, 2: changes)") \
         .add_argument("file")
-    add("apply", cmd_apply, "make the kernel match the file, all or nothing",
-        aliases=["up"]).add_argument("file")
+    sp = add("apply", cmd_apply, "make the kernel match the file, all or nothing",
+             aliases=["up"])
+    sp.add_argument("file")
+    sp.add_argument("--check", action="store_true",
+                    help="run the file's checks after applying (exit 1 if one fails)")
+    add("check", cmd_check, "prove the file's checks with real packets (exit 1 on a failure)") \
+        .add_argument("file")
+    sp = sub.add_parser("exec", help="run a command inside one of vnet's namespaces",
+                        description="run a command inside one of vnet's namespaces (like "
+                        "`ip netns exec`); its exit status is vnet's")
+    sp.set_defaults(func=cmd_exec, json=False)
+    sp.add_argument("netns", metavar="NAMESPACE")
+    sp.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
     add("destroy", cmd_destroy, "remove everything a topology owns",
         aliases=["down"]).add_argument("target", metavar="FILE|NAME")
     add("show", cmd_show, "live table of a topology's interfaces") \

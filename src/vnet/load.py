@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from . import kinds
+from .checks import Check
 from .errors import Collector, Position, TopologyError
 from .model import External, Route, Topology, _TopologyFile
 
@@ -22,7 +23,7 @@ try:  # the C loader when libyaml is there: faster start-up
 except AttributeError:  # pragma: no cover
     _Loader = yaml.SafeLoader
 
-TOP_LEVEL = ("name", "namespaces", "interfaces", "routes")
+TOP_LEVEL = ("name", "namespaces", "interfaces", "routes", "checks")
 
 
 class _Positions:
@@ -130,8 +131,10 @@ def load_text(text: str, file: str = "<string>") -> Topology:
         raise AssertionError("unreachable") from None
     topo = _build(data, pos, issues)
     if topo is not None:
+        from .checks import resolve_checks
         from .validate import validate_topology
         validate_topology(topo, issues)
+        resolve_checks(topo, issues)
     issues.raise_if_any()
     assert topo is not None
     return topo
@@ -191,6 +194,21 @@ def _build(data: Any, pos: _Positions, issues: Collector) -> Topology | None:
             topo.routes.append(Route.model_validate(raw))
         except ValidationError as exc:
             _report(exc, issues, pos, path, Route)
+    raw_checks = data.get("checks") or []
+    if not isinstance(raw_checks, list):
+        issues.add("'checks' must be a list", "checks", pos.where("checks"),
+                   "write each check as a '- {from: NS, ping: ADDRESS}' item")
+        raw_checks = []
+    for i, raw in enumerate(raw_checks):
+        path = f"checks[{i}]"
+        if not isinstance(raw, dict):
+            issues.add("a check must be a mapping like {from: h1, ping: 192.0.2.2}", path,
+                       pos.where(path))
+            continue
+        try:
+            topo.checks.append(Check.model_validate(raw))
+        except ValidationError as exc:
+            _report(exc, issues, pos, path, Check)
     topo.positions = {**pos.values, **{f"{k}#key": v for k, v in pos.keys.items()}}
     return topo
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from .checks import Check
 from .errors import Position
 from .kinds import REGISTRY
 from .kinds.base import IP, Common, IfName, InterfaceBase, NetnsName
@@ -95,6 +96,7 @@ class Topology:
     interfaces: list[InterfaceBase] = field(default_factory=list)
     externals: list[External] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
     source: str = "<memory>"
     #: dotted field path -> position in the source file, for errors found after loading
     positions: dict[str, Position] = field(default_factory=dict, repr=False)
@@ -155,6 +157,8 @@ class _TopologyFile(BaseModel):
                                         description="Network namespaces vnet creates and owns.")
     interfaces: list[Any] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list,
+                                description="Reachability and isolation to prove with packets.")
 
 
 def json_schema() -> dict[str, Any]:

@@ -1,0 +1,342 @@
+"""Checks with real packets, from inside the topology's namespaces. Part of the kernel door.
+
+Every socket is created in its namespace by a short-lived thread that enters it with setns
+(a namespace switch is per thread), then used from the caller's thread; the socket stays in
+the namespace it was born in. Every probe is bounded in packets and in time.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import ipaddress
+import os
+import select
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..checks import CheckResult, Probe
+
+NETNS_DIR = "/run/netns"
+_CLONE_NEWNET = 0x40000000
+_CLONE_NEWNS = 0x00020000
+_MS_REC = 0x4000
+_MS_SLAVE = 1 << 19
+_MNT_DETACH = 2
+_SO_BINDTODEVICE = 25
+_IP_MTU_DISCOVER, _IP_PMTUDISC_DO = 10, 2
+_IPV6_MTU_DISCOVER, _IPV6_PMTUDISC_DO, _IPV6_DONTFRAG = 23, 2, 62
+_ETH_P_ALL = 0x0003
+_CAN_RAW = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class ProbeError(Exception):
+    """A probe could not even start (namespace or interface missing)."""
+
+
+def _ns_path(netns: str) -> str:
+    return os.path.join(NETNS_DIR, netns)
+
+
+def socket_in(netns: str, family: int, kind: int, proto: int = 0) -> socket.socket:
+    """A socket created inside network namespace `netns`."""
+    result: dict[str, Any] = {}
+
+    def born() -> None:
+        try:
+            fd = os.open(_ns_path(netns), os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            result["error"] = ProbeError(f"namespace {netns} does not exist (apply first)")
+            return
+        try:
+            if _libc.setns(fd, _CLONE_NEWNET) != 0:
+                code = ctypes.get_errno()
+                result["error"] = ProbeError(f"cannot enter namespace {netns}: "
+                                             f"{os.strerror(code)}")
+                return
+            result["sock"] = socket.socket(family, kind, proto)
+        except OSError as exc:
+            result["error"] = ProbeError(f"socket in {netns}: {exc.strerror or exc}")
+        finally:
+            os.close(fd)
+
+    worker = threading.Thread(target=born, name=f"vnet-netns-{netns}")
+    worker.start()
+    worker.join()
+    if "error" in result:
+        raise result["error"]
+    return result["sock"]
+
+
+def _family(addr: str) -> int:
+    return socket.AF_INET6 if ipaddress.ip_address(addr).version == 6 else socket.AF_INET
+
+
+def _bind_dev(sock: socket.socket, dev: str | None) -> None:
+    if dev:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_BINDTODEVICE, dev.encode())
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total = (total >> 16) + (total & 0xFFFF)
+    total += total >> 16
+    return ~total & 0xFFFF
+
+
+def _echo_rounds(p: Probe, payload_len: int, dont_fragment: bool) -> tuple[int, str]:
+    """Send `count` ICMP echoes to p.dst_addr from p.src_ns; return (replies, note)."""
+    assert p.dst_addr is not None
+    fam = _family(p.dst_addr)
+    v6 = fam == socket.AF_INET6
+    sock = socket_in(p.src_ns, fam, socket.SOCK_RAW,
+                     socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
+    try:
+        _bind_dev(sock, p.src_dev)
+        if dont_fragment:
+            if v6:
+                sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_MTU_DISCOVER, _IPV6_PMTUDISC_DO)
+                sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_DONTFRAG, 1)
+            else:
+                sock.setsockopt(socket.IPPROTO_IP, _IP_MTU_DISCOVER, _IP_PMTUDISC_DO)
+        ident = os.getpid() & 0xFFFF ^ (id(p) & 0xFFFF)
+        replies = 0
+        for seq in range(1, p.count + 1):
+            body = (b"vnet-check" * ((payload_len // 10) + 1))[:max(payload_len, 0)]
+            kind = 128 if v6 else 8
+            head = struct.pack("!BBHHH", kind, 0, 0, ident, seq)
+            if not v6:  # the kernel fills the ICMPv6 checksum itself
+                head = struct.pack("!BBHHH", kind, 0, _checksum(head + body), ident, seq)
+            try:
+                sock.sendto(head + body, (p.dst_addr, 0))
+            except OSError as exc:
+                if exc.errno == errno.EMSGSIZE:
+                    return replies, "too big for the local route's MTU (EMSGSIZE)"
+                return replies, f"send failed: {exc.strerror}"
+            if _await_reply(sock, p, v6, ident, seq):
+                replies += 1
+        return replies, ""
+    finally:
+        sock.close()
+
+
+def _await_reply(sock: socket.socket, p: Probe, v6: bool, ident: int, seq: int) -> bool:
+    deadline = time.monotonic() + p.timeout
+    want = ipaddress.ip_address(p.dst_addr or "")
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([sock], [], [], left)
+        if not ready:
+            return False
+        data, addr = sock.recvfrom(65535)
+        if not v6:
+            data = data[(data[0] & 0x0F) * 4:]  # raw IPv4 sockets see the IP header
+        if len(data) < 8 or ipaddress.ip_address(addr[0].split("%")[0]) != want:
+            continue
+        kind, _, _, rid, rseq = struct.unpack("!BBHHH", data[:8])
+        if kind == (129 if v6 else 0) and rid == ident and rseq == seq:
+            return True
+    return False
+
+
+def _ping(p: Probe) -> tuple[bool, str]:
+    replies, note = _echo_rounds(p, 56, dont_fragment=False)
+    text = f"{replies}/{p.count} replies" + (f"; {note}" if note else "")
+    return replies > 0, text
+
+
+def _mtu(p: Probe) -> tuple[bool, str]:
+    assert p.mtu is not None and p.dst_addr is not None
+    header = 48 if _family(p.dst_addr) == socket.AF_INET6 else 28
+    replies, note = _echo_rounds(p, p.mtu - header, dont_fragment=True)
+    text = f"{replies}/{p.count} unfragmented {p.mtu}-byte packets answered" + (
+        f"; {note}" if note else "")
+    return replies > 0, text
+
+
+def _tcp(p: Probe) -> tuple[bool, str]:
+    assert p.dst_ns and p.dst_addr and p.port
+    fam = _family(p.dst_addr)
+    listener = socket_in(p.dst_ns, fam, socket.SOCK_STREAM)
+    client = socket_in(p.src_ns, fam, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((p.dst_addr, p.port))
+        except OSError as exc:
+            return False, f"cannot listen on {p.target} in {p.dst_ns}: {exc.strerror}"
+        listener.listen(4)
+        _bind_dev(client, p.src_dev)
+        client.settimeout(p.timeout)
+        try:
+            client.connect((p.dst_addr, p.port))
+        except TimeoutError:
+            return False, f"no answer in {p.timeout:g} s"
+        except OSError as exc:
+            return False, exc.strerror or str(exc)
+        return True, "connected"
+    finally:
+        client.close()
+        listener.close()
+
+
+def _udp(p: Probe) -> tuple[bool, str]:
+    assert p.dst_ns and p.dst_addr and p.port
+    fam = _family(p.dst_addr)
+    server = socket_in(p.dst_ns, fam, socket.SOCK_DGRAM)
+    client = socket_in(p.src_ns, fam, socket.SOCK_DGRAM)
+    stop = threading.Event()
+    try:
+        try:
+            server.bind((p.dst_addr, p.port))
+        except OSError as exc:
+            return False, f"cannot listen on {p.target} in {p.dst_ns}: {exc.strerror}"
+        server.settimeout(0.1)
+
+        def echo() -> None:
+            while not stop.is_set():
+                try:
+                    data, peer = server.recvfrom(2048)
+                except (TimeoutError, OSError):
+                    continue
+                server.sendto(data, peer)
+
+        echoer = threading.Thread(target=echo, daemon=True)
+        echoer.start()
+        _bind_dev(client, p.src_dev)
+        client.settimeout(p.timeout)
+        nonce = os.urandom(8)
+        try:
+            client.sendto(b"vnet-check " + nonce, (p.dst_addr, p.port))
+            while True:
+                data, _ = client.recvfrom(2048)
+                if data.endswith(nonce):
+                    return True, "echo received"
+        except TimeoutError:
+            return False, f"no echo in {p.timeout:g} s"
+        except OSError as exc:
+            return False, exc.strerror or str(exc)
+        finally:
+            stop.set()
+            echoer.join(1)
+    finally:
+        client.close()
+        server.close()
+
+
+def _can(p: Probe) -> tuple[bool, str]:
+    assert p.src_dev and p.dst_ns and p.dst_dev
+    family = getattr(socket, "AF_CAN", 29)
+    rx = socket_in(p.dst_ns, family, socket.SOCK_RAW, _CAN_RAW)
+    tx = socket_in(p.src_ns, family, socket.SOCK_RAW, _CAN_RAW)
+    try:
+        try:
+            rx.bind((p.dst_dev,))
+            tx.bind((p.src_dev,))
+        except OSError as exc:
+            return False, f"cannot open the CAN interface: {exc.strerror}"
+        nonce = os.urandom(8)
+        frame = struct.pack("=IB3x8s", 0x123, 8, nonce)
+        tx.send(frame)
+        deadline = time.monotonic() + p.timeout
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([rx], [], [], left)
+            if not ready:
+                break
+            data = rx.recv(16)
+            if data[8:16] == nonce:
+                return True, "frame received"
+        return False, f"no frame in {p.timeout:g} s"
+    finally:
+        tx.close()
+        rx.close()
+
+
+_RUNNERS: dict[str, Callable[[Probe], tuple[bool, str]]] = {
+    "ping": _ping, "mtu": _mtu, "tcp": _tcp, "udp": _udp, "can": _can}
+
+
+def _udp_dports(frame: bytes) -> int | None:
+    """UDP destination port of an Ethernet frame, if it carries UDP (VLAN tags skipped)."""
+    off, ethertype = 14, struct.unpack("!H", frame[12:14])[0] if len(frame) >= 14 else 0
+    while ethertype in (0x8100, 0x88A8) and len(frame) >= off + 4:
+        ethertype = struct.unpack("!H", frame[off + 2:off + 4])[0]
+        off += 4
+    if ethertype == 0x0800 and len(frame) >= off + 20:
+        ihl = (frame[off] & 0x0F) * 4
+        if frame[off + 9] == 17 and len(frame) >= off + ihl + 4:
+            return int(struct.unpack("!H", frame[off + ihl + 2:off + ihl + 4])[0])
+    if ethertype == 0x86DD and len(frame) >= off + 44 and frame[off + 6] == 17:
+        return int(struct.unpack("!H", frame[off + 42:off + 44])[0])
+    return None
+
+
+def run_probe(p: Probe) -> CheckResult:
+    """Run one probe and judge it against its expectation."""
+    started = time.monotonic()
+    capture = None
+    try:
+        if p.encap_ns and p.encap_dev:
+            capture = socket_in(p.encap_ns, socket.AF_PACKET, socket.SOCK_RAW,
+                                socket.htons(_ETH_P_ALL))
+            capture.bind((p.encap_dev, 0))
+            capture.setblocking(False)
+        worked, observed = _RUNNERS[p.probe](p)
+        if capture is not None:
+            seen = _drain_udp(capture, p.encap_port or 0, time.monotonic() + 0.3)
+            observed += f"; {seen} UDP/{p.encap_port} packet(s) on {p.encap_ns}/{p.encap_dev}"
+            if p.expect == "ok":
+                worked = worked and seen > 0
+    except ProbeError as exc:
+        return CheckResult(p, False, str(exc), time.monotonic() - started)
+    except OSError as exc:
+        return CheckResult(p, False, f"error: {exc.strerror or exc}", time.monotonic() - started)
+    finally:
+        if capture is not None:
+            capture.close()
+    passed = worked if p.expect == "ok" else not worked
+    return CheckResult(p, passed, observed, time.monotonic() - started)
+
+
+def _drain_udp(sock: socket.socket, port: int, until: float) -> int:
+    seen = 0
+    while time.monotonic() < until:
+        try:
+            frame = sock.recv(65535)
+        except BlockingIOError:
+            time.sleep(0.02)
+            continue
+        if _udp_dports(frame) == port:
+            seen += 1
+    return seen
+
+
+def exec_in(netns: str, argv: list[str]) -> int:
+    """Run argv inside namespace `netns` (as `ip netns exec` does: its own /sys), wait for it,
+    and return its exit status."""
+    path = _ns_path(netns)
+    if not os.path.exists(path):
+        raise ProbeError(f"namespace {netns} does not exist")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child execs or exits
+        try:
+            fd = os.open(path, os.O_RDONLY)
+            if _libc.setns(fd, _CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), f"cannot enter namespace {netns}")
+            # a private mount tree with a /sys that shows the namespace's own interfaces
+            if _libc.unshare(_CLONE_NEWNS) == 0:
+                _libc.mount(b"none", b"/", None, _MS_SLAVE | _MS_REC, None)
+                if _libc.umount2(b"/sys", _MNT_DETACH) == 0:
+                    _libc.mount(b"sysfs", b"/sys", b"sysfs", 0, None)
+            os.execvp(argv[0], argv)
+        except OSError as exc:
+            os.write(2, f"vnet exec: {argv[0]}: {exc.strerror or exc}\n".encode())
+            os._exit(127)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
