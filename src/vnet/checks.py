@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from .errors import Collector
 from .kinds.base import IP
 
-PROBES = ("ping", "tcp", "udp", "mtu", "can")
+PROBES = ("ping", "tcp", "udp", "mtu", "can", "rate")
 
 
 def check_host_port(value: str) -> str:
@@ -72,6 +72,15 @@ class Check(BaseModel):
     to: IP | None = Field(None, description="Destination of an `mtu` check.")
     can: Place | None = Field(None, description="NAMESPACE/INTERFACE that must receive a CAN "
                               "frame sent on `from` (NAMESPACE/INTERFACE).")
+    rate: HostPort | None = Field(None, description="Send UDP to ADDRESS:PORT for `timeout` "
+                                  "seconds at twice `expect_rate` and measure what arrives.")
+    expect_rate: str | None = Field(None, description="Rate a `rate` check must measure, as tc "
+                                    "spells it (10mbit).")
+    tolerance: int = Field(20, ge=1, le=100, description="Allowed deviation of a `rate` check, "
+                           "in percent.")
+    failover: Place | None = Field(None, description="For a ping: set this NAMESPACE/INTERFACE "
+                                   "down after a third of the pings, up again after them; at "
+                                   "most 3 may be lost.")
     expect: Literal["ok", "fail"] = Field("ok", description="ok: must work; fail: must not.")
     count: int = Field(2, ge=1, le=20, description="Packets to send (ping, mtu).")
     timeout: float = Field(2.0, gt=0, le=30, description="Seconds to wait for an answer.")
@@ -87,6 +96,16 @@ class Check(BaseModel):
             raise ValueError("an mtu check needs 'to' (the address to reach)")
         if self.to is not None and self.mtu is None:
             raise ValueError("'to' is only used with mtu")
+        if (self.rate is None) != (self.expect_rate is None):
+            raise ValueError("a rate check needs both 'rate' (ADDRESS:PORT) and 'expect_rate'")
+        if self.expect_rate is not None:
+            from .kinds.ifb import parse_rate  # tc's units, shared with the shaping options
+            parse_rate(self.expect_rate)
+        if self.failover is not None and self.ping is None:
+            raise ValueError("'failover' is only used with ping")
+        if self.failover is not None and self.count < 6:
+            raise ValueError("a failover ping needs count of at least 6 (a third before the "
+                             "port goes down, the rest after)")
         return self
 
     @property
@@ -113,6 +132,10 @@ class Probe:
     encap_ns: str | None = None
     encap_dev: str | None = None
     encap_port: int | None = None
+    expect_rate: int | None = None  # bytes per second
+    tolerance: int = 20
+    failover_ns: str | None = None
+    failover_dev: str | None = None
 
     @property
     def target(self) -> str:
@@ -148,7 +171,8 @@ def resolve_checks(topo: Any, issues: Collector) -> list[Probe]:
 
         ok = True
         places = [("from", chk.from_)] + ([("can", chk.can)] if chk.can else []) + \
-            ([("encap.on", chk.encap.on)] if chk.encap else [])
+            ([("encap.on", chk.encap.on)] if chk.encap else []) + \
+            ([("failover", chk.failover)] if chk.failover else [])
         for field, place in places:
             ns, dev = _split(place)
             if ns not in topo.namespaces:
@@ -176,7 +200,7 @@ def resolve_checks(topo: Any, issues: Collector) -> list[Probe]:
         else:
             field = chk.probe if chk.probe != "mtu" else "to"
             raw = getattr(chk, field)
-            if chk.probe in ("tcp", "udp"):
+            if chk.probe in ("tcp", "udp", "rate"):
                 host, _, p = raw.rpartition(":")
                 dst_addr, port = host.strip("[]"), int(p)
             else:
@@ -195,9 +219,15 @@ def resolve_checks(topo: Any, issues: Collector) -> list[Probe]:
             chk.can if chk.probe == "can" else getattr(chk, chk.probe if chk.probe != "mtu"
                                                        else "to"))
         enc_ns, enc_dev = _split(chk.encap.on) if chk.encap else (None, None)
+        fo_ns, fo_dev = _split(chk.failover) if chk.failover else (None, None)
+        rate = None
+        if chk.expect_rate is not None:
+            from .kinds.ifb import parse_rate
+            rate = parse_rate(chk.expect_rate)
         probes.append(Probe(label, chk.probe, src_ns, src_dev, dst_ns, dst_addr, dst_dev, port,
                             chk.mtu, chk.expect, chk.count, chk.timeout, enc_ns, enc_dev,
-                            chk.encap.udp if chk.encap else None))
+                            chk.encap.udp if chk.encap else None, rate, chk.tolerance,
+                            fo_ns, fo_dev))
     return probes
 
 

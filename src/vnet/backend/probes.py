@@ -146,9 +146,103 @@ def _await_reply(sock: socket.socket, p: Probe, v6: bool, ident: int, seq: int) 
 
 
 def _ping(p: Probe) -> tuple[bool, str]:
+    if p.failover_ns and p.failover_dev:
+        return _failover(p)
     replies, note = _echo_rounds(p, 56, dont_fragment=False)
     text = f"{replies}/{p.count} replies" + (f"; {note}" if note else "")
     return replies > 0, text
+
+
+def _failover(p: Probe) -> tuple[bool, str]:
+    """Ping while a port goes down after a third of the pings; it comes back up after."""
+    from ..actions import Request
+    from .netlink import Netlink
+
+    assert p.failover_dev is not None
+    first = max(p.count // 3, 1)
+    before = after = 0
+    with Netlink() as nl:
+        port = Request("link.state", p.failover_ns, {"ifname": p.failover_dev, "up": False})
+        try:
+            before, _ = _echo_rounds(_with_count(p, first), 56, dont_fragment=False)
+            nl.send([port])
+            after, _ = _echo_rounds(_with_count(p, p.count - first), 56, dont_fragment=False)
+        finally:
+            nl.send([Request("link.state", p.failover_ns,
+                             {"ifname": p.failover_dev, "up": True})])
+    lost = p.count - before - after
+    text = (f"{before}/{first} replies before {p.failover_ns}/{p.failover_dev} went down, "
+            f"{after}/{p.count - first} after")
+    return before > 0 and after > 0 and lost <= 3, text
+
+
+def _with_count(p: Probe, count: int) -> Probe:
+    from dataclasses import replace
+    return replace(p, count=count)
+
+
+def _rate(p: Probe) -> tuple[bool, str]:
+    """Offer twice the expected rate for `timeout` seconds; measure what arrives."""
+    assert p.dst_ns and p.dst_addr and p.port and p.expect_rate
+    fam = _family(p.dst_addr)
+    server = socket_in(p.dst_ns, fam, socket.SOCK_DGRAM)
+    client = socket_in(p.src_ns, fam, socket.SOCK_DGRAM)
+    try:
+        try:
+            server.bind((p.dst_addr, p.port))
+        except OSError as exc:
+            return False, f"cannot listen on {p.target} in {p.dst_ns}: {exc.strerror}"
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        got: dict[str, float] = {"bytes": 0, "first": 0.0, "last": 0.0}
+        stop = threading.Event()
+
+        def count() -> None:
+            server.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    n = len(server.recv(65535))
+                except (TimeoutError, OSError):
+                    continue
+                now = time.monotonic()
+                if not got["first"]:
+                    got["first"] = now
+                else:
+                    got["bytes"] += n  # bytes after the first packet, over first..last
+                got["last"] = now
+
+        counter = threading.Thread(target=count, daemon=True)
+        counter.start()
+        size = 1200
+        offered = 2 * p.expect_rate
+        interval = size / offered
+        payload = b"v" * size
+        start = time.monotonic()
+        sent = 0
+        while (now := time.monotonic()) - start < p.timeout:
+            due = start + sent * interval
+            if now < due:
+                time.sleep(min(due - now, 0.01))
+                continue
+            try:
+                client.sendto(payload, (p.dst_addr, p.port))
+            except OSError as exc:
+                if exc.errno not in (errno.ENOBUFS, errno.EAGAIN):
+                    return False, f"send failed: {exc.strerror}"
+            sent += 1
+        time.sleep(0.5)  # what the shaper still holds drains
+        stop.set()
+        counter.join(1)
+        span = got["last"] - got["first"]
+        if span <= 0 or not got["bytes"]:
+            return False, "nothing arrived"
+        measured = got["bytes"] / span
+        deviation = abs(measured - p.expect_rate) / p.expect_rate * 100
+        text = (f"{measured * 8 / 1e6:.2f} Mbit/s measured, {p.expect_rate * 8 / 1e6:.2f} "
+                f"expected ({deviation:.0f}% off, {p.tolerance}% allowed)")
+        return deviation <= p.tolerance, text
+    finally:
+        client.close()
+        server.close()
 
 
 def _mtu(p: Probe) -> tuple[bool, str]:
@@ -259,7 +353,7 @@ def _can(p: Probe) -> tuple[bool, str]:
 
 
 _RUNNERS: dict[str, Callable[[Probe], tuple[bool, str]]] = {
-    "ping": _ping, "mtu": _mtu, "tcp": _tcp, "udp": _udp, "can": _can}
+    "ping": _ping, "mtu": _mtu, "tcp": _tcp, "udp": _udp, "can": _can, "rate": _rate}
 
 
 def _udp_dports(frame: bytes) -> int | None:
