@@ -37,6 +37,8 @@ KERNEL_CACHE = REPO / ".cache" / "kernel"
 META_PACKAGE = "linux-image-amd64"
 SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 MODPROBE_CONF = Path("/etc/modprobe.d/vnet-tests.conf")
+# A boot reaches the guest command in ~7 s here; far past that, the VM is stuck.
+BOOT_TIMEOUT = 600
 
 
 class TierError(Exception):
@@ -189,7 +191,13 @@ def boot_and_test(
         )
         try:
             while proc.poll() is None:
-                if time.monotonic() - started > timeout:
+                elapsed = time.monotonic() - started
+                if elapsed > BOOT_TIMEOUT and not log.exists():
+                    raise TierError(
+                        f"the VM did not start the tests within {BOOT_TIMEOUT} s (boot hung?); "
+                        f"stopped it. End of its console ({vng_log}):\n{_tail(vng_log, 40)}"
+                    )
+                if elapsed > timeout:
                     raise TierError(f"the VM did not finish within {timeout:.0f} s; stopped it")
                 offset = _print_new_lines(log, offset)
                 time.sleep(2)
