@@ -113,9 +113,13 @@ def fetch_kernel(cache: Path) -> Path:
         # Debian ships no modules.dep (postinst makes it); the guest's modprobe needs it.
         _run(["depmod", "-a", "-b", str(_modules_base(unpacked, kver)), kver])
         for old in cache.iterdir():
-            if old.is_dir() and not old.name.startswith("."):
+            if old.is_dir() and not old.name.startswith(".") and old != root:
                 shutil.rmtree(old)
-        unpacked.rename(root)
+        try:
+            unpacked.rename(root)
+        except OSError:
+            if not vmlinuz.is_file():  # else a concurrent run unpacked the same version first
+                raise
     if not vmlinuz.is_file():
         raise TierError(f"{package} did not contain boot/vmlinuz-{kver}")
     return vmlinuz
