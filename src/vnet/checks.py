@@ -50,7 +50,7 @@ class Encap(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    on: Place = Field(description="NAMESPACE/INTERFACE to watch (the underlay).")
+    watch: Place = Field(description="NAMESPACE/INTERFACE to watch (the underlay).")
     udp: int = Field(ge=1, le=65535, description="UDP destination port the packets must use.")
 
 
@@ -90,7 +90,7 @@ class Check(BaseModel):
     def _one_probe(self) -> Check:
         given = [p for p in PROBES if getattr(self, p) is not None]
         if len(given) != 1:
-            raise ValueError("a check needs exactly one of ping, tcp, udp, mtu, can "
+            raise ValueError(f"a check needs exactly one of {', '.join(PROBES)} "
                              f"(got {', '.join(given) or 'none'})")
         if self.mtu is not None and self.to is None:
             raise ValueError("an mtu check needs 'to' (the address to reach)")
@@ -171,7 +171,7 @@ def resolve_checks(topo: Any, issues: Collector) -> list[Probe]:
 
         ok = True
         places = [("from", chk.from_)] + ([("can", chk.can)] if chk.can else []) + \
-            ([("encap.on", chk.encap.on)] if chk.encap else []) + \
+            ([("encap.watch", chk.encap.watch)] if chk.encap else []) + \
             ([("failover", chk.failover)] if chk.failover else [])
         for field, place in places:
             ns, dev = _split(place)
@@ -218,7 +218,7 @@ def resolve_checks(topo: Any, issues: Collector) -> list[Probe]:
         label = chk.name or f"{chk.probe} {chk.from_} → " + (
             chk.can if chk.probe == "can" else getattr(chk, chk.probe if chk.probe != "mtu"
                                                        else "to"))
-        enc_ns, enc_dev = _split(chk.encap.on) if chk.encap else (None, None)
+        enc_ns, enc_dev = _split(chk.encap.watch) if chk.encap else (None, None)
         fo_ns, fo_dev = _split(chk.failover) if chk.failover else (None, None)
         rate = None
         if chk.expect_rate is not None:

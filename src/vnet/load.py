@@ -43,7 +43,10 @@ class _Positions:
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = self.build_scalar(key_node)
+                # keys are field names: keep their text, so YAML 1.1 does not read `on`, `no`
+                # or `y` as booleans
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else \
+                    self.build_scalar(key_node)
                 sub = f"{path}.{key}" if path else str(key)
                 if key in out:
                     self.issues.add(f"{key!r} appears twice in the same mapping", sub,
@@ -256,7 +259,8 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
         if info is None:
             break
         current = _model_in(info.annotation)
-    return list(getattr(current, "model_fields", {}) or [])
+    fields = getattr(current, "model_fields", {}) or {}
+    return [info.alias or name for name, info in fields.items()]
 
 
 def _model_in(annotation: Any) -> Any:

@@ -123,6 +123,11 @@ class Topology:
         from . import api
         return api.destroy(self.name, progress=progress)
 
+    def check(self) -> Any:
+        """Run the file's `checks:` with real packets; a list of CheckResult."""
+        from . import api
+        return api.check(self)
+
     def __enter__(self) -> Topology:
         self.apply()
         return self
