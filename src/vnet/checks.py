@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from .errors import Collector
 from .kinds.base import IP
 
-PROBES = ("ping", "tcp", "udp", "mtu", "can", "rate")
+PROBES = ("ping", "tcp", "udp", "mtu", "can", "rate", "nlmon")
 
 
 def check_host_port(value: str) -> str:
@@ -81,6 +81,8 @@ class Check(BaseModel):
     failover: Place | None = Field(None, description="For a ping: set this NAMESPACE/INTERFACE "
                                    "down after a third of the pings, up again after them; at "
                                    "most 3 may be lost.")
+    nlmon: Place | None = Field(None, description="NAMESPACE/INTERFACE of an nlmon device that "
+                                "must see the netlink messages of a link dump made in `from`.")
     expect: Literal["ok", "fail"] = Field("ok", description="ok: must work; fail: must not.")
     count: int = Field(2, ge=1, le=20, description="Packets to send (ping, mtu).")
     timeout: float = Field(2.0, gt=0, le=30, description="Seconds to wait for an answer.")
@@ -139,7 +141,7 @@ class Probe:
 
     @property
     def target(self) -> str:
-        if self.probe == "can":
+        if self.probe in ("can", "nlmon"):
             return f"{self.dst_ns}/{self.dst_dev}"
         if self.port is not None:
             host = f"[{self.dst_addr}]" if ":" in (self.dst_addr or "") else self.dst_addr
@@ -171,6 +173,7 @@ def resolve_checks(topo: Any, issues: Collector) -> list[Probe]:
 
         ok = True
         places = [("from", chk.from_)] + ([("can", chk.can)] if chk.can else []) + \
+            ([("nlmon", chk.nlmon)] if chk.nlmon else []) + \
             ([("encap.watch", chk.encap.watch)] if chk.encap else []) + \
             ([("failover", chk.failover)] if chk.failover else [])
         for field, place in places:
@@ -197,6 +200,19 @@ def resolve_checks(topo: Any, issues: Collector) -> list[Probe]:
                     bad(field, f"{place} is a {end.kind}, not a CAN interface (vcan, vxcan)")
                     ok = False
             dst_ns, dst_dev = _split(chk.can or "")
+        elif chk.probe == "nlmon":
+            dst_ns, dst_dev = _split(chk.nlmon or "")
+            end = by_key.get((dst_ns, dst_dev)) if dst_dev else None
+            if dst_dev is None:
+                bad("nlmon", "an nlmon check names the device: NAMESPACE/INTERFACE")
+                ok = False
+            elif end is not None and end.kind != "nlmon":
+                bad("nlmon", f"{chk.nlmon} is a {end.kind}, not an nlmon device")
+                ok = False
+            elif dst_ns != src_ns:
+                bad("from", f"an nlmon device sees the netlink traffic of its own namespace "
+                    f"only: send from {dst_ns}")
+                ok = False
         else:
             field = chk.probe if chk.probe != "mtu" else "to"
             raw = getattr(chk, field)
@@ -215,9 +231,8 @@ def resolve_checks(topo: Any, issues: Collector) -> list[Probe]:
                 dst_ns, dst_dev = owner
         if not ok:
             continue
-        label = chk.name or f"{chk.probe} {chk.from_} → " + (
-            chk.can if chk.probe == "can" else getattr(chk, chk.probe if chk.probe != "mtu"
-                                                       else "to"))
+        label = chk.name or f"{chk.probe} {chk.from_} → " + str(
+            getattr(chk, chk.probe if chk.probe != "mtu" else "to"))
         enc_ns, enc_dev = _split(chk.encap.watch) if chk.encap else (None, None)
         fo_ns, fo_dev = _split(chk.failover) if chk.failover else (None, None)
         rate = None

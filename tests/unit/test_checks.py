@@ -55,8 +55,10 @@ def test_good_checks_resolve_to_probes() -> None:
     ("{from: a, ping: 203.0.113.9}",
      "f.yaml:8:21: checks[0].ping: 203.0.113.9 is not an address of this topology's namespaces"),
     ("{from: a, ping: 192.0.2.2, tcp: '192.0.2.2:1'}",
-     "f.yaml:8:5: checks[0]: a check needs exactly one of ping, tcp, udp, mtu, can, rate "
-     "(got ping, tcp)"),
+     "f.yaml:8:5: checks[0]: a check needs exactly one of ping, tcp, udp, mtu, can, rate, "
+     "nlmon (got ping, tcp)"),
+    ("{from: a, nlmon: c/br0}", "checks[0].nlmon: c/br0 is a bridge, not an nlmon device"),
+    ("{from: a, nlmon: c}", "checks[0].nlmon: an nlmon check names the device"),
     ("{from: a}", "f.yaml:8:5: checks[0]: a check needs exactly one of"),
     ("{from: a, mtu: 1400}", "f.yaml:8:5: checks[0]: an mtu check needs 'to'"),
     ("{from: a, ping: 192.0.2.2, to: 192.0.2.2}", "'to' is only used with mtu"),

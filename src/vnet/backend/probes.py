@@ -352,8 +352,40 @@ def _can(p: Probe) -> tuple[bool, str]:
         rx.close()
 
 
+def _nlmon(p: Probe) -> tuple[bool, str]:
+    """Capture on an nlmon device while a netlink link dump is made in `from`."""
+    assert p.dst_ns and p.dst_dev
+    capture = socket_in(p.dst_ns, socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ALL))
+    talker = socket_in(p.src_ns, socket.AF_NETLINK, socket.SOCK_RAW, 0)  # NETLINK_ROUTE
+    try:
+        try:
+            capture.bind((p.dst_dev, 0))
+        except OSError as exc:
+            return False, f"cannot capture on {p.dst_ns}/{p.dst_dev}: {exc.strerror}"
+        capture.setblocking(False)
+        # RTM_GETLINK dump: nlmsghdr(len, type 18, flags REQUEST|DUMP, seq, pid) + ifinfomsg
+        request = struct.pack("=IHHII", 32, 18, 0x301, 1, 0) + struct.pack("=BxHiII", 0, 0, 0,
+                                                                           0, 0)
+        talker.send(request)
+        deadline = time.monotonic() + p.timeout
+        seen = 0
+        while time.monotonic() < deadline and seen < 2:
+            try:
+                frame = capture.recv(65535)
+            except BlockingIOError:
+                time.sleep(0.02)
+                continue
+            if len(frame) >= 16:
+                seen += 1
+        return seen >= 2, f"{seen} netlink message(s) captured on {p.dst_dev}"
+    finally:
+        talker.close()
+        capture.close()
+
+
 _RUNNERS: dict[str, Callable[[Probe], tuple[bool, str]]] = {
-    "ping": _ping, "mtu": _mtu, "tcp": _tcp, "udp": _udp, "can": _can, "rate": _rate}
+    "ping": _ping, "mtu": _mtu, "tcp": _tcp, "udp": _udp, "can": _can, "rate": _rate,
+    "nlmon": _nlmon}
 
 
 def _udp_dports(frame: bytes) -> int | None:
