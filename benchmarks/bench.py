@@ -17,7 +17,6 @@ import argparse
 import ipaddress
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -34,11 +33,12 @@ NET = ipaddress.IPv4Address("10.0.0.0")
 
 
 def vnet_exe() -> list[str]:
+    """The `vnet` a user of this checkout runs: its .venv's, else this Python's `-m vnet` on
+    this checkout's src (PYTHONPATH, set in main)."""
     venv = ROOT / ".venv" / "bin" / "vnet"
     if venv.exists():
         return [str(venv)]
-    found = shutil.which("vnet")
-    return [found] if found else [sys.executable, "-m", "vnet"]
+    return [sys.executable, "-m", "vnet"]
 
 
 # ---- the work -------------------------------------------------------------------------------
@@ -207,8 +207,9 @@ class Bench:
                         run(["ip", "link", "del", "group", str(GROUP)])[0])
             wait_clean()
             if self.want("pyroute2"):
-                self.record(f"create-{n}", "pyroute2 loop", run(
-                    [sys.executable, str(Path(__file__).parent / "pyroute2_loop.py"), str(pairs)])[0])
+                loop = str(Path(__file__).parent / "pyroute2_loop.py")
+                self.record(f"create-{n}", "pyroute2 loop",
+                            run([sys.executable, loop, str(pairs)])[0])
                 run(["ip", "link", "del", "group", str(GROUP)])
                 wait_clean()
 
@@ -283,10 +284,10 @@ def table(res: dict[str, Any]) -> str:
         mine = by_who.get("vnet") or by_who.get("vnet validate") or by_who.get(
             "vnet per interface")
         others = [(w, d) for w, d in by_who.items() if d is not mine]
-        unit = "µs/if" if scenario.startswith("scale") else "s"
+        per_if = scenario.startswith("scale")
 
-        def fmt(x: float) -> str:
-            return f"{x * 1e6:.0f} {unit}" if unit != "s" else f"{x:.3f} s"
+        def fmt(x: float, per_if: bool = per_if) -> str:
+            return f"{x * 1e6:.0f} µs/if" if per_if else f"{x:.3f} s"
 
         if not others:
             rows.append(f"| {scenario} | {fmt(mine['median'])} | | | |")
@@ -329,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     if INNER_FLAG not in argv:
         return reexec_private(argv)
     argv = [a for a in argv if a != INNER_FLAG]
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--size", type=int, default=10000,
                    help="interfaces in create (pairs = size/2); star has size/10 namespaces")

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import sys
 
-from pyroute2 import IPRoute
-
 from bench import GROUP, pair_addrs
+from pyroute2 import IPRoute
 
 
 def main() -> None:

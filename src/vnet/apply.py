@@ -25,15 +25,40 @@ def execute_plan(plan: Plan, backend: Backend,
     rolling back when an action fails."""
     journal: list[Action] = []
     total = len(plan.actions)
-    for i, action in enumerate(plan.actions):
+    i = 0
+    while i < total:
+        action = plan.actions[i]
         progress(action, i, total)
+        run = _bulk_run(plan.actions, i, backend)
+        if run > 1:  # e.g. many link removals: the backend does them in one kernel call
+            done, err = backend.send_bulk(  # type: ignore[attr-defined]
+                [a.do for a in plan.actions[i:i + run]])
+            journal += plan.actions[i:i + done]
+            if err is not None:
+                failures = rollback(journal, backend)
+                raise ApplyError(_name_action(err, plan.actions[i + done]), len(journal),
+                                 failures) from None
+            i += run
+            continue
         try:
             backend.send(action.do)
         except KernelError as err:
             failures = rollback(journal, backend)
             raise ApplyError(_name_action(err, action), len(journal), failures) from None
         journal.append(action)
+        i += 1
     return journal
+
+
+def _bulk_run(actions: list[Action], start: int, backend: Backend) -> int:
+    """How many actions from `start` on the backend can carry out together (its BULK_OPS)."""
+    ops = getattr(backend, "BULK_OPS", None)
+    if not ops:
+        return 0
+    end = start
+    while end < len(actions) and actions[end].do and all(r.op in ops for r in actions[end].do):
+        end += 1
+    return end - start
 
 
 def _name_action(err: KernelError, action: Action) -> KernelError:

@@ -1,0 +1,503 @@
+"""A lean rtnetlink socket: the few messages vnet sends most, and the dumps observe reads.
+
+pyroute2 encodes and parses every message generically: for 10,000 interfaces that is seconds of
+Python per dump and per creation loop, while the kernel needs a fraction of it (DESIGN.md §5).
+This module encodes with `struct` only the requests vnet sends in bulk (link add/set/del of
+simple kinds, altnames, addresses) and decodes from dumps only the attributes observe needs.
+Whatever it does not know (a kind's IFLA_INFO_DATA, a qdisc's options) stays raw and is handed
+to pyroute2's own parser on demand, so results are exactly pyroute2's.
+
+Each request carries NLM_F_ACK and waits for its own ack before the next is sent: rtnetlink
+handles a request inside sendmsg, so the wait costs one recv, and every error belongs to the
+exact request that caused it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import ipaddress
+import os
+import socket
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+NETLINK_ROUTE = 0
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+NLM_F_REQUEST = 0x1
+NLM_F_ACK = 0x4
+NLM_F_DUMP = 0x300
+NLM_F_REPLACE = 0x100
+NLM_F_EXCL = 0x200
+NLM_F_CREATE = 0x400
+NLM_F_APPEND = 0x800
+NLA_F_NESTED = 0x8000
+NLA_TYPE_MASK = 0x3FFF
+
+RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK = 16, 17, 18, 19
+RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
+RTM_GETROUTE = 26
+RTM_GETQDISC = 38
+RTM_NEWLINKPROP = 108
+
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK = 1, 3, 4, 5
+IFLA_MASTER = 10
+IFLA_OPERSTATE = 16
+IFLA_LINKINFO = 18
+IFLA_STATS64 = 23
+IFLA_GROUP = 27
+IFLA_NET_NS_FD = 28
+IFLA_EXT_MASK = 29
+IFLA_LINK_NETNSID = 37
+IFLA_PROP_LIST = 52
+IFLA_ALT_IFNAME = 53
+IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
+VETH_INFO_PEER = 1
+#: the peer attributes a pair kind may name; each is attribute 1 of its IFLA_INFO_DATA
+PEER_NLAS = frozenset({None, "", "VETH_INFO_PEER", "VXCAN_INFO_PEER"})
+IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS = 1, 2, 8
+IFA_F_NODAD, IFA_F_PERMANENT = 0x02, 0x80
+RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_TABLE = 1, 4, 5, 6, 15
+TCA_KIND, TCA_OPTIONS = 1, 2
+IFF_UP = 0x1
+
+_HDR = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
+_IFI = struct.Struct("=BxHiII")  # ifinfomsg: family, type, index, flags, change
+_IFA = struct.Struct("=BBBBI")  # ifaddrmsg: family, prefixlen, flags, scope, index
+_RTM = struct.Struct("=BBBBBBBBI")  # rtmsg
+_TCM = struct.Struct("=BxxxiIII")  # tcmsg: family, ifindex, handle, parent, info
+_ATTR = struct.Struct("=HH")
+_U32 = struct.Struct("=I")
+_STATS4 = struct.Struct("=QQQQ")  # rx_packets, tx_packets, rx_bytes, tx_bytes
+_CLONE_NEWNET = 0x40000000
+SOCKET_BUFFER = 4 << 20  # dumps of 10k links queue megabytes; acks must never be dropped
+
+
+class RtnlError(OSError):
+    """The kernel refused one request: errno, and the extended ack's words if it sent them."""
+
+    def __init__(self, code: int, detail: str = "") -> None:
+        super().__init__(code, detail or os.strerror(code))
+        self.code = code
+        self.detail = detail
+
+
+# ---- encoding -------------------------------------------------------------------------------
+def attr(kind: int, payload: bytes) -> bytes:
+    length = 4 + len(payload)
+    return _ATTR.pack(length, kind) + payload + b"\0" * (-length % 4)
+
+
+def attr_u32(kind: int, value: int) -> bytes:
+    return attr(kind, _U32.pack(value))
+
+
+def attr_str(kind: int, value: str) -> bytes:
+    return attr(kind, value.encode() + b"\0")
+
+
+def nested(kind: int, *parts: bytes) -> bytes:
+    return attr(kind | NLA_F_NESTED, b"".join(parts))
+
+
+def mac_bytes(mac: str) -> bytes:
+    return bytes(int(x, 16) for x in mac.split(":"))
+
+
+def ifinfo(index: int = 0, flags: int = 0, change: int = 0) -> bytes:
+    return _IFI.pack(socket.AF_UNSPEC, 0, index, flags, change)
+
+
+def link_attrs(ifname: str | None = None, mtu: int | None = None, mac: str | None = None,
+               netns_fd: int | None = None, group: int | None = None) -> bytes:
+    parts = []
+    if ifname is not None:
+        parts.append(attr_str(IFLA_IFNAME, ifname))
+    if mtu is not None:
+        parts.append(attr_u32(IFLA_MTU, mtu))
+    if mac is not None:
+        parts.append(attr(IFLA_ADDRESS, mac_bytes(mac)))
+    if netns_fd is not None:
+        parts.append(attr_u32(IFLA_NET_NS_FD, netns_fd))
+    if group is not None:
+        parts.append(attr_u32(IFLA_GROUP, group))
+    return b"".join(parts)
+
+
+def newlink(ifname: str, kind: str, mtu: int | None = None, mac: str | None = None,
+            netns_fd: int | None = None, peer: bytes | None = None) -> tuple[int, int, bytes]:
+    """RTM_NEWLINK creating IFNAME of KIND; `peer` is a veth peer's ifinfomsg and attributes."""
+    info = [attr_str(IFLA_INFO_KIND, kind)]
+    if peer is not None:
+        info.append(nested(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer)))
+    body = ifinfo() + link_attrs(ifname, mtu, mac, netns_fd) + nested(IFLA_LINKINFO, *info)
+    return RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body
+
+
+def veth_peer(ifname: str, mtu: int | None = None, mac: str | None = None,
+              netns_fd: int | None = None) -> bytes:
+    return ifinfo() + link_attrs(ifname, mtu, mac, netns_fd)
+
+
+def add_altname(ifname: str, altname: str) -> tuple[int, int, bytes]:
+    """`ip link property add dev IFNAME altname ALTNAME` (the device found by name)."""
+    body = ifinfo() + attr_str(IFLA_IFNAME, ifname) + nested(
+        IFLA_PROP_LIST, attr_str(IFLA_ALT_IFNAME, altname))
+    return RTM_NEWLINKPROP, NLM_F_CREATE | NLM_F_APPEND, body
+
+
+def setlink(index: int, up: bool | None = None, master: int | None = None,
+            mtu: int | None = None, mac: str | None = None,
+            group: int | None = None) -> tuple[int, int, bytes]:
+    flags = change = 0
+    if up is not None:
+        flags, change = (IFF_UP if up else 0), IFF_UP
+    body = ifinfo(index, flags, change) + link_attrs(mtu=mtu, mac=mac, group=group)
+    if master is not None:
+        body += attr_u32(IFLA_MASTER, master)
+    return RTM_SETLINK, 0, body
+
+
+def dellink(index: int = 0, group: int | None = None) -> tuple[int, int, bytes]:
+    """Delete one link by index, or (index 0) every link of `group` in one kernel call."""
+    body = ifinfo(index) + (attr_u32(IFLA_GROUP, group) if group is not None else b"")
+    return RTM_DELLINK, 0, body
+
+
+def address(add: bool, index: int, addr: str) -> tuple[int, int, bytes]:
+    """RTM_NEWADDR/RTM_DELADDR as `ip addr add|del ADDR dev X` sends them (IPv6: permanent,
+    no DAD, as vnet's pyroute2 path does)."""
+    iface = ipaddress.ip_interface(addr)
+    family = socket.AF_INET6 if iface.version == 6 else socket.AF_INET
+    packed = iface.ip.packed
+    flags = IFA_F_PERMANENT if iface.version == 6 and add else 0
+    body = _IFA.pack(family, iface.network.prefixlen, flags, 0, index)
+    body += attr(IFA_LOCAL, packed) + attr(IFA_ADDRESS, packed)
+    if iface.version == 6 and add:
+        body += attr_u32(IFA_FLAGS, IFA_F_PERMANENT | IFA_F_NODAD)
+    if add:
+        return RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, body
+    return RTM_DELADDR, 0, body
+
+
+# ---- decoding -------------------------------------------------------------------------------
+def attrs(data: bytes | memoryview, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """(type, payload start, payload end) of each attribute in data[start:end]."""
+    unpack = _ATTR.unpack_from
+    while start + 4 <= end:
+        length, kind = unpack(data, start)
+        if length < 4:
+            return
+        yield kind & NLA_TYPE_MASK, start + 4, start + length
+        start += (length + 3) & ~3
+
+
+def cstr(data: bytes, start: int, end: int) -> str:
+    return data[start:end].split(b"\0", 1)[0].decode()
+
+
+def mac_str(data: bytes, start: int, end: int) -> str:
+    return ":".join(f"{b:02x}" for b in data[start:end])
+
+
+def decode_ack(data: bytes, offset: int) -> RtnlError | None:
+    """The error of an NLMSG_ERROR at `offset` (None for a success ack), with the extended
+    ack's message (NLMSGERR_ATTR_MSG) when the kernel sent one."""
+    length = _HDR.unpack_from(data, offset)[0]
+    code = -struct.unpack_from("=i", data, offset + 16)[0]
+    if code == 0:
+        return None
+    detail = ""
+    inner_len = _HDR.unpack_from(data, offset + 20)[0]
+    flags = _HDR.unpack_from(data, offset)[2]
+    tlv = offset + 20 + (inner_len if not flags & 0x100 else 16)  # NLM_F_CAPPED: header only
+    for kind, s, e in attrs(data, (tlv + 3) & ~3, offset + length):
+        if kind == 1:  # NLMSGERR_ATTR_MSG
+            detail = cstr(data, s, e)
+    return RtnlError(code, detail)
+
+
+class Rtnl:
+    """One NETLINK_ROUTE socket, opened in a given network namespace (an fd of it), or in the
+    caller's own when `netns_fd` is None."""
+
+    def __init__(self, netns_fd: int | None = None) -> None:
+        self.sock = _open_in(netns_fd)
+        self.seq = 0
+        self._buf = bytearray(1 << 16)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    # -- requests --
+    def request(self, msg: tuple[int, int, bytes]) -> None:
+        """Send one request and wait for its ack; raises RtnlError on a refusal."""
+        kind, flags, body = msg
+        self.seq += 1
+        seq = self.seq
+        self.sock.send(_HDR.pack(16 + len(body), kind, flags | NLM_F_REQUEST | NLM_F_ACK, seq, 0)
+                       + body)
+        while True:
+            data = self.sock.recv(1 << 16)
+            offset = 0
+            while offset + 16 <= len(data):
+                length, mtype, _, mseq, _ = _HDR.unpack_from(data, offset)
+                if mtype == NLMSG_ERROR and mseq == seq:
+                    err = decode_ack(data, offset)
+                    if err is not None:
+                        raise err
+                    return
+                offset += (length + 3) & ~3
+
+    def get_link(self, ifname: str) -> RawLink | None:
+        """Link IFNAME, or None when there is none (one RTM_GETLINK by name)."""
+        body = ifinfo() + attr_str(IFLA_IFNAME, ifname) + attr_u32(IFLA_EXT_MASK, 0)
+        try:
+            for data, offset in self._exchange(RTM_GETLINK, 0, body):
+                return RawLink(data, offset)
+        except RtnlError as err:
+            if err.code == errno.ENODEV:
+                return None
+            raise
+        return None
+
+    def link_index(self, ifname: str) -> int | None:
+        link = self.get_link(ifname)
+        return link.index if link is not None else None
+
+    # -- dumps --
+    def dump(self, kind: int, body: bytes) -> Iterator[tuple[bytes, int]]:
+        """(buffer, offset) of each message of a dump."""
+        return self._exchange(kind, NLM_F_DUMP, body)
+
+    def _exchange(self, kind: int, flags: int, body: bytes) -> Iterator[tuple[bytes, int]]:
+        self.seq += 1
+        seq = self.seq
+        self.sock.send(_HDR.pack(16 + len(body), kind, flags | NLM_F_REQUEST, seq, 0) + body)
+        dumping = bool(flags & NLM_F_DUMP)
+        while True:
+            data = self.sock.recv(1 << 20)
+            offset = 0
+            while offset + 16 <= len(data):
+                length, mtype, _, mseq, _ = _HDR.unpack_from(data, offset)
+                if mseq == seq:
+                    if mtype == NLMSG_DONE:
+                        return
+                    if mtype == NLMSG_ERROR:
+                        err = decode_ack(data, offset)
+                        if err is not None:
+                            raise err
+                        return
+                    yield data, offset
+                    if not dumping:
+                        return
+                offset += (length + 3) & ~3
+
+
+def _open_in(netns_fd: int | None) -> socket.socket:
+    """A rtnetlink socket created inside the namespace `netns_fd` (the calling thread steps in
+    with setns and back: a socket stays in the namespace it was made in)."""
+    if netns_fd is None:
+        return _socket()
+    libc = ctypes.CDLL(None, use_errno=True)
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if libc.setns(netns_fd, _CLONE_NEWNET) != 0:
+            code = ctypes.get_errno()
+            raise RtnlError(code, f"setns: {os.strerror(code)}")
+        try:
+            return _socket()
+        finally:
+            if libc.setns(own, _CLONE_NEWNET) != 0:  # cannot happen; never run on elsewhere
+                os._exit(70)
+    finally:
+        os.close(own)
+
+
+def _socket() -> socket.socket:
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
+    for opt, force in ((socket.SO_SNDBUF, 32), (socket.SO_RCVBUF, 33)):  # SO_*BUFFORCE
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, SOCKET_BUFFER)
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+    sock.setsockopt(270, 11, 1)  # SOL_NETLINK, NETLINK_EXT_ACK: the kernel's reason, in words
+    sock.bind((0, 0))
+    return sock
+
+
+# ---- dump decoders (only what observe reads) -----------------------------------------------
+class RawLink:
+    """A link from a dump: the attributes observe reads, decoded; IFLA_INFO_DATA left raw."""
+
+    __slots__ = ("index", "flags", "link_type", "name", "mtu", "mac", "operstate",
+                 "parent_index", "parent_netnsid", "master", "group", "altnames", "stats", "kind",
+                 "has_info_data", "raw")
+
+    def __init__(self, data: bytes, offset: int) -> None:
+        length = _HDR.unpack_from(data, offset)[0]
+        _, self.link_type, self.index, self.flags, _ = _IFI.unpack_from(data, offset + 16)
+        self.group = 0
+        self.name = ""
+        self.mtu = 0
+        self.mac: str | None = None
+        self.operstate = 0
+        self.parent_index: int | None = None
+        self.parent_netnsid: int | None = None
+        self.master = 0
+        self.altnames: list[str] = []
+        self.stats = (0, 0, 0, 0)
+        self.kind: str | None = None
+        self.has_info_data = False
+        self.raw = bytes(data[offset:offset + length])
+        # an inline loop, not attrs(): a link carries ~50 attributes and 10k links are common
+        u32 = _U32.unpack_from
+        head = _ATTR.unpack_from
+        pos, end = offset + 32, offset + length
+        while pos + 4 <= end:
+            alen, kind = head(data, pos)
+            if alen < 4:
+                break
+            s, e = pos + 4, pos + alen
+            pos += (alen + 3) & ~3
+            kind &= NLA_TYPE_MASK
+            if kind not in _LINK_WANTED:
+                continue
+            if kind == IFLA_IFNAME:
+                self.name = data[s:e - 1].decode()
+            elif kind == IFLA_MTU:
+                self.mtu = u32(data, s)[0]
+            elif kind == IFLA_ADDRESS:
+                self.mac = data[s:e].hex(":")
+            elif kind == IFLA_OPERSTATE:
+                self.operstate = data[s]
+            elif kind == IFLA_LINK:
+                self.parent_index = u32(data, s)[0]
+            elif kind == IFLA_LINK_NETNSID:
+                self.parent_netnsid = struct.unpack_from("=i", data, s)[0]
+            elif kind == IFLA_MASTER:
+                self.master = u32(data, s)[0]
+            elif kind == IFLA_GROUP:
+                self.group = u32(data, s)[0]
+            elif kind == IFLA_STATS64:
+                self.stats = _STATS4.unpack_from(data, s)
+            elif kind == IFLA_PROP_LIST:
+                self.altnames = [cstr(data, a, b) for k, a, b in attrs(data, s, e)
+                                 if k == IFLA_ALT_IFNAME]
+            elif kind == IFLA_LINKINFO:
+                for k, a, b in attrs(data, s, e):
+                    if k == IFLA_INFO_KIND:
+                        self.kind = cstr(data, a, b)
+                    elif k == IFLA_INFO_DATA:
+                        self.has_info_data = True
+
+
+_LINK_WANTED = frozenset({IFLA_IFNAME, IFLA_MTU, IFLA_ADDRESS, IFLA_OPERSTATE, IFLA_LINK,
+                          IFLA_LINK_NETNSID, IFLA_MASTER, IFLA_GROUP, IFLA_STATS64,
+                          IFLA_PROP_LIST, IFLA_LINKINFO})
+
+
+def dump_links(rt: Rtnl) -> list[RawLink]:
+    # no RTEXT_FILTER_VF: VF details are not read, and they would only lengthen the dump
+    body = ifinfo() + attr_u32(IFLA_EXT_MASK, 0)
+    return [RawLink(d, o) for d, o in rt.dump(RTM_GETLINK, body)]
+
+
+def dump_addresses(rt: Rtnl) -> list[tuple[int, str, int]]:
+    """(ifindex, "address/prefix", scope) of every address, as `ip addr` prints them."""
+    out = []
+    for data, offset in rt.dump(RTM_GETADDR, _IFA.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
+        length = _HDR.unpack_from(data, offset)[0]
+        family, plen, _, scope, index = _IFA.unpack_from(data, offset + 16)
+        local = addr = None
+        for kind, s, e in attrs(data, offset + 24, offset + length):
+            if kind == IFA_LOCAL:
+                local = data[s:e]
+            elif kind == IFA_ADDRESS:
+                addr = data[s:e]
+        raw = local or addr
+        if raw is None:
+            continue
+        text = socket.inet_ntop(family, raw)
+        if family == socket.AF_INET6:
+            text = str(ipaddress.ip_address(text))
+        out.append((index, f"{text}/{plen}", scope))
+    return out
+
+
+def dump_routes(rt: Rtnl, family: int) -> list[dict[str, Any]]:
+    """Unicast routes outside the local table, with the fields observe compares."""
+    out = []
+    body = _RTM.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)
+    for data, offset in rt.dump(RTM_GETROUTE, body):
+        length = _HDR.unpack_from(data, offset)[0]
+        _, dst_len, _, _, table, proto, _, rtype, _ = _RTM.unpack_from(data, offset + 16)
+        if rtype != 1:  # unicast only: the kernel's local/broadcast routes are not vnet's
+            continue
+        route: dict[str, Any] = {"family": family, "dst_len": dst_len, "table": table,
+                                 "proto": proto, "dst": None, "gateway": None, "oif": None,
+                                 "priority": 0}
+        for kind, s, e in attrs(data, offset + 28, offset + length):
+            if kind == RTA_DST:
+                route["dst"] = socket.inet_ntop(family, data[s:e])
+            elif kind == RTA_GATEWAY:
+                route["gateway"] = socket.inet_ntop(family, data[s:e])
+            elif kind == RTA_OIF:
+                route["oif"] = _U32.unpack_from(data, s)[0]
+            elif kind == RTA_PRIORITY:
+                route["priority"] = _U32.unpack_from(data, s)[0]
+            elif kind == RTA_TABLE:
+                route["table"] = _U32.unpack_from(data, s)[0]
+        out.append(route)
+    return out
+
+
+class RawQdisc:
+    """A qdisc from a dump, shaped like the pyroute2 message tc.py reads (`msg["index"]`,
+    `get_attr`) when it has no options; with options, pyroute2 parses it (`full()`)."""
+
+    __slots__ = ("fields", "tc_kind", "has_options", "raw")
+
+    def __init__(self, data: bytes, offset: int) -> None:
+        length = _HDR.unpack_from(data, offset)[0]
+        _, index, handle, parent, _ = _TCM.unpack_from(data, offset + 16)
+        self.fields = {"index": index, "handle": handle, "parent": parent}
+        self.tc_kind = ""
+        self.has_options = False
+        self.raw = bytes(data[offset:offset + length])
+        for kind, s, e in attrs(data, offset + 36, offset + length):
+            if kind == TCA_KIND:
+                self.tc_kind = cstr(data, s, e)
+            elif kind == TCA_OPTIONS:
+                self.has_options = True
+
+    def __getitem__(self, key: str) -> int:
+        return self.fields[key]
+
+    def get_attr(self, name: str) -> Any:
+        return self.tc_kind if name == "TCA_KIND" else None
+
+    def full(self) -> Any:
+        from pyroute2.netlink.rtnl.tcmsg import tcmsg
+        msg = tcmsg(self.raw)
+        msg.decode()
+        return msg
+
+
+def dump_qdiscs(rt: Rtnl) -> list[Any]:
+    """Every qdisc; those with options as pyroute2 messages, the rest as RawQdisc."""
+    out: list[Any] = []
+    for data, offset in rt.dump(RTM_GETQDISC, _TCM.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
+        q = RawQdisc(data, offset)
+        out.append(q.full() if q.has_options else q)
+    return out
+
+
+def full_link(raw: bytes) -> Any:
+    """pyroute2's own parse of one link message (for a kind's IFLA_INFO_DATA)."""
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+    msg = ifinfmsg(raw)
+    msg.decode()
+    return msg
