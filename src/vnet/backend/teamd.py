@@ -1,0 +1,208 @@
+"""What the master kinds need beyond plain rtnetlink: teamd processes for teams, and setting a
+link attribute that names another link by ifindex (a bond's primary port).
+
+A mixin of `Netlink`: `_op_teamd_<verb>` and `_op_link_setref` are reached through
+`Netlink.execute(Request(...))`.
+
+A team device is driven by the teamd daemon (Debian package libteam-utils). vnet starts one
+teamd per team it owns, inside the team's namespace (setns in the child before exec; no shell),
+with its config as a `-c` argument, and keeps, per topology, namespace and team, under
+/run/vnet/teamd/TOPOLOGY/NETNS/TEAM:
+  .pid   teamd's PID file (teamd writes it; vnet stops teamd by this PID, never by name)
+  .json  the config vnet started it with (what `plan` compares with the file)
+teamd's control socket stays where teamdctl looks for it (/run/teamd/TEAM.sock), so
+`teamdctl TEAM state` works as usual; it is per team name, hence one team name per host.
+
+Measured (Debian 6.1, libteam 1.31): deleting a team device does not stop its teamd (it would
+run on, holding the namespace), so a team is removed by stopping teamd, which deletes the
+device; a port must be down to join a team ("Device is up. Set it down before adding it as a
+team port"); ports enslaved with netlink (`ip link set X master team0`) are taken up by teamd.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from typing import Any
+
+from ..errors import KernelError
+from ..observe import LinkState
+
+#: key under which the backend puts a team's teamd facts into its LinkState.info_data
+TEAMD_KEY = "VNET_TEAMD"
+#: the directory name that stands for "the namespace vnet runs in" (':' is not allowed in a
+#: namespace name, so it cannot clash with one)
+HOST_NS_DIR = ":host"
+_CLONE_NEWNET = 0x40000000
+_STOP_WAIT = 10.0
+
+
+def teamd_dir(owner: str, netns: str | None) -> str:
+    from .. import record
+    return os.path.join(record.STATE_DIR, "teamd", owner, netns or HOST_NS_DIR)
+
+
+def _paths(owner: str, netns: str | None, ifname: str) -> tuple[str, str]:
+    base = os.path.join(teamd_dir(owner, netns), ifname)
+    return base + ".pid", base + ".json"
+
+
+def _read_pid(pid_file: str) -> int | None:
+    try:
+        with open(pid_file) as f:
+            return int(f.read().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def _is_teamd(pid: int) -> bool:
+    """Is `pid` a live (not zombie) teamd? Checked before every signal: a PID can be reused."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    comm = stat[stat.find("(") + 1:stat.rfind(")")]
+    state = stat[stat.rfind(")") + 2:stat.rfind(")") + 3]
+    return comm == "teamd" and state not in ("Z", "X")
+
+
+def teamd_state(owner: str, netns: str | None, ifname: str) -> dict[str, Any]:
+    """{"pid", "running", "config"} of the teamd vnet recorded for a team."""
+    pid_file, cfg_file = _paths(owner, netns, ifname)
+    pid = _read_pid(pid_file)
+    config = None
+    try:
+        with open(cfg_file) as f:
+            config = json.load(f)
+    except (OSError, ValueError):
+        pass
+    return {"pid": pid, "running": bool(pid and _is_teamd(pid)), "config": config}
+
+
+def read_teamd(netns: str | None, links: dict[str, LinkState]) -> None:
+    """Put the teamd facts of each owned team link into its info_data (a team has no kernel
+    IFLA_INFO_DATA: its configuration lives in teamd)."""
+    for link in links.values():
+        if link.kind == "team" and link.owner:
+            link.info_data[TEAMD_KEY] = teamd_state(link.owner, netns, link.name)
+
+
+def _owner_of(marker: str, ifname: str) -> str:
+    from ..ownership import PREFIX
+    return marker[len(PREFIX):-len(ifname) - 1]
+
+
+class TeamdOps:
+    """teamd processes and by-name link attributes. Refusals reach `execute` as KernelError."""
+
+    _ipr: Any
+    _index: Any
+
+    # ---- a link attribute that holds another link's ifindex -------------------------------
+    def _op_link_setref(self, netns: str | None, ifname: str, kind: str, attr: str,
+                        ref: str | None) -> None:
+        """Set info_data `attr` of `ifname` to the ifindex of link `ref` (0 when None)."""
+        target = self._index(netns, ref) if ref else 0
+        self._ipr(netns).link("set", index=self._index(netns, ifname), kind=kind,
+                              **{attr: target})
+
+    # ---- teamd ------------------------------------------------------------------------------
+    def _teamd_start(self, netns: str | None, ifname: str, marker: str,
+                     config: dict[str, Any], take_over: bool = False) -> None:
+        owner = _owner_of(marker, ifname)
+        where = f"{netns}/{ifname}" if netns else ifname
+        exe = shutil.which("teamd")
+        if exe is None:
+            raise KernelError(f"start teamd for team {where}", errno.ENOENT,
+                              "teamd is not installed: install the Debian package "
+                              "libteam-utils (it provides teamd and teamdctl)")
+        pid_file, cfg_file = _paths(owner, netns, ifname)
+        os.makedirs(os.path.dirname(pid_file), exist_ok=True)
+        # a teamd left from an earlier run (its device deleted under it) holds the PID file
+        # and the control socket: stop it first
+        self._teamd_stop(netns, ifname, owner, wait_device=False)
+        ns_path = None if netns is None else os.path.join("/run/netns", netns)
+
+        def enter_netns() -> None:  # runs in the child, before exec: teamd lives in netns
+            if ns_path is None:
+                return
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(ns_path, os.O_RDONLY)
+            if libc.setns(fd, _CLONE_NEWNET) != 0:
+                os._exit(126)
+            os.close(fd)
+
+        argv = [exe, "-d", "-t", ifname, "-p", pid_file,
+                "-c", json.dumps(config, sort_keys=True)] + (["-o"] if take_over else [])
+        try:
+            proc = subprocess.run(argv, preexec_fn=enter_netns, capture_output=True,
+                                  text=True, timeout=60, check=False)
+        except subprocess.TimeoutExpired:
+            raise KernelError(f"start teamd for team {where}", errno.ETIMEDOUT,
+                              "teamd did not report ready within 60 s") from None
+        if proc.returncode != 0:
+            detail = " ".join(line for line in proc.stderr.splitlines()
+                              if "not intended to be run as root" not in line).strip()
+            raise KernelError(f"start teamd for team {where}", errno.EIO,
+                              f"teamd exited {proc.returncode}: {detail or 'no message'}")
+        with open(cfg_file, "w") as f:
+            json.dump(config, f, sort_keys=True)
+
+    def _teamd_stop(self, netns: str | None, ifname: str, owner: str,
+                    wait_device: bool = True) -> None:
+        """SIGTERM the recorded teamd (it deletes its device and releases the ports), wait for
+        it, and forget its files."""
+        pid_file, cfg_file = _paths(owner, netns, ifname)
+        pid = _read_pid(pid_file)
+        if pid and _is_teamd(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + _STOP_WAIT
+            while time.monotonic() < deadline and _is_teamd(pid):
+                time.sleep(0.05)
+            try:  # reap it if it is our child (a subreaper's)
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            if _is_teamd(pid):
+                raise KernelError(f"stop teamd of team {ifname}", errno.ETIMEDOUT,
+                                  f"teamd (pid {pid}) did not exit within {_STOP_WAIT:.0f} s "
+                                  "of SIGTERM")
+        if wait_device and netns_exists(netns):
+            deadline = time.monotonic() + _STOP_WAIT
+            while time.monotonic() < deadline and self._ipr(netns).link_lookup(ifname=ifname):
+                time.sleep(0.05)
+        for path in (pid_file, cfg_file):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+    def _op_teamd_start(self, netns: str | None, ifname: str, owner: str,
+                        config: dict[str, Any]) -> None:
+        """Restart teamd for an existing team device (take it over)."""
+        from ..ownership import link_marker
+        self._teamd_start(netns, ifname, link_marker(owner, ifname), config, take_over=True)
+
+    def _op_teamd_stop(self, netns: str | None, ifname: str, owner: str) -> None:
+        self._teamd_stop(netns, ifname, owner)
+
+    def _stop_teamds_in(self, netns: str) -> None:
+        """Stop every teamd vnet runs in a namespace about to be deleted: a running teamd
+        keeps the namespace (and its team) alive after the bind mount is gone."""
+        from .. import record
+        pattern = os.path.join(record.STATE_DIR, "teamd", "*", glob.escape(netns), "*.pid")
+        for pid_file in glob.glob(pattern):
+            owner = os.path.basename(os.path.dirname(os.path.dirname(pid_file)))
+            self._teamd_stop(netns, os.path.basename(pid_file)[:-4], owner, wait_device=False)
+
+
+def netns_exists(netns: str | None) -> bool:
+    return netns is None or os.path.exists(os.path.join("/run/netns", netns))

@@ -1,0 +1,237 @@
+"""team — like bond, ports aggregated into one link, but driven by the teamd daemon.
+
+    teamd -d -t team0 -c '{"runner":{"name":"activebackup"},"link_watch":{"name":"ethtool"}}'
+    teamdctl team0 port add eth0          (ports down first)
+
+vnet starts teamd for each team it owns, in the team's namespace, and stops it (by the PID it
+recorded) when the team goes; teamd creates the team device, vnet marks it. Ports join with
+`master: team0` on the port, enslaved over netlink (teamd takes them up), down first as the
+team driver requires. The runner and link watch are teamd's config: teamd cannot change them
+while it runs, so a change re-creates the team (teamd restarted, ports enslaved again).
+A team whose teamd has died is reported by `plan` and its teamd restarted by `apply`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..actions import Action, Request
+from ..backend.teamd import TEAMD_KEY
+from . import register
+from .base import IP, InterfaceBase, Option
+
+RunnerName = Literal["activebackup", "loadbalance", "lacp", "roundrobin", "broadcast", "random"]
+LinkWatchName = Literal["ethtool", "arp_ping", "nsna_ping"]
+TxHash = Literal["eth", "vlan", "ipv4", "ipv6", "ip", "l3", "tcp", "udp", "sctp", "l4"]
+
+#: runner option -> the runners that read it (teamd(8) / teamd.conf(5))
+_RUNNER_OPTIONS: dict[str, tuple[str, ...]] = {
+    "hwaddr_policy": ("activebackup",),
+    "tx_hash": ("loadbalance", "lacp"),
+    "active": ("lacp",),
+    "fast_rate": ("lacp",),
+    "sys_prio": ("lacp",),
+    "min_ports": ("lacp",),
+    "agg_select_policy": ("lacp",),
+}
+#: link watch option -> the watchers that read it
+_WATCH_OPTIONS: dict[str, tuple[str, ...]] = {
+    "delay_up": ("ethtool",),
+    "delay_down": ("ethtool",),
+    "interval": ("arp_ping", "nsna_ping"),
+    "init_wait": ("arp_ping", "nsna_ping"),
+    "missed_max": ("arp_ping", "nsna_ping"),
+    "target_host": ("arp_ping", "nsna_ping"),
+    "source_host": ("arp_ping",),
+    "validate_active": ("arp_ping",),
+    "validate_inactive": ("arp_ping",),
+    "send_always": ("arp_ping",),
+}
+
+
+
+
+class TeamRunner(BaseModel):
+    """teamd's runner: how ports are used. Options as teamd.conf(5) spells them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: RunnerName = Field(description="activebackup, loadbalance, lacp, roundrobin, "
+                                         "broadcast or random.")
+    hwaddr_policy: Literal["same_all", "by_active", "only_active"] | None = Field(
+        None, description="activebackup: which MAC the team and ports carry.")
+    tx_hash: list[TxHash] | None = Field(
+        None, min_length=1, description="loadbalance, lacp: packet fields hashed to pick a "
+                                        "port, e.g. [eth, ipv4, ipv6].")
+    active: bool | None = Field(None, description="lacp: send LACPDUs (active mode).")
+    fast_rate: bool | None = Field(None, description="lacp: ask the partner for fast LACPDUs.")
+    sys_prio: int | None = Field(None, ge=0, le=65535, description="lacp: system priority.")
+    min_ports: int | None = Field(None, ge=1, le=255,
+                                  description="lacp: ports needed for the team to be up.")
+    agg_select_policy: Literal["lacp_prio", "lacp_prio_stable", "bandwidth", "count",
+                               "port_config"] | None = Field(
+        None, description="lacp: aggregator selection policy.")
+
+
+
+class TeamLinkWatch(BaseModel):
+    """teamd's link watcher: how a port's link is judged up."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: LinkWatchName = Field(description="ethtool, arp_ping or nsna_ping.")
+    delay_up: int | None = Field(None, ge=0, description="ethtool: ms before link up counts.")
+    delay_down: int | None = Field(None, ge=0,
+                                   description="ethtool: ms before link down counts.")
+    interval: int | None = Field(None, ge=1, description="arp_ping, nsna_ping: ms between "
+                                                         "probes.")
+    init_wait: int | None = Field(None, ge=0, description="arp_ping, nsna_ping: ms before the "
+                                                          "first probe.")
+    missed_max: int | None = Field(None, ge=1, description="arp_ping, nsna_ping: missed "
+                                                           "replies before link down.")
+    target_host: IP | None = Field(None, description="arp_ping: IPv4, nsna_ping: IPv6 address "
+                                                     "to probe.")
+    source_host: IP | None = Field(None, description="arp_ping: IPv4 source of the probes.")
+    validate_active: bool | None = Field(None, description="arp_ping: check replies on the "
+                                                           "active port.")
+    validate_inactive: bool | None = Field(None, description="arp_ping: check replies on "
+                                                             "inactive ports.")
+    send_always: bool | None = Field(None, description="arp_ping: probe from inactive ports "
+                                                       "too.")
+
+
+
+def _or_name(names: Any) -> Any:
+    """The JSON Schema also takes the bare name (`runner: lacp`), which the model's
+    before-validator turns into {name: lacp}."""
+    def extend(schema: dict[str, Any]) -> None:
+        schema.setdefault("anyOf", []).append({"enum": list(get_args(names))})
+    return extend
+
+
+def _config_part(model: BaseModel | None) -> dict[str, Any] | None:
+    return None if model is None else model.model_dump(exclude_none=True)
+
+
+@register
+class Team(InterfaceBase):
+    kind: Literal["team"]
+    kind_name = "team"
+    can_be_master = True
+    ports_down_to_enslave: ClassVar[bool] = True
+    use_when = ("Like bond, but driven by the teamd daemon and its runners;\n"
+                "use it when you need teamd's link watchers or a userspace LACP.")
+
+    # `runner: lacp` stands for `runner: {name: lacp}` (and so for link_watch)
+    runner: TeamRunner | None = Field(
+        None, json_schema_extra=_or_name(RunnerName),
+        description="teamd runner, e.g. activebackup or {name: lacp, fast_rate: true}; "
+                          "omitted: teamd's default (roundrobin).")
+    link_watch: TeamLinkWatch | None = Field(
+        None, json_schema_extra=_or_name(LinkWatchName),
+        description="Link watcher, e.g. ethtool or {name: arp_ping, target_host: "
+                          "192.0.2.1, interval: 100}; omitted: teamd's default (ethtool).")
+
+    @field_validator("runner", "link_watch", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    # the config lives in teamd, not in IFLA_INFO_DATA: changing it restarts teamd, which
+    # re-creates the device (replace)
+    options_map: ClassVar[dict[str, Option]] = {
+        "runner": Option(TEAMD_KEY, replace=True),
+        "link_watch": Option(TEAMD_KEY, replace=True),
+    }
+
+    # ---- teamd config -----------------------------------------------------------------------
+    def teamd_config(self) -> dict[str, Any]:
+        """The JSON config teamd is started with (ports are not in it: they join by netlink)."""
+        return {k: v for k, v in (("runner", _config_part(self.runner)),
+                                  ("link_watch", _config_part(self.link_watch)))
+                if v is not None}
+
+    def declared_options(self) -> dict[str, Any]:
+        return self.teamd_config()
+
+    def info_data(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def decode_info_data(cls, attrs: dict[str, Any]) -> dict[str, Any]:
+        config = (attrs.get(TEAMD_KEY) or {}).get("config") or {}
+        return {k: config[k] for k in ("runner", "link_watch") if k in config}
+
+    def create_request(self) -> dict[str, Any]:
+        return {"kind": "team", "info_data": {}, "teamd": {"config": self.teamd_config()}}
+
+    # ---- a dead teamd -----------------------------------------------------------------------
+    def plan_extras(self, netns_state: Any, live: Any) -> list[Any]:
+        if live is None or live.owner is None:
+            return []
+        teamd = live.info_data.get(TEAMD_KEY) or {}
+        if teamd.get("running"):
+            return []
+        ns, name = self.key
+        where = f"{ns}/{name}" if ns else name
+        args = {"ifname": name, "owner": live.owner}
+        pid = teamd.get("pid")
+        why = (f"its teamd (pid {pid}) is not running: it crashed or was killed" if pid else
+               "no teamd is running for it")
+        return [Action("create", f"teamd for team {where}", why + "; restart it",
+                       [Request("teamd.start", ns, {**args, "config": self.teamd_config()})],
+                       [Request("teamd.stop", ns, args)])]
+
+    @classmethod
+    def plan_removal(cls, netns_state: Any, live: Any) -> list[Any]:
+        """teamd goes first: deleting the device would leave teamd running."""
+        if live.owner is None:
+            return []
+        ns = netns_state.name if netns_state is not None else None
+        where = f"{ns}/{live.name}" if ns else live.name
+        return [Action("remove", f"teamd for team {where}", "its team is removed",
+                       [Request("teamd.stop", ns, {"ifname": live.name, "owner": live.owner})],
+                       undo_gap=f"teamd of {where} cannot be restarted with its old state")]
+
+    # ---- checks ---------------------------------------------------------------------------
+    def check(self, topo: Any, report: Any) -> None:
+        if self.runner is not None:
+            for opt, runners in _RUNNER_OPTIONS.items():
+                if getattr(self.runner, opt) is not None and self.runner.name not in runners:
+                    report(f"runner.{opt}", f"runner option {opt} is read only by the "
+                           f"{' and '.join(runners)} runner(s), not {self.runner.name}",
+                           f"remove {opt}, or use runner {runners[0]}")
+        watch = self.link_watch
+        if watch is not None:
+            for opt, watchers in _WATCH_OPTIONS.items():
+                if getattr(watch, opt) is not None and watch.name not in watchers:
+                    report(f"link_watch.{opt}", f"link_watch option {opt} is read only by "
+                           f"{' and '.join(watchers)}, not {watch.name}",
+                           f"remove {opt}, or use link_watch {watchers[0]}")
+            if watch.name in ("arp_ping", "nsna_ping") and watch.target_host is None:
+                report("link_watch", f"link_watch {watch.name} needs the address to probe",
+                       "add target_host: ADDRESS")
+            want_v6 = watch.name == "nsna_ping"
+            for opt in ("target_host", "source_host"):
+                value = getattr(watch, opt)
+                if value is not None and (":" in value) != want_v6:
+                    report(f"link_watch.{opt}", f"{watch.name} {opt} must be an "
+                           f"{'IPv6' if want_v6 else 'IPv4'} address, not {value}",
+                           "use arp_ping for IPv4, nsna_ping for IPv6")
+        # teamd's control socket is /run/teamd/NAME.sock: one team of a name per host
+        for other in topo.endpoints():
+            if other is not self and other.kind == "team" and other.name == self.name and \
+                    other.netns != self.netns and other._path < self._path:
+                report("name", f"team {self.name!r} is also defined in "
+                       f"{other.netns or 'the namespace vnet runs in'} ({other._path}); teamd's "
+                       f"control socket /run/teamd/{self.name}.sock is per name",
+                       "give each team a name unique on this host")
+
+    # ---- rendering ------------------------------------------------------------------------
+    def ip_commands(self) -> list[list[str]]:
+        cmd = ["teamd", "-d", "-t", self.name, "-c",
+               json.dumps(self.teamd_config(), separators=(",", ":"))]
+        return [["ip", "netns", "exec", self.netns, *cmd] if self.netns else cmd]
