@@ -167,6 +167,11 @@ class _Planner:
             for end in iface.expand():
                 self.fresh.add(end.key)
         for key in sorted(replaced, key=str):
+            # what a kind undoes before its link goes (a team's teamd) holds for a re-creation
+            live_cls = kinds.by_kernel_kind(self.obs.link(*key).kind)  # type: ignore[union-attr]
+            if live_cls is not None:
+                self.phase["del_links"] += live_cls.plan_removal(self.ns_state(key[0]),
+                                                                 self.obs.link(*key))
             self.phase["del_links"].append(self._remove_link(key, "replace"))
         self._remove_stale_links()
         for iface in self._creation_order(to_create):
@@ -340,24 +345,40 @@ class _Planner:
                                                           "put back its state"))
 
     # ---- masters --------------------------------------------------------------------------
-    def _master_action(self, key: Key, old: str | None, new: str | None, why: str) -> Action:
+    def _master_action(self, key: Key, old: str | None, new: str | None, why: str,
+                       bounce: tuple[bool, bool] | None = None) -> Action:
+        """`bounce` (was up, ends up): the new master takes only ports that are down (bond,
+        team), so a live port goes down, joins, and comes back up."""
         ns, name = key
         text = f"port {_at(ns, name)} of {new}" if new else f"release {_at(ns, name)} from {old}"
+
+        def steps(master: str | None, up: bool) -> list[Request]:
+            req = Request("link.master", ns, {"ifname": name, "master": master})
+            if bounce is None:
+                return [req]
+            return [Request("link.state", ns, {"ifname": name, "up": False}), req] + (
+                [Request("link.state", ns, {"ifname": name, "up": True})] if up else [])
         return Action("change" if old else "create", text, why,
-                      [Request("link.master", ns, {"ifname": name, "master": new})],
-                      [Request("link.master", ns, {"ifname": name, "master": old})],
+                      steps(new, bounce[1] if bounce else False),
+                      steps(old, bounce[0] if bounce else False),
                       diff={"master": (old, new)})
 
     def plan_masters(self) -> None:
         for key, obj in [*self.desired.items(), *self.externals.items()]:
             live = self.live(key)
             current = live.master if live else None
+            if current is not None and (key[0], current) in self.fresh:
+                current = None  # its master is re-created: the port joins the new one
             if obj.master != current and not (obj.master is None and live is None):
                 if obj.master is None and isinstance(obj, External):
                     continue  # externals keep whatever master the file does not mention
+                master = self.desired.get((key[0], obj.master or ""))
+                bounce = None
+                if live is not None and getattr(master, "ports_down_to_enslave", False):
+                    bounce = (live.up, obj.state == "up" or (obj.state is None and live.up))
                 self.phase["release" if obj.master is None else "masters"].append(
                     self._master_action(key, current, obj.master, "master differs from the file"
-                                        if live else "declared"))
+                                        if live else "declared", bounce))
 
     # ---- addresses ------------------------------------------------------------------------
     def plan_addresses(self) -> None:

@@ -21,6 +21,7 @@ from ..observe import AddressState, LinkState, NetnsState, Observed, RouteState
 from . import rtnl
 from .fdb import FdbOps, read_fdb
 from .tc import TcOps, read_tc
+from .teamd import TeamdOps, read_teamd
 
 NETNS_DIR = "/run/netns"
 RTPROT_VNET = 118  # the routing protocol number vnet gives its routes (iproute2: proto 118)
@@ -39,7 +40,7 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
-class Netlink(FdbOps, TcOps):
+class Netlink(FdbOps, TcOps, TeamdOps):
     """A live kernel. One netlink socket per namespace, opened on first use.
 
     Operations are `_op_<group>_<verb>` methods, reached through `execute(Request)`; groups
@@ -222,6 +223,7 @@ class Netlink(FdbOps, TcOps):
                     state.routes.append(route)
         state.qdiscs, state.tc_classes, state.tc_filters = read_tc(ipr, names)
         state.fdb = read_fdb(ipr, state.links)
+        read_teamd(netns, state.links)
         return state
 
     # ---- writing -------------------------------------------------------------------------
@@ -319,6 +321,7 @@ class Netlink(FdbOps, TcOps):
         rt.request(rtnl.setlink(self._index(name, "lo"), up=True))
 
     def _op_netns_del(self, netns: None, name: str) -> None:
+        self._stop_teamds_in(name)  # a running teamd would keep the namespace alive
         self._delete_netns(name)
 
     def _op_link_add(self, netns: str | None, ifname: str, kind: str, marker: str | None,
@@ -326,10 +329,12 @@ class Netlink(FdbOps, TcOps):
                      parent_netns: str | None = None, peer: dict[str, Any] | None = None,
                      mtu: int | None = None, mac: str | None = None,
                      tuntap: dict[str, Any] | None = None,
-                     parent_attr: str = "link") -> None:
+                     parent_attr: str = "link", teamd: dict[str, Any] | None = None) -> None:
         fds: list[int] = []
         try:
-            if tuntap is None and parent is None and not info_data and (
+            if teamd is not None:  # a team device is made by the teamd that drives it
+                self._teamd_start(netns, ifname, marker or "", teamd["config"])
+            elif tuntap is None and parent is None and not info_data and (
                     peer is None or peer.get("nla") in rtnl.PEER_NLAS):
                 self._lean_link_add(netns, ifname, kind, mtu, mac, peer, fds)
             elif tuntap is not None:
@@ -363,7 +368,7 @@ class Netlink(FdbOps, TcOps):
                 self._mark(netns, ifname, marker)
                 if peer is not None and peer.get("marker"):
                     self._mark(peer.get("netns"), peer["ifname"], peer["marker"])
-            if tuntap is not None and (mtu is not None or mac is not None):
+            if (tuntap is not None or teamd is not None) and (mtu, mac) != (None, None):
                 self._op_link_set(netns, ifname, mtu=mtu, mac=mac)
         finally:
             for fd in fds:

@@ -59,10 +59,6 @@ def _not_yet(name: str, kernel_kind: str, use_when: str, *probe: str) -> None:
 
 
 # Kinds of KINDS.md that a later version implements: listed honestly, never as working.
-_not_yet("bond", "bond", "Aggregate several ports into one link for failover or load sharing,\n"
-         "with the modes every switch and kernel understands (active-backup, 802.3ad...).")
-_not_yet("team", "team", "Like bond, but driven by the teamd daemon and its runners;\n"
-         "use it when you need teamd's link watchers or a userspace LACP.")
 _not_yet("vlan", "vlan", "Carry several isolated L2 networks over one link with 802.1Q/802.1ad\n"
          "tags: one sub-interface per VLAN id on a parent.")
 _not_yet("ipvlan", "ipvlan", "Many endpoints behind one parent MAC (L2 or routed L3 modes);\n"

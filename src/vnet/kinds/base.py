@@ -154,6 +154,9 @@ class InterfaceBase(Common):
     options_map: ClassVar[dict[str, Option]] = {}
     #: kinds that can be a master (bridge, bond, team)
     can_be_master: ClassVar[bool] = False
+    #: a master that refuses ports that are up (bond, team): vnet takes a port down to
+    #: enslave it and brings it back up
+    ports_down_to_enslave: ClassVar[bool] = False
     #: set when this end is created together with another (a veth peer): (netns, name)
     _created_by: tuple[str | None, str] | None = PrivateAttr(default=None)
 
