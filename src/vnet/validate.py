@@ -7,6 +7,7 @@ from collections import defaultdict
 from typing import Any
 
 from .errors import Collector
+from .kinds.bridge import check_vlans
 from .model import External, Topology
 
 
@@ -103,6 +104,8 @@ def validate_topology(topo: Topology, issues: Collector) -> None:
     for obj in ends:
         if obj.created_by is None:
             obj.check(topo, _reporter(topo, issues, obj))
+    for obj in [*ends, *topo.externals]:
+        check_vlans(obj, by_key, _reporter(topo, issues, obj))
 
     route_seen: dict[tuple[Any, ...], int] = {}
     for i, route in enumerate(topo.routes):

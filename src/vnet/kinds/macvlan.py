@@ -20,7 +20,7 @@ from pydantic import Field
 
 from ..actions import Action, Request
 from . import register
-from .base import IfName, InterfaceBase, Mac, NetnsName, Option
+from .base import IfName, InterfaceBase, Mac, NetnsName, Option, check_link_netns
 
 MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8, "source": 16}
 _MODE_NAMES = {v: k for k, v in MODES.items()}
@@ -153,16 +153,7 @@ class MacvlanLike(InterfaceBase):
         if self.nopromisc is not None and self.mode != "passthru":
             report("nopromisc", "nopromisc only applies to mode passthru",
                    "add mode: passthru, or remove nopromisc")
-        if self.link_netns is None and self.netns is not None:
-            here = {(e.netns, e.name) for e in topo.endpoints()}
-            here |= {ext.key for ext in topo.externals}
-            if (None, self.link) not in here and (self.netns, self.link) in here:
-                report("link_netns", f"the parent {self.link!r} is in namespace {self.netns}, "
-                       "but without link_netns vnet looks for it where vnet runs",
-                       f"add link_netns: {self.netns}")
-        if self.link_netns is not None and self.link_netns not in topo.namespaces:
-            report("link_netns", f"namespace {self.link_netns!r} is not declared",
-                   f"add {self.link_netns!r} to 'namespaces', or fix the name")
+        check_link_netns(self, topo, report)
 
     # ---- rendering ------------------------------------------------------------------------
     def ip_type_args(self) -> list[str]:
