@@ -113,6 +113,8 @@ class NetnsState:
     tc_filters: list[TcFilterState] = field(default_factory=list)
     #: FDB entries with a destination, of the links that keep static ones (vxlan)
     fdb: list[FdbState] = field(default_factory=list)
+    #: bridge VLAN filtering: ifname -> {vid: PVID|UNTAGGED flags} of bridges and their ports
+    bridge_vlans: dict[str, dict[int, int]] = field(default_factory=dict)
 
     @property
     def owner(self) -> str | None:

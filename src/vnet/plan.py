@@ -16,6 +16,7 @@ from . import kinds, ownership
 from .actions import Action, Request
 from .errors import ConflictError, Issue
 from .kinds.base import InterfaceBase
+from .kinds.bridge import plan_vlans
 from .model import External, Route, Topology
 from .observe import LinkState, NetnsState, Observed, RouteState
 from .record import Record, ext_key, parse_ext_key
@@ -451,6 +452,12 @@ class _Planner:
         for key, iface in self.desired.items():
             live = self.live(key)
             self.phase["extras"] += iface.plan_extras(self.ns_state(key[0]), live)
+        for key, obj in [*self.desired.items(), *self.externals.items()]:
+            # bridge VLAN filtering: the `vlans` of a port (or of a bridge itself)
+            br_key = (key[0], obj.master or key[1])
+            bridge = self.desired.get(br_key) or self.externals.get(br_key)
+            self.phase["extras"] += plan_vlans(obj, self.live(key), bridge, self.live(br_key),
+                                               self.ns_state(key[0]))
 
     # ---- routes ---------------------------------------------------------------------------
     def plan_routes(self) -> None:

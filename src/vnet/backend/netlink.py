@@ -19,6 +19,7 @@ from ..actions import Request
 from ..errors import KernelError
 from ..observe import AddressState, LinkState, NetnsState, Observed, RouteState
 from . import rtnl
+from .bridge_vlan import BridgeVlanOps, read_bridge_vlans
 from .fdb import FdbOps, read_fdb
 from .tc import TcOps, read_tc
 from .teamd import TeamdOps, read_teamd
@@ -40,7 +41,7 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
-class Netlink(FdbOps, TcOps, TeamdOps):
+class Netlink(FdbOps, TcOps, BridgeVlanOps, TeamdOps):
     """A live kernel. One netlink socket per namespace, opened on first use.
 
     Operations are `_op_<group>_<verb>` methods, reached through `execute(Request)`; groups
@@ -224,6 +225,7 @@ class Netlink(FdbOps, TcOps, TeamdOps):
         state.qdiscs, state.tc_classes, state.tc_filters = read_tc(ipr, names)
         state.fdb = read_fdb(ipr, state.links)
         read_teamd(netns, state.links)
+        state.bridge_vlans = read_bridge_vlans(ipr, state.links)
         return state
 
     # ---- writing -------------------------------------------------------------------------

@@ -59,8 +59,6 @@ def _not_yet(name: str, kernel_kind: str, use_when: str, *probe: str) -> None:
 
 
 # Kinds of KINDS.md that a later version implements: listed honestly, never as working.
-_not_yet("vlan", "vlan", "Carry several isolated L2 networks over one link with 802.1Q/802.1ad\n"
-         "tags: one sub-interface per VLAN id on a parent.")
 _not_yet("ipvlan", "ipvlan", "Many endpoints behind one parent MAC (L2 or routed L3 modes);\n"
          "use it where the upstream switch allows one MAC per port.")
 _not_yet("ipvtap", "ipvtap", "ipvlan with a /dev/tapN character device, for a VM that must\n"

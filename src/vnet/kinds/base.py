@@ -13,7 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 IFNAMSIZ = 15
 _BAD_NAME_CHARS = re.compile(r"[/:\s]")
@@ -118,6 +126,48 @@ def enum_option(nla: str, names: dict[str, int], replace: bool = False) -> Optio
     return Option(nla, encode=lambda v: names[v], decode=lambda v: back.get(v, v), replace=replace)
 
 
+VLAN_MIN, VLAN_MAX = 1, 4094
+
+
+class BridgeVlan(BaseModel):
+    """One VLAN of a bridge port, or of the bridge itself (`bridge vlan add vid V dev X
+    [pvid] [untagged] [self]`). `vid` is one id or a range "100-110" (not with pvid)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vid: int | str = Field(description="VLAN id 1-4094, or a range like \"100-110\".")
+    pvid: bool = Field(False, description="Untagged frames entering the port join this VLAN.")
+    untagged: bool = Field(False, description="Frames of this VLAN leave the port untagged.")
+
+    @field_validator("vid")
+    @classmethod
+    def _vid(cls, value: int | str) -> int | str:
+        text = str(value).strip()
+        parts = text.split("-") if isinstance(value, str) else [text]
+        try:
+            ids = [int(p) for p in parts]
+        except ValueError:
+            raise ValueError(f"vid {value!r} is not a VLAN id or a range like 100-110") from None
+        if len(ids) > 2 or any(not VLAN_MIN <= i <= VLAN_MAX for i in ids):
+            raise ValueError(f"vid {value!r}: VLAN ids are {VLAN_MIN}-{VLAN_MAX}")
+        if len(ids) == 2 and ids[0] >= ids[1]:
+            raise ValueError(f"vid range {value!r} must go from low to high, e.g. 100-110")
+        return ids[0] if len(ids) == 1 else f"{ids[0]}-{ids[1]}"
+
+    @model_validator(mode="after")
+    def _pvid_single(self) -> BridgeVlan:
+        if self.pvid and isinstance(self.vid, str):
+            raise ValueError("pvid names one VLAN; a range cannot be the PVID")
+        return self
+
+    @property
+    def vids(self) -> range:
+        if isinstance(self.vid, int):
+            return range(self.vid, self.vid + 1)
+        low, high = (int(p) for p in self.vid.split("-"))
+        return range(low, high + 1)
+
+
 class Common(BaseModel):
     """Fields every interface end has, whatever its kind (also a veth's peer end)."""
 
@@ -135,6 +185,10 @@ class Common(BaseModel):
     state: State | None = Field("up", description="Administrative state; default up.")
     master: IfName | None = Field(
         None, description="Bridge (or other master) this interface is a port of.")
+    vlans: list[BridgeVlan] | None = Field(
+        None, description="Bridge VLAN filtering: the VLANs of this port (or, on a bridge, of "
+                          "the bridge itself), the whole list — VLAN 1 the kernel adds is "
+                          "removed unless listed. Omitted: left as the kernel has them.")
 
 
 class InterfaceBase(Common):
@@ -268,6 +322,28 @@ class InterfaceBase(Common):
             cmd += ["netns", self.netns]
         cmd += ["type", self.kind_name, *self.ip_type_args()]
         return [cmd]
+
+
+def check_link_netns(iface: Any, topo: Any, report: Callable[..., None]) -> None:
+    """For kinds whose parent (`link`) may live in another namespace (`link_netns`): that
+    namespace must be declared, and a parent that is not where vnet looks for it but in one
+    other namespace gets the link_netns that finds it."""
+    ns, parent = iface.parent_netns(), iface.parent()
+    if "link_netns" in iface.model_fields_set and ns is not None:
+        if ns not in topo.namespaces:
+            report("link_netns", f"namespace {ns!r} is not declared",
+                   f"add {ns!r} to 'namespaces', or fix the name")
+        return
+    here = {(e.netns, e.name) for e in topo.endpoints()} | {ext.key for ext in topo.externals}
+    found = [n for n, name in here if name == parent]
+    if (ns, parent) in here or len(found) != 1 or "link_netns" in iface.model_fields_set:
+        return
+    other = found[0]
+    report("link_netns",
+           f"the parent {parent!r} is in "
+           f"{'namespace ' + other if other else 'the namespace vnet runs in'}, but without "
+           f"link_netns vnet looks for it {'in namespace ' + ns if ns else 'where vnet runs'}",
+           f"add link_netns: {other if other else 'null'}")
 
 
 def _ip_value(value: Any) -> str:
