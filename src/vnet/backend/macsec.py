@@ -296,6 +296,9 @@ class MacsecOps:
 
     def _op_macsec_del_txsa(self, netns: str | None, ifname: str, an: int) -> None:
         index = self._index(netns, ifname)
+        # the kernel refuses to delete an active SA (EBUSY): take it out of use first
+        self._macsec_send(netns, build_request(CMD_UPD_TXSA, index,
+                                               sa={"an": an, "active": False}))
         self._macsec_send(netns, build_request(CMD_DEL_TXSA, index, sa={"an": an}))
         _remember(netns, index, None, an, None)
 
@@ -331,6 +334,8 @@ class MacsecOps:
 
     def _op_macsec_del_rxsa(self, netns: str | None, ifname: str, sci: int, an: int) -> None:
         index = self._index(netns, ifname)
+        self._macsec_send(netns, build_request(CMD_UPD_RXSA, index, sci,
+                                               sa={"an": an, "active": False}))
         self._macsec_send(netns, build_request(CMD_DEL_RXSA, index, sci, sa={"an": an}))
         _remember(netns, index, sci, an, None)
 
