@@ -261,3 +261,18 @@ def require_kind(kind: str) -> None:
     problem = probe_kind(kind)
     if problem is not None:
         pytest.skip(f"kernel lacks {kind}: {problem}")
+
+
+def socket_in(netns: str | None, family: int, type: int, proto: int = 0) -> socket.socket:
+    """A socket opened inside named namespace `netns` (None: this one). A socket keeps the
+    namespace it was made in, so the test process switches there only for the call (the
+    network namespace is per thread) and comes back."""
+    if netns is None:
+        return socket.socket(family, type, proto)
+    with open("/proc/thread-self/ns/net", "rb") as home, \
+            open(f"/run/netns/{netns}", "rb") as there:
+        _check(_libc.setns(there.fileno(), CLONE_NEWNET), f"setns into {netns}")
+        try:
+            return socket.socket(family, type, proto)
+        finally:
+            _check(_libc.setns(home.fileno(), CLONE_NEWNET), "setns back")

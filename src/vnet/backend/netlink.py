@@ -56,6 +56,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, TeamdOps):
     def _ipr(self, netns: str | None) -> Any:
         if netns not in self._sockets:
             from pyroute2 import IPRoute
+            _teach_pyroute2()
             if netns is None:
                 self._sockets[netns] = IPRoute()
             else:
@@ -364,7 +365,12 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, TeamdOps):
                         pk["mtu"] = peer["mtu"]
                     if peer.get("mac"):
                         pk["address"] = peer["mac"]
-                    kw["peer"] = pk
+                    if peer.get("nla"):  # the kind names the attribute carrying its other end
+                        from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+                        kw[peer["nla"]] = {"attrs": [[ifinfmsg.name2nla(k), v]
+                                                     for k, v in pk.items()]}
+                    else:
+                        kw["peer"] = pk
                 self._ipr(via).link("add", **kw)
             if marker:
                 self._mark(netns, ifname, marker)
@@ -454,6 +460,33 @@ def _errno_of(exc: Exception) -> tuple[int | None, str]:
     if code and detail == os.strerror(code):
         detail = ""
     return (code if isinstance(code, int) else None), detail
+
+
+_TAUGHT: list[bool] = []
+
+
+def _teach_pyroute2() -> None:
+    """Register with pyroute2 the IFLA_INFO_DATA layouts kind files declare (`info_nla`) for
+    kinds it does not know or knows only in part, so it encodes and decodes their attributes
+    instead of dropping them as UNKNOWN. Once per process."""
+    if _TAUGHT:
+        return
+    from pyroute2.netlink import nla
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg, ifinfveth
+
+    from ..kinds import REGISTRY
+
+    def peer(*_: Any, **__: Any) -> Any:
+        return ifinfveth  # a pair's other end: a full ifinfomsg, as VETH_INFO_PEER carries
+
+    layouts = {}
+    for cls in REGISTRY.values():
+        if cls.info_nla:
+            kind = cls.kernel_kind or cls.kind_name
+            layouts[kind] = type(f"vnet_{kind}_data", (nla,), {
+                "prefix": "IFLA_", "nla_map": cls.info_nla, "peer": staticmethod(peer)})
+    ifinfmsg.ifinfo.register_link_kind(module=layouts)
+    _TAUGHT.append(True)
 
 
 def _decode_link(msg: Any) -> LinkState:

@@ -59,21 +59,10 @@ def _not_yet(name: str, kernel_kind: str, use_when: str, *probe: str) -> None:
 
 
 # Kinds of KINDS.md that a later version implements: listed honestly, never as working.
-_not_yet("ipvlan", "ipvlan", "Many endpoints behind one parent MAC (L2 or routed L3 modes);\n"
-         "use it where the upstream switch allows one MAC per port.")
-_not_yet("ipvtap", "ipvtap", "ipvlan with a /dev/tapN character device, for a VM that must\n"
-         "share its host NIC's MAC address.")
 _not_yet("macsec", "macsec", "Encrypt and authenticate everything on an Ethernet segment\n"
          "(802.1AE), ARP and DHCP included.")
-_not_yet("vcan", "vcan", "A local virtual CAN bus: test CAN software without hardware.")
-_not_yet("vxcan", "vxcan", "A CAN tunnel between two namespaces, the veth of CAN: give a\n"
-         "container its own CAN bus.")
 _not_yet("ipoib", "ipoib", "IP over an InfiniBand port (datagram or connected mode);\n"
          "needs an InfiniBand device.")
-_not_yet("nlmon", "nlmon", "A capture point for netlink traffic: run tcpdump/wireshark on it\n"
-         "to debug what tools say to the kernel.")
-_not_yet("dummy", "dummy", "A device that sends nothing anywhere: a stable home for addresses\n"
-         "(loopback-like service IPs, routing tests).")
 
 
 def _import_kind_files() -> None:

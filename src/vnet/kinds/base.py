@@ -208,6 +208,10 @@ class InterfaceBase(Common):
     options_map: ClassVar[dict[str, Option]] = {}
     #: kinds that can be a master (bridge, bond, team)
     can_be_master: ClassVar[bool] = False
+    #: IFLA_INFO_DATA layout for a kind pyroute2 does not know, or knows only in part: (name,
+    #: netlink type) by attribute number, index 0 being UNSPEC. The backend teaches pyroute2
+    #: these so it encodes and decodes them; type "peer" is a nested ifinfomsg (a pair's end).
+    info_nla: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: a master that refuses ports that are up (bond, team): vnet takes a port down to
     #: enslave it and brings it back up
     ports_down_to_enslave: ClassVar[bool] = False
@@ -344,6 +348,37 @@ def check_link_netns(iface: Any, topo: Any, report: Callable[..., None]) -> None
            f"{'namespace ' + other if other else 'the namespace vnet runs in'}, but without "
            f"link_netns vnet looks for it {'in namespace ' + ns if ns else 'where vnet runs'}",
            f"add link_netns: {other if other else 'null'}")
+
+
+class OnParent(InterfaceBase):
+    """A kind stacked on a parent link that may sit in another namespace (macvlan, ipvlan...).
+
+    The parent is named by `link:`; it lives where vnet runs unless `link_netns:` names its
+    namespace. vnet creates the link where the parent is and moves it into `netns` in the same
+    request, as `ip -n PNS link add link P name X netns NS type KIND` does.
+    """
+
+    link: IfName = Field(description="Parent link (the NIC whose traffic it shares).")
+    link_netns: NetnsName | None = Field(
+        None, description="Namespace the parent is in; omitted: where vnet runs.")
+
+    def parent(self) -> str | None:
+        return self.link
+
+    def parent_netns(self) -> str | None:
+        return self.link_netns
+
+    def check(self, topo: Any, report: Callable[..., None]) -> None:
+        check_link_netns(self, topo, report)
+
+    def ip_commands(self) -> list[list[str]]:
+        # created where the parent is, moved into its namespace by the same command
+        cmd = ["ip"] + (["-n", self.link_netns] if self.link_netns else [])
+        cmd += ["link", "add", "link", self.link, "name", self.name]
+        if self.netns != self.link_netns and self.netns is not None:
+            cmd += ["netns", self.netns]
+        cmd += ["type", self.kind_name, *self.ip_type_args()]
+        return [cmd]
 
 
 def _ip_value(value: Any) -> str:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -13,28 +13,29 @@ from . import register
 from .base import Common, InterfaceBase
 
 
-class VethPeer(Common):
+class PairPeer(Common):
     """The other end: its own name, namespace, addresses, MTU, MAC, state and master."""
 
 
-@register
-class Veth(InterfaceBase):
-    kind: Literal["veth"]
-    kind_name = "veth"
-    use_when = ("Connect two namespaces (or a namespace and a bridge) with a virtual cable;\n"
-                "the basic link of every container or lab network.")
+class Paired(InterfaceBase):
+    """A kind made as two ends in one request (veth, vxcan): `peer:` describes the other end,
+    which `expand` turns into an interface of the same kind, created by this one."""
 
-    peer: VethPeer | None = Field(None, description="The other end of the pair (required).")
+    #: the IFLA_INFO_DATA attribute that carries the peer's ifinfomsg (VETH_INFO_PEER...)
+    peer_nla: ClassVar[str] = ""
+
+    peer: PairPeer | None = Field(None, description="The other end of the pair (required).")
 
     def check(self, topo: Any, report: Any) -> None:
         if self.peer is None and self.created_by is None:
-            report("peer", "a veth needs its other end",
+            report("peer", f"a {self.kind_name} needs its other end",
                    "add peer: {name: NAME} (and netns: NS to put it in another namespace)")
 
     def expand(self) -> list[InterfaceBase]:
         if self.peer is None:
             return [self]
-        twin = Veth.model_validate({"kind": "veth", **self.peer.model_dump(exclude_unset=True)})
+        twin = type(self).model_validate({"kind": self.kind_name,
+                                          **self.peer.model_dump(exclude_unset=True)})
         twin._created_by = self.key
         twin._path = f"{self._path}.peer"
         return [self, twin]
@@ -43,7 +44,7 @@ class Veth(InterfaceBase):
         req = super().create_request()
         if self.peer is not None:
             req["peer"] = {"ifname": self.peer.name, "netns": self.peer.netns,
-                           "mtu": self.peer.mtu, "mac": self.peer.mac}
+                           "mtu": self.peer.mtu, "mac": self.peer.mac, "nla": self.peer_nla}
         return req
 
     def ip_commands(self) -> list[list[str]]:
@@ -52,7 +53,16 @@ class Veth(InterfaceBase):
         cmd = ["ip", "link", "add", self.name]
         if self.netns:
             cmd += ["netns", self.netns]
-        cmd += ["type", "veth", "peer", "name", self.peer.name]
+        cmd += ["type", self.kind_name, "peer", "name", self.peer.name]
         if self.peer.netns:
             cmd += ["netns", self.peer.netns]
         return [cmd]
+
+
+@register
+class Veth(Paired):
+    kind: Literal["veth"]
+    kind_name = "veth"
+    peer_nla = "VETH_INFO_PEER"
+    use_when = ("Connect two namespaces (or a namespace and a bridge) with a virtual cable;\n"
+                "the basic link of every container or lab network.")

@@ -1,0 +1,21 @@
+"""nlmon — a capture point for the netlink messages of its namespace.
+
+`ip link add nlmon0 type nlmon; ip link set nlmon0 up`, then `tcpdump -i nlmon0`: every
+netlink message any socket of that namespace sends or receives shows up as a packet (the
+kernel taps netlink per namespace). No kind options.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from . import register
+from .base import InterfaceBase
+
+
+@register
+class Nlmon(InterfaceBase):
+    kind: Literal["nlmon"]
+    kind_name = "nlmon"
+    use_when = ("Watch what tools say to the kernel over netlink: capture on it with\n"
+                "tcpdump or wireshark to debug ip, NetworkManager or vnet itself.")

@@ -1,0 +1,27 @@
+"""vcan — a local virtual CAN bus: every frame written to it is read back by the other sockets
+bound to it (the CAN core loops it back), with no hardware.
+
+`ip link add dev vcan1 type vcan`. No kind options; the MTU is 72 (CAN FD) as the kernel
+makes it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from . import register
+from .base import InterfaceBase
+
+
+@register
+class Vcan(InterfaceBase):
+    kind: Literal["vcan"]
+    kind_name = "vcan"
+    use_when = ("Test CAN software (SocketCAN, can-utils) without a CAN adapter: a bus in\n"
+                "one namespace that every local CAN socket on it shares.")
+
+    def ip_commands(self) -> list[list[str]]:
+        cmd = ["ip", "link", "add", "dev", self.name]
+        if self.netns:
+            cmd += ["netns", self.netns]
+        return [[*cmd, "type", "vcan"]]

@@ -1,0 +1,25 @@
+"""vxcan — a CAN tunnel pair: a frame sent on one end is received on the other, like a veth
+for CAN. It gives a namespace (a container) its own CAN bus.
+
+`ip link add vxcan1 netns net1 type vxcan peer name vxcan2 netns net2`. The other end is
+described under `peer:`, as for veth (see veth.py); both ends are made by one request, the
+peer's ifinfomsg carried in VXCAN_INFO_PEER (pyroute2 knows this only for veth, so the layout
+is declared here in `info_nla`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from . import register
+from .veth import Paired
+
+
+@register
+class Vxcan(Paired):
+    kind: Literal["vxcan"]
+    kind_name = "vxcan"
+    peer_nla = "VXCAN_INFO_PEER"
+    info_nla = (("VXCAN_INFO_UNSPEC", "none"), ("VXCAN_INFO_PEER", "peer"))
+    use_when = ("Give a namespace or container its own CAN bus that reaches another\n"
+                "namespace (often a host-side vcan gateway): the veth of CAN.")
