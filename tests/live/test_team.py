@@ -90,7 +90,15 @@ def test_team_matches_teamd_reference() -> None:
         sh(*cmd)
     expected = _configuration(snapshot_all(COMPARED))
     reference_config = json.loads(_teamdctl("config", "dump", "noports"))
-    sh("teamd", "-k", "-t", "team0", netns="host")  # teamd deletes its device as it quits
+    # stop the reference teamd (started by this test; `teamd -k` gives up after a few
+    # seconds under emulation): it deletes its device and its socket /run/teamd/team0.sock,
+    # which vnet's teamd of the same name uses next
+    reference_pid = int(Path("/run/teamd/team0.pid").read_text().strip())
+    os.kill(reference_pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while _alive(reference_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(reference_pid)
     for ns in ("host", "switch"):
         sh("ip", "netns", "del", ns)
     topo = vnet.load_text(EXAMPLE)

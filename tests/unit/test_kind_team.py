@@ -130,7 +130,8 @@ def test_dead_teamd_is_planned_as_a_restart() -> None:
     assert "pid 4242" in actions[0].reason and "not running" in actions[0].reason
     assert [(r.op, r.netns, r.args) for r in actions[0].do] == [
         ("teamd.start", "host", {"ifname": "team0", "owner": TOPO,
-                                 "config": {"runner": {"name": "activebackup"}}})]
+                                 "config": {"runner": {"name": "activebackup"}},
+                                 "ports": [["eth0", True], ["eth1", True]]})]
 
 
 def test_runner_change_stops_teamd_recreates_and_rejoins_ports() -> None:

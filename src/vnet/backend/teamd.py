@@ -41,7 +41,7 @@ TEAMD_KEY = "VNET_TEAMD"
 #: namespace name, so it cannot clash with one)
 HOST_NS_DIR = ":host"
 _CLONE_NEWNET = 0x40000000
-_STOP_WAIT = 10.0
+_STOP_WAIT = 30.0  # teamd takes seconds to quit under emulation (TCG)
 
 
 def teamd_dir(owner: str, netns: str | None) -> str:
@@ -186,10 +186,22 @@ class TeamdOps:
                 pass
 
     def _op_teamd_start(self, netns: str | None, ifname: str, owner: str,
-                        config: dict[str, Any]) -> None:
-        """Restart teamd for an existing team device (take it over)."""
+                        config: dict[str, Any], ports: list[list[Any]] | None = None) -> None:
+        """Restart teamd for an existing team device (take it over). teamd releases the ports
+        it finds as it takes over (measured), so `ports` ([name, was_up] pairs) join again:
+        down, enslaved, and up again if they were."""
         from ..ownership import link_marker
         self._teamd_start(netns, ifname, link_marker(owner, ifname), config, take_over=True)
+        ipr = self._ipr(netns)
+        team = self._index(netns, ifname)
+        for name, was_up in ports or []:
+            index = self._index(netns, name)
+            if ipr.link("get", index=index)[0].get_attr("IFLA_MASTER") == team:
+                continue
+            ipr.link("set", index=index, state="down")
+            ipr.link("set", index=index, master=team)
+            if was_up:
+                ipr.link("set", index=index, state="up")
 
     def _op_teamd_stop(self, netns: str | None, ifname: str, owner: str) -> None:
         self._teamd_stop(netns, ifname, owner)

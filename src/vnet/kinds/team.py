@@ -181,9 +181,12 @@ class Team(InterfaceBase):
         pid = teamd.get("pid")
         why = (f"its teamd (pid {pid}) is not running: it crashed or was killed" if pid else
                "no teamd is running for it")
+        ports = sorted([link.name, link.up] for link in netns_state.links.values()
+                       if link.master == name) if netns_state is not None else []
+        # no undo: a running teamd for a team that exists changes nothing a rollback restores
         return [Action("create", f"teamd for team {where}", why + "; restart it",
-                       [Request("teamd.start", ns, {**args, "config": self.teamd_config()})],
-                       [Request("teamd.stop", ns, args)])]
+                       [Request("teamd.start", ns, {**args, "config": self.teamd_config(),
+                                                    "ports": ports})])]
 
     @classmethod
     def plan_removal(cls, netns_state: Any, live: Any) -> list[Any]:
