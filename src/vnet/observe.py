@@ -24,6 +24,8 @@ class LinkState:
     master: str | None = None
     parent_index: int | None = None
     parent_netnsid: int | None = None
+    #: ARPHRD_* hardware type (1 Ethernet, 32 InfiniBand): what a stacked kind may sit on
+    link_type: int = 0
     altnames: list[str] = field(default_factory=list)
     rx_packets: int = 0
     tx_packets: int = 0
@@ -113,6 +115,8 @@ class NetnsState:
     tc_filters: list[TcFilterState] = field(default_factory=list)
     #: FDB entries with a destination, of the links that keep static ones (vxlan)
     fdb: list[FdbState] = field(default_factory=list)
+    #: MACsec SecYs with their SCs and SAs: ifname -> backend.macsec.MacsecState
+    macsec: dict[str, Any] = field(default_factory=dict)
     #: bridge VLAN filtering: ifname -> {vid: PVID|UNTAGGED flags} of bridges and their ports
     bridge_vlans: dict[str, dict[int, int]] = field(default_factory=dict)
 

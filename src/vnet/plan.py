@@ -115,6 +115,9 @@ class _Planner:
         self.plan_state()
         self.plan_extras()
         self.plan_routes()
+        for key, iface in self.desired.items():
+            for message, hint in iface.live_conflicts(self.obs):
+                self.conflict(message, _at(*key), hint)
         if self.conflicts:
             raise ConflictError(self.conflicts)
         actions = [a for phase in self.phase.values() for a in phase]

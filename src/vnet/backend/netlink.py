@@ -21,6 +21,7 @@ from ..observe import AddressState, LinkState, NetnsState, Observed, RouteState
 from . import rtnl
 from .bridge_vlan import BridgeVlanOps, read_bridge_vlans
 from .fdb import FdbOps, read_fdb
+from .macsec import MacsecOps
 from .tc import TcOps, read_tc
 from .teamd import TeamdOps, read_teamd
 
@@ -41,7 +42,7 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
-class Netlink(FdbOps, TcOps, BridgeVlanOps, TeamdOps):
+class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
     """A live kernel. One netlink socket per namespace, opened on first use.
 
     Operations are `_op_<group>_<verb>` methods, reached through `execute(Request)`; groups
@@ -226,6 +227,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, TeamdOps):
         state.qdiscs, state.tc_classes, state.tc_filters = read_tc(ipr, names)
         state.fdb = read_fdb(ipr, state.links)
         read_teamd(netns, state.links)
+        state.macsec = self.read_macsec(netns, state.links)
         state.bridge_vlans = read_bridge_vlans(ipr, state.links)
         return state
 
@@ -513,6 +515,7 @@ def _decode_link(msg: Any) -> LinkState:
         operstate=_OPER.get(msg.get_attr("IFLA_OPERSTATE") or 0, "UNKNOWN"),
         parent_index=msg.get_attr("IFLA_LINK") or None,
         parent_netnsid=msg.get_attr("IFLA_LINK_NETNSID"),
+        link_type=msg["ifi_type"],
         altnames=altnames,
         rx_packets=stats.get("rx_packets", 0),
         tx_packets=stats.get("tx_packets", 0),
@@ -551,7 +554,7 @@ def _lean_link(raw: rtnl.RawLink) -> LinkState:
                      mac=raw.mac, up=bool(raw.flags & IFF_UP),
                      operstate=_OPER.get(raw.operstate, "UNKNOWN"),
                      parent_index=raw.parent_index or None, parent_netnsid=raw.parent_netnsid,
-                     altnames=raw.altnames, rx_packets=rx_packets,
+                     link_type=raw.link_type, altnames=raw.altnames, rx_packets=rx_packets,
                      tx_packets=tx_packets, rx_bytes=rx_bytes, tx_bytes=tx_bytes)
 
 

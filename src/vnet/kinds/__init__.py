@@ -59,10 +59,6 @@ def _not_yet(name: str, kernel_kind: str, use_when: str, *probe: str) -> None:
 
 
 # Kinds of KINDS.md that a later version implements: listed honestly, never as working.
-_not_yet("macsec", "macsec", "Encrypt and authenticate everything on an Ethernet segment\n"
-         "(802.1AE), ARP and DHCP included.")
-_not_yet("ipoib", "ipoib", "IP over an InfiniBand port (datagram or connected mode);\n"
-         "needs an InfiniBand device.")
 
 
 def _import_kind_files() -> None:

@@ -208,13 +208,13 @@ class InterfaceBase(Common):
     options_map: ClassVar[dict[str, Option]] = {}
     #: kinds that can be a master (bridge, bond, team)
     can_be_master: ClassVar[bool] = False
+    #: a master that refuses ports that are up (bond, team): vnet takes a port down to
+    #: enslave it and brings it back up
+    ports_down_to_enslave: ClassVar[bool] = False
     #: IFLA_INFO_DATA layout for a kind pyroute2 does not know, or knows only in part: (name,
     #: netlink type) by attribute number, index 0 being UNSPEC. The backend teaches pyroute2
     #: these so it encodes and decodes them; type "peer" is a nested ifinfomsg (a pair's end).
     info_nla: ClassVar[tuple[tuple[str, str], ...]] = ()
-    #: a master that refuses ports that are up (bond, team): vnet takes a port down to
-    #: enslave it and brings it back up
-    ports_down_to_enslave: ClassVar[bool] = False
     #: set when this end is created together with another (a veth peer): (netns, name)
     _created_by: tuple[str | None, str] | None = PrivateAttr(default=None)
 
@@ -304,6 +304,12 @@ class InterfaceBase(Common):
         return []
 
     # ---- checks across objects ------------------------------------------------------------
+    def live_conflicts(self, observed: Any) -> list[tuple[str, str]]:
+        """Kind-specific reasons the live kernel cannot hold this interface (a parent that is
+        missing or of the wrong hardware type), as (message, hint) pairs: the planner reports
+        them as conflicts, so apply never starts."""
+        return []
+
     def check(self, topo: Any, report: Callable[..., None]) -> None:
         """Kind-specific semantic checks (mode/option fit, parent kind). Call
         `report(field, message, hint="")` for each problem; it adds the file position."""
