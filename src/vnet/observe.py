@@ -126,8 +126,21 @@ class NetnsState:
         lo = self.links.get("lo")
         return ownership.netns_owner(lo.altnames) if lo else None
 
+    #: addresses by interface, built on first use (planning asks once per interface: a scan
+    #: of every address each time made a 10k-interface plan quadratic)
+    _by_ifname: tuple[int, int, dict[str, list[str]]] | None = field(
+        default=None, init=False, repr=False, compare=False)
+
     def addresses_of(self, ifname: str) -> list[str]:
-        return [a.address for a in self.addresses if a.ifname == ifname and not a.link_local]
+        """Addresses of one interface, link-local ones left out."""
+        stamp = (id(self.addresses), len(self.addresses))
+        if self._by_ifname is None or self._by_ifname[:2] != stamp:
+            index: dict[str, list[str]] = {}
+            for a in self.addresses:
+                if not a.link_local:
+                    index.setdefault(a.ifname, []).append(a.address)
+            self._by_ifname = (*stamp, index)
+        return list(self._by_ifname[2].get(ifname, ()))
 
 
 @dataclass
