@@ -61,7 +61,8 @@ def _assert_unchanged(before: dict[str, Any]) -> None:
 @pytest.mark.parametrize(("collision", "failing", "words"), [
     pytest.param(LINK_COLLISION, "create link n1/eth0 (veth) with peer p-n1", "File exists",
                  id="middle-link"),
-    pytest.param(ROUTE_COLLISION, "create route 198.51.100.0/24 in (here)", "File exists",
+    pytest.param(ROUTE_COLLISION,
+                 "create route 198.51.100.0/24 (in the namespace vnet runs in)", "File exists",
                  id="last-route"),
 ])
 def test_failed_action_rolls_everything_back(collision: list[str], failing: str,
@@ -141,7 +142,7 @@ def test_failed_update_puts_changes_in_place_back() -> None:
             execute_plan(plan, backend)
     finally:
         backend.close()
-    assert caught.value.failed.action == "create route 203.0.113.0/24 in (here)"
+    assert caught.value.failed.action == "create route 203.0.113.0/24 (in the namespace vnet runs in)"
     assert caught.value.undo_failures == []
     _assert_unchanged(before)
 
