@@ -142,7 +142,8 @@ def test_failed_update_puts_changes_in_place_back() -> None:
             execute_plan(plan, backend)
     finally:
         backend.close()
-    assert caught.value.failed.action == "create route 203.0.113.0/24 (in the namespace vnet runs in)"
+    assert caught.value.failed.action == \
+        "create route 203.0.113.0/24 (in the namespace vnet runs in)"
     assert caught.value.undo_failures == []
     _assert_unchanged(before)
 
