@@ -114,7 +114,9 @@ tier_live() {
     return 1
   fi
   local rc=0
-  "$PY" -m pytest tests/live -q -rfEs --junitxml="$RESULTS/live.xml" "${pytest_args[@]}" || rc=$?
+  # tests/bench: the benchmark's smoke run, host only (see its docstring)
+  "$PY" -m pytest tests/live tests/bench -q -rfEs --junitxml="$RESULTS/live.xml" \
+    "${pytest_args[@]}" || rc=$?
   check_pytest live "$rc" "$RESULTS/live.xml"
 }
 

@@ -1,4 +1,9 @@
-"""The benchmark keeps running: every scenario at its smallest size (no timing assertions)."""
+"""The benchmark keeps running: every scenario at its smallest size (no timing assertions).
+
+Run by the live tier on this machine only (scripts/test-all.sh): the benchmark starts dozens of
+whole vnet processes, each of which takes seconds to start inside the emulated VM of the
+kernel tier, and what it measures does not depend on the kernel's kinds. It needs root; the
+benchmark moves itself into a private network and mount namespace."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 
 @pytest.mark.kind("veth", "bridge")
