@@ -171,7 +171,7 @@ class BridgeVlan(BaseModel):
 class Common(BaseModel):
     """Fields every interface end has, whatever its kind (also a veth's peer end)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    model_config = ConfigDict(extra="forbid", frozen=False, defer_build=True)
     #: field path of the file entry this came from (e.g. `interfaces[3]`), for error positions
     _path: str = PrivateAttr(default="")
 
