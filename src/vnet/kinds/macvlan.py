@@ -20,7 +20,7 @@ from pydantic import Field
 
 from ..actions import Action, Request
 from . import register
-from .base import IfName, InterfaceBase, Mac, NetnsName, Option, check_link_netns
+from .base import Mac, OnParent, Option
 
 MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8, "source": 16}
 _MODE_NAMES = {v: k for k, v in MODES.items()}
@@ -51,15 +51,12 @@ def _mac_list(value: Any) -> list[str]:
     return sorted(str(mac).lower() for _, mac in attrs)
 
 
-class MacvlanLike(InterfaceBase):
+class MacvlanLike(OnParent):
     """What macvlan and macvtap share: the same modes and attributes under another prefix."""
 
     #: IFLA_MACVLAN_ or IFLA_MACVTAP_
     nla_prefix: ClassVar[str] = "IFLA_MACVLAN_"
 
-    link: IfName = Field(description="Parent link (the NIC whose traffic it shares).")
-    link_netns: NetnsName | None = Field(
-        None, description="Namespace the parent is in; omitted: where vnet runs.")
     mode: Mode | None = Field(
         None, description="private, vepa (kernel default), bridge, passthru or source.")
     nopromisc: bool | None = Field(
@@ -67,13 +64,6 @@ class MacvlanLike(InterfaceBase):
     macaddr: list[Mac] | None = Field(
         None, description="source mode: the source MACs whose frames it receives "
                           "(ip: macaddr set MAC...).")
-
-    # ---- identity and graph ---------------------------------------------------------------
-    def parent(self) -> str | None:
-        return self.link
-
-    def parent_netns(self) -> str | None:
-        return self.link_netns
 
     # ---- options --------------------------------------------------------------------------
     @classmethod
@@ -153,7 +143,7 @@ class MacvlanLike(InterfaceBase):
         if self.nopromisc is not None and self.mode != "passthru":
             report("nopromisc", "nopromisc only applies to mode passthru",
                    "add mode: passthru, or remove nopromisc")
-        check_link_netns(self, topo, report)
+        super().check(topo, report)  # the parent and its namespace
 
     # ---- rendering ------------------------------------------------------------------------
     def ip_type_args(self) -> list[str]:
@@ -165,16 +155,6 @@ class MacvlanLike(InterfaceBase):
         if self.macaddr:
             args += ["macaddr", "set", *self.macaddr]
         return args
-
-    def ip_commands(self) -> list[list[str]]:
-        # created where the parent is, moved into its namespace by the same command
-        cmd = ["ip"] + (["-n", self.link_netns] if self.link_netns else [])
-        cmd += ["link", "add", "link", self.link, "name", self.name]
-        if self.netns != self.link_netns and self.netns is not None:
-            cmd += ["netns", self.netns]
-        cmd += ["type", self.kind_name, *self.ip_type_args()]
-        return [cmd]
-
 
 @register
 class Macvlan(MacvlanLike):
