@@ -182,38 +182,32 @@ def _build(data: Any, pos: _Positions, issues: Collector) -> Topology | None:
         elif iface is not None:
             topo.interfaces.append(iface)
 
-    raw_routes = data.get("routes") or []
-    if not isinstance(raw_routes, list):
-        issues.add("'routes' must be a list", "routes", pos.where("routes"),
-                   "write each route as a '- {to: ..., via: ...}' item")
-        raw_routes = []
-    for i, raw in enumerate(raw_routes):
-        path = f"routes[{i}]"
-        if not isinstance(raw, dict):
-            issues.add("a route must be a mapping like {to: default, via: 192.0.2.1}", path,
-                       pos.where(path))
-            continue
-        try:
-            topo.routes.append(Route.model_validate(raw))
-        except ValidationError as exc:
-            _report(exc, issues, pos, path, Route)
-    raw_checks = data.get("checks") or []
-    if not isinstance(raw_checks, list):
-        issues.add("'checks' must be a list", "checks", pos.where("checks"),
-                   "write each check as a '- {from: NS, ping: ADDRESS}' item")
-        raw_checks = []
-    for i, raw in enumerate(raw_checks):
-        path = f"checks[{i}]"
-        if not isinstance(raw, dict):
-            issues.add("a check must be a mapping like {from: h1, ping: 192.0.2.2}", path,
-                       pos.where(path))
-            continue
-        try:
-            topo.checks.append(Check.model_validate(raw))
-        except ValidationError as exc:
-            _report(exc, issues, pos, path, Check)
+    topo.routes = _load_list(data, "routes", Route, pos, issues,
+                             "{to: default, via: 192.0.2.1}")
+    topo.checks = _load_list(data, "checks", Check, pos, issues, "{from: h1, ping: 192.0.2.2}")
     topo.positions = {**pos.values, **{f"{k}#key": v for k, v in pos.keys.items()}}
     return topo
+
+
+def _load_list(data: dict[str, Any], key: str, model: type[Any], pos: _Positions,
+               issues: Collector, example: str) -> list[Any]:
+    """A top-level list of mappings (routes, checks), each validated by `model`."""
+    raw_items = data.get(key) or []
+    if not isinstance(raw_items, list):
+        issues.add(f"'{key}' must be a list", key, pos.where(key),
+                   f"write each item as '- {example}'")
+        return []
+    out = []
+    for i, raw in enumerate(raw_items):
+        path = f"{key}[{i}]"
+        if not isinstance(raw, dict):
+            issues.add(f"a {key[:-1]} must be a mapping like {example}", path, pos.where(path))
+            continue
+        try:
+            out.append(model.model_validate(raw))
+        except ValidationError as exc:
+            _report(exc, issues, pos, path, model)
+    return out
 
 
 def _build_interface(raw: Any, path: str, pos: _Positions, issues: Collector) -> Any:
