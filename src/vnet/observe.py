@@ -3,6 +3,7 @@ planner, `show` and `destroy`. Only what those need is decoded."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,3 +155,15 @@ class Observed:
     def link(self, netns: str | None, name: str) -> LinkState | None:
         ns = self.namespaces.get(netns)
         return ns.links.get(name) if ns else None
+
+
+def gather(backend: Any, namespaces: Iterable[str | None]) -> Observed:
+    """Read each namespace that exists through a backend's `list_netns`/`read_netns` (the live
+    kernel's and the in-memory one's `observe`)."""
+    existing = backend.list_netns()
+    obs = Observed(existing_netns=existing)
+    for ns in dict.fromkeys(namespaces):
+        if ns is not None and ns not in existing:
+            continue
+        obs.namespaces[ns] = backend.read_netns(ns)
+    return obs

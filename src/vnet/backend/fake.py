@@ -25,7 +25,15 @@ from typing import Any
 
 from ..actions import Request
 from ..errors import KernelError
-from ..observe import AddressState, FdbState, LinkState, NetnsState, Observed, RouteState
+from ..observe import (
+    AddressState,
+    FdbState,
+    LinkState,
+    NetnsState,
+    Observed,
+    RouteState,
+    gather,
+)
 from ..ownership import netns_owner
 
 Key = tuple[str | None, str]
@@ -109,13 +117,8 @@ class FakeKernel:
         return copy.deepcopy(self._ns(netns, f"open namespace {netns}"))
 
     def observe(self, namespaces: Iterable[str | None]) -> Observed:
-        existing = self.list_netns()
-        obs = Observed(existing_netns=existing)
-        for ns in dict.fromkeys(namespaces):
-            if ns is not None and ns not in existing:
-                continue
-            obs.namespaces[ns] = self.read_netns(ns)
-        return obs
+        """Links, addresses, routes (and what kinds keep) of each namespace that exists."""
+        return gather(self, namespaces)
 
     def send(self, requests: Sequence[Request]) -> None:
         """Carry out requests in order; the first refusal raises KernelError naming it."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..actions import Request
 from ..errors import KernelError
-from ..observe import AddressState, LinkState, NetnsState, Observed, RouteState
+from ..observe import AddressState, LinkState, NetnsState, Observed, RouteState, gather
 from . import rtnl
 from .bridge_vlan import BridgeVlanOps, read_bridge_vlans
 from .fdb import FdbOps, read_fdb
@@ -178,14 +178,8 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
 
     # ---- reading -------------------------------------------------------------------------
     def observe(self, namespaces: Iterable[str | None]) -> Observed:
-        """Dump links, addresses and routes of each namespace that exists."""
-        existing = self.list_netns()
-        obs = Observed(existing_netns=existing)
-        for ns in dict.fromkeys(namespaces):
-            if ns is not None and ns not in existing:
-                continue
-            obs.namespaces[ns] = self.read_netns(ns)
-        return obs
+        """Links, addresses, routes (and what kinds keep) of each namespace that exists."""
+        return gather(self, namespaces)
 
     def netns_owner(self, netns: str) -> str | None:
         """The topology owning a namespace (its loopback's marker), reading only `lo`."""
