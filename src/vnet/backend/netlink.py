@@ -1,7 +1,11 @@
-"""The one door to the kernel: netlink (through pyroute2) and the netns bind mounts.
+"""The live kernel behind vnet's one door (the `backend` package): netlink and the netns bind
+mounts.
 
-Nothing else in vnet opens a socket, mounts, or runs a program. Requests are plain data
-(`Request`), so callers build lists of them without a kernel and `send` can batch them.
+Common requests and dumps go through the lean rtnetlink path (rtnl.py); pyroute2 serves the
+rest. Op groups that need more than a few lines are mixins beside this file (fdb, tc,
+bridge_vlan, macsec, teamd); probes.py holds the checks' sockets. Nothing outside `backend`
+opens a socket, mounts, or runs a program. Requests are plain data (`Request`), so callers
+build lists of them without a kernel and `send`/`send_bulk` can batch them.
 """
 
 from __future__ import annotations
@@ -115,9 +119,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
 
     def _create_netns(self, name: str) -> None:
-        """`ip netns add`: a new network namespace bind-mounted at /run/netns/NAME.
-
-        Done in a forked child (unshare changes the caller's own namespace)."""
+        """`ip netns add`: a new network namespace bind-mounted at /run/netns/NAME."""
         libc = _libc()
         os.makedirs(NETNS_DIR, exist_ok=True)
         if libc.mount(b"", NETNS_DIR.encode(), b"none", _MS_SHARED | _MS_REC, None) != 0:
