@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 import vnet
 
@@ -77,8 +78,10 @@ def test_capture_sees_the_netlink_messages_of_an_apply() -> None:
             reader = threading.Thread(target=read)
             reader.start()
             # while capturing, vnet adds a veth pair in the same namespace
-            more = vnet.load_text(EXAMPLE + "  - {name: capt0, kind: veth, netns: mon, "
-                                            "peer: {name: capt1, netns: mon}}\n")
+            bigger = yaml.safe_load(EXAMPLE)
+            bigger["interfaces"].append({"name": "capt0", "kind": "veth", "netns": "mon",
+                                         "peer": {"name": "capt1", "netns": "mon"}})
+            more = vnet.load_data(bigger)
             try:
                 more.apply()
             finally:
