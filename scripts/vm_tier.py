@@ -272,7 +272,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=REPO / ".cache" / "results" / "kernel")
     parser.add_argument(
-        "--timeout", type=float, default=float(os.environ.get("VNET_VM_TIMEOUT", 2700))
+        "--timeout", type=float, default=float(os.environ.get("VNET_VM_TIMEOUT", 3900))
     )
     parser.add_argument("--memory", default="2G")
     parser.add_argument("--guest", action="store_true", help=argparse.SUPPRESS)
