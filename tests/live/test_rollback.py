@@ -5,6 +5,7 @@ failed action and the kernel's reason."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,15 @@ def _requires() -> None:
     require_kind("veth")
 
 
-def _assert_unchanged(before: dict[str, Any]) -> None:
+def _assert_unchanged(before: dict[str, Any], settle: float = 10.0) -> None:
+    """The kernel equals `before`, allowing it `settle` seconds to finish its own work: a link
+    set down and up again gets its IPv6 link-local address and that address's local route back
+    only after duplicate address detection, about a second later (longer under emulation)."""
+    deadline = time.monotonic() + settle
     after = kernel_snapshot()
+    while after != before and time.monotonic() < deadline:
+        time.sleep(0.2)
+        after = kernel_snapshot()
     assert after == before, "the kernel differs from before apply:\n" + diff_text(
         before, after, "before apply", "after the failed apply")
 
