@@ -32,6 +32,18 @@ def _console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False, width=width)
 
 
+class _LazyConsole:
+    """The error console, made on the first error: importing rich costs every run ~30 ms."""
+
+    def __init__(self) -> None:
+        self._con: Any = None
+
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        if self._con is None:
+            self._con = _console(stderr=True)
+        self._con.print(*args, **kwargs)
+
+
 def _emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
@@ -56,14 +68,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _print_plan(plan: Any, done: bool = False) -> None:
-    from .render.plan_text import STYLES, plan_lines, plan_summary
-    con = _console()
-    for verb, line in plan_lines(plan):
-        con.print(line, style=STYLES[verb], markup=False)
+    # Plain writes, not rich: a 10k-interface plan is 25k lines, and rich's per-line
+    # rendering cost more than the kernel's work (18 s). Colour only on a terminal.
+    from .render.plan_text import ANSI_COLOURS, plan_lines, plan_summary
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    lines = [f"\x1b[{ANSI_COLOURS[verb]}m{line}\x1b[0m" if colour else line
+             for verb, line in plan_lines(plan)]
     summary = plan_summary(plan)
     if done and plan.has_changes:
         summary = summary.replace("Plan for", "Applied to").replace(" to ", " ")
-    con.print(summary, markup=False)
+    lines.append(summary)
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -80,9 +95,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def _progress() -> Any:
     if not sys.stderr.isatty():
         return None
+    import time
     con = _console(stderr=True)
+    shown = [0.0]
 
     def report(action: Any, i: int, total: int) -> None:
+        now = time.monotonic()
+        if now - shown[0] < 0.1 and i + 1 < total:
+            return  # a terminal cannot show 10k lines a second; ten updates do
+        shown[0] = now
         con.print(f"[{i + 1}/{total}] {action.verb} {action.subject}", markup=False,
                   style="dim", end="\r")
     return report
@@ -258,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    err = _console(stderr=True)
+    err = _LazyConsole()
     try:
         return int(args.func(args))
     except TopologyError as exc:

@@ -148,26 +148,27 @@ class _Planner:
 
     # ---- links ----------------------------------------------------------------------------
     def plan_links(self) -> None:
-        to_create: list[InterfaceBase] = []
+        # keyed by Key: comparing pydantic models for membership made planning quadratic
+        to_create: dict[Key, InterfaceBase] = {}
         replaced: set[Key] = set()
         for key, iface in self.desired.items():
             if iface.created_by is not None:
                 continue  # its twin creates it
             state = self._link_state(iface)
             if state == "create":
-                to_create.append(iface)
+                to_create[key] = iface
             elif state == "replace":
                 replaced.add(key)
-                to_create.append(iface)
+                to_create[key] = iface
         # a replaced twin (veth peer) means replacing its creator: both ends go together
         for iface in self.desired.values():
             if iface.created_by is not None and self._link_state(iface) in ("create", "replace"):
                 creator = self.desired[iface.created_by]
-                if creator not in to_create:
-                    to_create.append(creator)
+                if creator.key not in to_create:
+                    to_create[creator.key] = creator
                     if self.obs.link(*creator.key) is not None:
                         replaced.add(creator.key)
-        for iface in to_create:
+        for iface in to_create.values():
             for end in iface.expand():
                 self.fresh.add(end.key)
         for key in sorted(replaced, key=str):
@@ -178,7 +179,7 @@ class _Planner:
                                                                  self.obs.link(*key))
             self.phase["del_links"].append(self._remove_link(key, "replace"))
         self._remove_stale_links()
-        for iface in self._creation_order(to_create):
+        for iface in self._creation_order(list(to_create.values())):
             self.phase["add_links"].append(self._create_link(iface, iface.key in replaced))
 
     def _link_state(self, iface: InterfaceBase) -> str:

@@ -434,7 +434,9 @@ def dump_routes(rt: Rtnl, family: int) -> list[dict[str, Any]]:
     for data, offset in rt.dump(RTM_GETROUTE, body):
         length = _HDR.unpack_from(data, offset)[0]
         _, dst_len, _, _, table, proto, _, rtype, _ = _RTM.unpack_from(data, offset + 16)
-        if rtype != 1:  # unicast only: the kernel's local/broadcast routes are not vnet's
+        # unicast only, never the local table (the header's table is exact below 256): the
+        # kernel's local/broadcast routes, two per address, are not vnet's and not parsed
+        if rtype != 1 or table == 255:
             continue
         route: dict[str, Any] = {"family": family, "dst_len": dst_len, "table": table,
                                  "proto": proto, "dst": None, "gateway": None, "oif": None,

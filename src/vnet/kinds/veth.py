@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from . import register
 from .base import Common, InterfaceBase
@@ -25,6 +25,7 @@ class Paired(InterfaceBase):
     peer_nla: ClassVar[str] = ""
 
     peer: PairPeer | None = Field(None, description="The other end of the pair (required).")
+    _twin: tuple[PairPeer, InterfaceBase] | None = PrivateAttr(default=None)
 
     def check(self, topo: Any, report: Any) -> None:
         if self.peer is None and self.created_by is None:
@@ -34,10 +35,15 @@ class Paired(InterfaceBase):
     def expand(self) -> list[InterfaceBase]:
         if self.peer is None:
             return [self]
+        # validated once per peer (the planner and validation expand a topology several times)
+        cached = self._twin
+        if cached is not None and cached[0] is self.peer and cached[1].created_by == self.key:
+            return [self, cached[1]]
         twin = type(self).model_validate({"kind": self.kind_name,
                                           **self.peer.model_dump(exclude_unset=True)})
         twin._created_by = self.key
         twin._path = f"{self._path}.peer"
+        self._twin = (self.peer, twin)
         return [self, twin]
 
     def create_request(self) -> dict[str, Any]:

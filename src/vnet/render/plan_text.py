@@ -7,7 +7,8 @@ from typing import Any
 from ..plan import Plan
 
 SIGNS = {"create": "+", "change": "~", "replace": "±", "remove": "-"}
-STYLES = {"create": "green", "change": "yellow", "replace": "magenta", "remove": "red"}
+#: SGR colour codes: create green, change yellow, replace magenta, remove red
+ANSI_COLOURS = {"create": "32", "change": "33", "replace": "35", "remove": "31"}
 
 
 def _value(v: Any) -> str:

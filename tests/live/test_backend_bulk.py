@@ -1,0 +1,56 @@
+"""The backend's shortcuts for large topologies keep exact results: the name -> ifindex cache
+never sends a request to a link that vnet itself replaced, and bulk deletion of pairs removes
+exactly the links asked for."""
+
+from __future__ import annotations
+
+import pytest
+
+from vnet.actions import Request
+from vnet.backend.netlink import Netlink
+
+from .helpers import ip_json, require_kind, sh
+
+pytestmark = pytest.mark.kind("veth")
+
+
+def _index(name: str) -> int:
+    return int(ip_json("link", "show", name)[0]["ifindex"])
+
+
+def test_index_cache_follows_links_vnet_recreates() -> None:
+    require_kind("veth")
+    sh("ip", "link", "add", "x0", "type", "veth", "peer", "name", "x1")
+    with Netlink() as nl:
+        nl.observe([None])  # the dump seeds the cache with x0's first index
+        old = _index("x0")
+        nl.send([Request("addr.add", None, {"ifname": "x0", "address": "192.0.2.1/24"})])
+        nl.send([Request("link.del", None, {"ifname": "x0"}),
+                 Request("link.add", None, {"ifname": "x0", "kind": "veth", "marker": None,
+                                            "info_data": {}, "peer": {"ifname": "x1"}})])
+        new = _index("x0")
+        assert new != old
+        for i in range(20):  # past the misses that trigger a dump, and then from the dump
+            nl.send([Request("addr.add", None, {"ifname": "x0",
+                                                "address": f"198.51.100.{i + 1}/24"})])
+        nl.send([Request("link.state", None, {"ifname": "x1", "up": True})])
+    addrs = {a["local"] for a in ip_json("addr", "show", "x0")[0]["addr_info"]}
+    assert addrs == {f"198.51.100.{i + 1}" for i in range(20)}
+    assert "UP" in ip_json("link", "show", "x1")[0]["flags"]
+
+
+def test_bulk_deletion_of_pairs_removes_exactly_those_asked_for() -> None:
+    require_kind("veth")
+    for i in range(4):
+        sh("ip", "link", "add", f"a{i}", "type", "veth", "peer", "name", f"b{i}")
+    sh("ip", "link", "add", "keep0", "type", "veth", "peer", "name", "keep1")
+    sh("ip", "link", "add", "c0", "type", "veth", "peer", "name", "c1")
+    gone = [f"{end}{i}" for i in range(4) for end in "ab"] + ["c0"]  # c1 goes with its peer
+    with Netlink() as nl:
+        done, err = nl.send_bulk([[Request("link.del", None, {"ifname": n, "missing_ok": True})]
+                                  for n in gone])
+    assert (done, err) == (len(gone), None)
+    left = sorted(link["ifname"] for link in ip_json("link", "show"))
+    assert left == ["keep0", "keep1", "lo"]
+    groups = {link["ifname"]: link.get("group") for link in ip_json("-d", "link", "show")}
+    assert groups["keep0"] == groups["keep1"] == "default"
