@@ -21,9 +21,15 @@ def owned_namespaces(backend: Netlink, topology: str) -> list[str]:
     return sorted(ns for ns in backend.list_netns() if backend.netns_owner(ns) == topology)
 
 
-def observe_topology(backend: Netlink, topo: Topology, record: Record) -> Observed:
-    wanted = namespaces_to_observe(topo, record) + owned_namespaces(backend, topo.name)
-    return backend.observe(wanted)
+def observe_topology(backend: Netlink, topo: Topology, record: Record,
+                     teardown: bool = False) -> Observed:
+    """What planning `topo` needs of the kernel; for a `teardown`, the namespaces the topology
+    owns are only identified (they go whole)."""
+    owned = owned_namespaces(backend, topo.name)
+    needed = namespaces_to_observe(topo, record)
+    shallow = set(owned) - set(needed) if teardown else set()
+    return backend.observe(needed + owned, {route.netns for route in topo.routes},
+                           shallow=shallow)
 
 
 def plan(topo: Topology, backend: Netlink | None = None) -> Plan:
@@ -52,7 +58,7 @@ def destroy(name: str, backend: Netlink | None = None,
     with host_lock(), _backend(backend) as nl:
         record = read_record(name)
         empty = Topology(name=name)
-        observed = observe_topology(nl, empty, record)
+        observed = observe_topology(nl, empty, record, teardown=True)
         the_plan = plan_teardown(name, observed, record)
         if the_plan.has_changes:
             execute_plan(the_plan, nl, *(p for p in [progress] if p))

@@ -3,7 +3,7 @@ planner, `show` and `destroy`. Only what those need is decoded."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,13 +157,15 @@ class Observed:
         return ns.links.get(name) if ns else None
 
 
-def gather(backend: Any, namespaces: Iterable[str | None]) -> Observed:
-    """Read each namespace that exists through a backend's `list_netns`/`read_netns` (the live
-    kernel's and the in-memory one's `observe`)."""
+def gather(backend: Any, namespaces: Iterable[str | None],
+           read: Callable[[str | None], NetnsState] | None = None) -> Observed:
+    """Read each namespace that exists through a backend's `list_netns` and `read` (default:
+    its `read_netns`) — the live kernel's and the in-memory one's `observe`."""
     existing = backend.list_netns()
     obs = Observed(existing_netns=existing)
+    read = read or backend.read_netns
     for ns in dict.fromkeys(namespaces):
         if ns is not None and ns not in existing:
             continue
-        obs.namespaces[ns] = backend.read_netns(ns)
+        obs.namespaces[ns] = read(ns)
     return obs

@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import errno
 import ipaddress
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 from ..actions import Request
@@ -116,8 +116,12 @@ class FakeKernel:
     def read_netns(self, netns: str | None) -> NetnsState:
         return copy.deepcopy(self._ns(netns, f"open namespace {netns}"))
 
-    def observe(self, namespaces: Iterable[str | None]) -> Observed:
-        """Links, addresses, routes (and what kinds keep) of each namespace that exists."""
+    def observe(self, namespaces: Iterable[str | None],
+                route_netns: Collection[str | None] | None = None,
+                shallow: Collection[str] = ()) -> Observed:
+        """Links, addresses, routes (and what kinds keep) of each namespace that exists, in
+        full whatever `route_netns` and `shallow` say: they are the live kernel's economies,
+        and planning must not depend on them."""
         return gather(self, namespaces)
 
     def send(self, requests: Sequence[Request]) -> None:

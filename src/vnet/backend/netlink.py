@@ -15,7 +15,7 @@ import errno
 import ipaddress
 import os
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -60,6 +60,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         #: that may add, remove or rename a link (see _index)
         self._indexes: dict[str | None, dict[str, int]] = {}
         self._index_misses: dict[str | None, int] = {}
+        self._loopbacks: dict[str, rtnl.RawLink | None] = {}
 
     # ---- sockets ------------------------------------------------------------------------
     def _ipr(self, netns: str | None) -> Any:
@@ -183,26 +184,50 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
             pass
 
     # ---- reading -------------------------------------------------------------------------
-    def observe(self, namespaces: Iterable[str | None]) -> Observed:
-        """Links, addresses, routes (and what kinds keep) of each namespace that exists."""
-        return gather(self, namespaces)
+    def observe(self, namespaces: Iterable[str | None],
+                route_netns: Collection[str | None] | None = None,
+                shallow: Collection[str] = ()) -> Observed:
+        """Links, addresses, routes (and what kinds keep) of each namespace that exists;
+        without packet counters, which planning never reads. Of the routes vnet did not make,
+        only those of `route_netns` are read (default: every namespace's): planning needs them
+        only where the file declares routes, to refuse taking over someone else's. Of the
+        `shallow` namespaces only the loopback (the owner's mark) is read: a teardown deletes
+        them whole, and reading a thousand namespaces' contents was most of its time."""
+        def read(ns: str | None) -> NetnsState:
+            if ns is not None and ns in shallow:
+                return self._read_loopback(ns)
+            return self.read_netns(ns, counters=False,
+                                   foreign_routes=route_netns is None or ns in route_netns)
+        return gather(self, namespaces, read)
 
     def netns_owner(self, netns: str) -> str | None:
         """The topology owning a namespace (its loopback's marker), reading only `lo`."""
         from ..ownership import netns_owner
-        try:
-            lo = self._rt(netns).get_link("lo")
-        except (OSError, KernelError):  # no readable lo
-            return None
+        lo = self._loopback(netns)
         return netns_owner(lo.altnames) if lo is not None else None
 
-    def read_netns(self, netns: str | None) -> NetnsState:
+    def _loopback(self, netns: str) -> rtnl.RawLink | None:
+        """A namespace's `lo` (None: unreadable), kept until the next request that may change
+        links: finding owners and then reading the owned namespaces shallowly reads it once."""
+        if netns not in self._loopbacks:
+            try:
+                self._loopbacks[netns] = self._rt(netns).get_link("lo")
+            except (OSError, KernelError):  # no readable lo
+                self._loopbacks[netns] = None
+        return self._loopbacks[netns]
+
+    def _read_loopback(self, netns: str) -> NetnsState:
+        lo = self._loopback(netns)
+        return NetnsState(name=netns, links={} if lo is None else {"lo": _lean_link(lo)})
+
+    def read_netns(self, netns: str | None, counters: bool = True,
+                   foreign_routes: bool = True) -> NetnsState:
         rt = self._rt(netns)
         ipr = _LazyIPRoute(self, netns)
         state = NetnsState(name=netns)
         by_index: dict[int, LinkState] = {}
         masters: dict[int, int] = {}
-        for raw in rtnl.dump_links(rt):
+        for raw in rtnl.dump_links(rt, counters):
             if raw.has_info_data:  # a kind's own attributes: pyroute2 parses them, as before
                 self._ipr(netns)  # (its socket teaches pyroute2 the kinds' layouts)
                 link = _decode_link(rtnl.full_link(raw.raw))
@@ -221,7 +246,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
             if index in names:
                 state.addresses.append(AddressState(names[index], address, scope))
         for family in (socket.AF_INET, socket.AF_INET6):
-            for msg in rtnl.dump_routes(rt, family):
+            for msg in rtnl.dump_routes(rt, family, 0 if foreign_routes else RTPROT_VNET):
                 route = _decode_route(msg, family, names)
                 if route is not None:
                     state.routes.append(route)
@@ -241,6 +266,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
     def _forget_indexes(self) -> None:
         self._indexes.clear()
         self._index_misses.clear()
+        self._loopbacks.clear()
 
     def execute(self, req: Request) -> None:
         handler = getattr(self, "_op_" + req.op.replace(".", "_"), None)
@@ -290,7 +316,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
     def _delete_as_group(self, netns: str | None, batches: Sequence[Sequence[Request]]
                          ) -> tuple[int, KernelError | None]:
         rt = self._rt(netns)
-        links = rtnl.dump_links(rt)
+        links = rtnl.dump_links(rt, counters=False)
         by_name = {link.name: link for link in links}
         group_of = {link.index: link.group for link in links}
         used = set(group_of.values())
@@ -340,7 +366,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
             misses = self._index_misses[netns] = self._index_misses.get(netns, 0) + 1
             if misses > _MISSES_BEFORE_DUMP:
                 known = self._indexes[netns] = {link.name: link.index
-                                                for link in rtnl.dump_links(rt)}
+                                                for link in rtnl.dump_links(rt, False)}
         found = known.get(ifname) if known is not None else None
         if found is None:
             found = rt.link_index(ifname)

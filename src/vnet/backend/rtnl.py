@@ -50,6 +50,8 @@ IFLA_STATS64 = 23
 IFLA_GROUP = 27
 IFLA_NET_NS_FD = 28
 IFLA_EXT_MASK = 29
+SOL_NETLINK, NETLINK_GET_STRICT_CHK = 270, 12
+RTEXT_FILTER_SKIP_STATS = 1 << 3
 IFLA_LINK_NETNSID = 37
 IFLA_PROP_LIST = 52
 IFLA_ALT_IFNAME = 53
@@ -323,7 +325,7 @@ def _socket() -> socket.socket:
             sock.setsockopt(socket.SOL_SOCKET, force, SOCKET_BUFFER)
         except OSError:
             sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
-    sock.setsockopt(270, 11, 1)  # SOL_NETLINK, NETLINK_EXT_ACK: the kernel's reason, in words
+    sock.setsockopt(SOL_NETLINK, 11, 1)  # NETLINK_EXT_ACK: the kernel's reason, in words
     sock.bind((0, 0))
     return sock
 
@@ -399,9 +401,11 @@ _LINK_WANTED = frozenset({IFLA_IFNAME, IFLA_MTU, IFLA_ADDRESS, IFLA_OPERSTATE, I
                           IFLA_PROP_LIST, IFLA_LINKINFO})
 
 
-def dump_links(rt: Rtnl) -> list[RawLink]:
+def dump_links(rt: Rtnl, counters: bool = True) -> list[RawLink]:
+    """Every link of the socket's namespace; without `counters` the kernel leaves out the
+    statistics (RTEXT_FILTER_SKIP_STATS), a good part of each message (`stats` stays zero)."""
     # no RTEXT_FILTER_VF: VF details are not read, and they would only lengthen the dump
-    body = ifinfo() + attr_u32(IFLA_EXT_MASK, 0)
+    body = ifinfo() + attr_u32(IFLA_EXT_MASK, 0 if counters else RTEXT_FILTER_SKIP_STATS)
     return [RawLink(d, o) for d, o in rt.dump(RTM_GETLINK, body)]
 
 
@@ -427,11 +431,26 @@ def dump_addresses(rt: Rtnl) -> list[tuple[int, str, int]]:
     return out
 
 
-def dump_routes(rt: Rtnl, family: int) -> list[dict[str, Any]]:
-    """Unicast routes outside the local table, with the fields observe compares."""
-    out = []
-    body = _RTM.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)
-    for data, offset in rt.dump(RTM_GETROUTE, body):
+def dump_routes(rt: Rtnl, family: int, proto: int = 0) -> list[dict[str, Any]]:
+    """Unicast routes outside the local table, with the fields observe compares; with
+    `proto`, only that routing protocol's, filtered by the kernel (strict dump checking).
+
+    A route appears once even when the dump repeats it: an IPv6 dump restarts its walk when
+    the table changes underneath, and right after 10k interfaces came up (DAD adding routes)
+    one dump sent 1.7 million messages for 30 thousand routes."""
+    body = _RTM.pack(family, 0, 0, 0, 0, proto, 0, 1 if proto else 0, 0)
+    if not proto:
+        return _parse_routes(rt.dump(RTM_GETROUTE, body), family)
+    rt.sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+    try:
+        return _parse_routes(rt.dump(RTM_GETROUTE, body), family)
+    finally:
+        rt.sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 0)
+
+
+def _parse_routes(messages: Iterator[tuple[bytes, int]], family: int) -> list[dict[str, Any]]:
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for data, offset in messages:
         length = _HDR.unpack_from(data, offset)[0]
         _, dst_len, _, _, table, proto, _, rtype, _ = _RTM.unpack_from(data, offset + 16)
         # unicast only, never the local table (the header's table is exact below 256): the
@@ -452,8 +471,8 @@ def dump_routes(rt: Rtnl, family: int) -> list[dict[str, Any]]:
                 route["priority"] = _U32.unpack_from(data, s)[0]
             elif kind == RTA_TABLE:
                 route["table"] = _U32.unpack_from(data, s)[0]
-        out.append(route)
-    return out
+        out.setdefault(tuple(route.values()), route)
+    return list(out.values())
 
 
 class RawQdisc:

@@ -1,6 +1,6 @@
 """The backend's shortcuts for large topologies keep exact results: the name -> ifindex cache
-never sends a request to a link that vnet itself replaced, and bulk deletion of pairs removes
-exactly the links asked for."""
+never sends a request to a link that vnet itself replaced, bulk deletion of pairs removes
+exactly the links asked for, and the kernel-filtered route dump returns vnet's routes."""
 
 from __future__ import annotations
 
@@ -54,3 +54,21 @@ def test_bulk_deletion_of_pairs_removes_exactly_those_asked_for() -> None:
     assert left == ["keep0", "keep1", "lo"]
     groups = {link["ifname"]: link.get("group") for link in ip_json("-d", "link", "show")}
     assert groups["keep0"] == groups["keep1"] == "default"
+
+
+def test_route_dump_narrowed_to_vnets_routes() -> None:
+    require_kind("veth")
+    sh("ip", "link", "add", "r0", "type", "veth", "peer", "name", "r1")
+    sh("ip", "link", "set", "r0", "up")
+    sh("ip", "addr", "add", "192.0.2.1/24", "dev", "r0")
+    sh("ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.2", "proto", "118")
+    sh("ip", "route", "add", "203.0.113.0/24", "via", "192.0.2.2")  # proto boot: not vnet's
+    sh("ip", "-6", "route", "add", "2001:db8:1::/64", "dev", "r0", "proto", "118")
+    with Netlink() as nl:
+        everything = nl.observe([None]).namespaces[None].routes
+        narrowed = nl.observe([None], route_netns=set()).namespaces[None].routes
+    mine = {("198.51.100.0/24", 118), ("2001:db8:1::/64", 118)}
+    assert {(r.to, r.proto) for r in narrowed} == mine
+    assert mine | {("203.0.113.0/24", 3), ("192.0.2.0/24", 2)} <= \
+        {(r.to, r.proto) for r in everything}
+    assert len(everything) == len({r.key for r in everything})  # each route once
