@@ -41,6 +41,12 @@ def vnet_exe() -> list[str]:
     return [sys.executable, "-m", "vnet"]
 
 
+def venv_python() -> str:
+    """The Python that has vnet's dependencies (pyroute2): the checkout's .venv's if any."""
+    venv = ROOT / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
 # ---- the work -------------------------------------------------------------------------------
 def pair_addrs(i: int) -> tuple[str, str]:
     """Pair i's two ends: one /30 each, so every address is distinct."""
@@ -209,7 +215,7 @@ class Bench:
             if self.want("pyroute2"):
                 loop = str(Path(__file__).parent / "pyroute2_loop.py")
                 self.record(f"create-{n}", "pyroute2 loop",
-                            run([sys.executable, loop, str(pairs)])[0])
+                            run([venv_python(), loop, str(pairs)])[0])
                 run(["ip", "link", "del", "group", str(GROUP)])
                 wait_clean()
 
@@ -241,12 +247,19 @@ class Bench:
 
     # -- scale --
     def scale(self) -> None:
+        # ip -batch at each size too: whether the kernel itself keeps a constant cost per
+        # interface decides what "linear" can mean for vnet on this machine
         for size in self.scale_sizes:
             y = self.file(f"scale-{size}.yaml", create_yaml(size // 2))
+            batch = self.file(f"scale-{size}.batch", create_batch(size // 2))
             for _ in range(self.scale_rounds):
                 t = run([*self.vnet, "apply", y])[0]
                 self.record(f"scale-{size}", "vnet per interface", t / size)
                 run([*self.vnet, "destroy", "bench"])
+                wait_clean()
+                t = run(["ip", "-batch", batch])[0]
+                self.record(f"scale-{size}", "ip -batch per interface", t / size)
+                run(["ip", "link", "del", "group", str(GROUP)])
                 wait_clean()
 
     # -- startup --
@@ -298,9 +311,10 @@ def table(res: dict[str, Any]) -> str:
     scales = {k: v for k, v in res["scenarios"].items() if k.startswith("scale-")}
     if len(scales) >= 2:
         sizes = sorted(scales, key=lambda k: int(k.split("-")[1]))
-        lo, hi = scales[sizes[0]]["vnet per interface"], scales[sizes[-1]]["vnet per interface"]
-        rows.append(f"| {sizes[-1]} / {sizes[0]} per interface | | | | "
-                    f"{hi['median'] / lo['median']:.2f}× |")
+        for who in ("vnet per interface", "ip -batch per interface"):
+            if who in scales[sizes[0]] and who in scales[sizes[-1]]:
+                lo, hi = scales[sizes[0]][who]["median"], scales[sizes[-1]][who]["median"]
+                rows.append(f"| {sizes[-1]} / {sizes[0]}, {who} | | | | {hi / lo:.2f}× |")
     if res.get("peak_rss_apply_create_mib"):
         rows.append(f"| peak RSS of `vnet apply` (create) | "
                     f"{res['peak_rss_apply_create_mib']:.0f} MiB | | | |")

@@ -263,7 +263,8 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         for req in requests:
             self.execute(req)
 
-    def _forget_indexes(self) -> None:
+    def _forget_cached(self) -> None:
+        """Drop what was read of links (indexes, loopbacks): a request may have changed it."""
         self._indexes.clear()
         self._index_misses.clear()
         self._loopbacks.clear()
@@ -285,7 +286,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
             raise KernelError(req.describe(), code, detail) from None
         finally:
             if req.op not in _KEEPS_INDEXES:
-                self._forget_indexes()
+                self._forget_cached()
 
     #: requests `send_bulk` takes: runs of link deletions become one group deletion
     BULK_OPS = frozenset({"link.del"})
@@ -300,7 +301,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         can be in it, so ownership stays exact. Of a pair whose ends are both here and both
         going, one end joins the group: the kernel deletes its peer with it, and each move
         is a request the kernel must serve."""
-        self._forget_indexes()
+        self._forget_cached()
         done = 0
         while done < len(batches):
             netns = batches[done][0].netns
@@ -509,7 +510,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
 
 #: kinds whose two ends go together: deleting one end deletes its peer
 _PAIR_KINDS = frozenset({"veth", "vxcan"})
-#: requests that leave every link's name and ifindex as they were (the index cache holds)
+#: requests that leave every link's name and ifindex as they were (the caches hold)
 _KEEPS_INDEXES = frozenset({"addr.add", "addr.del", "link.state", "link.master", "link.set",
                             "route.add", "route.del"})
 #: lookups by name answered one by one before a whole dump is cheaper

@@ -438,14 +438,18 @@ def dump_routes(rt: Rtnl, family: int, proto: int = 0) -> list[dict[str, Any]]:
     A route appears once even when the dump repeats it: an IPv6 dump restarts its walk when
     the table changes underneath, and right after 10k interfaces came up (DAD adding routes)
     one dump sent 1.7 million messages for 30 thousand routes."""
-    body = _RTM.pack(family, 0, 0, 0, 0, proto, 0, 1 if proto else 0, 0)
-    if not proto:
-        return _parse_routes(rt.dump(RTM_GETROUTE, body), family)
-    rt.sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
-    try:
-        return _parse_routes(rt.dump(RTM_GETROUTE, body), family)
-    finally:
-        rt.sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 0)
+    if proto:
+        try:
+            rt.sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+        except OSError:  # a kernel before 4.20: filter here instead
+            return [r for r in dump_routes(rt, family) if r["proto"] == proto]
+        try:
+            body = _RTM.pack(family, 0, 0, 0, 0, proto, 0, 1, 0)  # protocol, unicast
+            return _parse_routes(rt.dump(RTM_GETROUTE, body), family)
+        finally:
+            rt.sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 0)
+    body = _RTM.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)
+    return _parse_routes(rt.dump(RTM_GETROUTE, body), family)
 
 
 def _parse_routes(messages: Iterator[tuple[bytes, int]], family: int) -> list[dict[str, Any]]:
