@@ -60,10 +60,12 @@ def check_netns_name(value: str) -> str:
 
 def check_address(value: str) -> str:
     """An address with prefix, IPv4 or IPv6, normalised (`192.0.2.1/24`)."""
+    # already spelled as ipaddress writes it: return it without ipaddress's parsing, a
+    # visible share of loading 10k addresses
     canonical = _CANONICAL_V4.match(value)
     if canonical and all(int(octet) <= 255 for octet in canonical.groups()) and \
             int(value.rsplit("/", 1)[1]) <= 32:
-        return value  # already as ipaddress writes it: spares ipaddress, 40 us an address
+        return value
     if "/" not in value:
         raise ValueError(f"address {value!r} has no prefix length — write it as {value}/24 or "
                          f"{value}/64")
