@@ -1,9 +1,13 @@
-"""check_address's fast path for canonical IPv4 agrees with ipaddress on every input."""
+"""check_address's fast path for canonical IPv4 agrees with ipaddress on every input, and so
+does inet_ntop's IPv6 spelling, which the lean dumps use (rtnl.py), except where it writes a
+dotted quad."""
 
 from __future__ import annotations
 
 import ipaddress
 import itertools
+import random
+import socket
 
 import pytest
 
@@ -40,3 +44,13 @@ def test_ipv4_agrees_with_ipaddress(prefix: str) -> None:
                                    "192.0.2.1", "192.0.2.1/24 ", " 192.0.2.1/24", "fe80::1/64"])
 def test_other_spellings_go_through_ipaddress(value: str) -> None:
     assert _checked(value) == _reference(value)
+
+
+def test_inet_ntop_spells_ipv6_as_ipaddress_does() -> None:
+    rng = random.Random(5952)
+    groups = [b"\x00\x00", b"\x00\x01", b"\xff\xff", b"\x20\x01", b"\x0d\xb8", b"\xfe\x80"]
+    for _ in range(20000):
+        packed = b"".join(rng.choice(groups) for _ in range(8))
+        text = socket.inet_ntop(socket.AF_INET6, packed)
+        if "." not in text:
+            assert text == str(ipaddress.IPv6Address(packed)), text

@@ -425,7 +425,9 @@ def dump_addresses(rt: Rtnl) -> list[tuple[int, str, int]]:
         if raw is None:
             continue
         text = socket.inet_ntop(family, raw)
-        if family == socket.AF_INET6:
+        # IPv6: inet_ntop writes RFC 5952's form, as ipaddress does (tests/unit/
+        # test_address_check.py), except for IPv4-mapped addresses, which ipaddress spells
+        if family == socket.AF_INET6 and "." in text:
             text = str(ipaddress.ip_address(text))
         out.append((index, f"{text}/{plen}", scope))
     return out
