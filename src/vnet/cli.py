@@ -34,7 +34,7 @@ def _console(stderr: bool = False) -> Any:
 
 
 class _LazyConsole:
-    """The error console, made on the first error: importing rich costs every run ~30 ms."""
+    """The error console, made on the first error: importing rich cost every run ~25 ms."""
 
     def __init__(self) -> None:
         self._con: Any = None
@@ -283,11 +283,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # garbage collector rescanned them again and again while a large file loaded and the
     # kernel's state was read (more than half of a 10k-interface load); reference counting
     # still frees everything that is not a cycle.
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
         return _main(argv)
     finally:
-        gc.enable()
+        if was_enabled:
+            gc.enable()
 
 
 def _main(argv: Sequence[str] | None) -> int:
