@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import ipaddress
 import os
 import socket
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -285,7 +284,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
             code, detail = _errno_of(exc)
             raise KernelError(req.describe(), code, detail) from None
         finally:
-            if req.op not in _KEEPS_INDEXES:
+            if req.op not in _KEEPS_LINK_CACHES:
                 self._forget_cached()
 
     #: requests `send_bulk` takes: runs of link deletions become one group deletion
@@ -511,7 +510,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
 #: kinds whose two ends go together: deleting one end deletes its peer
 _PAIR_KINDS = frozenset({"veth", "vxcan"})
 #: requests that leave every link's name and ifindex as they were (the caches hold)
-_KEEPS_INDEXES = frozenset({"addr.add", "addr.del", "link.state", "link.master", "link.set",
+_KEEPS_LINK_CACHES = frozenset({"addr.add", "addr.del", "link.state", "link.master", "link.set",
                             "route.add", "route.del"})
 #: lookups by name answered one by one before a whole dump is cheaper
 _MISSES_BEFORE_DUMP = 8
@@ -589,23 +588,17 @@ def _decode_link(msg: Any) -> LinkState:
 
 
 def _decode_route(msg: dict[str, Any], family: int, names: dict[int, str]) -> RouteState | None:
-    """A unicast route of rtnl.dump_routes as observe keeps it (None: the kernel's own)."""
-    table = msg["table"]
-    if table == 255:  # the local table is the kernel's own
-        return None
+    """A unicast route of rtnl.dump_routes (which leaves out the local table) as observe
+    keeps it (None: a malformed one)."""
     dst = msg["dst"]
     if dst is None:
         to = "default"
-    elif family == socket.AF_INET:  # the kernel keeps prefixes masked: no normalising needed
-        to = f"{dst}/{msg['dst_len']}"
-    elif "." in dst:  # IPv4-mapped and the like: ipaddress's spelling, as observe uses
-        to = str(ipaddress.ip_network(f"{dst}/{msg['dst_len']}", strict=False))
-    else:  # inet_ntop writes RFC 5952's form, as ipaddress does (test_address_check.py)
+    else:  # the kernel keeps prefixes masked and rtnl spells them as ipaddress does
         to = f"{dst}/{msg['dst_len']}"
     if dst is None and msg["dst_len"] != 0:
         return None
     oif = msg["oif"]
-    return RouteState(family=4 if family == socket.AF_INET else 6, table=table, to=to,
+    return RouteState(family=4 if family == socket.AF_INET else 6, table=msg["table"], to=to,
                       via=msg["gateway"], dev=names.get(oif) if oif else None,
                       metric=msg["priority"] or 0, proto=msg["proto"])
 

@@ -424,13 +424,19 @@ def dump_addresses(rt: Rtnl) -> list[tuple[int, str, int]]:
         raw = local or addr
         if raw is None:
             continue
-        text = socket.inet_ntop(family, raw)
-        # IPv6: inet_ntop writes RFC 5952's form, as ipaddress does (tests/unit/
-        # test_address_check.py), except for IPv4-mapped addresses, which ipaddress spells
-        if family == socket.AF_INET6 and "." in text:
-            text = str(ipaddress.ip_address(text))
-        out.append((index, f"{text}/{plen}", scope))
+        out.append((index, f"{ip_text(family, raw)}/{plen}", scope))
     return out
+
+
+def ip_text(family: int, raw: bytes) -> str:
+    """An address from a message, spelled as ipaddress spells it (as the file's side is
+    normalised). inet_ntop writes RFC 5952's form, which is ipaddress's (tests/unit/
+    test_address_check.py), and costs far less; only where it writes a dotted quad in IPv6
+    (IPv4-mapped) does ipaddress spell it."""
+    text = socket.inet_ntop(family, raw)
+    if family == socket.AF_INET6 and "." in text:
+        return str(ipaddress.ip_address(text))
+    return text
 
 
 def dump_routes(rt: Rtnl, family: int, proto: int = 0) -> list[dict[str, Any]]:
@@ -468,9 +474,9 @@ def _parse_routes(messages: Iterator[tuple[bytes, int]], family: int) -> list[di
                                  "priority": 0}
         for kind, s, e in attrs(data, offset + 28, offset + length):
             if kind == RTA_DST:
-                route["dst"] = socket.inet_ntop(family, data[s:e])
+                route["dst"] = ip_text(family, data[s:e])
             elif kind == RTA_GATEWAY:
-                route["gateway"] = socket.inet_ntop(family, data[s:e])
+                route["gateway"] = ip_text(family, data[s:e])
             elif kind == RTA_OIF:
                 route["oif"] = _U32.unpack_from(data, s)[0]
             elif kind == RTA_PRIORITY:
