@@ -52,7 +52,7 @@ def kind_table(refresh: bool = False) -> list[KindInfo]:
     out = []
     for name in names:
         available, reason = probed.get(name, [None, "not probed"])
-        if name in registry.REGISTRY:
+        if name in registry.registry():
             cls = registry.REGISTRY[name]
             out.append(KindInfo(name, True, available, str(reason), cls.use_when))  # type: ignore[arg-type]
         elif name in registry.NOT_IMPLEMENTED:

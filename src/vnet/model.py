@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, 
 
 from .checks import Check
 from .errors import Position
-from .kinds import REGISTRY
+from .kinds import registry
 from .kinds.base import IP, Common, IfName, InterfaceBase, NetnsName
 
 TOPOLOGY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
@@ -168,7 +168,7 @@ class _TopologyFile(BaseModel):
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the topology file, generated from the model."""
-    kinds = tuple(REGISTRY.values())
+    kinds = tuple(registry().values())
     iface_union = Annotated[Union[kinds], Field(discriminator="kind")]  # noqa: UP007
     schema = _TopologyFile.model_json_schema()
     item = TypeAdapter(Union[iface_union, External]).json_schema(  # noqa: UP007

@@ -297,7 +297,7 @@ def test_topologies_do_not_touch_each_other() -> None:
 
 def test_vxlan_fdb_entries_round_trip_on_the_fake() -> None:
     from vnet import kinds
-    if "vxlan" not in kinds.REGISTRY:
+    if "vxlan" not in kinds.registry():
         pytest.skip("vxlan not implemented yet")
     fake = FakeKernel()
     text = f"""

@@ -44,7 +44,7 @@ def test_every_implemented_kind_is_in_the_schema(schema: dict[str, Any]) -> None
     kinds_in_schema = {
         d["properties"]["kind"].get("const")
         for d in schema["$defs"].values() if "kind" in d.get("properties", {})}
-    assert set(kinds.REGISTRY) <= kinds_in_schema
+    assert set(kinds.registry()) <= kinds_in_schema
 
 
 def test_there_are_examples() -> None:

@@ -539,13 +539,13 @@ def _teach_pyroute2() -> None:
     from pyroute2.netlink import nla
     from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg, ifinfveth
 
-    from ..kinds import REGISTRY
+    from ..kinds import registry
 
     def peer(*_: Any, **__: Any) -> Any:
         return ifinfveth  # a pair's other end: a full ifinfomsg, as VETH_INFO_PEER carries
 
     layouts = {}
-    for cls in REGISTRY.values():
+    for cls in registry().values():
         if cls.info_nla:
             kind = cls.kernel_kind or cls.kind_name
             layouts[kind] = type(f"vnet_{kind}_data", (nla,), {
