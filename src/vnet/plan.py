@@ -249,6 +249,7 @@ class _Planner:
     def _create_link(self, iface: InterfaceBase, replacing: bool) -> Action:
         ns, name = iface.key
         req_args: dict[str, Any] = {"ifname": name, "marker": ownership.link_marker(self.T, name),
+                                    "group": ownership.link_group(self.T),
                                     **iface.create_request()}
         if iface.parent() is not None:
             req_args.setdefault("parent", iface.parent())
@@ -260,6 +261,7 @@ class _Planner:
         peer = req_args.get("peer")
         if peer is not None:
             peer["marker"] = ownership.link_marker(self.T, peer["ifname"])
+            peer["group"] = req_args["group"]
         reason = self._reasons.get(iface.key, "") if replacing else "declared, not present"
         verb = "replace" if replacing else "create"
         subject = f"link {_at(ns, name)} ({iface.kind_name})"

@@ -1,12 +1,18 @@
 """The backend's shortcuts for large topologies keep exact results: the name -> ifindex cache
 never sends a request to a link that vnet itself replaced, bulk deletion of pairs removes
-exactly the links asked for, and the kernel-filtered route dump returns vnet's routes."""
+exactly the links asked for, a topology's own link group is deleted whole only when nothing
+else is in it, and the kernel-filtered route dump returns vnet's routes."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+import vnet
+from vnet import ownership
 from vnet.actions import Request
+from vnet.backend import rtnl
 from vnet.backend.netlink import Netlink
 
 from .helpers import ip_json, require_kind, sh
@@ -54,6 +60,75 @@ def test_bulk_deletion_of_pairs_removes_exactly_those_asked_for() -> None:
     assert left == ["keep0", "keep1", "lo"]
     groups = {link["ifname"]: link.get("group") for link in ip_json("-d", "link", "show")}
     assert groups["keep0"] == groups["keep1"] == "default"
+
+
+GROUPED = """
+name: grouped
+interfaces:
+  - {name: g0, kind: veth, peer: {name: g1}}
+  - {name: h0, kind: veth, peer: {name: h1}}
+  - {name: gbr, kind: bridge}
+"""
+
+
+def _groups() -> dict[str, int | str]:
+    return {link["ifname"]: link.get("group") for link in ip_json("-d", "link", "show")}
+
+
+def _count_moves(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The links the backend moves into a deletion group, as they are moved."""
+    moves: list[int] = []
+    real = rtnl.setlink
+
+    def counting(index: int, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("group") is not None:
+            moves.append(index)
+        return real(index, *args, **kwargs)
+    monkeypatch.setattr(rtnl, "setlink", counting)
+    return moves
+
+
+def test_created_links_join_the_topologys_group_and_go_with_it_whole(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    require_kind("veth")
+    require_kind("bridge")
+    sh("ip", "link", "add", "keep0", "type", "veth", "peer", "name", "keep1")
+    topo = vnet.load_text(GROUPED)
+    topo.apply()
+    group = ownership.link_group("grouped")
+    groups = _groups()
+    assert {groups[n] for n in ("g0", "g1", "h0", "h1", "gbr")} == {str(group)}
+    assert groups["keep0"] == "default"
+    moves = _count_moves(monkeypatch)
+    topo.destroy()
+    assert moves == []  # one `del group`, no link moved first
+    assert sorted(_groups()) == ["keep0", "keep1", "lo"]
+
+
+def test_a_shared_group_is_not_deleted_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    require_kind("veth")
+    require_kind("bridge")
+    topo = vnet.load_text(GROUPED)
+    topo.apply()
+    group = ownership.link_group("grouped")
+    sh("ip", "link", "add", "keep0", "type", "veth", "peer", "name", "keep1")
+    sh("ip", "link", "set", "keep0", "group", str(group))  # someone else's link in the group
+    moves = _count_moves(monkeypatch)
+    topo.destroy()
+    assert moves  # the topology's links were moved out, then deleted
+    groups = _groups()
+    assert sorted(groups) == ["keep0", "keep1", "lo"]
+    assert (groups["keep0"], groups["keep1"]) == (str(group), "default")
+
+
+def test_removing_part_of_a_topology_keeps_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    require_kind("veth")
+    require_kind("bridge")
+    vnet.load_text(GROUPED).apply()
+    moves = _count_moves(monkeypatch)
+    vnet.load_text(GROUPED.replace("  - {name: h0, kind: veth, peer: {name: h1}}\n", "")).apply()
+    assert len(moves) == 1  # one end of h0/h1 moved; its peer goes with it
+    assert sorted(_groups()) == ["g0", "g1", "gbr", "lo"]
 
 
 def test_route_dump_narrowed_to_vnets_routes() -> None:

@@ -224,7 +224,7 @@ class FakeKernel:
                      parent_netns: str | None = None, peer: dict[str, Any] | None = None,
                      mtu: int | None = None, mac: str | None = None,
                      tuntap: dict[str, Any] | None = None,
-                     parent_attr: str = "link") -> None:
+                     parent_attr: str = "link", group: int | None = None) -> None:
         # every check before any change: a refused request leaves the kernel as it was
         self._free_name(netns, ifname)
         parent_link = self._link(parent_netns, parent) if parent is not None else None

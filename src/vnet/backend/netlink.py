@@ -295,11 +295,13 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         actions are done and the error of the first that failed (None: all done).
 
         Deleting links one by one costs the kernel a synchronisation each (83 s for 10k);
-        `ip link del group N` removes many in one go. vnet moves exactly the links it deletes
-        into a group no link of the namespace uses, then deletes that group: nothing else
-        can be in it, so ownership stays exact. Of a pair whose ends are both here and both
-        going, one end joins the group: the kernel deletes its peer with it, and each move
-        is a request the kernel must serve."""
+        `ip link del group N` removes many in one go, and only exactness decides which group:
+        - a group whose every link is going (a topology's own group, which vnet gives the
+          links it creates, when the whole topology goes) is deleted as it is;
+        - the other links are first moved into a group no link of the namespace uses. Of a
+          pair whose ends are both here and both going, one end moves: the kernel deletes its
+          peer with it, and each move is a request the kernel must serve (5 ms each at 10k
+          links on this machine's kernel)."""
         self._forget_cached()
         done = 0
         while done < len(batches):
@@ -318,42 +320,72 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         rt = self._rt(netns)
         links = rtnl.dump_links(rt, counters=False)
         by_name = {link.name: link for link in links}
-        group_of = {link.index: link.group for link in links}
-        used = set(group_of.values())
-        group = next(g for g in range(0x7F000000 + os.getpid() % 65536, 0xFFFFFFFF)
-                     if g not in used)
-        marked: list[int] = []
-        in_group: set[int] = set()
+        by_index = {link.index: link for link in links}
+        # the first request naming a link that is not there (and must be) ends the run: only
+        # the actions before it are carried out
         failed: tuple[int, KernelError] | None = None
         for pos, batch in enumerate(batches):
-            for req in batch:
-                link = by_name.get(req.args["ifname"])
-                if link is not None and link.kind in _PAIR_KINDS and \
-                        link.parent_netnsid is None and link.parent_index in in_group:
-                    continue  # its peer here is in the group: the kernel deletes both ends
-                try:
-                    if link is None:
-                        raise rtnl.RtnlError(errno.ENODEV)
-                    rt.request(rtnl.setlink(link.index, group=group))
-                    marked.append(link.index)
-                    in_group.add(link.index)
-                except OSError as exc:
-                    if exc.errno == errno.ENODEV and req.args.get("missing_ok"):
-                        continue  # gone with its veth peer: the goal holds
-                    code, detail = _errno_of(exc)
-                    failed = (pos, KernelError(req.describe(), code, detail))
-                    break
-            if failed:
+            missing = next((req for req in batch if req.args["ifname"] not in by_name
+                            and not req.args.get("missing_ok")), None)
+            if missing is not None:
+                failed = (pos, KernelError(missing.describe(), errno.ENODEV))
+                batches = batches[:pos]
                 break
-        if marked:
+        going = {by_name[req.args["ifname"]].index for batch in batches for req in batch
+                 if req.args["ifname"] in by_name}
+        # a pair's peer here goes with it, whatever it was asked
+        going |= {by_index[i].parent_index for i in going if by_index[i].kind in _PAIR_KINDS
+                  and by_index[i].parent_netnsid is None and by_index[i].parent_index in by_index}
+        members: dict[int, set[int]] = {}
+        for link in links:
+            members.setdefault(link.group, set()).add(link.index)
+        whole = sorted(g for g in {by_index[i].group for i in going}
+                       if g != 0 and members[g] <= going)
+        covered = {i for g in whole for i in members[g]}
+        group = next(g for g in range(0x7F000000 + os.getpid() % 65536, 0xFFFFFFFF)
+                     if g not in members)
+        moved: dict[int, None] = {}  # in order, and a set: membership is asked per link
+        for index in sorted(going - covered):
+            link = by_index[index]
+            if link.kind in _PAIR_KINDS and link.parent_netnsid is None and (
+                    link.parent_index in covered or link.parent_index in moved):
+                continue  # its peer here is deleted by group: the kernel deletes both ends
             try:
-                rt.request(rtnl.dellink(group=group))
+                rt.request(rtnl.setlink(index, group=group))
             except OSError as exc:
-                for index in marked:  # nothing was deleted: put the groups back
-                    rt.request(rtnl.setlink(index, group=group_of[index]))
+                if exc.errno == errno.ENODEV:
+                    continue  # gone meanwhile (with its peer): the goal holds
+                self._ungroup(rt, moved, by_index)
                 code, detail = _errno_of(exc)
-                return 0, KernelError(batches[0][0].describe(), code, detail)
+                return 0, KernelError(f"move {link.name} into a deletion group", code, detail)
+            moved[index] = None
+        for target in [*whole, *([group] if moved else [])]:
+            try:
+                rt.request(rtnl.dellink(group=target))
+            except OSError as exc:
+                self._ungroup(rt, moved, by_index)
+                code, detail = _errno_of(exc)
+                err = KernelError(f"delete link group {target}", code, detail)
+                return self._still_done(rt, batches), err
         return (failed[0], failed[1]) if failed else (len(batches), None)
+
+    @staticmethod
+    def _ungroup(rt: rtnl.Rtnl, moved: Iterable[int], by_index: dict[int, rtnl.RawLink]) -> None:
+        """Put links moved into a deletion group back into their own groups."""
+        for index in moved:
+            try:
+                rt.request(rtnl.setlink(index, group=by_index[index].group))
+            except OSError:  # gone after all
+                pass
+
+    @staticmethod
+    def _still_done(rt: rtnl.Rtnl, batches: Sequence[Sequence[Request]]) -> int:
+        """How many of `batches`, from the first, hold only links that are gone."""
+        left = {link.name for link in rtnl.dump_links(rt, counters=False)}
+        done = 0
+        while done < len(batches) and not any(r.args["ifname"] in left for r in batches[done]):
+            done += 1
+        return done
 
     def _index(self, netns: str | None, ifname: str) -> int:
         """The ifindex of a link by name. Asking the kernel per lookup cost 20,000 requests for
@@ -389,14 +421,15 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                      parent_netns: str | None = None, peer: dict[str, Any] | None = None,
                      mtu: int | None = None, mac: str | None = None,
                      tuntap: dict[str, Any] | None = None,
-                     parent_attr: str = "link", teamd: dict[str, Any] | None = None) -> None:
+                     parent_attr: str = "link", teamd: dict[str, Any] | None = None,
+                     group: int | None = None) -> None:
         fds: list[int] = []
         try:
             if teamd is not None:  # a team device is made by the teamd that drives it
                 self._teamd_start(netns, ifname, marker or "", teamd["config"])
             elif tuntap is None and parent is None and not info_data and (
                     peer is None or peer.get("nla") in rtnl.PEER_NLAS):
-                self._lean_link_add(netns, ifname, kind, mtu, mac, peer, fds)
+                self._lean_link_add(netns, ifname, kind, mtu, mac, peer, fds, group)
             elif tuntap is not None:
                 # tun/tap are made with an ioctl on /dev/net/tun, in the target namespace
                 self._ipr(netns).link("add", ifname=ifname, kind="tuntap", **tuntap)
@@ -413,8 +446,12 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                     kw["mtu"] = mtu
                 if mac is not None:
                     kw["address"] = mac
+                if group is not None:
+                    kw["group"] = group
                 if peer is not None:
                     pk: dict[str, Any] = {"ifname": peer["ifname"]}
+                    if peer.get("group") is not None:
+                        pk["group"] = peer["group"]
                     if peer.get("netns") != netns:
                         fds.append(self.netns_fd(peer.get("netns")))
                         pk["net_ns_fd"] = fds[-1]
@@ -435,12 +472,15 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                     self._mark(peer.get("netns"), peer["ifname"], peer["marker"])
             if (tuntap is not None or teamd is not None) and (mtu, mac) != (None, None):
                 self._op_link_set(netns, ifname, mtu=mtu, mac=mac)
+            if (tuntap is not None or teamd is not None) and group is not None:
+                self._rt(netns).request(rtnl.setlink(self._index(netns, ifname), group=group))
         finally:
             for fd in fds:
                 os.close(fd)
 
     def _lean_link_add(self, netns: str | None, ifname: str, kind: str, mtu: int | None,
-                       mac: str | None, peer: dict[str, Any] | None, fds: list[int]) -> None:
+                       mac: str | None, peer: dict[str, Any] | None, fds: list[int],
+                       group: int | None) -> None:
         """`ip link add IFNAME type KIND [peer ...]` through the lean socket (no options)."""
         peer_body = None
         if peer is not None:
@@ -449,8 +489,9 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                 fds.append(self.netns_fd(peer.get("netns")))
                 peer_fd = fds[-1]
             peer_body = rtnl.veth_peer(peer["ifname"], peer.get("mtu") or None,
-                                       peer.get("mac") or None, peer_fd)
-        self._rt(netns).request(rtnl.newlink(ifname, kind, mtu, mac, peer=peer_body))
+                                       peer.get("mac") or None, peer_fd, peer.get("group"))
+        self._rt(netns).request(rtnl.newlink(ifname, kind, mtu, mac, peer=peer_body,
+                                             group=group))
 
     def _mark(self, netns: str | None, ifname: str, marker: str) -> None:
         self._rt(netns).request(rtnl.add_altname(ifname, marker))

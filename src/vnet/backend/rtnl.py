@@ -129,18 +129,19 @@ def link_attrs(ifname: str | None = None, mtu: int | None = None, mac: str | Non
 
 
 def newlink(ifname: str, kind: str, mtu: int | None = None, mac: str | None = None,
-            netns_fd: int | None = None, peer: bytes | None = None) -> tuple[int, int, bytes]:
+            netns_fd: int | None = None, peer: bytes | None = None,
+            group: int | None = None) -> tuple[int, int, bytes]:
     """RTM_NEWLINK creating IFNAME of KIND; `peer` is a veth peer's ifinfomsg and attributes."""
     info = [attr_str(IFLA_INFO_KIND, kind)]
     if peer is not None:
         info.append(nested(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer)))
-    body = ifinfo() + link_attrs(ifname, mtu, mac, netns_fd) + nested(IFLA_LINKINFO, *info)
+    body = ifinfo() + link_attrs(ifname, mtu, mac, netns_fd, group) + nested(IFLA_LINKINFO, *info)
     return RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body
 
 
 def veth_peer(ifname: str, mtu: int | None = None, mac: str | None = None,
-              netns_fd: int | None = None) -> bytes:
-    return ifinfo() + link_attrs(ifname, mtu, mac, netns_fd)
+              netns_fd: int | None = None, group: int | None = None) -> bytes:
+    return ifinfo() + link_attrs(ifname, mtu, mac, netns_fd, group)
 
 
 def add_altname(ifname: str, altname: str) -> tuple[int, int, bytes]:
