@@ -132,7 +132,8 @@ class _Planner:
                     "create", f"namespace {ns}", "declared, not present",
                     [Request("netns.add", None, {"name": ns,
                                                  "marker": ownership.netns_marker(self.T)})],
-                    [Request("netns.del", None, {"name": ns})]))
+                    [Request("netns.del", None, {"name": ns,
+                                                 "group": ownership.link_group(self.T)})]))
             elif ns not in owned:
                 st = self.ns_state(ns)
                 other = st.owner if st else None
@@ -143,7 +144,7 @@ class _Planner:
             self.removed_ns.add(ns)
             self.phase["del_ns"].append(Action(
                 "remove", f"namespace {ns}", "owned, no longer declared (with all inside it)",
-                [Request("netns.del", None, {"name": ns})],
+                [Request("netns.del", None, {"name": ns, "group": ownership.link_group(self.T)})],
                 undo_gap=f"namespace {ns} and what was inside it cannot be restored"))
 
     # ---- links ----------------------------------------------------------------------------

@@ -131,6 +131,23 @@ def test_removing_part_of_a_topology_keeps_the_rest(monkeypatch: pytest.MonkeyPa
     assert sorted(_groups()) == ["g0", "g1", "gbr", "lo"]
 
 
+STAR = "name: star3\nnamespaces: [s0, s1, s2]\ninterfaces:\n  - {name: br0, kind: bridge}\n" + \
+    "".join(f"  - {{name: e{i}, kind: veth, netns: s{i}, peer: {{name: p{i}, master: br0}}}}\n"
+            for i in range(3))
+
+
+def test_namespaces_deleted_without_reading_them_leave_no_peer_behind() -> None:
+    require_kind("veth")
+    require_kind("bridge")
+    topo = vnet.load_text(STAR)
+    topo.apply()
+    assert sorted(_groups()) == ["br0", "lo", "p0", "p1", "p2"]
+    topo.destroy()
+    # at once, not after the kernel's asynchronous cleanup of the namespaces
+    assert sorted(_groups()) == ["lo"]
+    assert ip_json("netns", "list") in (None, [])
+
+
 def test_route_dump_narrowed_to_vnets_routes() -> None:
     require_kind("veth")
     sh("ip", "link", "add", "r0", "type", "veth", "peer", "name", "r1")

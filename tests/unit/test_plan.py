@@ -9,6 +9,7 @@ import pytest
 from conftest import TOPO, link, netns, observed, route
 
 import vnet
+from vnet import ownership
 from vnet.actions import Action, Request
 from vnet.backend.fake import FakeKernel
 from vnet.errors import ConflictError
@@ -271,6 +272,18 @@ def test_owned_namespace_no_longer_declared_is_removed_with_its_contents() -> No
     # the namespace goes at once; nothing inside it is removed one by one
     assert ops(plan) == [("netns.del", None, "gone")]
     assert plan.actions[0].undo == [] and plan.actions[0].undo_gap
+    # what vnet made inside goes first, in one call: the topology's link group
+    assert plan.actions[0].do[0].args["group"] == ownership.link_group(TOPO)
+
+
+def test_created_links_and_peers_join_the_topologys_group(stacked_kind: Any) -> None:
+    plan = plan_changes(load(LAB), observed())
+    adds = [req for req in requests(plan) if req.op == "link.add"]
+    assert adds and {req.args["group"] for req in adds} == {ownership.link_group(TOPO)}
+    peers = [req.args["peer"] for req in adds if req.args.get("peer")]
+    assert peers and {peer["group"] for peer in peers} == {ownership.link_group(TOPO)}
+    assert ownership.link_group(TOPO) != ownership.link_group(TOPO + "x")
+    assert 0x76000000 <= ownership.link_group(TOPO) <= 0x76FFFFFF
 
 
 # ---- conflicts -------------------------------------------------------------------------------

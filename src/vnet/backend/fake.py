@@ -211,7 +211,7 @@ class FakeKernel:
     def _op_netns_add(self, netns: None, name: str, marker: str | None = None) -> None:
         self._new_netns(name, marker)
 
-    def _op_netns_del(self, netns: None, name: str) -> None:
+    def _op_netns_del(self, netns: None, name: str, group: int | None = None) -> None:
         st = self.namespaces.get(name)
         if st is None:
             raise _Refused(errno.ENOENT, f"/run/netns/{name} does not exist")

@@ -153,18 +153,18 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
             os.unlink(path)
             raise KernelError(f"create namespace {name}", code)
 
-    def _delete_netns(self, name: str) -> None:
-        # The kernel dismantles a namespace asynchronously once its last reference goes; a
-        # veth peer outside would linger for a moment. Deleting pair devices first makes the
-        # teardown synchronous: when destroy returns, the peers are gone.
-        if os.path.exists(os.path.join(NETNS_DIR, name)):
-            rt = self._rt(name)
-            for link in rtnl.dump_links(rt):
-                if link.kind in ("veth", "vxcan"):
-                    try:
-                        rt.request(rtnl.dellink(link.index))
-                    except OSError:  # already gone with its peer
-                        pass
+    def _delete_netns(self, name: str, group: int | None = None) -> None:
+        # The kernel dismantles a namespace asynchronously once its last reference goes: its
+        # devices (a macvtap's /dev/tapN, a veth's peer outside) would linger for a moment.
+        # Deleting the topology's link `group` inside first, in one call, makes that part
+        # synchronous: when destroy returns, what vnet made there is gone. (Reading each
+        # namespace to delete its pairs one by one cost a 1,000-namespace teardown a fifth
+        # of its time.)
+        if group is not None and os.path.exists(os.path.join(NETNS_DIR, name)):
+            try:
+                self._rt(name).request(rtnl.dellink(group=group))
+            except (OSError, KernelError):  # ENODEV: none left; else the kernel's cleanup does it
+                pass
         ipr = self._sockets.pop(name, None)
         if ipr is not None:
             ipr.close()
@@ -412,9 +412,9 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         rt.request(rtnl.add_altname("lo", marker))
         rt.request(rtnl.setlink(self._index(name, "lo"), up=True))
 
-    def _op_netns_del(self, netns: None, name: str) -> None:
+    def _op_netns_del(self, netns: None, name: str, group: int | None = None) -> None:
         self._stop_teamds_in(name)  # a running teamd would keep the namespace alive
-        self._delete_netns(name)
+        self._delete_netns(name, group)
 
     def _op_link_add(self, netns: str | None, ifname: str, kind: str, marker: str | None,
                      info_data: dict[str, Any], parent: str | None = None,
