@@ -7,6 +7,8 @@ with all of them; nothing here touches the kernel.
 from __future__ import annotations
 
 import difflib
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,27 +21,64 @@ from .errors import Collector, Position, TopologyError
 from .model import External, Route, Topology, _TopologyFile
 
 try:  # the C loader when libyaml is there: faster start-up
-    _Loader: type = yaml.CSafeLoader
+    _Base: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+
+class _Loader(_Base):  # type: ignore[misc, valid-type]
+    """The safe loader, with each plain scalar's tag resolved once per distinct text: the
+    resolver's regular expressions ran for every scalar (75,000 in a 10k-interface file, most
+    of them the same few keys and kind names)."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._tags: dict[tuple[str, Any], str] = {}
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        key = (value, implicit)
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = self._tags[key] = super().resolve(kind, value, implicit)
+        return tag
 
 TOP_LEVEL = ("name", "namespaces", "interfaces", "routes", "checks")
 
 
-class _Positions:
-    """Turns a composed YAML node tree into plain data and a path → Position map."""
+_PATH_PART = re.compile(r"([^.\[\]#]+)|\[(\d+)\]")
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+class _Positions(Mapping[str, Position]):
+    """Turns a composed YAML node tree into plain data, and answers "where is this field
+    path" (`interfaces[2].master`; `...#key` for the key's own place) by walking the tree.
+
+    Positions are looked up only when an error needs one: building a path -> position map
+    of every value cost a third of loading a 10k-interface file."""
 
     def __init__(self, file: str, issues: Collector):
         self.file = file
         self.issues = issues
-        self.values: dict[str, Position] = {}
-        self.keys: dict[str, Position] = {}
+        self.root: yaml.Node | None = None
+        self._repeated: list[yaml.Node] = []
 
     def pos(self, node: yaml.Node) -> Position:
         return Position(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
 
-    def build(self, node: yaml.Node, path: str = "") -> Any:
-        self.values[path] = self.pos(node)
+    def build_root(self, node: yaml.Node) -> Any:
+        self.root = node
+        data = self.build(node)
+        for key_node in self._repeated:  # rare: find their paths now
+            sub = self._path_of(key_node)
+            self.issues.add(f"{key_node.value!r} appears twice in the same mapping", sub,
+                            self.pos(key_node), "keep one of them")
+        return data
+
+    def build(self, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            return node.value if node.tag == _STR_TAG else self.build_scalar(node)
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -47,17 +86,12 @@ class _Positions:
                 # or `y` as booleans
                 key = key_node.value if isinstance(key_node, yaml.ScalarNode) else \
                     self.build_scalar(key_node)
-                sub = f"{path}.{key}" if path else str(key)
                 if key in out:
-                    self.issues.add(f"{key!r} appears twice in the same mapping", sub,
-                                    self.pos(key_node), "keep one of them")
+                    self._repeated.append(key_node)
                     continue
-                self.keys[sub] = self.pos(key_node)
-                out[key] = self.build(value_node, sub)
+                out[key] = self.build(value_node)
             return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
-        return self.build_scalar(node)
+        return [self.build(item) for item in node.value]
 
     @staticmethod
     def build_scalar(node: yaml.Node) -> Any:
@@ -69,17 +103,78 @@ class _Positions:
         constructor = _Loader.yaml_constructors.get(node.tag, _Loader.yaml_constructors[None])
         return constructor(_CONSTRUCTOR, node)
 
+    def _node_at(self, path: str, key: bool = False) -> yaml.Node | None:
+        """The node a full path names (None: no such path); its key node if `key`."""
+        node, key_node = self.root, None
+        for name, index in _PATH_PART.findall(path):
+            if node is None:
+                return None
+            if index:
+                i = int(index)
+                if not isinstance(node, yaml.SequenceNode) or i >= len(node.value):
+                    return None
+                node, key_node = node.value[i], None
+            else:
+                if not isinstance(node, yaml.MappingNode):
+                    return None
+                found = next(((k, v) for k, v in node.value
+                              if str(getattr(k, "value", "")) == name), None)
+                if found is None:
+                    return None
+                key_node, node = found
+        return key_node if key else node
+
+    def _path_of(self, target: yaml.Node) -> str:
+        """The field path of a key node (the first of a repeated key's places)."""
+        def walk(node: yaml.Node, path: str) -> str | None:
+            if isinstance(node, yaml.MappingNode):
+                for k, v in node.value:
+                    sub = f"{path}.{k.value}" if path else str(k.value)
+                    if k is target:
+                        return sub
+                    found = walk(v, sub)
+                    if found is not None:
+                        return found
+            elif isinstance(node, yaml.SequenceNode):
+                for i, item in enumerate(node.value):
+                    found = walk(item, f"{path}[{i}]")
+                    if found is not None:
+                        return found
+            return None
+        return (walk(self.root, "") if self.root is not None else None) or ""
+
+    # Mapping: "path" -> the value's position, "path#key" -> its key's (Topology.positions)
+    def __getitem__(self, path: str) -> Position:
+        key = path.endswith("#key")
+        node = self._node_at(path[:-4] if key else path, key)
+        if node is None:
+            raise KeyError(path)
+        return self.pos(node)
+
+    def __contains__(self, path: object) -> bool:
+        try:
+            self[str(path)]
+        except KeyError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        raise TypeError("positions are looked up by path, not listed")
+
+    def __len__(self) -> int:
+        raise TypeError("positions are looked up by path, not counted")
+
     def where(self, path: str, key: bool = False) -> Position | None:
-        if key and path in self.keys:
-            return self.keys[path]
+        if key and f"{path}#key" in self:
+            return self[f"{path}#key"]
         while path:
-            if path in self.values:
-                return self.values[path]
+            if path in self:
+                return self[path]
             cut = max(path.rfind("."), path.rfind("["))
             if cut <= 0:
                 break
             path = path[:cut]
-        return self.values.get("")
+        return self.pos(self.root) if self.root is not None else None
 
 
 _CONSTRUCTOR = _Loader("")
@@ -125,7 +220,7 @@ def load_text(text: str, file: str = "<string>") -> Topology:
         issues.raise_if_any()
     pos = _Positions(file, issues)
     try:
-        data = pos.build(node)
+        data = pos.build_root(node)
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         issues.add(f"YAML value error: {exc.problem}",
@@ -185,7 +280,7 @@ def _build(data: Any, pos: _Positions, issues: Collector) -> Topology | None:
     topo.routes = _load_list(data, "routes", Route, pos, issues,
                              "{to: default, via: 192.0.2.1}")
     topo.checks = _load_list(data, "checks", Check, pos, issues, "{from: h1, ping: 192.0.2.2}")
-    topo.positions = {**pos.values, **{f"{k}#key": v for k, v in pos.keys.items()}}
+    topo.positions = pos
     return topo
 
 

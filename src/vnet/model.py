@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union
 
@@ -99,7 +100,7 @@ class Topology:
     checks: list[Check] = field(default_factory=list)
     source: str = "<memory>"
     #: dotted field path -> position in the source file, for errors found after loading
-    positions: dict[str, Position] = field(default_factory=dict, repr=False)
+    positions: Mapping[str, Position] = field(default_factory=dict, repr=False)
 
     # The convenience API. Imports are local so the model never pulls in the kernel side.
     @classmethod

@@ -234,7 +234,10 @@ class InterfaceBase(Common):
 
     @property
     def created_by(self) -> tuple[str | None, str] | None:
-        return self._created_by
+        # straight from pydantic's slot of private values: reading `self._created_by` goes
+        # through BaseModel.__getattr__, and planning 10k interfaces asks 35,000 times
+        private = self.__pydantic_private__
+        return private.get("_created_by") if private else None
 
     # ---- options --------------------------------------------------------------------------
     def declared_options(self) -> dict[str, Any]:
