@@ -6,6 +6,7 @@ Exit codes: 0 ok (plan: no changes), 1 error, 2 (plan) changes pending.
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import json
 import os
@@ -276,6 +277,27 @@ def build_parser() -> argparse.ArgumentParser:
         .add_argument("--refresh", action="store_true", help="probe again, ignore the cache")
     add("schema", cmd_schema, "print the JSON Schema of the topology file")
     return p
+
+
+def run() -> None:
+    """The `vnet` command (console script, `python -m vnet`): `main`, then a quick exit.
+
+    At exit Python frees every object one by one: after loading and planning 10k
+    interfaces that took 0.2 s, a tenth of a no-op `apply`. The memory goes back to the
+    system anyway, so the command runs the exit handlers, flushes its output and leaves
+    without that teardown. (`main` itself returns normally: tests and callers use it.)"""
+    try:
+        code = main()
+    except BrokenPipeError:  # the reader went away (`vnet schema | head`): nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: as Python's own exit reports it
+            code = code or 120
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

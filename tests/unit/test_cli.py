@@ -1,10 +1,14 @@
-"""The `vnet` command, in-process: exit codes, where errors go, JSON output. Commands that reach
-the kernel run on the in-memory FakeKernel (api's backend construction is patched)."""
+"""The `vnet` command: in-process (exit codes, where errors go, JSON output) and, at the end, as
+a process. Commands that reach the kernel run on the in-memory FakeKernel (api's backend
+construction is patched)."""
 
 from __future__ import annotations
 
 import errno
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -235,3 +239,32 @@ def test_invalid_file_changes_nothing(capsys: pytest.CaptureFixture[str], tmp_pa
         assert code == EXIT_ERROR
         assert "bad.yaml:3:" in err and "did you mean 'bridge'" in err
     assert fake.log == []
+
+
+# ---- the command as a process (cli.run: main, then a quick exit) ----------------------------
+def _command(*argv: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run([sys.executable, "-m", "vnet", *argv], capture_output=True, text=True,
+                          env=env, timeout=60)
+
+
+def test_command_exit_codes_and_complete_output_through_pipes() -> None:
+    ok = _command("validate", str(ROOT / "examples" / "lab.yaml"))
+    assert (ok.returncode, ok.stderr) == (EXIT_OK, "")
+    assert ok.stdout.startswith(f"{ROOT / 'examples' / 'lab.yaml'}: valid")
+    bad = _command("validate", str(ROOT / "no-such-file.yaml"))
+    assert bad.returncode == EXIT_ERROR and "cannot read the file" in bad.stderr
+    schema = _command("schema")  # large output, all of it flushed before the quick exit
+    assert schema.returncode == EXIT_OK and json.loads(schema.stdout)["title"] == "vnet topology"
+
+
+def test_command_whose_reader_goes_away_exits_quietly() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "vnet", "schema"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(10)
+    proc.stdout.close()  # like `vnet schema | head -c 10`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in err
