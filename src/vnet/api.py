@@ -29,7 +29,8 @@ def observe_topology(backend: Netlink, topo: Topology, record: Record,
     needed = namespaces_to_observe(topo, record)
     shallow = set(owned) - set(needed) if teardown else set()
     return backend.observe(needed + owned, {route.netns for route in topo.routes},
-                           shallow=shallow)
+                           shallow=shallow,
+                           tc_netns={end.netns for end in topo.endpoints() if end.reads_tc})
 
 
 def plan(topo: Topology, backend: Netlink | None = None) -> Plan:

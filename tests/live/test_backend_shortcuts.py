@@ -1,7 +1,8 @@
 """The backend's shortcuts for large topologies keep exact results: the name -> ifindex cache
 never sends a request to a link that vnet itself replaced, bulk deletion of pairs removes
 exactly the links asked for, a topology's own link group is deleted whole only when nothing
-else is in it, and the kernel-filtered route dump returns vnet's routes."""
+else is in it, traffic control is read where an IFB needs it, and the kernel-filtered route
+dump returns vnet's routes."""
 
 from __future__ import annotations
 
@@ -146,6 +147,22 @@ def test_namespaces_deleted_without_reading_them_leave_no_peer_behind() -> None:
     # at once, not after the kernel's asynchronous cleanup of the namespaces
     assert sorted(_groups()) == ["lo"]
     assert ip_json("netns", "list") in (None, [])
+
+
+def test_traffic_control_read_only_where_a_kind_needs_it() -> None:
+    require_kind("veth")
+    require_kind("ifb")
+    sh("ip", "link", "add", "t0", "type", "veth", "peer", "name", "t1")
+    sh("tc", "qdisc", "add", "dev", "t0", "ingress")
+    with Netlink() as nl:
+        assert {q.ifname for q in nl.observe([None]).namespaces[None].qdiscs} >= {"t0"}
+        assert nl.observe([None], tc_netns=set()).namespaces[None].qdiscs == []
+        assert {q.ifname for q in nl.observe([None], tc_netns={None}).namespaces[None].qdiscs} \
+            >= {"t0"}
+    sh("ip", "link", "add", "ifb9", "type", "ifb")  # a live IFB: its plan reads tc
+    with Netlink() as nl:
+        assert {q.ifname for q in nl.observe([None], tc_netns=set()).namespaces[None].qdiscs} \
+            >= {"t0"}
 
 
 def test_route_dump_narrowed_to_vnets_routes() -> None:

@@ -224,6 +224,9 @@ class InterfaceBase(Common):
     #: netlink type) by attribute number, index 0 being UNSPEC. The backend teaches pyroute2
     #: these so it encodes and decodes them; type "peer" is a nested ifinfomsg (a pair's end).
     info_nla: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: planning this kind reads its namespace's traffic control (qdiscs, htb classes, ingress
+    #: filters): only namespaces with such a kind, declared or live, have it read
+    reads_tc: ClassVar[bool] = False
     #: set when this end is created together with another (a veth peer): (netns, name)
     _created_by: tuple[str | None, str] | None = PrivateAttr(default=None)
 

@@ -249,6 +249,7 @@ def _describe(kind: str, params: dict[str, Any]) -> str:
 class Ifb(InterfaceBase):
     kind: Literal["ifb"]
     kind_name = "ifb"
+    reads_tc = True  # its shaping qdisc, and the ingress redirects of its sources
     use_when = ("Shape or police what an interface receives: redirect its ingress to an IFB\n"
                 "and put a shaping qdisc (tbf, htb) on the IFB's egress.")
 
