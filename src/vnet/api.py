@@ -30,7 +30,9 @@ def observe_topology(backend: Netlink, topo: Topology, record: Record,
     shallow = set(owned) - set(needed) if teardown else set()
     return backend.observe(needed + owned, {route.netns for route in topo.routes},
                            shallow=shallow,
-                           tc_netns={end.netns for end in topo.endpoints() if end.reads_tc})
+                           tc_netns={end.netns for end in topo.endpoints() if end.reads_tc},
+                           vlan_netns={obj.netns for obj in [*topo.endpoints(), *topo.externals]
+                                       if obj.vlans is not None})
 
 
 def plan(topo: Topology, backend: Netlink | None = None) -> Plan:

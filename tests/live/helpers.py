@@ -276,3 +276,13 @@ def socket_in(netns: str | None, family: int, type: int, proto: int = 0) -> sock
             return socket.socket(family, type, proto)
         finally:
             _check(_libc.setns(home.fileno(), CLONE_NEWNET), "setns back")
+
+
+def require_vlan_filtering() -> None:
+    """Skip unless this kernel's bridge filters VLANs (CONFIG_BRIDGE_VLAN_FILTERING)."""
+    require_kind("bridge")
+    try:
+        sh("ip", "link", "add", "vnetprobebr0", "type", "bridge", "vlan_filtering", "1")
+    except CommandError as error:
+        pytest.skip(f"kernel lacks bridge vlan_filtering: {error.stderr.strip()}")
+    sh("ip", "link", "del", "vnetprobebr0")

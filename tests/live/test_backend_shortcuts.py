@@ -1,8 +1,8 @@
 """The backend's shortcuts for large topologies keep exact results: the name -> ifindex cache
 never sends a request to a link that vnet itself replaced, bulk deletion of pairs removes
 exactly the links asked for, a topology's own link group is deleted whole only when nothing
-else is in it, traffic control is read where an IFB needs it, and the kernel-filtered route
-dump returns vnet's routes."""
+else is in it, traffic control and bridge VLANs are read only where the topology needs them,
+and the kernel-filtered route dump returns vnet's routes."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from vnet.actions import Request
 from vnet.backend import rtnl
 from vnet.backend.netlink import Netlink
 
-from .helpers import ip_json, require_kind, sh
+from .helpers import ip_json, require_kind, require_vlan_filtering, sh
 
 pytestmark = pytest.mark.kind("veth")
 
@@ -163,6 +163,19 @@ def test_traffic_control_read_only_where_a_kind_needs_it() -> None:
     with Netlink() as nl:
         assert {q.ifname for q in nl.observe([None], tc_netns=set()).namespaces[None].qdiscs} \
             >= {"t0"}
+
+
+def test_bridge_vlans_read_only_where_vlans_are_declared() -> None:
+    require_kind("veth")
+    require_vlan_filtering()  # the kernel tier's: this machine's kernel lacks it
+    sh("ip", "link", "add", "vbr", "type", "bridge", "vlan_filtering", "1")
+    sh("ip", "link", "add", "u0", "type", "veth", "peer", "name", "u1")
+    sh("ip", "link", "set", "u0", "master", "vbr")
+    sh("bridge", "vlan", "add", "dev", "u0", "vid", "10")
+    with Netlink() as nl:
+        assert 10 in nl.observe([None]).namespaces[None].bridge_vlans["u0"]
+        assert 10 in nl.observe([None], vlan_netns={None}).namespaces[None].bridge_vlans["u0"]
+        assert nl.observe([None], vlan_netns=set()).namespaces[None].bridge_vlans == {}
 
 
 def test_route_dump_narrowed_to_vnets_routes() -> None:

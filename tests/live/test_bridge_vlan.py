@@ -13,24 +13,12 @@ import pytest
 
 import vnet
 
-from .helpers import CommandError, require_kind, sh
+from .helpers import CommandError, require_kind, require_vlan_filtering, sh
 from .reference import diff_text, snapshot_all
 
 pytestmark = pytest.mark.kind("bridge", "veth")
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "bridge-vlan.yaml").read_text()
-_PROBE = "vnetprobebr0"
-
-
-def require_vlan_filtering() -> None:
-    """Skip unless this kernel's bridge filters VLANs (CONFIG_BRIDGE_VLAN_FILTERING)."""
-    require_kind("bridge")
-    try:
-        sh("ip", "link", "add", _PROBE, "type", "bridge", "vlan_filtering", "1")
-    except CommandError as error:
-        pytest.skip(f"kernel lacks bridge vlan_filtering: {error.stderr.strip()}")
-    sh("ip", "link", "del", _PROBE)
-
 
 def _require() -> None:
     require_kind("veth")

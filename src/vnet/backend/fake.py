@@ -119,10 +119,11 @@ class FakeKernel:
     def observe(self, namespaces: Iterable[str | None],
                 route_netns: Collection[str | None] | None = None,
                 shallow: Collection[str] = (),
-                tc_netns: Collection[str | None] | None = None) -> Observed:
+                tc_netns: Collection[str | None] | None = None,
+                vlan_netns: Collection[str | None] | None = None) -> Observed:
         """Links, addresses, routes (and what kinds keep) of each namespace that exists, in
-        full whatever `route_netns`, `shallow` and `tc_netns` say: they are the live kernel's
-        economies, and planning must not depend on them."""
+        full whatever `route_netns`, `shallow`, `tc_netns` and `vlan_netns` say: they are the
+        live kernel's economies, and planning must not depend on them."""
         return gather(self, namespaces)
 
     def send(self, requests: Sequence[Request]) -> None:

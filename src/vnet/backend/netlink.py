@@ -186,22 +186,26 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
     def observe(self, namespaces: Iterable[str | None],
                 route_netns: Collection[str | None] | None = None,
                 shallow: Collection[str] = (),
-                tc_netns: Collection[str | None] | None = None) -> Observed:
+                tc_netns: Collection[str | None] | None = None,
+                vlan_netns: Collection[str | None] | None = None) -> Observed:
         """Links, addresses, routes (and what kinds keep) of each namespace that exists;
         without packet counters, which planning never reads. Of the routes vnet did not make,
         only those of `route_netns` are read (default: every namespace's): planning needs them
         only where the file declares routes, to refuse taking over someone else's. Traffic
         control is read in `tc_netns` (default: everywhere) and wherever a live link's kind
         reads it (an IFB): no other kind's plan looks at it, and decoding a qdisc per link was
-        a fifth of reading 10k links. Of the `shallow` namespaces only the loopback (the
-        owner's mark) is read: a teardown deletes them whole, and reading a thousand
-        namespaces' contents was most of its time."""
+        a fifth of reading 10k links. Bridge VLANs are read in `vlan_netns` (default:
+        everywhere): only a declared `vlans` list is planned, and their dump (parsed by pyroute2,
+        one message per port) was a third of reading a 1,000-port bridge's namespace. Of the
+        `shallow` namespaces only the loopback (the owner's mark) is read: a teardown deletes
+        them whole, and reading a thousand namespaces' contents was most of its time."""
         def read(ns: str | None) -> NetnsState:
             if ns is not None and ns in shallow:
                 return self._read_loopback(ns)
             return self.read_netns(ns, counters=False,
                                    foreign_routes=route_netns is None or ns in route_netns,
-                                   tc=tc_netns is None or ns in tc_netns)
+                                   tc=tc_netns is None or ns in tc_netns,
+                                   vlans=vlan_netns is None or ns in vlan_netns)
         return gather(self, namespaces, read)
 
     def netns_owner(self, netns: str) -> str | None:
@@ -225,9 +229,10 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         return NetnsState(name=netns, links={} if lo is None else {"lo": _lean_link(lo)})
 
     def read_netns(self, netns: str | None, counters: bool = True,
-                   foreign_routes: bool = True, tc: bool = True) -> NetnsState:
+                   foreign_routes: bool = True, tc: bool = True,
+                   vlans: bool = True) -> NetnsState:
         """One namespace's state; its traffic control only if `tc` or if a live link's kind
-        reads it."""
+        reads it, its bridge VLANs only if `vlans`."""
         rt = self._rt(netns)
         ipr = _LazyIPRoute(self, netns)
         state = NetnsState(name=netns)
@@ -262,7 +267,8 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         state.fdb = read_fdb(ipr, state.links)
         read_teamd(netns, state.links)
         state.macsec = self.read_macsec(netns, state.links)
-        state.bridge_vlans = read_bridge_vlans(ipr, state.links)
+        if vlans:
+            state.bridge_vlans = read_bridge_vlans(ipr, state.links)
         return state
 
     # ---- writing -------------------------------------------------------------------------
