@@ -32,7 +32,8 @@ def observe_topology(backend: Netlink, topo: Topology, record: Record,
                            shallow=shallow,
                            tc_netns={end.netns for end in topo.endpoints() if end.reads_tc},
                            vlan_netns={obj.netns for obj in [*topo.endpoints(), *topo.externals]
-                                       if obj.vlans is not None})
+                                       if obj.vlans is not None},
+                           kind_options=not teardown)
 
 
 def plan(topo: Topology, backend: Netlink | None = None) -> Plan:

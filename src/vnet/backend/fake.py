@@ -120,10 +120,11 @@ class FakeKernel:
                 route_netns: Collection[str | None] | None = None,
                 shallow: Collection[str] = (),
                 tc_netns: Collection[str | None] | None = None,
-                vlan_netns: Collection[str | None] | None = None) -> Observed:
+                vlan_netns: Collection[str | None] | None = None,
+                kind_options: bool = True) -> Observed:
         """Links, addresses, routes (and what kinds keep) of each namespace that exists, in
-        full whatever `route_netns`, `shallow`, `tc_netns` and `vlan_netns` say: they are the
-        live kernel's economies, and planning must not depend on them."""
+        full whatever `route_netns`, `shallow`, `tc_netns`, `vlan_netns` and `kind_options`
+        say: they are the live kernel's economies, and planning must not depend on them."""
         return gather(self, namespaces)
 
     def send(self, requests: Sequence[Request]) -> None:

@@ -187,7 +187,8 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                 route_netns: Collection[str | None] | None = None,
                 shallow: Collection[str] = (),
                 tc_netns: Collection[str | None] | None = None,
-                vlan_netns: Collection[str | None] | None = None) -> Observed:
+                vlan_netns: Collection[str | None] | None = None,
+                kind_options: bool = True) -> Observed:
         """Links, addresses, routes (and what kinds keep) of each namespace that exists;
         without packet counters, which planning never reads. Of the routes vnet did not make,
         only those of `route_netns` are read (default: every namespace's): planning needs them
@@ -198,14 +199,18 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         everywhere): only a declared `vlans` list is planned, and their dump (parsed by pyroute2,
         one message per port) was a third of reading a 1,000-port bridge's namespace. Of the
         `shallow` namespaces only the loopback (the owner's mark) is read: a teardown deletes
-        them whole, and reading a thousand namespaces' contents was most of its time."""
+        them whole, and reading a thousand namespaces' contents was most of its time. Without
+        `kind_options` links keep their kind but not its options (IFLA_INFO_DATA, which
+        pyroute2 parses): a teardown compares none, and a bridge among them cost the import
+        of pyroute2."""
         def read(ns: str | None) -> NetnsState:
             if ns is not None and ns in shallow:
                 return self._read_loopback(ns)
             return self.read_netns(ns, counters=False,
                                    foreign_routes=route_netns is None or ns in route_netns,
                                    tc=tc_netns is None or ns in tc_netns,
-                                   vlans=vlan_netns is None or ns in vlan_netns)
+                                   vlans=vlan_netns is None or ns in vlan_netns,
+                                   kind_options=kind_options)
         return gather(self, namespaces, read)
 
     def netns_owner(self, netns: str) -> str | None:
@@ -230,16 +235,17 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
 
     def read_netns(self, netns: str | None, counters: bool = True,
                    foreign_routes: bool = True, tc: bool = True,
-                   vlans: bool = True) -> NetnsState:
+                   vlans: bool = True, kind_options: bool = True) -> NetnsState:
         """One namespace's state; its traffic control only if `tc` or if a live link's kind
-        reads it, its bridge VLANs only if `vlans`."""
+        reads it, its bridge VLANs only if `vlans`, the links' kind options only if
+        `kind_options`."""
         rt = self._rt(netns)
         ipr = _LazyIPRoute(self, netns)
         state = NetnsState(name=netns)
         by_index: dict[int, LinkState] = {}
         masters: dict[int, int] = {}
         for raw in rtnl.dump_links(rt, counters):
-            if raw.has_info_data:  # a kind's own attributes: pyroute2 parses them, as before
+            if raw.has_info_data and kind_options:  # pyroute2 parses a kind's own attributes
                 self._ipr(netns)  # (its socket teaches pyroute2 the kinds' layouts)
                 link = _decode_link(rtnl.full_link(raw.raw))
             else:
