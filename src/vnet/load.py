@@ -159,10 +159,25 @@ class _Positions(Mapping[str, Position]):
         return True
 
     def __iter__(self) -> Iterator[str]:
-        raise TypeError("positions are looked up by path, not listed")
+        """Every path (and "path#key"), walking the whole tree: for completeness only."""
+        def walk(node: yaml.Node, path: str) -> Iterator[str]:
+            yield path
+            if isinstance(node, yaml.MappingNode):
+                seen = set()
+                for k, v in node.value:
+                    sub = f"{path}.{k.value}" if path else str(k.value)
+                    if sub not in seen:
+                        seen.add(sub)
+                        yield f"{sub}#key"
+                        yield from walk(v, sub)
+            elif isinstance(node, yaml.SequenceNode):
+                for i, item in enumerate(node.value):
+                    yield from walk(item, f"{path}[{i}]")
+        if self.root is not None:
+            yield from walk(self.root, "")
 
     def __len__(self) -> int:
-        raise TypeError("positions are looked up by path, not counted")
+        return sum(1 for _ in self)
 
     def where(self, path: str, key: bool = False) -> Position | None:
         if key and f"{path}#key" in self:

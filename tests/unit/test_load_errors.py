@@ -244,3 +244,15 @@ def test_binary_scalar_does_not_crash() -> None:
         vnet.load_text("name: lab\nnamespaces: [!!binary aGVsbG8=]\n", "bin.yaml")
     except TopologyError:
         pass
+
+
+def test_positions_are_found_on_demand_and_can_still_be_listed() -> None:
+    topo = vnet.load_text("name: t\ninterfaces:\n  - name: a0\n    kind: veth\n"
+                          "    peer: {name: a1, mtu: 1400}\n", "p.yaml")
+    assert topo.where("interfaces[0].peer.mtu") == Position("p.yaml", 5, 27)
+    assert topo.positions["interfaces[0].kind#key"] == Position("p.yaml", 4, 5)
+    assert topo.where("interfaces[0].peer.nosuch") == Position("p.yaml", 5, 11)
+    assert topo.where("interfaces[7]") == Position("p.yaml", 3, 3)  # the list itself
+    listed = dict(topo.positions)
+    assert listed["interfaces[0].peer.name"] == Position("p.yaml", 5, 18)
+    assert len(listed) == len(topo.positions) and all(p in topo.positions for p in listed)
