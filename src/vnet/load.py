@@ -124,24 +124,29 @@ class _Positions(Mapping[str, Position]):
                 key_node, node = found
         return key_node if key else node
 
-    def _path_of(self, target: yaml.Node) -> str:
-        """The field path of a key node (the first of a repeated key's places)."""
-        def walk(node: yaml.Node, path: str) -> str | None:
+    def _places(self) -> Iterator[tuple[str, yaml.Node | None]]:
+        """(path, key node or None) of every place in the tree, in document order; a repeated
+        key's later places are listed (same path) but not entered: loading ignored them."""
+        def walk(node: yaml.Node, path: str, key: yaml.Node | None, enter: bool
+                 ) -> Iterator[tuple[str, yaml.Node | None]]:
+            yield path, key
+            if not enter:
+                return
             if isinstance(node, yaml.MappingNode):
+                seen: set[str] = set()
                 for k, v in node.value:
                     sub = f"{path}.{k.value}" if path else str(k.value)
-                    if k is target:
-                        return sub
-                    found = walk(v, sub)
-                    if found is not None:
-                        return found
+                    yield from walk(v, sub, k, sub not in seen)
+                    seen.add(sub)
             elif isinstance(node, yaml.SequenceNode):
                 for i, item in enumerate(node.value):
-                    found = walk(item, f"{path}[{i}]")
-                    if found is not None:
-                        return found
-            return None
-        return (walk(self.root, "") if self.root is not None else None) or ""
+                    yield from walk(item, f"{path}[{i}]", None, True)
+        if self.root is not None:
+            yield from walk(self.root, "", None, True)
+
+    def _path_of(self, target: yaml.Node) -> str:
+        """The field path of a key node (a repeated key's path is its first place's)."""
+        return next((path for path, key in self._places() if key is target), "")
 
     # Mapping: "path" -> the value's position, "path#key" -> its key's (Topology.positions)
     def __getitem__(self, path: str) -> Position:
@@ -160,21 +165,13 @@ class _Positions(Mapping[str, Position]):
 
     def __iter__(self) -> Iterator[str]:
         """Every path (and "path#key"), walking the whole tree: for completeness only."""
-        def walk(node: yaml.Node, path: str) -> Iterator[str]:
-            yield path
-            if isinstance(node, yaml.MappingNode):
-                seen = set()
-                for k, v in node.value:
-                    sub = f"{path}.{k.value}" if path else str(k.value)
-                    if sub not in seen:
-                        seen.add(sub)
-                        yield f"{sub}#key"
-                        yield from walk(v, sub)
-            elif isinstance(node, yaml.SequenceNode):
-                for i, item in enumerate(node.value):
-                    yield from walk(item, f"{path}[{i}]")
-        if self.root is not None:
-            yield from walk(self.root, "")
+        listed: set[str] = set()
+        for path, key in self._places():
+            if path not in listed:
+                listed.add(path)
+                yield path
+                if key is not None:
+                    yield f"{path}#key"
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
