@@ -28,10 +28,11 @@ def observe_topology(backend: Netlink, topo: Topology, record: Record,
     owned = owned_namespaces(backend, topo.name)
     needed = namespaces_to_observe(topo, record)
     shallow = set(owned) - set(needed) if teardown else set()
+    ends = topo.endpoints()
     return backend.observe(needed + owned, {route.netns for route in topo.routes},
                            shallow=shallow,
-                           tc_netns={end.netns for end in topo.endpoints() if end.reads_tc},
-                           vlan_netns={obj.netns for obj in [*topo.endpoints(), *topo.externals]
+                           tc_netns={end.netns for end in ends if end.reads_tc},
+                           vlan_netns={obj.netns for obj in [*ends, *topo.externals]
                                        if obj.vlans is not None},
                            kind_options=not teardown)
 

@@ -50,10 +50,11 @@ def kind_table(refresh: bool = False) -> list[KindInfo]:
             except OSError:
                 pass
     out = []
+    implemented = registry.registry()
     for name in names:
         available, reason = probed.get(name, [None, "not probed"])
-        if name in registry.registry():
-            cls = registry.REGISTRY[name]
+        if name in implemented:
+            cls = implemented[name]
             out.append(KindInfo(name, True, available, str(reason), cls.use_when))  # type: ignore[arg-type]
         elif name in registry.NOT_IMPLEMENTED:
             nk = registry.NOT_IMPLEMENTED[name]

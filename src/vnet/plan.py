@@ -78,6 +78,8 @@ class _Planner:
         self.old = record
         self.new = Record(topo.name)
         self.T = topo.name
+        #: the link group of what this topology creates (ownership.link_group)
+        self.group = ownership.link_group(topo.name)
         self.conflicts: list[Issue] = []
         self.phase: dict[str, list[Action]] = {p: [] for p in (
             "del_routes", "del_addrs", "release", "del_links", "del_ns", "add_ns", "add_links",
@@ -97,13 +99,12 @@ class _Planner:
     def live(self, key: Key) -> LinkState | None:
         if key in self.fresh:
             return None
-        ns = self.obs.namespaces.get(key[0])
-        return ns.links.get(key[1]) if ns is not None else None
+        return self.obs.link(*key)
 
     def owned(self, link: LinkState) -> bool:
         """Whether this topology owns a live link. Its own mark is looked for first: parsing
         every altname of every link for its owner was a tenth of a 10k-interface plan."""
-        return f"{ownership.PREFIX}{self.T}.{link.name}" in link.altnames or \
+        return ownership.link_marker(self.T, link.name) in link.altnames or \
             link.owner == self.T
 
     def ns_state(self, ns: str | None) -> NetnsState | None:
@@ -139,8 +140,7 @@ class _Planner:
                     "create", f"namespace {ns}", "declared, not present",
                     [Request("netns.add", None, {"name": ns,
                                                  "marker": ownership.netns_marker(self.T)})],
-                    [Request("netns.del", None, {"name": ns,
-                                                 "group": ownership.link_group(self.T)})]))
+                    [Request("netns.del", None, {"name": ns, "group": self.group})]))
             elif ns not in owned:
                 st = self.ns_state(ns)
                 other = st.owner if st else None
@@ -151,7 +151,7 @@ class _Planner:
             self.removed_ns.add(ns)
             self.phase["del_ns"].append(Action(
                 "remove", f"namespace {ns}", "owned, no longer declared (with all inside it)",
-                [Request("netns.del", None, {"name": ns, "group": ownership.link_group(self.T)})],
+                [Request("netns.del", None, {"name": ns, "group": self.group})],
                 undo_gap=f"namespace {ns} and what was inside it cannot be restored"))
 
     # ---- links ----------------------------------------------------------------------------
@@ -257,7 +257,7 @@ class _Planner:
     def _create_link(self, iface: InterfaceBase, replacing: bool) -> Action:
         ns, name = iface.key
         req_args: dict[str, Any] = {"ifname": name, "marker": ownership.link_marker(self.T, name),
-                                    "group": ownership.link_group(self.T),
+                                    "group": self.group,
                                     **iface.create_request()}
         if iface.parent() is not None:
             req_args.setdefault("parent", iface.parent())
@@ -269,7 +269,7 @@ class _Planner:
         peer = req_args.get("peer")
         if peer is not None:
             peer["marker"] = ownership.link_marker(self.T, peer["ifname"])
-            peer["group"] = req_args["group"]
+            peer["group"] = self.group
         reason = self._reasons.get(iface.key, "") if replacing else "declared, not present"
         verb = "replace" if replacing else "create"
         subject = f"link {_at(ns, name)} ({iface.kind_name})"
@@ -468,8 +468,6 @@ class _Planner:
             self.phase["extras"] += iface.plan_extras(self.ns_state(key[0]), live)
         for key, obj in [*self.desired.items(), *self.externals.items()]:
             # bridge VLAN filtering: the `vlans` of a port (or of a bridge itself)
-            if obj.vlans is None:
-                continue  # not managed here (plan_vlans has nothing to do)
             br_key = (key[0], obj.master or key[1])
             bridge = self.desired.get(br_key) or self.externals.get(br_key)
             self.phase["extras"] += plan_vlans(obj, self.live(key), bridge, self.live(br_key),
