@@ -1,0 +1,49 @@
+"""The kind registry's lazy imports give the answers a full import gives."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from vnet import kinds
+
+
+def test_each_kernel_kind_lives_in_one_kind_file() -> None:
+    # by_kernel_kind trusts the first match among the files imported so far
+    files: dict[str, set[str]] = {}
+    for cls in kinds.registry().values():
+        files.setdefault(cls.kernel_kind or cls.kind_name, set()).add(cls.__module__)
+    assert {k: m for k, m in files.items() if len(m) > 1} == {}
+
+
+def _in_fresh_process(code: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True).stdout
+    return json.loads(out)
+
+
+def test_by_kernel_kind_imports_only_the_file_named_after_it() -> None:
+    seen = _in_fresh_process(
+        "import json, sys\n"
+        "from vnet import kinds\n"
+        "cls = kinds.by_kernel_kind('veth')\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('vnet.kinds.')\n"
+        "                and m != 'vnet.kinds.base')\n"
+        "print(json.dumps({'cls': cls.__qualname__, 'loaded': loaded}))\n")
+    assert seen == {"cls": kinds.by_kernel_kind("veth").__qualname__,
+                    "loaded": ["vnet.kinds.veth"]}
+
+
+def test_by_kernel_kind_agrees_with_a_scan_of_every_kind() -> None:
+    every = list(kinds.registry().values())
+    names = {cls.kernel_kind or cls.kind_name for cls in every} | {"no-such-kind", None}
+    for name in names:
+        first = next((cls for cls in every if (cls.kernel_kind or cls.kind_name) == name), None)
+        assert kinds.by_kernel_kind(name) is first, name
+    # a kernel kind whose file has another name ("tun" lives in tuntap.py)
+    fresh = _in_fresh_process(
+        "import json\n"
+        "from vnet import kinds\n"
+        "print(json.dumps([kinds.by_kernel_kind(k).kind_name for k in ('tun', 'ipvtap')]))\n")
+    assert fresh == [kinds.by_kernel_kind("tun").kind_name, "ipvtap"]
