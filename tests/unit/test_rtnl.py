@@ -41,6 +41,15 @@ def test_setlink_up_and_master() -> None:
     assert msg.get_attr("IFLA_MASTER") == 3
 
 
+def test_group_deletion_in_another_namespace_names_it_by_id() -> None:
+    msg = _parse(ifinfmsg, _frame(rtnl.dellink(group=0x76000001, target=4)))
+    assert (msg["index"], msg.get_attr("IFLA_GROUP")) == (0, 0x76000001)
+    # attribute 46: IFLA_TARGET_NETNSID, called by its first name IFLA_IF_NETNSID in pyroute2
+    assert msg.get_attr("IFLA_IF_NETNSID") == 4
+    own = _parse(ifinfmsg, _frame(rtnl.dellink(group=0x76000001)))
+    assert own.get_attr("IFLA_IF_NETNSID") is None
+
+
 def test_address_v4_and_v6_flags() -> None:
     v4 = _parse(ifaddrmsg, _frame(rtnl.address(True, 5, "192.0.2.1/24")))
     assert (v4["index"], v4["prefixlen"], v4["family"]) == (5, 24, socket.AF_INET)

@@ -40,6 +40,7 @@ RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK = 16, 17, 18, 19
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 RTM_GETROUTE = 26
 RTM_GETQDISC = 38
+RTM_NEWNSID, RTM_GETNSID = 88, 90
 RTM_NEWLINKPROP = 108
 
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK = 1, 3, 4, 5
@@ -53,6 +54,7 @@ IFLA_EXT_MASK = 29
 SOL_NETLINK, NETLINK_GET_STRICT_CHK = 270, 12
 RTEXT_FILTER_SKIP_STATS = 1 << 3
 IFLA_LINK_NETNSID = 37
+IFLA_TARGET_NETNSID = 46
 IFLA_PROP_LIST = 52
 IFLA_ALT_IFNAME = 53
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
@@ -63,6 +65,7 @@ IFA_ADDRESS, IFA_LOCAL, IFA_FLAGS = 1, 2, 8
 IFA_F_NODAD, IFA_F_PERMANENT = 0x02, 0x80
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_PRIORITY, RTA_TABLE = 1, 4, 5, 6, 15
 TCA_KIND, TCA_OPTIONS = 1, 2
+NETNSA_NSID, NETNSA_FD = 1, 3
 IFF_UP = 0x1
 
 _HDR = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
@@ -72,6 +75,7 @@ _RTM = struct.Struct("=BBBBBBBBI")  # rtmsg
 _TCM = struct.Struct("=BxxxiIII")  # tcmsg: family, ifindex, handle, parent, info
 _ATTR = struct.Struct("=HH")
 _U32 = struct.Struct("=I")
+_S32 = struct.Struct("=i")
 _STATS4 = struct.Struct("=QQQQ")  # rx_packets, tx_packets, rx_bytes, tx_bytes
 _CLONE_NEWNET = 0x40000000
 SOCKET_BUFFER = 4 << 20  # dumps of 10k links queue megabytes; acks must never be dropped
@@ -163,10 +167,17 @@ def setlink(index: int, up: bool | None = None, master: int | None = None,
     return RTM_SETLINK, 0, body
 
 
-def dellink(index: int = 0, group: int | None = None) -> tuple[int, int, bytes]:
-    """Delete one link by index, or (index 0) every link of `group` in one kernel call."""
+def dellink(index: int = 0, group: int | None = None,
+            target: int | None = None) -> tuple[int, int, bytes]:
+    """Delete one link by index, or (index 0) every link of `group` in one kernel call; in the
+    namespace whose id is `target` (None: the socket's own)."""
     body = ifinfo(index) + (attr_u32(IFLA_GROUP, group) if group is not None else b"")
-    return RTM_DELLINK, 0, body
+    return RTM_DELLINK, 0, body + _target(target)
+
+
+def _target(nsid: int | None) -> bytes:
+    """IFLA_TARGET_NETNSID: a link request served in another namespace, named by its id."""
+    return b"" if nsid is None else attr(IFLA_TARGET_NETNSID, _S32.pack(nsid))
 
 
 def address(add: bool, index: int, addr: str) -> tuple[int, int, bytes]:
@@ -254,9 +265,11 @@ class Rtnl:
                     return
                 offset += (length + 3) & ~3
 
-    def get_link(self, ifname: str) -> RawLink | None:
-        """Link IFNAME, or None when there is none (one RTM_GETLINK by name)."""
-        body = ifinfo() + attr_str(IFLA_IFNAME, ifname) + attr_u32(IFLA_EXT_MASK, 0)
+    def get_link(self, ifname: str, target: int | None = None) -> RawLink | None:
+        """Link IFNAME, or None when there is none (one RTM_GETLINK by name); in the namespace
+        whose id is `target` (None: the socket's own)."""
+        body = (ifinfo() + attr_str(IFLA_IFNAME, ifname) + attr_u32(IFLA_EXT_MASK, 0)
+                + _target(target))
         try:
             for data, offset in self._exchange(RTM_GETLINK, 0, body):
                 return RawLink(data, offset)
@@ -270,6 +283,17 @@ class Rtnl:
         link = self.get_link(ifname)
         return link.index if link is not None else None
 
+    def netns_id(self, netns_fd: int) -> int | None:
+        """The id this socket's namespace knows the namespace `netns_fd` by (`ip netns list`
+        shows it), or None when it has none. Asking never assigns one."""
+        body = b"\0\0\0\0" + attr_u32(NETNSA_FD, netns_fd)  # struct rtgenmsg, padded
+        for data, offset in self._exchange(RTM_GETNSID, 0, body):
+            for kind, s, _ in attrs(data, offset + 20, offset + _HDR.unpack_from(data, offset)[0]):
+                if kind == NETNSA_NSID:
+                    nsid = _S32.unpack_from(data, s)[0]
+                    return nsid if nsid >= 0 else None
+        return None
+
     # -- dumps --
     def dump(self, kind: int, body: bytes) -> Iterator[tuple[bytes, int]]:
         """(buffer, offset) of each message of a dump."""
@@ -280,8 +304,12 @@ class Rtnl:
         seq = self.seq
         self.sock.send(_HDR.pack(16 + len(body), kind, flags | NLM_F_REQUEST, seq, 0) + body)
         dumping = bool(flags & NLM_F_DUMP)
+        # a megabyte for dumps; a single answer fits 64 KiB, and asking for a megabyte costs
+        # the allocator a map and unmap per call (a thousand namespaces' loopbacks: a tenth
+        # of a second)
+        size = 1 << 20 if dumping else 1 << 16
         while True:
-            data = self.sock.recv(1 << 20)
+            data = self.sock.recv(size)
             offset = 0
             while offset + 16 <= len(data):
                 length, mtype, _, mseq, _ = _HDR.unpack_from(data, offset)
