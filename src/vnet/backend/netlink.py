@@ -405,10 +405,24 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                 code, detail = _errno_of(exc)
                 return 0, KernelError(f"move {link.name} into a deletion group", code, detail)
             moved[index] = None
+        # a running bridge (or bond) recomputes its state for each port it loses: deleting a
+        # 1,000-port bridge with its ports took a third longer than when it was down first
+        quieted = sorted({by_index[i].master for i in going if by_index[i].master in going}
+                         & {i for i in going if by_index[i].flags & IFF_UP})
+        for index in quieted:
+            try:
+                rt.request(rtnl.setlink(index, up=False))
+            except OSError:  # it is deleted all the same
+                pass
         for target in [*whole, *([group] if moved else [])]:
             try:
                 rt.request(rtnl.dellink(group=target))
             except OSError as exc:
+                for index in quieted:  # what stays as it was
+                    try:
+                        rt.request(rtnl.setlink(index, up=True))
+                    except OSError:  # gone after all
+                        pass
                 self._ungroup(rt, moved, by_index)
                 code, detail = _errno_of(exc)
                 err = KernelError(f"delete link group {target}", code, detail)
