@@ -6,6 +6,7 @@ and the kernel-filtered route dump returns vnet's routes."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -147,6 +148,82 @@ def test_namespaces_deleted_without_reading_them_leave_no_peer_behind() -> None:
     # at once, not after the kernel's asynchronous cleanup of the namespaces
     assert sorted(_groups()) == ["lo"]
     assert ip_json("netns", "list") in (None, [])
+
+
+def test_namespaces_are_reached_by_their_id_from_one_socket() -> None:
+    require_kind("veth")
+    require_kind("bridge")
+    # a pair inside s1: the deletion in the root namespace does not take it
+    topo = vnet.load_text(
+        STAR + "  - {name: q0, kind: veth, netns: s1, peer: {name: q1, netns: s1}}\n")
+    topo.apply()
+    sh("ip", "netns", "add", "lone")  # no link into it: the root knows it by no id
+    ids = {ns["name"]: ns.get("id") for ns in ip_json("netns", "list")}
+    assert ids["lone"] is None and all(ids[f"s{i}"] is not None for i in range(3))
+    with Netlink() as nl:
+        for name, nsid in ids.items():
+            fd = nl.netns_fd(name)
+            try:
+                assert rtnl.Rtnl().netns_id(fd) == nsid
+            finally:
+                os.close(fd)
+        assert {ns: nl.netns_owner(ns) for ns in ids} == {
+            "s0": "star3", "s1": "star3", "s2": "star3", "lone": None}
+        assert set(nl._lean) == {None, "lone"}  # a socket inside only where there is no id
+    # s1 kept alive: what vnet made in it must be gone when destroy returns, not when the
+    # kernel dismantles the namespace
+    keep = os.open("/run/netns/s1", os.O_RDONLY)
+    try:
+        topo.destroy()
+        inside = sh("nsenter", f"--net=/proc/{os.getpid()}/fd/{keep}", "ip", "-o", "link")
+    finally:
+        os.close(keep)
+    assert [line.split(":")[1].strip() for line in inside.splitlines()] == ["lo"]
+    assert [ns["name"] for ns in ip_json("netns", "list") or []] == ["lone"]
+
+
+def test_a_bridge_is_down_before_it_goes_with_its_ports(monkeypatch: pytest.MonkeyPatch) -> None:
+    require_kind("veth")
+    require_kind("bridge")
+    topo = vnet.load_text(STAR)
+    topo.apply()
+    downs: list[int] = []
+    real = rtnl.setlink
+
+    def recording(index: int, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("up") is False:
+            downs.append(index)
+        return real(index, *args, **kwargs)
+    monkeypatch.setattr(rtnl, "setlink", recording)
+    bridge = _index("br0")
+    topo.destroy()
+    assert downs == [bridge]
+    assert sorted(_groups()) == ["lo"]
+
+
+def test_deletion_reuses_a_dump_only_while_nothing_was_sent(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    require_kind("veth")
+    sh("ip", "link", "add", "x0", "type", "veth", "peer", "name", "x1")
+    sh("ip", "link", "add", "y0", "type", "veth", "peer", "name", "y1")
+    dumps: list[int] = []
+    real = rtnl.dump_links
+
+    def counting(rt: Any, counters: bool = True) -> Any:
+        dumps.append(1)
+        return real(rt, counters)
+    monkeypatch.setattr(rtnl, "dump_links", counting)
+    delete_x = [[Request("link.del", None, {"ifname": "x0"})]]
+    with Netlink() as nl:
+        nl.observe([None])
+        assert len(dumps) == 1
+        assert nl.send_bulk(delete_x) == (1, None)
+        assert len(dumps) == 1  # the observation's dump served
+        nl.observe([None])
+        nl.send([Request("link.state", None, {"ifname": "y0", "up": True})])
+        assert nl.send_bulk([[Request("link.del", None, {"ifname": "y0"})]]) == (1, None)
+        assert len(dumps) == 3  # a request since the observation: read anew
+    assert sorted(_groups()) == ["lo"]
 
 
 def test_traffic_control_read_only_where_a_kind_needs_it() -> None:

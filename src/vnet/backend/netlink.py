@@ -60,6 +60,8 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         self._indexes: dict[str | None, dict[str, int]] = {}
         self._index_misses: dict[str | None, int] = {}
         self._loopbacks: dict[str, rtnl.RawLink | None] = {}
+        #: each namespace's links as the last read saw them, until a request may change them
+        self._dumps: dict[str | None, list[rtnl.RawLink]] = {}
 
     # ---- sockets ------------------------------------------------------------------------
     def _ipr(self, netns: str | None) -> Any:
@@ -269,7 +271,8 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         state = NetnsState(name=netns)
         by_index: dict[int, LinkState] = {}
         masters: dict[int, int] = {}
-        for raw in rtnl.dump_links(rt, counters):
+        raws = self._dumps[netns] = rtnl.dump_links(rt, counters)
+        for raw in raws:
             if raw.has_info_data and kind_options:  # pyroute2 parses a kind's own attributes
                 self._ipr(netns)  # (its socket teaches pyroute2 the kinds' layouts)
                 link = _decode_link(rtnl.full_link(raw.raw))
@@ -313,6 +316,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         self._indexes.clear()
         self._index_misses.clear()
         self._loopbacks.clear()
+        self._dumps.clear()
 
     def execute(self, req: Request) -> None:
         handler = getattr(self, "_op_" + req.op.replace(".", "_"), None)
@@ -330,6 +334,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
             code, detail = _errno_of(exc)
             raise KernelError(req.describe(), code, detail) from None
         finally:
+            self._dumps.clear()  # a dump holds more than names and indexes: flags, masters
             if req.op not in _KEEPS_LINK_CACHES:
                 self._forget_cached()
 
@@ -348,6 +353,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
           pair whose ends are both here and both going, one end moves: the kernel deletes its
           peer with it, and each move is a request the kernel must serve (5 ms each at 10k
           links on this machine's kernel)."""
+        seen = self._dumps.copy()  # what observe read, if nothing changed since: no new dump
         self._forget_cached()
         done = 0
         while done < len(batches):
@@ -355,16 +361,20 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
             run = done
             while run < len(batches) and all(r.netns == netns for r in batches[run]):
                 run += 1
-            ok, err = self._delete_as_group(netns, batches[done:run])
+            # a deletion here may take veth peers elsewhere: later runs read anew
+            ok, err = self._delete_as_group(netns, batches[done:run],
+                                            seen.get(netns) if done == 0 else None)
             done += ok
             if err is not None:
                 return done, err
         return done, None
 
-    def _delete_as_group(self, netns: str | None, batches: Sequence[Sequence[Request]]
+    def _delete_as_group(self, netns: str | None, batches: Sequence[Sequence[Request]],
+                         links: list[rtnl.RawLink] | None = None
                          ) -> tuple[int, KernelError | None]:
         rt = self._rt(netns)
-        links = rtnl.dump_links(rt, counters=False)
+        if links is None:
+            links = rtnl.dump_links(rt, counters=False)
         by_name = {link.name: link for link in links}
         by_index = {link.index: link for link in links}
         # the first request naming a link that is not there (and must be) ends the run: only
