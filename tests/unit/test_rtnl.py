@@ -82,3 +82,47 @@ def test_error_ack_names_errno_and_extack_message() -> None:
     data = struct.pack("=IHHII", 16 + len(body), rtnl.NLMSG_ERROR, 0x100 | 0x200, 1, 0) + body
     err = rtnl.decode_ack(data, 0)
     assert err is not None and (err.code, err.detail) == (95, "Unknown device type")
+
+
+class _ScriptedSocket:
+    """Answers the n-th dump request with the n-th scripted list of link names, marked
+    interrupted (NLM_F_DUMP_INTR) or not; the last script repeats."""
+
+    def __init__(self, script: list[tuple[list[str], bool]]) -> None:
+        self.script = script
+        self.requests = 0
+        self.pending = b""
+
+    def send(self, data: bytes) -> None:
+        seq = struct.unpack_from("=I", data, 8)[0]
+        names, interrupted = self.script[min(self.requests, len(self.script) - 1)]
+        self.requests += 1
+        flags = 0x2 | (rtnl.NLM_F_DUMP_INTR if interrupted else 0)  # NLM_F_MULTI
+        out = b""
+        for i, name in enumerate(names, 1):
+            body = rtnl.ifinfo(i) + rtnl.attr_str(rtnl.IFLA_IFNAME, name)
+            out += struct.pack("=IHHII", 16 + len(body), rtnl.RTM_NEWLINK, flags, seq, 0) + body
+        self.pending = out + struct.pack("=IHHIIi", 20, rtnl.NLMSG_DONE, flags, seq, 0, 0)
+
+    def recv(self, size: int) -> bytes:
+        out, self.pending = self.pending, b""
+        return out
+
+
+def _scripted(script: list[tuple[list[str], bool]]) -> tuple[rtnl.Rtnl, _ScriptedSocket]:
+    rt = rtnl.Rtnl.__new__(rtnl.Rtnl)
+    rt.sock, rt.seq, rt.interrupted = _ScriptedSocket(script), 0, False  # type: ignore
+    return rt, rt.sock  # type: ignore
+
+
+def test_an_interrupted_dump_is_read_again() -> None:
+    rt, sock = _scripted([(["lo", "a"], True), (["lo", "a", "b"], False)])
+    assert [link.name for link in rtnl.dump_links(rt)] == ["lo", "a", "b"]
+    assert sock.requests == 2
+
+
+def test_a_dump_interrupted_every_time_stands_after_the_last_try() -> None:
+    rt, sock = _scripted([(["lo", "a"], True)])
+    assert [link.name for link in rtnl.dump_links(rt)] == ["lo", "a"]
+    assert sock.requests == rtnl.DUMP_TRIES
+    assert rt.interrupted

@@ -20,14 +20,15 @@ import ipaddress
 import os
 import socket
 import struct
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 NETLINK_ROUTE = 0
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
 NLM_F_REQUEST = 0x1
 NLM_F_ACK = 0x4
+NLM_F_DUMP_INTR = 0x10
 NLM_F_DUMP = 0x300
 NLM_F_REPLACE = 0x100
 NLM_F_EXCL = 0x200
@@ -78,6 +79,8 @@ _U32 = struct.Struct("=I")
 _S32 = struct.Struct("=i")
 _STATS4 = struct.Struct("=QQQQ")  # rx_packets, tx_packets, rx_bytes, tx_bytes
 _CLONE_NEWNET = 0x40000000
+T = TypeVar("T")
+DUMP_TRIES = 5
 SOCKET_BUFFER = 4 << 20  # dumps of 10k links queue megabytes; acks must never be dropped
 
 
@@ -240,7 +243,8 @@ class Rtnl:
     def __init__(self, netns_fd: int | None = None) -> None:
         self.sock = _open_in(netns_fd)
         self.seq = 0
-        self._buf = bytearray(1 << 16)
+        #: whether the last dump's messages carried NLM_F_DUMP_INTR
+        self.interrupted = False
 
     def close(self) -> None:
         self.sock.close()
@@ -295,9 +299,19 @@ class Rtnl:
         return None
 
     # -- dumps --
-    def dump(self, kind: int, body: bytes) -> Iterator[tuple[bytes, int]]:
-        """(buffer, offset) of each message of a dump."""
-        return self._exchange(kind, NLM_F_DUMP, body)
+    def dump(self, kind: int, body: bytes, parse: Callable[[Iterator[tuple[bytes, int]]], T]
+             ) -> T:
+        """What `parse` makes of a dump's messages ((buffer, offset) of each, as they come).
+        A dump the kernel marks interrupted (NLM_F_DUMP_INTR: the table changed while it was
+        read, so an entry may be missing or doubled; `ip` warns of it) is read and parsed
+        again, up to DUMP_TRIES times in all; the last read stands then (a plan made from it
+        fails on the kernel's refusal, never silently)."""
+        for _ in range(DUMP_TRIES):
+            self.interrupted = False
+            result = parse(self._exchange(kind, NLM_F_DUMP, body))
+            if not self.interrupted:
+                break
+        return result
 
     def _exchange(self, kind: int, flags: int, body: bytes) -> Iterator[tuple[bytes, int]]:
         self.seq += 1
@@ -312,8 +326,10 @@ class Rtnl:
             data = self.sock.recv(size)
             offset = 0
             while offset + 16 <= len(data):
-                length, mtype, _, mseq, _ = _HDR.unpack_from(data, offset)
+                length, mtype, mflags, mseq, _ = _HDR.unpack_from(data, offset)
                 if mseq == seq:
+                    if mflags & NLM_F_DUMP_INTR:
+                        self.interrupted = True
                     if mtype == NLMSG_DONE:
                         return
                     if mtype == NLMSG_ERROR:
@@ -435,13 +451,17 @@ def dump_links(rt: Rtnl, counters: bool = True) -> list[RawLink]:
     statistics (RTEXT_FILTER_SKIP_STATS), a good part of each message (`stats` stays zero)."""
     # no RTEXT_FILTER_VF: VF details are not read, and they would only lengthen the dump
     body = ifinfo() + attr_u32(IFLA_EXT_MASK, 0 if counters else RTEXT_FILTER_SKIP_STATS)
-    return [RawLink(d, o) for d, o in rt.dump(RTM_GETLINK, body)]
+    return rt.dump(RTM_GETLINK, body, lambda messages: [RawLink(d, o) for d, o in messages])
 
 
 def dump_addresses(rt: Rtnl) -> list[tuple[int, str, int]]:
     """(ifindex, "address/prefix", scope) of every address, as `ip addr` prints them."""
+    return rt.dump(RTM_GETADDR, _IFA.pack(socket.AF_UNSPEC, 0, 0, 0, 0), _parse_addresses)
+
+
+def _parse_addresses(messages: Iterable[tuple[bytes, int]]) -> list[tuple[int, str, int]]:
     out = []
-    for data, offset in rt.dump(RTM_GETADDR, _IFA.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
+    for data, offset in messages:
         length = _HDR.unpack_from(data, offset)[0]
         family, plen, _, scope, index = _IFA.unpack_from(data, offset + 16)
         local = addr = None
@@ -482,14 +502,14 @@ def dump_routes(rt: Rtnl, family: int, proto: int = 0) -> list[dict[str, Any]]:
             return [r for r in dump_routes(rt, family) if r["proto"] == proto]
         try:
             body = _RTM.pack(family, 0, 0, 0, 0, proto, 0, 1, 0)  # protocol, unicast
-            return _parse_routes(rt.dump(RTM_GETROUTE, body), family)
+            return rt.dump(RTM_GETROUTE, body, lambda m: _parse_routes(m, family))
         finally:
             rt.sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 0)
     body = _RTM.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)
-    return _parse_routes(rt.dump(RTM_GETROUTE, body), family)
+    return rt.dump(RTM_GETROUTE, body, lambda m: _parse_routes(m, family))
 
 
-def _parse_routes(messages: Iterator[tuple[bytes, int]], family: int) -> list[dict[str, Any]]:
+def _parse_routes(messages: Iterable[tuple[bytes, int]], family: int) -> list[dict[str, Any]]:
     out: dict[tuple[Any, ...], dict[str, Any]] = {}
     for data, offset in messages:
         length = _HDR.unpack_from(data, offset)[0]
@@ -550,8 +570,12 @@ class RawQdisc:
 
 def dump_qdiscs(rt: Rtnl) -> list[Any]:
     """Every qdisc; those with options as pyroute2 messages, the rest as RawQdisc."""
+    return rt.dump(RTM_GETQDISC, _TCM.pack(socket.AF_UNSPEC, 0, 0, 0, 0), _parse_qdiscs)
+
+
+def _parse_qdiscs(messages: Iterable[tuple[bytes, int]]) -> list[Any]:
     out: list[Any] = []
-    for data, offset in rt.dump(RTM_GETQDISC, _TCM.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
+    for data, offset in messages:
         q = RawQdisc(data, offset)
         out.append(q.full() if q.has_options else q)
     return out
