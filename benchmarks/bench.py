@@ -173,6 +173,21 @@ def wait_clean(links: int = 1) -> None:
     raise Failed(f"leftovers after teardown: {link_count()} links, {netns_list()}")
 
 
+def settle(limit: float = 60) -> float:
+    """Wait until no IPv6 address is tentative (duplicate address detection done); returns the
+    seconds waited. For ~10 s after 10k links come up the kernel keeps adding and confirming
+    their link-local addresses: reading the state then costs `ip` twice as long, and its
+    dumps come back interrupted. A noop measured in that churn measures the kernel's DAD."""
+    t0 = time.time()
+    while time.time() - t0 < limit:
+        out = subprocess.run(["ip", "-6", "-o", "addr", "show", "tentative"], check=True,
+                             capture_output=True, text=True).stdout
+        if not out.strip():
+            break
+        time.sleep(0.5)
+    return time.time() - t0
+
+
 class Bench:
     def __init__(self, size: int, rounds: int, scale_sizes: list[int], scale_rounds: int,
                  workdir: Path, only: set[str] | None) -> None:
@@ -184,6 +199,8 @@ class Bench:
         self.only = only
         self.samples: dict[str, dict[str, list[float]]] = {}
         self.rss_kib: list[int] = []
+        #: seconds waited after each create for the kernel to settle before the noop
+        self.settled: list[float] = []
         self.vnet = vnet_exe()
 
     def want(self, name: str) -> bool:
@@ -210,6 +227,7 @@ class Bench:
             self.record(f"create-{n}", "vnet", t)
             self.rss_kib.append(rss)
             if self.want("noop"):
+                self.settled.append(settle())
                 self.record(f"noop-{n}", "vnet", run([*self.vnet, "apply", y])[0])
                 self.record(f"noop-{n}", "ip -j (read state)", self.read_state())
             if self.want("change"):
@@ -297,6 +315,7 @@ class Bench:
         return {"size": self.size, "rounds": self.rounds, "scenarios": table,
                 "peak_rss_apply_create_mib": (max(self.rss_kib) / 1024 if self.rss_kib
                                               else None),
+                "settled_before_noop_s": self.settled,
                 "cpus": os.cpu_count(), "kernel": os.uname().release}
 
 
