@@ -399,51 +399,54 @@ class RawLink:
         self.kind: str | None = None
         self.has_info_data = False
         self.raw = bytes(data[offset:offset + length])
-        # an inline loop, not attrs(): a link carries ~50 attributes and 10k links are common
+        # an inline loop, not attrs(): a link carries ~50 attributes and 10k links are common;
+        # most are skipped, so an attribute is only taken apart once it is known to be wanted
         u32 = _U32.unpack_from
         head = _ATTR.unpack_from
+        wanted = _LINK_WANTED_RAW
         pos, end = offset + 32, offset + length
         while pos + 4 <= end:
             alen, kind = head(data, pos)
             if alen < 4:
                 break
-            s, e = pos + 4, pos + alen
+            if kind in wanted:
+                s, e = pos + 4, pos + alen
+                kind &= NLA_TYPE_MASK
+                if kind == IFLA_IFNAME:
+                    self.name = data[s:e - 1].decode()
+                elif kind == IFLA_MTU:
+                    self.mtu = u32(data, s)[0]
+                elif kind == IFLA_ADDRESS:
+                    self.mac = data[s:e].hex(":")
+                elif kind == IFLA_OPERSTATE:
+                    self.operstate = data[s]
+                elif kind == IFLA_LINK:
+                    self.parent_index = u32(data, s)[0]
+                elif kind == IFLA_LINK_NETNSID:
+                    self.parent_netnsid = _S32.unpack_from(data, s)[0]
+                elif kind == IFLA_MASTER:
+                    self.master = u32(data, s)[0]
+                elif kind == IFLA_GROUP:
+                    self.group = u32(data, s)[0]
+                elif kind == IFLA_STATS64:
+                    self.stats = _STATS4.unpack_from(data, s)
+                elif kind == IFLA_PROP_LIST:
+                    self.altnames = [cstr(data, a, b) for k, a, b in attrs(data, s, e)
+                                     if k == IFLA_ALT_IFNAME]
+                elif kind == IFLA_LINKINFO:
+                    for k, a, b in attrs(data, s, e):
+                        if k == IFLA_INFO_KIND:
+                            self.kind = cstr(data, a, b)
+                        elif k == IFLA_INFO_DATA:
+                            self.has_info_data = True
             pos += (alen + 3) & ~3
-            kind &= NLA_TYPE_MASK
-            if kind not in _LINK_WANTED:
-                continue
-            if kind == IFLA_IFNAME:
-                self.name = data[s:e - 1].decode()
-            elif kind == IFLA_MTU:
-                self.mtu = u32(data, s)[0]
-            elif kind == IFLA_ADDRESS:
-                self.mac = data[s:e].hex(":")
-            elif kind == IFLA_OPERSTATE:
-                self.operstate = data[s]
-            elif kind == IFLA_LINK:
-                self.parent_index = u32(data, s)[0]
-            elif kind == IFLA_LINK_NETNSID:
-                self.parent_netnsid = struct.unpack_from("=i", data, s)[0]
-            elif kind == IFLA_MASTER:
-                self.master = u32(data, s)[0]
-            elif kind == IFLA_GROUP:
-                self.group = u32(data, s)[0]
-            elif kind == IFLA_STATS64:
-                self.stats = _STATS4.unpack_from(data, s)
-            elif kind == IFLA_PROP_LIST:
-                self.altnames = [cstr(data, a, b) for k, a, b in attrs(data, s, e)
-                                 if k == IFLA_ALT_IFNAME]
-            elif kind == IFLA_LINKINFO:
-                for k, a, b in attrs(data, s, e):
-                    if k == IFLA_INFO_KIND:
-                        self.kind = cstr(data, a, b)
-                    elif k == IFLA_INFO_DATA:
-                        self.has_info_data = True
 
 
 _LINK_WANTED = frozenset({IFLA_IFNAME, IFLA_MTU, IFLA_ADDRESS, IFLA_OPERSTATE, IFLA_LINK,
                           IFLA_LINK_NETNSID, IFLA_MASTER, IFLA_GROUP, IFLA_STATS64,
                           IFLA_PROP_LIST, IFLA_LINKINFO})
+#: the same, as they come: with or without the nested flag (skipped attributes are not masked)
+_LINK_WANTED_RAW = _LINK_WANTED | {kind | NLA_F_NESTED for kind in _LINK_WANTED}
 
 
 def dump_links(rt: Rtnl, counters: bool = True) -> list[RawLink]:
