@@ -385,9 +385,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale-rounds", type=int, default=1)
     p.add_argument("--only", default="",
                    help="comma-separated steps: startup,create,noop,change,pyroute2,star,scale")
+    p.add_argument("--ipv6", choices=("on", "off"), default="on",
+                   help="IPv6 in the benchmark's namespace: on (the kernel's default) or off, "
+                        "where this kernel's own cost per interface stays nearly constant")
     p.add_argument("--json", default=str(ROOT / ".cache" / "bench.json"))
     args = p.parse_args(argv)
     enter_private_dirs()
+    if args.ipv6 == "off":  # this private namespace's own sysctls (and its new links')
+        subprocess.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+                        "net.ipv6.conf.default.disable_ipv6=1"], check=True)
     compile_vnet()
     only = set(args.only.split(",")) if args.only else None
     if only and "create" not in only and ({"noop", "change", "pyroute2"} & only):
@@ -401,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"benchmark failed: {exc}", file=sys.stderr)
             return 1
         res = bench.results()
+    res["ipv6"] = args.ipv6
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
     print(table(res))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import struct
 
+import pytest
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
@@ -48,6 +50,37 @@ def test_group_deletion_in_another_namespace_names_it_by_id() -> None:
     assert msg.get_attr("IFLA_IF_NETNSID") == 4
     own = _parse(ifinfmsg, _frame(rtnl.dellink(group=0x76000001)))
     assert own.get_attr("IFLA_IF_NETNSID") is None
+
+
+def _address_by_ipaddress(add: bool, index: int, addr: str) -> bytes:
+    """RTM_NEWADDR/RTM_DELADDR's body as ipaddress reads the text (rtnl's former encoder)."""
+    iface = ipaddress.ip_interface(addr)
+    family = socket.AF_INET6 if iface.version == 6 else socket.AF_INET
+    packed = iface.ip.packed
+    v6_add = iface.version == 6 and add
+    body = struct.pack("=BBBBI", family, iface.network.prefixlen,
+                       rtnl.IFA_F_PERMANENT if v6_add else 0, 0, index)
+    body += rtnl.attr(rtnl.IFA_LOCAL, packed) + rtnl.attr(rtnl.IFA_ADDRESS, packed)
+    if v6_add:
+        body += rtnl.attr_u32(rtnl.IFA_FLAGS, rtnl.IFA_F_PERMANENT | rtnl.IFA_F_NODAD)
+    return body
+
+
+@pytest.mark.parametrize("addr", [
+    "10.0.0.1/30", "10.0.0.1", "0.0.0.0/0", "2001:db8::1/64", "2001:db8::1", "::/0",
+    "::ffff:1.2.3.4/96", "10.0.0.1/255.255.255.0", "fe80::1%eth0/64", "2001:db8::/128"])
+def test_address_encoding_reads_the_text_as_ipaddress_does(addr: str) -> None:
+    for add in (True, False):
+        assert rtnl.address(add, 3, addr)[2] == _address_by_ipaddress(add, 3, addr)
+
+
+@pytest.mark.parametrize("addr", ["10.0.0.1/33", "2001:db8::1/129", "10.0.0.256/24", "x",
+                                  "10.0.0.1/-1", "10.0.0.1/+24", "10.0.0.1/\u0662\u0664"])
+def test_address_encoding_refuses_what_ipaddress_refuses(addr: str) -> None:
+    with pytest.raises(ValueError):
+        ipaddress.ip_interface(addr)
+    with pytest.raises(ValueError):
+        rtnl.address(True, 3, addr)
 
 
 def test_address_v4_and_v6_flags() -> None:
@@ -126,3 +159,9 @@ def test_a_dump_interrupted_every_time_stands_after_the_last_try() -> None:
     assert [link.name for link in rtnl.dump_links(rt)] == ["lo", "a"]
     assert sock.requests == rtnl.DUMP_TRIES
     assert rt.interrupted
+
+
+def test_index_dump_reads_names_and_indexes_as_the_full_decoder_does() -> None:
+    rt, _ = _scripted([(["lo", "va0", "vb0"], False)])
+    full = {link.name: link.index for link in rtnl.dump_links(rt)}
+    assert rtnl.dump_indexes(rt) == full == {"lo": 1, "va0": 2, "vb0": 3}

@@ -467,8 +467,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         if known is None:
             misses = self._index_misses[netns] = self._index_misses.get(netns, 0) + 1
             if misses > _MISSES_BEFORE_DUMP:
-                known = self._indexes[netns] = {link.name: link.index
-                                                for link in rtnl.dump_links(rt, False)}
+                known = self._indexes[netns] = rtnl.dump_indexes(rt)
         found = known.get(ifname) if known is not None else None
         if found is None:
             found = rt.link_index(ifname)

@@ -186,13 +186,26 @@ def _target(nsid: int | None) -> bytes:
 def address(add: bool, index: int, addr: str) -> tuple[int, int, bytes]:
     """RTM_NEWADDR/RTM_DELADDR as `ip addr add|del ADDR dev X` sends them (IPv6: permanent,
     no DAD, as vnet's pyroute2 path does)."""
-    iface = ipaddress.ip_interface(addr)
-    family = socket.AF_INET6 if iface.version == 6 else socket.AF_INET
-    packed = iface.ip.packed
-    flags = IFA_F_PERMANENT if iface.version == 6 and add else 0
-    body = _IFA.pack(family, iface.network.prefixlen, flags, 0, index)
+    # inet_pton where it reads the text (ipaddress cost a tenth of a 10k-interface apply);
+    # ipaddress for any other spelling it accepts (a netmask, a scope)
+    text, _, prefix = addr.partition("/")
+    v6 = ":" in text
+    family = socket.AF_INET6 if v6 else socket.AF_INET
+    full = 128 if v6 else 32
+    try:
+        packed = socket.inet_pton(family, text)
+        if prefix and not (prefix.isascii() and prefix.isdigit()) or int(prefix or full) > full:
+            raise ValueError(addr)
+        prefixlen = int(prefix or full)
+    except (OSError, ValueError):
+        iface = ipaddress.ip_interface(addr)
+        v6 = iface.version == 6
+        family = socket.AF_INET6 if v6 else socket.AF_INET
+        packed, prefixlen = iface.ip.packed, iface.network.prefixlen
+    flags = IFA_F_PERMANENT if v6 and add else 0
+    body = _IFA.pack(family, prefixlen, flags, 0, index)
     body += attr(IFA_LOCAL, packed) + attr(IFA_ADDRESS, packed)
-    if iface.version == 6 and add:
+    if v6 and add:
         body += attr_u32(IFA_FLAGS, IFA_F_PERMANENT | IFA_F_NODAD)
     if add:
         return RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, body
@@ -455,6 +468,24 @@ def dump_links(rt: Rtnl, counters: bool = True) -> list[RawLink]:
     # no RTEXT_FILTER_VF: VF details are not read, and they would only lengthen the dump
     body = ifinfo() + attr_u32(IFLA_EXT_MASK, 0 if counters else RTEXT_FILTER_SKIP_STATS)
     return rt.dump(RTM_GETLINK, body, lambda messages: [RawLink(d, o) for d, o in messages])
+
+
+def dump_indexes(rt: Rtnl) -> dict[str, int]:
+    """name -> ifindex of every link, reading nothing else of the messages (the kernel puts
+    the name first): a fifth of the cost of dump_links for 10k links."""
+    return rt.dump(RTM_GETLINK, ifinfo() + attr_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS),
+                   _parse_indexes)
+
+
+def _parse_indexes(messages: Iterable[tuple[bytes, int]]) -> dict[str, int]:
+    out = {}
+    for data, offset in messages:
+        index = _IFI.unpack_from(data, offset + 16)[2]
+        for kind, s, e in attrs(data, offset + 32, offset + _HDR.unpack_from(data, offset)[0]):
+            if kind == IFLA_IFNAME:
+                out[data[s:e - 1].decode()] = index
+                break
+    return out
 
 
 def dump_addresses(rt: Rtnl) -> list[tuple[int, str, int]]:
