@@ -87,11 +87,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
             if netns is None:
                 rt = rtnl.Rtnl()
             else:
-                try:
-                    fd = self.netns_fd(netns)
-                except FileNotFoundError:
-                    raise KernelError(f"open namespace {netns}", errno.ENOENT,
-                                      f"{NETNS_DIR}/{netns} does not exist") from None
+                fd = self._open_netns(netns)
                 try:
                     rt = rtnl.Rtnl(fd)
                 finally:
@@ -124,6 +120,14 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         path = "/proc/self/ns/net" if netns is None else os.path.join(NETNS_DIR, netns)
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
 
+    def _open_netns(self, netns: str) -> int:
+        """netns_fd, or a KernelError naming the namespace when it does not exist."""
+        try:
+            return self.netns_fd(netns)
+        except FileNotFoundError:
+            raise KernelError(f"open namespace {netns}", errno.ENOENT,
+                              f"{NETNS_DIR}/{netns} does not exist") from None
+
     @contextmanager
     def _reach(self, netns: str) -> Iterator[tuple[rtnl.Rtnl, int | None]]:
         """A socket serving link requests in the named namespace, and the id to name it by in
@@ -135,11 +139,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         if netns in self._lean:
             yield self._rt(netns), None
             return
-        try:
-            fd = self.netns_fd(netns)
-        except FileNotFoundError:
-            raise KernelError(f"open namespace {netns}", errno.ENOENT,
-                              f"{NETNS_DIR}/{netns} does not exist") from None
+        fd = self._open_netns(netns)
         try:
             root = self._rt(None)
             nsid = root.netns_id(fd)
