@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import os
 import socket
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -41,7 +42,10 @@ _MS_SHARED = 1 << 20
 _MNT_DETACH = 2
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL:
+    # once: each CDLL builds its own function-pointer class (a 1,000-namespace star asks 2,000
+    # times)
     return ctypes.CDLL(None, use_errno=True)
 
 

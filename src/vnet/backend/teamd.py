@@ -210,7 +210,10 @@ class TeamdOps:
         """Stop every teamd vnet runs in a namespace about to be deleted: a running teamd
         keeps the namespace (and its team) alive after the bind mount is gone."""
         from .. import record
-        pattern = os.path.join(record.STATE_DIR, "teamd", "*", glob.escape(netns), "*.pid")
+        top = os.path.join(record.STATE_DIR, "teamd")
+        if not os.path.isdir(top):  # no teamd ever ran: no glob per namespace of a big star
+            return
+        pattern = os.path.join(top, "*", glob.escape(netns), "*.pid")
         for pid_file in glob.glob(pattern):
             owner = os.path.basename(os.path.dirname(os.path.dirname(pid_file)))
             self._teamd_stop(netns, os.path.basename(pid_file)[:-4], owner, wait_device=False)
