@@ -77,17 +77,22 @@ def _groups() -> dict[str, int | str]:
     return {link["ifname"]: link.get("group") for link in ip_json("-d", "link", "show")}
 
 
-def _count_moves(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The links the backend moves into a deletion group, as they are moved."""
-    moves: list[int] = []
+def _record_setlinks(monkeypatch: pytest.MonkeyPatch, wanted: Any) -> list[int]:
+    """The indexes of the links the backend sets with `wanted(kwargs)` true, in order."""
+    seen: list[int] = []
     real = rtnl.setlink
 
-    def counting(index: int, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("group") is not None:
-            moves.append(index)
+    def recording(index: int, *args: Any, **kwargs: Any) -> Any:
+        if wanted(kwargs):
+            seen.append(index)
         return real(index, *args, **kwargs)
-    monkeypatch.setattr(rtnl, "setlink", counting)
-    return moves
+    monkeypatch.setattr(rtnl, "setlink", recording)
+    return seen
+
+
+def _count_moves(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The links the backend moves into a deletion group, as they are moved."""
+    return _record_setlinks(monkeypatch, lambda kw: kw.get("group") is not None)
 
 
 def test_created_links_join_the_topologys_group_and_go_with_it_whole(
@@ -187,14 +192,7 @@ def test_a_bridge_is_down_before_it_goes_with_its_ports(monkeypatch: pytest.Monk
     require_kind("bridge")
     topo = vnet.load_text(STAR)
     topo.apply()
-    downs: list[int] = []
-    real = rtnl.setlink
-
-    def recording(index: int, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("up") is False:
-            downs.append(index)
-        return real(index, *args, **kwargs)
-    monkeypatch.setattr(rtnl, "setlink", recording)
+    downs = _record_setlinks(monkeypatch, lambda kw: kw.get("up") is False)
     bridge = _index("br0")
     topo.destroy()
     assert downs == [bridge]

@@ -70,13 +70,12 @@ def by_kernel_kind(kernel_kind: str | None) -> type[InterfaceBase] | None:
     The classes of one kernel kind all live in one kind file (a unit test holds this), so a
     class found among those already imported is the one: a file named after the kernel kind
     is imported alone first, as `lookup` does."""
+    def first(classes: dict[str, type[InterfaceBase]]) -> type[InterfaceBase] | None:
+        return next((cls for cls in classes.values()
+                     if (cls.kernel_kind or cls.kind_name) == kernel_kind), None)
     if kernel_kind in _KIND_FILES:
         importlib.import_module(f"{__name__}.{kernel_kind}")
-    for everything in (False, True):
-        for cls in (registry() if everything else REGISTRY).values():
-            if (cls.kernel_kind or cls.kind_name) == kernel_kind:
-                return cls
-    return None
+    return first(REGISTRY) or first(registry())
 
 
 def _not_yet(name: str, kernel_kind: str, use_when: str, *probe: str) -> None:
