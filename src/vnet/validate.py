@@ -24,7 +24,7 @@ def validate_topology(topo: Topology, issues: Collector) -> None:
     ends = topo.endpoints()
     by_key: dict[tuple[str | None, str], Any] = {}
     for obj in [*ends, *topo.externals]:
-        path = obj._path
+        path = obj.path
         if obj.netns is not None and obj.netns not in declared_ns:
             issues.add(f"namespace {obj.netns!r} is not declared", f"{path}.netns",
                        topo.where(f"{path}.netns"),
@@ -33,29 +33,29 @@ def validate_topology(topo: Topology, issues: Collector) -> None:
             ns = obj.netns or "the namespace vnet runs in"
             issues.add(f"interface name {obj.name!r} is used twice in {ns}", f"{path}.name",
                        topo.where(f"{path}.name"),
-                       f"rename one of them (the other is {by_key[obj.key]._path})")
+                       f"rename one of them (the other is {by_key[obj.key].path})")
             continue
         by_key[obj.key] = obj
 
     def where(obj: Any, field: str) -> Any:
-        return topo.where(f"{obj._path}.{field}")
+        return topo.where(f"{obj.path}.{field}")
 
     graph: dict[tuple[str | None, str], set[tuple[str | None, str]]] = defaultdict(set)
     for obj in [*ends, *topo.externals]:
         if obj.master is not None:
             target = by_key.get((obj.netns, obj.master))
             if obj.master == obj.name:
-                issues.add("an interface cannot be its own master", f"{obj._path}.master",
+                issues.add("an interface cannot be its own master", f"{obj.path}.master",
                            where(obj, "master"), "name a bridge")
             elif target is None:
                 issues.add(f"master {obj.master!r} is not an interface of this topology in "
                            f"{obj.netns or 'the namespace vnet runs in'}",
-                           f"{obj._path}.master", where(obj, "master"),
+                           f"{obj.path}.master", where(obj, "master"),
                            "define that bridge in the same namespace (or mark an existing one "
                            "with external: true)")
             elif not isinstance(target, External) and not target.can_be_master:
                 issues.add(f"master {obj.master!r} is a {target.kind}, which cannot have ports",
-                           f"{obj._path}.master", where(obj, "master"),
+                           f"{obj.path}.master", where(obj, "master"),
                            "make the master a bridge")
             else:
                 graph[obj.key].add(target.key)
@@ -64,18 +64,18 @@ def validate_topology(topo: Topology, issues: Collector) -> None:
             pkey = (obj.parent_netns(), parent)
             if pkey not in by_key:
                 issues.add(f"parent link {parent!r} is not an interface of this topology in "
-                           f"{pkey[0] or 'the namespace vnet runs in'}", f"{obj._path}.link",
+                           f"{pkey[0] or 'the namespace vnet runs in'}", f"{obj.path}.link",
                            where(obj, "link"),
                            "define it, or list an existing one with external: true")
             elif pkey == obj.key:
-                issues.add("an interface cannot be its own parent", f"{obj._path}.link",
+                issues.add("an interface cannot be its own parent", f"{obj.path}.link",
                            where(obj, "link"))
             else:
                 graph[obj.key].add(pkey)
                 parent_obj = by_key[pkey]
                 if obj.mtu and parent_obj.mtu and obj.mtu > parent_obj.mtu:
                     issues.add(f"MTU {obj.mtu} is larger than its parent {parent!r}'s MTU "
-                               f"{parent_obj.mtu}", f"{obj._path}.mtu", where(obj, "mtu"),
+                               f"{parent_obj.mtu}", f"{obj.path}.mtu", where(obj, "mtu"),
                                f"use at most {parent_obj.mtu}, or raise the parent's MTU")
     try:
         graphlib.TopologicalSorter(graph).prepare()
@@ -84,8 +84,8 @@ def validate_topology(topo: Topology, issues: Collector) -> None:
         names = " -> ".join(f"{ns + '/' if ns else ''}{n}" for ns, n in cycle)
         first = by_key.get(cycle[0])
         issues.add(f"interfaces depend on each other in a cycle: {names}",
-                   first._path if first else "interfaces",
-                   topo.where(first._path) if first else None,
+                   first.path if first else "interfaces",
+                   topo.where(first.path) if first else None,
                    "break the cycle: a master or parent cannot depend back on its port/child")
 
     addr_seen: dict[tuple[str | None, str], str] = {}
@@ -93,7 +93,7 @@ def validate_topology(topo: Topology, issues: Collector) -> None:
         for j, addr in enumerate(obj.addresses):
             ip = addr.split("/")[0]
             k = (obj.netns, ip)
-            path = f"{obj._path}.addresses[{j}]"
+            path = f"{obj.path}.addresses[{j}]"
             if k in addr_seen:
                 issues.add(f"address {ip} is assigned twice in "
                            f"{obj.netns or 'the namespace vnet runs in'}", path,
@@ -129,6 +129,6 @@ def validate_topology(topo: Topology, issues: Collector) -> None:
 def _reporter(topo: Topology, issues: Collector, obj: Any) -> Any:
     """A `report(field, message, hint)` for one interface entry: adds path and position."""
     def report(field: str, message: str, hint: str = "") -> None:
-        path = f"{obj._path}.{field}"
+        path = f"{obj.path}.{field}"
         issues.add(message, path, topo.where(path), hint)
     return report

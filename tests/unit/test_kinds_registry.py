@@ -27,6 +27,7 @@ def test_by_kernel_kind_imports_only_the_file_named_after_it() -> None:
     seen = _in_fresh_process(
         "import json, sys\n"
         "from vnet import kinds\n"
+        "assert kinds.by_kernel_kind(None) is None  # lo: no kind, no import\n"
         "cls = kinds.by_kernel_kind('veth')\n"
         "loaded = sorted(m for m in sys.modules if m.startswith('vnet.kinds.')\n"
         "                and m != 'vnet.kinds.base')\n"

@@ -73,6 +73,8 @@ def by_kernel_kind(kernel_kind: str | None) -> type[InterfaceBase] | None:
     def first(classes: dict[str, type[InterfaceBase]]) -> type[InterfaceBase] | None:
         return next((cls for cls in classes.values()
                      if (cls.kernel_kind or cls.kind_name) == kernel_kind), None)
+    if not kernel_kind:  # no IFLA_INFO_KIND (lo, a physical NIC): no kind's class, and no
+        return None      # need to import every kind file to learn that (0.1 s)
     if kernel_kind in _KIND_FILES:
         importlib.import_module(f"{__name__}.{kernel_kind}")
     return first(REGISTRY) or first(registry())

@@ -199,6 +199,14 @@ class Common(BaseModel):
                           "the bridge itself), the whole list — VLAN 1 the kernel adds is "
                           "removed unless listed. Omitted: left as the kernel has them.")
 
+    @property
+    def path(self) -> str:
+        """Field path of the file entry (`_path`), read from pydantic's slot of private values:
+        `self._path` goes through BaseModel.__getattr__ (10 µs; validating a 10k-interface
+        file read it 30,000 times)."""
+        private = self.__pydantic_private__
+        return private.get("_path", "") if private else ""
+
 
 class InterfaceBase(Common):
     """An interface of some kind. Kind files subclass it and fill the class variables."""

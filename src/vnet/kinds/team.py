@@ -227,9 +227,9 @@ class Team(InterfaceBase):
         # teamd's control socket is /run/teamd/NAME.sock: one team of a name per host
         for other in topo.endpoints():
             if other is not self and other.kind == "team" and other.name == self.name and \
-                    other.netns != self.netns and other._path < self._path:
+                    other.netns != self.netns and other.path < self.path:
                 report("name", f"team {self.name!r} is also defined in "
-                       f"{other.netns or 'the namespace vnet runs in'} ({other._path}); teamd's "
+                       f"{other.netns or 'the namespace vnet runs in'} ({other.path}); teamd's "
                        f"control socket /run/teamd/{self.name}.sock is per name",
                        "give each team a name unique on this host")
 

@@ -37,7 +37,9 @@ class Paired(InterfaceBase):
         if self.peer is None:
             return [self]
         # made once per peer (the planner and validation expand a topology several times)
-        cached = self._twin
+        mine = self.__pydantic_private__  # not self._twin: see Common.path
+        assert mine is not None
+        cached = mine["_twin"]
         if cached is not None and cached[0] is self.peer and cached[1].created_by == self.key:
             return [self, cached[1]]
         # the peer's fields were validated as the peer's (PairPeer is Common, whose fields
@@ -48,8 +50,8 @@ class Paired(InterfaceBase):
         private = twin.__pydantic_private__
         assert private is not None
         private["_created_by"] = self.key
-        private["_path"] = f"{self._path}.peer"
-        self._twin = (self.peer, twin)
+        private["_path"] = f"{mine['_path']}.peer"
+        mine["_twin"] = (self.peer, twin)
         return [self, twin]
 
     def create_request(self) -> dict[str, Any]:
