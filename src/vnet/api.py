@@ -13,7 +13,7 @@ from .backend.netlink import Netlink
 from .model import Topology
 from .observe import Observed
 from .plan import Plan, namespaces_to_observe, plan_changes, plan_teardown
-from .record import Record, host_lock, read_record, write_record
+from .record import Record, host_lock, parse_ext_key, read_record, write_record
 
 
 def owned_namespaces(backend: Netlink, topology: str) -> list[str]:
@@ -34,7 +34,11 @@ def observe_topology(backend: Netlink, topo: Topology, record: Record,
                            tc_netns={end.netns for end in ends if end.reads_tc},
                            vlan_netns={obj.netns for obj in [*ends, *topo.externals]
                                        if obj.vlans is not None},
-                           kind_options=not teardown)
+                           kind_options=not teardown,
+                           # a teardown deletes the links it made, addresses and all: only
+                           # addresses it gave to interfaces it keeps are looked at
+                           addr_netns={parse_ext_key(k)[0] for k in record.external_addresses}
+                           if teardown else None)
 
 
 def plan(topo: Topology, backend: Netlink | None = None) -> Plan:

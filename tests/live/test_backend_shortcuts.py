@@ -6,6 +6,7 @@ and the kernel-filtered route dump returns vnet's routes."""
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Any
 
@@ -185,6 +186,48 @@ def test_namespaces_are_reached_by_their_id_from_one_socket() -> None:
         os.close(keep)
     assert [line.split(":")[1].strip() for line in inside.splitlines()] == ["lo"]
     assert [ns["name"] for ns in ip_json("netns", "list") or []] == ["lone"]
+
+
+def test_a_run_of_namespace_deletions_empties_each_before_unmounting_any(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    require_kind("veth")
+    group = 4243
+    for ns in ("n0", "n1", "n2", "n3", "n4"):
+        sh("ip", "netns", "add", ns)
+        sh("ip", "-n", ns, "link", "add", "va", "type", "veth", "peer", "name", "vb")
+        sh("ip", "-n", ns, "link", "set", "va", "group", str(group))
+    events: list[str] = []
+    real_dellink, real_unmount = rtnl.dellink, Netlink._unmount_netns
+
+    def dellink(*args: Any, **kw: Any) -> Any:
+        events.append("dellink")
+        return real_dellink(*args, **kw)
+
+    def unmount(self: Netlink, name: str) -> Any:
+        # the namespace is still there (its file held open) but no longer named
+        events.append(f"unmount {name}")
+        return real_unmount(self, name)
+    monkeypatch.setattr(rtnl, "dellink", dellink)
+    monkeypatch.setattr(Netlink, "_unmount_netns", unmount)
+
+    def delete(*names: str) -> list[list[Request]]:
+        return [[Request("netns.del", None, {"name": n, "group": group})] for n in names]
+    with Netlink() as nl:
+        assert nl.send_bulk(delete("n0", "n1", "n2")) == (3, None)
+        assert events == ["dellink"] * 3 + ["unmount n0", "unmount n1", "unmount n2"]
+        events.clear()
+        keep = os.open("/run/netns/n4", os.O_RDONLY)
+        try:
+            # a namespace that is not there stops the run: those before it are gone, those
+            # after it untouched
+            done, err = nl.send_bulk(delete("n3", "gone", "n4"))
+            assert done == 1 and err is not None and err.errno == errno.ENOENT
+            assert events == ["dellink", "unmount n3"]
+        finally:
+            os.close(keep)
+    assert [ns["name"] for ns in ip_json("netns", "list") or []] == ["n4"]
+    assert sorted(line.split(":")[1].strip() for line in
+                  sh("ip", "-n", "n4", "-o", "link").splitlines()) == ["lo", "va@vb", "vb@va"]
 
 
 def test_a_bridge_is_down_before_it_goes_with_its_ports(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -121,10 +121,12 @@ class FakeKernel:
                 shallow: Collection[str] = (),
                 tc_netns: Collection[str | None] | None = None,
                 vlan_netns: Collection[str | None] | None = None,
-                kind_options: bool = True) -> Observed:
+                kind_options: bool = True,
+                addr_netns: Collection[str | None] | None = None) -> Observed:
         """Links, addresses, routes (and what kinds keep) of each namespace that exists, in
-        full whatever `route_netns`, `shallow`, `tc_netns`, `vlan_netns` and `kind_options`
-        say: they are the live kernel's economies, and planning must not depend on them."""
+        full whatever `route_netns`, `shallow`, `tc_netns`, `vlan_netns`, `kind_options` and
+        `addr_netns` say: they are the live kernel's economies, and planning must not depend
+        on them."""
         return gather(self, namespaces)
 
     def send(self, requests: Sequence[Request]) -> None:

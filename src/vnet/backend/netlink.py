@@ -133,23 +133,28 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                               f"{NETNS_DIR}/{netns} does not exist") from None
 
     @contextmanager
-    def _reach(self, netns: str) -> Iterator[tuple[rtnl.Rtnl, int | None]]:
+    def _reach(self, netns: str, fd: int | None = None
+               ) -> Iterator[tuple[rtnl.Rtnl, int | None]]:
         """A socket serving link requests in the named namespace, and the id to name it by in
         them (IFLA_TARGET_NETNSID): the root socket and the id the caller's namespace knows it
         by, when it has one (a veth into it gives it one) and no socket is open inside it yet;
         else a socket inside it and None. Opening a socket inside each namespace (and again,
         past _LEAN_OPEN of them) was a third of a 1,000-namespace teardown. The namespace's
-        file stays open meanwhile: its id cannot come to name another namespace."""
+        file stays open meanwhile (`fd`, when the caller holds it open): its id cannot come
+        to name another namespace."""
         if netns in self._lean:
             yield self._rt(netns), None
             return
-        fd = self._open_netns(netns)
+        own = fd is None
+        if fd is None:
+            fd = self._open_netns(netns)
         try:
             root = self._rt(None)
             nsid = root.netns_id(fd)
             yield (root, nsid) if nsid is not None else (self._rt(netns), None)
         finally:
-            os.close(fd)
+            if own:
+                os.close(fd)
 
     def _create_netns(self, name: str) -> None:
         """`ip netns add`: a new network namespace bind-mounted at /run/netns/NAME."""
@@ -182,19 +187,55 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
             os.unlink(path)
             raise KernelError(f"create namespace {name}", code)
 
-    def _delete_netns(self, name: str, group: int | None = None) -> None:
-        # The kernel dismantles a namespace asynchronously once its last reference goes: its
-        # devices (a macvtap's /dev/tapN, a veth's peer outside) would linger for a moment.
-        # Deleting the topology's link `group` inside first, in one call, makes that part
-        # synchronous: when destroy returns, what vnet made there is gone. (Reading each
-        # namespace to delete its pairs one by one cost a 1,000-namespace teardown a fifth
-        # of its time.)
-        if group is not None:
+    def _delete_namespaces(self, items: Sequence[tuple[str, int | None]]
+                           ) -> tuple[int, KernelError | None]:
+        """Delete named namespaces, each with the topology's link `group` inside it first;
+        returns how many are gone and the error that stopped the rest (None: all gone).
+
+        The kernel dismantles a namespace asynchronously once its last reference goes: its
+        devices (a macvtap's /dev/tapN, a veth's peer outside) would linger for a moment.
+        Deleting the group inside first, in one call, makes that part synchronous: when
+        destroy returns, what vnet made there is gone. (Reading each namespace to delete its
+        pairs one by one cost a 1,000-namespace teardown a fifth of its time.)
+
+        The namespaces' files are held open until a run's bind mounts are all gone: each
+        unmount that drops a namespace's last reference sets the kernel dismantling it on the
+        other core while the next is unmounted, and the unmounts then stalled by up to 100 ms
+        (1,000 took 0.15-0.3 s, 0.02 s by `ip netns del`); held, they take 0.05 s and the
+        kernel dismantles the run at once after."""
+        done = 0
+        for first in range(0, len(items), _LEAN_OPEN):
+            held: list[tuple[str, int]] = []
+            missing: KernelError | None = None
             try:
-                with self._reach(name) as (rt, nsid):
-                    rt.request(rtnl.dellink(group=group, target=nsid))
-            except (OSError, KernelError):  # ENODEV: none left; else the kernel's cleanup does it
-                pass
+                for name, group in items[first:first + _LEAN_OPEN]:
+                    self._stop_teamds_in(name)  # a running teamd would keep it alive
+                    try:
+                        fd = self._open_netns(name)
+                    except KernelError as err:  # those before it still go
+                        missing = err
+                        break
+                    held.append((name, fd))
+                    if group is not None:
+                        try:
+                            with self._reach(name, fd) as (rt, nsid):
+                                rt.request(rtnl.dellink(group=group, target=nsid))
+                        except (OSError, KernelError):  # ENODEV: none left; else the
+                            pass                        # kernel's cleanup does it
+                for name, _ in held:
+                    err = self._unmount_netns(name)
+                    if err is not None:
+                        return done, err
+                    done += 1
+            finally:
+                for _, fd in held:
+                    os.close(fd)
+            if missing is not None:
+                return done, missing
+        return done, None
+
+    def _unmount_netns(self, name: str) -> KernelError | None:
+        """`ip netns del` proper: close vnet's sockets inside, unmount and unlink the file."""
         ipr = self._sockets.pop(name, None)
         if ipr is not None:
             ipr.close()
@@ -202,15 +243,15 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         if rt is not None:
             rt.close()
         path = os.path.join(NETNS_DIR, name)
-        libc = _libc()
-        if libc.umount2(path.encode(), _MNT_DETACH) != 0:
+        if _libc().umount2(path.encode(), _MNT_DETACH) != 0:
             code = ctypes.get_errno()
             if code != errno.EINVAL:  # EINVAL: not a mount point any more
-                raise KernelError(f"delete namespace {name}", code)
+                return KernelError(f"delete namespace {name}", code)
         try:
             os.unlink(path)
         except FileNotFoundError:
             pass
+        return None
 
     # ---- reading -------------------------------------------------------------------------
     def observe(self, namespaces: Iterable[str | None],
@@ -218,7 +259,8 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                 shallow: Collection[str] = (),
                 tc_netns: Collection[str | None] | None = None,
                 vlan_netns: Collection[str | None] | None = None,
-                kind_options: bool = True) -> Observed:
+                kind_options: bool = True,
+                addr_netns: Collection[str | None] | None = None) -> Observed:
         """Links, addresses, routes (and what kinds keep) of each namespace that exists;
         without packet counters, which planning never reads. Of the routes vnet did not make,
         only those of `route_netns` are read (default: every namespace's): planning needs them
@@ -232,7 +274,8 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         them whole, and reading a thousand namespaces' contents was most of its time. Without
         `kind_options` links keep their kind but not its options (IFLA_INFO_DATA, which
         pyroute2 parses): a teardown compares none, and a bridge among them cost the import
-        of pyroute2."""
+        of pyroute2. Addresses are read in `addr_netns` (default: everywhere): a teardown
+        needs only those of interfaces it gave addresses to and does not delete."""
         def read(ns: str | None) -> NetnsState:
             if ns is not None and ns in shallow:
                 return self._read_loopback(ns)
@@ -240,7 +283,8 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                                    foreign_routes=route_netns is None or ns in route_netns,
                                    tc=tc_netns is None or ns in tc_netns,
                                    vlans=vlan_netns is None or ns in vlan_netns,
-                                   kind_options=kind_options)
+                                   kind_options=kind_options,
+                                   addresses=addr_netns is None or ns in addr_netns)
         return gather(self, namespaces, read)
 
     def netns_owner(self, netns: str) -> str | None:
@@ -266,10 +310,11 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
 
     def read_netns(self, netns: str | None, counters: bool = True,
                    foreign_routes: bool = True, tc: bool = True,
-                   vlans: bool = True, kind_options: bool = True) -> NetnsState:
+                   vlans: bool = True, kind_options: bool = True,
+                   addresses: bool = True) -> NetnsState:
         """One namespace's state; its traffic control only if `tc` or if a live link's kind
         reads it, its bridge VLANs only if `vlans`, the links' kind options only if
-        `kind_options`."""
+        `kind_options`, its addresses only if `addresses`."""
         rt = self._rt(netns)
         ipr = _LazyIPRoute(self, netns)
         state = NetnsState(name=netns)
@@ -291,7 +336,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         state.links = {link.name: link for link in by_index.values()}
         names = {i: link.name for i, link in by_index.items()}
         self._indexes[netns] = {name: i for i, name in names.items()}
-        for index, address, scope in rtnl.dump_addresses(rt):
+        for index, address, scope in rtnl.dump_addresses(rt) if addresses else ():
             if index in names:
                 state.addresses.append(AddressState(names[index], address, scope))
         for family in (socket.AF_INET, socket.AF_INET6):
@@ -342,12 +387,14 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
             if req.op not in _KEEPS_LINK_CACHES:
                 self._forget_cached()
 
-    #: requests `send_bulk` takes: runs of link deletions become one group deletion
-    BULK_OPS = frozenset({"link.del"})
+    #: requests `send_bulk` takes: runs of link deletions become one group deletion, runs of
+    #: namespace deletions are unmounted together
+    BULK_OPS = frozenset({"link.del", "netns.del"})
 
     def send_bulk(self, batches: Sequence[Sequence[Request]]) -> tuple[int, KernelError | None]:
-        """Carry out consecutive actions made only of `link.del` requests; returns how many
-        actions are done and the error of the first that failed (None: all done).
+        """Carry out consecutive actions made only of `link.del` and `netns.del` requests;
+        returns how many actions are done and the error of the first that failed (None: all
+        done). Namespaces go as `_delete_namespaces` says.
 
         Deleting links one by one costs the kernel a synchronisation each (83 s for 10k);
         `ip link del group N` removes many in one go, and only exactness decides which group:
@@ -361,17 +408,32 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         self._forget_cached()
         done = 0
         while done < len(batches):
-            netns = batches[done][0].netns
+            op, netns = batches[done][0].op, batches[done][0].netns
             run = done
-            while run < len(batches) and all(r.netns == netns for r in batches[run]):
+            while run < len(batches) and all(r.op == op and r.netns == netns
+                                             for r in batches[run]):
                 run += 1
-            # a deletion here may take veth peers elsewhere: later runs read anew
-            ok, err = self._delete_as_group(netns, batches[done:run],
-                                            seen.get(netns) if done == 0 else None)
+            if op == "netns.del":
+                ok, err = self._delete_namespace_actions(batches[done:run])
+            else:  # a deletion here may take veth peers elsewhere: later runs read anew
+                ok, err = self._delete_as_group(netns, batches[done:run],
+                                                seen.get(netns) if done == 0 else None)
             done += ok
             if err is not None:
                 return done, err
         return done, None
+
+    def _delete_namespace_actions(self, batches: Sequence[Sequence[Request]]
+                                  ) -> tuple[int, KernelError | None]:
+        """send_bulk's namespace deletions: how many actions are done, and the error."""
+        items = [(r.args["name"], r.args.get("group")) for batch in batches for r in batch]
+        gone, err = self._delete_namespaces(items)
+        self._forget_cached()
+        done = 0
+        while done < len(batches) and gone >= len(batches[done]):
+            gone -= len(batches[done])
+            done += 1
+        return done, err
 
     def _delete_as_group(self, netns: str | None, batches: Sequence[Sequence[Request]],
                          links: list[rtnl.RawLink] | None = None
@@ -486,8 +548,9 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         rt.request(rtnl.setlink(self._index(name, "lo"), up=True))
 
     def _op_netns_del(self, netns: None, name: str, group: int | None = None) -> None:
-        self._stop_teamds_in(name)  # a running teamd would keep the namespace alive
-        self._delete_netns(name, group)
+        _, err = self._delete_namespaces([(name, group)])
+        if err is not None:
+            raise err
 
     def _op_link_add(self, netns: str | None, ifname: str, kind: str, marker: str | None,
                      info_data: dict[str, Any], parent: str | None = None,
