@@ -177,7 +177,8 @@ def settle(limit: float = 60) -> float:
     """Wait until no IPv6 address is tentative (duplicate address detection done); returns the
     seconds waited. For ~10 s after 10k links come up the kernel keeps adding and confirming
     their link-local addresses: reading the state then costs `ip` twice as long, and its
-    dumps come back interrupted. A noop measured in that churn measures the kernel's DAD."""
+    dumps come back interrupted. A noop or a teardown measured in that churn measures the
+    kernel's DAD: vnet and the reference both wait for it before each."""
     t0 = time.time()
     while time.time() - t0 < limit:
         out = subprocess.run(["ip", "-6", "-o", "addr", "show", "tentative"], check=True,
@@ -199,8 +200,8 @@ class Bench:
         self.only = only
         self.samples: dict[str, dict[str, list[float]]] = {}
         self.rss_kib: list[int] = []
-        #: seconds waited after each create for the kernel to settle before the noop
-        self.settled: list[float] = []
+        #: seconds waited for the kernel to settle (see settle) before a noop or a teardown
+        self.settled: dict[str, list[float]] = {"noop": [], "destroy": []}
         self.vnet = vnet_exe()
 
     def want(self, name: str) -> bool:
@@ -227,17 +228,19 @@ class Bench:
             self.record(f"create-{n}", "vnet", t)
             self.rss_kib.append(rss)
             if self.want("noop"):
-                self.settled.append(settle())
+                self.settled["noop"].append(settle())
                 self.record(f"noop-{n}", "vnet", run([*self.vnet, "apply", y])[0])
                 self.record(f"noop-{n}", "ip -j (read state)", self.read_state())
             if self.want("change"):
                 self.record(f"change-1 (in {n})", "vnet", run([*self.vnet, "apply", y_changed])[0])
                 self.record(f"change-1 (in {n})", "vnet noop", run([*self.vnet, "apply", y])[0])
                 run([*self.vnet, "apply", y])  # back to the original address
+            self.settled["destroy"].append(settle())
             self.record(f"destroy-{n}", "vnet", run([*self.vnet, "destroy", "bench"])[0])
             wait_clean()
             # reference
             self.record(f"create-{n}", "ip -batch", run(["ip", "-batch", batch])[0])
+            self.settled["destroy"].append(settle())
             self.record(f"destroy-{n}", "ip link del group",
                         run(["ip", "link", "del", "group", str(GROUP)])[0])
             wait_clean()
@@ -265,12 +268,14 @@ class Bench:
         n = f"{spokes}"
         for _ in range(self.rounds):
             self.record(f"star-{n}", "vnet", run([*self.vnet, "apply", y])[0])
+            self.settled["destroy"].append(settle())
             self.record(f"destroy-star-{n}", "vnet", run([*self.vnet, "destroy", "star"])[0])
             wait_clean()
             t = run(["ip", "-batch", root_batch])[0]
             for ns, text in per_ns.items():
                 t += run(["ip", "-n", ns, "-batch", "-"], stdin=text)[0]
             self.record(f"star-{n}", "ip -batch", t)
+            self.settled["destroy"].append(settle())
             self.record(f"destroy-star-{n}", "ip netns del", run(["ip", "-batch", del_batch])[0])
             wait_clean()
 
@@ -315,7 +320,7 @@ class Bench:
         return {"size": self.size, "rounds": self.rounds, "scenarios": table,
                 "peak_rss_apply_create_mib": (max(self.rss_kib) / 1024 if self.rss_kib
                                               else None),
-                "settled_before_noop_s": self.settled,
+                "settled_s": self.settled,
                 "cpus": os.cpu_count(), "kernel": os.uname().release}
 
 
