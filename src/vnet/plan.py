@@ -1,9 +1,14 @@
 """plan(desired, observed) → ordered Actions. Pure: no kernel, no files.
 
 Order of a plan: removals (routes, addresses, ports released, links children-first,
-namespaces), then namespaces → links (parents before children) → in-place changes → masters →
-addresses → state → kind extras → routes. Every Action carries its undo, computed from what
-was observed.
+namespaces), then namespaces → in-place changes of existing links → new links, each made
+whole before the next (created, given its master, its addresses, brought up; parents and
+masters before the links that need them) → masters, addresses and state of existing links →
+kind extras → routes. Every Action carries its undo, computed from what was observed.
+
+A new link is finished before the next is created because this kernel's cost of bringing a
+link up grows with the links present: creating all, then addressing all, then bringing all up
+cost 10% more at 10k links than link by link (`ip -batch`'s order), and a fifth more at 30k.
 """
 
 from __future__ import annotations
@@ -82,8 +87,15 @@ class _Planner:
         self.group = ownership.link_group(topo.name)
         self.conflicts: list[Issue] = []
         self.phase: dict[str, list[Action]] = {p: [] for p in (
-            "del_routes", "del_addrs", "release", "del_links", "del_ns", "add_ns", "add_links",
-            "set_links", "masters", "addrs", "state", "extras", "routes")}
+            "del_routes", "del_addrs", "release", "del_links", "del_ns", "add_ns", "set_links",
+            "add_links", "masters", "addrs", "state", "extras", "routes")}
+        #: the creations, in order: (what is created, its action)
+        self.creations: list[tuple[InterfaceBase, Action]] = []
+        #: masters, addresses and state of the links this plan creates, by link: each follows
+        #: its link's creation (`_queue`); (phase, action)
+        self.follow: dict[Key, list[tuple[str, Action]]] = {}
+        #: False when masters cannot all be created before their ports (see _creation_order)
+        self.interleave = True
         self.desired = {end.key: end for end in topo.endpoints()}
         self.externals = {ext.key: ext for ext in topo.externals}
         #: links that will be (re)created: later phases see nothing live for them
@@ -107,6 +119,14 @@ class _Planner:
         return ownership.link_marker(self.T, link.name) in link.altnames or \
             link.owner == self.T
 
+    def _queue(self, phase: str, key: Key, action: Action) -> None:
+        """An action of `phase` on link `key`: right after the link's creation when this plan
+        creates it, else in its phase."""
+        if key in self.fresh and self.interleave:
+            self.follow.setdefault(key, []).append((phase, action))
+        else:
+            self.phase[phase].append(action)
+
     def ns_state(self, ns: str | None) -> NetnsState | None:
         return self.obs.namespaces.get(ns)
 
@@ -128,8 +148,22 @@ class _Planner:
                 self.conflict(message, _at(*key), hint)
         if self.conflicts:
             raise ConflictError(self.conflicts)
-        actions = [a for phase in self.phase.values() for a in phase]
-        return Plan(self.T, actions, self.new)
+        return Plan(self.T, self._ordered(), self.new)
+
+    def _ordered(self) -> list[Action]:
+        created = {end.key for iface, _ in self.creations for end in iface.expand()}
+        for key in [k for k in self.follow if k not in created]:  # none expected: each in
+            for phase, action in self.follow.pop(key):          # its phase, as before
+                self.phase[phase].append(action)
+        actions: list[Action] = []
+        for name, phase in self.phase.items():
+            if name == "add_links":
+                for iface, action in self.creations:
+                    actions.append(action)
+                    for end in iface.expand():
+                        actions += [a for _, a in self.follow.pop(end.key, [])]
+            actions += phase
+        return actions
 
     # ---- namespaces -----------------------------------------------------------------------
     def plan_namespaces(self) -> None:
@@ -188,7 +222,7 @@ class _Planner:
             self.phase["del_links"].append(self._remove_link(key, "replace"))
         self._remove_stale_links()
         for iface in self._creation_order(list(to_create.values())):
-            self.phase["add_links"].append(self._create_link(iface, iface.key in replaced))
+            self.creations.append((iface, self._create_link(iface, iface.key in replaced)))
 
     def _link_state(self, iface: InterfaceBase) -> str:
         """'create', 'replace', 'ok' or 'conflict' for one desired end; queues in-place sets."""
@@ -248,10 +282,31 @@ class _Planner:
         return plive is None or type(iface).live_parent_index(live) == plive.index
 
     def _creation_order(self, ifaces: list[InterfaceBase]) -> list[InterfaceBase]:
+        """Parents and masters before the links that need them (a pair's ends count as the
+        link that creates both); in the file's order otherwise."""
         keys = {i.key: i for i in ifaces}
-        graph = {i.key: {(i.parent_netns(), p)} & keys.keys() if (p := i.parent()) else set()
-                 for i in ifaces}
-        order = graphlib.TopologicalSorter(graph).static_order()
+
+        def creator(key: Key) -> Key:
+            end = self.desired.get(key)
+            return end.created_by if end is not None and end.created_by is not None else key
+        def graph(masters: bool) -> dict[Key, set[Key]]:
+            out = {}
+            for iface in ifaces:
+                needs = set()
+                for end in iface.expand():
+                    if (parent := end.parent()) is not None:
+                        needs.add(creator((end.parent_netns(), parent)))
+                    if masters and end.master is not None:
+                        needs.add(creator((end.netns, end.master)))
+                out[iface.key] = (needs & keys.keys()) - {iface.key}
+            return out
+        try:
+            order = list(graphlib.TopologicalSorter(graph(masters=True)).static_order())
+        except graphlib.CycleError:
+            # a pair whose ends need each other's masters: every link is created first, and
+            # masters, addresses and state follow in their phases
+            self.interleave = False
+            order = list(graphlib.TopologicalSorter(graph(masters=False)).static_order())
         return [keys[k] for k in order]
 
     def _create_link(self, iface: InterfaceBase, replacing: bool) -> Action:
@@ -391,9 +446,10 @@ class _Planner:
                 bounce = None
                 if live is not None and getattr(master, "ports_down_to_enslave", False):
                     bounce = (live.up, obj.state == "up" or (obj.state is None and live.up))
-                self.phase["release" if obj.master is None else "masters"].append(
-                    self._master_action(key, current, obj.master, "master differs from the file"
-                                        if live else "declared", bounce))
+                self._queue("release" if obj.master is None else "masters", key,
+                            self._master_action(key, current, obj.master,
+                                                "master differs from the file" if live
+                                                else "declared", bounce))
 
     # ---- addresses ------------------------------------------------------------------------
     def plan_addresses(self) -> None:
@@ -405,7 +461,7 @@ class _Planner:
             want = list(dict.fromkeys(obj.addresses))
             for addr in want:
                 if addr not in have:
-                    self.phase["addrs"].append(Action(
+                    self._queue("addrs", key, Action(
                         "create", f"address {addr} on {_at(ns, name)}", "declared",
                         [Request("addr.add", ns, {"ifname": name, "address": addr})],
                         [Request("addr.del", ns, {"ifname": name, "address": addr})]))
@@ -456,7 +512,7 @@ class _Planner:
             up = obj.state == "up"
             if live is None:
                 if up:
-                    self.phase["state"].append(self._state_action(key, None, True, "declared"))
+                    self._queue("state", key, self._state_action(key, None, True, "declared"))
             elif live.up != up:
                 self.phase["state"].append(self._state_action(key, live.up, up,
                                                               "state differs from the file"))

@@ -102,13 +102,26 @@ def test_create_from_nothing_in_dependency_order(stacked_kind: Any) -> None:
     # namespaces first
     assert last(plan, "netns.add") < first(plan, "link.add")
     assert {t for op, _, t in o if op == "netns.add"} == {"sw", "h1", "h2"}
-    # links: parents before the children stacked on them
+    # links: parents before the children stacked on them, masters before their ports
     assert first(plan, "link.add", "up0") < first(plan, "link.add", "mv0")
     assert first(plan, "link.add", "mv0") < first(plan, "link.add", "mv1")
-    # masters after every link, addresses after masters, state after addresses, routes last
-    assert last(plan, "link.add") < first(plan, "link.master")
-    assert last(plan, "link.master") < first(plan, "addr.add")
-    assert last(plan, "addr.add") < first(plan, "link.state")
+    assert first(plan, "link.add", "br0") < first(plan, "link.add", "h1-eth0")
+    assert first(plan, "link.add", "br0") < first(plan, "link.add", "h2-eth0")
+    # each new link is made whole before the next: its ends' master, then addresses, then up
+    creations = [i for i, (op, _, _) in enumerate(o) if op == "link.add"]
+    assert len(creations) == 6
+    pairs = {"up0": {"up0", "up1"}, "h1-eth0": {"h1-eth0", "h1-port"},
+             "h2-eth0": {"h2-eth0", "h2-port"}}
+    step = {"link.master": 0, "addr.add": 1, "link.state": 2}
+    for n, start in enumerate(creations):
+        stop = creations[n + 1] if n + 1 < len(creations) else first(plan, "route.add")
+        made = o[start][2]
+        after = o[start + 1:stop]
+        assert {t for _, _, t in after} == pairs.get(made, {made}), made
+        for end in pairs.get(made, {made}):
+            steps = [step[op] for op, _, t in after if t == end]
+            assert steps == sorted(steps) and steps[-1] == 2, (end, steps)  # up last
+    # routes last
     assert last(plan, "link.state") < first(plan, "route.add")
     assert o[-1][0] == "route.add"
     # a veth is one request creating both ends, each end marked as the topology's
@@ -312,6 +325,35 @@ def test_missing_external_is_a_conflict() -> None:
     topo = load(f"name: {TOPO}\ninterfaces:\n  - {{name: eth9, external: true}}\n")
     with pytest.raises(ConflictError, match="eth9 does not exist"):
         plan_changes(topo, observed())
+
+
+def test_in_place_changes_come_before_new_links_that_need_them(stacked_kind: Any) -> None:
+    # an existing parent's MTU is raised for a new child as large: the parent first
+    topo = load(f"""
+name: {TOPO}
+interfaces:
+  - {{name: eth9, external: true, mtu: 9000}}
+  - {{name: st0, kind: stacked, link: eth9, mtu: 9000}}
+""")
+    plan = plan_changes(topo, observed(netns(None, link("eth9", "veth", owner=None))))
+    assert [op for op, _, _ in ops(plan)] == ["link.set", "link.add", "link.state"]
+
+
+def test_ports_whose_pair_needs_them_as_masters_join_after_every_creation(
+        stacked_kind: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the pair's far end is a port of a link stacked on the pair's near end: neither can be
+    # made whole before the other, so every link is created first, then masters and state
+    monkeypatch.setattr(stacked_kind, "can_be_master", True)
+    topo = load(f"""
+name: {TOPO}
+interfaces:
+  - {{name: va, kind: veth, peer: {{name: vb, master: st0}}}}
+  - {{name: st0, kind: stacked, link: va}}
+""")
+    plan = plan_changes(topo, observed())
+    o = ops(plan)
+    assert [t for op, _, t in o if op == "link.add"] == ["va", "st0"]
+    assert last(plan, "link.add") < first(plan, "link.master", "vb") < first(plan, "link.state")
 
 
 # ---- external interfaces ---------------------------------------------------------------------
