@@ -17,6 +17,7 @@ from vnet import ownership
 from vnet.actions import Request
 from vnet.backend import rtnl
 from vnet.backend.netlink import Netlink
+from vnet.errors import KernelError
 
 from .helpers import ip_json, require_kind, require_vlan_filtering, sh
 
@@ -46,6 +47,40 @@ def test_index_cache_follows_links_vnet_recreates() -> None:
     addrs = {a["local"] for a in ip_json("addr", "show", "x0")[0]["addr_info"]}
     assert addrs == {f"198.51.100.{i + 1}" for i in range(20)}
     assert "UP" in ip_json("link", "show", "x1")[0]["flags"]
+
+
+def test_index_cache_holds_through_creations_and_learns_the_new_names(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    require_kind("veth")
+    sh("ip", "link", "add", "x0", "type", "veth", "peer", "name", "x1")
+    asked: list[str] = []
+    real = rtnl.Rtnl.link_index
+
+    def counting(self: rtnl.Rtnl, name: str) -> Any:
+        asked.append(name)
+        return real(self, name)
+    monkeypatch.setattr(rtnl.Rtnl, "link_index", counting)
+
+    def pair(name: str, peer: str) -> Request:
+        return Request("link.add", None, {"ifname": name, "kind": "veth", "marker": None,
+                                          "info_data": {}, "peer": {"ifname": peer}})
+    with Netlink() as nl:
+        nl.observe([None])  # x0 and x1 known from the dump
+        for i in range(3):  # each pair made whole before the next, as plans do
+            nl.send([pair(f"n{i}", f"m{i}"),
+                     Request("addr.add", None, {"ifname": f"n{i}", "address": f"192.0.2.{i}/32"}),
+                     Request("link.state", None, {"ifname": f"n{i}", "up": True}),
+                     Request("link.state", None, {"ifname": f"m{i}", "up": True}),
+                     Request("link.state", None, {"ifname": "x0", "up": True})])
+        assert asked == ["n0", "m0", "n1", "m1", "n2", "m2"]  # each new name asked once
+        with pytest.raises(KernelError):  # a creation that fails: nothing known is trusted
+            nl.send([pair("x0", "x9")])
+        asked.clear()
+        nl.send([Request("link.state", None, {"ifname": "x1", "up": True})])
+        assert asked == ["x1"]
+    links = {link["ifname"]: link for link in ip_json("link", "show")}
+    assert all("UP" in links[n]["flags"] for n in ("n0", "m0", "n2", "m2", "x0", "x1"))
+    assert "x9" not in links
 
 
 def test_bulk_deletion_of_pairs_removes_exactly_those_asked_for() -> None:
