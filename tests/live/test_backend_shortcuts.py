@@ -66,7 +66,7 @@ def test_index_cache_holds_through_creations_and_learns_the_new_names(
                                           "info_data": {}, "peer": {"ifname": peer}})
     with Netlink() as nl:
         nl.observe([None])  # x0 and x1 known from the dump
-        for i in range(3):  # each pair made whole before the next, as plans do
+        for i in range(3):  # requests on each new pair right after it, as plans make
             nl.send([pair(f"n{i}", f"m{i}"),
                      Request("addr.add", None, {"ifname": f"n{i}", "address": f"192.0.2.{i}/32"}),
                      Request("link.state", None, {"ifname": f"n{i}", "up": True}),

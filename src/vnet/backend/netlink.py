@@ -700,8 +700,8 @@ def _kind_class(kernel_kind: str | None) -> Any:
 
 #: requests that leave every link's name and ifindex as they were (the caches hold). A
 #: creation adds names and changes no other link's; the new names' indexes are asked for one
-#: by one (a plan makes each link whole before the next: dropping the cache at each creation
-#: cost 4 lookups a pair)
+#: by one and kept (a plan addresses each new link right after creating it: dropping the
+#: cache at each creation sent every later lookup to the kernel, or to a dump of every link)
 _KEEPS_LINK_CACHES = frozenset({"addr.add", "addr.del", "link.add", "link.state",
                                 "link.master", "link.set", "route.add", "route.del"})
 #: lookups by name answered one by one before a whole dump is cheaper
