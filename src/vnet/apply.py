@@ -1,8 +1,12 @@
 """Execute a plan: each Action in order, journaled; on the first failure undo the done ones in
-reverse and report the failed Action with the kernel's error."""
+reverse and report the failed Action with the kernel's error.
+
+A backend may carry out runs of actions together (`send_bulk`: deletions; `send_batched`: many
+requests to a system call); it then says which of them were done, and those are undone too."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Protocol
 
@@ -40,6 +44,18 @@ def execute_plan(plan: Plan, backend: Backend,
                                  failures) from None
             i += run
             continue
+        run = _batch_run(plan.actions, i, backend)
+        if run > 1:  # e.g. new links, their addresses, then their states: many to a call
+            done_at, failed = backend.send_batched(  # type: ignore[attr-defined]
+                [a.do for a in plan.actions[i:i + run]],
+                functools.partial(_report_sent, progress, plan.actions, i))
+            journal += [plan.actions[i + k] for k in done_at]
+            if failed is not None:
+                failures = rollback(journal, backend)
+                raise ApplyError(_name_action(failed[1], plan.actions[i + failed[0]]),
+                                 len(journal), failures) from None
+            i += run
+            continue
         try:
             backend.send(action.do)
         except KernelError as err:
@@ -57,6 +73,23 @@ def _bulk_run(actions: list[Action], start: int, backend: Backend) -> int:
         return 0
     end = start
     while end < len(actions) and actions[end].do and all(r.op in ops for r in actions[end].do):
+        end += 1
+    return end - start
+
+
+def _report_sent(progress: Callable[[Action, int, int], None], actions: list[Action],
+                 first: int, sent: int) -> None:
+    """Progress within a batched run: `sent` of its actions, from `first`, have gone."""
+    progress(actions[first + sent - 1], first + sent - 1, len(actions))
+
+
+def _batch_run(actions: list[Action], start: int, backend: Backend) -> int:
+    """How many actions from `start` on are made only of requests the backend can batch."""
+    batchable = getattr(backend, "batchable", None)
+    if batchable is None:
+        return 0
+    end = start
+    while end < len(actions) and actions[end].do and all(map(batchable, actions[end].do)):
         end += 1
     return end - start
 

@@ -83,6 +83,86 @@ def test_index_cache_holds_through_creations_and_learns_the_new_names(
     assert "x9" not in links
 
 
+def test_many_requests_in_one_call_each_get_their_own_answer() -> None:
+    sh("ip", "link", "set", "lo", "up")
+    rt = rtnl.Rtnl()
+    try:
+        lo = rt.link_index("lo")
+        assert lo is not None
+        answers = rt.request_many([rtnl.address(True, lo, "192.0.2.1/32"),
+                                   rtnl.address(True, lo, "192.0.2.1/32"),  # already there
+                                   rtnl.address(True, lo, "192.0.2.2/32")])
+        assert [a.code if a else None for a in answers] == [None, errno.EEXIST, None]
+        # the last one refused: its answer is its ack
+        answers = rt.request_many([rtnl.address(True, lo, "192.0.2.3/32"),
+                                   rtnl.address(True, lo, "192.0.2.3/32")])
+        assert [a.code if a else None for a in answers] == [None, errno.EEXIST]
+        assert rt.request_many([]) == []
+    finally:
+        rt.close()
+    addrs = {a["local"] for a in ip_json("addr", "show", "lo")[0]["addr_info"]}
+    assert {"192.0.2.1", "192.0.2.2", "192.0.2.3"} <= addrs
+
+
+def test_batched_creations_take_free_indexes_and_are_followed_in_a_second_round() -> None:
+    require_kind("veth")
+    sh("ip", "link", "add", "x0", "type", "veth", "peer", "name", "x1")
+    highest = max(link["ifindex"] for link in ip_json("link", "show"))
+    batches = []
+    for i in range(3):
+        batches.append([Request("link.add", None, {
+            "ifname": f"n{i}", "kind": "veth", "marker": f"vnet.t.n{i}", "info_data": {},
+            "peer": {"ifname": f"m{i}", "marker": f"vnet.t.m{i}"}})])
+        batches.append([Request("addr.add", None, {"ifname": f"m{i}",
+                                                   "address": f"192.0.2.{i}/32"})])
+    batches.append([Request("link.state", None, {"ifname": "x0", "up": True})])
+    batches.append([Request("link.state", None, {"ifname": "n2", "up": True})])
+    with Netlink() as nl:
+        assert all(nl.batchable(r) for b in batches for r in b)
+        seen: list[int] = []
+        assert nl.send_batched(batches, seen.append) == (list(range(len(batches))), None)
+        assert seen == [len(batches)]
+        # the next run reads the namespace afresh: indexes go on past the new ones
+        assert nl.send_batched([[Request("link.add", None, {
+            "ifname": "n9", "kind": "veth", "marker": None, "info_data": {},
+            "peer": {"ifname": "m9"}})]]) == ([0], None)
+    links = {link["ifname"]: link for link in ip_json("-d", "link", "show")}
+    made = [links[n]["ifindex"] for n in ("n0", "m0", "n1", "m1", "n2", "m2")]
+    assert sorted(made) == list(range(highest + 1, highest + 7))
+    assert min(links["n9"]["ifindex"], links["m9"]["ifindex"]) == highest + 7
+    for i in range(3):
+        assert links[f"n{i}"]["altnames"] == [f"vnet.t.n{i}"]
+        assert links[f"m{i}"]["altnames"] == [f"vnet.t.m{i}"]
+        addrs = ip_json("addr", "show", f"m{i}")[0]["addr_info"]
+        assert [a["local"] for a in addrs] == [f"192.0.2.{i}"]
+    assert "UP" in links["x0"]["flags"] and "UP" in links["n2"]["flags"]
+    assert "UP" not in links["n0"]["flags"]
+
+
+def test_a_batch_stops_after_the_round_of_a_refusal() -> None:
+    """A creation refused (the name is taken): the requests on the links of its round wait
+    for a second round that never goes, so nothing reaches the link that has the name."""
+    require_kind("veth")
+    sh("ip", "link", "add", "y0", "type", "veth", "peer", "name", "y9")
+    batches = []
+    for name in ("x", "y", "z"):
+        batches.append([Request("link.add", None, {
+            "ifname": f"{name}0", "kind": "veth", "marker": f"vnet.t.{name}0", "info_data": {},
+            "peer": {"ifname": f"{name}1"}})])
+        batches.append([Request("addr.add", None, {"ifname": f"{name}0",
+                                                   "address": "192.0.2.7/32"})])
+        batches.append([Request("link.state", None, {"ifname": f"{name}0", "up": True})])
+    with Netlink() as nl:
+        done, failed = nl.send_batched(batches)
+    assert done == [0, 6]  # x0 and z0 made: the caller rolls them back
+    assert failed is not None and failed[0] == 3 and failed[1].errno == errno.EEXIST
+    links = {link["ifname"]: link for link in ip_json("-d", "link", "show")}
+    assert "altnames" not in links["y0"] and "UP" not in links["y0"]["flags"]
+    assert "y1" not in links
+    assert not ip_json("addr", "show", "y0")[0]["addr_info"]
+    assert "altnames" not in links["x0"] and "altnames" not in links["z0"]
+
+
 def test_bulk_deletion_of_pairs_removes_exactly_those_asked_for() -> None:
     require_kind("veth")
     for i in range(4):

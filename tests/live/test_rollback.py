@@ -176,3 +176,37 @@ def test_failure_after_a_removal_says_what_could_not_be_undone() -> None:
     # what could be undone was: the other pair, the bridge and its address are as before
     links = {link["ifname"]: link for link in kernel_snapshot()["(here)"]["links"].values()}
     assert links["p-n1"]["master"] == "br0" and "p-n1b" not in links
+
+
+PAIRS = """
+name: rbb
+interfaces:
+""" + "".join(f"""  - name: {n}0
+    kind: veth
+    addresses: [192.0.2.{i + 1}/24]
+    peer: {{name: {n}1, addresses: [198.51.100.{i + 1}/24]}}
+""" for i, n in enumerate("xyz"))
+
+
+def test_refusal_inside_a_batched_run_rolls_back_what_ran_beside_it() -> None:
+    """Pairs in one namespace are created many to a system call; the kernel carries on after
+    a refused creation, so what it did beside the refusal is undone too, and nothing touches
+    the link whose name was taken."""
+    require_kind("veth")
+    sh("ip", "link", "set", "lo", "up")
+    plan = api.plan(vnet.load_text(PAIRS))
+    with Netlink() as probe:
+        assert all(probe.batchable(r) for a in plan.actions if a.verb == "create"
+                   and a.subject.startswith(("link", "address")) for r in a.do)
+    sh("ip", "link", "add", "y0", "type", "veth", "peer", "name", "y9")
+    before = kernel_snapshot()
+    backend = Netlink()
+    try:
+        with pytest.raises(vnet.ApplyError) as caught:
+            execute_plan(plan, backend)
+    finally:
+        backend.close()
+    assert caught.value.failed.action == "create link y0 (veth) with peer y1"
+    assert "File exists" in str(caught.value) and caught.value.undo_failures == []
+    assert caught.value.undone >= 2  # x0's and z0's pairs at least, made in the same call
+    _assert_unchanged(before)

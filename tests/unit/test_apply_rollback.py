@@ -317,3 +317,59 @@ interfaces:
     assert not api.plan(topo, backend=fake).has_changes
     api.destroy(TOPO, backend=fake)
     assert fake.read_netns(None).fdb == []
+
+
+class _BatchingFake(FakeKernel):
+    """A backend that carries out runs of address and state requests as a batch does: on
+    after a refusal, reporting what was done."""
+
+    def batchable(self, req: Any) -> bool:
+        return req.op in ("addr.add", "link.state")
+
+    def send_batched(self, batches: Any, progress: Any = None) -> Any:
+        done: list[int] = []
+        failed = None
+        for k, reqs in enumerate(batches):
+            try:
+                self.send(list(reqs))
+                done.append(k)
+            except KernelError as err:
+                failed = failed or (k, err)
+            if progress is not None:
+                progress(k + 1)
+        return done, failed
+
+
+ADDRESSED = f"""
+name: {TOPO}
+interfaces:
+  - name: br0
+    kind: bridge
+    addresses: [192.0.2.1/24, 192.0.2.2/24, 192.0.2.3/24, 192.0.2.4/24]
+"""
+
+
+def test_a_batch_refused_midway_undoes_what_ran_after_the_refusal_too() -> None:
+    fake = _BatchingFake()
+    plan = plan_changes(vnet.load_text(ADDRESSED), fake.observe([None]))
+    before = fake.state()
+    fake.fail_on = lambda req: (errno.EADDRNOTAVAIL if req.op == "addr.add"
+                                and req.args["address"] == "192.0.2.2/24" else None)
+    with pytest.raises(ApplyError) as info:
+        execute_plan(plan, fake)
+    err = info.value
+    assert err.failed.action == "create address 192.0.2.2/24 on br0"
+    # the bridge, its first address, and what was sent after the refused one: two addresses
+    # and the bridge's state
+    assert err.undone == 5 and err.undo_failures == []
+    added = [r.args["address"] for r in fake.log if r.op == "addr.add"]
+    assert added == ["192.0.2.1/24", "192.0.2.2/24", "192.0.2.3/24", "192.0.2.4/24"]
+    assert fake.state() == before
+
+
+def test_progress_reporter_hears_batched_runs() -> None:
+    fake = _BatchingFake()
+    plan = plan_changes(vnet.load_text(ADDRESSED), fake.observe([None]))
+    seen: list[int] = []
+    execute_plan(plan, fake, lambda action, i, total: seen.append(i))
+    assert seen[-1] == len(plan.actions) - 1 and seen == sorted(seen)

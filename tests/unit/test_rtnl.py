@@ -165,3 +165,15 @@ def test_index_dump_reads_names_and_indexes_as_the_full_decoder_does() -> None:
     rt, _ = _scripted([(["lo", "va0", "vb0"], False)])
     full = {link.name: link.index for link in rtnl.dump_links(rt)}
     assert rtnl.dump_indexes(rt) == full == {"lo": 1, "va0": 2, "vb0": 3}
+
+
+def test_creation_with_chosen_indexes_and_altname_by_index() -> None:
+    peer = rtnl.veth_peer("vb0", index=42)
+    msg = _parse(ifinfmsg, _frame(rtnl.newlink("va0", "veth", peer=peer, index=41)))
+    assert msg["index"] == 41
+    p = msg.get_attr("IFLA_LINKINFO").get_attr("IFLA_INFO_DATA").get_attr("VETH_INFO_PEER")
+    assert (p["index"], p.get_attr("IFLA_IFNAME")) == (42, "vb0")
+    by_index = _parse(ifinfmsg, _frame(rtnl.add_altname("va0", "vnet.x", index=41)))
+    assert by_index["index"] == 41 and by_index.get_attr("IFLA_IFNAME") is None
+    by_name = _parse(ifinfmsg, _frame(rtnl.add_altname("va0", "vnet.x")))
+    assert by_name["index"] == 0 and by_name.get_attr("IFLA_IFNAME") == "va0"

@@ -7,9 +7,10 @@ simple kinds, altnames, addresses) and decodes from dumps only the attributes ob
 Whatever it does not know (a kind's IFLA_INFO_DATA, a qdisc's options) stays raw and is handed
 to pyroute2's own parser on demand, so results are exactly pyroute2's.
 
-Each request carries NLM_F_ACK and waits for its own ack before the next is sent: rtnetlink
-handles a request inside sendmsg, so the wait costs one recv, and every error belongs to the
-exact request that caused it.
+Rtnetlink handles requests inside sendmsg, one after the other, so an answer is there when
+sendmsg returns. `request` sends one and reads its ack: every error belongs to the exact request
+that caused it. `request_many` sends many in one sendmsg; the kernel carries on after a refused
+one, so it is only for requests that stay harmless whatever became of those before them.
 """
 
 from __future__ import annotations
@@ -137,24 +138,28 @@ def link_attrs(ifname: str | None = None, mtu: int | None = None, mac: str | Non
 
 def newlink(ifname: str, kind: str, mtu: int | None = None, mac: str | None = None,
             netns_fd: int | None = None, peer: bytes | None = None,
-            group: int | None = None) -> tuple[int, int, bytes]:
-    """RTM_NEWLINK creating IFNAME of KIND; `peer` is a veth peer's ifinfomsg and attributes."""
+            group: int | None = None, index: int = 0) -> tuple[int, int, bytes]:
+    """RTM_NEWLINK creating IFNAME of KIND; `peer` is a veth peer's ifinfomsg and attributes.
+    A nonzero `index` asks for that ifindex (the kernel refuses, EBUSY, when it is taken)."""
     info = [attr_str(IFLA_INFO_KIND, kind)]
     if peer is not None:
         info.append(nested(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer)))
-    body = ifinfo() + link_attrs(ifname, mtu, mac, netns_fd, group) + nested(IFLA_LINKINFO, *info)
+    body = (ifinfo(index) + link_attrs(ifname, mtu, mac, netns_fd, group)
+            + nested(IFLA_LINKINFO, *info))
     return RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body
 
 
 def veth_peer(ifname: str, mtu: int | None = None, mac: str | None = None,
-              netns_fd: int | None = None, group: int | None = None) -> bytes:
-    return ifinfo() + link_attrs(ifname, mtu, mac, netns_fd, group)
+              netns_fd: int | None = None, group: int | None = None, index: int = 0) -> bytes:
+    """A pair's other end; its `index` counts only when the first end's is given too."""
+    return ifinfo(index) + link_attrs(ifname, mtu, mac, netns_fd, group)
 
 
-def add_altname(ifname: str, altname: str) -> tuple[int, int, bytes]:
-    """`ip link property add dev IFNAME altname ALTNAME` (the device found by name)."""
-    body = ifinfo() + attr_str(IFLA_IFNAME, ifname) + nested(
-        IFLA_PROP_LIST, attr_str(IFLA_ALT_IFNAME, altname))
+def add_altname(ifname: str, altname: str, index: int = 0) -> tuple[int, int, bytes]:
+    """`ip link property add dev IFNAME altname ALTNAME`: the device found by name, or by
+    `index` when one is given."""
+    body = (ifinfo(index) + (b"" if index else attr_str(IFLA_IFNAME, ifname))
+            + nested(IFLA_PROP_LIST, attr_str(IFLA_ALT_IFNAME, altname)))
     return RTM_NEWLINKPROP, NLM_F_CREATE | NLM_F_APPEND, body
 
 
@@ -280,6 +285,36 @@ class Rtnl:
                     if err is not None:
                         raise err
                     return
+                offset += (length + 3) & ~3
+
+    def request_many(self, msgs: list[tuple[int, int, bytes]]) -> list[RtnlError | None]:
+        """Send requests in one sendmsg; the error of each (None: done), in order.
+
+        Only the last asks for an ack: the kernel answers a request without NLM_F_ACK only
+        when it refuses it, and it serves them in order inside sendmsg, so once the last one's
+        ack is read every refusal before it has been read too. One sendmsg and one recv for
+        the lot, where each request alone costs both."""
+        if not msgs:
+            return []
+        first = self.seq + 1
+        parts = []
+        last = len(msgs) - 1
+        for i, (kind, flags, body) in enumerate(msgs):
+            self.seq += 1
+            flags |= NLM_F_REQUEST | (NLM_F_ACK if i == last else 0)
+            parts.append(_HDR.pack(16 + len(body), kind, flags, self.seq, 0))
+            parts.append(body)
+        self.sock.send(b"".join(parts))
+        results: list[RtnlError | None] = [None] * len(msgs)
+        while True:
+            data = self.sock.recv(1 << 16)
+            offset = 0
+            while offset + 16 <= len(data):
+                length, mtype, _, mseq, _ = _HDR.unpack_from(data, offset)
+                if mtype == NLMSG_ERROR and first <= mseq <= self.seq:
+                    results[mseq - first] = decode_ack(data, offset)
+                    if mseq == self.seq:
+                        return results
                 offset += (length + 3) & ~3
 
     def get_link(self, ifname: str, target: int | None = None) -> RawLink | None:
