@@ -104,8 +104,27 @@ def test_many_requests_in_one_call_each_get_their_own_answer() -> None:
     assert {"192.0.2.1", "192.0.2.2", "192.0.2.3"} <= addrs
 
 
+def _no_ipv6_for_new_links() -> None:
+    sh("sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+
+
+def test_creations_are_batched_only_where_new_links_get_no_ipv6() -> None:
+    pair = Request("link.add", None, {"ifname": "n0", "kind": "veth", "marker": None,
+                                      "info_data": {}, "peer": {"ifname": "m0"}})
+    up = Request("link.state", None, {"ifname": "n0", "up": True})
+    with Netlink() as nl:
+        assert not nl.batchable(pair) and nl.batchable(up)
+    _no_ipv6_for_new_links()
+    with Netlink() as nl:
+        assert nl.batchable(pair) and nl.batchable(up)
+        elsewhere = Request("link.add", None, {**pair.args, "peer": {"ifname": "m0",
+                                                                     "netns": "other"}})
+        assert not nl.batchable(elsewhere)
+
+
 def test_batched_creations_take_free_indexes_and_are_followed_in_a_second_round() -> None:
     require_kind("veth")
+    _no_ipv6_for_new_links()
     sh("ip", "link", "add", "x0", "type", "veth", "peer", "name", "x1")
     highest = max(link["ifindex"] for link in ip_json("link", "show"))
     batches = []
@@ -143,6 +162,7 @@ def test_a_batch_stops_after_the_round_of_a_refusal() -> None:
     """A creation refused (the name is taken): the requests on the links of its round wait
     for a second round that never goes, so nothing reaches the link that has the name."""
     require_kind("veth")
+    _no_ipv6_for_new_links()
     sh("ip", "link", "add", "y0", "type", "veth", "peer", "name", "y9")
     batches = []
     for name in ("x", "y", "z"):

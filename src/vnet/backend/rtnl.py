@@ -22,6 +22,7 @@ import os
 import socket
 import struct
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 NETLINK_ROUTE = 0
@@ -392,10 +393,17 @@ class Rtnl:
 
 
 def _open_in(netns_fd: int | None) -> socket.socket:
-    """A rtnetlink socket created inside the namespace `netns_fd` (the calling thread steps in
-    with setns and back: a socket stays in the namespace it was made in)."""
+    """A rtnetlink socket created inside the namespace `netns_fd` (a socket stays in the
+    namespace it was made in)."""
     if netns_fd is None:
         return _socket()
+    with inside(netns_fd):
+        return _socket()
+
+
+@contextmanager
+def inside(netns_fd: int) -> Iterator[None]:
+    """The calling thread inside the namespace `netns_fd` meanwhile (setns there and back)."""
     libc = ctypes.CDLL(None, use_errno=True)
     own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -403,7 +411,7 @@ def _open_in(netns_fd: int | None) -> socket.socket:
             code = ctypes.get_errno()
             raise RtnlError(code, f"setns: {os.strerror(code)}")
         try:
-            return _socket()
+            yield
         finally:
             if libc.setns(own, _CLONE_NEWNET) != 0:  # cannot happen; never run on elsewhere
                 os._exit(70)
