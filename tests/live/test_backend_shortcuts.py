@@ -120,6 +120,8 @@ def test_creations_are_batched_only_where_new_links_get_no_ipv6() -> None:
         elsewhere = Request("link.add", None, {**pair.args, "peer": {"ifname": "m0",
                                                                      "netns": "other"}})
         assert not nl.batchable(elsewhere)
+        missing = Request("link.add", "nowhere", pair.args)  # said by the one-by-one path
+        assert not nl.batchable(missing)
 
 
 def test_batched_creations_take_free_indexes_and_are_followed_in_a_second_round() -> None:

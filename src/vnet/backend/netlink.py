@@ -555,8 +555,11 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         a fifth of the apply."""
         known = self._ipv6.get(netns)
         if known is None:
-            known = self._ipv6[netns] = _read_ipv6_default(
-                None if netns is None else self._open_netns(netns))
+            try:
+                known = _read_ipv6_default(None if netns is None else self._open_netns(netns))
+            except (KernelError, OSError):  # the one-by-one path says what is wrong
+                return True
+            self._ipv6[netns] = known
         return known
 
     def send_batched(self, batches: Sequence[Sequence[Request]],
