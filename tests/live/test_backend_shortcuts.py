@@ -160,6 +160,32 @@ def test_batched_creations_take_free_indexes_and_are_followed_in_a_second_round(
     assert "UP" not in links["n0"]["flags"]
 
 
+def test_a_batch_keeps_the_plans_order_across_namespaces(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A VLAN comes up only after its parent, which may be in another namespace: requests
+    are never regrouped by namespace, each stretch of one namespace goes as it comes."""
+    require_kind("veth")
+    sh("ip", "netns", "add", "a")
+    sh("ip", "netns", "add", "b")
+    for ns in ("a", "b"):
+        sh("ip", "link", "add", "x0", "type", "veth", "peer", "name", "x1", netns=ns)
+    sent: list[tuple[int, int]] = []
+    real = rtnl.Rtnl.request_many
+
+    def recording(self: rtnl.Rtnl, msgs: Any) -> Any:
+        sent.append((self.sock.fileno(), len(msgs)))
+        return real(self, msgs)
+    monkeypatch.setattr(rtnl.Rtnl, "request_many", recording)
+    order = [("a", "x0"), ("a", "x1"), ("b", "x0"), ("a", "lo"), ("b", "x1")]
+    with Netlink() as nl:
+        assert nl.send_batched([[Request("link.state", ns, {"ifname": name, "up": True})]
+                                for ns, name in order]) == (list(range(5)), None)
+        sockets = {ns: nl._rt(ns).sock.fileno() for ns in ("a", "b")}
+    assert sent == [(sockets["a"], 2), (sockets["b"], 1), (sockets["a"], 1), (sockets["b"], 1)]
+    for ns, name in order:
+        assert "UP" in ip_json("link", "show", name, netns=ns)[0]["flags"]
+
+
 def test_a_batch_stops_after_the_round_of_a_refusal() -> None:
     """A creation refused (the name is taken): the requests on the links of its round wait
     for a second round that never goes, so nothing reaches the link that has the name."""

@@ -575,13 +575,13 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         interfaces, a fifth of what the kernel itself needs. Here the requests of a slice of
         actions are encoded first (a new link gets an ifindex chosen here, one past the
         namespace's highest, so its addresses, markers and state can be encoded before it
-        exists) and go in two rounds, each one sendmsg per namespace: first the creations and
-        the requests on links that existed before, then the requests on the links just made,
-        only when every request of the first round was carried out. Inside a round the
-        kernel carries on after a refusal, so a round holds only requests that are harmless
-        whatever became of the others: a creation never touches an existing link (a name or
-        index taken is refused), the rest touch links that exist and are declared. A refusal
-        ends the run after its round; the caller rolls back what was done."""
+        exists) and go in two rounds, each in the plan's order (see _send_rounds): first the
+        creations and the requests on links that existed before, then the requests on the
+        links just made, only when every request of the first round was carried out. Inside
+        a sendmsg the kernel carries on after a refusal, so a round holds only requests that
+        are harmless whatever became of the others: a creation never touches an existing link
+        (a name or index taken is refused), the rest touch links that exist and are declared.
+        A refusal ends the run after its sendmsg; the caller rolls back what was done."""
         self._dumps.clear()
         self._next_index.clear()  # other requests may have made links since the last run
         done: list[int] = []
@@ -675,25 +675,32 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         return index
 
     def _send_rounds(self, msgs: list[_Batched]) -> list[BaseException | bool | None]:
-        """Each message's answer: None done, an exception refused, False not sent."""
+        """Each message's answer: None done, an exception refused, False not sent.
+
+        A round goes in the plan's order, one sendmsg per stretch of messages for the same
+        namespace: a VLAN is brought up after its parent in another namespace, never before
+        (the kernel refuses it, ENETDOWN). The first stretch with a refusal is the last."""
         answers: list[BaseException | bool | None] = [False] * len(msgs)
         for round_ in (0, 1):
-            per_netns: dict[str | None, list[int]] = {}
+            stretches: list[list[int]] = []
             for i, msg in enumerate(msgs):
                 if msg.round == round_:
-                    per_netns.setdefault(msg.netns, []).append(i)
-            refused = False
-            for netns, positions in per_netns.items():
+                    if stretches and msgs[stretches[-1][0]].netns == msg.netns:
+                        stretches[-1].append(i)
+                    else:
+                        stretches.append([i])
+            for positions in stretches:
                 try:
-                    got: list[Any] = self._rt(netns).request_many(
+                    got: list[Any] = self._rt(msgs[positions[0]].netns).request_many(
                         [msgs[i].msg for i in positions])
                 except (KernelError, OSError) as exc:  # the socket itself failed
                     got = [exc] * len(positions)
+                refused = False
                 for i, answer in zip(positions, got, strict=True):
                     answers[i] = answer
                     refused = refused or answer is not None
-            if refused:
-                break
+                if refused:
+                    return answers
         return answers
 
     def _index(self, netns: str | None, ifname: str) -> int:
