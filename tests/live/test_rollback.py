@@ -66,6 +66,17 @@ def _assert_unchanged(before: dict[str, Any], settle: float = 10.0) -> None:
         before, after, "before apply", "after the failed apply")
 
 
+def _failing_apply(plan: Any) -> vnet.ApplyError:
+    """Execute `plan` on the real kernel, expecting it to fail; the error."""
+    backend = Netlink()
+    try:
+        with pytest.raises(vnet.ApplyError) as caught:
+            execute_plan(plan, backend)
+    finally:
+        backend.close()
+    return caught.value
+
+
 @pytest.mark.parametrize(("collision", "failing", "words"), [
     pytest.param(LINK_COLLISION, "create link n1/eth0 (veth) with peer p-n1", "File exists",
                  id="middle-link"),
@@ -83,13 +94,7 @@ def test_failed_action_rolls_everything_back(collision: list[str], failing: str,
     assert failing in subjects, subjects
     sh(*collision)  # after planning: the planner could not see it coming
     before = kernel_snapshot()
-    backend = Netlink()
-    try:
-        with pytest.raises(vnet.ApplyError) as caught:
-            execute_plan(plan, backend)
-    finally:
-        backend.close()
-    error = caught.value
+    error = _failing_apply(plan)
     assert error.failed.action == failing
     assert words in str(error) and failing in str(error)
     assert error.undo_failures == []
@@ -144,15 +149,10 @@ def test_failed_update_puts_changes_in_place_back() -> None:
     assert "change link br0 (bridge)" in subjects and "change set br0 down" in subjects
     sh("ip", "route", "add", "203.0.113.0/24", "dev", "lo")  # the new route's place is taken
     before = kernel_snapshot()
-    backend = Netlink()
-    try:
-        with pytest.raises(vnet.ApplyError) as caught:
-            execute_plan(plan, backend)
-    finally:
-        backend.close()
-    assert caught.value.failed.action == \
+    caught = _failing_apply(plan)
+    assert caught.failed.action == \
         "create route 203.0.113.0/24 (in the namespace vnet runs in)"
-    assert caught.value.undo_failures == []
+    assert caught.undo_failures == []
     _assert_unchanged(before)
 
 
@@ -164,13 +164,8 @@ def test_failure_after_a_removal_says_what_could_not_be_undone() -> None:
     plan = api.plan(smaller)
     assert any(a.verb == "remove" and "p-n1b" in a.subject for a in plan.actions)
     sh("ip", "route", "add", "203.0.113.0/24", "dev", "lo")
-    backend = Netlink()
-    try:
-        with pytest.raises(vnet.ApplyError) as caught:
-            execute_plan(plan, backend)
-    finally:
-        backend.close()
-    text = str(caught.value)
+    caught = _failing_apply(plan)
+    text = str(caught)
     assert "rollback incomplete" in text and "cannot be re-created" in text, text
     assert "the kernel is as it was" not in text
     # what could be undone was: the other pair, the bridge and its address are as before
@@ -201,13 +196,8 @@ def test_refusal_inside_a_batched_run_rolls_back_what_ran_beside_it() -> None:
                    and a.subject.startswith(("link", "address")) for r in a.do)
     sh("ip", "link", "add", "y0", "type", "veth", "peer", "name", "y9")
     before = kernel_snapshot()
-    backend = Netlink()
-    try:
-        with pytest.raises(vnet.ApplyError) as caught:
-            execute_plan(plan, backend)
-    finally:
-        backend.close()
-    assert caught.value.failed.action == "create link y0 (veth) with peer y1"
-    assert "File exists" in str(caught.value) and caught.value.undo_failures == []
-    assert caught.value.undone >= 2  # x0's and z0's pairs at least, made in the same call
+    caught = _failing_apply(plan)
+    assert caught.failed.action == "create link y0 (veth) with peer y1"
+    assert "File exists" in str(caught) and caught.undo_failures == []
+    assert caught.undone >= 2  # x0's and z0's pairs at least, made in the same call
     _assert_unchanged(before)
