@@ -533,7 +533,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
     def batchable(self, req: Request) -> bool:
         """Whether `send_batched` can carry out `req`: an address added, a link set up or
         down, or a link the lean path creates (no parent, no options, both ends of a pair in
-        one namespace)."""
+        one namespace) in a namespace whose new links get no IPv6."""
         if req.op in ("addr.add", "link.state"):
             return True
         args = req.args
