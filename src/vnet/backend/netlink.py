@@ -637,15 +637,10 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         if req.op == "link.add":
             index = self._free_index(netns)
             peer = args.get("peer")
-            peer_body = None
-            if peer is not None:
-                peer_index = self._free_index(netns)
-                peer_body = rtnl.veth_peer(peer["ifname"], peer.get("mtu") or None,
-                                           peer.get("mac") or None, None, peer.get("group"),
-                                           index=peer_index)
-            out.append(_Batched(position, req, netns, 0, rtnl.newlink(
-                args["ifname"], args["kind"], args.get("mtu"), args.get("mac"), peer=peer_body,
-                group=args.get("group"), index=index)))
+            peer_index = self._free_index(netns) if peer is not None else 0
+            out.append(_Batched(position, req, netns, 0, _lean_newlink(
+                args["ifname"], args["kind"], args.get("mtu"), args.get("mac"), peer, None,
+                args.get("group"), index, peer_index)))
             fresh[(netns, args["ifname"])] = index
             if peer is not None:
                 fresh[(netns, peer["ifname"])] = peer_index
@@ -800,16 +795,11 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                        mac: str | None, peer: dict[str, Any] | None, fds: list[int],
                        group: int | None) -> None:
         """`ip link add IFNAME type KIND [peer ...]` through the lean socket (no options)."""
-        peer_body = None
-        if peer is not None:
-            peer_fd = None
-            if peer.get("netns") != netns:
-                fds.append(self.netns_fd(peer.get("netns")))
-                peer_fd = fds[-1]
-            peer_body = rtnl.veth_peer(peer["ifname"], peer.get("mtu") or None,
-                                       peer.get("mac") or None, peer_fd, peer.get("group"))
-        self._rt(netns).request(rtnl.newlink(ifname, kind, mtu, mac, peer=peer_body,
-                                             group=group))
+        peer_fd = None
+        if peer is not None and peer.get("netns") != netns:
+            fds.append(self.netns_fd(peer.get("netns")))
+            peer_fd = fds[-1]
+        self._rt(netns).request(_lean_newlink(ifname, kind, mtu, mac, peer, peer_fd, group))
 
     def _mark(self, netns: str | None, ifname: str, marker: str) -> None:
         self._rt(netns).request(rtnl.add_altname(ifname, marker))
@@ -897,6 +887,19 @@ class _Batched(NamedTuple):
     netns: str | None
     round: int
     msg: tuple[int, int, bytes]
+
+
+def _lean_newlink(ifname: str, kind: str, mtu: int | None, mac: str | None,
+                  peer: dict[str, Any] | None, peer_fd: int | None, group: int | None,
+                  index: int = 0, peer_index: int = 0) -> tuple[int, int, bytes]:
+    """The RTM_NEWLINK of a link the lean path creates, with its pair's other end if any
+    (in the namespace `peer_fd` when given); `index`, `peer_index`: ifindexes asked for."""
+    peer_body = None
+    if peer is not None:
+        peer_body = rtnl.veth_peer(peer["ifname"], peer.get("mtu") or None,
+                                   peer.get("mac") or None, peer_fd, peer.get("group"),
+                                   index=peer_index)
+    return rtnl.newlink(ifname, kind, mtu, mac, peer=peer_body, group=group, index=index)
 
 
 def _read_ipv6_default(netns_fd: int | None) -> bool:
