@@ -143,7 +143,7 @@ def test_batched_creations_take_free_indexes_and_are_followed_in_a_second_round(
         seen: list[int] = []
         assert nl.send_batched(batches, seen.append) == (list(range(len(batches))), None)
         assert seen == [len(batches)]
-        # the next run reads the namespace afresh: indexes go on past the new ones
+        # the next run goes on past the new ones
         assert nl.send_batched([[Request("link.add", None, {
             "ifname": "n9", "kind": "veth", "marker": None, "info_data": {},
             "peer": {"ifname": "m9"}})]]) == ([0], None)
@@ -158,6 +158,34 @@ def test_batched_creations_take_free_indexes_and_are_followed_in_a_second_round(
         assert [a["local"] for a in addrs] == [f"192.0.2.{i}"]
     assert "UP" in links["x0"]["flags"] and "UP" in links["n2"]["flags"]
     assert "UP" not in links["n0"]["flags"]
+
+
+def test_free_indexes_are_read_once_and_follow_links_the_kernel_numbers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    require_kind("veth")
+    _no_ipv6_for_new_links()
+    sh("ip", "netns", "add", "other")
+    dumps: list[object] = []
+    real = rtnl.dump_indexes
+
+    def counting(rt: rtnl.Rtnl) -> Any:
+        dumps.append(rt)
+        return real(rt)
+    monkeypatch.setattr(rtnl, "dump_indexes", counting)
+
+    def pair(name: str, peer_netns: str | None = None) -> Request:
+        return Request("link.add", None, {"ifname": f"{name}0", "kind": "veth", "marker": None,
+                                          "info_data": {}, "peer": {"ifname": f"{name}1",
+                                                                    "netns": peer_netns}})
+    with Netlink() as nl:
+        assert nl.send_batched([[pair("a")], [pair("b")]]) == ([0, 1], None)
+        elsewhere = pair("c", "other")  # one by one: the kernel numbers c0 in the root
+        assert not nl.batchable(elsewhere)
+        nl.send([elsewhere])
+        assert nl.send_batched([[pair("d")], [pair("e")]]) == ([0, 1], None)
+    assert len(dumps) == 1
+    indexes = [link["ifindex"] for link in ip_json("link", "show")]
+    assert len(indexes) == len(set(indexes)) == 10  # lo, four pairs and c0
 
 
 def test_a_batch_keeps_the_plans_order_across_namespaces(

@@ -66,7 +66,8 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         self._loopbacks: dict[str, rtnl.RawLink | None] = {}
         #: each namespace's links as the last read saw them, until a request may change them
         self._dumps: dict[str | None, list[rtnl.RawLink]] = {}
-        #: the next ifindex `send_batched` gives a new link, per namespace (one run's worth)
+        #: the next ifindex `send_batched` gives a new link, per namespace: read once, moved
+        #: past each link the kernel numbers for vnet since, dropped with the caches
         self._next_index: dict[str | None, int] = {}
         #: whether each namespace gives new links IPv6 (see _new_links_get_ipv6)
         self._ipv6: dict[str | None, bool] = {}
@@ -370,6 +371,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         self._index_misses.clear()
         self._loopbacks.clear()
         self._dumps.clear()
+        self._next_index.clear()
 
     def execute(self, req: Request) -> None:
         handler = getattr(self, "_op_" + req.op.replace(".", "_"), None)
@@ -583,7 +585,6 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         (a name or index taken is refused), the rest touch links that exist and are declared.
         A refusal ends the run after its sendmsg; the caller rolls back what was done."""
         self._dumps.clear()
-        self._next_index.clear()  # other requests may have made links since the last run
         done: list[int] = []
         start = 0
         try:
@@ -660,7 +661,9 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         out.append(_Batched(position, req, netns, 1 if second else 0, msg))
 
     def _free_index(self, netns: str | None) -> int:
-        """An ifindex no link of the namespace has (one past the highest, read once a run)."""
+        """An ifindex no link of the namespace has: one past the highest. The highest is read
+        once and then followed (`_follow_index`): reading it again for each run cost a dump
+        of the namespace per run, quadratic where lean creations alternate with others."""
         index = self._next_index.get(netns)
         if index is None:
             known = self._indexes[netns] = rtnl.dump_indexes(self._rt(netns))
@@ -668,6 +671,13 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
             index = max(known.values(), default=0) + 1
         self._next_index[netns] = index + 1
         return index
+
+    def _follow_index(self, netns: str | None, ifname: str) -> None:
+        """Keep `_free_index` past a link the kernel just numbered in the namespace: it numbers
+        on from where it last did, skipping taken indexes, so it lands on vnet's next pick."""
+        next_free = self._next_index.get(netns)
+        if next_free is not None:
+            self._next_index[netns] = max(next_free, self._index(netns, ifname) + 1)
 
     def _send_rounds(self, msgs: list[_Batched]) -> list[BaseException | bool | None]:
         """Each message's answer: None done, an exception refused, False not sent.
@@ -787,6 +797,9 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                 self._op_link_set(netns, ifname, mtu=mtu, mac=mac)
             if (tuntap is not None or teamd is not None) and group is not None:
                 self._rt(netns).request(rtnl.setlink(self._index(netns, ifname), group=group))
+            self._follow_index(netns, ifname)
+            if peer is not None:
+                self._follow_index(peer.get("netns"), peer["ifname"])
         finally:
             for fd in fds:
                 os.close(fd)
