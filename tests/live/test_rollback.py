@@ -201,3 +201,22 @@ def test_refusal_inside_a_batched_run_rolls_back_what_ran_beside_it() -> None:
     assert "File exists" in str(caught) and caught.undo_failures == []
     assert caught.undone >= 2  # x0's and z0's pairs at least, made in the same call
     _assert_unchanged(before)
+
+
+@pytest.mark.parametrize("ipv6", ["on", "off"], ids=["one-by-one", "batched"])
+def test_link_whose_marking_fails_is_removed_with_the_rest(ipv6: str) -> None:
+    """A link is created, then its mark (an altname) is refused: the link must not stay behind
+    unmarked, whether it was made by its own request (IPv6 on) or in a batch (IPv6 off)."""
+    require_kind("veth")
+    sh("ip", "link", "set", "lo", "up")
+    if ipv6 == "off":
+        sh("sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+    plan = api.plan(vnet.load_text(PAIRS))
+    # altnames share the namespace's names: one held elsewhere cannot be given to y1
+    sh("ip", "link", "add", "decoy", "type", "veth", "peer", "name", "decoy1")
+    sh("ip", "link", "property", "add", "dev", "decoy", "altname", "vnet.rbb.y1")
+    before = kernel_snapshot()
+    caught = _failing_apply(plan)
+    assert caught.failed.action == "create link y0 (veth) with peer y1"
+    assert "File exists" in str(caught) and caught.undo_failures == []
+    _assert_unchanged(before)

@@ -789,14 +789,21 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                     else:
                         kw["peer"] = pk
                 self._ipr(via).link("add", **kw)
-            if marker:
-                self._mark(netns, ifname, marker)
-                if peer is not None and peer.get("marker"):
-                    self._mark(peer.get("netns"), peer["ifname"], peer["marker"])
-            if (tuntap is not None or teamd is not None) and (mtu, mac) != (None, None):
-                self._op_link_set(netns, ifname, mtu=mtu, mac=mac)
-            if (tuntap is not None or teamd is not None) and group is not None:
-                self._rt(netns).request(rtnl.setlink(self._index(netns, ifname), group=group))
+            try:
+                if marker:
+                    self._mark(netns, ifname, marker)
+                    if peer is not None and peer.get("marker"):
+                        self._mark(peer.get("netns"), peer["ifname"], peer["marker"])
+                if (tuntap is not None or teamd is not None) and (mtu, mac) != (None, None):
+                    self._op_link_set(netns, ifname, mtu=mtu, mac=mac)
+                if (tuntap is not None or teamd is not None) and group is not None:
+                    self._rt(netns).request(rtnl.setlink(self._index(netns, ifname),
+                                                         group=group))
+            except BaseException:
+                # the action fails, so no rollback will know of this link: it goes now, or
+                # it would stay behind unmarked, a name vnet then refuses to take over
+                self._remove_new_link(netns, ifname, marker if teamd is not None else None)
+                raise
             self._follow_index(netns, ifname)
             if peer is not None:
                 self._follow_index(peer.get("netns"), peer["ifname"])
@@ -813,6 +820,21 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
             fds.append(self.netns_fd(peer.get("netns")))
             peer_fd = fds[-1]
         self._rt(netns).request(_lean_newlink(ifname, kind, mtu, mac, peer, peer_fd, group))
+
+    def _remove_new_link(self, netns: str | None, ifname: str, team_marker: str | None) -> None:
+        """Best effort: delete a link just created by an action that then failed (a team by
+        stopping its teamd, which deletes it); a veth's peer goes with it."""
+        self._forget_cached()
+        try:
+            if team_marker is not None:
+                from .teamd import _owner_of
+                self._teamd_stop(netns, ifname, _owner_of(team_marker, ifname))
+                return
+            index = self._rt(netns).link_index(ifname)
+            if index is not None:
+                self._rt(netns).request(rtnl.dellink(index))
+        except (OSError, KernelError):  # the error that ended the action is what is reported
+            pass
 
     def _mark(self, netns: str | None, ifname: str, marker: str) -> None:
         self._rt(netns).request(rtnl.add_altname(ifname, marker))
