@@ -320,8 +320,10 @@ class Rtnl:
 
     def get_link(self, ifname: str, target: int | None = None) -> RawLink | None:
         """Link IFNAME, or None when there is none (one RTM_GETLINK by name); in the namespace
-        whose id is `target` (None: the socket's own)."""
-        body = (ifinfo() + attr_str(IFLA_IFNAME, ifname) + attr_u32(IFLA_EXT_MASK, 0)
+        whose id is `target` (None: the socket's own); without its statistics (no caller
+        reads them, and the kernel sums them over every CPU)."""
+        body = (ifinfo() + attr_str(IFLA_IFNAME, ifname)
+                + attr_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)
                 + _target(target))
         try:
             for data, offset in self._exchange(RTM_GETLINK, 0, body):
