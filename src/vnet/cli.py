@@ -244,7 +244,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vnet", description="One YAML file → Linux virtual "
                                 "networks: validate, plan, apply, show, destroy.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # not required=True: argparse would then answer `vnet --bogus` with "COMMAND is
+    # required" instead of naming the option it does not know (_main asks for the command)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name: str, func: Any, help_: str, aliases: Sequence[str] = ()) -> Any:
         sp = sub.add_parser(name, help=help_, aliases=list(aliases), description=help_)
@@ -276,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("kinds", cmd_kinds, "every interface kind: implemented, available on this kernel") \
         .add_argument("--refresh", action="store_true", help="probe again, ignore the cache")
     add("schema", cmd_schema, "print the JSON Schema of the topology file")
+    p.set_defaults(command_names=sorted(sub.choices))
     return p
 
 
@@ -315,7 +318,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.error(f"which command? one of: {', '.join(args.command_names)}")
     err = _LazyConsole()
     try:
         return int(args.func(args))
