@@ -120,6 +120,9 @@ class NetnsState:
     macsec: dict[str, Any] = field(default_factory=dict)
     #: bridge VLAN filtering: ifname -> {vid: PVID|UNTAGGED flags} of bridges and their ports
     bridge_vlans: dict[str, dict[int, int]] = field(default_factory=dict)
+    #: whether links created here get IPv6 (net.ipv6.conf.default.disable_ipv6 is 0): it
+    #: decides when planning brings new links up (Plan: _Planner.plan_state)
+    new_links_get_ipv6: bool = True
 
     @property
     def owner(self) -> str | None:

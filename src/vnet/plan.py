@@ -485,6 +485,8 @@ class _Planner:
                                                              "up" if up else "down")})
 
     def plan_state(self) -> None:
+        masters = {(obj.netns, obj.master) for obj in [*self.desired.values(),
+                                                       *self.externals.values()] if obj.master}
         for key, obj in [*self.desired.items(), *self.externals.items()]:
             if obj.state is None:
                 continue
@@ -492,10 +494,28 @@ class _Planner:
             up = obj.state == "up"
             if live is None:
                 if up:
-                    self.phase["state"].append(self._state_action(key, None, True, "declared"))
+                    action = self._state_action(key, None, True, "declared")
+                    if self._up_as_made(key, obj, masters):
+                        self.follow.setdefault(key, []).append(action)
+                    else:
+                        self.phase["state"].append(action)
             elif live.up != up:
                 self.phase["state"].append(self._state_action(key, live.up, up,
                                                               "state differs from the file"))
+
+    def _up_as_made(self, key: Key, obj: InterfaceBase | External, masters: set[Key]) -> bool:
+        """Whether a link this plan creates comes up right after its creation and addresses,
+        rather than once every link is made and every port has joined its master.
+
+        Only a link that stands alone (no master, no ports, no parent) and only where new
+        links get no IPv6. There, links brought up as they were made cost this kernel a
+        third of bringing them all up at the end (30k links: 9 s against 24 s, raw requests,
+        and the gap grows with the count); with IPv6 the opposite (10k links: 28 s against
+        15 s): each link up starts IPv6 work that then contends with the creations."""
+        st = self.ns_state(key[0])
+        return (isinstance(obj, InterfaceBase) and key in self.fresh and st is not None
+                and not st.new_links_get_ipv6 and obj.master is None and key not in masters
+                and obj.parent() is None)
 
     # ---- kind extras (qdiscs, fdb entries...) ----------------------------------------------
     def plan_extras(self) -> None:

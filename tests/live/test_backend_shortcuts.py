@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import vnet
-from vnet import ownership
+from vnet import api, ownership
 from vnet.actions import Request
 from vnet.backend import rtnl
 from vnet.backend.netlink import Netlink
@@ -122,6 +122,51 @@ def test_creations_are_batched_only_where_new_links_get_no_ipv6() -> None:
         assert not nl.batchable(elsewhere)
         missing = Request("link.add", "nowhere", pair.args)  # said by the one-by-one path
         assert not nl.batchable(missing)
+
+
+STANDING_ALONE = """
+name: early
+namespaces: [far]
+interfaces:
+  - {name: br0, kind: bridge, addresses: [192.0.2.254/24]}
+  - {name: a0, kind: veth, addresses: [198.51.100.1/30],
+     peer: {name: a1, addresses: [198.51.100.2/30]}}
+  - {name: p0, kind: veth, master: br0, peer: {name: f0, netns: far, addresses: [192.0.2.1/24]}}
+"""
+
+
+def test_links_standing_alone_come_up_as_made_where_new_links_get_no_ipv6() -> None:
+    """Observe reads each namespace's IPv6 default; where new links get none, a plan brings a
+    link with no master, ports or parent up right after it is made (the bridge and its port
+    still once the port has joined), and the result is the same."""
+    require_kind("veth")
+    require_kind("bridge")
+    sh("ip", "link", "set", "lo", "up")
+    topo = vnet.load_text(STANDING_ALONE)
+    with_ipv6 = api.plan(topo)
+    _no_ipv6_for_new_links()
+    plan = api.plan(topo)
+    with Netlink() as nl:
+        seen = nl.observe([None])
+    assert seen.namespaces[None].new_links_get_ipv6 is False
+
+    def order(p: Any) -> list[str]:
+        return [f"{r.op} {r.args.get('ifname') or r.args.get('name')}"
+                for a in p.actions for r in a.do]
+    steps = order(plan)
+    assert steps.index("link.state a1") < steps.index("link.add p0")
+    assert steps.index("link.state a1") > steps.index("addr.add a1")
+    assert steps.index("link.state br0") > steps.index("link.master p0")
+    assert steps.index("link.state p0") > steps.index("link.master p0")
+    # `far` is made by the plan: its IPv6 default is the kernel's, so f0 waits as before
+    assert steps.index("link.state f0") > steps.index("link.master p0")
+    assert sorted(steps) == sorted(order(with_ipv6))  # the same work, in another order
+    topo.apply()
+    links = {link["ifname"]: link for link in ip_json("link", "show")}
+    assert all("UP" in links[name]["flags"] for name in ("br0", "a0", "a1", "p0"))
+    assert api.plan(topo).actions == []
+    sh("ip", "netns", "exec", "far", "ping", "-c1", "-W2", "192.0.2.254")
+    topo.destroy()
 
 
 def test_batched_creations_take_free_indexes_and_are_followed_in_a_second_round() -> None:

@@ -544,3 +544,45 @@ def test_plan_as_dict_is_plain_data() -> None:
     data = json.loads(json.dumps(plan.as_dict()))
     assert data["topology"] == TOPO and data["changes"] is True
     assert data["summary"]["create"] == len(plan.actions)
+
+
+ALONE = f"""
+name: {TOPO}
+interfaces:
+  - name: br0
+    kind: bridge
+  - {{name: a0, kind: veth, addresses: [192.0.2.1/30], peer: {{name: a1}}}}
+  - {{name: p0, kind: veth, master: br0, peer: {{name: p1, addresses: [192.0.2.5/30]}}}}
+  - {{name: up0, kind: veth, peer: {{name: up1}}}}
+  - {{name: mv0, kind: stacked, link: up0, mode: 1}}
+"""
+
+
+@pytest.mark.parametrize("ipv6", [True, False], ids=["ipv6", "no-ipv6"])
+def test_links_standing_alone_come_up_as_made_only_where_new_links_get_no_ipv6(
+        stacked_kind: Any, ipv6: bool) -> None:
+    root = netns(None)
+    root.new_links_get_ipv6 = ipv6
+    plan = plan_changes(load(ALONE), observed(root))
+    o = ops(plan)
+    alone = ("a0", "a1", "p1", "up0", "up1")  # no master, no ports, no parent
+    waiting = ("br0", "p0", "mv0")  # a master, a port, a link on a parent
+    for name in waiting:
+        assert first(plan, "link.state", name) > last(plan, "link.add")
+        assert first(plan, "link.state", name) > first(plan, "link.master", "p0")
+    if ipv6:  # every link comes up at the end, once every port has joined its master
+        for name in alone:
+            assert first(plan, "link.state", name) > first(plan, "link.master", "p0")
+        return
+    # right after its creation and its own addresses, before the next link is made
+    assert [(op, t) for op, _, t in o[first(plan, "link.add", "a0"):][:5]] == [
+        ("link.add", "a0"), ("addr.add", "a0"), ("link.state", "a0"), ("link.state", "a1"),
+        ("link.add", "p0")]
+    created = [t for op, _, t in o if op == "link.add"]
+    for name in alone:
+        pair = name if name in created else {"a1": "a0", "p1": "p0", "up1": "up0"}[name]
+        after = [op for op, _, t in o[first(plan, "link.add", pair):first(plan, "link.state", name)]
+                 if op == "link.add"]
+        assert after == ["link.add"], (name, o)
+    # the stacked link comes up after its parent
+    assert first(plan, "link.state", "up0") < first(plan, "link.state", "mv0")
