@@ -162,6 +162,24 @@ def link_count() -> int:
     return len(out.splitlines())
 
 
+def links_here() -> int:
+    """How many links this process's namespace has, from /proc/self/net/dev: cheap enough to
+    ask every few milliseconds (no netlink dump, no process), while the kernel works."""
+    with open("/proc/self/net/dev", "rb") as f:
+        return len(f.read().splitlines()) - 2  # two header lines
+
+
+def until_gone(t0: float, links: int = 1, limit: float = 120) -> float:
+    """Seconds from `t0` until this namespace is back to `links` links: when a teardown that
+    returned early (`ip netns del` leaves veth peers to the kernel's asynchronous cleanup)
+    is really done. Polled every 2 ms, so it reads up to that much late."""
+    while links_here() > links:
+        if time.perf_counter() - t0 > limit:
+            raise Failed(f"{links_here()} links still here {limit:.0f} s after a teardown")
+        time.sleep(0.002)
+    return time.perf_counter() - t0
+
+
 def wait_clean(links: int = 1) -> None:
     """Wait until only lo (and nothing in /run/netns) is left: namespaces die asynchronously,
     and their veth peers in this namespace with them."""
@@ -276,7 +294,12 @@ class Bench:
                 t += run(["ip", "-n", ns, "-batch", "-"], stdin=text)[0]
             self.record(f"star-{n}", "ip -batch", t)
             self.settled["destroy"].append(settle())
+            t0 = time.perf_counter()
             self.record(f"destroy-star-{n}", "ip netns del", run(["ip", "-batch", del_batch])[0])
+            # vnet returns once its links are gone (the names are free again); `ip netns del`
+            # returns before, the kernel deleting the veths in the background: both are shown
+            self.record(f"destroy-star-{n}", "ip netns del, until its links are gone",
+                        until_gone(t0))
             wait_clean()
 
     # -- scale --

@@ -30,3 +30,8 @@ def test_benchmark_runs_every_scenario_and_writes_json(tmp_path: Path) -> None:
                      "star-2", "destroy-star-2", "scale-10", "scale-20"):
         assert expected in names, names
     assert res["peak_rss_apply_create_mib"] > 0
+    # the reference's asynchronous teardown is also timed until its links are gone: never
+    # sooner than it returned
+    star = res["scenarios"]["destroy-star-2"]
+    assert star["ip netns del, until its links are gone"]["median"] >= \
+        star["ip netns del"]["median"] > 0
