@@ -514,8 +514,8 @@ class _Planner:
         15 s): each link up starts IPv6 work that then contends with the creations."""
         st = self.ns_state(key[0])
         return (isinstance(obj, InterfaceBase) and key in self.fresh and st is not None
-                and not st.new_links_get_ipv6 and obj.master is None and key not in masters
-                and obj.parent() is None)
+                and obj.master is None and key not in masters and obj.parent() is None
+                and not st.new_links_get_ipv6)  # last: the backend may read it only now
 
     # ---- kind extras (qdiscs, fdb entries...) ----------------------------------------------
     def plan_extras(self) -> None:

@@ -562,7 +562,7 @@ interfaces:
 def test_links_standing_alone_come_up_as_made_only_where_new_links_get_no_ipv6(
         stacked_kind: Any, ipv6: bool) -> None:
     root = netns(None)
-    root.new_links_get_ipv6 = ipv6
+    root.ipv6_default = ipv6
     plan = plan_changes(load(ALONE), observed(root))
     o = ops(plan)
     alone = ("a0", "a1", "p1", "up0", "up1")  # no master, no ports, no parent
@@ -586,3 +586,29 @@ def test_links_standing_alone_come_up_as_made_only_where_new_links_get_no_ipv6(
         assert after == ["link.add"], (name, o)
     # the stacked link comes up after its parent
     assert first(plan, "link.state", "up0") < first(plan, "link.state", "mv0")
+
+
+def test_a_namespaces_ipv6_default_is_read_only_where_a_link_may_come_up_as_made() -> None:
+    """Reading it costs the backend a step into the namespace: a plan that creates nothing
+    standing alone there never asks, one that does asks once."""
+    asked: list[str | None] = []
+
+    def space(name: str | None, *links: Any) -> Any:
+        st = netns(name, *links)
+
+        def read() -> bool:
+            asked.append(name)
+            return False
+        st.ipv6_default = read
+        return st
+
+    topo = load(f"""
+name: {TOPO}
+namespaces: [h1]
+interfaces:
+  - {{name: a0, kind: veth, peer: {{name: a1}}}}
+  - {{name: b0, kind: veth, netns: h1, peer: {{name: b1, netns: h1}}}}
+""")
+    live = [link("a0", "veth", up=True), link("a1", "veth", up=True)]
+    plan_changes(topo, observed(space(None, *live), space("h1")))
+    assert asked == ["h1"]  # a0/a1 exist; b0/b1 are made in h1, asked once for both

@@ -322,7 +322,8 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         `kind_options`, its addresses only if `addresses`."""
         rt = self._rt(netns)
         ipr = _LazyIPRoute(self, netns)
-        state = NetnsState(name=netns, new_links_get_ipv6=self._new_links_get_ipv6(netns))
+        state = NetnsState(name=netns,
+                           ipv6_default=functools.partial(self._new_links_get_ipv6, netns))
         by_index: dict[int, LinkState] = {}
         masters: dict[int, int] = {}
         raws = self._dumps[netns] = rtnl.dump_links(rt, counters)
