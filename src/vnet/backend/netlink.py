@@ -825,15 +825,14 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
     def _remove_new_link(self, netns: str | None, ifname: str, team_marker: str | None) -> None:
         """Best effort: delete a link just created by an action that then failed (a team by
         stopping its teamd, which deletes it); a veth's peer goes with it."""
+        from ..ownership import link_owner
         self._forget_cached()
         try:
-            if team_marker is not None:
-                from .teamd import _owner_of
-                self._teamd_stop(netns, ifname, _owner_of(team_marker, ifname))
-                return
-            index = self._rt(netns).link_index(ifname)
-            if index is not None:
-                self._rt(netns).request(rtnl.dellink(index))
+            owner = link_owner([team_marker], ifname) if team_marker is not None else None
+            if owner is not None:
+                self._teamd_stop(netns, ifname, owner)
+            else:
+                self._op_link_del(netns, ifname, missing_ok=True)
         except (OSError, KernelError):  # the error that ended the action is what is reported
             pass
 
