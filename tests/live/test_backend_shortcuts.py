@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -15,7 +17,7 @@ import pytest
 import vnet
 from vnet import api, ownership
 from vnet.actions import Request
-from vnet.backend import rtnl
+from vnet.backend import netlink, rtnl
 from vnet.backend.netlink import Netlink
 from vnet.errors import KernelError
 
@@ -464,6 +466,38 @@ def test_a_run_of_namespace_deletions_empties_each_before_unmounting_any(
     assert [ns["name"] for ns in ip_json("netns", "list") or []] == ["n4"]
     assert sorted(line.split(":")[1].strip() for line in
                   sh("ip", "-n", "n4", "-o", "link").splitlines()) == ["lo", "va@vb", "vb@va"]
+
+
+def test_namespace_deletions_go_in_runs_the_open_file_limit_allows(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    group = 4244
+    names = [f"r{i}" for i in range(5)]
+    for ns in names:
+        sh("ip", "netns", "add", ns)
+    events: list[str] = []
+    real_dellink, real_unmount = rtnl.dellink, Netlink._unmount_netns
+
+    def dellink(*args: Any, **kw: Any) -> Any:
+        events.append("dellink")
+        return real_dellink(*args, **kw)
+
+    def unmount(self: Netlink, name: str) -> Any:
+        events.append("unmount")
+        return real_unmount(self, name)
+
+    @contextmanager
+    def room(wanted: int) -> Iterator[int]:
+        assert wanted == len(names)
+        yield 2
+    monkeypatch.setattr(rtnl, "dellink", dellink)
+    monkeypatch.setattr(Netlink, "_unmount_netns", unmount)
+    monkeypatch.setattr(netlink, "_room_for_files", room)
+    with Netlink() as nl:
+        assert nl.send_bulk([[Request("netns.del", None, {"name": n, "group": group})]
+                             for n in names]) == (5, None)
+    run = ["dellink", "dellink", "unmount", "unmount"]
+    assert events == [*run, *run, "dellink", "unmount"]
+    assert ip_json("netns", "list") in (None, [])
 
 
 def test_a_bridge_is_down_before_it_goes_with_its_ports(monkeypatch: pytest.MonkeyPatch) -> None:

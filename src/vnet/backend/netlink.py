@@ -14,6 +14,7 @@ import ctypes
 import errno
 import functools
 import os
+import resource
 import socket
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -207,13 +208,20 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         unmount that drops a namespace's last reference sets the kernel dismantling it on the
         other core while the next is unmounted, and the unmounts then stalled by up to 100 ms
         (1,000 took 0.15-0.3 s, 0.02 s by `ip netns del`); held, they take 0.05 s and the
-        kernel dismantles the run at once after."""
+        kernel dismantles the run at once after. A run is as many as the limit on open files
+        allows, raised for the while (Debian's default soft limit is 1,024): 1,000 unmounts
+        in runs of 256 took 0.10-0.13 s, in one run 0.05 s."""
+        with _room_for_files(len(items)) as room:
+            return self._delete_namespace_runs(items, room)
+
+    def _delete_namespace_runs(self, items: Sequence[tuple[str, int | None]], room: int
+                               ) -> tuple[int, KernelError | None]:
         done = 0
-        for first in range(0, len(items), _LEAN_OPEN):
+        for first in range(0, len(items), room):
             held: list[tuple[str, int]] = []
             missing: KernelError | None = None
             try:
-                for name, group in items[first:first + _LEAN_OPEN]:
+                for name, group in items[first:first + room]:
                     self._stop_teamds_in(name)  # a running teamd would keep it alive
                     try:
                         fd = self._open_netns(name)
@@ -1050,6 +1058,29 @@ def _decode_route(msg: dict[str, Any], family: int, names: dict[int, str]) -> Ro
 
 
 _LEAN_OPEN = 256
+
+
+@contextmanager
+def _room_for_files(wanted: int) -> Iterator[int]:
+    """Room to open `wanted` more files at once, beside up to _LEAN_OPEN sockets: the soft
+    limit on open files raised toward the hard one while inside (put back after); yields
+    how many of the `wanted` fit (at least one)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    in_use = len(os.listdir("/proc/self/fd"))
+    spare = in_use + _LEAN_OPEN + 16
+    limit = soft
+    if spare + wanted > soft and soft != resource.RLIM_INFINITY:
+        limit = spare + wanted if hard == resource.RLIM_INFINITY else \
+            max(soft, min(spare + wanted, hard))
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+        except (OSError, ValueError):  # refused: what the limit allows
+            limit = soft
+    try:
+        yield max(1, min(wanted, limit - spare)) if limit != resource.RLIM_INFINITY else wanted
+    finally:
+        if limit != soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def _lean_link(raw: rtnl.RawLink) -> LinkState:
