@@ -29,7 +29,7 @@ def observe_topology(backend: Netlink, topo: Topology, record: Record,
     needed = namespaces_to_observe(topo, record)
     shallow = set(owned) - set(needed) if teardown else set()
     ends = topo.endpoints()
-    return backend.observe(needed + owned, {route.netns for route in topo.routes},
+    return backend.observe([*needed, *owned], {route.netns for route in topo.routes},
                            shallow=shallow,
                            tc_netns={end.netns for end in ends if end.reads_tc},
                            vlan_netns={obj.netns for obj in [*ends, *topo.externals]
@@ -119,12 +119,12 @@ def show(name: str | None = None, backend: Netlink | None = None) -> list[Row]:
             for key in record.externals:
                 ns, ifname = key.split("|", 1)
                 st = nl.read_netns(ns or None)
-                link = st.links.get(ifname)
-                if link is not None:
-                    rows.append(Row(ns or None, ifname, link.kind, "up" if link.up else "down",
-                                    link.master, st.addresses_of(ifname), link.mtu, link.mac,
-                                    link.rx_packets, link.tx_packets, link.rx_bytes,
-                                    link.tx_bytes, owned=False, topology=name))
+                ext = st.links.get(ifname)
+                if ext is not None:
+                    rows.append(Row(ns or None, ifname, ext.kind, "up" if ext.up else "down",
+                                    ext.master, st.addresses_of(ifname), ext.mtu, ext.mac,
+                                    ext.rx_packets, ext.tx_packets, ext.rx_bytes,
+                                    ext.tx_bytes, owned=False, topology=name))
         return rows
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from . import kinds
 from .checks import Check
 from .errors import Collector, Position, TopologyError
+from .kinds.base import Common
 from .model import External, Route, Topology, _TopologyFile
 
 try:  # the C loader when libyaml is there: faster start-up
@@ -26,7 +27,7 @@ except AttributeError:  # pragma: no cover
     _Base = yaml.SafeLoader
 
 
-class _Loader(_Base):  # type: ignore[misc, valid-type]
+class _Loader(_Base):
     """The safe loader, with each plain scalar's tag resolved once per distinct text: the
     resolver's regular expressions ran for every scalar (75,000 in a 10k-interface file, most
     of them the same few keys and kind names)."""
@@ -37,7 +38,7 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
         if kind is not yaml.ScalarNode:
-            return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+            return super().resolve(kind, value, implicit)
         key = (value, implicit)
         tag = self._tags.get(key)
         if tag is None:
@@ -230,6 +231,7 @@ def load_text(text: str, file: str = "<string>") -> Topology:
         issues.add("the file is empty", where=Position(file, 1, 1),
                    hint="start with 'name: mylab' and a list of interfaces")
         issues.raise_if_any()
+        raise AssertionError("unreachable")
     pos = _Positions(file, issues)
     try:
         data = pos.build_root(node)
@@ -323,7 +325,7 @@ def _build_interface(raw: Any, path: str, pos: _Positions, issues: Collector) ->
                    pos.where(path), "write '- name: br0\\n    kind: bridge'")
         return None
     if raw.get("external") is True:
-        cls: type[BaseModel] = External
+        cls: type[Common] = External
     elif "external" in raw and raw.get("external") is not True:
         issues.add("'external' can only be true (omit it for interfaces vnet creates)",
                    f"{path}.external", pos.where(f"{path}.external"))

@@ -80,7 +80,7 @@ class External(Common):
 
     external: Literal[True] = Field(description="Marks an interface vnet does not create.")
     kind: str | None = Field(None, description="Optional: the kind it must have.")
-    state: Literal["up", "down"] | None = Field(  # type: ignore[assignment]
+    state: Literal["up", "down"] | None = Field(
         None, description="Administrative state; omitted: left as it is.")
 
     @property
@@ -170,7 +170,8 @@ class _TopologyFile(BaseModel):
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the topology file, generated from the model."""
     kinds = tuple(registry().values())
-    iface_union = Annotated[Union[kinds], Field(discriminator="kind")]  # noqa: UP007
+    # the kinds are known at run time only: no static type to check
+    iface_union = Annotated[Union[kinds], Field(discriminator="kind")]  # type: ignore[valid-type]  # noqa: UP007
     schema = _TopologyFile.model_json_schema()
     item = TypeAdapter(Union[iface_union, External]).json_schema(  # noqa: UP007
         ref_template="#/$defs/{model}")

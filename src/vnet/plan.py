@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import kinds, ownership
-from .actions import Action, Request
+from .actions import Action, Request, Verb
 from .errors import ConflictError, Issue
 from .kinds.base import InterfaceBase
 from .kinds.bridge import plan_vlans
@@ -127,6 +127,10 @@ class _Planner:
             self.follow.setdefault(key, []).append(action)
         else:
             self.phase["addrs"].append(action)
+
+    def declared(self) -> list[tuple[Key, InterfaceBase | External]]:
+        """The file's interfaces, those vnet makes and then the external ones, by key."""
+        return [*self.desired.items(), *self.externals.items()]
 
     def ns_state(self, ns: str | None) -> NetnsState | None:
         return self.obs.namespaces.get(ns)
@@ -309,7 +313,7 @@ class _Planner:
             peer["marker"] = ownership.link_marker(self.T, peer["ifname"])
             peer["group"] = self.group
         reason = self._reasons.get(iface.key, "") if replacing else "declared, not present"
-        verb = "replace" if replacing else "create"
+        verb: Verb = "replace" if replacing else "create"
         subject = f"link {_at(ns, name)} ({iface.kind_name})"
         if peer is not None:
             subject += f" with peer {_at(peer.get('netns'), peer['ifname'])}"
@@ -417,7 +421,7 @@ class _Planner:
                       diff={"master": (old, new)})
 
     def plan_masters(self) -> None:
-        for key, obj in [*self.desired.items(), *self.externals.items()]:
+        for key, obj in self.declared():
             live = self.live(key)
             current = live.master if live else None
             if current is not None and (key[0], current) in self.fresh:
@@ -435,7 +439,7 @@ class _Planner:
 
     # ---- addresses ------------------------------------------------------------------------
     def plan_addresses(self) -> None:
-        for key, obj in [*self.desired.items(), *self.externals.items()]:
+        for key, obj in self.declared():
             ns, name = key
             live = self.live(key)
             st = self.ns_state(ns)
@@ -487,9 +491,8 @@ class _Planner:
                                                              "up" if up else "down")})
 
     def plan_state(self) -> None:
-        masters = {(obj.netns, obj.master) for obj in [*self.desired.values(),
-                                                       *self.externals.values()] if obj.master}
-        for key, obj in [*self.desired.items(), *self.externals.items()]:
+        masters = {(obj.netns, obj.master) for _, obj in self.declared() if obj.master}
+        for key, obj in self.declared():
             if obj.state is None:
                 continue
             live = self.live(key)
@@ -524,7 +527,7 @@ class _Planner:
         for key, iface in self.desired.items():
             live = self.live(key)
             self.phase["extras"] += iface.plan_extras(self.ns_state(key[0]), live)
-        for key, obj in [*self.desired.items(), *self.externals.items()]:
+        for key, obj in self.declared():
             # bridge VLAN filtering: the `vlans` of a port (or of a bridge itself)
             br_key = (key[0], obj.master or key[1])
             bridge = self.desired.get(br_key) or self.externals.get(br_key)
@@ -538,8 +541,8 @@ class _Planner:
         desired: dict[tuple[Any, ...], Route] = {r.key: r for r in self.topo.routes}
         observed: dict[tuple[Any, ...], RouteState] = {}
         for ns, st in self.obs.namespaces.items():
-            for rs in st.routes:
-                observed[(ns, *rs.key)] = rs
+            for seen in st.routes:
+                observed[(ns, *seen.key)] = seen
         for key, route in desired.items():
             rs = observed.get(key)
             ns = route.netns

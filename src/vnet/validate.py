@@ -7,6 +7,7 @@ from collections import defaultdict
 from typing import Any
 
 from .errors import Collector
+from .kinds.base import InterfaceBase
 from .kinds.bridge import check_vlans
 from .model import External, Topology
 
@@ -22,8 +23,9 @@ def validate_topology(topo: Topology, issues: Collector) -> None:
         seen_ns.add(ns)
 
     ends = topo.endpoints()
+    objs: list[InterfaceBase | External] = [*ends, *topo.externals]
     by_key: dict[tuple[str | None, str], Any] = {}
-    for obj in [*ends, *topo.externals]:
+    for obj in objs:
         path = obj.path
         if obj.netns is not None and obj.netns not in declared_ns:
             issues.add(f"namespace {obj.netns!r} is not declared", f"{path}.netns",
@@ -41,7 +43,7 @@ def validate_topology(topo: Topology, issues: Collector) -> None:
         return topo.where(f"{obj.path}.{field}")
 
     graph: dict[tuple[str | None, str], set[tuple[str | None, str]]] = defaultdict(set)
-    for obj in [*ends, *topo.externals]:
+    for obj in objs:
         if obj.master is not None:
             target = by_key.get((obj.netns, obj.master))
             if obj.master == obj.name:
@@ -59,7 +61,9 @@ def validate_topology(topo: Topology, issues: Collector) -> None:
                            "make the master a bridge")
             else:
                 graph[obj.key].add(target.key)
-        parent = None if isinstance(obj, External) else obj.parent()
+        if isinstance(obj, External):
+            continue  # an existing interface: no parent to look for in the file
+        parent = obj.parent()
         if parent is not None:
             pkey = (obj.parent_netns(), parent)
             if pkey not in by_key:
@@ -89,7 +93,7 @@ def validate_topology(topo: Topology, issues: Collector) -> None:
                    "break the cycle: a master or parent cannot depend back on its port/child")
 
     addr_seen: dict[tuple[str | None, str], str] = {}
-    for obj in [*ends, *topo.externals]:
+    for obj in objs:
         for j, addr in enumerate(obj.addresses):
             ip = addr.split("/")[0]
             k = (obj.netns, ip)
@@ -104,7 +108,7 @@ def validate_topology(topo: Topology, issues: Collector) -> None:
     for obj in ends:
         if obj.created_by is None:
             obj.check(topo, _reporter(topo, issues, obj))
-    for obj in [*ends, *topo.externals]:
+    for obj in objs:
         check_vlans(obj, by_key, _reporter(topo, issues, obj))
 
     route_seen: dict[tuple[Any, ...], int] = {}

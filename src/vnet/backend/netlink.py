@@ -236,9 +236,9 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                         except (OSError, KernelError):  # ENODEV: none left; else the
                             pass                        # kernel's cleanup does it
                 for name, _ in held:
-                    err = self._unmount_netns(name)
-                    if err is not None:
-                        return done, err
+                    refused = self._unmount_netns(name)
+                    if refused is not None:
+                        return done, refused
                     done += 1
             finally:
                 for _, fd in held:
@@ -661,10 +661,9 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                     out.append(_Batched(position, req, netns, 1, rtnl.add_altname(
                         peer["ifname"], peer["marker"], peer_index)))
             return
-        index = fresh.get((netns, args["ifname"]))
-        second = index is not None
-        if index is None:
-            index = self._index(netns, args["ifname"])
+        made = fresh.get((netns, args["ifname"]))
+        second = made is not None
+        index = made if made is not None else self._index(netns, args["ifname"])
         msg = (rtnl.address(True, index, args["address"]) if req.op == "addr.add"
                else rtnl.setlink(index, up=args["up"]))
         out.append(_Batched(position, req, netns, 1 if second else 0, msg))
@@ -1193,4 +1192,4 @@ def probe_kinds(names: list[str]) -> dict[str, tuple[bool | None, str]]:
         data = json.loads(b"".join(chunks) or b"{}")
     except ValueError:
         data = {}
-    return {n: tuple(data.get(n, (None, "probe did not answer"))) for n in names}  # type: ignore[misc]
+    return {n: tuple(data.get(n, (None, "probe did not answer"))) for n in names}

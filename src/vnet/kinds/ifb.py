@@ -319,7 +319,7 @@ class Ifb(InterfaceBase):
                         None)
         mine = root is not None and root.kind in ("tbf", "htb", "sfq")
         if self.shaping is None:
-            if not mine:
+            if root is None or not mine:
                 return []
             return [Action("remove", f"qdisc {root.kind} on {self._at()}",
                            "no shaping in the file any more",

@@ -86,8 +86,10 @@ def _new_twin(cls: type[Paired], values: dict[str, Any]) -> Paired:
     entry = _BLANKS.get(cls)
     if entry is None:
         blank = cls.model_construct({"kind"}, kind=cls.kind_name)
-        fields = [(name, info.default_factory) for name, info in cls.model_fields.items()]
-        entry = _BLANKS[cls] = (blank, fields)
+        # no factory here takes the validated data (default_factory_takes_data)
+        made: list[tuple[str, Any]] = [(name, info.default_factory)
+                                       for name, info in cls.model_fields.items()]
+        entry = _BLANKS[cls] = (blank, made)
     blank, fields = entry
     twin = copy.copy(blank)
     defaults = blank.__dict__
