@@ -426,14 +426,8 @@ def test_namespaces_are_reached_by_their_id_from_one_socket() -> None:
     assert [ns["name"] for ns in ip_json("netns", "list") or []] == ["lone"]
 
 
-def test_a_run_of_namespace_deletions_empties_each_before_unmounting_any(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    require_kind("veth")
-    group = 4243
-    for ns in ("n0", "n1", "n2", "n3", "n4"):
-        sh("ip", "netns", "add", ns)
-        sh("ip", "-n", ns, "link", "add", "va", "type", "veth", "peer", "name", "vb")
-        sh("ip", "-n", ns, "link", "set", "va", "group", str(group))
+def _record_deletion_steps(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The group deletions ("dellink") and unmounts ("unmount NAME") vnet sends, in order."""
     events: list[str] = []
     real_dellink, real_unmount = rtnl.dellink, Netlink._unmount_netns
 
@@ -447,6 +441,18 @@ def test_a_run_of_namespace_deletions_empties_each_before_unmounting_any(
         return real_unmount(self, name)
     monkeypatch.setattr(rtnl, "dellink", dellink)
     monkeypatch.setattr(Netlink, "_unmount_netns", unmount)
+    return events
+
+
+def test_a_run_of_namespace_deletions_empties_each_before_unmounting_any(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    require_kind("veth")
+    group = 4243
+    for ns in ("n0", "n1", "n2", "n3", "n4"):
+        sh("ip", "netns", "add", ns)
+        sh("ip", "-n", ns, "link", "add", "va", "type", "veth", "peer", "name", "vb")
+        sh("ip", "-n", ns, "link", "set", "va", "group", str(group))
+    events = _record_deletion_steps(monkeypatch)
 
     def delete(*names: str) -> list[list[Request]]:
         return [[Request("netns.del", None, {"name": n, "group": group})] for n in names]
@@ -474,29 +480,19 @@ def test_namespace_deletions_go_in_runs_the_open_file_limit_allows(
     names = [f"r{i}" for i in range(5)]
     for ns in names:
         sh("ip", "netns", "add", ns)
-    events: list[str] = []
-    real_dellink, real_unmount = rtnl.dellink, Netlink._unmount_netns
-
-    def dellink(*args: Any, **kw: Any) -> Any:
-        events.append("dellink")
-        return real_dellink(*args, **kw)
-
-    def unmount(self: Netlink, name: str) -> Any:
-        events.append("unmount")
-        return real_unmount(self, name)
+    events = _record_deletion_steps(monkeypatch)
 
     @contextmanager
     def room(wanted: int) -> Iterator[int]:
         assert wanted == len(names)
         yield 2
-    monkeypatch.setattr(rtnl, "dellink", dellink)
-    monkeypatch.setattr(Netlink, "_unmount_netns", unmount)
     monkeypatch.setattr(netlink, "_room_for_files", room)
     with Netlink() as nl:
         assert nl.send_bulk([[Request("netns.del", None, {"name": n, "group": group})]
                              for n in names]) == (5, None)
-    run = ["dellink", "dellink", "unmount", "unmount"]
-    assert events == [*run, *run, "dellink", "unmount"]
+    assert events == ["dellink", "dellink", "unmount r0", "unmount r1",
+                      "dellink", "dellink", "unmount r2", "unmount r3",
+                      "dellink", "unmount r4"]
     assert ip_json("netns", "list") in (None, [])
 
 
