@@ -491,8 +491,9 @@ class _Planner:
                                                              "up" if up else "down")})
 
     def plan_state(self) -> None:
-        masters = {(obj.netns, obj.master) for _, obj in self.declared() if obj.master}
-        for key, obj in self.declared():
+        declared = self.declared()
+        masters = {(obj.netns, obj.master) for _, obj in declared if obj.master}
+        for key, obj in declared:
             if obj.state is None:
                 continue
             live = self.live(key)

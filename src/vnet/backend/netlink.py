@@ -1065,10 +1065,12 @@ def _room_for_files(wanted: int) -> Iterator[int]:
     limit on open files raised toward the hard one while inside (put back after); yields
     how many of the `wanted` fit (at least one)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    in_use = len(os.listdir("/proc/self/fd"))
-    spare = in_use + _LEAN_OPEN + 16
+    if soft == resource.RLIM_INFINITY:
+        yield wanted
+        return
+    spare = len(os.listdir("/proc/self/fd")) + _LEAN_OPEN + 16
     limit = soft
-    if spare + wanted > soft and soft != resource.RLIM_INFINITY:
+    if spare + wanted > soft:
         limit = spare + wanted if hard == resource.RLIM_INFINITY else \
             max(soft, min(spare + wanted, hard))
         try:
@@ -1076,7 +1078,7 @@ def _room_for_files(wanted: int) -> Iterator[int]:
         except (OSError, ValueError):  # refused: what the limit allows
             limit = soft
     try:
-        yield max(1, min(wanted, limit - spare)) if limit != resource.RLIM_INFINITY else wanted
+        yield max(1, min(wanted, limit - spare))
     finally:
         if limit != soft:
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
