@@ -9,7 +9,7 @@ from typing import Any
 
 from .actions import Action
 from .apply import execute_plan
-from .backend.netlink import Netlink
+from .door.netlink import Netlink
 from .model import Topology
 from .observe import Observed
 from .plan import Plan, namespaces_to_observe, plan_changes, plan_teardown
@@ -148,8 +148,8 @@ class _backend:
 
 def check(topo: Topology, progress: Callable[[Any], None] | None = None) -> list[Any]:
     """Run the topology's `checks:` with real packets; one CheckResult per check, in order."""
-    from .backend.probes import run_probe
     from .checks import resolve_checks
+    from .door.probes import run_probe
     from .errors import Collector
 
     issues = Collector()
@@ -166,7 +166,7 @@ def check(topo: Topology, progress: Callable[[Any], None] | None = None) -> list
 
 def exec_in(netns: str, argv: list[str]) -> int:
     """Run a command inside one of vnet's namespaces; refuse namespaces vnet does not own."""
-    from .backend.probes import exec_in as run
+    from .door.probes import exec_in as run
     from .errors import VnetError
 
     with _backend(None) as nl:

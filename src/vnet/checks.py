@@ -2,7 +2,7 @@
 
 Pure: the model, validation against the topology (every target must be an address of the
 topology's own namespaces), and the resolution into `Probe`s. The probes themselves run in
-`backend/probes.py`.
+`door/probes.py`.
 """
 
 from __future__ import annotations

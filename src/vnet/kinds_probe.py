@@ -14,7 +14,7 @@ from .record import STATE_DIR
 @dataclass
 class KindInfo:
     name: str
-    implemented: bool
+    implemented: bool  # every kind listed is; kept for the JSON's readers
     available: bool | None  # None: could not probe (not root)
     reason: str
     use_when: str
@@ -29,8 +29,9 @@ def _boot_id() -> str:
 
 
 def kind_table(refresh: bool = False) -> list[KindInfo]:
-    """Every kind of KINDS.md with implemented/available and its use-when text."""
-    names = registry.ORDER
+    """Every kind vnet implements, available on this kernel or not, and its use-when text."""
+    classes = registry.ordered()
+    names = [cls.kind_name for cls in classes]
     cache = os.path.join(STATE_DIR, f"kinds-{_boot_id()}.json")
     probed: dict[str, list[object]] | None = None
     if not refresh:
@@ -40,7 +41,7 @@ def kind_table(refresh: bool = False) -> list[KindInfo]:
         except (OSError, ValueError):
             probed = None
     if probed is None or set(probed) != set(names):
-        from .backend.netlink import probe_kinds
+        from .door.netlink import probe_kinds
         probed = {k: list(v) for k, v in probe_kinds(names).items()}
         if all(v[0] is not None for v in probed.values()):
             try:
@@ -50,15 +51,10 @@ def kind_table(refresh: bool = False) -> list[KindInfo]:
             except OSError:
                 pass
     out = []
-    implemented = registry.registry()
-    for name in names:
-        available, reason = probed.get(name, [None, "not probed"])
-        if name in implemented:
-            cls = implemented[name]
-            out.append(KindInfo(name, True, available, str(reason), cls.use_when))  # type: ignore[arg-type]
-        elif name in registry.NOT_IMPLEMENTED:
-            nk = registry.NOT_IMPLEMENTED[name]
-            out.append(KindInfo(name, False, available, str(reason), nk.use_when))  # type: ignore[arg-type]
+    for cls in classes:
+        available, reason = probed.get(cls.kind_name, [None, "not probed"])
+        out.append(KindInfo(cls.kind_name, True, available, str(reason),  # type: ignore[arg-type]
+                            cls.use_when))
     return out
 
 

@@ -17,8 +17,8 @@ import pytest
 import vnet
 from vnet import api, ownership
 from vnet.actions import Request
-from vnet.backend import netlink, rtnl
-from vnet.backend.netlink import Netlink
+from vnet.door import netlink, rtnl
+from vnet.door.netlink import Netlink
 from vnet.errors import KernelError
 
 from .helpers import ip_json, require_kind, require_vlan_filtering, sh

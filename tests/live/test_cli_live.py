@@ -131,11 +131,11 @@ def test_errors_exit_1(topo_file: Path, capsys: pytest.CaptureFixture[str],
 
 @pytest.mark.kind("vxlan")
 def test_kinds_is_honest_about_this_kernel(capsys: pytest.CaptureFixture[str]) -> None:
-    from vnet.kinds import ORDER
+    from vnet.kinds import ordered
     # a modular kernel (the kernel tier's) may not load modules on demand inside the test
     # sandbox: load them first, so vnet's probe and `ip` face the same kernel
-    for name in ORDER:
-        load_modules(name)
+    for cls in ordered():
+        load_modules(cls.kind_name)
     kinds = _json(capsys, "kinds", "--refresh")
     by_name = {k["name"]: k for k in kinds}
     for field in ("implemented", "available", "reason", "use_when"):

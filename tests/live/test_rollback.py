@@ -15,7 +15,7 @@ import pytest
 import vnet
 from vnet import api, cli
 from vnet.apply import execute_plan
-from vnet.backend.netlink import Netlink
+from vnet.door.netlink import Netlink
 
 from .helpers import require_kind, sh
 from .reference import diff_text, kernel_snapshot

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from vnet import api, kinds, kinds_probe
-from vnet.backend import netlink
-from vnet.backend.fake import FakeKernel
 from vnet.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, main
+from vnet.door import netlink
+from vnet.door.fake import FakeKernel
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "errors"

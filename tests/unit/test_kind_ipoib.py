@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 import vnet
-from vnet.backend.fake import FakeKernel
+from vnet.door.fake import FakeKernel
 from vnet.errors import ConflictError, Position, TopologyError
 from vnet.kinds.ipoib import ARPHRD_INFINIBAND, Ipoib
 from vnet.plan import plan_changes

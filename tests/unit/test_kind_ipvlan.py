@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 import vnet
-from vnet.backend.fake import FakeKernel
+from vnet.door.fake import FakeKernel
 from vnet.errors import Position, TopologyError
 from vnet.kinds.ipvlan import Ipvlan, IpvlanLike, Ipvtap
 from vnet.plan import plan_changes

@@ -13,8 +13,8 @@ import pytest
 
 import vnet
 from vnet import secrets
-from vnet.backend import macsec as backend
-from vnet.backend.macsec import MacsecRxSC, MacsecSA, MacsecState
+from vnet.door import macsec as backend
+from vnet.door.macsec import MacsecRxSC, MacsecSA, MacsecState
 from vnet.errors import Position, TopologyError
 from vnet.kinds.macsec import Macsec, sci_of
 from vnet.observe import LinkState, NetnsState

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 import vnet
-from vnet.backend.fake import FakeKernel
+from vnet.door.fake import FakeKernel
 from vnet.errors import Position, TopologyError
 from vnet.kinds.macvlan import PASSTHRU_KEY, Macvlan, MacvlanLike
 from vnet.kinds.macvtap import Macvtap

@@ -13,7 +13,7 @@ import pytest
 from conftest import TOPO, link, netns, observed
 
 import vnet
-from vnet.backend.teamd import TEAMD_KEY
+from vnet.door.teamd import TEAMD_KEY
 from vnet.errors import Position, TopologyError
 from vnet.kinds.team import Team
 from vnet.plan import plan_changes, plan_teardown

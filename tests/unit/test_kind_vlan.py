@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import vnet
-from vnet.backend.fake import FakeKernel
+from vnet.door.fake import FakeKernel
 from vnet.errors import Position, TopologyError
 from vnet.kinds.vlan import Vlan
 from vnet.observe import LinkState

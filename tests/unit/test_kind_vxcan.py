@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 import vnet
-from vnet.backend.fake import FakeKernel
+from vnet.door.fake import FakeKernel
 from vnet.errors import Position, TopologyError
-from vnet.kinds import NOT_IMPLEMENTED, REGISTRY
+from vnet.kinds import REGISTRY
 from vnet.kinds.veth import Paired, Veth
 from vnet.kinds.vxcan import Vxcan
 from vnet.plan import plan_changes
@@ -34,7 +34,7 @@ def issues_of(text: str) -> list[str]:
 
 
 def test_registered_as_a_pair_like_veth() -> None:
-    assert REGISTRY["vxcan"] is Vxcan and "vxcan" not in NOT_IMPLEMENTED
+    assert REGISTRY["vxcan"] is Vxcan and Vxcan.paired and Veth.paired
     assert issubclass(Vxcan, Paired) and issubclass(Veth, Paired)
     assert len(Vxcan.use_when.splitlines()) == 2
     # pyroute2 knows VETH_INFO_PEER only: the layout that carries the peer is declared

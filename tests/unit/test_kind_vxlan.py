@@ -9,7 +9,7 @@ import pytest
 
 import vnet
 from vnet.actions import Request
-from vnet.backend.fake import FakeKernel
+from vnet.door.fake import FakeKernel
 from vnet.errors import Position, TopologyError
 from vnet.kinds.vxlan import Vxlan
 from vnet.observe import FdbState, LinkState, NetnsState

@@ -6,7 +6,7 @@ import resource
 
 import pytest
 
-from vnet.backend import netlink
+from vnet.door import netlink
 
 
 class _Limits:

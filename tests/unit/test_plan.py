@@ -11,7 +11,7 @@ from conftest import TOPO, link, netns, observed, route
 import vnet
 from vnet import ownership
 from vnet.actions import Action, Request
-from vnet.backend.fake import FakeKernel
+from vnet.door.fake import FakeKernel
 from vnet.errors import ConflictError
 from vnet.plan import Plan, plan_changes, plan_teardown
 from vnet.record import Record, ext_key

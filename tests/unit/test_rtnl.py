@@ -10,7 +10,7 @@ import pytest
 from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
-from vnet.backend import rtnl
+from vnet.door import rtnl
 
 
 def _frame(msg: tuple[int, int, bytes]) -> bytes:

@@ -14,22 +14,17 @@ import difflib
 import importlib
 import pkgutil
 
-from .base import InterfaceBase, NotImplementedKind
+from .base import InterfaceBase
 
 REGISTRY: dict[str, type[InterfaceBase]] = {}
-NOT_IMPLEMENTED: dict[str, NotImplementedKind] = {}
-
-#: the order `vnet kinds` lists them in (as KINDS.md does)
-ORDER = ["bridge", "bond", "team", "vlan", "vxlan", "macvlan", "ipvlan", "macvtap", "ipvtap",
-         "macsec", "veth", "vcan", "vxcan", "ipoib", "nlmon", "dummy", "ifb", "tun", "tap"]
 
 
 def register(cls: type[InterfaceBase]) -> type[InterfaceBase]:
     """Class decorator: add a kind to the registry; a second kind of the same name is a bug."""
     name = cls.kind_name
     if not name:
-        raise TypeError(f"{cls.__name__} has no kind_name")
-    if name in REGISTRY or name in NOT_IMPLEMENTED:
+        raise TypeError(f"{cls.__name__} names no kind: declare kind: Literal[\"NAME\"]")
+    if name in REGISTRY:
         raise TypeError(f"kind {name!r} registered twice")
     REGISTRY[name] = cls
     return cls
@@ -40,6 +35,11 @@ def registry() -> dict[str, type[InterfaceBase]]:
     if not _ALL_IMPORTED:
         _import_kind_files()
     return REGISTRY
+
+
+def ordered() -> list[type[InterfaceBase]]:
+    """Every kind, in the order `vnet kinds` lists them (each class's `listed`)."""
+    return sorted(registry().values(), key=lambda cls: (cls.listed, cls.kind_name))
 
 
 def lookup(kind: str) -> type[InterfaceBase]:
@@ -56,10 +56,7 @@ def lookup(kind: str) -> type[InterfaceBase]:
 
 def unknown_kind_message(kind: str) -> str:
     registry()
-    if kind in NOT_IMPLEMENTED:
-        return (f"kind {kind!r} is not implemented in this version of vnet yet "
-                f"(`vnet kinds` lists what is); implemented: {', '.join(sorted(REGISTRY))}")
-    close = difflib.get_close_matches(kind, list(REGISTRY) + list(NOT_IMPLEMENTED), n=1)
+    close = difflib.get_close_matches(kind, list(REGISTRY), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     return f"unknown kind {kind!r}; {hint}valid kinds: {', '.join(sorted(REGISTRY))}"
 
@@ -78,13 +75,6 @@ def by_kernel_kind(kernel_kind: str | None) -> type[InterfaceBase] | None:
     if kernel_kind in _KIND_FILES:
         importlib.import_module(f"{__name__}.{kernel_kind}")
     return first(REGISTRY) or first(registry())
-
-
-def _not_yet(name: str, kernel_kind: str, use_when: str, *probe: str) -> None:
-    NOT_IMPLEMENTED[name] = NotImplementedKind(name, kernel_kind, use_when, list(probe))
-
-
-# Kinds of KINDS.md that a later version implements: listed honestly, never as working.
 
 
 #: the kind files of this package (module names); importing one registers its kinds

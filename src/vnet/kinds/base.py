@@ -11,7 +11,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -24,6 +24,8 @@ from pydantic import (
 )
 
 IFNAMSIZ = 15
+#: names of the throwaway links that probe the kernel for a kind (and of their parent)
+PROBE_NAME, PROBE_PEER, PROBE_PARENT = "vnetprobe0", "vnetprobe1", "vnetprobep0"
 _BAD_NAME_CHARS = re.compile(r"[/:\s]")
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
@@ -213,7 +215,7 @@ class InterfaceBase(Common):
 
     kind: str
 
-    #: name as `vnet kinds` and the file spell it
+    #: name as `vnet kinds` and the file spell it; taken from the class's `kind: Literal[...]`
     kind_name: ClassVar[str] = ""
     #: IFLA_INFO_KIND the kernel reports (tap/tun report "tun")
     kernel_kind: ClassVar[str] = ""
@@ -235,8 +237,50 @@ class InterfaceBase(Common):
     #: planning this kind reads its namespace's traffic control (qdiscs, htb classes, ingress
     #: filters): only namespaces with such a kind, declared or live, have it read
     reads_tc: ClassVar[bool] = False
+    #: where `vnet kinds` lists it, lowest first (kinds of one family sit side by side)
+    listed: ClassVar[int] = 1000
+    #: the kernel modules that provide it on a modular kernel, each as `modprobe` takes it
+    #: ("bonding max_bonds=0": options that keep the module from making devices of its own);
+    #: empty: one module named as the kernel kind
+    modules: ClassVar[tuple[str, ...]] = ()
+    #: the fields, in the file's words, of a throwaway link of this kind: probing the kernel
+    #: for the kind creates one (`vnet kinds`, the live tests). A parent is named PROBE_PARENT
+    probe: ClassVar[dict[str, Any]] = {}
+    #: why a full distribution kernel (the kernel test tier) may still be unable to create it,
+    #: e.g. hardware a VM lacks; empty: its live tests must pass there, never skip
+    may_skip: ClassVar[str] = ""
+    #: hardware it needs that probing cannot make (IPoIB: an InfiniBand device); `vnet kinds`
+    #: reports the kind unavailable, saying so, without trying
+    requires: ClassVar[str] = ""
+    #: made as two ends in one request (veth, vxcan): deleting one end deletes the other
+    paired: ClassVar[bool] = False
     #: set when this end is created together with another (a veth peer): (netns, name)
     _created_by: tuple[str | None, str] | None = PrivateAttr(default=None)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if "kind_name" not in cls.__dict__:  # a class of one kind: `kind: Literal["veth"]`
+            field = cls.model_fields.get("kind")
+            names = get_args(field.annotation) if field is not None else ()
+            if field is not None and get_origin(field.annotation) is Literal and \
+                    len(names) == 1:
+                cls.kind_name = names[0]
+
+    @classmethod
+    def kernel_modules(cls) -> list[list[str]]:
+        """`modprobe` arguments (module, options...) for each module the kind needs."""
+        return [spec.split() for spec in cls.modules or (cls.kernel_kind or cls.kind_name,)]
+
+    @classmethod
+    def probe_link(cls) -> InterfaceBase:
+        """A throwaway link of this kind named PROBE_NAME, for probing the kernel."""
+        return cls.model_validate({"kind": cls.kind_name, "name": PROBE_NAME, **cls.probe})
+
+    def probe_request(self) -> dict[str, Any]:
+        """What creating this throwaway link asks of the kernel: by default what `apply`
+        would ask. A kind made by a program (team: teamd) asks the kernel's driver alone."""
+        return self.create_request()
 
     # ---- identity -------------------------------------------------------------------------
     @property
@@ -414,15 +458,3 @@ def _ip_value(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     return str(value)
-
-
-class NotImplementedKind:
-    """A kind of KINDS.md that this version lists but cannot create yet."""
-
-    implemented = False
-
-    def __init__(self, name: str, kernel_kind: str, use_when: str, probe: list[str]):
-        self.kind_name = name
-        self.kernel_kind = kernel_kind
-        self.use_when = use_when
-        self.probe = probe

@@ -59,7 +59,8 @@ def _targets_decode(value: Any) -> list[str]:
 @register
 class Bond(InterfaceBase):
     kind: Literal["bond"]
-    kind_name = "bond"
+    listed = 20
+    modules = ("bonding max_bonds=0",)  # no bond0 made as it loads
     can_be_master = True
     ports_down_to_enslave: ClassVar[bool] = True
     use_when = ("Aggregate several ports into one link for failover or load sharing,\n"

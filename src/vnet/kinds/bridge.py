@@ -34,7 +34,7 @@ _VLAN_PROTOCOL_NAMES = {v: k for k, v in _VLAN_PROTOCOLS.items()}
 @register
 class Bridge(InterfaceBase):
     kind: Literal["bridge"]
-    kind_name = "bridge"
+    listed = 10
     can_be_master = True
     use_when = ("Join several interfaces (veths of namespaces, taps of VMs) into one L2 segment;\n"
                 "the switch of a lab. Adds STP, VLAN filtering and IGMP/MLD snooping.")

@@ -15,6 +15,7 @@ from .base import InterfaceBase
 @register
 class Dummy(InterfaceBase):
     kind: Literal["dummy"]
-    kind_name = "dummy"
+    listed = 160
+    modules = ("dummy numdummies=0",)  # no dummy0 made as it loads
     use_when = ("Give a namespace addresses that always answer and never go down (service or\n"
                 "router IDs, routing tests) without any cable behind them.")

@@ -248,7 +248,8 @@ def _describe(kind: str, params: dict[str, Any]) -> str:
 @register
 class Ifb(InterfaceBase):
     kind: Literal["ifb"]
-    kind_name = "ifb"
+    listed = 170
+    modules = ("ifb numifbs=0",)  # no ifb0, ifb1 made as it loads
     reads_tc = True  # its shaping qdisc, and the ingress redirects of its sources
     use_when = ("Shape or police what an interface receives: redirect its ingress to an IFB\n"
                 "and put a shaping qdisc (tbf, htb) on the IFB's egress.")

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field
 
 from . import register
-from .base import IfName, InterfaceBase, Option, bool_option, enum_option
+from .base import PROBE_PARENT, IfName, InterfaceBase, Option, bool_option, enum_option
 
 ARPHRD_INFINIBAND = 32
 FULL_MEMBER = 0x8000
@@ -52,7 +52,11 @@ Pkey = Annotated[int | None, BeforeValidator(lambda v: None if v is None else _p
 @register
 class Ipoib(InterfaceBase):
     kind: Literal["ipoib"]
-    kind_name = "ipoib"
+    listed = 140
+    modules = ("ib_ipoib",)
+    probe = {"link": PROBE_PARENT}
+    requires = "an InfiniBand device as its parent"
+    may_skip = "it needs an InfiniBand device, and a VM has none"
     use_when = ("IP over an InfiniBand port (datagram or connected mode), one child per\n"
                 "partition key; needs an InfiniBand device (not available in VMs).")
 

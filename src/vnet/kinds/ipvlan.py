@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from . import register
-from .base import OnParent, Option
+from .base import PROBE_PARENT, OnParent, Option
 
 MODES = {"l2": 0, "l3": 1, "l3s": 2}
 FLAGS = {"bridge": 0, "private": 1, "vepa": 2}
@@ -107,7 +107,8 @@ class IpvlanLike(OnParent):
 @register
 class Ipvlan(IpvlanLike):
     kind: Literal["ipvlan"]
-    kind_name = "ipvlan"
+    listed = 70
+    probe = {"link": PROBE_PARENT}
     use_when = ("Put many namespaces on one NIC where the switch allows a single MAC per port:\n"
                 "they share the parent's MAC; l2 switches among them, l3 routes.")
 
@@ -115,6 +116,7 @@ class Ipvlan(IpvlanLike):
 @register
 class Ipvtap(IpvlanLike):
     kind: Literal["ipvtap"]
-    kind_name = "ipvtap"
+    listed = 90
+    probe = {"link": PROBE_PARENT}
     use_when = ("Give a VM (QEMU opens /dev/tapN) a place on a host NIC that must keep a\n"
                 "single MAC: ipvlan with a tap character device.")

@@ -29,7 +29,16 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 from .. import secrets
 from ..actions import Action, Request
 from . import register
-from .base import IfName, InterfaceBase, Mac, Option, bool_option, enum_option, int_option
+from .base import (
+    PROBE_PARENT,
+    IfName,
+    InterfaceBase,
+    Mac,
+    Option,
+    bool_option,
+    enum_option,
+    int_option,
+)
 
 #: IEEE 802.1AE cipher suite ids; the kernel reports GCM-AES-128 with the older id
 CIPHERS = {"gcm-aes-128": 0x0080C20001000001, "gcm-aes-256": 0x0080C20001000002}
@@ -133,7 +142,8 @@ def _decode_cipher(value: Any) -> Any:
 @register
 class Macsec(InterfaceBase):
     kind: Literal["macsec"]
-    kind_name = "macsec"
+    listed = 100
+    probe = {"link": PROBE_PARENT}
     use_when = ("Encrypt and authenticate everything on an Ethernet segment (802.1AE), ARP\n"
                 "and DHCP included: a secure link between hosts that share a LAN.")
 

@@ -20,7 +20,7 @@ from pydantic import Field
 
 from ..actions import Action, Request
 from . import register
-from .base import Mac, OnParent, Option
+from .base import PROBE_PARENT, Mac, OnParent, Option
 
 MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8, "source": 16}
 _MODE_NAMES = {v: k for k, v in MODES.items()}
@@ -159,7 +159,8 @@ class MacvlanLike(OnParent):
 @register
 class Macvlan(MacvlanLike):
     kind: Literal["macvlan"]
-    kind_name = "macvlan"
+    listed = 60
+    probe = {"link": PROBE_PARENT}
     nla_prefix = "IFLA_MACVLAN_"
     use_when = ("Give a container or namespace its own MAC and IP on an existing NIC, with no\n"
                 "bridge; bridge mode lets siblings talk, private mode isolates them.")

@@ -9,13 +9,15 @@ from __future__ import annotations
 from typing import Literal
 
 from . import register
+from .base import PROBE_PARENT
 from .macvlan import MacvlanLike
 
 
 @register
 class Macvtap(MacvlanLike):
     kind: Literal["macvtap"]
-    kind_name = "macvtap"
+    listed = 80
+    probe = {"link": PROBE_PARENT}
     nla_prefix = "IFLA_MACVTAP_"
     use_when = ("Plug a VM straight into a host NIC: QEMU opens /dev/tapN and the guest gets\n"
                 "its own MAC on the wire, no bridge or tap+bridge pair needed.")

@@ -16,6 +16,6 @@ from .base import InterfaceBase
 @register
 class Nlmon(InterfaceBase):
     kind: Literal["nlmon"]
-    kind_name = "nlmon"
+    listed = 150
     use_when = ("Watch what tools say to the kernel over netlink: capture on it with\n"
                 "tcpdump or wireshark to debug ip, NetworkManager or vnet itself.")

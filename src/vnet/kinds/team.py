@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..actions import Action, Request
-from ..backend.teamd import TEAMD_KEY
+from ..door.teamd import TEAMD_KEY
 from . import register
 from .base import IP, InterfaceBase, Option
 
@@ -119,7 +119,9 @@ def _config_part(model: BaseModel | None) -> dict[str, Any] | None:
 @register
 class Team(InterfaceBase):
     kind: Literal["team"]
-    kind_name = "team"
+    listed = 30
+    modules = ("team", "team_mode_activebackup", "team_mode_broadcast",
+               "team_mode_loadbalance", "team_mode_random", "team_mode_roundrobin")
     can_be_master = True
     ports_down_to_enslave: ClassVar[bool] = True
     use_when = ("Like bond, but driven by the teamd daemon and its runners;\n"
@@ -167,6 +169,10 @@ class Team(InterfaceBase):
 
     def create_request(self) -> dict[str, Any]:
         return {"kind": "team", "info_data": {}, "teamd": {"config": self.teamd_config()}}
+
+    def probe_request(self) -> dict[str, Any]:
+        """The kernel's team driver alone: probing starts no teamd."""
+        return {"kind": "team", "info_data": {}}
 
     # ---- a dead teamd -----------------------------------------------------------------------
     def plan_extras(self, netns_state: Any, live: Any) -> list[Any]:

@@ -134,7 +134,7 @@ class _TunTap(InterfaceBase):
 @register
 class Tun(_TunTap):
     kind: Literal["tun"]
-    kind_name = "tun"
+    listed = 180
     tun_type = IFF_TUN
     use_when = ("An L3 (IP packets) device whose other end is a program's file descriptor:\n"
                 "a VPN daemon (OpenVPN, WireGuard-go) or a userspace router.")
@@ -143,7 +143,7 @@ class Tun(_TunTap):
 @register
 class Tap(_TunTap):
     kind: Literal["tap"]
-    kind_name = "tap"
+    listed = 190
     tun_type = IFF_TAP
     use_when = ("An L2 (Ethernet frames) device backed by a file descriptor: the NIC of a\n"
                 "QEMU/KVM guest, usually a port of a bridge.")

@@ -16,7 +16,7 @@ from .base import InterfaceBase
 @register
 class Vcan(InterfaceBase):
     kind: Literal["vcan"]
-    kind_name = "vcan"
+    listed = 120
     use_when = ("Test CAN software (SocketCAN, can-utils) without a CAN adapter: a bus in\n"
                 "one namespace that every local CAN socket on it shares.")
 

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, PrivateAttr
 
 from . import register
-from .base import Common, InterfaceBase
+from .base import PROBE_PEER, Common, InterfaceBase
 
 
 class PairPeer(Common):
@@ -22,6 +22,7 @@ class Paired(InterfaceBase):
     """A kind made as two ends in one request (veth, vxcan): `peer:` describes the other end,
     which `expand` turns into an interface of the same kind, created by this one."""
 
+    paired = True
     #: the IFLA_INFO_DATA attribute that carries the peer's ifinfomsg (VETH_INFO_PEER...)
     peer_nla: ClassVar[str] = ""
 
@@ -109,7 +110,8 @@ def _new_twin(cls: type[Paired], values: dict[str, Any]) -> Paired:
 @register
 class Veth(Paired):
     kind: Literal["veth"]
-    kind_name = "veth"
+    listed = 110
+    probe = {"peer": {"name": PROBE_PEER}}
     peer_nla = "VETH_INFO_PEER"
     use_when = ("Connect two namespaces (or a namespace and a bridge) with a virtual cable;\n"
                 "the basic link of every container or lab network.")

@@ -26,6 +26,7 @@ from pydantic import Field, field_validator
 from ..actions import Action, Request
 from . import register
 from .base import (
+    PROBE_PARENT,
     VLAN_MAX,
     VLAN_MIN,
     IfName,
@@ -85,7 +86,9 @@ def _canon_map(entries: list[str] | None) -> list[str] | None:
 @register
 class Vlan(InterfaceBase):
     kind: Literal["vlan"]
-    kind_name = "vlan"
+    listed = 40
+    modules = ("8021q",)
+    probe = {"link": PROBE_PARENT, "id": 2}
     use_when = ("Carry several isolated L2 networks over one link with 802.1Q/802.1ad\n"
                 "tags: one sub-interface per VLAN id on a parent (QinQ: a vlan on a vlan).")
 

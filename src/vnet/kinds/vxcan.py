@@ -12,13 +12,15 @@ from __future__ import annotations
 from typing import Literal
 
 from . import register
+from .base import PROBE_PEER
 from .veth import Paired
 
 
 @register
 class Vxcan(Paired):
     kind: Literal["vxcan"]
-    kind_name = "vxcan"
+    listed = 130
+    probe = {"peer": {"name": PROBE_PEER}}
     peer_nla = "VXCAN_INFO_PEER"
     info_nla = (("VXCAN_INFO_UNSPEC", "none"), ("VXCAN_INFO_PEER", "peer"))
     use_when = ("Give a namespace or container its own CAN bus that reaches another\n"

@@ -473,7 +473,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         going = {by_name[req.args["ifname"]].index for batch in batches for req in batch
                  if req.args["ifname"] in by_name}
         # a pair's peer here goes with it, whatever it was asked
-        going |= {by_index[i].parent_index for i in going if by_index[i].kind in _PAIR_KINDS
+        going |= {by_index[i].parent_index for i in going if _is_paired(by_index[i].kind)
                   and by_index[i].parent_netnsid is None and by_index[i].parent_index in by_index}
         members: dict[int, set[int]] = {}
         for link in links:
@@ -486,7 +486,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         moved: dict[int, None] = {}  # in order, and a set: membership is asked per link
         for index in sorted(going - covered):
             link = by_index[index]
-            if link.kind in _PAIR_KINDS and link.parent_netnsid is None and (
+            if _is_paired(link.kind) and link.parent_netnsid is None and (
                     link.parent_index in covered or link.parent_index in moved):
                 continue  # its peer here is deleted by group: the kernel deletes both ends
             try:
@@ -898,14 +898,17 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         self._ipr(netns).route("del", **self._route_args(netns, **route))
 
 
-#: kinds whose two ends go together: deleting one end deletes its peer
-_PAIR_KINDS = frozenset({"veth", "vxcan"})
-
-
 def _kind_class(kernel_kind: str | None) -> Any:
     """The kind class of a live link (None: a kind vnet does not implement)."""
     from ..kinds import by_kernel_kind
     return by_kernel_kind(kernel_kind)
+
+
+@functools.cache
+def _is_paired(kernel_kind: str | None) -> bool:
+    """Whether links of this kernel kind come in pairs: deleting one end deletes its peer."""
+    cls = _kind_class(kernel_kind)
+    return cls is not None and cls.paired
 
 
 #: requests that leave every link's name and ifindex as they were (the caches hold). A
@@ -1120,32 +1123,10 @@ def kernel() -> Iterator[Netlink]:
         nl.close()
 
 
-# How to make one throwaway link of each kind, for probing. A parent veth "p0" exists first.
-_PROBES: dict[str, dict[str, Any]] = {
-    "bridge": {"kind": "bridge"},
-    "bond": {"kind": "bond"},
-    "team": {"kind": "team"},
-    "vlan": {"kind": "vlan", "link": "p0", "vlan_id": 2},
-    "vxlan": {"kind": "vxlan", "vxlan_id": 42, "vxlan_port": 4789},
-    "macvlan": {"kind": "macvlan", "link": "p0"},
-    "ipvlan": {"kind": "ipvlan", "link": "p0"},
-    "macvtap": {"kind": "macvtap", "link": "p0"},
-    "ipvtap": {"kind": "ipvtap", "link": "p0"},
-    "macsec": {"kind": "macsec", "link": "p0"},
-    "veth": {"kind": "veth", "peer": "probe1"},
-    "vcan": {"kind": "vcan"},
-    "vxcan": {"kind": "vxcan"},
-    "nlmon": {"kind": "nlmon"},
-    "dummy": {"kind": "dummy"},
-    "ifb": {"kind": "ifb"},
-    "tun": {"kind": "tuntap", "mode": "tun"},
-    "tap": {"kind": "tuntap", "mode": "tap"},
-}
-
-
 def probe_kinds(names: list[str]) -> dict[str, tuple[bool | None, str]]:
     """Try to create each kind in a throwaway network namespace (a forked child that unshares
-    its own); the host's namespaces are never touched."""
+    its own); the host's namespaces are never touched. Each kind's class says what its
+    throwaway link needs (`probe`, a parent when it has one) and what the kernel is asked."""
     if os.geteuid() != 0:
         return {n: (None, "probing needs root") for n in names}
     import json
@@ -1157,26 +1138,8 @@ def probe_kinds(names: list[str]) -> dict[str, tuple[bool | None, str]]:
         try:
             if _libc().unshare(_CLONE_NEWNET) != 0:
                 raise OSError(ctypes.get_errno(), "unshare")
-            from pyroute2 import IPRoute
-            with IPRoute() as ipr:
-                ipr.link("add", ifname="p0", kind="veth", peer="p0peer")
-                for name in names:
-                    if name == "ipoib":
-                        result[name] = (False, "needs an InfiniBand device")
-                        continue
-                    spec = dict(_PROBES.get(name, {"kind": name}))
-                    if "link" in spec:
-                        spec["link"] = ipr.link_lookup(ifname=spec["link"])[0]
-                    try:
-                        ipr.link("add", ifname="probe0", **spec)
-                        result[name] = (True, "")
-                        ipr.link("del", index=ipr.link_lookup(ifname="probe0")[0])
-                    except Exception as exc:  # noqa: BLE001 - NetlinkError or OSError
-                        code, _ = _errno_of(exc)
-                        why = ("the kernel lacks it (not built in, no module)"
-                               if code == errno.EOPNOTSUPP else
-                               f"probe failed: {os.strerror(code) if code else exc}")
-                        result[name] = (False, why)
+            with Netlink() as nl:
+                result = {name: _probe_kind(nl, name) for name in names}
         except Exception as exc:  # noqa: BLE001 - report, never crash the child silently
             result = {n: (None, f"probe failed: {exc}") for n in names}
         os.write(write_end, json.dumps(result).encode())
@@ -1195,3 +1158,30 @@ def probe_kinds(names: list[str]) -> dict[str, tuple[bool | None, str]]:
     except ValueError:
         data = {}
     return {n: tuple(data.get(n, (None, "probe did not answer"))) for n in names}
+
+
+def _probe_kind(nl: Netlink, name: str) -> tuple[bool | None, str]:
+    """Create and delete a throwaway link of kind `name` in this (private) namespace."""
+    from ..kinds import lookup
+    from ..kinds.base import PROBE_PARENT
+
+    cls = lookup(name)
+    if cls.requires:
+        return False, f"needs {cls.requires}"
+    link = cls.probe_link()
+    request = {"ifname": link.name, "marker": None, **link.probe_request()}
+    try:
+        if link.parent() is not None:
+            if nl._rt(None).link_index(PROBE_PARENT) is None:
+                parent = lookup("veth").model_validate(
+                    {"kind": "veth", "name": PROBE_PARENT, "peer": {"name": PROBE_PARENT + "p"}})
+                nl.send([Request("link.add", None, {"ifname": parent.name, "marker": None,
+                                                    **parent.create_request()})])
+            request.update(parent=link.parent(), parent_netns=None)
+        nl.send([Request("link.add", None, request)])
+        nl.send([Request("link.del", None, {"ifname": link.name})])
+    except KernelError as exc:
+        if exc.errno == errno.EOPNOTSUPP:
+            return False, "the kernel lacks it (not built in, no module)"
+        return False, f"probe failed: {os.strerror(exc.errno) if exc.errno else exc}"
+    return True, ""

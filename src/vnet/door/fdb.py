@@ -11,13 +11,20 @@ remote VTEP), which `add` would refuse or overwrite.
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 from typing import Any
 
 from ..observe import FdbState, LinkState
 
-#: kinds whose static FDB entries vnet reads (others are never asked: a dump costs time)
-FDB_KINDS = ("vxlan",)
+
+@functools.cache
+def keeps_fdb(kernel_kind: str | None) -> bool:
+    """Whether the kind declares static FDB entries (its class has an `fdb` field): only
+    links of such kinds have their entries read (others are never asked: a dump costs time)."""
+    from ..kinds import by_kernel_kind
+    cls = by_kernel_kind(kernel_kind)
+    return cls is not None and "fdb" in cls.model_fields
 
 
 class FdbOps:
@@ -45,7 +52,7 @@ class FdbOps:
 def read_fdb(ipr: Any, links: dict[str, LinkState]) -> list[FdbState]:
     """The FDB entries with a destination of the links whose kind keeps static entries (vxlan);
     no dump at all when a namespace has no such link."""
-    names = {link.index: link.name for link in links.values() if link.kind in FDB_KINDS}
+    names = {link.index: link.name for link in links.values() if keeps_fdb(link.kind)}
     if not names:
         return []
     out = []

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..actions import Request
 from ..errors import KernelError
+from ..kinds import by_kernel_kind
 from ..observe import (
     AddressState,
     FdbState,
@@ -37,8 +38,6 @@ from ..observe import (
 from ..ownership import netns_owner
 
 Key = tuple[str | None, str]
-#: kinds that accept ports (`ip link set X master Y`)
-MASTER_KINDS = ("bridge", "bond", "team")
 #: op groups accepted as recorded no-ops (their state is not modelled)
 RECORDED_GROUPS = ("tc",)
 NUD_PERMANENT = 0x80
@@ -293,7 +292,8 @@ class FakeKernel:
         link = self._link(netns, ifname)
         if master is not None:
             target = self._link(netns, master)
-            if target.kind not in MASTER_KINDS:
+            cls = by_kernel_kind(target.kind)
+            if cls is None or not cls.can_be_master:
                 raise _Refused(errno.EOPNOTSUPP, f"{master} cannot have ports")
             if master == ifname:
                 raise _Refused(errno.ELOOP, "own master")
