@@ -9,19 +9,19 @@ from typing import Any
 
 from .actions import Action
 from .apply import execute_plan
-from .door.netlink import Netlink
+from .door.protocol import Kernel, Scope
 from .model import Topology
 from .observe import Observed
 from .plan import Plan, namespaces_to_observe, plan_changes, plan_teardown
 from .record import Record, host_lock, parse_ext_key, read_record, write_record
 
 
-def owned_namespaces(backend: Netlink, topology: str) -> list[str]:
+def owned_namespaces(backend: Kernel, topology: str) -> list[str]:
     """Named namespaces whose loopback carries the topology's mark."""
     return sorted(ns for ns in backend.list_netns() if backend.netns_owner(ns) == topology)
 
 
-def observe_topology(backend: Netlink, topo: Topology, record: Record,
+def observe_topology(backend: Kernel, topo: Topology, record: Record,
                      teardown: bool = False) -> Observed:
     """What planning `topo` needs of the kernel; for a `teardown`, the namespaces the topology
     owns are only identified (they go whole)."""
@@ -29,26 +29,27 @@ def observe_topology(backend: Netlink, topo: Topology, record: Record,
     needed = namespaces_to_observe(topo, record)
     shallow = set(owned) - set(needed) if teardown else set()
     ends = topo.endpoints()
-    return backend.observe([*needed, *owned], {route.netns for route in topo.routes},
-                           shallow=shallow,
-                           tc_netns={end.netns for end in ends if end.reads_tc},
-                           vlan_netns={obj.netns for obj in [*ends, *topo.externals]
-                                       if obj.vlans is not None},
-                           kind_options=not teardown,
-                           # a teardown deletes the links it made, addresses and all: only
-                           # addresses it gave to interfaces it keeps are looked at
-                           addr_netns={parse_ext_key(k)[0] for k in record.external_addresses}
-                           if teardown else None)
+    return backend.observe(Scope(
+        [*needed, *owned],
+        shallow=shallow,
+        route_netns={route.netns for route in topo.routes},
+        tc_netns={end.netns for end in ends if end.reads_tc},
+        vlan_netns={obj.netns for obj in [*ends, *topo.externals] if obj.vlans is not None},
+        kind_options=not teardown,
+        # a teardown deletes the links it made, addresses and all: only addresses it gave to
+        # interfaces it keeps are looked at
+        addr_netns={parse_ext_key(k)[0] for k in record.external_addresses}
+        if teardown else None))
 
 
-def plan(topo: Topology, backend: Netlink | None = None) -> Plan:
+def plan(topo: Topology, backend: Kernel | None = None) -> Plan:
     """What `apply` would do, against the live kernel."""
     with _backend(backend) as nl:
         record = read_record(topo.name)
         return plan_changes(topo, observe_topology(nl, topo, record), record)
 
 
-def apply(topo: Topology, backend: Netlink | None = None,
+def apply(topo: Topology, backend: Kernel | None = None,
           progress: Callable[[Action, int, int], None] | None = None) -> Plan:
     """Converge the kernel to the topology, all or nothing; returns the plan it carried out."""
     with host_lock(), _backend(backend) as nl:
@@ -61,7 +62,7 @@ def apply(topo: Topology, backend: Netlink | None = None,
         return the_plan
 
 
-def destroy(name: str, backend: Netlink | None = None,
+def destroy(name: str, backend: Kernel | None = None,
             progress: Callable[[Action, int, int], None] | None = None) -> Plan:
     """Remove everything topology `name` owns; put back what it changed on other interfaces."""
     with host_lock(), _backend(backend) as nl:
@@ -96,7 +97,7 @@ class Row:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def show(name: str | None = None, backend: Netlink | None = None) -> list[Row]:
+def show(name: str | None = None, backend: Kernel | None = None) -> list[Row]:
     """Live rows of the objects topology `name` owns (every vnet topology when None)."""
     with _backend(backend) as nl:
         spaces: list[str | None] = [None, *sorted(nl.list_netns())]
@@ -128,17 +129,23 @@ def show(name: str | None = None, backend: Netlink | None = None) -> list[Row]:
         return rows
 
 
+def open_kernel() -> Kernel:
+    """The live kernel (imported on first need: validate and draw never load the door)."""
+    from .door.netlink import Netlink
+    return Netlink()
+
+
 class _backend:
     """Use the given backend, or open (and then close) a live one."""
 
-    def __init__(self, backend: Netlink | None):
+    def __init__(self, backend: Kernel | None):
         self.given = backend
-        self.mine: Netlink | None = None
+        self.mine: Kernel | None = None
 
-    def __enter__(self) -> Netlink:
+    def __enter__(self) -> Kernel:
         if self.given is not None:
             return self.given
-        self.mine = Netlink()
+        self.mine = open_kernel()
         return self.mine
 
     def __exit__(self, *exc: object) -> None:

@@ -1,22 +1,22 @@
 """Execute a plan: each Action in order, journaled; on the first failure undo the done ones in
 reverse and report the failed Action with the kernel's error.
 
-A backend may carry out runs of actions together (`send_bulk`: deletions; `send_batched`: many
-requests to a system call); it then says which of them were done, and those are undone too."""
+The kernel (door/protocol.py: `Kernel`) may carry out runs of actions together (`send_bulk`:
+deletions; `send_batched`: many requests to a system call); it then says which of them were
+done, and those are undone too."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING
 
-from .actions import Action, Request
+from .actions import Action
 from .errors import ApplyError, KernelError
 from .plan import Plan
 
-
-class Backend(Protocol):
-    def send(self, requests: list[Request]) -> None: ...
+if TYPE_CHECKING:  # the door is the caller's: apply only speaks its Protocol
+    from .door.protocol import Kernel as Backend
 
 
 def _silent(action: Action, index: int, total: int) -> None:
@@ -35,8 +35,7 @@ def execute_plan(plan: Plan, backend: Backend,
         progress(action, i, total)
         run = _bulk_run(plan.actions, i, backend)
         if run > 1:  # e.g. many link removals: the backend does them in one kernel call
-            done, err = backend.send_bulk(  # type: ignore[attr-defined]
-                [a.do for a in plan.actions[i:i + run]])
+            done, err = backend.send_bulk([a.do for a in plan.actions[i:i + run]])
             journal += plan.actions[i:i + done]
             if err is not None:
                 failures = rollback(journal, backend)
@@ -46,7 +45,7 @@ def execute_plan(plan: Plan, backend: Backend,
             continue
         run = _batch_run(plan.actions, i, backend)
         if run > 1:  # e.g. new links, their addresses, then their states: many to a call
-            done_at, failed = backend.send_batched(  # type: ignore[attr-defined]
+            done_at, failed = backend.send_batched(
                 [a.do for a in plan.actions[i:i + run]],
                 functools.partial(_report_sent, progress, plan.actions, i))
             journal += [plan.actions[i + k] for k in done_at]
@@ -68,9 +67,7 @@ def execute_plan(plan: Plan, backend: Backend,
 
 def _bulk_run(actions: list[Action], start: int, backend: Backend) -> int:
     """How many actions from `start` on the backend can carry out together (its BULK_OPS)."""
-    ops = getattr(backend, "BULK_OPS", None)
-    if not ops:
-        return 0
+    ops = backend.BULK_OPS
     end = start
     while end < len(actions) and actions[end].do and all(r.op in ops for r in actions[end].do):
         end += 1
@@ -85,9 +82,7 @@ def _report_sent(progress: Callable[[Action, int, int], None], actions: list[Act
 
 def _batch_run(actions: list[Action], start: int, backend: Backend) -> int:
     """How many actions from `start` on are made only of requests the backend can batch."""
-    batchable = getattr(backend, "batchable", None)
-    if batchable is None:
-        return 0
+    batchable = backend.batchable
     end = start
     while end < len(actions) and actions[end].do and all(map(batchable, actions[end].do)):
         end += 1
@@ -96,9 +91,7 @@ def _batch_run(actions: list[Action], start: int, backend: Backend) -> int:
 
 def _name_action(err: KernelError, action: Action) -> KernelError:
     """The kernel's error, said in terms of the plan's action."""
-    named = KernelError(f"{action.verb} {action.subject}", err.errno, err.detail)
-    named.request = err.action  # type: ignore[attr-defined]
-    return named
+    return KernelError(f"{action.verb} {action.subject}", err.errno, err.detail)
 
 
 def rollback(journal: list[Action], backend: Backend) -> list[str]:

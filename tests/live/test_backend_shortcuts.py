@@ -19,6 +19,7 @@ from vnet import api, ownership
 from vnet.actions import Request
 from vnet.door import netlink, rtnl
 from vnet.door.netlink import Netlink
+from vnet.door.protocol import Scope
 from vnet.errors import KernelError
 
 from .helpers import ip_json, require_kind, require_vlan_filtering, sh
@@ -34,7 +35,7 @@ def test_index_cache_follows_links_vnet_recreates() -> None:
     require_kind("veth")
     sh("ip", "link", "add", "x0", "type", "veth", "peer", "name", "x1")
     with Netlink() as nl:
-        nl.observe([None])  # the dump seeds the cache with x0's first index
+        nl.observe(Scope([None]))  # the dump seeds the cache with x0's first index
         old = _index("x0")
         nl.send([Request("addr.add", None, {"ifname": "x0", "address": "192.0.2.1/24"})])
         nl.send([Request("link.del", None, {"ifname": "x0"}),
@@ -67,7 +68,7 @@ def test_index_cache_holds_through_creations_and_learns_the_new_names(
         return Request("link.add", None, {"ifname": name, "kind": "veth", "marker": None,
                                           "info_data": {}, "peer": {"ifname": peer}})
     with Netlink() as nl:
-        nl.observe([None])  # x0 and x1 known from the dump
+        nl.observe(Scope([None]))  # x0 and x1 known from the dump
         for i in range(3):  # requests on each new pair right after it, as plans make
             nl.send([pair(f"n{i}", f"m{i}"),
                      Request("addr.add", None, {"ifname": f"n{i}", "address": f"192.0.2.{i}/32"}),
@@ -149,7 +150,7 @@ def test_links_standing_alone_come_up_as_made_where_new_links_get_no_ipv6() -> N
     _no_ipv6_for_new_links()
     plan = api.plan(topo)
     with Netlink() as nl:
-        seen = nl.observe([None])
+        seen = nl.observe(Scope([None]))
     assert seen.namespaces[None].new_links_get_ipv6 is False
 
     def order(p: Any) -> list[str]:
@@ -522,11 +523,11 @@ def test_deletion_reuses_a_dump_only_while_nothing_was_sent(
     monkeypatch.setattr(rtnl, "dump_links", counting)
     delete_x = [[Request("link.del", None, {"ifname": "x0"})]]
     with Netlink() as nl:
-        nl.observe([None])
+        nl.observe(Scope([None]))
         assert len(dumps) == 1
         assert nl.send_bulk(delete_x) == (1, None)
         assert len(dumps) == 1  # the observation's dump served
-        nl.observe([None])
+        nl.observe(Scope([None]))
         nl.send([Request("link.state", None, {"ifname": "y0", "up": True})])
         assert nl.send_bulk([[Request("link.del", None, {"ifname": "y0"})]]) == (1, None)
         assert len(dumps) == 3  # a request since the observation: read anew
@@ -539,14 +540,14 @@ def test_traffic_control_read_only_where_a_kind_needs_it() -> None:
     sh("ip", "link", "add", "t0", "type", "veth", "peer", "name", "t1")
     sh("tc", "qdisc", "add", "dev", "t0", "ingress")
     with Netlink() as nl:
-        assert {q.ifname for q in nl.observe([None]).namespaces[None].qdiscs} >= {"t0"}
-        assert nl.observe([None], tc_netns=set()).namespaces[None].qdiscs == []
-        assert {q.ifname for q in nl.observe([None], tc_netns={None}).namespaces[None].qdiscs} \
-            >= {"t0"}
+        assert {q.ifname for q in nl.observe(Scope([None])).namespaces[None].qdiscs} >= {"t0"}
+        assert nl.observe(Scope([None], tc_netns=set())).namespaces[None].qdiscs == []
+        seen = nl.observe(Scope([None], tc_netns={None})).namespaces[None]
+        assert {q.ifname for q in seen.qdiscs} >= {"t0"}
     sh("ip", "link", "add", "ifb9", "type", "ifb")  # a live IFB: its plan reads tc
     with Netlink() as nl:
-        assert {q.ifname for q in nl.observe([None], tc_netns=set()).namespaces[None].qdiscs} \
-            >= {"t0"}
+        seen = nl.observe(Scope([None], tc_netns=set())).namespaces[None]
+        assert {q.ifname for q in seen.qdiscs} >= {"t0"}
 
 
 def test_bridge_vlans_read_only_where_vlans_are_declared() -> None:
@@ -557,9 +558,10 @@ def test_bridge_vlans_read_only_where_vlans_are_declared() -> None:
     sh("ip", "link", "set", "u0", "master", "vbr")
     sh("bridge", "vlan", "add", "dev", "u0", "vid", "10")
     with Netlink() as nl:
-        assert 10 in nl.observe([None]).namespaces[None].bridge_vlans["u0"]
-        assert 10 in nl.observe([None], vlan_netns={None}).namespaces[None].bridge_vlans["u0"]
-        assert nl.observe([None], vlan_netns=set()).namespaces[None].bridge_vlans == {}
+        assert 10 in nl.observe(Scope([None])).namespaces[None].bridge_vlans["u0"]
+        seen = nl.observe(Scope([None], vlan_netns={None})).namespaces[None]
+        assert 10 in seen.bridge_vlans["u0"]
+        assert nl.observe(Scope([None], vlan_netns=set())).namespaces[None].bridge_vlans == {}
 
 
 def test_route_dump_narrowed_to_vnets_routes() -> None:
@@ -571,8 +573,8 @@ def test_route_dump_narrowed_to_vnets_routes() -> None:
     sh("ip", "route", "add", "203.0.113.0/24", "via", "192.0.2.2")  # proto boot: not vnet's
     sh("ip", "-6", "route", "add", "2001:db8:1::/64", "dev", "r0", "proto", "118")
     with Netlink() as nl:
-        everything = nl.observe([None]).namespaces[None].routes
-        narrowed = nl.observe([None], route_netns=set()).namespaces[None].routes
+        everything = nl.observe(Scope([None])).namespaces[None].routes
+        narrowed = nl.observe(Scope([None], route_netns=set())).namespaces[None].routes
     mine = {("198.51.100.0/24", 118), ("2001:db8:1::/64", 118)}
     assert {(r.to, r.proto) for r in narrowed} == mine
     assert mine | {("203.0.113.0/24", 3), ("192.0.2.0/24", 2)} <= \

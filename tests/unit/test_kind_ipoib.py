@@ -10,6 +10,7 @@ import pytest
 
 import vnet
 from vnet.door.fake import FakeKernel
+from vnet.door.protocol import Scope
 from vnet.errors import ConflictError, Position, TopologyError
 from vnet.kinds.ipoib import ARPHRD_INFINIBAND, Ipoib
 from vnet.plan import plan_changes
@@ -117,7 +118,7 @@ def test_parent_must_be_declared() -> None:
 
 def _plan(kernel: FakeKernel) -> None:
     topo = load()
-    plan_changes(topo, kernel.observe([None]))
+    plan_changes(topo, kernel.observe(Scope([None])))
 
 
 def test_plan_refuses_a_missing_parent() -> None:
@@ -142,5 +143,5 @@ def test_plan_accepts_an_infiniband_parent() -> None:
     kernel = FakeKernel()
     kernel.add_link(None, "ib0", kind="ipoib", link_type=ARPHRD_INFINIBAND)
     topo = load()
-    plan = plan_changes(topo, kernel.observe([None]))
+    plan = plan_changes(topo, kernel.observe(Scope([None])))
     assert ("create", "link ib0.8001 (ipoib)") in [(a.verb, a.subject) for a in plan.actions]

@@ -9,6 +9,7 @@ import pytest
 
 import vnet
 from vnet.door.fake import FakeKernel
+from vnet.door.protocol import Scope
 from vnet.errors import Position, TopologyError
 from vnet.kinds.ipvlan import Ipvlan, IpvlanLike, Ipvtap
 from vnet.plan import plan_changes
@@ -81,7 +82,7 @@ def _topo(kind: str = "ipvlan", mode: str = "l2", flag: str = "bridge") -> vnet.
 
 
 def _apply(fake: FakeKernel, topo: vnet.Topology) -> None:
-    plan = plan_changes(topo, fake.observe(SPACES))
+    plan = plan_changes(topo, fake.observe(Scope(SPACES)))
     fake.send([r for a in plan.actions for r in a.do])
 
 
@@ -89,20 +90,20 @@ def _apply(fake: FakeKernel, topo: vnet.Topology) -> None:
 def test_created_in_parent_namespace_then_plan_is_empty(kind: str) -> None:
     fake = FakeKernel()
     topo = _topo(kind)
-    plan = plan_changes(topo, fake.observe(SPACES))
+    plan = plan_changes(topo, fake.observe(Scope(SPACES)))
     add = next(r for a in plan.actions for r in a.do if r.op == "link.add" and
                r.args["ifname"] == "ipv1")
     assert (add.netns, add.args["kind"], add.args["parent"], add.args["parent_netns"]) == (
         "ns1", kind, "nic0", "host")
     assert add.args["info_data"] == {"IFLA_IPVLAN_MODE": 0, "IFLA_IPVLAN_FLAGS": 0}
     _apply(fake, topo)
-    assert plan_changes(topo, fake.observe(SPACES)).actions == []
+    assert plan_changes(topo, fake.observe(Scope(SPACES))).actions == []
 
 
 def test_mode_and_flag_change_in_place() -> None:
     fake = FakeKernel()
     _apply(fake, _topo())
-    plan = plan_changes(_topo(mode="l3", flag="private"), fake.observe(SPACES))
+    plan = plan_changes(_topo(mode="l3", flag="private"), fake.observe(Scope(SPACES)))
     assert [(a.verb, a.diff) for a in plan.actions] == [
         ("change", {"mode": ("l2", "l3"), "flag": ("bridge", "private")})]
     assert plan.actions[0].do[0].args["info_data"] == {"IFLA_IPVLAN_MODE": 1,

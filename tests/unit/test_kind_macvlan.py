@@ -9,6 +9,7 @@ import pytest
 
 import vnet
 from vnet.door.fake import FakeKernel
+from vnet.door.protocol import Scope
 from vnet.errors import Position, TopologyError
 from vnet.kinds.macvlan import PASSTHRU_KEY, Macvlan, MacvlanLike
 from vnet.kinds.macvtap import Macvtap
@@ -98,25 +99,25 @@ def _topo(mode: str, extra: str = "") -> vnet.Topology:
 
 
 def _apply(fake: FakeKernel, topo: vnet.Topology) -> None:
-    plan = plan_changes(topo, fake.observe([None, "host", "ns1"]))
+    plan = plan_changes(topo, fake.observe(Scope([None, "host", "ns1"])))
     fake.send([r for a in plan.actions for r in a.do])
 
 
 def test_create_in_parent_namespace_then_plan_is_empty() -> None:
     fake = FakeKernel()
     topo = _topo("bridge")
-    plan = plan_changes(topo, fake.observe([None, "host", "ns1"]))
+    plan = plan_changes(topo, fake.observe(Scope([None, "host", "ns1"])))
     add = next(r for a in plan.actions for r in a.do if r.op == "link.add" and
                r.args["ifname"] == "m0")
     assert (add.netns, add.args["parent"], add.args["parent_netns"]) == ("ns1", "nic0", "host")
     _apply(fake, topo)
-    assert plan_changes(topo, fake.observe([None, "host", "ns1"])).actions == []
+    assert plan_changes(topo, fake.observe(Scope([None, "host", "ns1"]))).actions == []
 
 
 def test_mode_changes_in_place_between_bridge_and_private() -> None:
     fake = FakeKernel()
     _apply(fake, _topo("bridge"))
-    plan = plan_changes(_topo("private"), fake.observe([None, "host", "ns1"]))
+    plan = plan_changes(_topo("private"), fake.observe(Scope([None, "host", "ns1"])))
     assert [(a.verb, a.diff) for a in plan.actions] == [("change", {"mode": ("bridge",
                                                                              "private")})]
     assert plan.actions[0].do[0].args["info_data"] == {"IFLA_MACVLAN_MODE": 1}
@@ -125,7 +126,7 @@ def test_mode_changes_in_place_between_bridge_and_private() -> None:
 def test_entering_passthru_replaces_the_link() -> None:
     fake = FakeKernel()
     _apply(fake, _topo("bridge"))
-    plan = plan_changes(_topo("passthru"), fake.observe([None, "host", "ns1"]))
+    plan = plan_changes(_topo("passthru"), fake.observe(Scope([None, "host", "ns1"])))
     assert any(a.verb == "replace" and "passthru" in a.reason for a in plan.actions), plan.actions
 
 

@@ -1,6 +1,6 @@
 """dummy, nlmon and vcan without a kernel: no kind options (an unknown one is an error at its
-position), a plan that is empty after apply on the fake kernel, ip commands as KINDS.md spells
-them. One test body per property, run for each of the three kinds."""
+position), a plan that is empty after apply on the fake kernel, ip commands as each kind file's
+docstring spells them. One test body per property, run for each of the three kinds."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 import vnet
 from vnet.door.fake import FakeKernel
+from vnet.door.protocol import Scope
 from vnet.errors import Position, TopologyError
 from vnet.kinds import REGISTRY
 from vnet.kinds.base import InterfaceBase
@@ -55,19 +56,19 @@ def test_round_trip_on_the_fake_kernel(kind: str, cls: type[InterfaceBase], ifna
     from vnet.plan import plan_changes
     fake = FakeKernel()
     topo = vnet.load_text(_yaml(kind, ifname))
-    plan = plan_changes(topo, fake.observe([None, "ns1"]))
+    plan = plan_changes(topo, fake.observe(Scope([None, "ns1"])))
     add = next(r for a in plan.actions for r in a.do if r.op == "link.add")
     assert (add.netns, add.args["ifname"], add.args["kind"], add.args["info_data"]) == (
         "ns1", ifname, kind, {})
     fake.send([r for a in plan.actions for r in a.do])
-    assert plan_changes(topo, fake.observe([None, "ns1"])).actions == []
+    assert plan_changes(topo, fake.observe(Scope([None, "ns1"]))).actions == []
 
 
 @KINDS
 def test_ip_commands_match_the_reference(kind: str, cls: type[InterfaceBase],
                                          ifname: str) -> None:
     iface = cls.model_validate({"kind": kind, "name": ifname})
-    word = "dev" if kind == "vcan" else "name"  # KINDS.md: `ip link add dev vcan1 type vcan`
+    word = "dev" if kind == "vcan" else "name"  # vcan.py: `ip link add dev vcan1 type vcan`
     assert iface.ip_commands() == [["ip", "link", "add", word, ifname, "type", kind]]
     there = cls.model_validate({"kind": kind, "name": ifname, "netns": "ns1"})
     assert f"netns ns1 type {kind}" in " ".join(there.ip_commands()[0])

@@ -11,6 +11,7 @@ import pytest
 
 import vnet
 from vnet.door.fake import FakeKernel
+from vnet.door.protocol import Scope
 from vnet.errors import Position, TopologyError
 from vnet.kinds.vlan import Vlan
 from vnet.observe import LinkState
@@ -89,12 +90,13 @@ def test_id_and_protocol_cannot_change_in_place(option: str) -> None:
 
 # ---- plans on the fake kernel -----------------------------------------------------------------
 def _apply(fake: FakeKernel, topo: vnet.Topology) -> None:
-    plan = plan_changes(topo, fake.observe([None, "a", "b"]))
+    plan = plan_changes(topo, fake.observe(Scope([None, "a", "b"])))
     fake.send([r for a in plan.actions for r in a.do])
 
 
 def _plan(fake: FakeKernel, topo: vnet.Topology) -> list[tuple[str, str]]:
-    return [(a.verb, a.subject) for a in plan_changes(topo, fake.observe([None, "a", "b"])).actions]
+    plan = plan_changes(topo, fake.observe(Scope([None, "a", "b"])))
+    return [(a.verb, a.subject) for a in plan.actions]
 
 
 QINQ = """\
@@ -106,7 +108,7 @@ QINQ = """\
 def test_qinq_creates_the_outer_vlan_before_the_inner_then_plans_nothing() -> None:
     fake = FakeKernel()
     topo = load(QINQ)
-    plan = plan_changes(topo, fake.observe([None, "a", "b"]))
+    plan = plan_changes(topo, fake.observe(Scope([None, "a", "b"])))
     links = [a.subject for a in plan.actions if a.subject.startswith("link")]
     assert links.index("link a/t.100 (vlan)") < links.index("link a/t.100.10 (vlan)")
     add = next(r for a in plan.actions for r in a.do

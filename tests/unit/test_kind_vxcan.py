@@ -7,6 +7,7 @@ import pytest
 
 import vnet
 from vnet.door.fake import FakeKernel
+from vnet.door.protocol import Scope
 from vnet.errors import Position, TopologyError
 from vnet.kinds import REGISTRY
 from vnet.kinds.veth import Paired, Veth
@@ -51,14 +52,14 @@ def test_expands_to_two_vxcan_ends() -> None:
 def test_one_request_makes_both_ends_then_plan_is_empty() -> None:
     fake = FakeKernel()
     topo = vnet.load_text(YAML)
-    plan = plan_changes(topo, fake.observe(SPACES))
+    plan = plan_changes(topo, fake.observe(Scope(SPACES)))
     [add] = [r for a in plan.actions for r in a.do if r.op == "link.add"]
     assert (add.netns, add.args["kind"]) == ("net1", "vxcan")
     assert {k: add.args["peer"][k] for k in ("ifname", "netns", "nla")} == {
         "ifname": "vxcan2", "netns": "net2", "nla": "VXCAN_INFO_PEER"}
     assert add.args["peer"]["marker"] == "vnet.t.vxcan2"
     fake.send([r for a in plan.actions for r in a.do])
-    assert plan_changes(topo, fake.observe(SPACES)).actions == []
+    assert plan_changes(topo, fake.observe(Scope(SPACES))).actions == []
 
 
 def test_veth_names_its_own_peer_attribute() -> None:

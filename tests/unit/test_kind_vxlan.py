@@ -10,6 +10,7 @@ import pytest
 import vnet
 from vnet.actions import Request
 from vnet.door.fake import FakeKernel
+from vnet.door.protocol import Scope
 from vnet.errors import Position, TopologyError
 from vnet.kinds.vxlan import Vxlan
 from vnet.observe import FdbState, LinkState, NetnsState
@@ -217,29 +218,30 @@ interfaces:
 
 def _applied(fake: FakeKernel, text: str) -> None:
     topo = vnet.load_text(text)
-    fake.send([r for a in plan_changes(topo, fake.observe([None, "h1"])).actions for r in a.do])
+    plan = plan_changes(topo, fake.observe(Scope([None, "h1"])))
+    fake.send([r for a in plan.actions for r in a.do])
 
 
 def test_second_plan_is_empty_and_create_names_the_underlay() -> None:
     fake = FakeKernel()
     text = EXAMPLE.format(id=100, ttl=10)
-    plan = plan_changes(vnet.load_text(text), fake.observe([None, "h1"]))
+    plan = plan_changes(vnet.load_text(text), fake.observe(Scope([None, "h1"])))
     add = next(r for a in plan.actions for r in a.do if r.op == "link.add" and
                r.args["ifname"] == "vx0")
     assert (add.args["parent"], add.args["parent_netns"]) == ("ul", "h1")
     _applied(fake, text)
-    assert plan_changes(vnet.load_text(text), fake.observe([None, "h1"])).actions == []
+    assert plan_changes(vnet.load_text(text), fake.observe(Scope([None, "h1"]))).actions == []
 
 
 def test_id_change_replaces_and_ttl_change_is_in_place() -> None:
     fake = FakeKernel()
     _applied(fake, EXAMPLE.format(id=100, ttl=10))
     replace = plan_changes(vnet.load_text(EXAMPLE.format(id=101, ttl=10)),
-                           fake.observe([None, "h1"]))
+                           fake.observe(Scope([None, "h1"])))
     assert {a.verb for a in replace.actions if "vx0" in a.subject} >= {"replace"}
     assert any("id cannot change in place" in a.reason for a in replace.actions)
     change = plan_changes(vnet.load_text(EXAMPLE.format(id=100, ttl=20)),
-                          fake.observe([None, "h1"]))
+                          fake.observe(Scope([None, "h1"])))
     assert [(a.verb, a.diff) for a in change.actions] == [("change", {"ttl": (10, 20)})]
     assert change.actions[0].do[0].args["info_data"] == {"IFLA_VXLAN_TTL": 20}
 

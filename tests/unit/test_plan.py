@@ -12,6 +12,7 @@ import vnet
 from vnet import ownership
 from vnet.actions import Action, Request
 from vnet.door.fake import FakeKernel
+from vnet.door.protocol import Scope
 from vnet.errors import ConflictError
 from vnet.plan import Plan, plan_changes, plan_teardown
 from vnet.record import Record, ext_key
@@ -149,9 +150,9 @@ def test_every_create_has_an_undo() -> None:
 def test_plan_is_empty_when_the_kernel_matches(stacked_kind: Any) -> None:
     fake = FakeKernel()
     topo = load(LAB)
-    first_plan = plan_changes(topo, fake.observe([None, *topo.namespaces]))
+    first_plan = plan_changes(topo, fake.observe(Scope([None, *topo.namespaces])))
     fake.send(requests(first_plan))
-    second = plan_changes(topo, fake.observe([None, *topo.namespaces]), first_plan.record)
+    second = plan_changes(topo, fake.observe(Scope([None, *topo.namespaces])), first_plan.record)
     assert second.actions == []
     assert not second.has_changes
     assert second.counts() == {"create": 0, "change": 0, "replace": 0, "remove": 0}
@@ -358,7 +359,7 @@ def test_external_enslaved_and_addressed_then_put_back_on_teardown() -> None:
     fake.send([Request("addr.add", None, {"ifname": "eth9", "address": "198.51.100.9/24"})])
     before = fake.state()
     topo = load(EXT)
-    plan = plan_changes(topo, fake.observe([None]))
+    plan = plan_changes(topo, fake.observe(Scope([None])))
     master = action_for(plan, "link.master", "eth9")
     assert master.do[0].args == {"ifname": "eth9", "master": "br0"}
     assert master.undo[0].args == {"ifname": "eth9", "master": None}
@@ -373,7 +374,7 @@ def test_external_enslaved_and_addressed_then_put_back_on_teardown() -> None:
     fake.send(requests(plan))
     assert fake.read_netns(None).links["eth9"].master == "br0"
 
-    down = plan_teardown(TOPO, fake.observe([None]), plan.record)
+    down = plan_teardown(TOPO, fake.observe(Scope([None])), plan.record)
     o = ops(down)
     assert ("addr.del", None, "eth9") in o
     assert first(down, "addr.del") < first(down, "link.del")

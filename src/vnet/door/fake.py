@@ -1,18 +1,21 @@
 """An in-memory kernel for pure tests of plan/apply/rollback: no root, no sockets.
 
-It speaks the same interface as `backend.netlink.Netlink` — `send(requests)`, `observe()`,
-`list_netns()`, `netns_owner()`, `read_netns()` — and keeps its state as the very dataclasses
-`observe` returns, so a test compares kernel states with `==`. It mimics the kernel rules the
-planner relies on (a name exists once per namespace, deleting a namespace or a veth end takes
-the other end and stacked children along, deleting a master releases its ports, addresses and
-routes go with their device) and refuses what the kernel refuses with the kernel's errno.
+It implements the door's Protocol (door/protocol.py: `Kernel`) as the live kernel does, and
+keeps its state as the very dataclasses `observe` returns, so a test compares kernel states
+with `==`. It mimics the kernel rules the planner relies on (a name exists once per namespace,
+deleting a namespace or a veth end takes the other end and stacked children along, deleting a
+master releases its ports, addresses and routes go with their device, a bridge and each new
+port get the default PVID) and refuses what the kernel refuses with the kernel's errno.
 `fail_on` injects failures: a predicate on each Request that returns True (fail with
 `fail_errno`) or an errno number.
 
-Static FDB entries (`fdb.add`/`fdb.del`) are modelled as permanent entries. Not modelled:
-connected (proto kernel) routes, IPv6 link-local addresses, operstate carrier logic, the
-kernel's own FDB entry for a vxlan `remote`, and tc (accepted and recorded in `extras`, state
-unchanged).
+Runs of deletions (`send_bulk`) go as the live kernel sends them, by link group, through the
+same choice of groups (door/deletion.py); batched requests (`send_batched`) go one by one in
+the plan's order. Every operation of the catalogue has a handler; those whose state is not
+modelled (tc, MACsec, teamd, setting a link reference) raise NotModelled, so a test cannot
+pass over a step the fake does not model. Not modelled either: connected (proto kernel)
+routes, IPv6 link-local addresses, operstate carrier logic, the kernel's own FDB entry for a
+vxlan `remote`.
 """
 
 from __future__ import annotations
@@ -20,10 +23,10 @@ from __future__ import annotations
 import copy
 import errno
 import ipaddress
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ..actions import Request
+from ..actions import OPERATIONS, Request
 from ..errors import KernelError
 from ..kinds import by_kernel_kind
 from ..observe import (
@@ -36,11 +39,19 @@ from ..observe import (
     gather,
 )
 from ..ownership import netns_owner
+from . import deletion
+from .protocol import Handler, Scope, check_table
 
 Key = tuple[str | None, str]
-#: op groups accepted as recorded no-ops (their state is not modelled)
-RECORDED_GROUPS = ("tc",)
 NUD_PERMANENT = 0x80
+BRIDGE_VLAN_INFO_PVID = 0x2
+BRIDGE_VLAN_INFO_UNTAGGED = 0x4
+#: the entry the kernel gives a new bridge and each new port: the default PVID, untagged
+DEFAULT_VLAN_ENTRY = BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED
+
+
+class NotModelled(NotImplementedError):
+    """The fake kernel does not model this operation: the test needs the live kernel."""
 
 
 class FakeKernel:
@@ -57,10 +68,38 @@ class FakeKernel:
         self.parents: dict[Key, Key] = {}
         #: every request that reached the kernel (failed ones included), in order
         self.log: list[Request] = []
-        #: tc requests, accepted without modelling their effect
-        self.extras: list[Request] = []
+        #: each link's group (IFLA_GROUP), 0 unless a request gave one
+        self.groups: dict[Key, int] = {}
         self._next_index = 1
         self._new_netns(None, None)
+        unmodelled = self._not_modelled
+        self._table: Mapping[str, Handler] = check_table("FakeKernel", {
+            "netns.add": self._op_netns_add,
+            "netns.del": self._op_netns_del,
+            "link.add": self._op_link_add,
+            "link.del": self._op_link_del,
+            "link.set": self._op_link_set,
+            "link.setref": unmodelled("link.setref"),
+            "link.master": self._op_link_master,
+            "link.state": self._op_link_state,
+            "addr.add": self._op_addr_add,
+            "addr.del": self._op_addr_del,
+            "route.add": self._op_route_add,
+            "route.del": self._op_route_del,
+            "fdb.add": self._op_fdb_add,
+            "fdb.del": self._op_fdb_del,
+            "bridge_vlan.add": self._op_bridge_vlan_add,
+            "bridge_vlan.del": self._op_bridge_vlan_del,
+            **{op: unmodelled(op) for op in OPERATIONS
+               if op.startswith(("tc.", "macsec.", "teamd."))},
+        })
+
+    @staticmethod
+    def _not_modelled(op: str) -> Handler:
+        def refuse(netns: str | None, **args: Any) -> None:
+            raise NotModelled(f"the fake kernel does not model {op}: test it on the live "
+                              "kernel (tests/live)")
+        return refuse
 
     # ---- test helpers --------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -115,18 +154,15 @@ class FakeKernel:
     def read_netns(self, netns: str | None) -> NetnsState:
         return copy.deepcopy(self._ns(netns, f"open namespace {netns}"))
 
-    def observe(self, namespaces: Iterable[str | None],
-                route_netns: Collection[str | None] | None = None,
-                shallow: Collection[str] = (),
-                tc_netns: Collection[str | None] | None = None,
-                vlan_netns: Collection[str | None] | None = None,
-                kind_options: bool = True,
-                addr_netns: Collection[str | None] | None = None) -> Observed:
-        """Links, addresses, routes (and what kinds keep) of each namespace that exists, in
-        full whatever `route_netns`, `shallow`, `tc_netns`, `vlan_netns`, `kind_options` and
-        `addr_netns` say: they are the live kernel's economies, and planning must not depend
-        on them."""
-        return gather(self, namespaces)
+    def observe(self, scope: Scope) -> Observed:
+        """Links, addresses, routes (and what kinds keep) of each namespace of the scope that
+        exists, in full whatever the scope's economies say: planning must not depend on
+        them."""
+        return gather(self, scope.namespaces)
+
+    def operations(self) -> Mapping[str, Handler]:
+        """Every operation of the catalogue -> its handler; unmodelled ones raise."""
+        return self._table
 
     def send(self, requests: Sequence[Request]) -> None:
         """Carry out requests in order; the first refusal raises KernelError naming it."""
@@ -140,17 +176,94 @@ class FakeKernel:
             if verdict:
                 code = self.fail_errno if verdict is True else int(verdict)
                 raise KernelError(req.describe(), code, "injected by the test")
-        group = req.op.split(".", 1)[0]
-        if group in RECORDED_GROUPS:
-            self.extras.append(copy.deepcopy(req))
-            return
-        handler = getattr(self, "_op_" + req.op.replace(".", "_"), None)
-        if handler is None:
-            raise KernelError(req.describe(), errno.EOPNOTSUPP, f"unknown operation {req.op}")
         try:
-            handler(req.netns, **req.args)
+            self._table[req.op](req.netns, **req.args)
         except _Refused as exc:
             raise KernelError(req.describe(), exc.code, exc.detail) from None
+
+    BULK_OPS = frozenset({"link.del", "netns.del"})
+
+    def send_bulk(self, batches: Sequence[Sequence[Request]]) -> tuple[int, KernelError | None]:
+        """Deletions as the live kernel makes them: namespaces one by one, runs of link
+        deletions in one namespace as group deletions chosen by door/deletion.py."""
+        done = 0
+        while done < len(batches):
+            first = batches[done][0]
+            run = done
+            while run < len(batches) and all(r.op == first.op and r.netns == first.netns
+                                             for r in batches[run]):
+                run += 1
+            if first.op == "netns.del":
+                for batch in batches[done:run]:
+                    try:
+                        self.send(batch)
+                    except KernelError as refused:
+                        return done, refused
+                    done += 1
+                continue
+            ok, err = self._delete_by_group(first.netns, batches[done:run])
+            done += ok
+            if err is not None:
+                return done, err
+        return done, None
+
+    def _delete_by_group(self, netns: str | None, batches: Sequence[Sequence[Request]]
+                         ) -> tuple[int, KernelError | None]:
+        for req in (r for batch in batches for r in batch):
+            self.log.append(req)
+            if self.fail_on is not None and (verdict := self.fail_on(req)):
+                code = self.fail_errno if verdict is True else int(verdict)
+                return 0, KernelError(req.describe(), code, "injected by the test")
+        st = self.namespaces.get(netns)
+        if st is None:
+            return 0, KernelError(batches[0][0].describe(), errno.ENOENT,
+                                  f"namespace {netns} does not exist")
+        by_name = {link.name: link for link in st.links.values()}
+        index_of = {link.name: link.index for link in st.links.values()}
+
+        def peer_here(name: str) -> int | None:
+            peer = self.peers.get((netns, name))
+            return index_of.get(peer[1]) if peer is not None and peer[0] == netns else None
+        members = [deletion.Member(
+            link.index, link.name, self.groups.get((netns, link.name), 0), peer=peer_here(name),
+            master=index_of.get(link.master) if link.master else None, up=link.up)
+            for name, link in by_name.items()]
+        chosen = deletion.choose_groups(members, batches)
+        for group in [*chosen.whole, *([chosen.free_group] if chosen.move else [])]:
+            for name, link in list(by_name.items()):
+                in_group = link.index in chosen.move if group == chosen.free_group else \
+                    self.groups.get((netns, name), 0) == group
+                if in_group:
+                    self._remove((netns, name))
+        if chosen.missing is not None:
+            return chosen.actions, KernelError(chosen.missing.describe(), errno.ENODEV)
+        return len(batches), None
+
+    def batchable(self, request: Request) -> bool:
+        """Addresses, states and plain new links, as the live kernel batches them where new
+        links get no IPv6: the fake carries them out one by one, in order."""
+        return request.op in ("addr.add", "link.state") or (
+            request.op == "link.add" and not request.args.get("info_data")
+            and request.args.get("parent") is None and request.args.get("tuntap") is None
+            and request.args.get("teamd") is None)
+
+    def send_batched(self, batches: Sequence[Sequence[Request]],
+                     progress: Callable[[int], None] | None = None,
+                     ) -> tuple[list[int], tuple[int, KernelError] | None]:
+        """Each action's requests in order; an action counts as done once its first request
+        is, as the live kernel counts it."""
+        done: list[int] = []
+        for pos, batch in enumerate(batches):
+            for k, req in enumerate(batch):
+                try:
+                    self.execute(req)
+                except KernelError as err:
+                    return done, (pos, err)
+                if k == 0:
+                    done.append(pos)
+            if progress is not None:
+                progress(pos + 1)
+        return done, None
 
     # ---- internals -----------------------------------------------------------------------
     def _take_index(self) -> int:
@@ -200,9 +313,12 @@ class FakeKernel:
         st.addresses = [a for a in st.addresses if a.ifname != key[1]]
         st.routes = [r for r in st.routes if r.dev != key[1]]
         st.fdb = [e for e in st.fdb if e.ifname != key[1]]
+        st.bridge_vlans.pop(key[1], None)
+        self.groups.pop(key, None)
         for link in st.links.values():
             if link.master == key[1]:
                 link.master = None
+                st.bridge_vlans.pop(link.name, None)
         peer = self.peers.pop(key, None)
         if peer is not None:
             self.peers.pop(peer, None)
@@ -228,7 +344,10 @@ class FakeKernel:
                      parent_netns: str | None = None, peer: dict[str, Any] | None = None,
                      mtu: int | None = None, mac: str | None = None,
                      tuntap: dict[str, Any] | None = None,
-                     parent_attr: str = "link", group: int | None = None) -> None:
+                     parent_attr: str = "link", group: int | None = None,
+                     teamd: dict[str, Any] | None = None) -> None:
+        if teamd is not None:
+            raise NotModelled("the fake kernel does not model teamd (a team's link.add)")
         # every check before any change: a refused request leaves the kernel as it was
         self._free_name(netns, ifname)
         parent_link = self._link(parent_netns, parent) if parent is not None else None
@@ -254,6 +373,12 @@ class FakeKernel:
                 link.info_data[parent_attr] = parent_link.index
             self.parents[key] = (parent_netns, parent)
         self.namespaces[netns].links[ifname] = link
+        if group:
+            self.groups[key] = group
+        if kind == "bridge":  # a new bridge's own VLAN: the default PVID
+            pvid = int(info_data.get("IFLA_BR_VLAN_DEFAULT_PVID", 1))
+            if pvid:
+                self.namespaces[netns].bridge_vlans[ifname] = {pvid: DEFAULT_VLAN_ENTRY}
         if peer is not None:
             pkey = (peer.get("netns"), peer["ifname"])
             twin = LinkState(index=self._take_index(), name=pkey[1], kind=kind,
@@ -265,6 +390,8 @@ class FakeKernel:
             twin.parent_index, link.parent_index = link.index, twin.index
             self.namespaces[pkey[0]].links[pkey[1]] = twin
             self.peers[key], self.peers[pkey] = pkey, key
+            if peer.get("group"):
+                self.groups[pkey] = peer["group"]
 
     def _op_link_del(self, netns: str | None, ifname: str, missing_ok: bool = False) -> None:
         st = self.namespaces.get(netns)
@@ -297,6 +424,14 @@ class FakeKernel:
                 raise _Refused(errno.EOPNOTSUPP, f"{master} cannot have ports")
             if master == ifname:
                 raise _Refused(errno.ELOOP, "own master")
+        st = self.namespaces[netns]
+        if link.master != master:
+            st.bridge_vlans.pop(ifname, None)  # a port's VLANs go when it leaves its bridge
+            bridge = st.links.get(master) if master else None
+            if bridge is not None and bridge.kind == "bridge":  # a new port: the default PVID
+                pvid = int(bridge.info_data.get("IFLA_BR_VLAN_DEFAULT_PVID", 1))
+                if pvid:
+                    st.bridge_vlans[ifname] = {pvid: DEFAULT_VLAN_ENTRY}
         link.master = master
 
     def _op_link_state(self, netns: str | None, ifname: str, up: bool) -> None:
@@ -374,6 +509,38 @@ class FakeKernel:
                          state=NUD_PERMANENT)
         if entry in st.fdb:
             st.fdb.remove(entry)
+
+    def _op_bridge_vlan_add(self, netns: str | None, ifname: str, vids: list[int],
+                            pvid: bool = False, untagged: bool = False,
+                            self_: bool = False) -> None:
+        link = self._link(netns, ifname)
+        st = self.namespaces[netns]
+        if not self_ and (link.master is None or
+                          st.links[link.master].kind != "bridge"):
+            raise _Refused(errno.EOPNOTSUPP, f"{ifname} is not a bridge port")
+        if self_ and link.kind != "bridge":
+            raise _Refused(errno.EOPNOTSUPP, f"{ifname} is not a bridge")
+        flags = (BRIDGE_VLAN_INFO_PVID if pvid else 0) | \
+            (BRIDGE_VLAN_INFO_UNTAGGED if untagged else 0)
+        entries = st.bridge_vlans.setdefault(ifname, {})
+        for vid in range(vids[0], vids[-1] + 1):
+            if pvid:  # one PVID a port: the kernel takes it from the VLAN that had it
+                for other, bits in entries.items():
+                    if bits & BRIDGE_VLAN_INFO_PVID:
+                        entries[other] = bits & ~BRIDGE_VLAN_INFO_PVID
+            entries[vid] = flags
+
+    def _op_bridge_vlan_del(self, netns: str | None, ifname: str, vids: list[int],
+                            self_: bool = False) -> None:
+        # like the netlink door: a VLAN (or device) already gone is not an error
+        st = self._ns_refused(netns)
+        entries = st.bridge_vlans.get(ifname)
+        if entries is None:
+            return
+        for vid in range(vids[0], vids[-1] + 1):
+            entries.pop(vid, None)
+        if not entries:
+            del st.bridge_vlans[ifname]
 
     def _ns_refused(self, netns: str | None) -> NetnsState:
         st = self.namespaces.get(netns)

@@ -16,17 +16,18 @@ import functools
 import os
 import resource
 import socket
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from ..actions import Request
 from ..errors import KernelError
 from ..observe import AddressState, LinkState, NetnsState, Observed, RouteState, gather
-from . import rtnl
+from . import deletion, rtnl
 from .bridge_vlan import BridgeVlanOps, read_bridge_vlans
 from .fdb import FdbOps, read_fdb
 from .macsec import MacsecOps
+from .protocol import Handler, Scope, check_table
 from .tc import TcOps, read_tc
 from .teamd import TeamdOps, read_teamd
 
@@ -72,6 +73,8 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         self._next_index: dict[str | None, int] = {}
         #: whether each namespace gives new links IPv6 (see _new_links_get_ipv6)
         self._ipv6: dict[str | None, bool] = {}
+        #: operation -> handler (see operations)
+        self._table: Mapping[str, Handler] | None = None
 
     # ---- sockets ------------------------------------------------------------------------
     def _ipr(self, netns: str | None) -> Any:
@@ -267,38 +270,23 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         return None
 
     # ---- reading -------------------------------------------------------------------------
-    def observe(self, namespaces: Iterable[str | None],
-                route_netns: Collection[str | None] | None = None,
-                shallow: Collection[str] = (),
-                tc_netns: Collection[str | None] | None = None,
-                vlan_netns: Collection[str | None] | None = None,
-                kind_options: bool = True,
-                addr_netns: Collection[str | None] | None = None) -> Observed:
-        """Links, addresses, routes (and what kinds keep) of each namespace that exists;
-        without packet counters, which planning never reads. Of the routes vnet did not make,
-        only those of `route_netns` are read (default: every namespace's): planning needs them
-        only where the file declares routes, to refuse taking over someone else's. Traffic
-        control is read in `tc_netns` (default: everywhere) and wherever a live link's kind
-        reads it (an IFB): no other kind's plan looks at it, and decoding a qdisc per link was
-        a fifth of reading 10k links. Bridge VLANs are read in `vlan_netns` (default:
-        everywhere): only a declared `vlans` list is planned, and their dump (parsed by pyroute2,
-        one message per port) was a third of reading a 1,000-port bridge's namespace. Of the
-        `shallow` namespaces only the loopback (the owner's mark) is read: a teardown deletes
-        them whole, and reading a thousand namespaces' contents was most of its time. Without
-        `kind_options` links keep their kind but not its options (IFLA_INFO_DATA, which
-        pyroute2 parses): a teardown compares none, and a bridge among them cost the import
-        of pyroute2. Addresses are read in `addr_netns` (default: everywhere): a teardown
-        needs only those of interfaces it gave addresses to and does not delete."""
+    def observe(self, scope: Scope) -> Observed:
+        """Links, addresses, routes (and what kinds keep) of each namespace of the scope that
+        exists, without packet counters, which planning never reads; of each only what the
+        scope asks (see Scope). Traffic control is also read wherever a live link's kind
+        reads it (an IFB)."""
+        shallow = scope.shallow
+
         def read(ns: str | None) -> NetnsState:
             if ns is not None and ns in shallow:
                 return self._read_loopback(ns)
             return self.read_netns(ns, counters=False,
-                                   foreign_routes=route_netns is None or ns in route_netns,
-                                   tc=tc_netns is None or ns in tc_netns,
-                                   vlans=vlan_netns is None or ns in vlan_netns,
-                                   kind_options=kind_options,
-                                   addresses=addr_netns is None or ns in addr_netns)
-        return gather(self, namespaces, read)
+                                   foreign_routes=scope.reads(scope.route_netns, ns),
+                                   tc=scope.reads(scope.tc_netns, ns),
+                                   vlans=scope.reads(scope.vlan_netns, ns),
+                                   kind_options=scope.kind_options,
+                                   addresses=scope.reads(scope.addr_netns, ns))
+        return gather(self, scope.namespaces, read)
 
     def netns_owner(self, netns: str) -> str | None:
         """The topology owning a namespace (its loopback's marker), reading only `lo`."""
@@ -382,10 +370,49 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         self._dumps.clear()
         self._next_index.clear()
 
+    def operations(self) -> Mapping[str, Handler]:
+        """Every operation of the catalogue (vnet.actions.OPERATIONS) -> its handler."""
+        if self._table is None:
+            self._table = check_table("Netlink", {
+                "netns.add": self._op_netns_add,
+                "netns.del": self._op_netns_del,
+                "link.add": self._op_link_add,
+                "link.del": self._op_link_del,
+                "link.set": self._op_link_set,
+                "link.setref": self._op_link_setref,
+                "link.master": self._op_link_master,
+                "link.state": self._op_link_state,
+                "addr.add": self._op_addr_add,
+                "addr.del": self._op_addr_del,
+                "route.add": self._op_route_add,
+                "route.del": self._op_route_del,
+                "fdb.add": self._op_fdb_add,
+                "fdb.del": self._op_fdb_del,
+                "bridge_vlan.add": self._op_bridge_vlan_add,
+                "bridge_vlan.del": self._op_bridge_vlan_del,
+                "tc.qdisc_add": self._op_tc_qdisc_add,
+                "tc.qdisc_replace": self._op_tc_qdisc_replace,
+                "tc.qdisc_del": self._op_tc_qdisc_del,
+                "tc.class_add": self._op_tc_class_add,
+                "tc.class_replace": self._op_tc_class_replace,
+                "tc.redirect_add": self._op_tc_redirect_add,
+                "tc.redirect_del": self._op_tc_redirect_del,
+                "macsec.add_txsa": self._op_macsec_add_txsa,
+                "macsec.del_txsa": self._op_macsec_del_txsa,
+                "macsec.upd_txsa": self._op_macsec_upd_txsa,
+                "macsec.add_rxsc": self._op_macsec_add_rxsc,
+                "macsec.del_rxsc": self._op_macsec_del_rxsc,
+                "macsec.upd_rxsc": self._op_macsec_upd_rxsc,
+                "macsec.add_rxsa": self._op_macsec_add_rxsa,
+                "macsec.del_rxsa": self._op_macsec_del_rxsa,
+                "macsec.upd_rxsa": self._op_macsec_upd_rxsa,
+                "teamd.start": self._op_teamd_start,
+                "teamd.stop": self._op_teamd_stop,
+            })
+        return self._table
+
     def execute(self, req: Request) -> None:
-        handler = getattr(self, "_op_" + req.op.replace(".", "_"), None)
-        if handler is None:
-            raise KernelError(req.describe(), errno.EOPNOTSUPP, f"unknown operation {req.op}")
+        handler = self.operations()[req.op]
         done = False
         try:
             handler(req.netns, **req.args)
@@ -458,37 +485,17 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         rt = self._rt(netns)
         if links is None:
             links = rtnl.dump_links(rt, counters=False)
-        by_name = {link.name: link for link in links}
         by_index = {link.index: link for link in links}
-        # the first request naming a link that is not there (and must be) ends the run: only
-        # the actions before it are carried out
-        failed: tuple[int, KernelError] | None = None
-        for pos, batch in enumerate(batches):
-            missing = next((req for req in batch if req.args["ifname"] not in by_name
-                            and not req.args.get("missing_ok")), None)
-            if missing is not None:
-                failed = (pos, KernelError(missing.describe(), errno.ENODEV))
-                batches = batches[:pos]
-                break
-        going = {by_name[req.args["ifname"]].index for batch in batches for req in batch
-                 if req.args["ifname"] in by_name}
-        # a pair's peer here goes with it, whatever it was asked
-        going |= {by_index[i].parent_index for i in going if _is_paired(by_index[i].kind)
-                  and by_index[i].parent_netnsid is None and by_index[i].parent_index in by_index}
-        members: dict[int, set[int]] = {}
-        for link in links:
-            members.setdefault(link.group, set()).add(link.index)
-        whole = sorted(g for g in {by_index[i].group for i in going}
-                       if g != 0 and members[g] <= going)
-        covered = {i for g in whole for i in members[g]}
-        group = next(g for g in range(0x7F000000 + os.getpid() % 65536, 0xFFFFFFFF)
-                     if g not in members)
-        moved: dict[int, None] = {}  # in order, and a set: membership is asked per link
-        for index in sorted(going - covered):
-            link = by_index[index]
-            if _is_paired(link.kind) and link.parent_netnsid is None and (
-                    link.parent_index in covered or link.parent_index in moved):
-                continue  # its peer here is deleted by group: the kernel deletes both ends
+        members = [deletion.Member(
+            link.index, link.name, link.group,
+            peer=link.parent_index if _is_paired(link.kind) and link.parent_netnsid is None
+            and link.parent_index in by_index else None,
+            master=link.master or None, up=bool(link.flags & IFF_UP)) for link in links]
+        chosen = deletion.choose_groups(members, batches, os.getpid())
+        batches = batches[:chosen.actions]
+        whole, group, quieted = chosen.whole, chosen.free_group, chosen.quiet
+        moved: list[int] = []
+        for index in chosen.move:
             try:
                 rt.request(rtnl.setlink(index, group=group))
             except OSError as exc:
@@ -496,12 +503,10 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                     continue  # gone meanwhile (with its peer): the goal holds
                 self._ungroup(rt, moved, by_index)
                 code, detail = _errno_of(exc)
-                return 0, KernelError(f"move {link.name} into a deletion group", code, detail)
-            moved[index] = None
-        # a running bridge (or bond) recomputes its state for each port it loses: deleting a
-        # 1,000-port bridge with its ports took 0.75-1.1 s, 0.55-0.65 s when it was down first
-        quieted = sorted({by_index[i].master for i in going if by_index[i].master in going}
-                         & {i for i in going if by_index[i].flags & IFF_UP})
+                return 0, KernelError(f"move {by_index[index].name} into a deletion group",
+                                      code, detail)
+            moved.append(index)
+        # a running bridge (or bond) recomputes its state for each port it loses: down first
         for index in quieted:
             try:
                 rt.request(rtnl.setlink(index, up=False))
@@ -520,7 +525,9 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                 code, detail = _errno_of(exc)
                 err = KernelError(f"delete link group {target}", code, detail)
                 return self._still_done(rt, batches), err
-        return (failed[0], failed[1]) if failed else (len(batches), None)
+        if chosen.missing is not None:
+            return chosen.actions, KernelError(chosen.missing.describe(), errno.ENODEV)
+        return len(batches), None
 
     @staticmethod
     def _ungroup(rt: rtnl.Rtnl, moved: Iterable[int], by_index: dict[int, rtnl.RawLink]) -> None:
