@@ -24,7 +24,7 @@ import copy
 import errno
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..actions import OPERATIONS, Request
 from ..errors import KernelError
@@ -40,7 +40,7 @@ from ..observe import (
 )
 from ..ownership import netns_owner
 from . import deletion
-from .protocol import Handler, Scope, check_table
+from .protocol import Handler, Kernel, Scope, check_table
 
 Key = tuple[str | None, str]
 NUD_PERMANENT = 0x80
@@ -561,3 +561,7 @@ class _Refused(Exception):
 def _mac_for(index: int) -> str:
     """A stable locally administered MAC per link index (the kernel picks a random one)."""
     return f"02:00:00:00:{(index >> 8) & 0xFF:02x}:{index & 0xFF:02x}"
+
+
+if TYPE_CHECKING:  # mypy holds the fake to the door's Protocol, as api.open_kernel the live one
+    _IS_A_KERNEL: Kernel = FakeKernel()
