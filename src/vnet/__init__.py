@@ -3,7 +3,15 @@
     import vnet
     with vnet.load("examples/lab.yaml") as topo:   # applied on enter, destroyed on exit
         ...
+
+The public API lives in `api` (Topology, the load functions) and `model` (Route, json_schema);
+they are imported on first use, so `vnet --help` loads neither pydantic nor the kinds.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     ApplyError,
@@ -14,10 +22,28 @@ from .errors import (
     TopologyError,
     VnetError,
 )
-from .load import load_data, load_file, load_text
-from .model import Route, Topology, json_schema
 
-load = load_file
+if TYPE_CHECKING:
+    from .api import Topology, load_data, load_file, load_text
+    from .model import Route, json_schema
+
+    load = load_file
+
+#: public name -> (module, name in it)
+_LAZY = {"Topology": ("api", "Topology"), "load": ("api", "load_file"),
+         "load_file": ("api", "load_file"), "load_text": ("api", "load_text"),
+         "load_data": ("api", "load_data"), "Route": ("model", "Route"),
+         "json_schema": ("model", "json_schema")}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'vnet' has no attribute {name!r}")
+    module, attr = _LAZY[name]
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["ApplyError", "ConflictError", "Issue", "KernelError", "LockError", "Route",
            "Topology", "TopologyError", "VnetError", "json_schema", "load", "load_data",

@@ -1,19 +1,76 @@
-"""The operations a user asks for (plan, apply, destroy, show), joining the pure core to the
-kernel door. The CLI and the Python API both call these."""
+"""The operations a user asks for (plan, apply, destroy, show, check), joining the pure core to
+the kernel door. The CLI and the Python API both call these; `Topology` and the `load_*`
+functions here are the public Python API that `vnet` re-exports."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from . import loader, model
 from .actions import Action
 from .apply import execute_plan
 from .door.protocol import Kernel, Scope
-from .model import Topology
 from .observe import Observed
 from .plan import Plan, namespaces_to_observe, plan_changes, plan_teardown
-from .record import Record, host_lock, parse_ext_key, read_record, write_record
+from .record import Record, parse_ext_key
+from .store import host_lock, read_record, write_record
+
+
+class Topology(model.Topology):
+    """A loaded topology that can act on the kernel: `vnet.load(PATH).apply()`, or as a
+    context manager that applies on enter and destroys on exit."""
+
+    @classmethod
+    def of(cls, data: model.Topology) -> Topology:
+        """The same topology, with the methods."""
+        return cls(**{f.name: getattr(data, f.name) for f in dataclasses.fields(data)})
+
+    @classmethod
+    def load(cls, path: str | Path) -> Topology:
+        """Load and validate a topology file (raises TopologyError with every problem)."""
+        return load_file(path)
+
+    def plan(self) -> Plan:
+        """The Plan that `apply` would carry out, against the live kernel."""
+        return plan(self)
+
+    def apply(self, progress: Callable[[Action, int, int], None] | None = None) -> Plan:
+        """Converge the kernel to this topology, all or nothing; returns the executed Plan."""
+        return apply(self, progress=progress)
+
+    def destroy(self, progress: Callable[[Action, int, int], None] | None = None) -> Plan:
+        """Remove what this topology owns; put back what it changed on other interfaces."""
+        return destroy(self.name, progress=progress)
+
+    def check(self) -> list[Any]:
+        """Run the file's `checks:` with real packets; a list of CheckResult."""
+        return check(self)
+
+    def __enter__(self) -> Topology:
+        self.apply()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.destroy()
+
+
+def load_file(path: str | Path) -> Topology:
+    """Load and validate a topology file (raises TopologyError with every problem)."""
+    return Topology.of(loader.load_file(path))
+
+
+def load_text(text: str, file: str = "<string>") -> Topology:
+    """Load and validate a topology from YAML text; `file` names it in error positions."""
+    return Topology.of(loader.load_text(text, file))
+
+
+def load_data(data: dict[str, Any], file: str = "<data>") -> Topology:
+    """Load and validate a topology from parsed data (a dict as the YAML would give)."""
+    return Topology.of(loader.load_data(data, file))
 
 
 def owned_namespaces(backend: Kernel, topology: str) -> list[str]:
@@ -21,7 +78,7 @@ def owned_namespaces(backend: Kernel, topology: str) -> list[str]:
     return sorted(ns for ns in backend.list_netns() if backend.netns_owner(ns) == topology)
 
 
-def observe_topology(backend: Kernel, topo: Topology, record: Record,
+def observe_topology(backend: Kernel, topo: model.Topology, record: Record,
                      teardown: bool = False) -> Observed:
     """What planning `topo` needs of the kernel; for a `teardown`, the namespaces the topology
     owns are only identified (they go whole)."""
@@ -42,14 +99,14 @@ def observe_topology(backend: Kernel, topo: Topology, record: Record,
         if teardown else None))
 
 
-def plan(topo: Topology, backend: Kernel | None = None) -> Plan:
+def plan(topo: model.Topology, backend: Kernel | None = None) -> Plan:
     """What `apply` would do, against the live kernel."""
     with _backend(backend) as nl:
         record = read_record(topo.name)
         return plan_changes(topo, observe_topology(nl, topo, record), record)
 
 
-def apply(topo: Topology, backend: Kernel | None = None,
+def apply(topo: model.Topology, backend: Kernel | None = None,
           progress: Callable[[Action, int, int], None] | None = None) -> Plan:
     """Converge the kernel to the topology, all or nothing; returns the plan it carried out."""
     with host_lock(), _backend(backend) as nl:
@@ -67,7 +124,7 @@ def destroy(name: str, backend: Kernel | None = None,
     """Remove everything topology `name` owns; put back what it changed on other interfaces."""
     with host_lock(), _backend(backend) as nl:
         record = read_record(name)
-        empty = Topology(name=name)
+        empty = model.Topology(name=name)
         observed = observe_topology(nl, empty, record, teardown=True)
         the_plan = plan_teardown(name, observed, record)
         if the_plan.has_changes:
@@ -153,7 +210,7 @@ class _backend:
             self.mine.close()
 
 
-def check(topo: Topology, progress: Callable[[Any], None] | None = None) -> list[Any]:
+def check(topo: model.Topology, progress: Callable[[Any], None] | None = None) -> list[Any]:
     """Run the topology's `checks:` with real packets; one CheckResult per check, in order."""
     from .checks import resolve_checks
     from .door.probes import run_probe

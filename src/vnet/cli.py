@@ -35,7 +35,7 @@ def _console(stderr: bool = False) -> Any:
 
 
 class _LazyConsole:
-    """The error console, made on the first error: importing rich cost every run ~25 ms."""
+    """The error console, made on the first error: a run without errors never imports rich."""
 
     def __init__(self) -> None:
         self._con: Any = None
@@ -51,7 +51,7 @@ def _emit_json(data: Any) -> None:
 
 
 def _load(path: str) -> Any:
-    from .load import load_file
+    from .loader import load_file
     return load_file(path)
 
 
@@ -70,8 +70,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _print_plan(plan: Any, done: bool = False) -> None:
-    # Plain writes, not rich: a 10k-interface plan is 25k lines, and rich's per-line
-    # rendering cost more than the kernel's work (18 s). Colour only on a terminal.
+    # Plain writes, not rich: a large plan has tens of thousands of lines, and rich's per-line
+    # rendering would cost more than the kernel's work. Colour only on a terminal.
     from .render.plan_text import ANSI_COLOURS, plan_lines, plan_summary
     colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     lines = [f"\x1b[{ANSI_COLOURS[verb]}m{line}\x1b[0m" if colour else line
@@ -104,7 +104,7 @@ def _progress() -> Any:
     def report(action: Any, i: int, total: int) -> None:
         now = time.monotonic()
         if now - shown[0] < 0.1 and i + 1 < total:
-            return  # a terminal cannot show 10k lines a second; ten updates do
+            return  # a terminal cannot show thousands of lines a second; ten updates do
         shown[0] = now
         con.print(f"[{i + 1}/{total}] {action.verb} {action.subject}", markup=False,
                   style="dim", end="\r")
@@ -285,10 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
 def run() -> None:
     """The `vnet` command (console script, `python -m vnet`): `main`, then a quick exit.
 
-    At exit Python frees every object one by one: after loading and planning 10k
-    interfaces that took 0.2 s, a tenth of a no-op `apply`. The memory goes back to the
-    system anyway, so the command runs the exit handlers, flushes its output and leaves
-    without that teardown. (`main` itself returns normally: tests and callers use it.)"""
+    At exit Python frees every object one by one, which after loading and planning a large
+    file is a visible share of a no-op `apply`. The memory goes back to the system anyway,
+    so the command runs the exit handlers, flushes its output and leaves without that
+    teardown. (`main` itself returns normally: tests and callers use it.)"""
     try:
         code = main()
     except BrokenPipeError:  # the reader went away (`vnet schema | head`): nothing to report
@@ -306,7 +306,7 @@ def run() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     # A vnet command is one short process that builds its objects and exits. Python's cyclic
     # garbage collector rescanned them again and again while a large file loaded and the
-    # kernel's state was read (more than half of a 10k-interface load); reference counting
+    # kernel's state was read, finding nothing to free; reference counting
     # still frees everything that is not a cycle.
     was_enabled = gc.isenabled()
     gc.disable()

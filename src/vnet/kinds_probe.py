@@ -8,7 +8,7 @@ import os
 from dataclasses import asdict, dataclass
 
 from . import kinds as registry
-from .record import STATE_DIR
+from .store import STATE_DIR
 
 
 @dataclass

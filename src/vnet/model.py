@@ -90,7 +90,8 @@ class External(Common):
 
 @dataclass
 class Topology:
-    """A validated topology. Build it with `vnet.load`; it is plain data."""
+    """A validated topology: plain data. `vnet.load` gives the public `vnet.Topology`, this
+    data with the methods that act on the kernel (plan, apply, destroy, check)."""
 
     name: str
     namespaces: list[str] = field(default_factory=list)
@@ -101,40 +102,6 @@ class Topology:
     source: str = "<memory>"
     #: dotted field path -> position in the source file, for errors found after loading
     positions: Mapping[str, Position] = field(default_factory=dict, repr=False)
-
-    # The convenience API. Imports are local so the model never pulls in the kernel side.
-    @classmethod
-    def load(cls, path: Any) -> Topology:
-        """Load and validate a topology file (raises TopologyError with every problem)."""
-        from .load import load_file
-        return load_file(path)
-
-    def plan(self) -> Any:
-        """The Plan that `apply` would carry out, against the live kernel."""
-        from . import api
-        return api.plan(self)
-
-    def apply(self, progress: Any = None) -> Any:
-        """Converge the kernel to this topology, all or nothing; returns the executed Plan."""
-        from . import api
-        return api.apply(self, progress=progress)
-
-    def destroy(self, progress: Any = None) -> Any:
-        """Remove what this topology owns; put back what it changed on other interfaces."""
-        from . import api
-        return api.destroy(self.name, progress=progress)
-
-    def check(self) -> Any:
-        """Run the file's `checks:` with real packets; a list of CheckResult."""
-        from . import api
-        return api.check(self)
-
-    def __enter__(self) -> Topology:
-        self.apply()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.destroy()
 
     def endpoints(self) -> list[InterfaceBase]:
         """Every interface end the topology creates (a veth counts twice)."""

@@ -9,6 +9,10 @@ from typing import Any
 
 from . import ownership
 
+#: key under which the door puts a team's teamd facts (pid, running, config) into its
+#: LinkState.info_data: a team's options live in teamd, not in the kernel
+TEAMD_KEY = "VNET_TEAMD"
+
 
 @dataclass
 class LinkState:
@@ -121,8 +125,8 @@ class NetnsState:
     #: bridge VLAN filtering: ifname -> {vid: PVID|UNTAGGED flags} of bridges and their ports
     bridge_vlans: dict[str, dict[int, int]] = field(default_factory=dict)
     #: whether links created here get IPv6 (net.ipv6.conf.default.disable_ipv6 is 0), or a
-    #: function that reads it: reading it costs a step into the namespace (0.18 s for 1,000
-    #: namespaces), and planning asks only where it creates links (see new_links_get_ipv6)
+    #: function that reads it: reading it costs a step into the namespace, and planning asks
+    #: only where it creates links (see new_links_get_ipv6)
     ipv6_default: bool | Callable[[], bool] = field(default=True, compare=False, repr=False)
 
     @property
@@ -140,7 +144,7 @@ class NetnsState:
         return ownership.netns_owner(lo.altnames) if lo else None
 
     #: addresses by interface, built on first use (planning asks once per interface: a scan
-    #: of every address each time made a 10k-interface plan quadratic)
+    #: of every address each time would make planning quadratic)
     _by_ifname: tuple[int, int, dict[str, list[str]]] | None = field(
         default=None, init=False, repr=False, compare=False)
 

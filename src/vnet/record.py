@@ -1,23 +1,14 @@
-"""What vnet changed on objects it does not own, kept under /run/vnet so destroy can put it back.
+"""What vnet changed on objects it does not own, so destroy can put it back: pure data.
 
-Owned objects need no record (their altname marks them); this file is only for the originals of
-external interfaces and for routes vnet added in namespaces it does not own. /run is a tmpfs:
-the record lives exactly as long as the kernel state it describes.
+Owned objects need no record (their altname marks them); a record holds only the originals of
+external interfaces and the routes vnet added in namespaces it does not own. The planner reads
+and writes it as data; `store` keeps it on disk (and holds the host lock).
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
-
-from .errors import LockError
-
-STATE_DIR = "/run/vnet"
 
 
 @dataclass
@@ -41,49 +32,3 @@ def ext_key(netns: str | None, name: str) -> str:
 def parse_ext_key(key: str) -> tuple[str | None, str]:
     ns, name = key.split("|", 1)
     return (ns or None, name)
-
-
-def _path(topology: str) -> str:
-    return os.path.join(STATE_DIR, f"{topology}.json")
-
-
-def read_record(topology: str) -> Record:
-    try:
-        with open(_path(topology), encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        return Record(topology)
-    return Record(topology=topology, externals=data.get("externals", {}),
-                  external_addresses=data.get("external_addresses", {}),
-                  routes=data.get("routes", []))
-
-
-def write_record(record: Record) -> None:
-    path = _path(record.topology)
-    if record.is_empty():
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        return
-    os.makedirs(STATE_DIR, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(asdict(record), fh, indent=1, sort_keys=True)
-    os.replace(tmp, path)
-
-
-@contextmanager
-def host_lock(wait: bool = False) -> Iterator[None]:
-    """One vnet at a time changes the kernel: an exclusive lock on /run/vnet/lock."""
-    os.makedirs(STATE_DIR, exist_ok=True)
-    fd = os.open(os.path.join(STATE_DIR, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            raise LockError("another vnet process is changing the kernel (lock "
-                            f"{STATE_DIR}/lock is held); wait for it to finish") from None
-        yield
-    finally:
-        os.close(fd)

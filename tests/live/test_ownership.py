@@ -12,7 +12,7 @@ import pytest
 
 import vnet
 from vnet import api
-from vnet.record import STATE_DIR
+from vnet.store import STATE_DIR
 
 from .helpers import ip_json, require_kind, sh
 
@@ -201,7 +201,7 @@ def test_apply_refuses_while_another_vnet_holds_the_lock() -> None:
     _requires()
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, vnet.record as r\n"
+         "import sys, vnet.store as r\n"
          "with r.host_lock():\n"
          "    print('locked', flush=True)\n"
          "    sys.stdin.read()\n"],

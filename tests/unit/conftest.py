@@ -9,7 +9,7 @@ from typing import Any, Literal
 import pytest
 from pydantic import Field
 
-from vnet import kinds, ownership, record
+from vnet import kinds, ownership, store
 from vnet.kinds.base import IfName, InterfaceBase, bool_option, int_option
 from vnet.observe import AddressState, LinkState, NetnsState, Observed, RouteState
 
@@ -53,7 +53,7 @@ def private_state_dir(tmp_path_factory: pytest.TempPathFactory,
                       monkeypatch: pytest.MonkeyPatch) -> str:
     """Records and the host lock go to a temporary directory, never to /run/vnet."""
     path = str(tmp_path_factory.mktemp("run-vnet"))
-    monkeypatch.setattr(record, "STATE_DIR", path)
+    monkeypatch.setattr(store, "STATE_DIR", path)
     return path
 
 

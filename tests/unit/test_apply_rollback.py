@@ -17,7 +17,7 @@ from vnet.door.fake import FakeKernel, NotModelled
 from vnet.door.protocol import Scope
 from vnet.errors import ApplyError, ConflictError, KernelError
 from vnet.plan import Plan, plan_changes
-from vnet.record import read_record
+from vnet.store import read_record
 
 LAB = f"""
 name: {TOPO}

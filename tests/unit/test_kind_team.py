@@ -13,9 +13,9 @@ import pytest
 from conftest import TOPO, link, netns, observed
 
 import vnet
-from vnet.door.teamd import TEAMD_KEY
 from vnet.errors import Position, TopologyError
 from vnet.kinds.team import Team
+from vnet.observe import TEAMD_KEY
 from vnet.plan import plan_changes, plan_teardown
 
 HEAD = f"""\

@@ -13,10 +13,11 @@ with its config as a `-c` argument, and keeps, per topology, namespace and team,
 teamd's control socket stays where teamdctl looks for it (/run/teamd/TEAM.sock), so
 `teamdctl TEAM state` works as usual; it is per team name, hence one team name per host.
 
-Measured (Debian 6.1, libteam 1.31): deleting a team device does not stop its teamd (it would
-run on, holding the namespace), so a team is removed by stopping teamd, which deletes the
-device; a port must be down to join a team ("Device is up. Set it down before adding it as a
-team port"); ports enslaved with netlink (`ip link set X master team0`) are taken up by teamd.
+Observed with Debian's 6.1 kernel and libteam 1.31: deleting a team device does not stop its
+teamd (it would run on, holding the namespace), so a team is removed by stopping teamd, which
+deletes the device; a port must be down to join a team ("Device is up. Set it down before
+adding it as a team port"); ports enslaved with netlink (`ip link set X master team0`) are
+taken up by teamd.
 """
 
 from __future__ import annotations
@@ -33,10 +34,8 @@ import time
 from typing import Any
 
 from ..errors import KernelError
-from ..observe import LinkState
+from ..observe import TEAMD_KEY, LinkState
 
-#: key under which the backend puts a team's teamd facts into its LinkState.info_data
-TEAMD_KEY = "VNET_TEAMD"
 #: the directory name that stands for "the namespace vnet runs in" (':' is not allowed in a
 #: namespace name, so it cannot clash with one)
 HOST_NS_DIR = ":host"
@@ -45,8 +44,8 @@ _STOP_WAIT = 30.0  # teamd takes seconds to quit under emulation (TCG)
 
 
 def teamd_dir(owner: str, netns: str | None) -> str:
-    from .. import record
-    return os.path.join(record.STATE_DIR, "teamd", owner, netns or HOST_NS_DIR)
+    from .. import store
+    return os.path.join(store.STATE_DIR, "teamd", owner, netns or HOST_NS_DIR)
 
 
 def _paths(owner: str, netns: str | None, ifname: str) -> tuple[str, str]:
@@ -188,7 +187,7 @@ class TeamdOps:
     def _op_teamd_start(self, netns: str | None, ifname: str, owner: str,
                         config: dict[str, Any], ports: list[list[Any]] | None = None) -> None:
         """Restart teamd for an existing team device (take it over). teamd releases the ports
-        it finds as it takes over (measured), so `ports` ([name, was_up] pairs) join again:
+        it finds as it takes over (observed), so `ports` ([name, was_up] pairs) join again:
         down, enslaved, and up again if they were."""
         from ..ownership import link_marker
         self._teamd_start(netns, ifname, link_marker(owner, ifname), config, take_over=True)
@@ -209,8 +208,8 @@ class TeamdOps:
     def _stop_teamds_in(self, netns: str) -> None:
         """Stop every teamd vnet runs in a namespace about to be deleted: a running teamd
         keeps the namespace (and its team) alive after the bind mount is gone."""
-        from .. import record
-        top = os.path.join(record.STATE_DIR, "teamd")
+        from .. import store
+        top = os.path.join(store.STATE_DIR, "teamd")
         if not os.path.isdir(top):  # no teamd ever ran: no glob per namespace of a big star
             return
         pattern = os.path.join(top, "*", glob.escape(netns), "*.pid")

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..actions import Action, Request
-from ..door.teamd import TEAMD_KEY
+from ..observe import TEAMD_KEY
 from . import register
 from .base import IP, InterfaceBase, Option
 

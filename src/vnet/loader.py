@@ -29,8 +29,8 @@ except AttributeError:  # pragma: no cover
 
 class _Loader(_Base):
     """The safe loader, with each plain scalar's tag resolved once per distinct text: the
-    resolver's regular expressions ran for every scalar (75,000 in a 10k-interface file, most
-    of them the same few keys and kind names)."""
+    resolver's regular expressions would run for every scalar, and a large file repeats the
+    same few keys and kind names over and over."""
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
@@ -56,8 +56,8 @@ class _Positions(Mapping[str, Position]):
     """Turns a composed YAML node tree into plain data, and answers "where is this field
     path" (`interfaces[2].master`; `...#key` for the key's own place) by walking the tree.
 
-    Positions are looked up only when an error needs one: building a path -> position map
-    of every value cost a third of loading a 10k-interface file."""
+    Positions are looked up only when an error needs one: a path -> position map of every
+    value would be built on every load, while only errors read it."""
 
     def __init__(self, file: str, issues: Collector):
         self.file = file
