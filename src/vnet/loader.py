@@ -244,8 +244,11 @@ def load_text(text: str, file: str = "<string>") -> Topology:
     topo = _build(data, pos, issues)
     if topo is not None:
         from .checks import resolve_checks
-        from .validate import validate_topology
+        from .validate import reporter, validate_topology
         validate_topology(topo, issues)
+        base = Path(topo.source).parent
+        for iface in topo.interfaces:
+            iface.read_files(base, reporter(topo, issues, iface))
         resolve_checks(topo, issues)
     issues.raise_if_any()
     assert topo is not None

@@ -107,9 +107,9 @@ def validate_topology(topo: Topology, issues: Collector) -> None:
 
     for obj in ends:
         if obj.created_by is None:
-            obj.check(topo, _reporter(topo, issues, obj))
+            obj.check(topo, reporter(topo, issues, obj))
     for obj in objs:
-        check_vlans(obj, by_key, _reporter(topo, issues, obj))
+        check_vlans(obj, by_key, reporter(topo, issues, obj))
 
     route_seen: dict[tuple[Any, ...], int] = {}
     for i, route in enumerate(topo.routes):
@@ -130,7 +130,7 @@ def validate_topology(topo: Topology, issues: Collector) -> None:
             route_seen[route.key] = i
 
 
-def _reporter(topo: Topology, issues: Collector, obj: Any) -> Any:
+def reporter(topo: Topology, issues: Collector, obj: Any) -> Any:
     """A `report(field, message, hint)` for one interface entry: adds path and position."""
     def report(field: str, message: str, hint: str = "") -> None:
         path = f"{obj.path}.{field}"

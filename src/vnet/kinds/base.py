@@ -11,6 +11,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import (
@@ -380,6 +381,11 @@ class InterfaceBase(Common):
     def check(self, topo: Any, report: Callable[..., None]) -> None:
         """Kind-specific semantic checks (mode/option fit, parent kind). Call
         `report(field, message, hint="")` for each problem; it adds the file position."""
+
+    def read_files(self, base: Path, report: Callable[..., None]) -> None:
+        """Read the files the entry names (MACsec key files), relative to `base`, the topology
+        file's folder, reporting problems as `check` does. The loader calls it after
+        validation: reading files is the loader's job, and validation stays pure."""
 
     # ---- rendering ------------------------------------------------------------------------
     def ip_type_args(self) -> list[str]:

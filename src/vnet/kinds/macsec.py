@@ -225,27 +225,36 @@ class Macsec(InterfaceBase):
             out += [(f"rx[{i}].sa[{j}]", sa) for j, sa in enumerate(sc.sa)]
         return out
 
-    def _resolve_keys(self, topo: Any, report: Any) -> None:
-        base = Path(getattr(topo, "source", "") or ".").parent
-        want = KEY_BYTES[self.cipher or "gcm-aes-128"]
+    def _check_keys(self, report: Any) -> None:
+        """Each SA has its key one way; a key written here has the cipher's length."""
         for path, sa in self._all_sas():
             if (sa.key is None) == (sa.key_file is None):
                 report(path, "an SA needs its key: exactly one of key or key_file",
                        "add key_file: PATH (a file holding the hex key, mode 0600)")
+            elif sa.key is not None:
+                self._check_length(path, sa, report)
+
+    def _check_length(self, path: str, sa: SA, report: Any) -> None:
+        want = KEY_BYTES[self.cipher or "gcm-aes-128"]
+        got = len(sa.secret.get_secret_value()) // 2
+        if got != want:
+            field = f"{path}.key_file" if sa.key_file else f"{path}.key"
+            report(field, f"the key is {got} bytes; cipher {self.cipher or 'gcm-aes-128'} "
+                   f"needs {want} bytes ({want * 2} hex digits)",
+                   "use a key of that length, or change cipher")
+
+    def read_files(self, base: Path, report: Any) -> None:
+        """Read each SA's key_file (relative to the topology file's folder)."""
+        for path, sa in self._all_sas():
+            if sa.key_file is None or sa.key is not None:
                 continue
-            if sa.key_file is not None:
-                file = Path(sa.key_file)
-                try:
-                    sa._key = secrets.read_key_file(file if file.is_absolute() else base / file)
-                except ValueError as exc:
-                    report(f"{path}.key_file", str(exc))
-                    continue
-            got = len(sa.secret.get_secret_value()) // 2
-            if got != want:
-                field = f"{path}.key_file" if sa.key_file else f"{path}.key"
-                report(field, f"the key is {got} bytes; cipher {self.cipher or 'gcm-aes-128'} "
-                       f"needs {want} bytes ({want * 2} hex digits)",
-                       "use a key of that length, or change cipher")
+            file = Path(sa.key_file)
+            try:
+                sa._key = secrets.read_key_file(file if file.is_absolute() else base / file)
+            except ValueError as exc:
+                report(f"{path}.key_file", str(exc))
+                continue
+            self._check_length(path, sa, report)
 
     # ---- checks ---------------------------------------------------------------------------
     def check(self, topo: Any, report: Any) -> None:
@@ -257,7 +266,7 @@ class Macsec(InterfaceBase):
         if self.replay_protect and self.window is None:
             report("replay_protect", "replay protection needs a window (ip: replay on window N)",
                    "add window: 0 (strict ordering) or a packet count like 32")
-        self._resolve_keys(topo, report)
+        self._check_keys(report)
         seen: dict[int, int] = {}
         for i, sa in enumerate(self.tx_sa):
             if sa.an in seen:
