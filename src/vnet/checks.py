@@ -101,7 +101,7 @@ class Check(BaseModel):
         if (self.rate is None) != (self.expect_rate is None):
             raise ValueError("a rate check needs both 'rate' (ADDRESS:PORT) and 'expect_rate'")
         if self.expect_rate is not None:
-            from .kinds.ifb import parse_rate  # tc's units, shared with the shaping options
+            from .features.shaping import parse_rate  # tc's units, shared with shaping
             parse_rate(self.expect_rate)
         if self.failover is not None and self.ping is None:
             raise ValueError("'failover' is only used with ping")
@@ -237,7 +237,7 @@ def resolve_checks(topo: Any, issues: Collector) -> list[Probe]:
         fo_ns, fo_dev = _split(chk.failover) if chk.failover else (None, None)
         rate = None
         if chk.expect_rate is not None:
-            from .kinds.ifb import parse_rate
+            from .features.shaping import parse_rate
             rate = parse_rate(chk.expect_rate)
         probes.append(Probe(label, chk.probe, src_ns, src_dev, dst_ns, dst_addr, dst_dev, port,
                             chk.mtu, chk.expect, chk.count, chk.timeout, enc_ns, enc_dev,

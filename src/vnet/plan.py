@@ -24,8 +24,8 @@ from typing import Any
 from . import kinds, ownership
 from .actions import Action, Request, Verb
 from .errors import ConflictError, Issue
+from .features.bridge_vlans import plan_vlans
 from .kinds.base import InterfaceBase
-from .kinds.bridge import plan_vlans
 from .model import External, Route, Topology
 from .observe import LinkState, NetnsState, Observed, RouteState
 from .record import Record, ext_key, parse_ext_key

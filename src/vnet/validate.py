@@ -7,8 +7,8 @@ from collections import defaultdict
 from typing import Any
 
 from .errors import Collector
+from .features.bridge_vlans import check_vlans
 from .kinds.base import InterfaceBase
-from .kinds.bridge import check_vlans
 from .model import External, Topology
 
 

@@ -12,8 +12,7 @@ from pydantic import ValidationError
 
 import vnet
 from vnet.errors import Position, TopologyError
-from vnet.kinds.base import BridgeVlan
-from vnet.kinds.bridge import expected_vlans, plan_vlans, wanted_vlans
+from vnet.features.bridge_vlans import BridgeVlan, expected_vlans, plan_vlans, wanted_vlans
 from vnet.observe import LinkState, NetnsState, Observed
 from vnet.ownership import link_marker
 from vnet.plan import plan_changes

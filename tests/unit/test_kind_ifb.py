@@ -9,14 +9,8 @@ import pytest
 
 import vnet
 from vnet.errors import Position, TopologyError
-from vnet.kinds.ifb import (
-    Ifb,
-    format_rate,
-    parse_rate,
-    parse_size,
-    parse_time,
-    xmittime,
-)
+from vnet.features.shaping import format_rate, parse_rate, parse_size, parse_time, xmittime
+from vnet.kinds.ifb import Ifb
 from vnet.observe import LinkState, NetnsState, Observed, TcFilterState, TcState
 from vnet.plan import plan_changes, plan_teardown
 

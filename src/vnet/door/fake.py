@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..actions import OPERATIONS, Request
 from ..errors import KernelError
+from ..features.bridge_vlans import BRIDGE_VLAN_INFO_PVID, BRIDGE_VLAN_INFO_UNTAGGED
+from ..features.fdb import NUD_PERMANENT
 from ..kinds import by_kernel_kind
 from ..observe import (
     AddressState,
@@ -43,9 +45,6 @@ from . import deletion
 from .protocol import Handler, Kernel, Scope, check_table
 
 Key = tuple[str | None, str]
-NUD_PERMANENT = 0x80
-BRIDGE_VLAN_INFO_PVID = 0x2
-BRIDGE_VLAN_INFO_UNTAGGED = 0x4
 #: the entry the kernel gives a new bridge and each new port: the default PVID, untagged
 DEFAULT_VLAN_ENTRY = BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED
 

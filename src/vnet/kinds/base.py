@@ -20,9 +20,9 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    field_validator,
-    model_validator,
 )
+
+from ..features.bridge_vlans import BridgeVlan
 
 IFNAMSIZ = 15
 #: names of the throwaway links that probe the kernel for a kind (and of their parent)
@@ -141,45 +141,6 @@ def enum_option(nla: str, names: dict[str, int], replace: bool = False) -> Optio
 VLAN_MIN, VLAN_MAX = 1, 4094
 
 
-class BridgeVlan(BaseModel):
-    """One VLAN of a bridge port, or of the bridge itself (`bridge vlan add vid V dev X
-    [pvid] [untagged] [self]`). `vid` is one id or a range "100-110" (not with pvid)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    vid: int | str = Field(description="VLAN id 1-4094, or a range like \"100-110\".")
-    pvid: bool = Field(False, description="Untagged frames entering the port join this VLAN.")
-    untagged: bool = Field(False, description="Frames of this VLAN leave the port untagged.")
-
-    @field_validator("vid")
-    @classmethod
-    def _vid(cls, value: int | str) -> int | str:
-        text = str(value).strip()
-        parts = text.split("-") if isinstance(value, str) else [text]
-        try:
-            ids = [int(p) for p in parts]
-        except ValueError:
-            raise ValueError(f"vid {value!r} is not a VLAN id or a range like 100-110") from None
-        if len(ids) > 2 or any(not VLAN_MIN <= i <= VLAN_MAX for i in ids):
-            raise ValueError(f"vid {value!r}: VLAN ids are {VLAN_MIN}-{VLAN_MAX}")
-        if len(ids) == 2 and ids[0] >= ids[1]:
-            raise ValueError(f"vid range {value!r} must go from low to high, e.g. 100-110")
-        return ids[0] if len(ids) == 1 else f"{ids[0]}-{ids[1]}"
-
-    @model_validator(mode="after")
-    def _pvid_single(self) -> BridgeVlan:
-        if self.pvid and isinstance(self.vid, str):
-            raise ValueError("pvid names one VLAN; a range cannot be the PVID")
-        return self
-
-    @property
-    def vids(self) -> range:
-        if isinstance(self.vid, int):
-            return range(self.vid, self.vid + 1)
-        low, high = (int(p) for p in self.vid.split("-"))
-        return range(low, high + 1)
-
-
 class Common(BaseModel):
     """Fields every interface end has, whatever its kind (also a veth's peer end)."""
 
@@ -228,6 +189,8 @@ class InterfaceBase(Common):
     options_map: ClassVar[dict[str, Option]] = {}
     #: kinds that can be a master (bridge, bond, team)
     can_be_master: ClassVar[bool] = False
+    #: a bridge: its own VLANs and its ports' are planned (features/bridge_vlans.py)
+    filters_vlans: ClassVar[bool] = False
     #: a master that refuses ports that are up (bond, team): vnet takes a port down to
     #: enslave it and brings it back up
     ports_down_to_enslave: ClassVar[bool] = False

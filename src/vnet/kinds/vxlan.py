@@ -16,15 +16,11 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from ..actions import Action, Request
+from ..features.fdb import FdbEntry, check_fdb, plan_fdb
 from . import register
-from .base import IP, IfName, InterfaceBase, Mac, Option, bool_option, int_option
-
-#: the all-zeros MAC: an FDB entry for it sends broadcast/unknown traffic to its dst
-ZERO_MAC = "00:00:00:00:00:00"
-NUD_PERMANENT = 0x80
+from .base import IP, IfName, InterfaceBase, Option, bool_option, int_option
 
 
 def _is_v6(value: str) -> bool:
@@ -38,20 +34,6 @@ def _is_multicast(value: str) -> bool:
 def _addr_option(nla4: str) -> Option:
     """local/remote/group: one option, an IPv4 or an IPv6 attribute (decoded by the class)."""
     return Option(nla4, encode=str, decode=lambda v: str(ipaddress.ip_address(v)), replace=True)
-
-
-class FdbEntry(BaseModel):
-    """One static forwarding entry: frames for `mac` go to the VTEP at `dst`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    mac: Mac = Field(description="Destination MAC; 00:00:00:00:00:00 = broadcast/unknown "
-                                 "(head-end replication).")
-    dst: IP = Field(description="Remote VTEP address (underlay IP).")
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.mac, self.dst)
 
 
 @register
@@ -152,33 +134,11 @@ class Vxlan(InterfaceBase):
 
     # ---- FDB ------------------------------------------------------------------------------
     def plan_extras(self, netns_state: Any, live: Any) -> list[Any]:
-        """Static FDB entries: add the declared ones missing, remove the vnet-made ones that
-        are no longer declared (only permanent entries count; learned ones come and go)."""
-        want = {e.key: e for e in self.fdb}
-        have: set[tuple[str, str]] = set()
-        if live is not None and netns_state is not None:
+        default_dst = None
+        if live is not None:
             default = self.decode_info_data(live.info_data)
             default_dst = default.get("remote") or default.get("group")
-            for entry in getattr(netns_state, "fdb", []):
-                if entry.ifname != self.name or not entry.state & NUD_PERMANENT:
-                    continue
-                if entry.mac == ZERO_MAC and entry.dst == default_dst:
-                    continue  # the kernel's own entry for `remote`/`group`
-                have.add((entry.mac, entry.dst))
-        ns, name = self.key
-        where = f"{ns}/{name}" if ns else name
-        actions: list[Any] = []
-        for key in [k for k in want if k not in have]:
-            args = {"ifname": name, "mac": key[0], "dst": key[1]}
-            actions.append(Action(
-                "create", f"fdb {key[0]} dst {key[1]} on {where}", "declared",
-                [Request("fdb.add", ns, args)], [Request("fdb.del", ns, args)]))
-        for key in sorted(have - want.keys()):
-            args = {"ifname": name, "mac": key[0], "dst": key[1]}
-            actions.append(Action(
-                "remove", f"fdb {key[0]} dst {key[1]} on {where}", "not in the file",
-                [Request("fdb.del", ns, args)], [Request("fdb.add", ns, args)]))
-        return actions
+        return plan_fdb(self, netns_state, live, default_dst)
 
     # ---- checks ---------------------------------------------------------------------------
     def check(self, topo: Any, report: Any) -> None:
@@ -220,18 +180,7 @@ class Vxlan(InterfaceBase):
         if self.fdb and self.collect_metadata:
             report("fdb", "static FDB entries need a VNI; a collect_metadata vxlan has none",
                    "remove fdb or collect_metadata: true")
-        seen: dict[tuple[str, str], int] = {}
-        for i, entry in enumerate(self.fdb):
-            if entry.key in seen:
-                report(f"fdb[{i}]", f"fdb entry {entry.mac} dst {entry.dst} is listed twice",
-                       f"remove it (the other is fdb[{seen[entry.key]}])")
-            seen.setdefault(entry.key, i)
-            if entry.mac == ZERO_MAC and entry.dst == self.remote:
-                report(f"fdb[{i}]", f"the kernel already makes this entry for remote "
-                       f"{self.remote}", "remove it from fdb")
-            if self.local is not None and _is_v6(entry.dst) != _is_v6(self.local):
-                report(f"fdb[{i}].dst", f"fdb dst {entry.dst} and local {self.local} are of "
-                       "different IP versions", "use the underlay's address family")
+        check_fdb(self.fdb, self.remote, self.local, report)
 
     # ---- rendering ------------------------------------------------------------------------
     def ip_type_args(self) -> list[str]:
