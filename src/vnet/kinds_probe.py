@@ -41,7 +41,7 @@ def kind_table(refresh: bool = False) -> list[KindInfo]:
         except (OSError, ValueError):
             probed = None
     if probed is None or set(probed) != set(names):
-        from .door.netlink import probe_kinds
+        from .door.kind_probe import probe_kinds
         probed = {k: list(v) for k, v in probe_kinds(names).items()}
         if all(v[0] is not None for v in probed.values()):
             try:

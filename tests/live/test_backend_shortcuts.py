@@ -17,7 +17,7 @@ import pytest
 import vnet
 from vnet import api, ownership
 from vnet.actions import Request
-from vnet.door import netlink, rtnl
+from vnet.door import namespaces, rtnl
 from vnet.door.netlink import Netlink
 from vnet.door.protocol import Scope
 from vnet.errors import KernelError
@@ -487,7 +487,7 @@ def test_namespace_deletions_go_in_runs_the_open_file_limit_allows(
     def room(wanted: int) -> Iterator[int]:
         assert wanted == len(names)
         yield 2
-    monkeypatch.setattr(netlink, "_room_for_files", room)
+    monkeypatch.setattr(namespaces, "room_for_files", room)
     with Netlink() as nl:
         assert nl.send_bulk([[Request("netns.del", None, {"name": n, "group": group})]
                              for n in names]) == (5, None)

@@ -16,7 +16,7 @@ import pytest
 
 from vnet import api, kinds, kinds_probe
 from vnet.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, main
-from vnet.door import netlink
+from vnet.door import kind_probe
 from vnet.door.fake import FakeKernel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,7 +129,7 @@ def probe(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[list[str]]:
         calls.append(list(names))
         return {n: (True, "") if n in ("bridge", "veth") else (False, "the kernel lacks it")
                 for n in names}
-    monkeypatch.setattr(netlink, "probe_kinds", fake_probe)
+    monkeypatch.setattr(kind_probe, "probe_kinds", fake_probe)
     monkeypatch.setattr(kinds_probe, "STATE_DIR", str(tmp_path))
     return calls
 

@@ -1,4 +1,4 @@
-"""The room a teardown of many namespaces makes for their files (netlink._room_for_files)."""
+"""The room a teardown of many namespaces makes for their files (namespaces.room_for_files)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import resource
 
 import pytest
 
-from vnet.door import netlink
+from vnet.door import namespaces
 
 
 class _Limits:
@@ -29,18 +29,18 @@ class _Limits:
 @pytest.fixture
 def limits(monkeypatch: pytest.MonkeyPatch) -> _Limits:
     lim = _Limits(0, 0)
-    monkeypatch.setattr(netlink.resource, "getrlimit", lim.get)
-    monkeypatch.setattr(netlink.resource, "setrlimit", lim.set)
-    monkeypatch.setattr(netlink.os, "listdir", lambda path: ["0"] * 10)  # 10 files open
+    monkeypatch.setattr(namespaces.resource, "getrlimit", lim.get)
+    monkeypatch.setattr(namespaces.resource, "setrlimit", lim.set)
+    monkeypatch.setattr(namespaces.os, "listdir", lambda path: ["0"] * 10)  # 10 files open
     return lim
 
 
-SPARE = 10 + netlink._LEAN_OPEN + 16  # open now, sockets, margin
+SPARE = 10 + namespaces.LEAN_OPEN + 16  # open now, sockets, margin
 
 
 def test_limit_raised_for_the_while_and_put_back(limits: _Limits) -> None:
     limits.soft, limits.hard = 1024, 524288
-    with netlink._room_for_files(1000) as room:
+    with namespaces.room_for_files(1000) as room:
         assert room == 1000
         assert limits.soft == SPARE + 1000
     assert (limits.soft, limits.hard) == (1024, 524288)
@@ -48,14 +48,14 @@ def test_limit_raised_for_the_while_and_put_back(limits: _Limits) -> None:
 
 def test_enough_room_touches_no_limit(limits: _Limits) -> None:
     limits.soft, limits.hard = 20000, 20000
-    with netlink._room_for_files(1000) as room:
+    with namespaces.room_for_files(1000) as room:
         assert room == 1000
     assert limits.calls == []
 
 
 def test_a_low_hard_limit_gives_runs_of_what_fits(limits: _Limits) -> None:
     limits.soft, limits.hard = 512, 1024
-    with netlink._room_for_files(5000) as room:
+    with namespaces.room_for_files(5000) as room:
         assert room == 1024 - SPARE
         assert limits.soft == 1024
     assert limits.soft == 512
@@ -63,27 +63,27 @@ def test_a_low_hard_limit_gives_runs_of_what_fits(limits: _Limits) -> None:
 
 def test_a_refused_raise_gives_runs_under_the_soft_limit(limits: _Limits) -> None:
     limits.soft, limits.hard, limits.refuse = 1024, 4096, True
-    with netlink._room_for_files(5000) as room:
+    with namespaces.room_for_files(5000) as room:
         assert room == 1024 - SPARE
     assert limits.calls == [(4096, 4096)]
 
 
 def test_no_room_left_still_goes_one_at_a_time(limits: _Limits) -> None:
     limits.soft, limits.hard = 100, 100
-    with netlink._room_for_files(50) as room:
+    with namespaces.room_for_files(50) as room:
         assert room == 1
 
 
 def test_an_unlimited_soft_limit_holds_them_all(limits: _Limits) -> None:
     limits.soft = limits.hard = resource.RLIM_INFINITY
-    with netlink._room_for_files(7) as room:
+    with namespaces.room_for_files(7) as room:
         assert room == 7
     assert limits.calls == []
 
 
 def test_an_unlimited_hard_limit_raises_the_soft_one_as_far_as_needed(limits: _Limits) -> None:
     limits.soft, limits.hard = 1024, resource.RLIM_INFINITY
-    with netlink._room_for_files(3000) as room:
+    with namespaces.room_for_files(3000) as room:
         assert room == 3000
         assert limits.soft == SPARE + 3000
     assert limits.soft == 1024

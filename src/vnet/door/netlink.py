@@ -1,61 +1,57 @@
-"""The live kernel behind vnet's one door (the `backend` package): netlink and the netns bind
+"""The live kernel behind vnet's one door (protocol.py: `Kernel`): netlink and the netns bind
 mounts.
 
+This file holds the sockets and their caches, observing, the dispatch of requests (one table,
+`operations`), runs of deletions, and the link, address and route operations. Beside it, by
+concern: namespaces.py (create, delete, list), batch.py (many requests to a system call),
+decode.py (answers as observed state), deletion.py (the choice of groups, pure),
+kind_probe.py (which kinds this kernel has); the op groups that need more than a few lines
+(fdb, tc, bridge_vlan, macsec, teamd) are mixins; probes.py holds the checks' sockets.
 Common requests and dumps go through the lean rtnetlink path (rtnl.py); pyroute2 serves the
-rest. Op groups that need more than a few lines are mixins beside this file (fdb, tc,
-bridge_vlan, macsec, teamd); probes.py holds the checks' sockets. Nothing outside `backend`
-opens a socket, mounts, or runs a program. Requests are plain data (`Request`), so callers
-build lists of them without a kernel and `send`/`send_bulk` can batch them.
+rest. Nothing outside the door opens a socket, mounts, or runs a program.
 """
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import functools
 import os
-import resource
 import socket
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..actions import Request
 from ..errors import KernelError
-from ..observe import AddressState, LinkState, NetnsState, Observed, RouteState, gather
+from ..observe import AddressState, LinkState, NetnsState, Observed, gather
 from . import deletion, rtnl
+from .batch import BatchOps, lean_newlink
 from .bridge_vlan import BridgeVlanOps, read_bridge_vlans
+from .decode import (
+    IFF_UP,
+    decode_link,
+    decode_route,
+    errno_of,
+    is_paired,
+    kind_class,
+    lean_link,
+    teach_pyroute2,
+)
 from .fdb import FdbOps, read_fdb
 from .macsec import MacsecOps
+from .namespaces import LEAN_OPEN, NETNS_DIR, NamespaceOps
 from .protocol import Handler, Scope, check_table
 from .tc import TcOps, read_tc
 from .teamd import TeamdOps, read_teamd
 
-NETNS_DIR = "/run/netns"
 RTPROT_VNET = 118  # the routing protocol number vnet gives its routes (iproute2: proto 118)
-IFF_UP = 0x1
-_OPER = {0: "UNKNOWN", 1: "NOTPRESENT", 2: "DOWN", 3: "LOWERLAYERDOWN", 4: "TESTING",
-         5: "DORMANT", 6: "UP"}
-
-_CLONE_NEWNET = 0x40000000
-_MS_BIND = 4096
-_MS_REC = 16384
-_MS_SHARED = 1 << 20
-_MNT_DETACH = 2
 
 
-@functools.cache
-def _libc() -> ctypes.CDLL:
-    # once: each CDLL builds its own function-pointer class (a 1,000-namespace star asks 2,000
-    # times)
-    return ctypes.CDLL(None, use_errno=True)
-
-
-class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
+class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
     """A live kernel. One netlink socket per namespace, opened on first use.
 
-    Operations are `_op_<group>_<verb>` methods, reached through `execute(Request)`; groups
-    that need more than a few lines live in mixins beside this file (fdb.py, tc.py)."""
+    Each operation of the catalogue has its handler in `operations()`; `execute(Request)`
+    carries one out and turns the kernel's refusal into a KernelError naming it."""
 
     def __init__(self) -> None:
         self._sockets: dict[str | None, Any] = {}
@@ -80,7 +76,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
     def _ipr(self, netns: str | None) -> Any:
         if netns not in self._sockets:
             from pyroute2 import IPRoute
-            _teach_pyroute2()
+            teach_pyroute2()
             if netns is None:
                 self._sockets[netns] = IPRoute()
             else:
@@ -92,10 +88,10 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
 
     def _rt(self, netns: str | None) -> rtnl.Rtnl:
         """The lean socket of a namespace: the bulk of vnet's requests and dumps go through it;
-        at most _LEAN_OPEN stay open (a star of 1,000 namespaces must not exhaust fds)."""
+        at most LEAN_OPEN stay open (a star of 1,000 namespaces must not exhaust fds)."""
         rt = self._lean.pop(netns, None)
         if rt is None:
-            if len(self._lean) >= _LEAN_OPEN:
+            if len(self._lean) >= LEAN_OPEN:
                 self._lean.pop(next(iter(self._lean))).close()
             if netns is None:
                 rt = rtnl.Rtnl()
@@ -122,24 +118,6 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ---- namespaces ----------------------------------------------------------------------
-    def list_netns(self) -> set[str]:
-        try:
-            return {n for n in os.listdir(NETNS_DIR) if not n.startswith(".")}
-        except FileNotFoundError:
-            return set()
-
-    def netns_fd(self, netns: str | None) -> int:
-        path = "/proc/self/ns/net" if netns is None else os.path.join(NETNS_DIR, netns)
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-
-    def _open_netns(self, netns: str) -> int:
-        """netns_fd, or a KernelError naming the namespace when it does not exist."""
-        try:
-            return self.netns_fd(netns)
-        except FileNotFoundError:
-            raise KernelError(f"open namespace {netns}", errno.ENOENT,
-                              f"{NETNS_DIR}/{netns} does not exist") from None
 
     @contextmanager
     def _reach(self, netns: str, fd: int | None = None
@@ -148,7 +126,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         them (IFLA_TARGET_NETNSID): the root socket and the id the caller's namespace knows it
         by, when it has one (a veth into it gives it one) and no socket is open inside it yet;
         else a socket inside it and None. Opening a socket inside each namespace (and again,
-        past _LEAN_OPEN of them) was a third of a 1,000-namespace teardown. The namespace's
+        past LEAN_OPEN of them) was a third of a 1,000-namespace teardown. The namespace's
         file stays open meanwhile (`fd`, when the caller holds it open): its id cannot come
         to name another namespace."""
         if netns in self._lean:
@@ -165,109 +143,6 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
             if own:
                 os.close(fd)
 
-    def _create_netns(self, name: str) -> None:
-        """`ip netns add`: a new network namespace bind-mounted at /run/netns/NAME."""
-        libc = _libc()
-        os.makedirs(NETNS_DIR, exist_ok=True)
-        if libc.mount(b"", NETNS_DIR.encode(), b"none", _MS_SHARED | _MS_REC, None) != 0:
-            libc.mount(NETNS_DIR.encode(), NETNS_DIR.encode(), b"none", _MS_BIND | _MS_REC, None)
-            libc.mount(b"", NETNS_DIR.encode(), b"none", _MS_SHARED | _MS_REC, None)
-        path = os.path.join(NETNS_DIR, name)
-        try:
-            os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
-        except FileExistsError:
-            raise KernelError(f"create namespace {name}", errno.EEXIST) from None
-        # unshare and setns act on the calling thread only: this thread steps into a new
-        # namespace, binds it to the file and steps back (no fork: 1,000 namespaces in a star)
-        code = 0
-        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            if libc.unshare(_CLONE_NEWNET) != 0:
-                code = ctypes.get_errno() or 1
-            else:
-                if libc.mount(b"/proc/thread-self/ns/net", path.encode(), b"none", _MS_BIND,
-                              None) != 0:
-                    code = ctypes.get_errno() or 1
-                if libc.setns(own, _CLONE_NEWNET) != 0:
-                    os._exit(70)  # stranded in the new namespace: nothing safe is left to do
-        finally:
-            os.close(own)
-        if code != 0:
-            os.unlink(path)
-            raise KernelError(f"create namespace {name}", code)
-
-    def _delete_namespaces(self, items: Sequence[tuple[str, int | None]]
-                           ) -> tuple[int, KernelError | None]:
-        """Delete named namespaces, each with the topology's link `group` inside it first;
-        returns how many are gone and the error that stopped the rest (None: all gone).
-
-        The kernel dismantles a namespace asynchronously once its last reference goes: its
-        devices (a macvtap's /dev/tapN, a veth's peer outside) would linger for a moment.
-        Deleting the group inside first, in one call, makes that part synchronous: when
-        destroy returns, what vnet made there is gone. (Reading each namespace to delete its
-        pairs one by one cost a 1,000-namespace teardown a fifth of its time.)
-
-        The namespaces' files are held open until a run's bind mounts are all gone: each
-        unmount that drops a namespace's last reference sets the kernel dismantling it on the
-        other core while the next is unmounted, and the unmounts then stalled by up to 100 ms
-        (1,000 took 0.15-0.3 s, 0.02 s by `ip netns del`); held, they take 0.05 s and the
-        kernel dismantles the run at once after. A run is as many as the limit on open files
-        allows, raised for the while (Debian's default soft limit is 1,024): 1,000 unmounts
-        in runs of 256 took 0.10-0.13 s, in one run 0.05 s."""
-        with _room_for_files(len(items)) as room:
-            return self._delete_namespace_runs(items, room)
-
-    def _delete_namespace_runs(self, items: Sequence[tuple[str, int | None]], room: int
-                               ) -> tuple[int, KernelError | None]:
-        done = 0
-        for first in range(0, len(items), room):
-            held: list[tuple[str, int]] = []
-            missing: KernelError | None = None
-            try:
-                for name, group in items[first:first + room]:
-                    self._stop_teamds_in(name)  # a running teamd would keep it alive
-                    try:
-                        fd = self._open_netns(name)
-                    except KernelError as err:  # those before it still go
-                        missing = err
-                        break
-                    held.append((name, fd))
-                    if group is not None:
-                        try:
-                            with self._reach(name, fd) as (rt, nsid):
-                                rt.request(rtnl.dellink(group=group, target=nsid))
-                        except (OSError, KernelError):  # ENODEV: none left; else the
-                            pass                        # kernel's cleanup does it
-                for name, _ in held:
-                    refused = self._unmount_netns(name)
-                    if refused is not None:
-                        return done, refused
-                    done += 1
-            finally:
-                for _, fd in held:
-                    os.close(fd)
-            if missing is not None:
-                return done, missing
-        return done, None
-
-    def _unmount_netns(self, name: str) -> KernelError | None:
-        """`ip netns del` proper: close vnet's sockets inside, unmount and unlink the file."""
-        ipr = self._sockets.pop(name, None)
-        if ipr is not None:
-            ipr.close()
-        rt = self._lean.pop(name, None)
-        if rt is not None:
-            rt.close()
-        path = os.path.join(NETNS_DIR, name)
-        if _libc().umount2(path.encode(), _MNT_DETACH) != 0:
-            code = ctypes.get_errno()
-            if code != errno.EINVAL:  # EINVAL: not a mount point any more
-                return KernelError(f"delete namespace {name}", code)
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        return None
 
     # ---- reading -------------------------------------------------------------------------
     def observe(self, scope: Scope) -> Observed:
@@ -307,7 +182,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
 
     def _read_loopback(self, netns: str) -> NetnsState:
         lo = self._loopback(netns)
-        return NetnsState(name=netns, links={} if lo is None else {"lo": _lean_link(lo)})
+        return NetnsState(name=netns, links={} if lo is None else {"lo": lean_link(lo)})
 
     def read_netns(self, netns: str | None, counters: bool = True,
                    foreign_routes: bool = True, tc: bool = True,
@@ -326,9 +201,9 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         for raw in raws:
             if raw.has_info_data and kind_options:  # pyroute2 parses a kind's own attributes
                 self._ipr(netns)  # (its socket teaches pyroute2 the kinds' layouts)
-                link = _decode_link(rtnl.full_link(raw.raw))
+                link = decode_link(rtnl.full_link(raw.raw))
             else:
-                link = _lean_link(raw)
+                link = lean_link(raw)
             by_index[link.index] = link
             if raw.master:
                 masters[link.index] = raw.master
@@ -343,10 +218,10 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                 state.addresses.append(AddressState(names[index], address, scope))
         for family in (socket.AF_INET, socket.AF_INET6):
             for msg in rtnl.dump_routes(rt, family, 0 if foreign_routes else RTPROT_VNET):
-                route = _decode_route(msg, family, names)
+                route = decode_route(msg, family, names)
                 if route is not None:
                     state.routes.append(route)
-        if tc or any(cls.reads_tc for cls in map(_kind_class, {link.kind for link in
+        if tc or any(cls.reads_tc for cls in map(kind_class, {link.kind for link in
                                                                   by_index.values()}) if cls):
             state.qdiscs, state.tc_classes, state.tc_filters = read_tc(ipr, names)
         state.fdb = read_fdb(ipr, state.links)
@@ -424,7 +299,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                 from pyroute2.netlink.exceptions import NetlinkError
                 if not isinstance(exc, NetlinkError):
                     raise
-            code, detail = _errno_of(exc)
+            code, detail = errno_of(exc)
             raise KernelError(req.describe(), code, detail) from None
         finally:
             self._dumps.clear()  # a dump holds more than names and indexes: flags, masters
@@ -488,7 +363,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         by_index = {link.index: link for link in links}
         members = [deletion.Member(
             link.index, link.name, link.group,
-            peer=link.parent_index if _is_paired(link.kind) and link.parent_netnsid is None
+            peer=link.parent_index if is_paired(link.kind) and link.parent_netnsid is None
             and link.parent_index in by_index else None,
             master=link.master or None, up=bool(link.flags & IFF_UP)) for link in links]
         chosen = deletion.choose_groups(members, batches, os.getpid())
@@ -502,7 +377,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                 if exc.errno == errno.ENODEV:
                     continue  # gone meanwhile (with its peer): the goal holds
                 self._ungroup(rt, moved, by_index)
-                code, detail = _errno_of(exc)
+                code, detail = errno_of(exc)
                 return 0, KernelError(f"move {by_index[index].name} into a deletion group",
                                       code, detail)
             moved.append(index)
@@ -522,7 +397,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
                     except OSError:  # gone after all
                         pass
                 self._ungroup(rt, moved, by_index)
-                code, detail = _errno_of(exc)
+                code, detail = errno_of(exc)
                 err = KernelError(f"delete link group {target}", code, detail)
                 return self._still_done(rt, batches), err
         if chosen.missing is not None:
@@ -547,181 +422,6 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
             done += 1
         return done
 
-    # ---- batches of independent requests ------------------------------------------------
-    def batchable(self, req: Request) -> bool:
-        """Whether `send_batched` can carry out `req`: an address added, a link set up or
-        down, or a link the lean path creates (no parent, no options, both ends of a pair in
-        one namespace) in a namespace whose new links get no IPv6."""
-        if req.op in ("addr.add", "link.state"):
-            return True
-        args = req.args
-        peer = args.get("peer")
-        return (req.op == "link.add" and args.get("teamd") is None
-                and args.get("tuntap") is None and args.get("parent") is None
-                and not args.get("info_data")
-                and (peer is None or (peer.get("nla") in rtnl.PEER_NLAS
-                                      and peer.get("netns") == req.netns))
-                and not self._new_links_get_ipv6(req.netns))
-
-    def _new_links_get_ipv6(self, netns: str | None) -> bool:
-        """Whether links made in the namespace get IPv6 (its default.disable_ipv6 is 0).
-
-        There, creations go one by one: the kernel's IPv6 work for each new link runs in
-        workers that take the lock the requests take, and creations sent back to back made
-        them contend (10k links: 9 s of system time in vnet's requests instead of 5 s, and
-        bringing the links up afterwards took twice as long). Without IPv6 the batches save
-        a fifth of the apply."""
-        known = self._ipv6.get(netns)
-        if known is None:
-            try:
-                known = _read_ipv6_default(None if netns is None else self._open_netns(netns))
-            except (KernelError, OSError):  # the one-by-one path says what is wrong
-                return True
-            self._ipv6[netns] = known
-        return known
-
-    def send_batched(self, batches: Sequence[Sequence[Request]],
-                     progress: Callable[[int], None] | None = None,
-                     ) -> tuple[list[int], tuple[int, KernelError] | None]:
-        """Carry out consecutive actions made only of `batchable` requests, many requests to
-        a system call. Returns the actions done, by position (an action counts as done once
-        its first request is: a link created whose marking failed is there to be rolled
-        back), and the first action that failed with its error (None: none failed).
-        `progress(n)` hears how many actions have been sent so far.
-
-        One request at a time costs a sendmsg, a recv and the Python around them: at 10k
-        interfaces, a fifth of what the kernel itself needs. Here the requests of a slice of
-        actions are encoded first (a new link gets an ifindex chosen here, one past the
-        namespace's highest, so its addresses, markers and state can be encoded before it
-        exists) and go in two rounds, each in the plan's order (see _send_rounds): first the
-        creations and the requests on links that existed before, then the requests on the
-        links just made, only when every request of the first round was carried out. Inside
-        a sendmsg the kernel carries on after a refusal, so a round holds only requests that
-        are harmless whatever became of the others: a creation never touches an existing link
-        (a name or index taken is refused), the rest touch links that exist and are declared.
-        A refusal ends the run after its sendmsg; the caller rolls back what was done."""
-        self._dumps.clear()
-        done: list[int] = []
-        start = 0
-        try:
-            while start < len(batches):
-                msgs: list[_Batched] = []
-                fresh: dict[tuple[str | None, str], int] = {}
-                failure: tuple[int, KernelError] | None = None
-                end = start
-                while end < len(batches) and len(msgs) < _BATCH and failure is None:
-                    mark = len(msgs)
-                    for req in batches[end]:
-                        try:
-                            self._encode_batched(req, end, fresh, msgs)
-                        except KernelError as err:
-                            del msgs[mark:]  # none of this action's requests go
-                            failure = (end, err)
-                            break
-                    else:
-                        end += 1
-                answers = self._send_rounds(msgs)
-                refused: tuple[int, KernelError] | None = None
-                seen = -1
-                for msg, answer in zip(msgs, answers, strict=True):
-                    if msg.action != seen:  # the action's first request: done when it is
-                        seen = msg.action
-                        if answer is None:
-                            done.append(seen)
-                    if isinstance(answer, BaseException) and refused is None:
-                        refused = (seen, _kernel_error(msg.req, answer))
-                refused = refused or failure
-                if refused is not None:
-                    self._forget_cached()
-                    return done, refused
-                for (netns, ifname), index in fresh.items():
-                    known = self._indexes.get(netns)
-                    if known is not None:
-                        known[ifname] = index
-                start = end
-                if progress is not None:
-                    progress(start)
-        finally:
-            self._dumps.clear()
-        return done, None
-
-    def _encode_batched(self, req: Request, position: int,
-                        fresh: dict[tuple[str | None, str], int], out: list[_Batched]) -> None:
-        """Append the messages of one batchable request to `out`; `fresh` holds the indexes
-        given to the links this slice creates (requests on them go in the second round)."""
-        netns, args = req.netns, req.args
-        self._rt(netns)  # a missing namespace fails this action, before anything is sent
-        if req.op == "link.add":
-            index = self._free_index(netns)
-            peer = args.get("peer")
-            peer_index = self._free_index(netns) if peer is not None else 0
-            out.append(_Batched(position, req, netns, 0, _lean_newlink(
-                args["ifname"], args["kind"], args.get("mtu"), args.get("mac"), peer, None,
-                args.get("group"), index, peer_index)))
-            fresh[(netns, args["ifname"])] = index
-            if peer is not None:
-                fresh[(netns, peer["ifname"])] = peer_index
-            if args.get("marker"):
-                out.append(_Batched(position, req, netns, 1,
-                                    rtnl.add_altname(args["ifname"], args["marker"], index)))
-                if peer is not None and peer.get("marker"):
-                    out.append(_Batched(position, req, netns, 1, rtnl.add_altname(
-                        peer["ifname"], peer["marker"], peer_index)))
-            return
-        made = fresh.get((netns, args["ifname"]))
-        second = made is not None
-        index = made if made is not None else self._index(netns, args["ifname"])
-        msg = (rtnl.address(True, index, args["address"]) if req.op == "addr.add"
-               else rtnl.setlink(index, up=args["up"]))
-        out.append(_Batched(position, req, netns, 1 if second else 0, msg))
-
-    def _free_index(self, netns: str | None) -> int:
-        """An ifindex no link of the namespace has: one past the highest. The highest is read
-        once and then followed (`_follow_index`): reading it again for each run cost a dump
-        of the namespace per run, quadratic where lean creations alternate with others."""
-        index = self._next_index.get(netns)
-        if index is None:
-            known = self._indexes[netns] = rtnl.dump_indexes(self._rt(netns))
-            self._index_misses[netns] = 0
-            index = max(known.values(), default=0) + 1
-        self._next_index[netns] = index + 1
-        return index
-
-    def _follow_index(self, netns: str | None, ifname: str) -> None:
-        """Keep `_free_index` past a link the kernel just numbered in the namespace: it numbers
-        on from where it last did, skipping taken indexes, so it lands on vnet's next pick."""
-        next_free = self._next_index.get(netns)
-        if next_free is not None:
-            self._next_index[netns] = max(next_free, self._index(netns, ifname) + 1)
-
-    def _send_rounds(self, msgs: list[_Batched]) -> list[BaseException | bool | None]:
-        """Each message's answer: None done, an exception refused, False not sent.
-
-        A round goes in the plan's order, one sendmsg per stretch of messages for the same
-        namespace: a VLAN is brought up after its parent in another namespace, never before
-        (the kernel refuses it, ENETDOWN). The first stretch with a refusal is the last."""
-        answers: list[BaseException | bool | None] = [False] * len(msgs)
-        for round_ in (0, 1):
-            stretches: list[list[int]] = []
-            for i, msg in enumerate(msgs):
-                if msg.round == round_:
-                    if stretches and msgs[stretches[-1][0]].netns == msg.netns:
-                        stretches[-1].append(i)
-                    else:
-                        stretches.append([i])
-            for positions in stretches:
-                try:
-                    got: list[Any] = self._rt(msgs[positions[0]].netns).request_many(
-                        [msgs[i].msg for i in positions])
-                except (KernelError, OSError) as exc:  # the socket itself failed
-                    got = [exc] * len(positions)
-                refused = False
-                for i, answer in zip(positions, got, strict=True):
-                    answers[i] = answer
-                    refused = refused or answer is not None
-                if refused:
-                    return answers
-        return answers
 
     def _index(self, netns: str | None, ifname: str) -> int:
         """The ifindex of a link by name. Asking the kernel per lookup cost 20,000 requests for
@@ -834,7 +534,7 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         if peer is not None and peer.get("netns") != netns:
             fds.append(self.netns_fd(peer.get("netns")))
             peer_fd = fds[-1]
-        self._rt(netns).request(_lean_newlink(ifname, kind, mtu, mac, peer, peer_fd, group))
+        self._rt(netns).request(lean_newlink(ifname, kind, mtu, mac, peer, peer_fd, group))
 
     def _remove_new_link(self, netns: str | None, ifname: str, team_marker: str | None) -> None:
         """Best effort: delete a link just created by an action that then failed (a team by
@@ -905,19 +605,6 @@ class Netlink(FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
         self._ipr(netns).route("del", **self._route_args(netns, **route))
 
 
-def _kind_class(kernel_kind: str | None) -> Any:
-    """The kind class of a live link (None: a kind vnet does not implement)."""
-    from ..kinds import by_kernel_kind
-    return by_kernel_kind(kernel_kind)
-
-
-@functools.cache
-def _is_paired(kernel_kind: str | None) -> bool:
-    """Whether links of this kernel kind come in pairs: deleting one end deletes its peer."""
-    cls = _kind_class(kernel_kind)
-    return cls is not None and cls.paired
-
-
 #: requests that leave every link's name and ifindex as they were (the caches hold). A
 #: creation adds names and changes no other link's; the new names' indexes are asked for one
 #: by one and kept (a plan addresses each new link right after creating it: dropping the
@@ -926,183 +613,6 @@ _KEEPS_LINK_CACHES = frozenset({"addr.add", "addr.del", "link.add", "link.state"
                                 "link.master", "link.set", "route.add", "route.del"})
 #: lookups by name answered one by one before a whole dump is cheaper
 _MISSES_BEFORE_DUMP = 8
-#: requests `send_batched` encodes before sending (a few kB each way; refusals, which carry
-#: the refused request back, stay far below the socket's buffer)
-_BATCH = 256
-
-
-class _Batched(NamedTuple):
-    """One message of a batched run: the action it belongs to, its request, its round."""
-
-    action: int
-    req: Request
-    netns: str | None
-    round: int
-    msg: tuple[int, int, bytes]
-
-
-def _lean_newlink(ifname: str, kind: str, mtu: int | None, mac: str | None,
-                  peer: dict[str, Any] | None, peer_fd: int | None, group: int | None,
-                  index: int = 0, peer_index: int = 0) -> tuple[int, int, bytes]:
-    """The RTM_NEWLINK of a link the lean path creates, with its pair's other end if any
-    (in the namespace `peer_fd` when given); `index`, `peer_index`: ifindexes asked for."""
-    peer_body = None
-    if peer is not None:
-        peer_body = rtnl.veth_peer(peer["ifname"], peer.get("mtu") or None,
-                                   peer.get("mac") or None, peer_fd, peer.get("group"),
-                                   index=peer_index)
-    return rtnl.newlink(ifname, kind, mtu, mac, peer=peer_body, group=group, index=index)
-
-
-def _read_ipv6_default(netns_fd: int | None) -> bool:
-    """Whether new links of the namespace `netns_fd` (None: vnet's own) get IPv6; closes the
-    fd. /proc/sys/net shows the namespace of the thread that opens it."""
-    path = "/proc/sys/net/ipv6/conf/default/disable_ipv6"
-    try:
-        if netns_fd is None:
-            with open(path, "rb") as f:
-                return f.read().strip() == b"0"
-        with rtnl.inside(netns_fd), open(path, "rb") as f:
-            return f.read().strip() == b"0"
-    except FileNotFoundError:  # a kernel without IPv6
-        return False
-    finally:
-        if netns_fd is not None:
-            os.close(netns_fd)
-
-
-def _kernel_error(req: Request, exc: BaseException) -> KernelError:
-    """The kernel's refusal of `req`, as a KernelError naming it."""
-    if isinstance(exc, KernelError):
-        return exc
-    code, detail = _errno_of(exc)  # type: ignore[arg-type]
-    return KernelError(req.describe(), code, detail)
-
-
-def _errno_of(exc: Exception) -> tuple[int | None, str]:
-    """The kernel's errno and any extra words (extended ack) from a pyroute2/OS error."""
-    code = getattr(exc, "code", None) or getattr(exc, "errno", None)
-    if code is None and exc.args and isinstance(exc.args[0], int):
-        code = exc.args[0]
-    detail = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], str) else ""
-    if code and detail == os.strerror(code):
-        detail = ""
-    return (code if isinstance(code, int) else None), detail
-
-
-_TAUGHT: list[bool] = []
-
-
-def _teach_pyroute2() -> None:
-    """Register with pyroute2 the IFLA_INFO_DATA layouts kind files declare (`info_nla`) for
-    kinds it does not know or knows only in part, so it encodes and decodes their attributes
-    instead of dropping them as UNKNOWN. Once per process."""
-    if _TAUGHT:
-        return
-    from pyroute2.netlink import nla
-    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg, ifinfveth
-
-    from ..kinds import registry
-
-    def peer(*_: Any, **__: Any) -> Any:
-        return ifinfveth  # a pair's other end: a full ifinfomsg, as VETH_INFO_PEER carries
-
-    layouts = {}
-    for cls in registry().values():
-        if cls.info_nla:
-            kind = cls.kernel_kind or cls.kind_name
-            layouts[kind] = type(f"vnet_{kind}_data", (nla,), {
-                "prefix": "IFLA_", "nla_map": cls.info_nla, "peer": staticmethod(peer)})
-    ifinfmsg.ifinfo.register_link_kind(module=layouts)
-    _TAUGHT.append(True)
-
-
-def _decode_link(msg: Any) -> LinkState:
-    info = msg.get_attr("IFLA_LINKINFO")
-    kind = None
-    data: dict[str, Any] = {}
-    if info is not None:
-        kind = info.get_attr("IFLA_INFO_KIND")
-        raw = info.get_attr("IFLA_INFO_DATA")
-        if raw is not None and hasattr(raw, "get"):
-            data = {name: value for name, value in raw.get("attrs", ())
-                    if name != "UNKNOWN"}
-    props = msg.get_attr("IFLA_PROP_LIST")
-    altnames = list(props.get_attrs("IFLA_ALT_IFNAME")) if props is not None else []
-    stats = msg.get_attr("IFLA_STATS64") or {}
-    return LinkState(
-        index=msg["index"],
-        name=msg.get_attr("IFLA_IFNAME"),
-        kind=kind,
-        info_data=data,
-        mtu=msg.get_attr("IFLA_MTU") or 0,
-        mac=msg.get_attr("IFLA_ADDRESS"),
-        up=bool(msg["flags"] & IFF_UP),
-        operstate=_OPER.get(msg.get_attr("IFLA_OPERSTATE") or 0, "UNKNOWN"),
-        parent_index=msg.get_attr("IFLA_LINK") or None,
-        parent_netnsid=msg.get_attr("IFLA_LINK_NETNSID"),
-        link_type=msg["ifi_type"],
-        altnames=altnames,
-        rx_packets=stats.get("rx_packets", 0),
-        tx_packets=stats.get("tx_packets", 0),
-        rx_bytes=stats.get("rx_bytes", 0),
-        tx_bytes=stats.get("tx_bytes", 0),
-    )
-
-
-def _decode_route(msg: dict[str, Any], family: int, names: dict[int, str]) -> RouteState | None:
-    """A unicast route of rtnl.dump_routes (which leaves out the local table) as observe
-    keeps it (None: a malformed one)."""
-    dst = msg["dst"]
-    if dst is None:
-        to = "default"
-    else:  # the kernel keeps prefixes masked and rtnl spells them as ipaddress does
-        to = f"{dst}/{msg['dst_len']}"
-    if dst is None and msg["dst_len"] != 0:
-        return None
-    oif = msg["oif"]
-    return RouteState(family=4 if family == socket.AF_INET else 6, table=msg["table"], to=to,
-                      via=msg["gateway"], dev=names.get(oif) if oif else None,
-                      metric=msg["priority"] or 0, proto=msg["proto"])
-
-
-_LEAN_OPEN = 256
-
-
-@contextmanager
-def _room_for_files(wanted: int) -> Iterator[int]:
-    """Room to open `wanted` more files at once, beside up to _LEAN_OPEN sockets: the soft
-    limit on open files raised toward the hard one while inside (put back after); yields
-    how many of the `wanted` fit (at least one)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        yield wanted
-        return
-    spare = len(os.listdir("/proc/self/fd")) + _LEAN_OPEN + 16
-    limit = soft
-    if spare + wanted > soft:
-        limit = spare + wanted if hard == resource.RLIM_INFINITY else \
-            max(soft, min(spare + wanted, hard))
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
-        except (OSError, ValueError):  # refused: what the limit allows
-            limit = soft
-    try:
-        yield max(1, min(wanted, limit - spare))
-    finally:
-        if limit != soft:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-
-
-def _lean_link(raw: rtnl.RawLink) -> LinkState:
-    """A link without kind attributes, from the lean dump (the same fields as _decode_link)."""
-    rx_packets, tx_packets, rx_bytes, tx_bytes = raw.stats
-    return LinkState(index=raw.index, name=raw.name, kind=raw.kind, info_data={}, mtu=raw.mtu,
-                     mac=raw.mac, up=bool(raw.flags & IFF_UP),
-                     operstate=_OPER.get(raw.operstate, "UNKNOWN"),
-                     parent_index=raw.parent_index or None, parent_netnsid=raw.parent_netnsid,
-                     link_type=raw.link_type, altnames=raw.altnames, rx_packets=rx_packets,
-                     tx_packets=tx_packets, rx_bytes=rx_bytes, tx_bytes=tx_bytes)
 
 
 class _LazyIPRoute:
@@ -1130,65 +640,3 @@ def kernel() -> Iterator[Netlink]:
         nl.close()
 
 
-def probe_kinds(names: list[str]) -> dict[str, tuple[bool | None, str]]:
-    """Try to create each kind in a throwaway network namespace (a forked child that unshares
-    its own); the host's namespaces are never touched. Each kind's class says what its
-    throwaway link needs (`probe`, a parent when it has one) and what the kernel is asked."""
-    if os.geteuid() != 0:
-        return {n: (None, "probing needs root") for n in names}
-    import json
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        result: dict[str, tuple[bool | None, str]] = {}
-        try:
-            if _libc().unshare(_CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "unshare")
-            with Netlink() as nl:
-                result = {name: _probe_kind(nl, name) for name in names}
-        except Exception as exc:  # noqa: BLE001 - report, never crash the child silently
-            result = {n: (None, f"probe failed: {exc}") for n in names}
-        os.write(write_end, json.dumps(result).encode())
-        os._exit(0)
-    os.close(write_end)
-    chunks = []
-    while True:
-        chunk = os.read(read_end, 65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(read_end)
-    os.waitpid(pid, 0)
-    try:
-        data = json.loads(b"".join(chunks) or b"{}")
-    except ValueError:
-        data = {}
-    return {n: tuple(data.get(n, (None, "probe did not answer"))) for n in names}
-
-
-def _probe_kind(nl: Netlink, name: str) -> tuple[bool | None, str]:
-    """Create and delete a throwaway link of kind `name` in this (private) namespace."""
-    from ..kinds import lookup
-    from ..kinds.base import PROBE_PARENT
-
-    cls = lookup(name)
-    if cls.requires:
-        return False, f"needs {cls.requires}"
-    link = cls.probe_link()
-    request = {"ifname": link.name, "marker": None, **link.probe_request()}
-    try:
-        if link.parent() is not None:
-            if nl._rt(None).link_index(PROBE_PARENT) is None:
-                parent = lookup("veth").model_validate(
-                    {"kind": "veth", "name": PROBE_PARENT, "peer": {"name": PROBE_PARENT + "p"}})
-                nl.send([Request("link.add", None, {"ifname": parent.name, "marker": None,
-                                                    **parent.create_request()})])
-            request.update(parent=link.parent(), parent_netns=None)
-        nl.send([Request("link.add", None, request)])
-        nl.send([Request("link.del", None, {"ifname": link.name})])
-    except KernelError as exc:
-        if exc.errno == errno.EOPNOTSUPP:
-            return False, "the kernel lacks it (not built in, no module)"
-        return False, f"probe failed: {os.strerror(exc.errno) if exc.errno else exc}"
-    return True, ""

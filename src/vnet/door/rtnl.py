@@ -1,7 +1,7 @@
 """A lean rtnetlink socket: the few messages vnet sends most, and the dumps observe reads.
 
-pyroute2 encodes and parses every message generically: for 10,000 interfaces that is seconds of
-Python per dump and per creation loop, while the kernel needs a fraction of it (DESIGN.md §5).
+pyroute2 encodes and parses every message generically: with many interfaces that Python work,
+per dump and per creation loop, outweighs the kernel's own (figures: docs/performance-notes.md).
 This module encodes with `struct` only the requests vnet sends in bulk (link add/set/del of
 simple kinds, altnames, addresses) and decodes from dumps only the attributes observe needs.
 Whatever it does not know (a kind's IFLA_INFO_DATA, a qdisc's options) stays raw and is handed
@@ -83,7 +83,7 @@ _STATS4 = struct.Struct("=QQQQ")  # rx_packets, tx_packets, rx_bytes, tx_bytes
 _CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
 DUMP_TRIES = 5
-SOCKET_BUFFER = 4 << 20  # dumps of 10k links queue megabytes; acks must never be dropped
+SOCKET_BUFFER = 4 << 20  # large dumps queue megabytes; acks must never be dropped
 
 
 class RtnlError(OSError):
@@ -192,8 +192,8 @@ def _target(nsid: int | None) -> bytes:
 def address(add: bool, index: int, addr: str) -> tuple[int, int, bytes]:
     """RTM_NEWADDR/RTM_DELADDR as `ip addr add|del ADDR dev X` sends them (IPv6: permanent,
     no DAD, as vnet's pyroute2 path does)."""
-    # inet_pton where it reads the text (ipaddress cost a tenth of a 10k-interface apply);
-    # ipaddress for any other spelling it accepts (a netmask, a scope)
+    # inet_pton where it reads the text (it runs once per address, and ipaddress's parsing
+    # shows in a large apply); ipaddress for any other spelling it accepts (a netmask, a scope)
     text, _, prefix = addr.partition("/")
     v6 = ":" in text
     family = socket.AF_INET6 if v6 else socket.AF_INET
@@ -370,8 +370,7 @@ class Rtnl:
         self.sock.send(_HDR.pack(16 + len(body), kind, flags | NLM_F_REQUEST, seq, 0) + body)
         dumping = bool(flags & NLM_F_DUMP)
         # a megabyte for dumps; a single answer fits 64 KiB, and asking for a megabyte costs
-        # the allocator a map and unmap per call (a thousand namespaces' loopbacks: a tenth
-        # of a second)
+        # the allocator a map and unmap per call, which adds up over many namespaces' reads
         size = 1 << 20 if dumping else 1 << 16
         while True:
             data = self.sock.recv(size)
@@ -457,7 +456,7 @@ class RawLink:
         self.kind: str | None = None
         self.has_info_data = False
         self.raw = bytes(data[offset:offset + length])
-        # an inline loop, not attrs(): a link carries ~50 attributes and 10k links are common;
+        # an inline loop, not attrs(): a link carries ~50 attributes and dumps can be large;
         # most are skipped, so an attribute is only taken apart once it is known to be wanted
         u32 = _U32.unpack_from
         head = _ATTR.unpack_from
@@ -517,7 +516,7 @@ def dump_links(rt: Rtnl, counters: bool = True) -> list[RawLink]:
 
 def dump_indexes(rt: Rtnl) -> dict[str, int]:
     """name -> ifindex of every link, reading nothing else of the messages (the kernel puts
-    the name first): a fifth of the cost of dump_links for 10k links."""
+    the name first): far cheaper than dump_links when only indexes are needed."""
     return rt.dump(RTM_GETLINK, ifinfo() + attr_u32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS),
                    _parse_indexes)
 
@@ -572,8 +571,8 @@ def dump_routes(rt: Rtnl, family: int, proto: int = 0) -> list[dict[str, Any]]:
     `proto`, only that routing protocol's, filtered by the kernel (strict dump checking).
 
     A route appears once even when the dump repeats it: an IPv6 dump restarts its walk when
-    the table changes underneath, and right after 10k interfaces came up (DAD adding routes)
-    one dump sent 1.7 million messages for 30 thousand routes."""
+    the table changes underneath, and right after many interfaces came up (DAD adding
+    routes) one dump can send the same routes many times over."""
     if proto:
         try:
             rt.sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)

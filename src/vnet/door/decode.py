@@ -1,0 +1,138 @@
+"""Netlink answers as vnet's observed state: links (full, through pyroute2, or lean, from
+rtnl's own parse), routes, and the kernel's errors as KernelErrors. Also which kind class a
+live link belongs to."""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+from typing import Any
+
+from ..actions import Request
+from ..errors import KernelError
+from ..observe import LinkState, RouteState
+from . import rtnl
+
+IFF_UP = 0x1
+OPER = {0: "UNKNOWN", 1: "NOTPRESENT", 2: "DOWN", 3: "LOWERLAYERDOWN", 4: "TESTING",
+         5: "DORMANT", 6: "UP"}
+
+
+def kind_class(kernel_kind: str | None) -> Any:
+    """The kind class of a live link (None: a kind vnet does not implement)."""
+    from ..kinds import by_kernel_kind
+    return by_kernel_kind(kernel_kind)
+
+
+@functools.cache
+def is_paired(kernel_kind: str | None) -> bool:
+    """Whether links of this kernel kind come in pairs: deleting one end deletes its peer."""
+    cls = kind_class(kernel_kind)
+    return cls is not None and cls.paired
+
+
+def kernel_error(req: Request, exc: BaseException) -> KernelError:
+    """The kernel's refusal of `req`, as a KernelError naming it."""
+    if isinstance(exc, KernelError):
+        return exc
+    code, detail = errno_of(exc)  # type: ignore[arg-type]
+    return KernelError(req.describe(), code, detail)
+
+
+def errno_of(exc: Exception) -> tuple[int | None, str]:
+    """The kernel's errno and any extra words (extended ack) from a pyroute2/OS error."""
+    code = getattr(exc, "code", None) or getattr(exc, "errno", None)
+    if code is None and exc.args and isinstance(exc.args[0], int):
+        code = exc.args[0]
+    detail = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], str) else ""
+    if code and detail == os.strerror(code):
+        detail = ""
+    return (code if isinstance(code, int) else None), detail
+
+
+_TAUGHT: list[bool] = []
+
+
+def teach_pyroute2() -> None:
+    """Register with pyroute2 the IFLA_INFO_DATA layouts kind files declare (`info_nla`) for
+    kinds it does not know or knows only in part, so it encodes and decodes their attributes
+    instead of dropping them as UNKNOWN. Once per process."""
+    if _TAUGHT:
+        return
+    from pyroute2.netlink import nla
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg, ifinfveth
+
+    from ..kinds import registry
+
+    def peer(*_: Any, **__: Any) -> Any:
+        return ifinfveth  # a pair's other end: a full ifinfomsg, as VETH_INFO_PEER carries
+
+    layouts = {}
+    for cls in registry().values():
+        if cls.info_nla:
+            kind = cls.kernel_kind or cls.kind_name
+            layouts[kind] = type(f"vnet_{kind}_data", (nla,), {
+                "prefix": "IFLA_", "nla_map": cls.info_nla, "peer": staticmethod(peer)})
+    ifinfmsg.ifinfo.register_link_kind(module=layouts)
+    _TAUGHT.append(True)
+
+
+def decode_link(msg: Any) -> LinkState:
+    info = msg.get_attr("IFLA_LINKINFO")
+    kind = None
+    data: dict[str, Any] = {}
+    if info is not None:
+        kind = info.get_attr("IFLA_INFO_KIND")
+        raw = info.get_attr("IFLA_INFO_DATA")
+        if raw is not None and hasattr(raw, "get"):
+            data = {name: value for name, value in raw.get("attrs", ())
+                    if name != "UNKNOWN"}
+    props = msg.get_attr("IFLA_PROP_LIST")
+    altnames = list(props.get_attrs("IFLA_ALT_IFNAME")) if props is not None else []
+    stats = msg.get_attr("IFLA_STATS64") or {}
+    return LinkState(
+        index=msg["index"],
+        name=msg.get_attr("IFLA_IFNAME"),
+        kind=kind,
+        info_data=data,
+        mtu=msg.get_attr("IFLA_MTU") or 0,
+        mac=msg.get_attr("IFLA_ADDRESS"),
+        up=bool(msg["flags"] & IFF_UP),
+        operstate=OPER.get(msg.get_attr("IFLA_OPERSTATE") or 0, "UNKNOWN"),
+        parent_index=msg.get_attr("IFLA_LINK") or None,
+        parent_netnsid=msg.get_attr("IFLA_LINK_NETNSID"),
+        link_type=msg["ifi_type"],
+        altnames=altnames,
+        rx_packets=stats.get("rx_packets", 0),
+        tx_packets=stats.get("tx_packets", 0),
+        rx_bytes=stats.get("rx_bytes", 0),
+        tx_bytes=stats.get("tx_bytes", 0),
+    )
+
+
+def decode_route(msg: dict[str, Any], family: int, names: dict[int, str]) -> RouteState | None:
+    """A unicast route of rtnl.dump_routes (which leaves out the local table) as observe
+    keeps it (None: a malformed one)."""
+    dst = msg["dst"]
+    if dst is None:
+        to = "default"
+    else:  # the kernel keeps prefixes masked and rtnl spells them as ipaddress does
+        to = f"{dst}/{msg['dst_len']}"
+    if dst is None and msg["dst_len"] != 0:
+        return None
+    oif = msg["oif"]
+    return RouteState(family=4 if family == socket.AF_INET else 6, table=msg["table"], to=to,
+                      via=msg["gateway"], dev=names.get(oif) if oif else None,
+                      metric=msg["priority"] or 0, proto=msg["proto"])
+
+
+def lean_link(raw: rtnl.RawLink) -> LinkState:
+    """A link without kind attributes, from the lean dump (the same fields as decode_link)."""
+    rx_packets, tx_packets, rx_bytes, tx_bytes = raw.stats
+    return LinkState(index=raw.index, name=raw.name, kind=raw.kind, info_data={}, mtu=raw.mtu,
+                     mac=raw.mac, up=bool(raw.flags & IFF_UP),
+                     operstate=OPER.get(raw.operstate, "UNKNOWN"),
+                     parent_index=raw.parent_index or None, parent_netnsid=raw.parent_netnsid,
+                     link_type=raw.link_type, altnames=raw.altnames, rx_packets=rx_packets,
+                     tx_packets=tx_packets, rx_bytes=rx_bytes, tx_bytes=tx_bytes)

@@ -1,0 +1,77 @@
+"""Which kinds this kernel can create: each kind's declared throwaway link (its class's
+`probe`), created and deleted in a forked child's own network namespace."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+
+from ..actions import Request
+from ..errors import KernelError
+from .namespaces import CLONE_NEWNET, libc
+from .netlink import Netlink
+
+
+def probe_kinds(names: list[str]) -> dict[str, tuple[bool | None, str]]:
+    """Try to create each kind in a throwaway network namespace (a forked child that unshares
+    its own); the host's namespaces are never touched. Each kind's class says what its
+    throwaway link needs (`probe`, a parent when it has one) and what the kernel is asked."""
+    if os.geteuid() != 0:
+        return {n: (None, "probing needs root") for n in names}
+    import json
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        result: dict[str, tuple[bool | None, str]] = {}
+        try:
+            if libc().unshare(CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "unshare")
+            with Netlink() as nl:
+                result = {name: _probe_kind(nl, name) for name in names}
+        except Exception as exc:  # noqa: BLE001 - report, never crash the child silently
+            result = {n: (None, f"probe failed: {exc}") for n in names}
+        os.write(write_end, json.dumps(result).encode())
+        os._exit(0)
+    os.close(write_end)
+    chunks = []
+    while True:
+        chunk = os.read(read_end, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    try:
+        data = json.loads(b"".join(chunks) or b"{}")
+    except ValueError:
+        data = {}
+    return {n: tuple(data.get(n, (None, "probe did not answer"))) for n in names}
+
+
+def _probe_kind(nl: Netlink, name: str) -> tuple[bool | None, str]:
+    """Create and delete a throwaway link of kind `name` in this (private) namespace."""
+    from ..kinds import lookup
+    from ..kinds.base import PROBE_PARENT
+
+    cls = lookup(name)
+    if cls.requires:
+        return False, f"needs {cls.requires}"
+    link = cls.probe_link()
+    request = {"ifname": link.name, "marker": None, **link.probe_request()}
+    try:
+        if link.parent() is not None:
+            if nl._rt(None).link_index(PROBE_PARENT) is None:
+                parent = lookup("veth").model_validate(
+                    {"kind": "veth", "name": PROBE_PARENT, "peer": {"name": PROBE_PARENT + "p"}})
+                nl.send([Request("link.add", None, {"ifname": parent.name, "marker": None,
+                                                    **parent.create_request()})])
+            request.update(parent=link.parent(), parent_netns=None)
+        nl.send([Request("link.add", None, request)])
+        nl.send([Request("link.del", None, {"ifname": link.name})])
+    except KernelError as exc:
+        if exc.errno == errno.EOPNOTSUPP:
+            return False, "the kernel lacks it (not built in, no module)"
+        return False, f"probe failed: {os.strerror(exc.errno) if exc.errno else exc}"
+    return True, ""
