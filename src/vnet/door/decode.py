@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import struct
 from typing import Any
 
 from ..actions import Request
@@ -51,31 +52,43 @@ def errno_of(exc: Exception) -> tuple[int | None, str]:
     return (code if isinstance(code, int) else None), detail
 
 
-_TAUGHT: list[bool] = []
+#: struct formats of the netlink attribute types a kind's `info_nla` layout may name
+_PACK = {"uint8": "=B", "uint16": "=H", "uint32": "=I", "uint64": "=Q", "be16": ">H",
+         "be32": ">I", "be64": ">Q"}
 
 
-def teach_pyroute2() -> None:
-    """Register with pyroute2 the IFLA_INFO_DATA layouts kind files declare (`info_nla`) for
-    kinds it does not know or knows only in part, so it encodes and decodes their attributes
-    instead of dropping them as UNKNOWN. Once per process."""
-    if _TAUGHT:
-        return
-    from pyroute2.netlink import nla
-    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg, ifinfveth
+def info_layout(kernel_kind: str | None) -> tuple[tuple[str, str], ...]:
+    """The IFLA_INFO_DATA layout a kind declares (`info_nla`) for vnet to encode and decode
+    itself, where pyroute2 does not know the kind or knows it only in part (empty: pyroute2's
+    own). Nothing is registered into pyroute2: its tables are global to the process."""
+    cls = kind_class(kernel_kind)
+    return cls.info_nla if cls is not None else ()
 
-    from ..kinds import registry
 
-    def peer(*_: Any, **__: Any) -> Any:
-        return ifinfveth  # a pair's other end: a full ifinfomsg, as VETH_INFO_PEER carries
+def encode_info_data(layout: tuple[tuple[str, str], ...], data: dict[str, Any]) -> bytes:
+    """A kind's attributes (name -> value) as IFLA_INFO_DATA's payload, numbered by `layout`."""
+    numbers = {name: (number, kind) for number, (name, kind) in enumerate(layout)}
+    out = []
+    for name, value in data.items():
+        number, kind = numbers[name]
+        if kind not in _PACK:
+            raise ValueError(f"cannot encode {name} ({kind})")
+        out.append(rtnl.attr(number, struct.pack(_PACK[kind], value)))
+    return b"".join(out)
 
-    layouts = {}
-    for cls in registry().values():
-        if cls.info_nla:
-            kind = cls.kernel_kind or cls.kind_name
-            layouts[kind] = type(f"vnet_{kind}_data", (nla,), {
-                "prefix": "IFLA_", "nla_map": cls.info_nla, "peer": staticmethod(peer)})
-    ifinfmsg.ifinfo.register_link_kind(module=layouts)
-    _TAUGHT.append(True)
+
+def decode_info_data(layout: tuple[tuple[str, str], ...], payload: bytes) -> dict[str, Any]:
+    """IFLA_INFO_DATA's payload as name -> value, by `layout` (attributes it does not name,
+    and types it cannot read, are left out)."""
+    out: dict[str, Any] = {}
+    for number, start, end in rtnl.attrs(payload, 0, len(payload)):
+        if number >= len(layout):
+            continue
+        name, kind = layout[number]
+        fmt = _PACK.get(kind)
+        if fmt is not None and end - start >= struct.calcsize(fmt):
+            out[name] = struct.unpack_from(fmt, payload, start)[0]
+    return out
 
 
 def decode_link(msg: Any) -> LinkState:

@@ -29,13 +29,15 @@ from .batch import BatchOps, lean_newlink
 from .bridge_vlan import BridgeVlanOps, read_bridge_vlans
 from .decode import (
     IFF_UP,
+    decode_info_data,
     decode_link,
     decode_route,
+    encode_info_data,
     errno_of,
+    info_layout,
     is_paired,
     kind_class,
     lean_link,
-    teach_pyroute2,
 )
 from .fdb import FdbOps, read_fdb
 from .macsec import MacsecOps
@@ -76,7 +78,6 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
     def _ipr(self, netns: str | None) -> Any:
         if netns not in self._sockets:
             from pyroute2 import IPRoute
-            teach_pyroute2()
             if netns is None:
                 self._sockets[netns] = IPRoute()
             else:
@@ -199,9 +200,13 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
         masters: dict[int, int] = {}
         raws = self._dumps[netns] = rtnl.dump_links(rt, counters)
         for raw in raws:
-            if raw.has_info_data and kind_options:  # pyroute2 parses a kind's own attributes
-                self._ipr(netns)  # (its socket teaches pyroute2 the kinds' layouts)
-                link = decode_link(rtnl.full_link(raw.raw))
+            if raw.has_info_data and kind_options:  # a kind's own attributes
+                layout = info_layout(raw.kind)
+                if layout:  # declared by the kind: read here
+                    link = lean_link(raw)
+                    link.info_data = decode_info_data(layout, rtnl.info_data_of(raw.raw))
+                else:  # pyroute2 knows the kind
+                    link = decode_link(rtnl.full_link(raw.raw))
             else:
                 link = lean_link(raw)
             by_index[link.index] = link
@@ -471,6 +476,9 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
             elif tuntap is not None:
                 # tun/tap are made with an ioctl on /dev/net/tun, in the target namespace
                 self._ipr(netns).link("add", ifname=ifname, kind="tuntap", **tuntap)
+            elif peer is None and info_layout(kind):  # a layout the kind declares
+                self._declared_link_add(netns, ifname, kind, info_data, parent, parent_netns,
+                                        parent_attr, mtu, mac, group, fds)
             else:
                 kw: dict[str, Any] = {"ifname": ifname, "kind": kind, **info_data}
                 via = netns
@@ -536,6 +544,27 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
             peer_fd = fds[-1]
         self._rt(netns).request(lean_newlink(ifname, kind, mtu, mac, peer, peer_fd, group))
 
+    def _declared_link_add(self, netns: str | None, ifname: str, kind: str,
+                           info_data: dict[str, Any], parent: str | None,
+                           parent_netns: str | None, parent_attr: str, mtu: int | None,
+                           mac: str | None, group: int | None, fds: list[int]) -> None:
+        """Create a link whose kind declares its IFLA_INFO_DATA layout, encoded here; a child
+        of a parent in another namespace is made there and moved in the same request."""
+        data = dict(info_data)
+        via, link, netns_fd = netns, None, None
+        if parent is not None:
+            via = parent_netns
+            if parent_attr == "link":
+                link = self._index(parent_netns, parent)
+            else:  # the kind names its parent inside its own data
+                data[parent_attr] = self._index(parent_netns, parent)
+            if parent_netns != netns:
+                fds.append(self.netns_fd(netns))
+                netns_fd = fds[-1]
+        self._rt(via).request(rtnl.newlink(
+            ifname, kind, mtu, mac, netns_fd=netns_fd, group=group, link=link,
+            info_data=encode_info_data(info_layout(kind), data)))
+
     def _remove_new_link(self, netns: str | None, ifname: str, team_marker: str | None) -> None:
         """Best effort: delete a link just created by an action that then failed (a team by
         stopping its teamd, which deletes it); a veth's peer goes with it."""
@@ -567,7 +596,12 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
             kw["mtu"] = mtu
         if mac is not None:
             kw["address"] = mac
-        if info_data:
+        layout = info_layout(kind) if info_data else ()
+        if layout and kind is not None and info_data:  # a layout the kind declares
+            index = self._index(netns, ifname)
+            self._rt(netns).request(rtnl.changelink(index, kind,
+                                                    encode_info_data(layout, info_data)))
+        elif info_data:
             kw["kind"] = kind
             kw.update(info_data)
         if kw:

@@ -139,15 +139,38 @@ def link_attrs(ifname: str | None = None, mtu: int | None = None, mac: str | Non
 
 def newlink(ifname: str, kind: str, mtu: int | None = None, mac: str | None = None,
             netns_fd: int | None = None, peer: bytes | None = None,
-            group: int | None = None, index: int = 0) -> tuple[int, int, bytes]:
-    """RTM_NEWLINK creating IFNAME of KIND; `peer` is a veth peer's ifinfomsg and attributes.
+            group: int | None = None, index: int = 0, link: int | None = None,
+            info_data: bytes | None = None) -> tuple[int, int, bytes]:
+    """RTM_NEWLINK creating IFNAME of KIND; `peer` is a veth peer's ifinfomsg and attributes,
+    `link` the parent's ifindex, `info_data` the kind's encoded attributes (IFLA_INFO_DATA).
     A nonzero `index` asks for that ifindex (the kernel refuses, EBUSY, when it is taken)."""
     info = [attr_str(IFLA_INFO_KIND, kind)]
     if peer is not None:
         info.append(nested(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer)))
-    body = (ifinfo(index) + link_attrs(ifname, mtu, mac, netns_fd, group)
-            + nested(IFLA_LINKINFO, *info))
-    return RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body
+    elif info_data:
+        info.append(nested(IFLA_INFO_DATA, info_data))
+    body = ifinfo(index) + link_attrs(ifname, mtu, mac, netns_fd, group)
+    if link is not None:
+        body += attr_u32(IFLA_LINK, link)
+    return RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body + nested(IFLA_LINKINFO, *info)
+
+
+def changelink(index: int, kind: str, info_data: bytes) -> tuple[int, int, bytes]:
+    """RTM_NEWLINK without NLM_F_CREATE: change a link's kind attributes in place, as
+    `ip link set DEV type KIND ...` does (RTM_SETLINK leaves IFLA_LINKINFO alone)."""
+    body = ifinfo(index) + nested(IFLA_LINKINFO, attr_str(IFLA_INFO_KIND, kind),
+                                  nested(IFLA_INFO_DATA, info_data))
+    return RTM_NEWLINK, 0, body
+
+
+def info_data_of(raw: bytes) -> bytes:
+    """The IFLA_INFO_DATA payload of one link message (b"": none)."""
+    for kind, s, e in attrs(raw, _HDR.size + _IFI.size, len(raw)):
+        if kind == IFLA_LINKINFO:
+            for k, a, b in attrs(raw, s, e):
+                if k == IFLA_INFO_DATA:
+                    return bytes(raw[a:b])
+    return b""
 
 
 def veth_peer(ifname: str, mtu: int | None = None, mac: str | None = None,
