@@ -120,7 +120,7 @@ class NetnsState:
     tc_filters: list[TcFilterState] = field(default_factory=list)
     #: FDB entries with a destination, of the links that keep static ones (vxlan)
     fdb: list[FdbState] = field(default_factory=list)
-    #: MACsec SecYs with their SCs and SAs: ifname -> backend.macsec.MacsecState
+    #: MACsec SecYs with their SCs and SAs: ifname -> door.macsec.MacsecState
     macsec: dict[str, Any] = field(default_factory=dict)
     #: bridge VLAN filtering: ifname -> {vid: PVID|UNTAGGED flags} of bridges and their ports
     bridge_vlans: dict[str, dict[int, int]] = field(default_factory=dict)

@@ -6,10 +6,10 @@ before children), each with its addresses right after it → masters → address
 links → state → kind extras → routes. Every Action carries its undo, computed from what was
 observed.
 
-Why addresses follow each creation while states wait for all: bringing 10k links up cost
-this kernel 17-34 s with IPv6 on when their addresses had been given after all creations,
-5-8 s when each link got its addresses as it was made (link by link, each also brought up
-at once as `ip -batch` does, took 53 s). Ports join their masters before they or their
+Why addresses follow each creation while states wait for all: bringing many links up costs
+the kernel far less with IPv6 on when each got its addresses as it was made than when every
+address came after all creations, or when each link also came up at once (figures:
+docs/performance-notes.md). Ports join their masters before they or their
 masters come up, as bond and team ports must. Where new links get no IPv6 the kernel's cost
 runs the other way, and a new link that stands alone (no master, no ports, no parent) comes
 up right after its addresses (_Planner._up_as_made).
@@ -115,8 +115,8 @@ class _Planner:
         return self.obs.link(*key)
 
     def owned(self, link: LinkState) -> bool:
-        """Whether this topology owns a live link. Its own mark is looked for first: parsing
-        every altname of every link for its owner was a tenth of a 10k-interface plan."""
+        """Whether this topology owns a live link. Its own mark is looked for first, which spares
+        parsing every altname of every link for its owner."""
         return ownership.link_marker(self.T, link.name) in link.altnames or \
             link.owner == self.T
 
@@ -514,10 +514,10 @@ class _Planner:
         rather than once every link is made and every port has joined its master.
 
         Only a link that stands alone (no master, no ports, no parent) and only where new
-        links get no IPv6. There, links brought up as they were made cost this kernel a
-        third of bringing them all up at the end (30k links: 9 s against 24 s, raw requests,
-        and the gap grows with the count); with IPv6 the opposite (10k links: 28 s against
-        15 s): each link up starts IPv6 work that then contends with the creations."""
+        links get no IPv6. There, links brought up as they are made cost the kernel much
+        less than bringing them all up at the end, and the gap grows with the count; with
+        IPv6 the opposite holds: each link up starts IPv6 work that then contends with the
+        creations."""
         st = self.ns_state(key[0])
         return (isinstance(obj, InterfaceBase) and key in self.fresh and st is not None
                 and obj.master is None and key not in masters and obj.parent() is None

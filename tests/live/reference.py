@@ -1,8 +1,9 @@
 """Compare the kernel state vnet builds with the state the reference `ip` commands build.
 
-KINDS.md gives, for each kind, the iproute2 commands whose result `vnet apply` must equal. A
-snapshot keeps everything `ip -d -j link show` and `ip -j addr show` report about an interface
-except what is random or changes with time on its own:
+Each live test states the iproute2 commands whose result `vnet apply` must equal (those each
+kind file's docstring, src/vnet/kinds/KIND.py, names). A snapshot keeps everything
+`ip -d -j link show` and `ip -j addr show` report about an interface except what is random or
+changes with time on its own:
 
 - ifindex, link_index and link_netnsid are numbers the kernel hands out in creation order; the
   peer/parent they point at is kept as a *name* (`link` = ifname, `link_netns` = namespace name)

@@ -1,4 +1,4 @@
-"""bond on a full kernel: the state after `vnet apply` equals KINDS.md's reference `ip`
+"""bond on a full kernel: the state after `vnet apply` equals that of the reference `ip`
 commands, active-backup keeps a ping going when the active port's link drops, in-place option
 changes, and a mode change that re-creates the bond and enslaves its ports again."""
 

@@ -1,4 +1,4 @@
-"""bridge: kernel state after `vnet apply` equals KINDS.md's reference `ip` commands, and
+"""bridge: kernel state after `vnet apply` equals that of the reference `ip` commands, and
 option changes happen in place."""
 
 from __future__ import annotations

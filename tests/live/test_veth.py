@@ -1,4 +1,4 @@
-"""veth: kernel state after `vnet apply` equals KINDS.md's reference `ip` commands; MTU changes
+"""veth: kernel state after `vnet apply` equals that of the reference `ip` commands; MTU changes
 in place; a peer moved to another namespace means re-creating the pair."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The code's own checks, run with the unit tier: ruff's lint over everything, and mypy's
-types over the package (DESIGN §6 asks for type hints everywhere; pyproject.toml holds both
+types over the package (the code carries type hints everywhere; pyproject.toml holds both
 configurations). A missing tool fails: an unchecked run must not look like a clean one."""
 
 from __future__ import annotations

@@ -92,9 +92,8 @@ class BatchOps:
 
         There, creations go one by one: the kernel's IPv6 work for each new link runs in
         workers that take the lock the requests take, and creations sent back to back made
-        them contend (10k links: 9 s of system time in vnet's requests instead of 5 s, and
-        bringing the links up afterwards took twice as long). Without IPv6 the batches save
-        a fifth of the apply."""
+        them contend, slowing both the creations and bringing the links up afterwards.
+        Without IPv6 the batches save a good share of the apply."""
         known = self._ipv6.get(netns)
         if known is None:
             try:
@@ -113,8 +112,8 @@ class BatchOps:
         back), and the first action that failed with its error (None: none failed).
         `progress(n)` hears how many actions have been sent so far.
 
-        One request at a time costs a sendmsg, a recv and the Python around them: at 10k
-        interfaces, a fifth of what the kernel itself needs. Here the requests of a slice of
+        One request at a time costs a sendmsg, a recv and the Python around them: a real
+        share of what the kernel itself needs. Here the requests of a slice of
         actions are encoded first (a new link gets an ifindex chosen here, one past the
         namespace's highest, so its addresses, markers and state can be encoded before it
         exists) and go in two rounds, each in the plan's order (see _send_rounds): first the

@@ -29,8 +29,7 @@ MNT_DETACH = 2
 
 @functools.cache
 def libc() -> ctypes.CDLL:
-    # once: each CDLL builds its own function-pointer class (a 1,000-namespace star asks 2,000
-    # times)
+    # once: each CDLL builds its own function-pointer class (a star asks for it per namespace)
     return ctypes.CDLL(None, use_errno=True)
 LEAN_OPEN = 256
 
@@ -100,7 +99,7 @@ class NamespaceOps:
         except FileExistsError:
             raise KernelError(f"create namespace {name}", errno.EEXIST) from None
         # unshare and setns act on the calling thread only: this thread steps into a new
-        # namespace, binds it to the file and steps back (no fork: 1,000 namespaces in a star)
+        # namespace, binds it to the file and steps back (no fork per namespace: a star makes many)
         code = 0
         own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
@@ -127,15 +126,14 @@ class NamespaceOps:
         devices (a macvtap's /dev/tapN, a veth's peer outside) would linger for a moment.
         Deleting the group inside first, in one call, makes that part synchronous: when
         destroy returns, what vnet made there is gone. (Reading each namespace to delete its
-        pairs one by one cost a 1,000-namespace teardown a fifth of its time.)
+        pairs one by one was a large share of a teardown.)
 
         The namespaces' files are held open until a run's bind mounts are all gone: each
         unmount that drops a namespace's last reference sets the kernel dismantling it on the
-        other core while the next is unmounted, and the unmounts then stalled by up to 100 ms
-        (1,000 took 0.15-0.3 s, 0.02 s by `ip netns del`); held, they take 0.05 s and the
-        kernel dismantles the run at once after. A run is as many as the limit on open files
-        allows, raised for the while (Debian's default soft limit is 1,024): 1,000 unmounts
-        in runs of 256 took 0.10-0.13 s, in one run 0.05 s."""
+        other core while the next is unmounted, and the unmounts then stalled; held, they go
+        quickly and the kernel dismantles the run at once after. A run is as many as the limit
+        on open files allows, raised for the while (Debian's default soft limit is 1,024):
+        fewer, longer runs are faster (figures: docs/performance-notes.md)."""
         with room_for_files(len(items)) as room:
             return self._delete_namespace_runs(items, room)
 

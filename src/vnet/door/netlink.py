@@ -89,7 +89,7 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
 
     def _rt(self, netns: str | None) -> rtnl.Rtnl:
         """The lean socket of a namespace: the bulk of vnet's requests and dumps go through it;
-        at most LEAN_OPEN stay open (a star of 1,000 namespaces must not exhaust fds)."""
+        at most LEAN_OPEN stay open (a star of many namespaces must not exhaust fds)."""
         rt = self._lean.pop(netns, None)
         if rt is None:
             if len(self._lean) >= LEAN_OPEN:
@@ -127,7 +127,7 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
         them (IFLA_TARGET_NETNSID): the root socket and the id the caller's namespace knows it
         by, when it has one (a veth into it gives it one) and no socket is open inside it yet;
         else a socket inside it and None. Opening a socket inside each namespace (and again,
-        past LEAN_OPEN of them) was a third of a 1,000-namespace teardown. The namespace's
+        past LEAN_OPEN of them) would dominate a large teardown. The namespace's
         file stays open meanwhile (`fd`, when the caller holds it open): its id cannot come
         to name another namespace."""
         if netns in self._lean:
@@ -320,14 +320,10 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
         returns how many actions are done and the error of the first that failed (None: all
         done). Namespaces go as `_delete_namespaces` says.
 
-        Deleting links one by one costs the kernel a synchronisation each (83 s for 10k);
-        `ip link del group N` removes many in one go, and only exactness decides which group:
-        - a group whose every link is going (a topology's own group, which vnet gives the
-          links it creates, when the whole topology goes) is deleted as it is;
-        - the other links are first moved into a group no link of the namespace uses. Of a
-          pair whose ends are both here and both going, one end moves: the kernel deletes its
-          peer with it, and each move is a request the kernel must serve (5 ms each at 10k
-          links on this machine's kernel)."""
+        Deleting links one by one costs the kernel a synchronisation each; `ip link del group
+        N` removes many in one go. Which groups, exactly, deletion.py chooses (pure, shared
+        with the fake kernel); each link moved into a deletion group is a request the kernel
+        must serve, costly in a namespace of many links."""
         seen = self._dumps.copy()  # what observe read, if nothing changed since: no new dump
         self._forget_cached()
         done = 0
@@ -429,8 +425,8 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
 
 
     def _index(self, netns: str | None, ifname: str) -> int:
-        """The ifindex of a link by name. Asking the kernel per lookup cost 20,000 requests for
-        a 10k-interface apply, so the indexes of a dump are reused until a request may have
+        """The ifindex of a link by name. Asking the kernel per lookup would cost requests per
+        interface, so the indexes of a dump are reused until a request may have
         changed them; after a few misses in a row, one dump refills them. A name the dump did
         not see is still asked for (a link made since by someone else is found), and kept."""
         rt = self._rt(netns)

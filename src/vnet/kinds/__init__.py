@@ -4,8 +4,9 @@ Adding a kind is adding one file here that defines a subclass of `InterfaceBase`
 `@register`; every module of this package but `base` is a kind file.
 
 Kind files are imported when first needed: `lookup("veth")` imports `veth.py` alone (a file
-named after its kind; otherwise every kind file), and `registry()` imports them all. Building
-the pydantic models of every kind cost about a fifth of a `vnet validate` of a three-kind file.
+named after its kind; otherwise every kind file), and `registry()` imports them all: building
+the pydantic models of every kind shows in a small file's `vnet validate`, so a command builds
+only those it uses (figures: docs/performance-notes.md).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def by_kernel_kind(kernel_kind: str | None) -> type[InterfaceBase] | None:
         return next((cls for cls in classes.values()
                      if (cls.kernel_kind or cls.kind_name) == kernel_kind), None)
     if not kernel_kind:  # no IFLA_INFO_KIND (lo, a physical NIC): no kind's class, and no
-        return None      # need to import every kind file to learn that (0.1 s)
+        return None      # need to import every kind file to learn that
     if kernel_kind in _KIND_FILES:
         importlib.import_module(f"{__name__}.{kernel_kind}")
     return first(REGISTRY) or first(registry())

@@ -63,8 +63,8 @@ def check_netns_name(value: str) -> str:
 
 def check_address(value: str) -> str:
     """An address with prefix, IPv4 or IPv6, normalised (`192.0.2.1/24`)."""
-    # already spelled as ipaddress writes it: return it without ipaddress's parsing, a
-    # visible share of loading 10k addresses
+    # already spelled as ipaddress writes it: return it without ipaddress's parsing, which
+    # shows when a large file loads
     if _CANONICAL_V4.fullmatch(value):
         return value
     if "/" not in value:
@@ -166,8 +166,8 @@ class Common(BaseModel):
     @property
     def path(self) -> str:
         """Field path of the file entry (`_path`), read from pydantic's slot of private values:
-        `self._path` goes through BaseModel.__getattr__ (10 µs; validating a 10k-interface
-        file read it 30,000 times)."""
+        `self._path` goes through the slow BaseModel.__getattr__, and validation reads the
+        path several times per interface."""
         private = self.__pydantic_private__
         return private.get("_path", "") if private else ""
 
@@ -195,8 +195,8 @@ class InterfaceBase(Common):
     #: enslave it and brings it back up
     ports_down_to_enslave: ClassVar[bool] = False
     #: IFLA_INFO_DATA layout for a kind pyroute2 does not know, or knows only in part: (name,
-    #: netlink type) by attribute number, index 0 being UNSPEC. The backend teaches pyroute2
-    #: these so it encodes and decodes them; type "peer" is a nested ifinfomsg (a pair's end).
+    #: netlink type) by attribute number, index 0 being UNSPEC. The door encodes and decodes
+    #: them itself (door/decode.py); type "peer" is a nested ifinfomsg (a pair's other end).
     info_nla: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: planning this kind reads its namespace's traffic control (qdiscs, htb classes, ingress
     #: filters): only namespaces with such a kind, declared or live, have it read
@@ -254,7 +254,7 @@ class InterfaceBase(Common):
     @property
     def created_by(self) -> tuple[str | None, str] | None:
         # straight from pydantic's slot of private values: reading `self._created_by` goes
-        # through BaseModel.__getattr__, and planning 10k interfaces asks 35,000 times
+        # through the slow BaseModel.__getattr__, and planning asks several times per interface
         private = self.__pydantic_private__
         return private.get("_created_by") if private else None
 

@@ -5,7 +5,7 @@
 "Device can not be enslaved while up"), so vnet takes a port down, enslaves it and brings it
 back up.
 
-What the kernel (Debian 6.1, measured) changes in place on a bond that has ports and is up:
+What the kernel (Debian 6.1, observed) changes in place on a bond that has ports and is up:
 miimon, updelay, downdelay, arp_interval, arp_ip_target, primary, xmit_hash_policy, min_links,
 all_slaves_active. Refused in place: mode and fail_over_mac ("the bond device has slaves"),
 ad_select and lacp_rate ("the bond is up") — a change to those re-creates the bond (its ports

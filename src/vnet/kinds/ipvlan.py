@@ -16,7 +16,7 @@ must agree — `check` says so rather than letting each apply undo the previous 
 in place (IFLA_IPVLAN_MODE/FLAGS on an existing link).
 
 pyroute2 0.9.7 knows IFLA_IPVLAN_MODE only (for ipvlan, nothing for ipvtap): the attribute
-layout is declared in `info_nla` for the backend to teach it.
+layout is declared in `info_nla`, which the door codes itself (door/decode.py).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ The parent is named by `link:`; it lives where vnet runs unless `link_netns:` na
 namespace it is in — so a macvlan can sit in a container's namespace while its parent (the
 host NIC) stays outside, as `ip link add macv1 link eth0 netns ctr1 type macvlan` does.
 
-What the kernel (6.18, measured) changes in place: mode among private/vepa/bridge/source, the
+What the kernel (6.18, observed) changes in place: mode among private/vepa/bridge/source, the
 nopromisc flag and the source-MAC list; entering or leaving passthru is refused (EINVAL), so
 that re-creates the link.
 """

@@ -45,7 +45,7 @@ class Paired(InterfaceBase):
             return [self, cached[1]]
         # the peer's fields were validated as the peer's (PairPeer is Common, whose fields
         # the twin's kind has unchanged), so the twin is built from them without validating
-        # again: 10k validations were a tenth of a 10k-interface plan
+        # again: validating each peer a second time showed in the planning of large files
         values = {f: getattr(self.peer, f) for f in self.peer.model_fields_set}
         twin = _new_twin(type(self), values)
         private = twin.__pydantic_private__
@@ -81,8 +81,8 @@ _BLANKS: dict[type[Paired], tuple[Paired, list[tuple[str, Any]]]] = {}
 
 def _new_twin(cls: type[Paired], values: dict[str, Any]) -> Paired:
     """`cls.model_construct(kind=..., **values)`, as a copy of a blank end: model_construct
-    fills every default through pydantic's field machinery, 30 µs an end, a tenth of loading
-    a 10k-interface file. A default factory's value is made fresh for each end (no list is
+    fills every default through pydantic's field machinery, slow enough per end to show
+    when a large file loads. A default factory's value is made fresh for each end (no list is
     shared between two ends); the fields set are `kind` and `values`, as model_construct's."""
     entry = _BLANKS.get(cls)
     if entry is None:

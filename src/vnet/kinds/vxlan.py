@@ -4,7 +4,7 @@
 plus, for head-end replication to several peers,
 `bridge fdb append 00:00:00:00:00:00 dev vx0 dst 198.51.100.2`.
 
-What the kernel (6.18, measured) changes in place: ttl, tos, learning, ageing (and local,
+What the kernel (6.18, observed) changes in place: ttl, tos, learning, ageing (and local,
 remote/group within one address family, which vnet still re-creates: one option here may be an
 IPv4 or an IPv6 attribute, and a family change is refused in place). Everything else — id,
 dstport, srcport, proxy, l2miss, l3miss, udpcsum, collect_metadata — is fixed at creation
