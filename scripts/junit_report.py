@@ -2,12 +2,16 @@
 """Read pytest junit XML files: summary lines, failures, and the kind x tier matrix.
 
     junit_report.py summary FILE              pytest-style summary line and the failures
-    junit_report.py matrix TIER=FILE ...      kind x tier table of passed/skipped/failed
+    junit_report.py matrix [--kinds K,K...] TIER=FILE ...
+                                              kind x tier table of passed/skipped/failed
     junit_report.py total FILE ...            "total: N passed, N failed, N skipped"
 
 A test's kinds come from its `kind` properties (tests/live/conftest.py writes one per
 `@pytest.mark.kind` name); a test without any is counted under "general".
-Standard library only: it runs before and after the venv exists.
+With --kinds (the registered kinds; scripts/test-all.sh lists them from vnet.kinds), the
+matrix has a row for each, tested or not, and fails (exit status 1) when one of them passed no
+test in any tier that ran.
+Standard library only: it runs before and after the venv exists, so it is told the kinds.
 """
 
 from __future__ import annotations
@@ -16,11 +20,15 @@ import argparse
 import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 GENERAL = "general"
 OUTCOMES = ("passed", "skipped", "failed")
+#: in the reason of a kernel-tier skip that a kind's may_skip allows (tests/live/conftest.py
+#: adds it; tests/live/helpers.py's ALLOWED_SKIP_TAG is the same text)
+ALLOWED_SKIP_TAG = "allowed in the kernel tier"
 
 
 class ReportError(Exception):
@@ -104,17 +112,34 @@ def failure_lines(run: Run) -> list[str]:
     return lines
 
 
-def matrix_lines(runs: dict[str, Run | None]) -> list[str]:
-    """kind x tier table of passed/skipped/failed counts; a tier that did not run shows '-'."""
+def unallowed_skips(run: Run) -> list[Case]:
+    """The skipped cases whose reason lacks ALLOWED_SKIP_TAG: in the kernel tier, skips that
+    no kind's may_skip allows (conftest makes those failures; one that got past it is none)."""
+    return [case for case in run.cases
+            if case.outcome == "skipped" and ALLOWED_SKIP_TAG not in case.message]
+
+
+def _counts(runs: dict[str, Run | None]) -> dict[tuple[str, str], Counter[str]]:
+    """(kind, tier) -> outcome counts."""
     counts: dict[tuple[str, str], Counter[str]] = {}
     for tier, run in runs.items():
         for case in run.cases if run else ():
             for kind in case.kinds or (GENERAL,):
                 counts.setdefault((kind, tier), Counter())[case.outcome] += 1
-    if not counts:
+    return counts
+
+
+def matrix_lines(runs: dict[str, Run | None], registered: Sequence[str] = ()) -> list[str]:
+    """kind x tier table of passed/skipped/failed counts; a tier that did not run shows '-'.
+
+    The `registered` kinds come first, in their order, each with a row even without tests;
+    then other kinds the tests name (e.g. netns), then "general"."""
+    counts = _counts(runs)
+    if not counts and not registered:
         return ["(no test results to tabulate)"]
-    kinds = sorted({kind for kind, _ in counts} - {GENERAL})
-    if any(kind == GENERAL for kind, _ in counts):
+    named = {kind for kind, _ in counts}
+    kinds = [*registered, *sorted(named - {GENERAL} - set(registered))]
+    if GENERAL in named:
         kinds.append(GENERAL)
     width = max([len("kind"), *map(len, kinds)])
     cell = len(" ".join(OUTCOMES))
@@ -132,6 +157,49 @@ def matrix_lines(runs: dict[str, Run | None]) -> list[str]:
     return [line.rstrip() for line in lines]
 
 
+def untested_kinds(runs: dict[str, Run | None], registered: Sequence[str]) -> list[str]:
+    """The registered kinds that passed no test in any tier that ran (a tier whose results
+    are None did not run)."""
+    passed = {
+        kind
+        for run in runs.values() if run is not None
+        for case in run.cases if case.outcome == "passed"
+        for kind in case.kinds
+    }  # fmt: skip
+    return [kind for kind in registered if kind not in passed]
+
+
+def kind_verdict(runs: dict[str, Run | None], registered: Sequence[str]) -> tuple[bool, list[str]]:
+    """(ok, lines): every registered kind passed a test in some tier that ran, or which did
+    not, with what each tier recorded for it."""
+    ran = [tier for tier, run in runs.items() if run is not None]
+    where = ", ".join(ran) or "none"
+    missing = untested_kinds(runs, registered)
+    if not missing:
+        return True, [f"kinds: all {len(registered)} registered kinds passed a test in a tier "
+                      f"that ran ({where})"]
+    counts = _counts(runs)
+    lines = [
+        f"FAILED: {len(missing)} of {len(registered)} registered kinds passed no test in any "
+        f"tier that ran ({where}): {', '.join(missing)}",
+    ]
+    for kind in missing:
+        parts = []
+        for tier, run in runs.items():
+            if run is None:
+                parts.append(f"{tier}: no results")
+                continue
+            tally = counts.get((kind, tier), Counter())
+            seen = ", ".join(f"{tally[word]} {word}" for word in OUTCOMES if tally[word])
+            parts.append(f"{tier}: {seen or 'no test'}")
+        lines.append(f"  {kind}: {'; '.join(parts)}")
+    lines.append(
+        "  every kind needs a passing live test (@pytest.mark.kind) in the live or kernel tier; "
+        "a skip or a tier that did not run proves nothing"
+    )
+    return False, lines
+
+
 def total_line(runs: list[Run]) -> str:
     """A plain closing line over several runs: "total: N passed, N failed, N skipped"."""
     count = {word: sum(run.count(word) for run in runs) for word in OUTCOMES}
@@ -142,7 +210,12 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("summary").add_argument("file", type=Path)
-    commands.add_parser("matrix").add_argument("tiers", nargs="+", metavar="TIER=FILE")
+    matrix = commands.add_parser("matrix")
+    matrix.add_argument("tiers", nargs="+", metavar="TIER=FILE")
+    matrix.add_argument(
+        "--kinds", default="", metavar="K,K...",
+        help="the registered kinds, comma-separated: a row each, and each must pass a test",
+    )  # fmt: skip
     commands.add_parser("total").add_argument("files", nargs="+", type=Path)
     args = parser.parse_args(argv)
     try:
@@ -155,8 +228,13 @@ def main(argv: list[str]) -> int:
             for spec in args.tiers:
                 tier, _, file = spec.partition("=")
                 runs[tier] = read_run(Path(file)) if Path(file).is_file() else None
-            print("\n".join(matrix_lines(runs)))
-            return 0
+            registered = [kind for kind in args.kinds.split(",") if kind]
+            print("\n".join(matrix_lines(runs, registered)))
+            if not registered:
+                return 0
+            ok, lines = kind_verdict(runs, registered)
+            print("\n".join(lines))
+            return 0 if ok else 1
         print(total_line([read_run(path) for path in args.files if path.is_file()]))
         return 0
     except ReportError as error:

@@ -5,7 +5,8 @@
 #   live    tests/live on this machine's kernel, each test in its own network/mount namespace
 #   kernel  tests/live again, inside a VM booting Debian's distribution kernel (virtme-ng, TCG)
 # and prints a kind x tier matrix. Every selected tier runs even if an earlier one failed; the
-# exit status is non-zero if any failed, including one that could not run or ran no test.
+# exit status is non-zero if any failed, including one that could not run or ran no test, or
+# (in a full run of both live tiers) if a registered kind passed no test in either.
 # Details: docs/testing.md
 # shellcheck disable=SC2317  # the tier_* functions are called indirectly, as "tier_$tier"
 set -euo pipefail
@@ -154,8 +155,21 @@ for tier in live kernel; do
   fi
 done
 if ((${#matrix[@]})); then
+  # every registered kind gets a row and must pass a test in a tier that ran
+  kinds_rc=0
+  kinds=$("$PY" -c 'from vnet.kinds import ordered; print(",".join(c.kind_name for c in ordered()))') ||
+    kinds_rc=$?
   echo "kind x tier (a test with several kinds counts under each; '-': tier not run)"
-  "$PY" scripts/junit_report.py matrix "${matrix[@]}" || failed=1
+  if ((kinds_rc)) || [[ -z $kinds ]]; then
+    echo "FAILED: could not list the registered kinds from vnet.kinds (exit status $kinds_rc)"
+    failed=1
+    "$PY" scripts/junit_report.py matrix "${matrix[@]}" || failed=1
+  elif [[ -n ${verdict[live]:-} && -n ${verdict[kernel]:-} ]] && ((${#pytest_args[@]} == 0)); then
+    "$PY" scripts/junit_report.py matrix --kinds "$kinds" "${matrix[@]}" || failed=1
+  else  # a partial run (one tier, or -- -k ...) cannot prove every kind: shown, not judged
+    "$PY" scripts/junit_report.py matrix --kinds "$kinds" "${matrix[@]}" ||
+      echo "(not judged: kinds are judged when both live tiers run in full)"
+  fi
   echo
 fi
 files=()

@@ -11,6 +11,11 @@
   with those before it; any difference fails the run.
 - `@pytest.mark.kind("bridge", ...)` names the kinds a test exercises; they are written to
   the junit XML as `kind` properties, from which scripts/junit_report.py builds the matrix.
+- In the kernel tier (VNET_TEST_TIER=kernel, set by scripts/vm_tier.py in the VM) a skip is a
+  failure unless every kind the test names declares `may_skip` (helpers.kernel_tier_skip):
+  the distribution kernel has every other kind, so a skip there hides an untested kind. The
+  rule is applied to the reports the forked child sends back, before pytest (and its junit
+  XML) sees them.
 """
 
 from __future__ import annotations
@@ -28,7 +33,13 @@ from typing import Any
 import pytest
 from _pytest.runner import runtestprotocol
 
-from .helpers import describe_changes, enter_sandbox, network_snapshot
+from .helpers import (
+    describe_changes,
+    enter_sandbox,
+    kernel_tier,
+    kernel_tier_skip,
+    network_snapshot,
+)
 
 LIVE_DIR = Path(__file__).parent
 _MAIN_PID = pytest.StashKey[int]()
@@ -153,13 +164,38 @@ def _run_forked(item: pytest.Item) -> list[pytest.TestReport]:
     ]
 
 
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return str(reason).removeprefix("Skipped: ")
+
+
+def _kernel_tier_policy(item: pytest.Item, report: pytest.TestReport) -> pytest.TestReport:
+    """In the kernel tier, a skip fails unless the test's kinds all declare may_skip; one
+    that stands says why it may (see helpers.kernel_tier_skip)."""
+    if not kernel_tier() or not report.skipped or hasattr(report, "wasxfail"):
+        return report
+    from vnet.kinds import registry
+
+    may_skip = {name: cls.may_skip for name, cls in registry().items()}
+    stands, text = kernel_tier_skip(_kinds(item), may_skip, _skip_reason(report))
+    if stands:
+        if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+            path, lineno, _ = report.longrepr
+            report.longrepr = (path, lineno, f"Skipped: {text}")
+        return report
+    report.outcome = "failed"
+    report.longrepr = text
+    return report
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
     if LIVE_DIR not in item.path.parents:
         return None
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     for report in _run_forked(item):
-        item.ihook.pytest_runtest_logreport(report=report)
+        item.ihook.pytest_runtest_logreport(report=_kernel_tier_policy(item, report))
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
 

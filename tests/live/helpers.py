@@ -14,10 +14,13 @@ import os
 import socket
 import struct
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
+
+from vnet.kinds import lookup, ordered
+from vnet.kinds.base import PROBE_NAME
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
@@ -32,54 +35,12 @@ IFF_UP = 0x1
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
-# The module(s) that provide each kind on a modular kernel (the kernel tier's Debian kernel).
-KIND_MODULES: dict[str, tuple[str, ...]] = {
-    "bond": ("bonding",),
-    "bridge": ("bridge",),
-    "dummy": ("dummy",),
-    "ifb": ("ifb",),
-    "ipoib": ("ib_ipoib",),
-    "ipvlan": ("ipvlan",),
-    "ipvtap": ("ipvtap",),
-    "macsec": ("macsec",),
-    "macvlan": ("macvlan",),
-    "macvtap": ("macvtap",),
-    "nlmon": ("nlmon",),
-    "tap": ("tun",),
-    "team": (
-        "team",
-        "team_mode_activebackup",
-        "team_mode_broadcast",
-        "team_mode_loadbalance",
-        "team_mode_random",
-        "team_mode_roundrobin",
-    ),
-    "tun": ("tun",),
-    "vcan": ("vcan",),
-    "veth": ("veth",),
-    "vlan": ("8021q",),
-    "vxcan": ("vxcan",),
-    "vxlan": ("vxlan",),
-}
-
-# Without these options the modules create bond0, dummy0 or ifb0/ifb1 in the root namespace
-# as they load, which would be a change to the machine the tests must not make.
-MODULE_OPTIONS: dict[str, tuple[str, ...]] = {
-    "bonding": ("max_bonds=0",),
-    "dummy": ("numdummies=0",),
-    "ifb": ("numifbs=0",),
-}
-
-# Kinds that sit on a parent link; a veth end plays the parent when probing.
-_NEEDS_PARENT = frozenset({"ipvlan", "ipvtap", "macsec", "macvlan", "macvtap", "vlan"})
-_PAIRED = frozenset({"veth", "vxcan"})
-_PROBE_ARGS: dict[str, tuple[str, ...]] = {
-    "vlan": ("id", "2"),
-    "vxlan": ("id", "42", "dstport", "4789"),
-}
-_PROBE = "vnetprobe0"
-_PROBE_PEER = "vnetprobe1"
-_PARENT = "vnetprobep0"
+#: set to "kernel" by scripts/vm_tier.py in the guest: the tier whose kernel has every kind
+TIER_ENV = "VNET_TEST_TIER"
+#: what an allowed kernel-tier skip carries in its reason (scripts/junit_report.py,
+#: ALLOWED_SKIP_TAG, must say the same: vm_tier.py fails on a skip without it)
+ALLOWED_SKIP_TAG = "allowed in the kernel tier"
+#: the peer of the veth that plays the parent of a stacked kind's probe link (PROBE_PARENT)
 _PARENT_PEER = "vnetprobep1"
 
 
@@ -186,81 +147,144 @@ def describe_changes(before: dict[str, list[str]], after: dict[str, list[str]]) 
     return changes
 
 
-def load_modules(kind: str) -> None:
-    """modprobe the modules behind `kind`; failures are ignored (the probe decides)."""
+def kernel_tier() -> bool:
+    """Is this the kernel tier (the VM booting the distribution kernel, which has every kind
+    but those declaring `may_skip`)? scripts/vm_tier.py sets VNET_TEST_TIER=kernel there."""
+    return os.environ.get(TIER_ENV) == "kernel"
+
+
+def module_options() -> dict[str, list[str]]:
+    """module -> the options every kind class loads it with (bonding: max_bonds=0...): without
+    them bonding, dummy and ifb create bond0, dummy0, ifb0 in the root namespace as they load."""
+    options: dict[str, list[str]] = {}
+    for cls in ordered():
+        for module, *opts in cls.kernel_modules():
+            if opts:
+                options[module] = opts
+    return options
+
+
+def load_modules(kind: str) -> str | None:
+    """modprobe the modules of `kind` (its class's `kernel_modules()`, with their options).
+
+    None when they loaded, or when this kernel has no module support (no /proc/modules):
+    the probe decides then. Otherwise what modprobe said: in the kernel tier, whose kernel has
+    every module, that fails the calling test; elsewhere it is returned, for a skip reason.
+    """
     if not os.path.exists("/proc/modules"):
-        return  # a kernel without module support: nothing can be loaded
-    for module in KIND_MODULES.get(kind, (kind,)):
+        return None  # a kernel without module support: nothing can be loaded
+    problems = []
+    for module, *options in lookup(kind).kernel_modules():
+        argv = ["modprobe", module, *options]
         try:
-            subprocess.run(
-                ["modprobe", "-q", module, *MODULE_OPTIONS.get(module, ())],
-                capture_output=True,
-                timeout=120,
-                check=False,
-            )
-        except FileNotFoundError:
-            return
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+        except (FileNotFoundError, subprocess.TimeoutExpired) as error:
+            problems.append(f"{' '.join(argv)}: {error}")
+            break
+        if proc.returncode != 0:
+            said = proc.stderr.strip() or proc.stdout.strip() or "no output"
+            problems.append(f"{' '.join(argv)} exited {proc.returncode}: {said}")
+    if not problems:
+        return None
+    problem = "; ".join(problems)
+    if kernel_tier():
+        pytest.fail(f"kernel tier: cannot load the modules of {kind}: {problem}", pytrace=False)
+    return problem
 
 
-def _attempt(create: Sequence[str], delete: Sequence[str]) -> str | None:
-    """Run `create`, then `delete`; the error text if creating failed, else None."""
+def _attempt(create: Sequence[Sequence[str]], delete: Sequence[str]) -> str | None:
+    """Run the `create` commands, then `delete`; the error text if creating failed, else None."""
     try:
-        sh(*create)
+        for command in create:
+            sh(*command)
     except CommandError as error:
         return error.stderr.strip() or str(error)
     sh(*delete)
     return None
 
 
-def _probe_ipoib() -> str | None:
-    parents = [
-        link["ifname"] for link in ip_json("link", "show") if link.get("link_type") == "infiniband"
-    ]
-    if not parents:
-        return "no InfiniBand device here to be the IPoIB parent"
-    return _attempt(
-        ["ip", "link", "add", "link", parents[0], "name", _PROBE, "type", "ipoib"],
-        ["ip", "link", "del", _PROBE],
-    )
+def probe_commands(kind: str) -> tuple[list[list[str]], list[str]]:
+    """The `ip` commands that create a throwaway link of `kind` and the one that deletes it,
+    from the kind class's own probe link (`probe_link().ip_commands()`: its probe arguments,
+    its peer if paired, its parent, which `probe_kind` makes first, if it has one).
+
+    `ip OBJ add ...` is undone by `ip link del NAME` (OBJ link) or `ip OBJ del ...` (tuntap).
+    A kind whose class creates it by another program (team: teamd) is asked of the kernel's
+    driver directly: `ip link add NAME type KERNEL_KIND`. Independent of vnet's own probe
+    (netlink): tests/live/test_cli_live.py compares the two."""
+    cls = lookup(kind)
+    create = [list(command) for command in cls.probe_link().ip_commands()]
+    if not create or not all(len(c) > 3 and c[0] == "ip" and c[2] == "add" for c in create):
+        create = [["ip", "link", "add", PROBE_NAME, "type", cls.kernel_kind or cls.kind_name]]
+    first = create[0]
+    if first[1] == "link":
+        delete = ["ip", "link", "del", PROBE_NAME]
+    else:
+        delete = ["ip", first[1], "del", *first[3:]]
+    return create, delete
 
 
 def probe_kind(kind: str) -> str | None:
-    """Try to create (and delete) a link of `kind` here; None if it worked, else why not."""
-    delete = ["ip", "link", "del", _PROBE]
-    if kind in ("tun", "tap"):
-        return _attempt(
-            ["ip", "tuntap", "add", "dev", _PROBE, "mode", kind],
-            ["ip", "tuntap", "del", "dev", _PROBE, "mode", kind],
-        )
-    if kind == "ipoib":
-        return _probe_ipoib()
-    if kind in _PAIRED:
-        pair = ["ip", "link", "add", _PROBE, "type", kind, "peer", "name", _PROBE_PEER]
-        return _attempt(pair, delete)
-    if kind in _NEEDS_PARENT:
-        load_modules("veth")
-        try:
-            sh("ip", "link", "add", _PARENT, "type", "veth", "peer", "name", _PARENT_PEER)
-        except CommandError as error:
-            return f"no veth to act as its parent: {error.stderr.strip()}"
-        child = ["ip", "link", "add", "link", _PARENT, "name", _PROBE, "type", kind]
-        try:
-            return _attempt([*child, *_PROBE_ARGS.get(kind, ())], delete)
-        finally:
-            sh("ip", "link", "del", _PARENT)
-    return _attempt(["ip", "link", "add", _PROBE, "type", kind, *_PROBE_ARGS.get(kind, ())], delete)
+    """Try to create (and delete) a link of `kind` here with `ip`; None if it worked, else
+    why not. A kind that `requires` what probing cannot make (IPoIB: an InfiniBand device) is
+    not tried."""
+    cls = lookup(kind)
+    if cls.requires:
+        return f"needs {cls.requires}, which probing cannot make"
+    create, delete = probe_commands(kind)
+    parent = cls.probe_link().parent()
+    if parent is None:
+        return _attempt(create, delete)
+    problem = load_modules("veth")
+    try:
+        sh("ip", "link", "add", parent, "type", "veth", "peer", "name", _PARENT_PEER)
+    except CommandError as error:
+        why = error.stderr.strip() + (f" ({problem})" if problem else "")
+        return f"no veth to act as its parent: {why}"
+    try:
+        return _attempt(create, delete)
+    finally:
+        sh("ip", "link", "del", parent)
 
 
 def require_kind(kind: str) -> None:
     """Skip the calling test unless this kernel can create links of `kind`.
 
-    Loads the kind's modules first (the kernel tier's kernel has every kind as a module),
-    then probes in the test's own namespace.
+    Loads the kind's modules first (the kernel tier's kernel has every kind as a module; a
+    modprobe failure fails the test there, elsewhere it joins the skip reason), then probes
+    in the test's own namespace. In the kernel tier conftest.py turns the skip into a failure
+    unless the test's kinds all declare `may_skip`.
     """
-    load_modules(kind)
+    modprobe = load_modules(kind)
     problem = probe_kind(kind)
     if problem is not None:
-        pytest.skip(f"kernel lacks {kind}: {problem}")
+        extra = f" (and {modprobe})" if modprobe else ""
+        pytest.skip(f"kernel lacks {kind}: {problem}{extra}")
+
+
+def kernel_tier_skip(kinds: Sequence[str], may_skip: Mapping[str, str],
+                     reason: str) -> tuple[bool, str]:
+    """The kernel tier's rule for a skipped test: (stands, text).
+
+    Its kernel has every kind, so a skip there is a failure, unless every kind the test names
+    (`@pytest.mark.kind`) declares `may_skip` (`may_skip` maps kind -> that reason; kinds not
+    in it, "netns" or unregistered ones, declare none). Then the skip stands and `text` is its
+    reason with the kinds' may_skip reasons added; otherwise `text` is the failure message,
+    naming the kinds and the original skip reason."""
+    declared = {kind: may_skip.get(kind, "") for kind in kinds}
+    if kinds and all(declared.values()):
+        why = "; ".join(f"{kind} may skip: {text}" for kind, text in declared.items())
+        return True, f"{reason} [{ALLOWED_SKIP_TAG}: {why}]"
+    named = ", ".join(
+        f"{kind} (declares may_skip)" if text else f"{kind} (declares no may_skip)"
+        for kind, text in declared.items()
+    ) or "none (unmarked test)"
+    return False, (
+        "kernel tier: this test skipped, but a skip here is a failure: the distribution kernel "
+        "has every kind, so only a test whose kinds all declare may_skip may skip.\n"
+        f"  kinds named by @pytest.mark.kind: {named}\n"
+        f"  skip reason: {reason}"
+    )
 
 
 def socket_in(netns: str | None, family: int, type: int, proto: int = 0) -> socket.socket:
