@@ -1,0 +1,199 @@
+"""geneve — Ethernet over UDP (RFC 8926) to one remote tunnel endpoint: a 24-bit VNI, port 6081.
+
+`ip link add gnv0 type geneve id 100 remote 198.51.100.2 [ttl N] [tos N] [dstport P]
+[udpcsum|noudpcsum] [external]`.
+
+Unlike vxlan there is no underlay device, no local address, no multicast group and no FDB:
+a geneve link is point-to-point, and the kernel routes its UDP packets to `remote` like any
+other. With `collect_metadata` (ip's `external`) the device instead takes the VNI, remote, TTL,
+TOS and checksum flag from each packet's metadata (OVS, eBPF, tc tunnel_key), and the kernel
+refuses those options on it (EINVAL).
+
+What the kernel changes in place (geneve_changelink): ttl and tos, and remote within one
+address family. It refuses (EOPNOTSUPP) a different id, any dstport, udpcsum or
+collect_metadata attribute, a remote of the other family, and every change at all to a
+collect_metadata device. vnet re-creates the link for id, remote (one option here is an IPv4
+or an IPv6 attribute, as vxlan's), dstport, udpcsum and collect_metadata; a collect_metadata
+device has no ttl or tos to change.
+
+The kernel reports udpcsum as IFLA_GENEVE_UDP_CSUM over IPv4 and as its opposite,
+IFLA_GENEVE_UDP_ZERO_CSUM6_TX, over IPv6, where checksums are always on unless
+`udp6zerocsumtx` turns them off (not offered here): `noudpcsum` has no effect there.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Literal
+
+from pydantic import Field
+
+from . import register
+from .base import IP, InterfaceBase, Option, bool_option, int_option
+
+#: the kernel's (and IANA's) port when dstport is not given
+GENEVE_PORT = 6081
+_METADATA_NLA = "IFLA_GENEVE_COLLECT_METADATA"
+
+
+def _is_v6(value: str) -> bool:
+    return ipaddress.ip_address(value).version == 6
+
+
+@register
+class Geneve(InterfaceBase):
+    kind: Literal["geneve"]
+    listed = 55
+    probe = {"id": 42, "remote": "192.0.2.1"}
+    use_when = ("Stretch one L2 segment to a single remote host over any IP network, in UDP\n"
+                "(port 6081) with a 24-bit VNI; the extensible successor of VXLAN (OVN, OVS).")
+
+    id: int | None = Field(None, ge=0, le=16_777_215,
+                           description="VNI, 0-16777215 (required unless collect_metadata).")
+    remote: IP | None = Field(
+        None, description="Unicast address (IPv4 or IPv6) of the remote tunnel endpoint "
+                          "(required unless collect_metadata).")
+    ttl: int | None = Field(None, ge=0, le=255, description="Outer TTL; 0 = the route's "
+                                                             "default.")
+    tos: int | None = Field(None, ge=0, le=255, description="Outer TOS; 1 = inherit.")
+    dstport: int | None = Field(
+        None, ge=0, le=65535,
+        description=f"UDP destination port; omitted, the kernel uses {GENEVE_PORT} (IANA's).")
+    udpcsum: bool | None = Field(
+        None, description="UDP checksums over an IPv4 underlay (ip: [no]udpcsum; kernel "
+                          "default off). Over IPv6 they are always on.")
+    # `ip` spells it `external`, but in a vnet file `external: true` marks an interface vnet
+    # does not create, so this option keeps the kernel's name (as vxlan's does)
+    collect_metadata: bool | None = Field(
+        None, description="ip's `external`: collect metadata (for OVS, eBPF, tc tunnel_key); "
+                          "the VNI and remote come per packet, so no id and no remote.")
+
+    options_map = {
+        "id": int_option("IFLA_GENEVE_ID", replace=True),
+        "remote": Option("IFLA_GENEVE_REMOTE", encode=str,
+                         decode=lambda v: str(ipaddress.ip_address(v)), replace=True),
+        "ttl": int_option("IFLA_GENEVE_TTL"),
+        "tos": int_option("IFLA_GENEVE_TOS"),
+        "dstport": int_option("IFLA_GENEVE_PORT", replace=True),
+        "udpcsum": bool_option("IFLA_GENEVE_UDP_CSUM", replace=True),
+        # a netlink flag: present means on, so `false` is sent as no attribute at all
+        "collect_metadata": Option(_METADATA_NLA, encode=lambda v: True,
+                                   decode=lambda v: bool(v), replace=True),
+    }
+
+    # ---- netlink --------------------------------------------------------------------------
+    def info_data(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for opt, value in self.declared_options().items():
+            spec = self.options_map[opt]
+            if opt == "collect_metadata" and not value:
+                continue  # a flag attribute: its presence alone would turn it on
+            nla = spec.nla + ("6" if opt == "remote" and _is_v6(value) else "")
+            out[nla] = spec.encode(value)
+        return out
+
+    @classmethod
+    def decode_info_data(cls, attrs: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for opt in ("id", "ttl", "tos", "dstport"):
+            spec = cls.options_map[opt]
+            if spec.nla in attrs:
+                out[opt] = spec.decode(attrs[spec.nla])
+        # a flag: the kernel reports it only when set
+        metadata = bool(attrs.get(_METADATA_NLA))
+        out["collect_metadata"] = metadata
+        remote = attrs.get("IFLA_GENEVE_REMOTE") or attrs.get("IFLA_GENEVE_REMOTE6")
+        if remote and not ipaddress.ip_address(remote).is_unspecified:
+            out["remote"] = str(ipaddress.ip_address(remote))
+        if "IFLA_GENEVE_UDP_CSUM" in attrs:  # an IPv4 remote
+            out["udpcsum"] = bool(attrs["IFLA_GENEVE_UDP_CSUM"])
+        elif "IFLA_GENEVE_UDP_ZERO_CSUM6_TX" in attrs:  # an IPv6 remote: the opposite flag
+            out["udpcsum"] = not attrs["IFLA_GENEVE_UDP_ZERO_CSUM6_TX"]
+        elif metadata:  # neither reported; the kernel refuses checksums on such a device
+            out["udpcsum"] = False
+        return out
+
+    # ---- checks ---------------------------------------------------------------------------
+    def check(self, topo: Any, report: Any) -> None:
+        if self.collect_metadata:
+            if self.id is not None:
+                report("id", "a collect_metadata (ip: external) geneve takes the VNI from each "
+                       "packet's metadata, so it has no id",
+                       "remove id, or remove collect_metadata: true")
+            if self.remote is not None:
+                report("remote", "a collect_metadata (ip: external) geneve takes the remote "
+                       "from each packet's metadata, so it has no remote",
+                       "remove remote, or remove collect_metadata: true")
+            for opt in ("ttl", "tos", "udpcsum"):
+                if getattr(self, opt):
+                    report(opt, f"the kernel refuses {opt} on a collect_metadata (ip: "
+                           f"external) geneve: each packet's metadata carries it",
+                           f"remove {opt}, or remove collect_metadata: true")
+            self._check_port_sharing(topo, report)
+            return
+        if self.id is None:
+            report("id", "a geneve needs its VNI (or collect_metadata: true, ip's external, "
+                   "to take it from each packet)", "add id: 100 (0-16777215)")
+        if self.remote is None:
+            report("remote", "a geneve without collect_metadata is point-to-point: the kernel "
+                   "needs the address of the remote tunnel endpoint",
+                   "add remote: ADDRESS (the other host's underlay address), or "
+                   "collect_metadata: true")
+            return
+        addr = ipaddress.ip_address(self.remote)
+        if addr.is_multicast:
+            report("remote", f"remote {self.remote} is a multicast address; the kernel refuses "
+                   "it (geneve has no multicast groups)",
+                   "use the unicast underlay address of the remote host (for one segment "
+                   "across many hosts, use vxlan with group and dev)")
+        elif addr.is_unspecified:
+            report("remote", f"remote {self.remote} is the unspecified address",
+                   "use the unicast underlay address of the remote host")
+        elif addr.version == 6 and addr.is_link_local:
+            report("remote", f"remote {self.remote} is an IPv6 link-local address; the kernel "
+                   "refuses it (a geneve has no underlay device to scope it)",
+                   "use a global or unique-local IPv6 address of the remote host")
+        if addr.version == 6 and self.udpcsum is False:
+            report("udpcsum", "over an IPv6 underlay the kernel always sends UDP checksums "
+                   "(noudpcsum has no effect there)",
+                   "remove udpcsum: false, or use an IPv4 remote")
+        self._check_port_sharing(topo, report)
+
+    def _check_port_sharing(self, topo: Any, report: Any) -> None:
+        """What the kernel refuses between the geneves of one namespace (geneve_configure):
+        two with the same VNI, remote and port (EBUSY), and a collect_metadata one sharing
+        its port with any other (EPERM). Reported on the later entry of the file."""
+        port = self.dstport if self.dstport is not None else GENEVE_PORT
+        for other in topo.interfaces:
+            if other is self:
+                return
+            if not isinstance(other, Geneve) or other.netns != self.netns:
+                continue
+            if (other.dstport if other.dstport is not None else GENEVE_PORT) != port:
+                continue
+            where = f"{other.name!r}{' in ' + self.netns if self.netns else ''}"
+            if self.collect_metadata or other.collect_metadata:
+                report("dstport", f"geneve {where} already uses UDP port {port}, and a "
+                       "collect_metadata geneve must have its port to itself",
+                       f"give one of them another dstport (e.g. dstport: {port + 1})")
+            elif (other.id, other.remote) == (self.id, self.remote):
+                report("id", f"geneve {where} already tunnels VNI {self.id} to {self.remote} on "
+                       f"UDP port {port}; the kernel refuses a second one",
+                       "use another id, remote or dstport")
+
+    # ---- rendering ------------------------------------------------------------------------
+    def ip_type_args(self) -> list[str]:
+        d = self.declared_options()
+        args: list[str] = []
+        for opt in ("id", "remote", "ttl", "tos", "dstport"):
+            if opt in d:
+                args += [opt, str(d[opt])]
+        if "udpcsum" in d:
+            args.append("udpcsum" if d["udpcsum"] else "noudpcsum")
+        if d.get("collect_metadata"):
+            args.append("external")  # ip has no `noexternal`: false is the default
+        return args
+
+    def ip_commands(self) -> list[list[str]]:
+        ns = ["-n", self.netns] if self.netns else []
+        return [["ip", *ns, "link", "add", self.name, "type", "geneve", *self.ip_type_args()]]
