@@ -1,4 +1,4 @@
-"""What the kernel holds, as plain data. Built by the backend from a netlink dump; read by the
+"""What the kernel holds, as plain data. Built by the door from a netlink dump; read by the
 planner, `show` and `destroy`. Only what those need is decoded."""
 
 from __future__ import annotations

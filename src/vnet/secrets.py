@@ -1,11 +1,11 @@
 """Secret material (MACsec keys): reading key files, checking them, and fingerprints.
 
 A key is held in a pydantic `SecretStr` from the moment it is read, so its repr, `str`, model
-dumps and JSON show `**********`; only the backend calls `get_secret_value()`, to put the key
+dumps and JSON show `**********`; only the door calls `get_secret_value()`, to put the key
 into the netlink message. No error message here ever quotes the key's text.
 
 Fingerprints: the kernel never reports a key back, so a changed key could not be seen in a
-plan. The backend therefore keeps, beside the kernel in /run/vnet (a tmpfs that lives exactly
+plan. The door therefore keeps, beside the kernel in /run/vnet (a tmpfs that lives exactly
 as long as the kernel state), a salted HMAC-SHA256 of each key it installed; the kind compares
 the file's key against it. A fingerprint reveals nothing usable about the key (a random salt
 per SA, and keys are 128 or 256 random bits).

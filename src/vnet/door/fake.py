@@ -502,7 +502,7 @@ class FakeKernel:
         st.fdb.sort(key=lambda e: (e.ifname, e.mac, e.dst))
 
     def _op_fdb_del(self, netns: str | None, ifname: str, mac: str, dst: str) -> None:
-        # like the netlink backend: an entry already gone (with its device) is not an error
+        # like the live kernel (netlink.py): an entry already gone (with its device) is not an error
         st = self._ns_refused(netns)
         entry = FdbState(ifname=ifname, mac=mac.lower(), dst=str(ipaddress.ip_address(dst)),
                          state=NUD_PERMANENT)

@@ -6,7 +6,7 @@ messages are declared here with its genlmsg/nla classes; numbers are those of
 include/uapi/linux/if_macsec.h. What `ip macsec add/set/del` does, minus the text parsing.
 
 Keys arrive as `SecretStr` and are unwrapped only into the message. The kernel never reports
-a key back, so after installing one the backend records a salted fingerprint of it
+a key back, so after installing one the door records a salted fingerprint of it
 (`vnet.secrets.fingerprint`) in /run/vnet/macsec-keys.json (mode 0600), keyed by namespace,
 ifindex and SA; observation returns it with the SA so the planner can see a changed key.
 """

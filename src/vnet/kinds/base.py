@@ -315,7 +315,7 @@ class InterfaceBase(Common):
 
     # ---- create ---------------------------------------------------------------------------
     def create_request(self) -> dict[str, Any]:
-        """What the backend needs to create the link (kind-specific extras may be added)."""
+        """What the door needs to create the link (kind-specific extras may be added)."""
         req: dict[str, Any] = {"kind": self.kernel_kind or self.kind_name,
                                "info_data": self.info_data()}
         if self.parent_attr != "IFLA_LINK":

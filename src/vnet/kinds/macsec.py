@@ -8,7 +8,7 @@
 Keys are written in the file (`key:`) or, better, read from a file it names (`key_file:`,
 relative to the topology file, mode 0600). They are `SecretStr` from loading on: plans,
 `show`, errors, `--json` and exports never contain them (exports write a placeholder unless
-asked for keys explicitly). The kernel never reports keys, so the backend keeps a salted
+asked for keys explicitly). The kernel never reports keys, so the door keeps a salted
 fingerprint of each key it installed (see vnet.secrets): a changed key is planned as a change,
 shown as `key: (set) → (changed)`, and done by re-adding the SA (the kernel cannot update a
 key in place). `pn` is where a new SA starts counting; the kernel advances it with traffic, so
