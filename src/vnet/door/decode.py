@@ -57,6 +57,7 @@ _PACK = {"uint8": "=B", "uint16": "=H", "uint32": "=I", "uint64": "=Q", "be16": 
          "be32": ">I", "be64": ">Q"}
 
 
+@functools.cache
 def info_layout(kernel_kind: str | None) -> tuple[tuple[str, str], ...]:
     """The IFLA_INFO_DATA layout a kind declares (`info_nla`) for vnet to encode and decode
     itself, where pyroute2 does not know the kind or knows it only in part (empty: pyroute2's

@@ -13,7 +13,7 @@ A group that also holds a link not going is never deleted whole.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ..actions import Request
@@ -91,3 +91,16 @@ def choose_groups(links: Sequence[Member], batches: Sequence[Sequence[Request]],
     masters = {m for i in going if (m := by_index[i].master) is not None and m in going}
     quiet = sorted(masters & {i for i in going if by_index[i].up})
     return GroupDeletion(count, missing, going, whole, list(move), free, quiet)
+
+
+def runs(batches: Sequence[Sequence[Request]]) -> Iterator[tuple[str, str | None, int, int]]:
+    """(operation, namespace, start, end) of each stretch of actions whose requests are all of
+    one operation in one namespace: what a kernel's `send_bulk` carries out together."""
+    start = 0
+    while start < len(batches):
+        op, netns = batches[start][0].op, batches[start][0].netns
+        end = start
+        while end < len(batches) and all(r.op == op and r.netns == netns for r in batches[end]):
+            end += 1
+        yield op, netns, start, end
+        start = end

@@ -168,13 +168,19 @@ class FakeKernel:
         for req in requests:
             self.execute(req)
 
-    def execute(self, req: Request) -> None:
+    def _injected(self, req: Request) -> KernelError | None:
+        """Log the request; the failure `fail_on` injects for it, if any."""
         self.log.append(req)
-        if self.fail_on is not None:
-            verdict = self.fail_on(req)
-            if verdict:
-                code = self.fail_errno if verdict is True else int(verdict)
-                raise KernelError(req.describe(), code, "injected by the test")
+        verdict = self.fail_on(req) if self.fail_on is not None else None
+        if not verdict:
+            return None
+        code = self.fail_errno if verdict is True else int(verdict)
+        return KernelError(req.describe(), code, "injected by the test")
+
+    def execute(self, req: Request) -> None:
+        failure = self._injected(req)
+        if failure is not None:
+            raise failure
         try:
             self._table[req.op](req.netns, **req.args)
         except _Refused as exc:
@@ -186,21 +192,16 @@ class FakeKernel:
         """Deletions as the live kernel makes them: namespaces one by one, runs of link
         deletions in one namespace as group deletions chosen by door/deletion.py."""
         done = 0
-        while done < len(batches):
-            first = batches[done][0]
-            run = done
-            while run < len(batches) and all(r.op == first.op and r.netns == first.netns
-                                             for r in batches[run]):
-                run += 1
-            if first.op == "netns.del":
-                for batch in batches[done:run]:
+        for op, netns, start, end in deletion.runs(batches):
+            if op == "netns.del":
+                for batch in batches[start:end]:
                     try:
                         self.send(batch)
                     except KernelError as refused:
                         return done, refused
                     done += 1
                 continue
-            ok, err = self._delete_by_group(first.netns, batches[done:run])
+            ok, err = self._delete_by_group(netns, batches[start:end])
             done += ok
             if err is not None:
                 return done, err
@@ -209,31 +210,27 @@ class FakeKernel:
     def _delete_by_group(self, netns: str | None, batches: Sequence[Sequence[Request]]
                          ) -> tuple[int, KernelError | None]:
         for req in (r for batch in batches for r in batch):
-            self.log.append(req)
-            if self.fail_on is not None and (verdict := self.fail_on(req)):
-                code = self.fail_errno if verdict is True else int(verdict)
-                return 0, KernelError(req.describe(), code, "injected by the test")
+            failure = self._injected(req)
+            if failure is not None:
+                return 0, failure
         st = self.namespaces.get(netns)
         if st is None:
             return 0, KernelError(batches[0][0].describe(), errno.ENOENT,
                                   f"namespace {netns} does not exist")
-        by_name = {link.name: link for link in st.links.values()}
-        index_of = {link.name: link.index for link in st.links.values()}
+        index_of = {name: link.index for name, link in st.links.items()}
 
         def peer_here(name: str) -> int | None:
             peer = self.peers.get((netns, name))
             return index_of.get(peer[1]) if peer is not None and peer[0] == netns else None
         members = [deletion.Member(
-            link.index, link.name, self.groups.get((netns, link.name), 0), peer=peer_here(name),
+            link.index, name, self.groups.get((netns, name), 0), peer=peer_here(name),
             master=index_of.get(link.master) if link.master else None, up=link.up)
-            for name, link in by_name.items()]
+            for name, link in st.links.items()]
         chosen = deletion.choose_groups(members, batches)
-        for group in [*chosen.whole, *([chosen.free_group] if chosen.move else [])]:
-            for name, link in list(by_name.items()):
-                in_group = link.index in chosen.move if group == chosen.free_group else \
-                    self.groups.get((netns, name), 0) == group
-                if in_group:
-                    self._remove((netns, name))
+        whole = set(chosen.whole)
+        for name, link in list(st.links.items()):  # the kernel's deletions take what goes along
+            if link.index in chosen.move or self.groups.get((netns, name), 0) in whole:
+                self._remove((netns, name))
         if chosen.missing is not None:
             return chosen.actions, KernelError(chosen.missing.describe(), errno.ENODEV)
         return len(batches), None

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import os
+from collections.abc import Callable
 
 from ..actions import Request
 from ..errors import KernelError
@@ -29,7 +31,8 @@ def probe_kinds(names: list[str]) -> dict[str, tuple[bool | None, str]]:
             if libc().unshare(CLONE_NEWNET) != 0:
                 raise OSError(ctypes.get_errno(), "unshare")
             with Netlink() as nl:
-                result = {name: _probe_kind(nl, name) for name in names}
+                parent = functools.cache(lambda: _make_parent(nl))  # once, when first needed
+                result = {name: _probe_kind(nl, name, parent) for name in names}
         except Exception as exc:  # noqa: BLE001 - report, never crash the child silently
             result = {n: (None, f"probe failed: {exc}") for n in names}
         os.write(write_end, json.dumps(result).encode())
@@ -50,10 +53,21 @@ def probe_kinds(names: list[str]) -> dict[str, tuple[bool | None, str]]:
     return {n: tuple(data.get(n, (None, "probe did not answer"))) for n in names}
 
 
-def _probe_kind(nl: Netlink, name: str) -> tuple[bool | None, str]:
-    """Create and delete a throwaway link of kind `name` in this (private) namespace."""
+def _make_parent(nl: Netlink) -> None:
+    """The veth (PROBE_PARENT) that stacked kinds' probe links sit on."""
     from ..kinds import lookup
     from ..kinds.base import PROBE_PARENT
+
+    parent = lookup("veth").model_validate(
+        {"kind": "veth", "name": PROBE_PARENT, "peer": {"name": PROBE_PARENT + "p"}})
+    nl.send([Request("link.add", None, {"ifname": parent.name, "marker": None,
+                                        **parent.create_request()})])
+
+
+def _probe_kind(nl: Netlink, name: str, make_parent: Callable[[], None]
+                ) -> tuple[bool | None, str]:
+    """Create and delete a throwaway link of kind `name` in this (private) namespace."""
+    from ..kinds import lookup
 
     cls = lookup(name)
     if cls.requires:
@@ -62,11 +76,7 @@ def _probe_kind(nl: Netlink, name: str) -> tuple[bool | None, str]:
     request = {"ifname": link.name, "marker": None, **link.probe_request()}
     try:
         if link.parent() is not None:
-            if nl._rt(None).link_index(PROBE_PARENT) is None:
-                parent = lookup("veth").model_validate(
-                    {"kind": "veth", "name": PROBE_PARENT, "peer": {"name": PROBE_PARENT + "p"}})
-                nl.send([Request("link.add", None, {"ifname": parent.name, "marker": None,
-                                                    **parent.create_request()})])
+            make_parent()
             request.update(parent=link.parent(), parent_netns=None)
         nl.send([Request("link.add", None, request)])
         nl.send([Request("link.del", None, {"ifname": link.name})])

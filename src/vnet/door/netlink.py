@@ -327,17 +327,12 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
         seen = self._dumps.copy()  # what observe read, if nothing changed since: no new dump
         self._forget_cached()
         done = 0
-        while done < len(batches):
-            op, netns = batches[done][0].op, batches[done][0].netns
-            run = done
-            while run < len(batches) and all(r.op == op and r.netns == netns
-                                             for r in batches[run]):
-                run += 1
+        for op, netns, start, end in deletion.runs(batches):
             if op == "netns.del":
-                ok, err = self._delete_namespace_actions(batches[done:run])
+                ok, err = self._delete_namespace_actions(batches[start:end])
             else:  # a deletion here may take veth peers elsewhere: later runs read anew
-                ok, err = self._delete_as_group(netns, batches[done:run],
-                                                seen.get(netns) if done == 0 else None)
+                ok, err = self._delete_as_group(netns, batches[start:end],
+                                                seen.get(netns) if start == 0 else None)
             done += ok
             if err is not None:
                 return done, err

@@ -12,7 +12,7 @@ the live kernel: a kernel may read more than asked (the fake reads everything), 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -110,10 +110,4 @@ def check_table(kernel: str, table: Mapping[str, Handler]) -> Mapping[str, Handl
     return table
 
 
-def dispatch(table: Mapping[str, Handler], requests: Iterable[Request]) -> None:
-    """Carry out requests one by one through an operation table."""
-    for req in requests:
-        table[req.op](req.netns, **req.args)
-
-
-__all__ = ["OPERATIONS", "Handler", "Kernel", "Scope", "check_table", "dispatch"]
+__all__ = ["OPERATIONS", "Handler", "Kernel", "Scope", "check_table"]
