@@ -7,6 +7,7 @@ create interfaces and named namespaces freely: nothing reaches the machine's own
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import json
@@ -14,7 +15,8 @@ import os
 import socket
 import struct
 import subprocess
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -300,6 +302,37 @@ def socket_in(netns: str | None, family: int, type: int, proto: int = 0) -> sock
             return socket.socket(family, type, proto)
         finally:
             _check(_libc.setns(home.fileno(), CLONE_NEWNET), "setns back")
+
+
+ETH_P_ALL = 0x0003
+ETH_P_IP = 0x0800
+
+
+@contextlib.contextmanager
+def capture_on(netns: str, ifname: str) -> Iterator[socket.socket]:
+    """An AF_PACKET socket that sees every frame on `ifname` in named namespace `netns`."""
+    sock = socket_in(netns, socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    try:
+        sock.bind((ifname, 0))
+        yield sock
+    finally:
+        sock.close()
+
+
+def ipv4_frames(sock: socket.socket, seconds: float) -> list[bytes]:
+    """The Ethernet frames carrying IPv4 (a whole IPv4 header at least) that `sock` reads
+    within `seconds`; the IPv4 header starts at byte 14."""
+    sock.settimeout(0.2)
+    frames = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            frame = sock.recv(65535)
+        except TimeoutError:
+            continue
+        if len(frame) >= 34 and struct.unpack("!H", frame[12:14])[0] == ETH_P_IP:
+            frames.append(frame)
+    return frames
 
 
 def require_vlan_filtering() -> None:

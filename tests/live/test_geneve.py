@@ -8,7 +8,6 @@ from __future__ import annotations
 import errno
 import socket
 import struct
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from vnet.door.netlink import Netlink
 from vnet.errors import KernelError
 from vnet.kinds.geneve import Geneve
 
-from .helpers import CommandError, ip_json, require_kind, sh, socket_in
+from .helpers import CommandError, capture_on, ip_json, ipv4_frames, require_kind, sh
 from .reference import assert_matches_reference
 
 pytestmark = pytest.mark.kind("geneve")
@@ -64,8 +63,6 @@ OPTIONS_CMDS = [
     *[["ip", "-n", "opts", "link", "set", name, "up"] for name in ("gnv6", "gnvmd", "gnv4")],
 ]
 
-_ETH_P_ALL = 0x0003
-_ETH_P_IP = 0x0800
 _TRANS_ETHER_BRIDGING = 0x6558  # Geneve's protocol type for an Ethernet payload
 
 
@@ -105,16 +102,8 @@ def test_every_option_matches_ip_reference_and_plans_nothing_twice() -> None:
 def _geneve_frames(sock: socket.socket, seconds: float) -> list[tuple[int, int, int | None]]:
     """(IP protocol, UDP destination port or 0, VNI of a Geneve header or None) of the IPv4
     frames read within `seconds`."""
-    sock.settimeout(0.2)
     seen: list[tuple[int, int, int | None]] = []
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            frame = sock.recv(65535)
-        except TimeoutError:
-            continue
-        if len(frame) < 34 or struct.unpack("!H", frame[12:14])[0] != _ETH_P_IP:
-            continue
+    for frame in ipv4_frames(sock, seconds):
         ihl = (frame[14] & 0x0F) * 4
         proto = frame[23]
         if proto != socket.IPPROTO_UDP:
@@ -138,13 +127,9 @@ def test_overlay_ping_travels_as_geneve_to_dstport_and_destroy_empties() -> None
     topo.apply()
     try:
         assert not topo.plan().has_changes
-        sock = socket_in("host2", socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ALL))
-        try:
-            sock.bind(("underlay2", 0))
+        with capture_on("host2", "underlay2") as sock:
             sh("ping", "-c", "3", "-W", "1", "192.0.2.2", netns="host1")
             frames = _geneve_frames(sock, 1.5)
-        finally:
-            sock.close()
         assert frames, "no IPv4 seen on the underlay while pinging over the overlay"
         # everything IPv4 on the underlay is UDP to 6081 carrying VNI 100: the ICMP is inside
         assert {(proto, port, vni) for proto, port, vni in frames} == {

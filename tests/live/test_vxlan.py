@@ -4,19 +4,16 @@ changes re-create the link."""
 
 from __future__ import annotations
 
-import ctypes
 import json
-import os
 import socket
 import struct
-import time
 from pathlib import Path
 
 import pytest
 
 import vnet
 
-from .helpers import CommandError, ip_json, require_kind, sh
+from .helpers import CommandError, capture_on, ip_json, ipv4_frames, require_kind, sh
 from .reference import assert_matches_reference
 
 pytestmark = pytest.mark.kind("vxlan")
@@ -40,8 +37,6 @@ REFERENCE_CMDS = [
     ["ip", "-n", "host2", "link", "set", "vx0", "up"],
 ]
 
-_CLONE_NEWNET = 0x40000000
-_ETH_P_ALL = 0x0003
 
 
 def _namespace_is_empty(netns: str) -> bool:
@@ -55,39 +50,12 @@ def test_vxlan_matches_ip_reference() -> None:
         ("host1", "vx0"), ("host2", "vx0"), ("host1", "underlay1"), ("host2", "underlay2")])
 
 
-def _raw_socket_in(netns: str, ifname: str) -> socket.socket:
-    """An AF_PACKET socket bound to `ifname` inside `netns` (a socket keeps the namespace it
-    was made in, so we enter it, make the socket, and come back)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    own = os.open("/proc/self/ns/net", os.O_RDONLY)
-    target = os.open(f"/run/netns/{netns}", os.O_RDONLY)
-    try:
-        assert libc.setns(target, _CLONE_NEWNET) == 0, os.strerror(ctypes.get_errno())
-        try:
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ALL))
-            sock.bind((ifname, 0))
-        finally:
-            assert libc.setns(own, _CLONE_NEWNET) == 0, os.strerror(ctypes.get_errno())
-    finally:
-        os.close(own)
-        os.close(target)
-    return sock
-
-
 def _udp_ports_seen(sock: socket.socket, seconds: float) -> list[tuple[int, int]]:
     """(source port, destination port) of the IPv4 UDP frames read within `seconds`."""
-    sock.settimeout(0.2)
     seen = []
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            frame = sock.recv(65535)
-        except TimeoutError:
-            continue
-        if len(frame) < 42 or struct.unpack("!H", frame[12:14])[0] != 0x0800:
-            continue
+    for frame in ipv4_frames(sock, seconds):
         ihl = (frame[14] & 0x0F) * 4
-        if frame[23] != socket.IPPROTO_UDP:
+        if len(frame) < 42 or frame[23] != socket.IPPROTO_UDP:
             continue
         seen.append(struct.unpack("!HH", frame[14 + ihl:14 + ihl + 4]))
     return seen
@@ -100,12 +68,9 @@ def test_overlay_ping_travels_as_udp_to_dstport_and_destroy_empties() -> None:
     topo.apply()
     try:
         assert not topo.plan().has_changes
-        sock = _raw_socket_in("host2", "underlay2")
-        try:
+        with capture_on("host2", "underlay2") as sock:
             sh("ping", "-c", "3", "-W", "1", "192.0.2.2", netns="host1")
             ports = _udp_ports_seen(sock, 1.5)
-        finally:
-            sock.close()
         assert ports, "no UDP seen on the underlay while pinging over the overlay"
         assert {dst for _, dst in ports} == {4789}, ports
         # the encapsulated traffic is counted on the underlay veth
