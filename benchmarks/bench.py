@@ -207,17 +207,31 @@ def settle(limit: float = 60) -> float:
     return time.time() - t0
 
 
+def vnet_says_nothing(argv: list[str]) -> float:
+    """Time a `vnet apply` that must change nothing, and make sure it did not: a reference
+    that moved an address back would time a change, not a no-op."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise Failed(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr[-2000:]}")
+    if "no changes" not in proc.stdout:
+        raise Failed(f"the no-op reference changed something: {proc.stdout[-500:]}")
+    return elapsed
+
+
 class Bench:
-    def __init__(self, size: int, rounds: int, scale_sizes: list[int], scale_rounds: int,
-                 workdir: Path, only: set[str] | None) -> None:
-        self.size = size
+    def __init__(self, sizes: list[int], stars: list[int], rounds: int, scale_sizes: list[int],
+                 scale_rounds: int, workdir: Path, only: set[str] | None) -> None:
+        self.sizes = sizes
+        self.stars = stars
         self.rounds = rounds
         self.scale_sizes = scale_sizes
         self.scale_rounds = scale_rounds
         self.dir = workdir
         self.only = only
         self.samples: dict[str, dict[str, list[float]]] = {}
-        self.rss_kib: list[int] = []
+        self.rss_kib: dict[int, list[int]] = {}
         #: seconds waited for the kernel to settle (see settle) before a noop or a teardown
         self.settled: dict[str, list[float]] = {"noop": [], "destroy": []}
         self.vnet = vnet_exe()
@@ -233,41 +247,59 @@ class Bench:
         path.write_text(text)
         return str(path)
 
-    # -- create-10k, noop-10k, change-1, destroy-10k (and the pyroute2 loop) --
+    @staticmethod
+    def in_turn(round_: int, *runs: Callable[[], None]) -> None:
+        """Run one round's measurements, the first one first in even rounds and the order
+        turned round in odd ones: neither tool always meets the machine first."""
+        for step in (runs if round_ % 2 == 0 else tuple(reversed(runs))):
+            step()
+
+    # -- create-N, noop-N, change-1, destroy-N (and the pyroute2 loop) --
     def create_family(self) -> None:
-        pairs = self.size // 2
-        y = self.file("create.yaml", create_yaml(pairs))
-        y_changed = self.file("create-changed.yaml", create_yaml(pairs, change_one=True))
-        batch = self.file("create.batch", create_batch(pairs))
+        for size in self.sizes:
+            self.create_size(size)
+
+    def create_size(self, size: int) -> None:
+        pairs = size // 2
+        y = self.file(f"create-{size}.yaml", create_yaml(pairs))
+        y_changed = self.file(f"create-{size}-changed.yaml", create_yaml(pairs, change_one=True))
+        batch = self.file(f"create-{size}.batch", create_batch(pairs))
         n = f"{pairs * 2}"
-        for _ in range(self.rounds):
-            # vnet
+
+        def mine() -> None:
             t, rss = run_rss([*self.vnet, "apply", y])
             self.record(f"create-{n}", "vnet", t)
-            self.rss_kib.append(rss)
+            self.rss_kib.setdefault(size, []).append(rss)
             if self.want("noop"):
                 self.settled["noop"].append(settle())
-                self.record(f"noop-{n}", "vnet", run([*self.vnet, "apply", y])[0])
+                self.record(f"noop-{n}", "vnet", vnet_says_nothing([*self.vnet, "apply", y]))
                 self.record(f"noop-{n}", "ip -j (read state)", self.read_state())
             if self.want("change"):
                 self.record(f"change-1 (in {n})", "vnet", run([*self.vnet, "apply", y_changed])[0])
-                self.record(f"change-1 (in {n})", "vnet noop", run([*self.vnet, "apply", y])[0])
-                run([*self.vnet, "apply", y])  # back to the original address
+                # the reference: a true no-op on the same state (the changed file again)
+                self.record(f"change-1 (in {n})", "vnet noop",
+                            vnet_says_nothing([*self.vnet, "apply", y_changed]))
             self.settled["destroy"].append(settle())
             self.record(f"destroy-{n}", "vnet", run([*self.vnet, "destroy", "bench"])[0])
             wait_clean()
-            # reference
+
+        def reference() -> None:
             self.record(f"create-{n}", "ip -batch", run(["ip", "-batch", batch])[0])
             self.settled["destroy"].append(settle())
             self.record(f"destroy-{n}", "ip link del group",
                         run(["ip", "link", "del", "group", str(GROUP)])[0])
             wait_clean()
+
+        def loop() -> None:
             if self.want("pyroute2"):
-                loop = str(Path(__file__).parent / "pyroute2_loop.py")
+                script = str(Path(__file__).parent / "pyroute2_loop.py")
                 self.record(f"create-{n}", "pyroute2 loop",
-                            run([venv_python(), loop, str(pairs)])[0])
+                            run([venv_python(), script, str(pairs)])[0])
                 run(["ip", "link", "del", "group", str(GROUP)])
                 wait_clean()
+
+        for r in range(self.rounds):
+            self.in_turn(r, mine, reference, loop)
 
     def read_state(self) -> float:
         t0 = time.perf_counter()
@@ -275,24 +307,27 @@ class Bench:
         subprocess.run(["ip", "-j", "addr", "show"], check=True, stdout=subprocess.DEVNULL)
         return time.perf_counter() - t0
 
-    # -- star-1k, destroy-star-1k --
+    # -- star-S, destroy-star-S --
     def star_family(self) -> None:
-        spokes = max(1, self.size // 10)
-        y = self.file("star.yaml", star_yaml(spokes))
+        for spokes in self.stars:
+            self.star_size(spokes)
+
+    def star_size(self, spokes: int) -> None:
+        y = self.file(f"star-{spokes}.yaml", star_yaml(spokes))
         root, per_ns = star_batches(spokes)
-        root_batch = self.file("star.batch", root)
-        del_batch = self.file("star-del.batch", "".join(
+        root_batch = self.file(f"star-{spokes}.batch", root)
+        del_batch = self.file(f"star-{spokes}-del.batch", "".join(
             f"netns del s{i}\n" for i in range(spokes)) + "link del br0\n")
+        one_process = [venv_python(), str(Path(__file__).parent / "star_ref.py"), str(spokes)]
         n = f"{spokes}"
-        for _ in range(self.rounds):
+
+        def mine() -> None:
             self.record(f"star-{n}", "vnet", run([*self.vnet, "apply", y])[0])
             self.settled["destroy"].append(settle())
             self.record(f"destroy-star-{n}", "vnet", run([*self.vnet, "destroy", "star"])[0])
             wait_clean()
-            t = run(["ip", "-batch", root_batch])[0]
-            for ns, text in per_ns.items():
-                t += run(["ip", "-n", ns, "-batch", "-"], stdin=text)[0]
-            self.record(f"star-{n}", "ip -batch", t)
+
+        def teardown_reference() -> None:
             self.settled["destroy"].append(settle())
             t0 = time.perf_counter()
             self.record(f"destroy-star-{n}", "ip netns del", run(["ip", "-batch", del_batch])[0])
@@ -302,6 +337,20 @@ class Bench:
                         until_gone(t0))
             wait_clean()
 
+        def processes() -> None:
+            t = run(["ip", "-batch", root_batch])[0]
+            for ns, text in per_ns.items():
+                t += run(["ip", "-n", ns, "-batch", "-"], stdin=text)[0]
+            self.record(f"star-{n}", "ip -batch + ip -n NS per namespace", t)
+            teardown_reference()
+
+        def single() -> None:
+            self.record(f"star-{n}", "one process, raw netlink", run(one_process)[0])
+            teardown_reference()
+
+        for r in range(self.rounds):
+            self.in_turn(r, mine, processes, single)
+
     # -- scale --
     def scale(self) -> None:
         # ip -batch at each size too: whether the kernel itself keeps a constant cost per
@@ -309,22 +358,33 @@ class Bench:
         for size in self.scale_sizes:
             y = self.file(f"scale-{size}.yaml", create_yaml(size // 2))
             batch = self.file(f"scale-{size}.batch", create_batch(size // 2))
-            for _ in range(self.scale_rounds):
-                t = run([*self.vnet, "apply", y])[0]
-                self.record(f"scale-{size}", "vnet per interface", t / size)
+
+            def mine(size: int = size, y: str = y) -> None:
+                self.record(f"scale-{size}", "vnet", run([*self.vnet, "apply", y])[0])
                 run([*self.vnet, "destroy", "bench"])
                 wait_clean()
-                t = run(["ip", "-batch", batch])[0]
-                self.record(f"scale-{size}", "ip -batch per interface", t / size)
+
+            def reference(size: int = size, batch: str = batch) -> None:
+                self.record(f"scale-{size}", "ip -batch", run(["ip", "-batch", batch])[0])
                 run(["ip", "link", "del", "group", str(GROUP)])
                 wait_clean()
+
+            for r in range(self.scale_rounds):
+                self.in_turn(r, mine, reference)
 
     # -- startup --
     def startup(self) -> None:
         lab = str(ROOT / "examples" / "lab.yaml")
-        for _ in range(max(self.rounds, 5)):
-            self.record("startup", "vnet validate", run([*self.vnet, "validate", lab])[0])
-            self.record("startup", "python -c pass", run([sys.executable, "-c", "pass"])[0])
+        python = venv_python()  # the interpreter vnet runs on: the same start-up cost
+        for r in range(max(self.rounds, 5)):
+            self.in_turn(
+                r,
+                lambda: self.record("startup: vnet --help", "vnet",
+                                    run([*self.vnet, "--help"])[0]),
+                lambda: self.record("startup: vnet validate lab.yaml", "vnet",
+                                    run([*self.vnet, "validate", lab])[0]),
+                lambda: self.record("startup: python -c pass", "python -c pass",
+                                    run([python, "-c", "pass"])[0]))
 
     def run_all(self) -> None:
         steps: list[tuple[str, Callable[[], None]]] = [
@@ -340,11 +400,31 @@ class Bench:
         for scenario, by_who in self.samples.items():
             table[scenario] = {who: {"median": statistics.median(v), "samples": v}
                                for who, v in by_who.items()}
-        return {"size": self.size, "rounds": self.rounds, "scenarios": table,
-                "peak_rss_apply_create_mib": (max(self.rss_kib) / 1024 if self.rss_kib
-                                              else None),
+        python = table.pop("startup: python -c pass", None)
+        for name in [k for k in table if k.startswith("startup: ")]:
+            if python:  # the reference of both start-up rows
+                table[name].update(python)
+        return {"sizes": self.sizes, "stars": self.stars, "rounds": self.rounds,
+                "scenarios": table,
+                "peak_rss_apply_create_mib": {
+                    str(size): max(v) / 1024 for size, v in self.rss_kib.items()},
+                "marginal_us_per_interface": marginal(table, self.scale_sizes),
                 "settled_s": self.settled,
                 "cpus": os.cpu_count(), "kernel": os.uname().release}
+
+
+def marginal(table: dict[str, Any], sizes: list[int]) -> dict[str, dict[str, float]]:
+    """Cost of each interface added between two scale sizes, in µs: (t(b) - t(a)) / (b - a).
+    A per-interface average includes the start-up, which hides growth at small sizes; the
+    marginal cost is what grows if a step grows faster than the kernel's own."""
+    out: dict[str, dict[str, float]] = {}
+    for a, b in zip(sizes, sizes[1:], strict=False):
+        lo, hi = table.get(f"scale-{a}", {}), table.get(f"scale-{b}", {})
+        for who in hi:
+            if who in lo:
+                step = (hi[who]["median"] - lo[who]["median"]) / (b - a)
+                out.setdefault(f"{a}→{b}", {})[who] = step * 1e6
+    return out
 
 
 def table(res: dict[str, Any]) -> str:
@@ -352,30 +432,23 @@ def table(res: dict[str, Any]) -> str:
     rows = ["| scenario | vnet (median) | reference | reference (median) | ratio |",
             "|---|---|---|---|---|"]
     for scenario, by_who in res["scenarios"].items():
-        mine = by_who.get("vnet") or by_who.get("vnet validate") or by_who.get(
-            "vnet per interface")
-        others = [(w, d) for w, d in by_who.items() if d is not mine]
-        per_if = scenario.startswith("scale")
-
-        def fmt(x: float, per_if: bool = per_if) -> str:
-            return f"{x * 1e6:.0f} µs/if" if per_if else f"{x:.3f} s"
-
+        mine = by_who.get("vnet")
+        if mine is None:
+            continue
+        others = [(w, d) for w, d in by_who.items() if w != "vnet"]
         if not others:
-            rows.append(f"| {scenario} | {fmt(mine['median'])} | | | |")
+            rows.append(f"| {scenario} | {mine['median']:.3f} s | | | |")
         for who, d in others:
             ratio = mine["median"] / d["median"] if d["median"] else float("inf")
-            rows.append(f"| {scenario} | {fmt(mine['median'])} | {who} | {fmt(d['median'])} "
+            rows.append(f"| {scenario} | {mine['median']:.3f} s | {who} | {d['median']:.3f} s "
                         f"| {ratio:.2f}× |")
-    scales = {k: v for k, v in res["scenarios"].items() if k.startswith("scale-")}
-    if len(scales) >= 2:
-        sizes = sorted(scales, key=lambda k: int(k.split("-")[1]))
-        for who in ("vnet per interface", "ip -batch per interface"):
-            if who in scales[sizes[0]] and who in scales[sizes[-1]]:
-                lo, hi = scales[sizes[0]][who]["median"], scales[sizes[-1]][who]["median"]
-                rows.append(f"| {sizes[-1]} / {sizes[0]}, {who} | | | | {hi / lo:.2f}× |")
-    if res.get("peak_rss_apply_create_mib"):
-        rows.append(f"| peak RSS of `vnet apply` (create) | "
-                    f"{res['peak_rss_apply_create_mib']:.0f} MiB | | | |")
+    for step, by_who in res.get("marginal_us_per_interface", {}).items():
+        if "vnet" in by_who and "ip -batch" in by_who:
+            ratio = by_who["vnet"] / by_who["ip -batch"] if by_who["ip -batch"] else float("inf")
+            rows.append(f"| scale {step}: each added interface | {by_who['vnet']:.0f} µs | "
+                        f"ip -batch | {by_who['ip -batch']:.0f} µs | {ratio:.2f}× |")
+    for size, mib in res.get("peak_rss_apply_create_mib", {}).items():
+        rows.append(f"| peak RSS of `vnet apply` (create-{size}) | {mib:.0f} MiB | | | |")
     return "\n".join(rows)
 
 
@@ -405,8 +478,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--size", type=int, default=10000,
-                   help="interfaces in create (pairs = size/2); star has size/10 namespaces")
+    p.add_argument("--size", default="500,2000,10000",
+                   help="comma-separated interface counts of create/noop/change/destroy (pairs "
+                        "= size/2)")
+    p.add_argument("--star", default="",
+                   help="comma-separated namespace counts of star (default: size/10 of each "
+                        "size of at least 2000, else of the largest)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--scale", default="1000,10000,50000",
                    help="comma-separated sizes for the scale scenario ('' to skip)")
@@ -427,8 +504,12 @@ def main(argv: list[str] | None = None) -> int:
     if only and "create" not in only and ({"noop", "change", "pyroute2"} & only):
         only.add("create")
     scale_sizes = [int(s) for s in args.scale.split(",") if s]
+    sizes = [int(s) for s in args.size.split(",") if s]
+    stars = [int(s) for s in args.star.split(",") if s] or \
+        [max(1, s // 10) for s in sizes if s >= 2000] or [max(1, max(sizes) // 10)]
     with tempfile.TemporaryDirectory(prefix="vnet-bench-") as tmp:
-        bench = Bench(args.size, args.rounds, scale_sizes, args.scale_rounds, Path(tmp), only)
+        bench = Bench(sizes, stars, args.rounds, scale_sizes, args.scale_rounds, Path(tmp),
+                      only)
         try:
             bench.run_all()
         except Failed as exc:

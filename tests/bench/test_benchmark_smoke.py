@@ -26,12 +26,61 @@ def test_benchmark_runs_every_scenario_and_writes_json(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(out.read_text())
     names = set(res["scenarios"])
-    for expected in ("startup", "create-20", "noop-20", "change-1 (in 20)", "destroy-20",
-                     "star-2", "destroy-star-2", "scale-10", "scale-20"):
+    for expected in ("startup: vnet --help", "startup: vnet validate lab.yaml", "create-20",
+                     "noop-20", "change-1 (in 20)", "destroy-20", "star-2", "destroy-star-2",
+                     "scale-10", "scale-20"):
         assert expected in names, names
-    assert res["peak_rss_apply_create_mib"] > 0
+    assert res["peak_rss_apply_create_mib"]["20"] > 0
+    # every scenario has vnet and at least one reference, each measured once per round
+    for name, by_who in res["scenarios"].items():
+        assert "vnet" in by_who and len(by_who) >= 2, (name, by_who)
+    # the star's two references: one ip process per namespace, and one process in all
+    assert {"ip -batch + ip -n NS per namespace", "one process, raw netlink"} <= \
+        set(res["scenarios"]["star-2"])
+    # the marginal cost per added interface between the scale sizes, for both tools
+    assert set(res["marginal_us_per_interface"]["10→20"]) == {"vnet", "ip -batch"}
     # the reference's asynchronous teardown is also timed until its links are gone: never
     # sooner than it returned
     star = res["scenarios"]["destroy-star-2"]
     assert star["ip netns del, until its links are gone"]["median"] >= \
         star["ip netns del"]["median"] > 0
+
+
+def _star_state(build: str) -> dict[str, object]:
+    """Build the star with `build` (shell, in a fresh private network and mount namespace)
+    and read back what matters: links with kind and master, addresses, per namespace."""
+    read = ("for ns in '' s0 s1 s2; do ip ${ns:+-n $ns} -j -d link show; "
+            "ip ${ns:+-n $ns} -j -4 addr show; done")
+    proc = subprocess.run(
+        ["unshare", "-n", "-m", "--propagation", "private", "sh", "-ec",
+         f"mount -t tmpfs tmpfs /run; mkdir -p /run/netns; {build} >/dev/null; {read}"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out: dict[str, object] = {}
+    for i, chunk in enumerate(proc.stdout.split("\n")):
+        if not chunk.strip():
+            continue
+        for item in json.loads(chunk):
+            key = f"{i}:{item['ifname']}"
+            out[key] = (item.get("linkinfo", {}).get("info_kind"), item.get("master"),
+                        "UP" in item.get("flags", []),
+                        sorted(a["local"] for a in item.get("addr_info", [])))
+    return out
+
+
+@pytest.mark.kind("veth", "bridge")
+def test_the_single_process_star_reference_builds_what_the_ip_batches_build(
+        tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench
+    finally:
+        sys.path.pop(0)
+    root, per_ns = bench.star_batches(3)
+    (tmp_path / "root.batch").write_text(root)
+    by_ip = "ip -batch " + str(tmp_path / "root.batch") + "".join(
+        f"; printf '{text}' | ip -n {ns} -batch -" for ns, text in per_ns.items())
+    by_ref = f"{sys.executable} {ROOT / 'benchmarks' / 'star_ref.py'} 3"
+    expected = _star_state(by_ip)
+    assert len(expected) > 10 and any(v[0] == "bridge" for v in expected.values())
+    assert _star_state(by_ref) == expected
