@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import loader, model
+from . import model
 from .actions import Action
 from .apply import execute_plan
 from .door.protocol import Kernel, Scope
@@ -60,16 +60,19 @@ class Topology(model.Topology):
 
 def load_file(path: str | Path) -> Topology:
     """Load and validate a topology file (raises TopologyError with every problem)."""
+    from . import loader  # only loading reads YAML: destroy and show never import it
     return Topology.of(loader.load_file(path))
 
 
 def load_text(text: str, file: str = "<string>") -> Topology:
     """Load and validate a topology from YAML text; `file` names it in error positions."""
+    from . import loader  # only loading reads YAML: destroy and show never import it
     return Topology.of(loader.load_text(text, file))
 
 
 def load_data(data: dict[str, Any], file: str = "<data>") -> Topology:
     """Load and validate a topology from parsed data (a dict as the YAML would give)."""
+    from . import loader  # only loading reads YAML: destroy and show never import it
     return Topology.of(loader.load_data(data, file))
 
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 import argparse
 import atexit
 import gc
-import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from .errors import (
     ApplyError,
@@ -22,6 +20,11 @@ from .errors import (
     TopologyError,
     VnetError,
 )
+
+#: typing.TYPE_CHECKING without importing `typing`, a visible share of `vnet --help`
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -47,6 +50,7 @@ class _LazyConsole:
 
 
 def _emit_json(data: Any) -> None:
+    import json
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
@@ -241,7 +245,19 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 # ---- argv ----------------------------------------------------------------------------------
 
+def _cache_argparse_translations() -> None:
+    """argparse translates its own words ("options", "usage: ") through gettext for every
+    parser it makes, and gettext looks for catalogues on disk each time without remembering
+    that there are none: with a parser per command that was a third of `vnet --help`. The
+    translations are the same, looked up once each."""
+    import functools
+    names = vars(argparse)  # argparse's module-level `_`, which the type stubs do not declare
+    if not hasattr(names["_"], "cache_info"):
+        names["_"] = functools.lru_cache(maxsize=None)(names["_"])
+
+
 def build_parser() -> argparse.ArgumentParser:
+    _cache_argparse_translations()
     p = argparse.ArgumentParser(prog="vnet", description="One YAML file → Linux virtual "
                                 "networks: validate, plan, apply, show, destroy.")
     # not required=True: argparse would then answer `vnet --bogus` with "COMMAND is

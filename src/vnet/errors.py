@@ -1,35 +1,84 @@
 """The error tree. Every error a user can see is a value with what, where, why and a fix.
 
 The CLI maps each class to an exit code; library code only raises.
+
+Every command imports this module (`vnet --help` too), so it is written without `dataclasses`
+and `typing`: importing those (and `inspect`, which `dataclasses` pulls in) cost more than the
+rest of a `vnet --help`.
 """
 
 from __future__ import annotations
 
 import errno as _errno
 import os
-from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True, order=True)
 class Position:
-    """A place in a topology file (1-based line and column)."""
+    """A place in a topology file (1-based line and column); immutable, ordered by place."""
 
+    __slots__ = ("file", "line", "col")
     file: str
     line: int
     col: int
+
+    def __init__(self, file: str, line: int, col: int) -> None:
+        object.__setattr__(self, "file", file)
+        object.__setattr__(self, "line", line)
+        object.__setattr__(self, "col", col)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Position is immutable: cannot set {name!r}")
+
+    def _key(self) -> tuple[str, int, int]:
+        return (self.file, self.line, self.col)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Position) and self._key() == other._key()
+
+    def __lt__(self, other: Position) -> bool:
+        return self._key() < other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Position(file={self.file!r}, line={self.line!r}, col={self.col!r})"
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
 
 
-@dataclass(frozen=True)
 class Issue:
     """One problem found in a topology: where it is, which field, what is wrong, how to fix it."""
 
+    __slots__ = ("message", "field", "where", "hint")
     message: str
-    field: str = ""
-    where: Position | str | None = None
-    hint: str = ""
+    field: str
+    where: Position | str | None
+    hint: str
+
+    def __init__(self, message: str, field: str = "", where: Position | str | None = None,
+                 hint: str = "") -> None:
+        object.__setattr__(self, "message", message)
+        object.__setattr__(self, "field", field)
+        object.__setattr__(self, "where", where)
+        object.__setattr__(self, "hint", hint)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Issue is immutable: cannot set {name!r}")
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.message, self.field, self.where, self.hint)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Issue) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"Issue(message={self.message!r}, field={self.field!r}, where={self.where!r}, "
+                f"hint={self.hint!r})")
 
     def __str__(self) -> str:
         where = f"{self.where}: " if self.where else ""
@@ -112,11 +161,11 @@ class PermissionProblem(VnetError):
     """vnet needs root (CAP_NET_ADMIN) for this command."""
 
 
-@dataclass
 class Collector:
     """Gathers issues so a run reports all of them at once."""
 
-    issues: list[Issue] = field(default_factory=list)
+    def __init__(self, issues: list[Issue] | None = None) -> None:
+        self.issues: list[Issue] = list(issues or [])
 
     def add(self, message: str, field: str = "", where: Position | str | None = None,
             hint: str = "") -> None:

@@ -1,0 +1,45 @@
+"""Start-up stays lean: what a command imports before it does anything.
+
+`vnet --help` and commands that need no file (destroy NAME, show) must not pay for pydantic,
+PyYAML or the kinds; these tests hold the lazy imports in place (the benchmark's start-up row
+measures what they save)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("pydantic", "yaml", "rich", "pyroute2", "vnet.kinds", "vnet.loader", "vnet.model")
+
+
+def _imported(code: str, names: tuple[str, ...]) -> list[str]:
+    """Which of `names` a fresh interpreter has imported after running `code`."""
+    probe = (f"{code}\nimport sys\n"
+             f"print(' '.join(n for n in {names!r} if n in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
+                         text=True).stdout
+    return out.split()
+
+
+def test_importing_the_cli_and_building_its_parser_imports_nothing_heavy() -> None:
+    assert _imported("import vnet.cli; vnet.cli.build_parser()", HEAVY) == []
+
+
+def test_the_cli_does_not_import_typing_or_dataclasses_unless_python_itself_did() -> None:
+    # `typing` and `dataclasses` (which imports `inspect`) cost more than the rest of
+    # `vnet --help`; compare with a bare interpreter, whose site may import them already
+    baseline = set(_imported("pass", ("typing", "dataclasses", "inspect", "json")))
+    after = set(_imported("import vnet.cli; vnet.cli.build_parser()",
+                          ("typing", "dataclasses", "inspect", "json")))
+    assert after <= baseline
+
+
+def test_the_api_used_by_destroy_and_show_does_not_import_yaml() -> None:
+    assert _imported("import vnet.api", ("yaml", "vnet.loader")) == []
+
+
+def test_loading_still_works_through_the_lazy_names() -> None:
+    out = subprocess.run([sys.executable, "-c", "import vnet; t = vnet.load_text("
+                          "'name: t\\ninterfaces: [{name: d0, kind: dummy}]'); print(t.name)"],
+                         check=True, capture_output=True, text=True).stdout
+    assert out.strip() == "t"
