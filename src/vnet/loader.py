@@ -241,11 +241,12 @@ def load_text(text: str, file: str = "<string>") -> Topology:
                    where=Position(file, mark.line + 1, mark.column + 1) if mark else None)
         issues.raise_if_any()
         raise AssertionError("unreachable") from None
-    topo = _build(data, pos, issues)
+    unvalidated: list[Any] = []
+    topo = _build(data, pos, issues, unvalidated)
     if topo is not None:
         from .checks import resolve_checks
         from .validate import reporter, validate_topology
-        validate_topology(topo, issues)
+        validate_topology(topo, issues, unvalidated)
         base = Path(topo.source).parent
         for iface in topo.interfaces:
             iface.read_files(base, reporter(topo, issues, iface))
@@ -260,7 +261,10 @@ def load_data(data: dict[str, Any], file: str = "<data>") -> Topology:
     return load_text(yaml.safe_dump(data, sort_keys=False), file)
 
 
-def _build(data: Any, pos: _Positions, issues: Collector) -> Topology | None:
+def _build(data: Any, pos: _Positions, issues: Collector,
+           unvalidated: list[Any]) -> Topology | None:
+    """The topology of the parsed data, every entry validated alone; an interface entry that
+    fails is reported, left out, and its name kept in `unvalidated` for validation."""
     if not isinstance(data, dict):
         issues.add("the file must be a mapping with name, namespaces, interfaces, routes",
                    where=pos.where(""), hint="start with 'name: mylab'")
@@ -293,6 +297,11 @@ def _build(data: Any, pos: _Positions, issues: Collector) -> Topology | None:
             topo.externals.append(iface)
         elif iface is not None:
             topo.interfaces.append(iface)
+        else:
+            from .validate import Unvalidated
+            stub = Unvalidated.of(raw, path)
+            if stub is not None:
+                unvalidated.append(stub)
 
     topo.routes = _load_list(data, "routes", Route, pos, issues,
                              "{to: default, via: 192.0.2.1}")

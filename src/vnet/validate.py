@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import graphlib
+import ipaddress
 from collections import defaultdict
 from typing import Any
 
@@ -12,8 +13,39 @@ from .kinds.base import InterfaceBase
 from .model import External, Topology
 
 
-def validate_topology(topo: Topology, issues: Collector) -> None:
-    """Check a loaded topology; add each problem to `issues` (raise nothing)."""
+class Unvalidated:
+    """What can still be read of an interface entry that failed its own validation: its name
+    and namespace (and its pair's other end). With them, validation goes on in the same run:
+    the entry's namespace is checked, and what refers to it (a port naming it as master, a
+    stacked link as parent, a route as dev) is not reported as referring to nothing."""
+
+    __slots__ = ("path", "key", "peer_key")
+
+    def __init__(self, path: str, key: tuple[str | None, str],
+                 peer_key: tuple[str | None, str] | None = None) -> None:
+        self.path = path
+        self.key = key
+        self.peer_key = peer_key
+
+    @classmethod
+    def of(cls, raw: Any, path: str) -> Unvalidated | None:
+        """From a raw entry whose name (and namespace, if any) are plain strings."""
+        def key(entry: Any) -> tuple[str | None, str] | None:
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                return None
+            netns = entry.get("netns")
+            return (netns, entry["name"]) if netns is None or isinstance(netns, str) else None
+        mine = key(raw)
+        if mine is None:
+            return None
+        return cls(path, mine, key(raw.get("peer")))
+
+
+def validate_topology(topo: Topology, issues: Collector,
+                      unvalidated: list[Unvalidated] | tuple[Unvalidated, ...] = ()) -> None:
+    """Check a loaded topology; add each problem to `issues` (raise nothing). `unvalidated`:
+    the entries that failed their own validation (already reported), still checked for
+    what can be known of them."""
     declared_ns = set(topo.namespaces)
     seen_ns: set[str] = set()
     for i, ns in enumerate(topo.namespaces):
@@ -38,6 +70,17 @@ def validate_topology(topo: Topology, issues: Collector) -> None:
                        f"rename one of them (the other is {by_key[obj.key].path})")
             continue
         by_key[obj.key] = obj
+    #: keys of entries that failed their own validation: referring to them is not an error
+    elsewhere: set[tuple[str | None, str]] = set()
+    for stub in unvalidated:
+        for key, path in ((stub.key, stub.path), (stub.peer_key, f"{stub.path}.peer")):
+            if key is None:
+                continue
+            elsewhere.add(key)
+            if key[0] is not None and key[0] not in declared_ns:
+                issues.add(f"namespace {key[0]!r} is not declared", f"{path}.netns",
+                           topo.where(f"{path}.netns"),
+                           f"add {key[0]!r} to 'namespaces', or fix the name")
 
     def where(obj: Any, field: str) -> Any:
         return topo.where(f"{obj.path}.{field}")
@@ -49,6 +92,8 @@ def validate_topology(topo: Topology, issues: Collector) -> None:
             if obj.master == obj.name:
                 issues.add("an interface cannot be its own master", f"{obj.path}.master",
                            where(obj, "master"), "name a bridge")
+            elif target is None and (obj.netns, obj.master) in elsewhere:
+                pass  # the master's own entry is invalid, and reported
             elif target is None:
                 issues.add(f"master {obj.master!r} is not an interface of this topology in "
                            f"{obj.netns or 'the namespace vnet runs in'}",
@@ -66,7 +111,9 @@ def validate_topology(topo: Topology, issues: Collector) -> None:
         parent = obj.parent()
         if parent is not None:
             pkey = (obj.parent_netns(), parent)
-            if pkey not in by_key:
+            if pkey not in by_key and pkey in elsewhere:
+                pass  # the parent's own entry is invalid, and reported
+            elif pkey not in by_key:
                 issues.add(f"parent link {parent!r} is not an interface of this topology in "
                            f"{pkey[0] or 'the namespace vnet runs in'}", f"{obj.path}.link",
                            where(obj, "link"),
@@ -117,17 +164,63 @@ def validate_topology(topo: Topology, issues: Collector) -> None:
         if route.netns is not None and route.netns not in declared_ns:
             issues.add(f"namespace {route.netns!r} is not declared", f"{path}.netns",
                        topo.where(f"{path}.netns"), f"add {route.netns!r} to 'namespaces'")
-        if route.dev is not None and (route.netns, route.dev) not in by_key:
+        if route.dev is not None and (route.netns, route.dev) not in by_key and \
+                (route.netns, route.dev) not in elsewhere:
             issues.add(f"route device {route.dev!r} is not an interface of this topology in "
                        f"{route.netns or 'the namespace vnet runs in'}", f"{path}.dev",
                        topo.where(f"{path}.dev"),
                        "name an interface defined in the same namespace as the route")
+        if route.via is not None:
+            _check_gateway(topo, issues, i, route, objs, unvalidated)
         if route.key in route_seen:
             other = route_seen[route.key]
             issues.add(f"route to {route.to} is defined twice (same namespace, table, metric)",
                        path, topo.where(path), f"remove one; the other is routes[{other}]")
         else:
             route_seen[route.key] = i
+
+
+def _check_gateway(topo: Topology, issues: Collector, i: int, route: Any, objs: list[Any],
+                   unvalidated: list[Unvalidated] | tuple[Unvalidated, ...]) -> None:
+    """A gateway the kernel can reach: on the network of an address of an interface in the
+    route's namespace (through `dev` if the route names one), or of a device route of the
+    file there; the kernel refuses any other (and one through an interface that is down).
+    Checked only where the file knows every interface: not in the namespace vnet runs in (the
+    host's own interfaces are there), nor where an external or an invalid entry lives."""
+    ns = route.netns
+    if ns is None or ns not in topo.namespaces or any(o.netns == ns for o in topo.externals) or \
+            any(stub.key[0] == ns for stub in unvalidated):
+        return
+    gateway = ipaddress.ip_address(route.via)
+    if gateway.is_link_local:
+        return  # reached through any interface's own link-local network
+    near: list[str] = []
+    for obj in objs:
+        if obj.netns != ns or (route.dev is not None and obj.name != route.dev):
+            continue
+        for addr in obj.addresses:
+            net = ipaddress.ip_interface(addr).network
+            if net.version == gateway.version:
+                near.append(f"{net} on {obj.name}")
+            if gateway in net:
+                if obj.state == "down":
+                    issues.add(f"gateway {gateway} is reached through {obj.name}, which is down "
+                               "in the file: the kernel refuses a route through an interface "
+                               "that is down", f"routes[{i}].via", topo.where(f"routes[{i}].via"),
+                               f"set state: up on {obj.name}, or route through another "
+                               "interface")
+                return
+    for other in topo.routes:
+        if other.netns == ns and other.via is None and other.to != "default" and \
+                (route.dev is None or other.dev == route.dev) and \
+                gateway in ipaddress.ip_network(other.to):
+            return
+    where = f"namespace {ns}" + (f" through {route.dev}" if route.dev else "")
+    known = f" (it has {', '.join(near)})" if near else ""
+    issues.add(f"gateway {gateway} is not on the network of any interface in {where}{known}: "
+               "the kernel would refuse the route", f"routes[{i}].via",
+               topo.where(f"routes[{i}].via"),
+               "give an interface there an address in the gateway's network, or fix the gateway")
 
 
 def reporter(topo: Topology, issues: Collector, obj: Any) -> Any:
