@@ -4,8 +4,10 @@
     with vnet.load("examples/lab.yaml") as topo:   # applied on enter, destroyed on exit
         ...
 
-The public API lives in `api` (Topology, the load functions) and `model` (Route, json_schema);
-they are imported on first use, so `vnet --help` loads neither pydantic nor the kinds.
+The public API lives in `api` (Topology, the load functions, the Shown/Row/RouteRow/CheckRow
+of `Topology.show`), `checks` (CheckResult, of `Topology.check`), `plan` (Plan) and `model`
+(Route, json_schema); they are imported on first use, so `import vnet` and `vnet --help` load
+neither pydantic nor the kinds. docs/python-api.md describes it with examples.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from .errors import (
 #: typing.TYPE_CHECKING without importing `typing`, a visible share of `vnet --help`
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .api import Topology, load_data, load_file, load_text
+    from .api import CheckRow, RouteRow, Row, Shown, Topology, load_data, load_file, load_text
+    from .checks import CheckResult
     from .model import Route, json_schema
+    from .plan import Plan
 
     load = load_file
 
@@ -34,10 +38,14 @@ if TYPE_CHECKING:
 _LAZY = {"Topology": ("api", "Topology"), "load": ("api", "load_file"),
          "load_file": ("api", "load_file"), "load_text": ("api", "load_text"),
          "load_data": ("api", "load_data"), "Route": ("model", "Route"),
-         "json_schema": ("model", "json_schema")}
+         "json_schema": ("model", "json_schema"), "Shown": ("api", "Shown"),
+         "Row": ("api", "Row"), "RouteRow": ("api", "RouteRow"),
+         "CheckRow": ("api", "CheckRow"), "CheckResult": ("checks", "CheckResult"),
+         "Plan": ("plan", "Plan")}
 
 
 def __getattr__(name: str) -> object:
+    """The public names of `api`, `checks`, `plan` and `model`, imported on first use."""
     if name not in _LAZY:
         raise AttributeError(f"module 'vnet' has no attribute {name!r}")
     module, attr = _LAZY[name]
@@ -46,7 +54,8 @@ def __getattr__(name: str) -> object:
     return value
 
 
-__all__ = ["ApplyError", "ConflictError", "Issue", "KernelError", "LockError", "Route",
-           "Topology", "TopologyError", "VnetError", "json_schema", "load", "load_data",
-           "load_file", "load_text"]
+__all__ = ["ApplyError", "CheckResult", "CheckRow", "ConflictError", "Issue", "KernelError",
+           "LockError", "Plan", "Route", "RouteRow", "Row", "Shown", "Topology",
+           "TopologyError", "VnetError", "json_schema", "load", "load_data", "load_file",
+           "load_text"]
 __version__ = "0.1.0"

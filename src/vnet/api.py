@@ -5,24 +5,34 @@ functions here are the public Python API that `vnet` re-exports."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import model
 from .actions import Action
 from .apply import execute_plan
 from .door.protocol import Kernel, Scope
-from .observe import Observed
+from .observe import LinkState, NetnsState, Observed
 from .plan import Plan, namespaces_to_observe, plan_changes, plan_teardown
 from .record import Record, parse_ext_key
-from .store import host_lock, read_record, write_record
+from .store import host_lock, read_record, recorded, write_record
+
+if TYPE_CHECKING:
+    import subprocess
+
+    from .checks import CheckResult
 
 
 class Topology(model.Topology):
-    """A loaded topology that can act on the kernel: `vnet.load(PATH).apply()`, or as a
-    context manager that applies on enter and destroys on exit."""
+    """A loaded, valid topology that can act on the kernel: `vnet.load(PATH).apply()`, or a
+    context manager that applies on enter and destroys on exit. Its data (`name`,
+    `namespaces`, `interfaces`, `externals`, `routes`, `checks`, `source`) is the file's, as
+    loaded; the methods that touch the kernel need root (CAP_NET_ADMIN). Those taking
+    `backend` act on that kernel instead of the live one (tests give the in-memory
+    `vnet.door.fake.FakeKernel`: plan needs no root then). docs/python-api.md has examples."""
 
     @classmethod
     def of(cls, data: model.Topology) -> Topology:
@@ -34,27 +44,100 @@ class Topology(model.Topology):
         """Load and validate a topology file (raises TopologyError with every problem)."""
         return load_file(path)
 
-    def plan(self) -> Plan:
-        """The Plan that `apply` would carry out, against the live kernel."""
-        return plan(self)
+    def plan(self, *, backend: Kernel | None = None) -> Plan:
+        """The Plan that `apply` would carry out now: `plan.actions` (each with `verb`,
+        `subject`, `reason`), `plan.has_changes`, `plan.counts()`, `plan.as_dict()`."""
+        return plan(self, backend=backend)
 
-    def apply(self, progress: Callable[[Action, int, int], None] | None = None) -> Plan:
-        """Converge the kernel to this topology, all or nothing; returns the executed Plan."""
-        return apply(self, progress=progress)
+    def apply(self, progress: Callable[[Action, int, int], None] | None = None, *,
+              backend: Kernel | None = None) -> Plan:
+        """Converge the kernel to this topology, all or nothing; returns the executed Plan
+        (empty when the kernel already matched). `progress(action, index, total)` hears each
+        action as it is done. On a refusal, what was done is undone and ApplyError raised."""
+        return apply(self, backend=backend, progress=progress)
 
-    def destroy(self, progress: Callable[[Action, int, int], None] | None = None) -> Plan:
-        """Remove what this topology owns; put back what it changed on other interfaces."""
-        return destroy(self.name, progress=progress)
+    def destroy(self, progress: Callable[[Action, int, int], None] | None = None, *,
+                backend: Kernel | None = None) -> Plan:
+        """Remove what this topology owns; put back what it changed on other interfaces.
+        Returns the executed Plan (empty when nothing was live)."""
+        return destroy(self.name, backend=backend, progress=progress)
 
-    def check(self) -> list[Any]:
-        """Run the file's `checks:` with real packets; a list of CheckResult."""
+    def check(self) -> list[CheckResult]:
+        """Run the file's `checks:` with real packets, in order; one CheckResult each:
+        `passed` (bool), `observed` (what was seen, in words), `seconds`, and `probe` (the
+        check resolved: `label`, `probe` (ping, tcp, udp, mtu, can, ...), `src_ns`,
+        `target`, `expect` ("ok" or "fail")). `as_dict()` is the JSON of `vnet check`."""
         return check(self)
 
+    def show(self, *, counters: bool = True, backend: Kernel | None = None) -> Shown:
+        """What of this topology is live now, as `vnet show FILE` prints it: a Shown with
+        `interfaces` (Row: `netns`, `name`, `kind`, `state`, `master`, `addresses`, `mtu`,
+        `mac`, packet and byte counters, `owned`), `routes` (RouteRow), `namespaces`, `file`
+        and this file's `checks` (CheckRow; none is run). Nothing live: empty lists.
+        Without `counters` the packet counters stay 0 and the reading is cheaper."""
+        shown = show_topology(self.name, backend, counters=counters, checks_of=self)
+        if shown is None:
+            return Shown(topology=self.name, file=None, namespaces=[], interfaces=[],
+                         routes=[], checks=file_checks(self))
+        return shown
+
+    def exec(self, netns: str, argv: Sequence[str], *, capture: bool = False,
+             check: bool = False, input: str | bytes | None = None,
+             timeout: float | None = None, text: bool = True,
+             env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[Any]:
+        """Run `argv` inside namespace `netns` of this topology (as `vnet exec NETNS --
+        ARGV...`, which does the entering: with its own /sys, refused for a namespace vnet
+        does not own) and wait for it. Returns a subprocess.CompletedProcess: `returncode`
+        (127: the program was not found), and with `capture` its `stdout` and `stderr`
+        (str, or bytes when not `text`). `check` raises CalledProcessError on a non-zero
+        status, `timeout` (seconds) TimeoutExpired; `input` goes to its standard input; `env`
+        replaces the environment of vnet and the command. The command runs in a session of
+        its own: a timeout or a KeyboardInterrupt stops it and whatever it started. A
+        namespace this topology does not declare is a VnetError before anything runs."""
+        import os
+        import signal
+        import subprocess
+        import sys
+
+        from .errors import VnetError
+        if isinstance(argv, (str, bytes)):
+            raise TypeError("argv is a list of arguments, e.g. ['ping', '-c1', '192.0.2.2'];"
+                            " for a shell line use ['sh', '-c', LINE]")
+        if netns not in self.namespaces:
+            raise VnetError(f"namespace {netns!r} is not one of topology {self.name!r}'s "
+                            f"namespaces ({', '.join(self.namespaces) or 'it declares none'})")
+        src = str(Path(__file__).resolve().parents[1])  # vnet's, whatever `env` says
+        runner = (f"import sys; sys.path.insert(0, {src!r}); sys.argv[0] = 'vnet'; "
+                  "from vnet.cli import run; run()")
+        pipe = subprocess.PIPE
+        with subprocess.Popen([sys.executable, "-c", runner, "exec", netns, "--", *argv],
+                              stdin=None if input is None else pipe,
+                              stdout=pipe if capture else None,
+                              stderr=pipe if capture else None, text=text,
+                              env=None if env is None else dict(env),
+                              start_new_session=True) as proc:
+            try:
+                out, err = proc.communicate(input, timeout=timeout)
+            except BaseException:
+                # `vnet exec` waits for the command it forked: stop both, as a group
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+                raise
+        done = subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+        if check:
+            done.check_returncode()
+        return done
+
     def __enter__(self) -> Topology:
+        """Apply the topology (`with vnet.load(PATH) as topo:`)."""
         self.apply()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Destroy the topology, whether the block ended well or by an exception."""
         self.destroy()
 
 
@@ -81,6 +164,16 @@ def owned_namespaces(backend: Kernel, topology: str) -> list[str]:
     return sorted(ns for ns in backend.list_netns() if backend.netns_owner(ns) == topology)
 
 
+def preflight(topo: model.Topology) -> None:
+    """Raise UnsupportedError when this kernel lacks a kind or feature `topo` uses, as the
+    probe cache of `vnet kinds` (or a probe of just those kinds, made now) says."""
+    from .errors import UnsupportedError
+    from .kinds_probe import lacking
+    lacks = lacking(topo)
+    if lacks:
+        raise UnsupportedError(lacks)
+
+
 def observe_topology(backend: Kernel, topo: model.Topology, record: Record,
                      teardown: bool = False) -> Observed:
     """What planning `topo` needs of the kernel; for a `teardown`, the namespaces the topology
@@ -103,33 +196,51 @@ def observe_topology(backend: Kernel, topo: model.Topology, record: Record,
 
 
 def plan(topo: model.Topology, backend: Kernel | None = None) -> Plan:
-    """What `apply` would do, against the live kernel."""
+    """What `apply` would do, against the live kernel. Against the live kernel, a kind or
+    feature the topology uses that this kernel lacks is an UnsupportedError first."""
+    if backend is None:
+        preflight(topo)
     with _backend(backend) as nl:
         record = read_record(topo.name)
         return plan_changes(topo, observe_topology(nl, topo, record), record)
 
 
 def apply(topo: model.Topology, backend: Kernel | None = None,
-          progress: Callable[[Action, int, int], None] | None = None) -> Plan:
-    """Converge the kernel to the topology, all or nothing; returns the plan it carried out."""
+          progress: Callable[[Action, int, int], None] | None = None,
+          planned: Callable[[Plan], None] | None = None) -> Plan:
+    """Converge the kernel to the topology, all or nothing; returns the plan it carried out.
+    `planned` hears the plan before any of it is carried out (the CLI prints its summary).
+    Against the live kernel, a kind or feature this kernel lacks is an UnsupportedError
+    before anything is planned."""
+    if backend is None:
+        preflight(topo)
     with host_lock(), _backend(backend) as nl:
         record = read_record(topo.name)
         the_plan = plan_changes(topo, observe_topology(nl, topo, record), record)
+        if planned is not None:
+            planned(the_plan)
         if the_plan.has_changes:
             execute_plan(the_plan, nl, *(p for p in [progress] if p))
         if the_plan.record is not None:
+            # the file it came from, for `vnet list` (None when applied from text or data)
+            source = Path(topo.source)
+            the_plan.record.source = str(source.absolute()) if source.is_file() else None
             write_record(the_plan.record)
         return the_plan
 
 
 def destroy(name: str, backend: Kernel | None = None,
-            progress: Callable[[Action, int, int], None] | None = None) -> Plan:
-    """Remove everything topology `name` owns; put back what it changed on other interfaces."""
+            progress: Callable[[Action, int, int], None] | None = None,
+            planned: Callable[[Plan], None] | None = None) -> Plan:
+    """Remove everything topology `name` owns; put back what it changed on other interfaces.
+    `planned` hears the plan before any of it is carried out."""
     with host_lock(), _backend(backend) as nl:
         record = read_record(name)
         empty = model.Topology(name=name)
         observed = observe_topology(nl, empty, record, teardown=True)
         the_plan = plan_teardown(name, observed, record)
+        if planned is not None:
+            planned(the_plan)
         if the_plan.has_changes:
             execute_plan(the_plan, nl, *(p for p in [progress] if p))
         write_record(Record(name))
@@ -138,7 +249,14 @@ def destroy(name: str, backend: Kernel | None = None,
 
 @dataclass
 class Row:
-    """One live interface of a topology, for `vnet show`."""
+    """One live interface of a topology, for `vnet show` (and `Topology.show().interfaces`).
+
+    `netns` is its namespace (None: the one vnet runs in); `name`; `kind` as the kernel says
+    it ("veth", "bridge", "loopback"; None when unknown); `state` "up" or "down"; `master`
+    the bridge, bond or team it is a port of; `addresses` with their prefix
+    ("192.0.2.1/24"); `mtu`; `mac`; `rx_packets`, `tx_packets`, `rx_bytes`, `tx_bytes` (0
+    when not read); `owned` False for an interface the file marks `external: true`, which
+    vnet changed but did not create; `topology` its owner; `extra` what a kind adds."""
 
     netns: str | None
     name: str
@@ -157,40 +275,234 @@ class Row:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def show(name: str | None = None, backend: Kernel | None = None) -> list[Row]:
-    """Live rows of the objects topology `name` owns (every vnet topology when None)."""
+#: the routing protocol vnet gives its routes (iproute2's `proto 118`)
+_VNET_ROUTE_PROTO = 118
+
+
+@dataclass
+class RouteRow:
+    """One route of a topology, for `vnet show`: in a namespace the topology owns, a route
+    with vnet's protocol (118); in another, one its record says it added."""
+
+    netns: str | None
+    to: str
+    via: str | None
+    dev: str | None
+    metric: int
+    table: int
+    family: int
+
+
+@dataclass
+class CheckRow:
+    """One of a file's checks as `vnet show FILE` lists them (show runs none)."""
+
+    check: str
+    probe: str
+    source: str  # the check's `from`
+    target: str
+    expect: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "probe": self.probe, "from": self.source,
+                "to": self.target, "expected": self.expect}
+
+
+@dataclass
+class Shown:
+    """One live topology as `vnet show NAME` shows it."""
+
+    topology: str
+    #: the file last applied (absolute), None when unknown
+    file: str | None
+    namespaces: list[str]
+    #: by namespace (None first), loopback first, then by name ("eth2" before "eth10")
+    interfaces: list[Row]
+    routes: list[RouteRow]
+    checks: list[CheckRow] = field(default_factory=list)
+
+    def filtered(self, netns: Collection[str | None] = (), kinds: Collection[str] = (),
+                 loopbacks: bool = True) -> Shown:
+        """Only the interfaces in `netns` (None: where vnet runs) and of `kinds` (each
+        filter, when given), loopbacks only if `loopbacks`; routes and checks follow `netns`,
+        and a `kinds` filter leaves them out."""
+        def keep(ns: str | None) -> bool:
+            return not netns or ns in netns
+        rows = [r for r in self.interfaces if keep(r.netns)
+                and (not kinds or r.kind in kinds) and (loopbacks or r.kind != "loopback")]
+        return Shown(self.topology, self.file, [ns for ns in self.namespaces if keep(ns)], rows,
+                     [] if kinds else [r for r in self.routes if keep(r.netns)],
+                     [] if kinds else [c for c in self.checks
+                                       if keep(c.source.partition("/")[0])])
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON of `vnet show --json NAME`."""
+        return {"topology": self.topology, "file": self.file, "namespaces": self.namespaces,
+                # each row's fields as they are (dataclasses.asdict copies deeply: slow for
+                # thousands of rows, and nothing here is nested but lists of text)
+                "interfaces": [dict(vars(r)) for r in self.interfaces],
+                "routes": [dict(vars(r)) for r in self.routes],
+                "checks": [c.as_dict() for c in self.checks]}
+
+
+@dataclass
+class TopologySummary:
+    """One live topology as `vnet list` summarises it."""
+
+    name: str
+    namespaces: list[str] = field(default_factory=list)
+    #: the interfaces it created (loopbacks left out) and how many are up and down
+    interfaces: int = 0
+    up: int = 0
+    down: int = 0
+    routes: int = 0
+    #: the file last applied (absolute), None when unknown
+    file: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _natural(text: str) -> tuple[Any, ...]:
+    """Sort key putting eth2 before eth10."""
+    parts: list[Any] = _DIGITS.split(text)
+    parts[1::2] = map(int, parts[1::2])
+    return tuple(parts)
+
+
+def _read(nl: Kernel, spaces: list[str | None], counters: bool,
+          addresses: bool = True) -> dict[str | None, NetnsState]:
+    """The namespaces that exist of `spaces`: in full with packet counters, else only links,
+    addresses (if asked) and vnet's routes, the kind options left undecoded."""
+    if counters:
+        existing = nl.list_netns()
+        return {ns: nl.read_netns(ns) for ns in spaces if ns is None or ns in existing}
+    return nl.observe(Scope(spaces, route_netns=(), tc_netns=(), vlan_netns=(),
+                            addr_netns=None if addresses else (), kind_options=False)).namespaces
+
+
+def _row(ns: str | None, st: NetnsState, link: LinkState, topology: str, owned: bool) -> Row:
+    return Row(ns, link.name, link.kind or ("loopback" if link.name == "lo" else None),
+               "up" if link.up else "down", link.master, st.addresses_of(link.name), link.mtu,
+               link.mac, link.rx_packets, link.tx_packets, link.rx_bytes, link.tx_bytes,
+               owned=owned, topology=topology)
+
+
+def show_topology(name: str, backend: Kernel | None = None, counters: bool = False,
+                  checks_of: model.Topology | None = None) -> Shown | None:
+    """Topology `name` as it is live: the interfaces it owns (its namespaces' loopbacks
+    included), the external ones it changed, its routes; with `checks_of` (its file), the
+    file's checks. None when nothing of it is live. Packet counters are read only with
+    `counters` (they cost a full read of each namespace)."""
     with _backend(backend) as nl:
-        spaces: list[str | None] = [None, *sorted(nl.list_netns())]
-        rows: list[Row] = []
-        for ns in spaces:
-            st = nl.read_netns(ns)
-            ns_owner = st.owner
-            for link in st.links.values():
-                owner = link.owner or (ns_owner if link.name == "lo" else None)
-                if owner is None or (name is not None and owner != name):
-                    continue
-                rows.append(Row(ns, link.name, link.kind or ("loopback" if link.name == "lo"
-                                                              else None),
-                                "up" if link.up else "down", link.master,
-                                st.addresses_of(link.name), link.mtu, link.mac,
-                                link.rx_packets, link.tx_packets, link.rx_bytes, link.tx_bytes,
-                                topology=owner))
-        if name is not None:
-            record = read_record(name)
-            for key in record.externals:
-                ns, ifname = key.split("|", 1)
-                st = nl.read_netns(ns or None)
-                ext = st.links.get(ifname)
-                if ext is not None:
-                    rows.append(Row(ns or None, ifname, ext.kind, "up" if ext.up else "down",
-                                    ext.master, st.addresses_of(ifname), ext.mtu, ext.mac,
-                                    ext.rx_packets, ext.tx_packets, ext.rx_bytes,
-                                    ext.tx_bytes, owned=False, topology=name))
-        return rows
+        record = read_record(name)
+        owned = sorted(owned_namespaces(nl, name), key=_natural)
+        mine = set(owned)
+        externals = [parse_ext_key(k)
+                     for k in dict.fromkeys([*record.externals, *record.external_addresses])]
+        spaces = list(dict.fromkeys([None, *owned, *(ns for ns, _ in externals),
+                                     *(r[0] for r in record.routes)]))
+        states = _read(nl, spaces, counters)
+    recorded_routes = {tuple(r) for r in record.routes}
+    rows: list[Row] = []
+    routes: list[RouteRow] = []
+    for ns, st in states.items():
+        for link in st.links.values():
+            if (link.owner or (name if ns in mine and link.name == "lo" else None)) == name:
+                rows.append(_row(ns, st, link, name, True))
+        for rs in st.routes:
+            if rs.proto == _VNET_ROUTE_PROTO and (ns in mine or (ns, *rs.key) in recorded_routes):
+                routes.append(RouteRow(ns, rs.to, rs.via, rs.dev, rs.metric, rs.table,
+                                       rs.family))
+    seen = {(r.netns, r.name) for r in rows}
+    for ns, ifname in externals:
+        st_ = states.get(ns)
+        link_ = st_.links.get(ifname) if st_ is not None else None
+        if st_ is not None and link_ is not None and (ns, ifname) not in seen:
+            rows.append(_row(ns, st_, link_, name, False))
+    if not rows and not routes and record.is_empty():
+        return None
+    named = {r.netns for r in rows} | {r.netns for r in routes}
+    rank = {ns: i for i, ns in enumerate(
+        [None, *sorted((ns for ns in named if ns is not None), key=_natural)])}
+    rows.sort(key=lambda r: (rank[r.netns], r.name != "lo", _natural(r.name)))
+    routes.sort(key=lambda r: (rank[r.netns], r.table, r.family, r.to != "default",
+                               r.to, r.metric))
+    return Shown(name, record.source, owned, rows, routes,
+                 file_checks(checks_of) if checks_of is not None else [])
+
+
+def file_checks(topo: model.Topology) -> list[CheckRow]:
+    """A file's checks as `vnet show FILE` lists them; none is run."""
+    from .checks import resolve_checks
+    from .errors import Collector
+    return [CheckRow(p.label, p.probe, p.src_ns + (f"/{p.src_dev}" if p.src_dev else ""),
+                     p.target, p.expect) for p in resolve_checks(topo, Collector())]
+
+
+def live_topologies(backend: Kernel | None = None) -> list[TopologySummary]:
+    """Every live vnet topology, by name (`vnet list`): those owning a namespace or a link of
+    the namespace vnet runs in, and those whose record holds changes to put back."""
+    with _backend(backend) as nl:
+        owners = {ns: nl.netns_owner(ns) for ns in nl.list_netns()}
+        owned = sorted((ns for ns, owner in owners.items() if owner), key=_natural)
+        states = _read(nl, [None, *owned], counters=False, addresses=False)
+    found: dict[str, TopologySummary] = {}
+
+    def of(name: str) -> TopologySummary:
+        if name not in found:
+            found[name] = TopologySummary(name)
+        return found[name]
+    for name in owned:
+        of(str(owners[name])).namespaces.append(name)
+    for ns, st in states.items():
+        for link in st.links.values():
+            owner = link.owner
+            if owner is not None:
+                summary = of(owner)
+                summary.interfaces += 1
+                summary.up += link.up
+                summary.down += not link.up
+        ns_owner = owners.get(ns) if ns is not None else None
+        if ns_owner:
+            of(ns_owner).routes += sum(r.proto == _VNET_ROUTE_PROTO for r in st.routes)
+    for name in recorded():
+        record = read_record(name)
+        if name in found or not record.is_empty():
+            summary = of(name)
+            summary.file = record.source
+            summary.routes += len(record.routes)
+    return sorted(found.values(), key=lambda t: t.name)
+
+
+def show(name: str | None = None, backend: Kernel | None = None) -> list[Row]:
+    """Live rows of the interfaces topology `name` owns or changed (of every live vnet
+    topology when None), packet counters included; `show_topology` gives routes too."""
+    with _backend(backend) as nl:
+        names = [name] if name is not None else [t.name for t in live_topologies(nl)]
+        return [row for n in names
+                for row in getattr(show_topology(n, nl, counters=True), "interfaces", [])]
 
 
 def open_kernel() -> Kernel:
-    """The live kernel (imported on first need: validate and draw never load the door)."""
+    """The live kernel (imported on first need: validate and draw never load the door).
+    Raises PermissionProblem when this process lacks CAP_NET_ADMIN, or CAP_SYS_ADMIN while
+    named namespaces exist (reading them means entering them): the door would otherwise meet
+    the kernel's EPERM in the middle of its work, or read a namespace it may not enter as
+    one that is not vnet's."""
+    import os
+
+    from .errors import PermissionProblem, missing_capabilities
+    missing = missing_capabilities()
+    try:
+        named = bool(os.listdir("/run/netns"))
+    except OSError:
+        named = False
+    if "CAP_NET_ADMIN" in missing or (missing and named):
+        raise PermissionProblem(" and ".join(missing))
     from .door.netlink import Netlink
     return Netlink()
 

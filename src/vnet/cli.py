@@ -17,7 +17,9 @@ from .errors import (
     ConflictError,
     KernelError,
     LockError,
+    PermissionProblem,
     TopologyError,
+    UnsupportedError,
     VnetError,
 )
 
@@ -73,18 +75,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_plan(plan: Any, done: bool = False) -> None:
+def _write_plan(plan: Any, verbose: bool, summary: bool = True) -> None:
+    """The plan's action lines (reasons that say nothing but "declared" only when `verbose`),
+    then its summary line."""
     # Plain writes, not rich: a large plan has tens of thousands of lines, and rich's per-line
     # rendering would cost more than the kernel's work. Colour only on a terminal.
     from .render.plan_text import ANSI_COLOURS, plan_lines, plan_summary
     colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     lines = [f"\x1b[{ANSI_COLOURS[verb]}m{line}\x1b[0m" if colour else line
-             for verb, line in plan_lines(plan)]
-    summary = plan_summary(plan)
-    if done and plan.has_changes:
-        summary = summary.replace("Plan for", "Applied to").replace(" to ", " ")
-    lines.append(summary)
-    sys.stdout.write("\n".join(lines) + "\n")
+             for verb, line in plan_lines(plan, verbose=verbose)]
+    if summary:
+        lines.append(plan_summary(plan))
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -93,44 +97,108 @@ def cmd_plan(args: argparse.Namespace) -> int:
     plan = api.plan(topo)
     if args.json:
         _emit_json(plan.as_dict())
+    elif args.quiet:
+        from .render.plan_text import plan_summary
+        print(plan_summary(plan))
     else:
-        _print_plan(plan)
+        _write_plan(plan, verbose=args.verbose)
     return EXIT_CHANGES if plan.has_changes else EXIT_OK
 
 
-def _progress() -> Any:
-    if not sys.stderr.isatty():
-        return None
-    import time
-    con = _console(stderr=True)
-    shown = [0.0]
+class _Progress:
+    """How far an apply or destroy has got, on stderr while it works: a rich progress bar on
+    a terminal (at most ten updates a second); elsewhere (a pipe, a CI log) one line when a
+    tenth more of the work is done, at most one a second, or after five seconds without one.
+    A run that is over within a second shows nothing."""
 
-    def report(action: Any, i: int, total: int) -> None:
-        now = time.monotonic()
-        if now - shown[0] < 0.1 and i + 1 < total:
-            return  # a terminal cannot show thousands of lines a second; ten updates do
-        shown[0] = now
-        con.print(f"[{i + 1}/{total}] {action.verb} {action.subject}", markup=False,
-                  style="dim", end="\r")
-    return report
+    def __init__(self, what: str, name: str) -> None:
+        import time
+        self.clock = time.monotonic
+        self.what, self.name = what, name
+        self.start = self.shown = self.clock()
+        self.shown_part = 0.0
+        self.terminal = sys.stderr.isatty()
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __call__(self, action: Any, i: int, total: int) -> None:
+        now = self.clock()
+        done = i + 1
+        if self.terminal:
+            if now - self.shown < 0.1 and done < total:
+                return  # a terminal cannot show thousands of updates a second; ten do
+            if self.bar is None:
+                self._start_bar(total)
+            self.bar.update(self.task, completed=done, total=total)
+            self.bar.refresh()
+        else:
+            part = done / total if total else 1.0
+            since = now - self.shown
+            if done >= total or not (since >= 5 or (since >= 1 and part - self.shown_part >= 0.1)):
+                return  # the closing line says the end
+            sys.stderr.write(f"{self.what} {self.name}: {done}/{total} actions done "
+                             f"({part:.0%}, {now - self.start:.0f} s)\n")
+            sys.stderr.flush()
+            self.shown_part = part
+        self.shown = now
+
+    def _start_bar(self, total: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+        self.bar = Progress(TextColumn(f"{self.what} {self.name}"), BarColumn(),
+                            MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=_console(stderr=True), transient=True, auto_refresh=False)
+        self.bar.start()
+        self.task = self.bar.add_task(self.what, total=total)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+def _announce(args: argparse.Namespace, teardown: bool = False) -> Any:
+    """What apply and destroy say once they have planned, before any change: the plan's
+    summary (a teardown's without its zero counts), and with -v every action before it."""
+    def planned(plan: Any) -> None:
+        if not plan.has_changes or args.quiet:
+            return
+        from .render.plan_text import plan_summary
+        if args.verbose:
+            _write_plan(plan, verbose=True, summary=False)
+        print(plan_summary(plan, only_some=teardown), flush=True)
+    return planned
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
+    import time
+
     from . import api
+    started = time.monotonic()
     topo = _load(args.file)
-    plan = api.apply(topo, progress=None if args.json else _progress())
+    progress = None if args.json or args.quiet else _Progress("applying", topo.name)
+    try:
+        plan = api.apply(topo, progress=progress, planned=None if args.json else _announce(args))
+    finally:
+        if progress is not None:
+            progress.close()
+    if not args.json:
+        from .render.plan_text import applied_summary
+        print(applied_summary(plan, time.monotonic() - started))
     if not args.check:
         if args.json:
             _emit_json({**plan.as_dict(), "applied": True})
-        else:
-            _print_plan(plan, done=True)
         return EXIT_OK
     results = api.check(topo)
     if args.json:
         _emit_json({**plan.as_dict(), "applied": True,
                     "checks": [r.as_dict() for r in results]})
     else:
-        _print_plan(plan, done=True)
         _print_checks(topo.name, results)
     return EXIT_OK if all(r.passed for r in results) else EXIT_ERROR
 
@@ -176,50 +244,110 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
 
 def cmd_destroy(args: argparse.Namespace) -> int:
+    import time
+
     from . import api
+    started = time.monotonic()
     name = args.target
-    if os.path.exists(name) or name.endswith((".yaml", ".yml")):
+    from_file = os.path.exists(name) or name.endswith((".yaml", ".yml"))
+    if from_file:
         name = _load(name).name
-    plan = api.destroy(name, progress=None if args.json else _progress())
+    progress = None if args.json or args.quiet else _Progress("destroying", name)
+    try:
+        plan = api.destroy(name, progress=progress,
+                           planned=None if args.json else _announce(args, teardown=True))
+    finally:
+        if progress is not None:
+            progress.close()
+    if not plan.has_changes and not from_file:
+        # a NAME nothing is live of: a typo, most likely (a FILE's topology is real, and
+        # destroying what is not there leaves it as asked: exit 0, below)
+        raise VnetError(_not_live(name))
     if args.json:
         _emit_json({**plan.as_dict(), "destroyed": True})
     elif plan.has_changes:
-        _print_plan(plan, done=True)
+        from .render.plan_text import destroyed_summary
+        print(destroyed_summary(plan, time.monotonic() - started))
     else:
         print(f"{name}: nothing to destroy; vnet owns nothing of that name here.")
     return EXIT_OK
 
 
-def cmd_show(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
+def _not_live(name: str, path: str | None = None) -> str:
+    """Why `show`/`destroy` of `name` found nothing: the topologies that are live, and the one
+    closest to `name`."""
+    import difflib
 
     from . import api
-    name = args.name
-    if name and (os.path.exists(name) or name.endswith((".yaml", ".yml"))):
-        name = _load(name).name
-    rows = api.show(name)
+    live = [t.name for t in api.live_topologies()]
+    text = (f"topology {name!r} of {path} is not live (`vnet apply {path}` builds it)" if path
+            else f"nothing named {name!r} is live")
+    if not live:
+        return f"{text}; no vnet topology is live here"
+    text += f"; live topologies: {', '.join(live)}"
+    by_lower = {n.lower(): n for n in live}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+    return text + (f"; did you mean {by_lower[close[0]]!r}?" if close and not path else "")
+
+
+def _terminal_width() -> int | None:
+    """The terminal's width; None when standard output is not a terminal (tab-separated)."""
+    if not sys.stdout.isatty():
+        return None
+    import shutil
+    return shutil.get_terminal_size().columns
+
+
+def _write_lines(lines: list[str]) -> None:
+    # plain writes, not rich: thousands of rows must print in well under a second
+    sys.stdout.write("".join(line + "\n" for line in lines))
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from . import api
+    from .render.show_text import topology_lines
+    target = args.name
+    if target is None:
+        if args.netns or args.kind:
+            raise VnetError("--netns and --kind filter one topology: vnet show NAME --netns NS")
+        return cmd_list(args)
+    topo = _load(target) if os.path.exists(target) or target.endswith((".yaml", ".yml")) \
+        else None
+    name = topo.name if topo is not None else target
+    shown = api.show_topology(name, counters=args.stats or args.json, checks_of=topo)
+    if shown is None:
+        raise VnetError(_not_live(name, target if topo is not None else None))
+    netns = [None if ns == "-" else ns for ns in args.netns or ()]
+    known = {None, *shown.namespaces, *(r.netns for r in shown.interfaces)}
+    for ns in netns:
+        if ns not in known:
+            import difflib
+            names = sorted(n for n in known if n is not None)
+            close = difflib.get_close_matches(str(ns), names, n=1, cutoff=0.6)
+            raise VnetError(f"{name} has no namespace {ns!r}; its namespaces: "
+                            f"{', '.join(names) or '(none)'} and - (where vnet runs)"
+                            + (f"; did you mean {close[0]!r}?" if close else ""))
+    shown = shown.filtered(netns, args.kind or (), loopbacks=args.all)
     if args.json:
-        _emit_json({"topology": name, "interfaces": [asdict(r) for r in rows]})
-        return EXIT_OK
-    if not rows:
-        print(f"nothing live for {name!r}" if name else "no vnet topology is live here")
-        return EXIT_OK
-    from rich.table import Table
-    table = Table(title=f"vnet: {name}" if name else "vnet: all topologies")
-    for col in ("netns", "interface", "kind", "state", "master", "addresses", "mtu",
-                "rx pkts", "tx pkts", *([] if name else ["topology"])):
-        table.add_column(col, justify="right" if col in ("mtu", "rx pkts", "tx pkts") else "left")
-    for r in rows:
-        table.add_row(r.netns or "-", r.name + ("" if r.owned else " (external)"),
-                      r.kind or "-", r.state, r.master or "-", "\n".join(r.addresses) or "-",
-                      str(r.mtu), str(r.rx_packets), str(r.tx_packets),
-                      *([] if name else [r.topology or "-"]))
-    _console().print(table)
+        _emit_json(shown.as_dict())
+    else:
+        _write_lines(topology_lines(shown, _terminal_width(), stats=args.stats))
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from . import api
+    from .render.show_text import list_lines
+    summaries = api.live_topologies()
+    if args.json:
+        _emit_json({"topologies": [t.as_dict() for t in summaries]})
+    else:
+        _write_lines(list_lines(summaries, _terminal_width()))
     return EXIT_OK
 
 
 def cmd_kinds(args: argparse.Namespace) -> int:
-    from .kinds_probe import kind_dicts, kind_table
+    from .kinds_probe import feature_table, kind_dicts, kind_table
     table = kind_table(refresh=args.refresh)
     if args.json:
         _emit_json(kind_dicts(table))
@@ -233,13 +361,126 @@ def cmd_kinds(args: argparse.Namespace) -> int:
         if k.reason:
             avail += f" ({k.reason})"
         out.add_row(k.name, "yes" if k.implemented else "not yet", avail, k.use_when)
-    _console().print(out)
+    features = Table(title="features of kinds")
+    for col in ("feature", "on this kernel"):
+        features.add_column(col)
+    for f in feature_table():  # probed with the kinds: read from the cache
+        avail = {True: "yes", False: "no", None: "unknown"}[f.available]
+        features.add_row(f.title, avail + (f" ({f.reason})" if f.reason else ""))
+    con = _console()
+    con.print(out)
+    con.print(features)
     return EXIT_OK
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
     from .model import json_schema_text
     print(json_schema_text())
+    return EXIT_OK
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    from . import api, capture
+    if (args.name is None) == (args.topology is None):
+        raise VnetError("vnet capture: name a live topology (vnet capture NAME), or capture "
+                        "what vnet does not own as a new one (vnet capture --name NEW "
+                        "[--netns NS]... [--host])")
+    if args.topology is not None and (args.netns or args.host or args.skip_unknown):
+        raise VnetError("vnet capture: --netns, --host and --skip-unknown go with --name NEW "
+                        "(what vnet does not own), not with a topology NAME")
+    backend = api.open_kernel()
+    try:
+        if args.topology is not None:
+            data = capture.capture_owned(args.topology, backend)
+            source = f"`vnet capture {args.topology}`"
+        else:
+            data = capture.capture_unowned(args.name, args.netns, args.host, backend,
+                                           skip_unknown=args.skip_unknown)
+            words = [f"--netns {ns}" for ns in args.netns] + (["--host"] if args.host else [])
+            source = f"`vnet capture --name {args.name} {' '.join(words)}`"
+    finally:
+        backend.close()
+    api.load_data(data, file=args.output or "<capture>")  # never write a file vnet refuses
+    text = capture.to_yaml(data, source=source)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        print(f"{args.output}: captured {data['name']!r}: {len(data['interfaces'])} "
+              f"interface(s), {len(data['namespaces'])} namespace(s), "
+              f"{len(data['routes'])} route(s)", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_draw(args: argparse.Namespace) -> int:
+    from .render import draw
+    fmt = draw.choose_format(args.format, args.output)
+    if fmt in ("svg", "png"):
+        from .render_image import dot_program
+        dot_program(fmt)  # a missing Graphviz is said before any work
+    target = args.target
+    if os.path.exists(target) or target.endswith((".yaml", ".yml")):
+        if args.file is not None:
+            raise VnetError("--file marks what differs between a live topology and its file: "
+                            f"draw the live one by its NAME (vnet draw NAME --file {target})")
+        topo, diff, title = _load(target), None, None
+    else:
+        topo = _live_topology(target)
+        diff = None
+        if args.file is not None:
+            mine = _load(args.file)
+            if mine.name != topo.name:
+                raise VnetError(f"{args.file} describes topology {mine.name!r}, not "
+                                f"{topo.name!r}: give the file of {topo.name}")
+            diff = draw.compare(mine, topo)
+        title = f"{topo.name} (live)" if diff is None else \
+            f"{topo.name} (live; red: differs from {args.file})"
+    text = draw.mermaid(topo, diff, title) if fmt == "mermaid" else draw.dot(topo, diff, title)
+    data = text.encode()
+    if fmt in ("svg", "png"):
+        from .render_image import render
+        data = render(text, fmt)
+    if args.output is None:
+        sys.stdout.write(data.decode())
+        return EXIT_OK
+    try:
+        with open(args.output, "wb") as out:
+            out.write(data)
+    except OSError as exc:
+        raise VnetError(f"cannot write {args.output}: {exc.strerror}") from None
+    print(f"{args.output}: {fmt} picture of {topo.name}")
+    return EXIT_OK
+
+
+def _live_topology(name: str) -> Any:
+    """The topology NAME as the kernel holds it now, loaded as a file's (vnet.capture)."""
+    from .api import open_kernel
+    from .capture import capture_owned
+    from .loader import load_data
+    kernel = open_kernel()
+    try:
+        data = capture_owned(name, kernel)
+    finally:
+        kernel.close()
+    if not data or not (data.get("interfaces") or data.get("namespaces")):
+        raise VnetError(f"nothing live for {name}")
+    return load_data(data, f"<live {name}>")
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from .completion import script  # shtab is imported here only: --help never pays for it
+    sys.stdout.write(script(build_parser(), args.shell))
+    return EXIT_OK
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    """`vnet __complete topologies|namespaces`: live values for the completion scripts, one
+    per line; never an error (a TAB must not print one)."""
+    from .completion import values
+    names = values(args.what)
+    if names:
+        sys.stdout.write("\n".join(names) + "\n")
     return EXIT_OK
 
 
@@ -256,10 +497,41 @@ def _cache_argparse_translations() -> None:
         names["_"] = functools.lru_cache(maxsize=None)(names["_"])
 
 
+_EXAMPLES = """\
+examples:
+  vnet validate lab.yaml          check the file: every problem at once, no root needed
+  vnet plan lab.yaml              what apply would change (exit 0: nothing, 2: changes)
+  vnet apply lab.yaml             build it: all or nothing (-v: every action, -q: one line)
+  vnet show lab                   what is live: interfaces, addresses, counters
+  vnet check lab.yaml             prove the file's checks with real packets
+  vnet exec h1 -- ping -c1 192.0.2.2
+  vnet destroy lab                remove everything the topology created
+  vnet kinds                      the interface kinds (and features) this kernel has
+
+validate, schema and draw FILE need no root; the other commands need root (CAP_NET_ADMIN):
+run them with sudo.
+"""
+
+
+def _verbosity(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """-q/-v, before the command (`vnet -q apply F`) or after it (`vnet apply -q F`); after
+    it they leave the value alone unless given (SUPPRESS), so one before it stays."""
+    default: Any = False if top else argparse.SUPPRESS
+    parser.add_argument("-q", "--quiet", action="store_true", default=default,
+                        help="print only errors and the closing line")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="print every action, with its reason")
+
+
 def build_parser() -> argparse.ArgumentParser:
     _cache_argparse_translations()
+    from . import __version__
     p = argparse.ArgumentParser(prog="vnet", description="One YAML file → Linux virtual "
-                                "networks: validate, plan, apply, show, destroy.")
+                                "networks: validate, plan, apply, show, destroy.",
+                                epilog=_EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"vnet {__version__}")
+    _verbosity(p, top=True)
     # not required=True: argparse would then answer `vnet --bogus` with "COMMAND is
     # required" instead of naming the option it does not know (_main asks for the command)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -272,11 +544,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("validate", cmd_validate, "check a topology file; errors name file:line:col") \
         .add_argument("file")
-    add("plan", cmd_plan, "show what apply would change (exit 0: nothing, 2: changes)") \
-        .add_argument("file")
+    sp = add("plan", cmd_plan, "show what apply would change (exit 0: nothing, 2: changes)")
+    sp.add_argument("file")
+    _verbosity(sp)
     sp = add("apply", cmd_apply, "make the kernel match the file, all or nothing",
              aliases=["up"])
     sp.add_argument("file")
+    _verbosity(sp)
     sp.add_argument("--check", action="store_true",
                     help="run the file's checks after applying (exit 1 if one fails)")
     add("check", cmd_check, "prove the file's checks with real packets (exit 1 on a failure)") \
@@ -287,14 +561,61 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_exec, json=False)
     sp.add_argument("netns", metavar="NAMESPACE")
     sp.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
-    add("destroy", cmd_destroy, "remove everything a topology owns",
-        aliases=["down"]).add_argument("target", metavar="FILE|NAME")
-    add("show", cmd_show, "live table of a topology's interfaces") \
-        .add_argument("name", nargs="?", metavar="NAME|FILE")
+    sp = add("destroy", cmd_destroy, "remove everything a topology owns", aliases=["down"])
+    sp.add_argument("target", metavar="FILE|NAME")
+    _verbosity(sp)
+    sp = add("show", cmd_show, "a live topology: interfaces, routes and (of a FILE) its "
+             "checks; without NAME, as list")
+    sp.add_argument("name", nargs="?", metavar="NAME|FILE")
+    sp.add_argument("--netns", action="append", metavar="NS",
+                    help="only this namespace (repeatable; - is the one vnet runs in)")
+    sp.add_argument("--kind", action="append", metavar="KIND",
+                    help="only interfaces of this kind (repeatable)")
+    sp.add_argument("--all", action="store_true", help="loopbacks too")
+    sp.add_argument("--stats", action="store_true", help="packet and byte counters")
+    add("list", cmd_list, "every live topology: namespaces, interfaces up/down, its file")
     add("kinds", cmd_kinds, "every interface kind: implemented, available on this kernel") \
         .add_argument("--refresh", action="store_true", help="probe again, ignore the cache")
     add("schema", cmd_schema, "print the JSON Schema of the topology file")
+    sp = sub.add_parser("capture", help="live state back into a topology file",
+                        description="write a live topology NAME back as a file, or what vnet "
+                        "does not own (made by hand with ip) as a new topology NEW")
+    sp.set_defaults(func=cmd_capture, json=False)
+    sp.add_argument("topology", nargs="?", metavar="NAME",
+                    help="a live topology (`vnet show` lists them)")
+    sp.add_argument("--name", metavar="NEW", help="capture what vnet does not own, as NEW")
+    sp.add_argument("--netns", action="append", default=[], metavar="NS",
+                    help="with --name: a namespace to capture (repeatable)")
+    sp.add_argument("--host", action="store_true",
+                    help="with --name: also the namespace vnet runs in")
+    sp.add_argument("--skip-unknown", action="store_true",
+                    help="with --name: leave out links of kinds vnet does not implement")
+    sp.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    sp = sub.add_parser("draw", help="a picture of a topology: svg, png, dot or mermaid",
+                        description="a picture of a topology: of a FILE (no root needed), or "
+                        "of the live topology NAME (with --file, what differs from its file "
+                        "in red)")
+    sp.set_defaults(func=cmd_draw, json=False)
+    sp.add_argument("target", metavar="FILE|NAME")
+    sp.add_argument("--format", metavar="svg|png|dot|mermaid",
+                    help="default: from the suffix of -o (.svg .png .dot .gv .mmd .mermaid), "
+                    "else dot")
+    sp.add_argument("-o", "--output", metavar="PATH",
+                    help="write here (png needs it); default: standard output")
+    sp.add_argument("--file", metavar="FILE",
+                    help="with NAME: mark what differs between the live topology and FILE")
+    sp = sub.add_parser("completion", help="print the shell completion script (bash, zsh, fish)",
+                        description="print the completion script for SHELL; install it as "
+                        "docs/completion.md says, e.g. in ~/.bashrc: "
+                        "source <(vnet completion bash)")
+    sp.set_defaults(func=cmd_completion, json=False)
+    sp.add_argument("shell", choices=["bash", "zsh", "fish"], metavar="SHELL",
+                    help="bash, zsh or fish")
     p.set_defaults(command_names=sorted(sub.choices))
+    # after command_names, without help=: a helper of the completion scripts, for no person
+    sp = sub.add_parser("__complete")
+    sp.set_defaults(func=cmd_complete, json=False)
+    sp.add_argument("what", choices=["topologies", "namespaces"])
     return p
 
 
@@ -338,8 +659,14 @@ def _main(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.error(f"which command? one of: {', '.join(args.command_names)}")
+    if args.quiet and args.verbose:
+        parser.error("-q (quiet) and -v (verbose) do not go together: choose one")
     err = _LazyConsole()
     try:
+        if args.command == "check":  # its probes enter namespaces without opening the door
+            from .errors import missing_capabilities
+            if missing_capabilities():
+                raise PermissionProblem(" and ".join(missing_capabilities()))
         return int(args.func(args))
     except TopologyError as exc:
         if getattr(args, "json", False):
@@ -348,24 +675,92 @@ def _main(argv: Sequence[str] | None) -> int:
             for issue in exc.issues:
                 # one issue, one line (soft_wrap): editors and CI parse file:line:col lines
                 err.print(f"error: {issue}", markup=False, style="red", soft_wrap=True)
-            err.print(f"{len(exc.issues)} problem(s) found; nothing was changed.", markup=False)
+            n = len(exc.issues)
+            err.print(f"{n} problem{'' if n == 1 else 's'} found; nothing was changed.",
+                      markup=False)
+        return EXIT_ERROR
+    except UnsupportedError as exc:
+        if getattr(args, "json", False):
+            _emit_json({"error": "this kernel lacks what the file uses", "messages": exc.lacks})
+        else:
+            for lack in exc.lacks:
+                err.print(f"error: {lack}", markup=False, style="red", soft_wrap=True)
+            err.print("nothing was changed.", markup=False)
         return EXIT_ERROR
     except ConflictError as exc:
         _report(args, err, "conflict with the live kernel; nothing was changed", exc,
                 [str(i) for i in exc.issues])
         return EXIT_ERROR
+    except PermissionProblem as exc:  # said before anything is read (api.open_kernel)
+        _deny(args, err, exc.caps)
+        return EXIT_ERROR
     except ApplyError as exc:
-        _report(args, err, "apply failed", exc, [str(exc)])
+        _report(args, err, "apply failed", exc, [str(exc), *_errno_hint(exc.failed.errno)])
         return EXIT_ERROR
-    except (KernelError, LockError, VnetError) as exc:
+    except KernelError as exc:
+        _report(args, err, "error", exc, [str(exc), *_errno_hint(exc.errno)])
+        return EXIT_ERROR
+    except (LockError, VnetError) as exc:
         _report(args, err, "error", exc, [str(exc)])
-        return EXIT_ERROR
-    except PermissionError as exc:
-        _report(args, err, "permission denied", exc,
-                [f"{exc}; vnet needs root (CAP_NET_ADMIN) to read or change namespaces"])
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # the kernel's EPERM where the check above could not tell (root without the
+        # capability, a namespace this user may not enter): one sentence, no traceback
+        if not _denied(exc):
+            raise
+        from .errors import missing_capabilities
+        _deny(args, err, " and ".join(missing_capabilities() or ["CAP_NET_ADMIN",
+                                                                  "CAP_SYS_ADMIN"]))
+        return EXIT_ERROR
+
+
+#: commands that read or change the kernel's namespaces, and why they need root for it
+_NEEDS_ROOT = {
+    "plan": "reads the live namespaces and links to compare them with the file",
+    "apply": "creates and changes namespaces and links", "up": "creates and changes "
+    "namespaces and links", "destroy": "deletes the namespaces and links a topology owns",
+    "down": "deletes the namespaces and links a topology owns",
+    "show": "reads the links and addresses inside vnet's namespaces",
+    "list": "reads every namespace to find vnet's topologies",
+    "capture": "reads the live namespaces and links",
+    "check": "sends its test packets from inside the topology's namespaces",
+    "exec": "enters one of vnet's network namespaces",
+    "kinds": "probes which kinds this kernel can create with throwaway links in a private "
+             "network namespace",
+    "draw": "reads the live topology from its namespaces",
+}
+
+
+def _denied(exc: BaseException) -> bool:
+    """An error that is the kernel's (or a root-owned file's) refusal to this user."""
+    import errno
+    code = exc.errno if isinstance(exc, OSError) else getattr(exc, "code", None)
+    return code in (errno.EPERM, errno.EACCES)
+
+
+def _deny(args: argparse.Namespace, err: Any, caps: str) -> None:
+    """The one sentence a command run without root ends with."""
+    why = _NEEDS_ROOT.get(args.command, "reads or changes network namespaces")
+    sentence = (f"vnet {args.command} needs root ({caps}) because it {why}; run it as root, "
+                "e.g. with sudo.")
+    if getattr(args, "json", False):
+        _emit_json({"error": "permission denied", "messages": [sentence]})
+    else:
+        err.print(f"error: {sentence}", markup=False, style="red", soft_wrap=True)
+
+
+def _errno_hint(code: int | None) -> list[str]:
+    """What a kernel's refusal most likely means, when its words alone do not say it."""
+    import errno
+    if code == errno.EOPNOTSUPP:
+        return ["this kernel may lack a kind or feature the file uses: `vnet kinds` lists "
+                "what it has"]
+    if code == errno.EPERM:
+        return ["the kernel said the operation is not permitted: vnet needs root "
+                "(CAP_NET_ADMIN)"]
+    return []
 
 
 def _report(args: argparse.Namespace, err: Any, title: str, exc: Exception,

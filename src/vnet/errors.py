@@ -158,7 +158,39 @@ class LockError(VnetError):
 
 
 class PermissionProblem(VnetError):
-    """vnet needs root (CAP_NET_ADMIN) for this command."""
+    """vnet needs root (CAP_NET_ADMIN) for this command; `caps` names what this process
+    lacks. The CLI says it as one sentence naming the command and why it needs them."""
+
+    def __init__(self, caps: str = "CAP_NET_ADMIN") -> None:
+        self.caps = caps
+        super().__init__(f"vnet needs root ({caps}) to read or change network namespaces")
+
+
+#: the capabilities vnet needs: netlink writes (CAP_NET_ADMIN), and entering, making and
+#: mounting namespaces (CAP_SYS_ADMIN), by their bit in /proc/self/status's CapEff
+CAPABILITIES = ((12, "CAP_NET_ADMIN"), (21, "CAP_SYS_ADMIN"))
+
+
+def missing_capabilities() -> list[str]:
+    """Which of CAPABILITIES this process lacks (a user other than root: both)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            eff = next((int(line.split()[1], 16) for line in fh if line.startswith("CapEff:")),
+                       None)
+    except (OSError, ValueError):
+        eff = None
+    if eff is None:
+        return [] if os.geteuid() == 0 else [name for _, name in CAPABILITIES]
+    return [name for bit, name in CAPABILITIES if not eff >> bit & 1]
+
+
+class UnsupportedError(VnetError):
+    """This kernel lacks a kind or a feature the topology uses (found before any change, from
+    what `vnet kinds` probes); carries one sentence per missing kind or feature."""
+
+    def __init__(self, lacks: list[str]):
+        self.lacks = lacks
+        super().__init__("\n".join(lacks))
 
 
 class Collector:

@@ -391,9 +391,41 @@ def _model_in(annotation: Any) -> Any:
 
 def _unknown_field(issues: Collector, pos: _Positions, path: str, key: str,
                    valid: Any) -> None:
-    close = difflib.get_close_matches(key, list(valid), n=1)
-    hint = f"did you mean {close[0]!r}?" if close else f"valid fields: {', '.join(sorted(valid))}"
+    valid = list(valid)
+    synonym = next((f for f in _SYNONYMS.get(key.lower(), ()) if f in valid), None)
+    close = [synonym] if synonym else difflib.get_close_matches(key, valid, n=1)
+    if synonym == "master" and key.lower() in _PORT_LISTS:
+        hint = ("did you mean 'master' on each port? vnet says membership on the port, as "
+                "`ip link set PORT master NAME` does: write master: NAME on each port instead")
+    elif close:
+        hint = f"did you mean {close[0]!r}?"
+    else:
+        hint = f"valid fields: {', '.join(sorted(valid))}"
     issues.add(f"unknown field {key!r}", path, pos.where(path, key=True), hint)
+
+
+#: a master's list of its ports, as other tools write it: vnet says `master:` on each port
+_PORT_LISTS = ("slaves", "ports", "members", "interfaces", "bridge_ports", "bond_slaves")
+#: the words other tools (ip, netplan, ifupdown, NetworkManager, containerlab) use for a field,
+#: each with the fields it may mean, in order: the first one valid where it is written wins
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "vni": ("id",), "vxlan_id": ("id",), "vlan_id": ("id",), "vlanid": ("id",),
+    "vid": ("id",), "tag": ("id",),
+    "bridge": ("master",), "bond": ("master",), "team": ("master",), "parent_bridge": ("master",),
+    **{word: ("master",) for word in _PORT_LISTS},
+    "type": ("kind",), "namespace": ("netns", "namespaces"), "ns": ("netns",),
+    "netns": ("namespaces",), "ip": ("addresses",), "ips": ("addresses",),
+    "address": ("addresses",), "ipv4": ("addresses",), "ipv6": ("addresses",),
+    "addr": ("addresses",), "addrs": ("addresses",),
+    "parent": ("link", "dev"), "lower": ("link", "dev"), "device": ("dev", "link"),
+    "hwaddr": ("mac",), "lladdr": ("mac",), "mac_address": ("mac",), "macaddress": ("mac",),
+    "dst_port": ("dstport",), "port": ("dstport",), "destination_port": ("dstport",),
+    "local_ip": ("local",), "remote_ip": ("remote",), "peer_ip": ("remote",),
+    "gateway": ("via",), "gw": ("via",), "nexthop": ("via",), "next_hop": ("via",),
+    "destination": ("to",), "dst": ("to",), "prefix": ("to",), "network": ("to",),
+    "stp": ("stp_state",), "admin_state": ("state",), "status": ("state",),
+    "links": ("interfaces",), "nodes": ("namespaces",), "topology": ("name",),
+}
 
 
 _HINTS = {

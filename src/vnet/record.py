@@ -20,8 +20,12 @@ class Record:
     external_addresses: dict[str, list[str]] = field(default_factory=dict)
     #: routes vnet added in namespaces it does not own: [netns, table, family, to, metric]
     routes: list[list[Any]] = field(default_factory=list)
+    #: the absolute path of the file last applied (None: unknown, e.g. applied from Python
+    #: text, or by a vnet before records kept it); `vnet list` and `vnet show` name it
+    source: str | None = None
 
     def is_empty(self) -> bool:
+        """Whether there is nothing to put back (the source file alone is no change)."""
         return not (self.externals or self.external_addresses or self.routes)
 
 

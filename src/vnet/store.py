@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -29,14 +30,30 @@ def read_record(topology: str) -> Record:
             data = json.load(fh)
     except FileNotFoundError:
         return Record(topology)
+    # a record written before vnet kept the source file has no "source": None, unknown
     return Record(topology=topology, externals=data.get("externals", {}),
                   external_addresses=data.get("external_addresses", {}),
-                  routes=data.get("routes", []))
+                  routes=data.get("routes", []), source=data.get("source"))
+
+
+#: a topology's name (model.TOPOLOGY_NAME_PATTERN): other files there (the kinds cache) are not
+#: records
+_RECORD_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+
+
+def recorded() -> list[str]:
+    """The topologies that have a record, sorted."""
+    try:
+        entries = os.listdir(STATE_DIR)
+    except FileNotFoundError:
+        return []
+    return sorted(name for name, ext in map(os.path.splitext, entries)
+                  if ext == ".json" and _RECORD_NAME.match(name))
 
 
 def write_record(record: Record) -> None:
     path = _path(record.topology)
-    if record.is_empty():
+    if record.is_empty() and record.source is None:
         try:
             os.unlink(path)
         except FileNotFoundError:

@@ -79,8 +79,8 @@ def test_plan_apply_show_destroy_text(topo_file: Path,
     assert ip_json("netns", "list") == []
     code, out, _ = _run(capsys, "down", str(topo_file))
     assert code == 0 and "nothing to destroy" in out
-    code, out, _ = _run(capsys, "show", "clitest")
-    assert code == 0 and "nothing live" in out
+    code, _, err = _run(capsys, "show", "clitest")  # a name nothing has: a typo, exit 1
+    assert code == 1 and "nothing named 'clitest' is live" in err
 
 
 def test_json_outputs(topo_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -149,3 +149,60 @@ def test_kinds_is_honest_about_this_kernel(capsys: pytest.CaptureFixture[str]) -
         assert info["available"] is (problem is None), (name, info, problem)
         if problem is not None:
             assert info["reason"], f"{name}: unavailable without a reason"
+
+
+def _bridge_vlan_filtering_problem() -> str | None:
+    """What `ip` says when asked for a bridge with VLAN filtering here; None if it made one."""
+    from .helpers import CommandError
+    try:
+        sh("ip", "link", "add", "vnetprobe0", "type", "bridge", "vlan_filtering", "1")
+    except CommandError as exc:
+        return exc.stderr.strip() or str(exc)
+    sh("ip", "link", "del", "vnetprobe0")
+    return None
+
+
+@pytest.mark.kind("bond", "bridge")
+def test_plan_says_before_any_change_what_this_kernel_lacks(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A kind (bond) or a feature (bridge VLAN filtering) this kernel lacks stops `plan` and
+    `apply` with one line naming it, before any change; on a kernel that has it, they plan."""
+    load_modules("bond")
+    load_modules("bridge")
+    bond = tmp_path / "bond.yaml"
+    bond.write_text("name: lacks\nnamespaces: [l1]\ninterfaces:\n"
+                    "  - {name: bond0, kind: bond, netns: l1, mode: active-backup}\n")
+    cases = [(bond, "bond", probe_kind("bond")),
+             (Path(__file__).resolve().parents[2] / "examples" / "bridge-vlan.yaml",
+              "bridge VLAN filtering", _bridge_vlan_filtering_problem())]
+    for path, what, problem in cases:
+        for command in ("plan", "apply"):
+            code, out, err = _run(capsys, command, str(path))
+            if problem is None:
+                assert code == (2 if command == "plan" else 0), (out, err)
+                continue
+            assert code == 1 and out == "", (out, err)
+            lines = err.splitlines()
+            assert lines[0].startswith(f"error: this kernel lacks {what} ("), err
+            assert lines[0].endswith("see `vnet kinds`") and lines[-1] == "nothing was changed."
+            assert ip_json("netns", "list") == []
+        if problem is None:
+            assert _run(capsys, "destroy", str(path))[0] == 0
+    kinds = _run(capsys, "kinds")[1]
+    vlan_row = next(line for line in kinds.splitlines() if "bridge VLAN filtering" in line)
+    assert ("│ yes" in vlan_row) is (cases[1][2] is None), vlan_row
+
+
+def test_apply_and_destroy_say_the_plan_then_a_closing_line(
+        topo_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, "apply", str(topo_file))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("Plan for clitest: ") and len(lines) == 2
+    assert lines[1].startswith("Applied clitest: ") and " created in " in lines[1]
+    assert "(declared)" not in out
+    code, out, _ = _run(capsys, "-q", "destroy", "clitest")
+    assert code == 0
+    assert out.startswith("Destroyed clitest: removed ") and out.count("\n") == 1
+    assert "2 namespaces" in out and "create" not in out
+    assert ip_json("netns", "list") == []

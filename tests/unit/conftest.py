@@ -9,7 +9,8 @@ from typing import Any, Literal
 import pytest
 from pydantic import Field
 
-from vnet import kinds, ownership, store
+from vnet import api, kinds, kinds_probe, ownership, store
+from vnet.door.fake import FakeKernel
 from vnet.kinds.base import IfName, InterfaceBase, bool_option, int_option
 from vnet.observe import AddressState, LinkState, NetnsState, Observed, RouteState
 
@@ -35,6 +36,16 @@ class Stacked(InterfaceBase):
 
     def parent(self) -> str | None:
         return self.link
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeKernel:
+    """The kernel every command of a CLI test talks to (`api.open_kernel` gives it). It has
+    every kind, so plan and apply ask nothing of the probe cache of `vnet kinds`."""
+    kernel = FakeKernel()
+    monkeypatch.setattr(api, "open_kernel", lambda: kernel)
+    monkeypatch.setattr(kinds_probe, "lacking", lambda topo: [])
+    return kernel
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from vnet import api, kinds, kinds_probe
+from vnet import errors, kinds, kinds_probe
 from vnet.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, main
 from vnet.door import kind_probe
 from vnet.door.fake import FakeKernel
@@ -52,14 +52,6 @@ def lab(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> FakeKernel:
-    """The kernel every CLI command talks to in these tests."""
-    kernel = FakeKernel()
-    monkeypatch.setattr(api, "open_kernel", lambda: kernel)
-    return kernel
-
-
 # ---- validate ----------------------------------------------------------------------------------
 
 def test_validate_ok(capsys: pytest.CaptureFixture[str], lab: Path) -> None:
@@ -77,7 +69,15 @@ def test_validate_errors_go_to_stderr_one_per_line(capsys: pytest.CaptureFixture
     expected = (GOLDEN / "several_errors.expected").read_text(encoding="utf-8").splitlines()
     lines = err.splitlines()
     assert lines[:-1] == [f"error: {line}" for line in expected]
-    assert lines[-1] == f"{len(expected)} problem(s) found; nothing was changed."
+    assert lines[-1] == f"{len(expected)} problems found; nothing was changed."
+
+
+def test_one_problem_is_not_problems(capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(GOLDEN)
+    code, _, err = run(capsys, "validate", "unknown_iface_field.yaml")
+    assert code == EXIT_ERROR
+    assert err.splitlines()[-1] == "1 problem found; nothing was changed."
 
 
 def test_validate_long_error_line_is_not_wrapped(capsys: pytest.CaptureFixture[str],
@@ -131,6 +131,7 @@ def probe(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[list[str]]:
                 for n in names}
     monkeypatch.setattr(kind_probe, "probe_kinds", fake_probe)
     monkeypatch.setattr(kinds_probe, "STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(errors, "missing_capabilities", lambda: [])  # as root, if not
     return calls
 
 

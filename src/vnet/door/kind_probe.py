@@ -1,5 +1,7 @@
 """Which kinds this kernel can create: each kind's declared throwaway link (its class's
-`probe`), created and deleted in a forked child's own network namespace."""
+`probe`), created and deleted in a forked child's own network namespace. Features a kind may
+lack on a kernel that has it (FEATURES: bridge VLAN filtering) are probed the same way, by a
+throwaway link of the kind with the feature's options."""
 
 from __future__ import annotations
 
@@ -14,11 +16,19 @@ from ..errors import KernelError
 from .namespaces import CLONE_NEWNET, libc
 from .netlink import Netlink
 
+#: feature -> (the kind it belongs to, the options of its throwaway link, the kernel's name
+#: for it); a feature is probed like its kind, with these options on the probe link
+FEATURES: dict[str, tuple[str, dict[str, object], str]] = {
+    "bridge_vlan_filtering": ("bridge", {"vlan_filtering": True},
+                              "CONFIG_BRIDGE_VLAN_FILTERING"),
+}
+
 
 def probe_kinds(names: list[str]) -> dict[str, tuple[bool | None, str]]:
-    """Try to create each kind in a throwaway network namespace (a forked child that unshares
-    its own); the host's namespaces are never touched. Each kind's class says what its
-    throwaway link needs (`probe`, a parent when it has one) and what the kernel is asked."""
+    """Try to create each kind (or feature of FEATURES) in a throwaway network namespace (a
+    forked child that unshares its own); the host's namespaces are never touched. Each kind's
+    class says what its throwaway link needs (`probe`, a parent when it has one) and what the
+    kernel is asked."""
     if os.geteuid() != 0:
         return {n: (None, "probing needs root") for n in names}
     import json
@@ -32,7 +42,8 @@ def probe_kinds(names: list[str]) -> dict[str, tuple[bool | None, str]]:
                 raise OSError(ctypes.get_errno(), "unshare")
             with Netlink() as nl:
                 parent = functools.cache(lambda: _make_parent(nl))  # once, when first needed
-                result = {name: _probe_kind(nl, name, parent) for name in names}
+                result = {name: _probe_feature(nl, name, parent) if name in FEATURES
+                          else _probe_kind(nl, name, parent) for name in names}
         except Exception as exc:  # noqa: BLE001 - report, never crash the child silently
             result = {n: (None, f"probe failed: {exc}") for n in names}
         os.write(write_end, json.dumps(result).encode())
@@ -64,15 +75,31 @@ def _make_parent(nl: Netlink) -> None:
                                         **parent.create_request()})])
 
 
-def _probe_kind(nl: Netlink, name: str, make_parent: Callable[[], None]
-                ) -> tuple[bool | None, str]:
-    """Create and delete a throwaway link of kind `name` in this (private) namespace."""
+def _probe_feature(nl: Netlink, name: str, make_parent: Callable[[], None]
+                   ) -> tuple[bool | None, str]:
+    """A feature of FEATURES: its kind's throwaway link made with the feature's options."""
+    kind, options, config = FEATURES[name]
+    has_kind, why = _probe_kind(nl, kind, make_parent)
+    if not has_kind:
+        return has_kind, f"no {kind}: {why}" if why else f"no {kind}"
+    available, why = _probe_kind(nl, kind, make_parent, options)
+    if available is False and why.startswith("not built in"):
+        why = f"built without {config}"
+    return available, why
+
+
+def _probe_kind(nl: Netlink, name: str, make_parent: Callable[[], None],
+                options: dict[str, object] | None = None) -> tuple[bool | None, str]:
+    """Create and delete a throwaway link of kind `name` in this (private) namespace, with
+    `options` besides its class's `probe` fields."""
     from ..kinds import lookup
+    from ..kinds.base import PROBE_NAME
 
     cls = lookup(name)
     if cls.requires:
         return False, f"needs {cls.requires}"
-    link = cls.probe_link()
+    link = cls.probe_link() if not options else cls.model_validate(
+        {"kind": cls.kind_name, "name": PROBE_NAME, **cls.probe, **options})
     request = {"ifname": link.name, "marker": None, **link.probe_request()}
     try:
         if link.parent() is not None:
@@ -82,6 +109,6 @@ def _probe_kind(nl: Netlink, name: str, make_parent: Callable[[], None]
         nl.send([Request("link.del", None, {"ifname": link.name})])
     except KernelError as exc:
         if exc.errno == errno.EOPNOTSUPP:
-            return False, "the kernel lacks it (not built in, no module)"
+            return False, f"not built in, no module {cls.kernel_modules()[0][0]}"
         return False, f"probe failed: {os.strerror(exc.errno) if exc.errno else exc}"
     return True, ""

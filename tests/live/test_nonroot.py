@@ -1,0 +1,115 @@
+"""Every command run without root ends with one sentence saying what it needs and why, exit 1,
+no traceback (issue 17). The commands run as a subprocess, as user nobody (setpriv), against
+a topology that root applied in this test's sandbox; then as root without CAP_SYS_ADMIN.
+Nothing they try may change the topology."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .helpers import require_kind, sh
+
+pytestmark = pytest.mark.kind("veth", "netns")
+
+ROOT = Path(__file__).resolve().parents[2]
+TOPOLOGY = """\
+name: nonroot
+namespaces: [nr1, nr2]
+interfaces:
+  - name: e1
+    kind: veth
+    netns: nr1
+    addresses: [192.0.2.1/24]
+    peer: {name: e2, netns: nr2, addresses: [192.0.2.2/24]}
+checks:
+  - {from: nr1, ping: 192.0.2.2}
+"""
+COMMANDS = [["plan", "{file}"], ["apply", "{file}"], ["up", "{file}"], ["destroy", "nonroot"],
+            ["down", "{file}"], ["show"], ["show", "nonroot"], ["check", "{file}"],
+            ["exec", "nr1", "--", "true"], ["kinds"], ["plan", "--json", "{file}"]]
+SENTENCE = re.compile(r"error: vnet (\S+) needs root \([^)]*\) because it [^.]+; run it as "
+                      r"root, e\.g\. with sudo\.\n")
+
+
+def _vnet(prefix: list[str], *argv: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "PYTHONPATH": str(ROOT / "src"),
+           "PYTHONDONTWRITEBYTECODE": "1", "LANG": "C.UTF-8"}
+    return subprocess.run([*prefix, sys.executable, "-m", "vnet", *argv], cwd="/",
+                          capture_output=True, text=True, env=env, timeout=60, check=False)
+
+
+def _as_nobody() -> list[str]:
+    if shutil.which("setpriv"):
+        return ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+    if shutil.which("runuser"):
+        return ["runuser", "-u", "nobody", "--"]
+    pytest.fail("neither setpriv nor runuser (util-linux) is installed", pytrace=False)
+
+
+@pytest.fixture
+def live() -> Path:
+    require_kind("veth")
+    # where nobody can read it: this test's own /run (a tmpfs of its sandbox), not tmp_path,
+    # whose parents only root may enter
+    path = Path("/run/nonroot-test/nonroot.yaml")
+    path.parent.mkdir(mode=0o755)
+    path.write_text(TOPOLOGY, encoding="utf-8")
+    path.chmod(0o644)
+    done = _vnet([], "apply", str(path))
+    assert done.returncode == 0, done.stderr
+    return path
+
+
+def _state() -> tuple[str, str, str]:
+    """The namespaces and the addresses in them (not the links' state: a link applied a
+    moment ago may still be coming up)."""
+    return (sh("ip", "netns", "list"), sh("ip", "-o", "-4", "addr", netns="nr1"),
+            sh("ip", "-o", "-4", "addr", netns="nr2"))
+
+
+def test_every_command_as_nobody_ends_with_one_sentence(live: Path) -> None:
+    before = _state()
+    for argv in COMMANDS:
+        args = [a.format(file=live) for a in argv]
+        proc = _vnet(_as_nobody(), *args)
+        said = proc.stdout + proc.stderr
+        assert proc.returncode == 1, (args, said)
+        assert "Traceback" not in said, (args, said)
+        if "--json" in args:
+            assert '"error": "permission denied"' in proc.stdout and "needs root" in said
+            continue
+        assert proc.stdout == "", (args, said)
+        match = SENTENCE.fullmatch(proc.stderr)
+        assert match and match.group(1) == args[0], (args, said)
+        assert "was not created by vnet" not in said
+    assert _state() == before  # nothing changed
+
+
+def test_validate_and_schema_work_as_nobody(live: Path) -> None:
+    assert _vnet(_as_nobody(), "validate", str(live)).returncode == 0
+    assert _vnet(_as_nobody(), "schema").returncode == 0
+
+
+def test_root_without_cap_sys_admin_gets_the_sentence(live: Path) -> None:
+    """Root with CAP_NET_ADMIN but not CAP_SYS_ADMIN cannot enter the namespaces that exist
+    (setns): it is told so, rather than shown them as not vnet's or as nothing live."""
+    if not shutil.which("setpriv"):
+        pytest.fail("setpriv (util-linux) is not installed", pytrace=False)
+    drop = ["setpriv", "--bounding-set", "-sys_admin", "--inh-caps", "-sys_admin"]
+    before = _state()
+    for argv in (["show", "nonroot"], ["plan", str(live)], ["destroy", "nonroot"]):
+        proc = _vnet(drop, *argv)
+        said = proc.stdout + proc.stderr
+        assert proc.returncode == 1, (argv, said)
+        assert "Traceback" not in said, (argv, said)
+        match = SENTENCE.fullmatch(proc.stderr)
+        assert match and match.group(1) == argv[0], (argv, said)
+    assert _state() == before
+    assert os.geteuid() == 0
