@@ -124,6 +124,12 @@ class NetnsState:
     macsec: dict[str, Any] = field(default_factory=dict)
     #: bridge VLAN filtering: ifname -> {vid: PVID|UNTAGGED flags} of bridges and their ports
     bridge_vlans: dict[str, dict[int, int]] = field(default_factory=dict)
+    #: the namespaces this one knows by a namespace id (a link's IFLA_LINK_NETNSID: a veth
+    #: peer or a parent over there): id -> name (None: where vnet runs), or a function that
+    #: reads them: asking costs a request per named namespace, and only `vnet capture` needs
+    #: them (to find a pair's other end or a parent); read them through `netns_by_id`
+    netns_ids: dict[int, str | None] | Callable[[], dict[int, str | None]] = field(
+        default_factory=dict, compare=False, repr=False)
     #: whether links created here get IPv6 (net.ipv6.conf.default.disable_ipv6 is 0), or a
     #: function that reads it: reading it costs a step into the namespace, and planning asks
     #: only where it creates links (see new_links_get_ipv6)
@@ -136,6 +142,13 @@ class NetnsState:
         if callable(self.ipv6_default):
             self.ipv6_default = self.ipv6_default()
         return self.ipv6_default
+
+    @property
+    def netns_by_id(self) -> dict[int, str | None]:
+        """The namespace ids this namespace knows (netns_ids), read once, when first asked."""
+        if callable(self.netns_ids):
+            self.netns_ids = self.netns_ids()
+        return self.netns_ids
 
     @property
     def owner(self) -> str | None:

@@ -49,6 +49,22 @@ Key = tuple[str | None, str]
 DEFAULT_VLAN_ENTRY = BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED
 
 
+def _tun_info(tuntap: dict[str, Any] | None) -> dict[str, Any]:
+    """What the kernel reports of a tun or tap made with these TUNSETIFF arguments (always
+    persistent: vnet makes them so)."""
+    if tuntap is None:
+        return {}
+    ifr = tuntap.get("ifr", {})
+    out = {"IFLA_TUN_TYPE": 1 if tuntap.get("mode") == "tun" else 2,
+           "IFLA_TUN_PI": int(not ifr.get("no_pi", 1)),
+           "IFLA_TUN_VNET_HDR": int(bool(ifr.get("vnet_hdr"))), "IFLA_TUN_PERSIST": 1,
+           "IFLA_TUN_MULTI_QUEUE": int(bool(ifr.get("multi_queue")))}
+    for arg, nla in (("uid", "IFLA_TUN_OWNER"), ("gid", "IFLA_TUN_GROUP")):
+        if tuntap.get(arg) is not None:
+            out[nla] = tuntap[arg]
+    return out
+
+
 class NotModelled(NotImplementedError):
     """The fake kernel does not model this operation: the test needs the live kernel."""
 
@@ -334,6 +350,9 @@ class FakeKernel:
         for ifname in list(st.links):
             self._remove((name, ifname))
         del self.namespaces[name]
+        for other in self.namespaces.values():  # its ids go with it
+            for nsid in [i for i, n in other.netns_by_id.items() if n == name]:
+                del other.netns_by_id[nsid]
 
     def _op_link_add(self, netns: str | None, ifname: str, kind: str, marker: str | None,
                      info_data: dict[str, Any], parent: str | None = None,
@@ -356,13 +375,16 @@ class FakeKernel:
             raise _Refused(errno.EINVAL, "a veth needs a peer")
         link = LinkState(index=self._take_index(), name=ifname,
                          kind="tun" if tuntap is not None else kind,
-                         info_data=dict(info_data), mtu=mtu or 1500, altnames=[],
+                         info_data={**info_data, **_tun_info(tuntap)}, mtu=mtu or 1500,
+                         altnames=[],
                          operstate="DOWN")
         link.mac = (mac or _mac_for(link.index)).lower()
         if marker:
             link.altnames.append(marker)
         key = (netns, ifname)
         if parent_link is not None and parent is not None:
+            if parent_netns != netns:  # the kernel names the parent's namespace by an id
+                link.parent_netnsid = self._nsid(netns, parent_netns)
             if parent_attr == "link":
                 link.parent_index = parent_link.index
             else:  # the kind reports its parent inside its own data (vxlan's underlay)
@@ -384,10 +406,23 @@ class FakeKernel:
             twin.mac = (peer.get("mac") or _mac_for(twin.index)).lower()
             # the kernel reports a veth end's peer as its IFLA_LINK
             twin.parent_index, link.parent_index = link.index, twin.index
+            if pkey[0] != netns:
+                link.parent_netnsid = self._nsid(netns, pkey[0])
+                twin.parent_netnsid = self._nsid(pkey[0], netns)
             self.namespaces[pkey[0]].links[pkey[1]] = twin
             self.peers[key], self.peers[pkey] = pkey, key
             if peer.get("group"):
                 self.groups[pkey] = peer["group"]
+
+    def _nsid(self, viewer: str | None, target: str | None) -> int:
+        """The id namespace `viewer` knows `target` by, given on first need (as the kernel
+        gives one when a link's peer or parent lives there)."""
+        ids = self.namespaces[viewer].netns_by_id
+        for nsid, name in ids.items():
+            if name == target:
+                return nsid
+        ids[len(ids)] = target
+        return len(ids) - 1
 
     def _op_link_del(self, netns: str | None, ifname: str, missing_ok: bool = False) -> None:
         st = self.namespaces.get(netns)

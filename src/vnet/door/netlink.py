@@ -234,7 +234,29 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
         state.macsec = self.read_macsec(netns, state.links)
         if vlans:
             state.bridge_vlans = read_bridge_vlans(ipr, state.links)
+        if any(link.parent_netnsid is not None for link in by_index.values()):
+            # on first use only: a request per named namespace, for each namespace read
+            state.netns_ids = functools.partial(self._netns_ids, rt)
         return state
+
+    def _netns_ids(self, rt: rtnl.Rtnl) -> dict[int, str | None]:
+        """The ids the namespace of socket `rt` knows the others by (asking assigns none):
+        id -> name, None being where vnet runs."""
+        out: dict[int, str | None] = {}
+        for name in [None, *sorted(self.list_netns())]:
+            try:
+                fd = self.netns_fd(name)
+            except OSError:  # deleted meanwhile
+                continue
+            try:
+                nsid = rt.netns_id(fd)
+            except (OSError, KernelError):
+                nsid = None
+            finally:
+                os.close(fd)
+            if nsid is not None:
+                out.setdefault(nsid, name)
+        return out
 
     # ---- writing -------------------------------------------------------------------------
     def send(self, requests: Sequence[Request]) -> None:

@@ -68,8 +68,13 @@ def check_address(value: str) -> str:
     if _CANONICAL_V4.fullmatch(value):
         return value
     if "/" not in value:
-        raise ValueError(f"address {value!r} has no prefix length — write it as {value}/24 or "
-                         f"{value}/64")
+        try:
+            bare = ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IPv4 or IPv6 address with prefix") from None
+        # the usual prefix of a LAN of the address's family: /24 for IPv4, /64 for IPv6
+        raise ValueError(f"address {value!r} has no prefix length — write it as "
+                         f"{value}/{24 if bare.version == 4 else 64}")
     try:
         iface = ipaddress.ip_interface(value)
     except ValueError:
@@ -139,6 +144,21 @@ def enum_option(nla: str, names: dict[str, int], replace: bool = False) -> Optio
 
 
 VLAN_MIN, VLAN_MAX = 1, 4094
+
+
+@dataclass(frozen=True)
+class DrawEdge:
+    """An edge `vnet draw` shows for a kind beyond what every kind has (pairs, masters and
+    parents are drawn from `paired`, `master` and `parent()`): to an interface of the topology
+    (`name` in `netns`) or to an address outside it (`address`: a tunnel's remote)."""
+
+    label: str  # on the edge: "remote", "ingress"
+    meaning: str  # the legend's words for it: "tunnel to its remote endpoint"
+    name: str | None = None
+    netns: str | None = None
+    address: str | None = None
+    #: the edge points at this interface (traffic flows from the other end into it)
+    inward: bool = False
 
 
 class Common(BaseModel):
@@ -334,6 +354,45 @@ class InterfaceBase(Common):
         redirect on an external source). Planned just before the link's removal."""
         return []
 
+    # ---- capture (`vnet capture`: a live link back into a file entry) ----------------------
+    #: each option's value on a link made without it (the kernel's default): a capture
+    #: leaves those out, so it reads like a file a person wrote
+    capture_defaults: ClassVar[dict[str, Any]] = {}
+    #: the field that names the parent link (`link`; vxlan: `dev`)
+    parent_field: ClassVar[str] = "link"
+
+    @classmethod
+    def capture_fields(cls, live: Any, netns_state: Any) -> dict[str, Any]:
+        """The kind's own fields of live link `live` (`netns_state`: its namespace), in the
+        file's spelling: every option the kernel reports but those at the kernel's default.
+        The common fields, the parent and a pair's peer are the capture's business. A kind
+        whose entry holds more than its kernel options (an IFB's shaping, a vxlan's FDB)
+        adds it here; one whose entry cannot be read back raises NotCapturable."""
+        out: dict[str, Any] = {}
+        for opt, value in cls.decode_info_data(live.info_data).items():
+            field = cls.model_fields.get(opt)
+            if field is None:
+                continue  # a derived key (what the planner compares), not a file field
+            if opt in cls.capture_defaults and cls.capture_defaults[opt] == value:
+                continue
+            out[field.alias or opt] = value
+        return out
+
+    @classmethod
+    def capture_from_file(cls, live: Any, netns_state: Any, declared: Any, folder: Any
+                          ) -> dict[str, Any]:
+        """The fields of live link `live` that the kernel never gives back (MACsec keys), by
+        reference to the file last applied: `declared` is this link's entry in it (None when
+        that file is not known or lacks it), `folder` the file's folder. Raises NotCapturable
+        when such fields exist and `declared` cannot vouch for them."""
+        return {}
+
+    @classmethod
+    def capture_default_mtu(cls, live: Any, netns_state: Any, parent: Any) -> int | None:
+        """The MTU a new link of this kind gets (`parent`: the live link it is stacked on, if
+        any); a capture writes `mtu` only when the live one differs. None: cannot tell."""
+        return parent.mtu if parent is not None else 1500
+
     # ---- checks across objects ------------------------------------------------------------
     def live_conflicts(self, observed: Any) -> list[tuple[str, str]]:
         """Kind-specific reasons the live kernel cannot hold this interface (a parent that is
@@ -351,6 +410,11 @@ class InterfaceBase(Common):
         validation: reading files is the loader's job, and validation stays pure."""
 
     # ---- rendering ------------------------------------------------------------------------
+    def draw_edges(self) -> list[DrawEdge]:
+        """What `vnet draw` links this interface to beyond pairs, masters and parents (a
+        tunnel's remote, an IFB's redirect sources); render/draw.py draws them."""
+        return []
+
     def ip_type_args(self) -> list[str]:
         """`ip link add NAME [link P] type KIND <these>`: the options as iproute2 spells them."""
         args: list[str] = []
@@ -368,6 +432,12 @@ class InterfaceBase(Common):
             cmd += ["netns", self.netns]
         cmd += ["type", self.kind_name, *self.ip_type_args()]
         return [cmd]
+
+
+class NotCapturable(Exception):
+    """A live link whose file entry cannot be read back from the kernel (MACsec keys, which
+    the kernel never returns): `vnet capture` stops with this message rather than write a
+    wrong file."""
 
 
 def check_link_netns(iface: Any, topo: Any, report: Callable[..., None]) -> None:

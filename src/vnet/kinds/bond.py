@@ -121,6 +121,24 @@ class Bond(InterfaceBase):
     def effective_mode(self) -> str:
         return self.mode or DEFAULT_MODE
 
+    # ---- capture --------------------------------------------------------------------------
+    capture_defaults: ClassVar[dict[str, Any]] = {
+        "mode": DEFAULT_MODE, "miimon": 0, "updelay": 0, "downdelay": 0, "arp_interval": 0,
+        "arp_ip_target": [], "lacp_rate": "slow", "xmit_hash_policy": "layer2",
+        "ad_select": "stable", "min_links": 0, "fail_over_mac": "none",
+        "all_slaves_active": False}
+
+    @classmethod
+    def capture_fields(cls, live: Any, netns_state: Any) -> dict[str, Any]:
+        """The options, and the primary port by name."""
+        out = super().capture_fields(live, netns_state)
+        index = live.info_data.get("IFLA_BOND_PRIMARY")
+        primary = next((link.name for link in netns_state.links.values()
+                        if index and link.index == index), None)
+        if primary is not None:
+            out["primary"] = primary
+        return out
+
     # ---- primary: set by name once the ports are enslaved --------------------------------
     def plan_extras(self, netns_state: Any, live: Any) -> list[Any]:
         if self.primary is None:

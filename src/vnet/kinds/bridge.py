@@ -59,6 +59,18 @@ class Bridge(InterfaceBase):
                                 decode=lambda v: _VLAN_PROTOCOL_NAMES.get(v, v)),
     }
 
+    capture_defaults = {"stp_state": False, "forward_delay": 1500, "hello_time": 200,
+                        "max_age": 2000, "priority": 32768, "ageing_time": 30000,
+                        "mcast_snooping": True, "mcast_querier": False,
+                        "vlan_filtering": False, "vlan_default_pvid": 1,
+                        "vlan_protocol": "802.1Q"}
+
+    @classmethod
+    def capture_default_mtu(cls, live: Any, netns_state: Any, parent: Any) -> int | None:
+        """A bridge takes the smallest MTU of its ports (1500 without any)."""
+        ports = [link.mtu for link in netns_state.links.values() if link.master == live.name]
+        return min(ports) if ports else 1500
+
     def check(self, topo: Any, report: Any) -> None:
         if self.stp_state and self.forward_delay is not None and not (
                 200 <= self.forward_delay <= 3000):

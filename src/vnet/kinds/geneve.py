@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from . import register
-from .base import IP, InterfaceBase, Option, bool_option, int_option
+from .base import IP, DrawEdge, InterfaceBase, Option, bool_option, int_option
 
 #: the kernel's (and IANA's) port when dstport is not given
 GENEVE_PORT = 6081
@@ -113,6 +113,17 @@ class Geneve(InterfaceBase):
             out["udpcsum"] = False
         return out
 
+    # ---- capture --------------------------------------------------------------------------
+    capture_defaults = {"ttl": 0, "tos": 0, "dstport": GENEVE_PORT, "udpcsum": False,
+                        "collect_metadata": False}
+
+    @classmethod
+    def capture_default_mtu(cls, live: Any, netns_state: Any, parent: Any) -> int | None:
+        """None: the kernel gives a new geneve the MTU of the device its route to the remote
+        leaves by, at that moment, less the encapsulation (1500 when there is no route yet),
+        so the MTU is always written."""
+        return None
+
     # ---- checks ---------------------------------------------------------------------------
     def check(self, topo: Any, report: Any) -> None:
         if self.collect_metadata:
@@ -182,6 +193,11 @@ class Geneve(InterfaceBase):
                        "use another id, remote or dstport")
 
     # ---- rendering ------------------------------------------------------------------------
+    def draw_edges(self) -> list[DrawEdge]:
+        if self.remote is None:
+            return []
+        return [DrawEdge("remote", "tunnel to its remote endpoint", address=self.remote)]
+
     def ip_type_args(self) -> list[str]:
         d = self.declared_options()
         args: list[str] = []

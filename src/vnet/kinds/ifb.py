@@ -22,13 +22,18 @@ from ..actions import Action, Request
 from ..features.shaping import (
     HTB_CLASS,
     HTB_HANDLE,
+    HTB_MTU,
+    PSCHED_HZ,
     TC_H_ROOT,
+    TIME_UNITS_PER_SEC,
     Shaping,
     describe_qdisc,
     format_rate,
+    kernel_burst_ticks,
+    xmittime,
 )
 from . import register
-from .base import IfName, InterfaceBase
+from .base import DrawEdge, IfName, InterfaceBase
 
 
 @register
@@ -46,6 +51,21 @@ class Ifb(InterfaceBase):
     shaping: Shaping | None = Field(
         None, description="Root qdisc of the IFB, e.g. {qdisc: tbf, rate: 10mbit, burst: "
                           "32kbit, latency: 50ms}.")
+
+    # ---- capture --------------------------------------------------------------------------
+    @classmethod
+    def capture_fields(cls, live: Any, netns_state: Any) -> dict[str, Any]:
+        """The sources whose ingress is redirected here, and the root qdisc in tc's words
+        (the kernel's numbers turned back into sizes and times that give the same ones)."""
+        out: dict[str, Any] = {}
+        sources = sorted({f.ifname for f in netns_state.tc_filters
+                          if f.redirect_ifindex == live.index})
+        if sources:
+            out["redirect_from"] = sources
+        shaping = _captured_shaping(netns_state, live.name)
+        if shaping is not None:
+            out["shaping"] = shaping
+        return out
 
     # ---- checks ---------------------------------------------------------------------------
     def check(self, topo: Any, report: Any) -> None:
@@ -185,6 +205,10 @@ class Ifb(InterfaceBase):
                        [Request("tc.redirect_del", ns, {"ifname": src, "to": self.name})])]
 
     # ---- rendering ------------------------------------------------------------------------
+    def draw_edges(self) -> list[DrawEdge]:
+        return [DrawEdge("ingress", "ingress redirected into the IFB", name=src,
+                         netns=self.netns, inward=True) for src in self.redirect_from]
+
     def ip_commands(self) -> list[list[str]]:
         cmds = super().ip_commands()
         tc = ["tc", "-n", self.netns] if self.netns else ["tc"]
@@ -203,6 +227,66 @@ class Ifb(InterfaceBase):
                          "u32", "match", "u32", "0", "0", "action", "mirred", "egress",
                          "redirect", "dev", self.name])
         return cmds
+
+
+def _size_for(ticks: Any, target: int) -> int:
+    """A size (bytes) that `ticks` (monotonic in the size) turns into `target`: the roundest
+    of those that do (a multiple of 128 bytes, tc's kbit, where one does)."""
+    def first(at_least: int) -> int:
+        lo, hi = 1, 1 << 32
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if ticks(mid) >= at_least:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+    low, high = first(target), first(target + 1) - 1
+    if low > high:
+        return low  # no size gives exactly this number: the nearest above
+    round_ = (low + 127) // 128 * 128
+    return round_ if round_ <= high else low
+
+
+def _size_text(size: int) -> str:
+    return f"{size // 128}kbit" if size % 128 == 0 else f"{size}b"
+
+
+def _captured_shaping(st: Any, name: str) -> dict[str, Any] | None:
+    """The `shaping` of an IFB from its live root qdisc (None: none vnet would make)."""
+    root = next((q for q in st.qdiscs if q.ifname == name and q.parent == TC_H_ROOT), None)
+    if root is None:
+        return None
+    params = root.params
+    if root.kind == "tbf":
+        rate, limit = int(params["rate"]), int(params["limit"])
+        burst = _size_for(lambda s: kernel_burst_ticks(rate, s), int(params["buffer"]))
+        out: dict[str, Any] = {"qdisc": "tbf", "rate": format_rate(rate),
+                               "burst": _size_text(burst)}
+        ms = round((limit - burst) * 1000 / rate)
+        if ms > 0 and int(rate * float(ms * 1000) / TIME_UNITS_PER_SEC + burst) == limit:
+            out["latency"] = f"{ms}ms"
+        else:
+            out["limit"] = limit
+        return out
+    if root.kind == "htb":
+        klass = next((c for c in st.tc_classes if c.ifname == name and c.handle == HTB_CLASS),
+                     None)
+        if klass is None:
+            return None
+        rate, ceil = int(klass.params["rate"]), int(klass.params["ceil"])
+        out = {"qdisc": "htb", "rate": format_rate(rate)}
+        if ceil != rate:
+            out["ceil"] = format_rate(ceil)
+        for key, buffer, speed in (("burst", "buffer", rate), ("cburst", "cbuffer", ceil)):
+            size = _size_for(lambda s, r=speed: xmittime(r, s), int(klass.params[buffer]))
+            if size != speed // PSCHED_HZ + HTB_MTU:
+                out[key] = _size_text(size)
+        return out
+    if root.kind == "sfq":
+        perturb = int(params.get("perturb") or 0)
+        return {"qdisc": "sfq", **({"perturb": perturb} if perturb else {})}
+    return None
 
 
 def _unredirect(st: Any, ns: str | None, live: Any, keep: set[str]) -> list[Action]:

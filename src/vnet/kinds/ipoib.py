@@ -79,6 +79,12 @@ class Ipoib(InterfaceBase):
     def parent(self) -> str | None:
         return self.link
 
+    capture_defaults = {"mode": "datagram", "umcast": False}
+
+    @classmethod
+    def capture_default_mtu(cls, live: Any, netns_state: Any, parent: Any) -> int | None:
+        return None  # set by the InfiniBand port and the mode: not known here
+
     # ---- checks ---------------------------------------------------------------------------
     def check(self, topo: Any, report: Any) -> None:
         made = {(e.netns, e.name): e for e in topo.endpoints()}

@@ -68,6 +68,8 @@ class IpvlanLike(OnParent):
                        decode=_named(FLAGS, "ipvlan_f_")),
     }
 
+    capture_defaults: ClassVar[dict[str, Any]] = {"mode": DEFAULT_MODE, "flag": "bridge"}
+
     # ---- checks ---------------------------------------------------------------------------
     def check(self, topo: Any, report: Any) -> None:
         if self.mac is not None:

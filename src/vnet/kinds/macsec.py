@@ -34,6 +34,7 @@ from .base import (
     IfName,
     InterfaceBase,
     Mac,
+    NotCapturable,
     Option,
     bool_option,
     enum_option,
@@ -256,6 +257,81 @@ class Macsec(InterfaceBase):
                 continue
             self._check_length(path, sa, report)
 
+    # ---- capture --------------------------------------------------------------------------
+    capture_defaults = {"encrypt": False, "cipher": "gcm-aes-128", "icvlen": 16,
+                        "replay_protect": False, "window": 0, "validate_": "strict",
+                        "encoding_sa": 0}
+
+    @classmethod
+    def capture_fields(cls, live: Any, netns_state: Any) -> dict[str, Any]:
+        """The options (the SCI as `port` when it is this end's MAC and a port); the SAs,
+        whose keys the kernel never returns, come from `capture_from_file`."""
+        out = super().capture_fields(live, netns_state)
+        sci = out.pop("sci", None)
+        out.pop("port", None)
+        if sci is not None and live.mac:
+            port = int(sci, 16) & 0xFFFF
+            if int(sci, 16) != sci_of(live.mac, port):
+                out["sci"] = sci
+            elif port != DEFAULT_PORT:
+                out["port"] = port
+        if out.get("replay_protect") and "window" not in out:
+            out["window"] = 0  # the file says the window whenever replay protection is on
+        return out
+
+    @classmethod
+    def capture_from_file(cls, live: Any, netns_state: Any, declared: Any, folder: Any
+                          ) -> dict[str, Any]:
+        """TX SAs and RX channels, with each key by the key_file the file last applied names
+        for it, once the key in that file is the one the kernel holds (its fingerprint);
+        otherwise NotCapturable: the kernel never returns keys, and a capture never writes a
+        wrong one."""
+        state = (getattr(netns_state, "macsec", None) or {}).get(live.name)
+        if state is None or not (state.tx or state.rx):
+            return {}
+        why = _unvouched(state, declared)
+        if why:
+            raise NotCapturable(
+                f"the MACsec keys of {live.name} cannot be read from the kernel (it never "
+                f"returns them, and vnet keeps only salted fingerprints of the keys it "
+                f"installed), and {why}; write its SAs by hand, naming each key with "
+                "key_file:, rather than capture a wrong key")
+        base = Path(folder) if folder is not None else Path.cwd()
+
+        def sa_entry(sa: SA) -> dict[str, Any]:
+            out: dict[str, Any] = {"an": sa.an}
+            if sa.pn != 1:
+                out["pn"] = sa.pn
+            out["key_id"] = sa.key_id
+            path = Path(str(sa.key_file))
+            out["key_file"] = str(path if path.is_absolute() else (base / path).absolute())
+            if not sa.active:
+                out["active"] = False
+            return out
+
+        out: dict[str, Any] = {}
+        if declared.tx_sa:
+            out["tx_sa"] = [sa_entry(sa) for sa in declared.tx_sa]
+        channels = []
+        for sc in declared.rx:
+            channel: dict[str, Any] = {k: v for k, v in (("sci", sc.sci), ("address", sc.address),
+                                                         ("port", sc.port)) if v is not None}
+            if not sc.active:
+                channel["active"] = False
+            channel["sa"] = [sa_entry(sa) for sa in sc.sa]
+            channels.append(channel)
+        if channels:
+            out["rx"] = channels
+        return out
+
+    @classmethod
+    def capture_default_mtu(cls, live: Any, netns_state: Any, parent: Any) -> int | None:
+        """The parent's MTU less the SecTAG with SCI (16 bytes) and the ICV."""
+        if parent is None:
+            return None
+        icv = cls.decode_info_data(live.info_data).get("icvlen", 16)
+        return int(parent.mtu) - 16 - int(icv)
+
     # ---- checks ---------------------------------------------------------------------------
     def check(self, topo: Any, report: Any) -> None:
         if self.port is not None and self.sci is not None:
@@ -437,3 +513,24 @@ class Macsec(InterfaceBase):
                              str(sa.an), "pn", str(sa.pn), "on" if sa.active else "off", "key",
                              sa.key_id, key(f"rx[{i}].sa[{j}]", sa)])
         return cmds
+
+
+def _unvouched(state: Any, declared: Any) -> str:
+    """Why the file last applied cannot stand for the SAs of live SecY `state` (empty: it
+    can): it is not known, names a key inline, or its SAs or keys are not the live ones."""
+    if not isinstance(declared, Macsec):
+        return "no file applied for it is known that names them by key_file"
+    live: dict[tuple[int | None, int], Any] = {(None, an): sa for an, sa in state.tx.items()}
+    live.update({(sci, an): sa for sci, sc in state.rx.items() for an, sa in sc.sas.items()})
+    mine: dict[tuple[int | None, int], SA] = {(None, sa.an): sa for sa in declared.tx_sa}
+    mine.update({(sc.sci_value, sa.an): sa for sc in declared.rx for sa in sc.sa})
+    if set(live) != set(mine) or set(state.rx) != {sc.sci_value for sc in declared.rx}:
+        return "the file last applied lists other SAs than the kernel holds"
+    for key, sa in mine.items():
+        if sa.key_file is None or sa.key is not None:
+            return "the file last applied writes them inline, not by key_file"
+        have = live[key]
+        if have.key_id != sa.key_id_full or not secrets.matches(sa.secret, have.fingerprint):
+            return "the key files the file last applied names no longer hold the keys in use"
+    return ""
+

@@ -110,6 +110,9 @@ class MacvlanLike(OnParent):
             out["macaddr"] = _mac_list(attrs.get(cls.nla_prefix + "MACADDR_DATA"))
         return out
 
+    capture_defaults: ClassVar[dict[str, Any]] = {"mode": "vepa", "nopromisc": False,
+                                                  "macaddr": []}
+
     # ---- the source-MAC list, changed in place ---------------------------------------------
     def plan_extras(self, netns_state: Any, live: Any) -> list[Any]:
         if live is None or self.macaddr is None:

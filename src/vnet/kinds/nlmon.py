@@ -7,7 +7,7 @@ kernel taps netlink per namespace). No kind options.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from . import register
 from .base import InterfaceBase
@@ -19,3 +19,7 @@ class Nlmon(InterfaceBase):
     listed = 150
     use_when = ("Watch what tools say to the kernel over netlink: capture on it with\n"
                 "tcpdump or wireshark to debug ip, NetworkManager or vnet itself.")
+
+    @classmethod
+    def capture_default_mtu(cls, live: Any, netns_state: Any, parent: Any) -> int | None:
+        return 3776  # NLMSG_GOODSIZE with 4 KiB pages

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..actions import Action, Request
 from ..observe import TEAMD_KEY
 from . import register
-from .base import IP, InterfaceBase, Option
+from .base import IP, InterfaceBase, NotCapturable, Option
 
 RunnerName = Literal["activebackup", "loadbalance", "lacp", "roundrobin", "broadcast", "random"]
 LinkWatchName = Literal["ethtool", "arp_ping", "nsna_ping"]
@@ -193,6 +193,22 @@ class Team(InterfaceBase):
         return [Action("create", f"teamd for team {where}", why + "; restart it",
                        [Request("teamd.start", ns, {**args, "config": self.teamd_config(),
                                                     "ports": ports})])]
+
+    # ---- capture --------------------------------------------------------------------------
+    @classmethod
+    def capture_fields(cls, live: Any, netns_state: Any) -> dict[str, Any]:
+        """runner and link_watch from the config of the team's teamd (`runner: NAME` when the
+        name is all of it)."""
+        teamd = live.info_data.get(TEAMD_KEY) or {}
+        if teamd.get("config") is None:
+            raise NotCapturable(
+                f"the teamd configuration of team {live.name} cannot be read: vnet reads it "
+                "only for teams it started (and from their config files)")
+        out: dict[str, Any] = {}
+        for opt, value in cls.decode_info_data(live.info_data).items():
+            out[opt] = value["name"] if isinstance(value, dict) and list(value) == ["name"] \
+                else value
+        return out
 
     @classmethod
     def plan_removal(cls, netns_state: Any, live: Any) -> list[Any]:

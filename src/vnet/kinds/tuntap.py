@@ -93,6 +93,9 @@ class _TunTap(InterfaceBase):
         out["persist"] = True
         return out
 
+    capture_defaults: ClassVar[dict[str, Any]] = {"multi_queue": False, "vnet_hdr": False,
+                                                  "pi": False}
+
     def check(self, topo: Any, report: Any) -> None:
         if self.user is not None and resolve_user(self.user) is None:
             report("user", f"no user {self.user!r} on this machine",

@@ -7,7 +7,7 @@ makes it.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from . import register
 from .base import InterfaceBase
@@ -19,6 +19,10 @@ class Vcan(InterfaceBase):
     listed = 120
     use_when = ("Test CAN software (SocketCAN, can-utils) without a CAN adapter: a bus in\n"
                 "one namespace that every local CAN socket on it shares.")
+
+    @classmethod
+    def capture_default_mtu(cls, live: Any, netns_state: Any, parent: Any) -> int | None:
+        return 72  # CANFD_MTU
 
     def ip_commands(self) -> list[list[str]]:
         cmd = ["ip", "link", "add", "dev", self.name]

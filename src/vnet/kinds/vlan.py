@@ -210,6 +210,25 @@ class Vlan(InterfaceBase):
             [Request("link.set", ns, {"ifname": name, "kind": "vlan", "info_data": undo})],
             diff=diff)]
 
+    # ---- capture --------------------------------------------------------------------------
+    @classmethod
+    def capture_fields(cls, live: Any, netns_state: Any) -> dict[str, Any]:
+        """id, protocol unless 802.1Q, each flag that differs from a new vlan's, the QoS
+        maps that have entries."""
+        data = cls.decode_info_data(live.info_data)
+        out: dict[str, Any] = {"id": data.get("id")}
+        if data.get("protocol", "802.1Q") != "802.1Q":
+            out["protocol"] = data["protocol"]
+        flags = set(data.get(FLAGS_KEY, [f for f, on in DEFAULT_FLAGS.items() if on]))
+        for flag, default in DEFAULT_FLAGS.items():
+            if (flag in flags) != default:
+                out[flag] = flag in flags
+        for opt, nla in QOS.items():
+            entries = _decode_map(live.info_data.get(nla) or {})
+            if entries:
+                out[opt] = entries
+        return out
+
     # ---- checks ---------------------------------------------------------------------------
     def check(self, topo: Any, report: Any) -> None:
         check_link_netns(self, topo, report)

@@ -9,7 +9,7 @@ is declared here in `info_nla`).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from . import register
 from .base import PROBE_PEER
@@ -25,3 +25,7 @@ class Vxcan(Paired):
     info_nla = (("VXCAN_INFO_UNSPEC", "none"), ("VXCAN_INFO_PEER", "peer"))
     use_when = ("Give a namespace or container its own CAN bus that reaches another\n"
                 "namespace (often a host-side vcan gateway): the veth of CAN.")
+
+    @classmethod
+    def capture_default_mtu(cls, live: Any, netns_state: Any, parent: Any) -> int | None:
+        return 72  # CANFD_MTU

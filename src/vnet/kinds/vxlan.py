@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ..features.fdb import FdbEntry, check_fdb, plan_fdb
+from ..features.fdb import NUD_PERMANENT, ZERO_MAC, FdbEntry, check_fdb, plan_fdb
 from . import register
-from .base import IP, IfName, InterfaceBase, Option, bool_option, int_option
+from .base import IP, DrawEdge, IfName, InterfaceBase, Option, bool_option, int_option
 
 
 def _is_v6(value: str) -> bool:
@@ -103,6 +103,39 @@ class Vxlan(InterfaceBase):
     def parent(self) -> str | None:
         return self.dev
 
+    # ---- capture --------------------------------------------------------------------------
+    parent_field = "dev"
+    #: the kernel's values for a vxlan made without them (dstport: the driver's own 8472)
+    capture_defaults = {"ttl": 0, "tos": 0, "learning": True, "proxy": False,
+                        "l2miss": False, "l3miss": False, "udpcsum": True,
+                        "collect_metadata": False, "ageing": 300, "dstport": 8472,
+                        "srcport": [0, 0]}
+
+    @classmethod
+    def capture_fields(cls, live: Any, netns_state: Any) -> dict[str, Any]:
+        """The options, and the static FDB entries but the kernel's own for remote/group."""
+        out = super().capture_fields(live, netns_state)
+        if out.get("collect_metadata") and out.get("learning") is False:
+            del out["learning"]  # collect_metadata implies it, as with `ip ... external`
+        default_dst = out.get("remote") or out.get("group")
+        entries = sorted({(e.mac, e.dst) for e in getattr(netns_state, "fdb", [])
+                          if e.ifname == live.name and e.state & NUD_PERMANENT
+                          and not (e.mac == ZERO_MAC and e.dst == default_dst)})
+        if entries:
+            out["fdb"] = [{"mac": mac, "dst": dst} for mac, dst in entries]
+        return out
+
+    @classmethod
+    def capture_default_mtu(cls, live: Any, netns_state: Any, parent: Any) -> int | None:
+        """The underlay's MTU less the encapsulation: 50 bytes over IPv4, 70 over IPv6. None
+        without an underlay `dev` (then it is not told by anything the capture reads)."""
+        if parent is None:
+            return None
+        data = cls.decode_info_data(live.info_data)
+        peer = data.get("remote") or data.get("group") or data.get("local")
+        headroom = 70 if peer is not None and _is_v6(peer) else 50
+        return (parent.mtu if parent is not None else 1500) - headroom
+
     # ---- netlink --------------------------------------------------------------------------
     def info_data(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -183,6 +216,19 @@ class Vxlan(InterfaceBase):
         check_fdb(self.fdb, self.remote, self.local, report)
 
     # ---- rendering ------------------------------------------------------------------------
+    def draw_edges(self) -> list[DrawEdge]:
+        edges = []
+        if self.remote is not None:
+            edges.append(DrawEdge("remote", "tunnel to its remote endpoint",
+                                  address=self.remote))
+        if self.group is not None:
+            edges.append(DrawEdge("group", "tunnel to its multicast group", address=self.group))
+        for dst in dict.fromkeys(entry.dst for entry in self.fdb):
+            if dst != self.remote:
+                edges.append(DrawEdge("fdb", "static FDB entry: a remote endpoint",
+                                      address=dst))
+        return edges
+
     def ip_type_args(self) -> list[str]:
         d = self.declared_options()
         args: list[str] = []
