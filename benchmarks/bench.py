@@ -274,6 +274,9 @@ class Bench:
                 self.settled["noop"].append(settle())
                 self.record(f"noop-{n}", "vnet", vnet_says_nothing([*self.vnet, "apply", y]))
                 self.record(f"noop-{n}", "ip -j (read state)", self.read_state())
+            if self.want("show"):  # `vnet show` in a pipe: read the kernel, print N lines
+                self.record(f"show-{n}", "vnet", run([*self.vnet, "show", "bench"])[0])
+                self.record(f"show-{n}", "ip -j (read state)", self.read_state())
             if self.want("change"):
                 self.record(f"change-1 (in {n})", "vnet", run([*self.vnet, "apply", y_changed])[0])
                 # the reference: a true no-op on the same state (the changed file again)
@@ -489,7 +492,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="comma-separated sizes for the scale scenario ('' to skip)")
     p.add_argument("--scale-rounds", type=int, default=1)
     p.add_argument("--only", default="",
-                   help="comma-separated steps: startup,create,noop,change,pyroute2,star,scale")
+                   help="comma-separated steps: startup,create,noop,show,change,pyroute2,star,"
+                        "scale")
     p.add_argument("--ipv6", choices=("on", "off"), default="on",
                    help="IPv6 in the benchmark's namespace: on (the kernel's default) or off, "
                         "where this kernel's own cost per interface stays nearly constant")
@@ -501,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
                         "net.ipv6.conf.default.disable_ipv6=1"], check=True)
     compile_vnet()
     only = set(args.only.split(",")) if args.only else None
-    if only and "create" not in only and ({"noop", "change", "pyroute2"} & only):
+    if only and "create" not in only and ({"noop", "show", "change", "pyroute2"} & only):
         only.add("create")
     scale_sizes = [int(s) for s in args.scale.split(",") if s]
     sizes = [int(s) for s in args.size.split(",") if s]

@@ -27,8 +27,8 @@ def test_benchmark_runs_every_scenario_and_writes_json(tmp_path: Path) -> None:
     res = json.loads(out.read_text())
     names = set(res["scenarios"])
     for expected in ("startup: vnet --help", "startup: vnet validate lab.yaml", "create-20",
-                     "noop-20", "change-1 (in 20)", "destroy-20", "star-2", "destroy-star-2",
-                     "scale-10", "scale-20"):
+                     "noop-20", "show-20", "change-1 (in 20)", "destroy-20", "star-2",
+                     "destroy-star-2", "scale-10", "scale-20"):
         assert expected in names, names
     assert res["peak_rss_apply_create_mib"]["20"] > 0
     # every scenario has vnet and at least one reference, each measured once per round
