@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clirun import run, written
 
 from vnet import errors, kinds, kinds_probe
 from vnet.cli import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, main
@@ -39,17 +40,9 @@ routes:
 """
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.fixture
 def lab(tmp_path: Path) -> Path:
-    path = tmp_path / "lab.yaml"
-    path.write_text(LAB, encoding="utf-8")
-    return path
+    return written(tmp_path, "lab.yaml", LAB)
 
 
 # ---- validate ----------------------------------------------------------------------------------
