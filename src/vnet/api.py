@@ -11,22 +11,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import model
-from .actions import Action
-from .apply import execute_plan
 from .door.protocol import Kernel, Scope
 from .observe import LinkState, NetnsState, Observed
-from .plan import Plan, namespaces_to_observe, plan_changes, plan_teardown
 from .record import Record, parse_ext_key
 from .store import host_lock, read_record, recorded, write_record
+from .topology import Topology as TopologyData
 
 if TYPE_CHECKING:
     import subprocess
 
+    from .actions import Action
     from .checks import CheckResult
+    from .plan import Plan
+
+# The planner, apply and the file's model (pydantic, the kinds) are imported by the functions
+# that plan: `vnet show` and the completion's names need none of them.
 
 
-class Topology(model.Topology):
+class Topology(TopologyData):
     """A loaded, valid topology that can act on the kernel: `vnet.load(PATH).apply()`, or a
     context manager that applies on enter and destroys on exit. Its data (`name`,
     `namespaces`, `interfaces`, `externals`, `routes`, `checks`, `source`) is the file's, as
@@ -35,7 +37,7 @@ class Topology(model.Topology):
     `vnet.door.fake.FakeKernel`: plan needs no root then). docs/python-api.md has examples."""
 
     @classmethod
-    def of(cls, data: model.Topology) -> Topology:
+    def of(cls, data: TopologyData) -> Topology:
         """The same topology, with the methods."""
         return cls(**{f.name: getattr(data, f.name) for f in dataclasses.fields(data)})
 
@@ -164,7 +166,7 @@ def owned_namespaces(backend: Kernel, topology: str) -> list[str]:
     return sorted(ns for ns in backend.list_netns() if backend.netns_owner(ns) == topology)
 
 
-def preflight(topo: model.Topology) -> None:
+def preflight(topo: TopologyData) -> None:
     """Raise UnsupportedError when this kernel lacks a kind or feature `topo` uses, as the
     probe cache of `vnet kinds` (or a probe of just those kinds, made now) says."""
     from .errors import UnsupportedError
@@ -174,10 +176,11 @@ def preflight(topo: model.Topology) -> None:
         raise UnsupportedError(lacks)
 
 
-def observe_topology(backend: Kernel, topo: model.Topology, record: Record,
+def observe_topology(backend: Kernel, topo: TopologyData, record: Record,
                      teardown: bool = False) -> Observed:
     """What planning `topo` needs of the kernel; for a `teardown`, the namespaces the topology
     owns are only identified (they go whole)."""
+    from .plan import namespaces_to_observe
     owned = owned_namespaces(backend, topo.name)
     needed = namespaces_to_observe(topo, record)
     shallow = set(owned) - set(needed) if teardown else set()
@@ -195,9 +198,10 @@ def observe_topology(backend: Kernel, topo: model.Topology, record: Record,
         if teardown else None))
 
 
-def plan(topo: model.Topology, backend: Kernel | None = None) -> Plan:
+def plan(topo: TopologyData, backend: Kernel | None = None) -> Plan:
     """What `apply` would do, against the live kernel. Against the live kernel, a kind or
     feature the topology uses that this kernel lacks is an UnsupportedError first."""
+    from .plan import plan_changes
     if backend is None:
         preflight(topo)
     with _backend(backend) as nl:
@@ -205,13 +209,15 @@ def plan(topo: model.Topology, backend: Kernel | None = None) -> Plan:
         return plan_changes(topo, observe_topology(nl, topo, record), record)
 
 
-def apply(topo: model.Topology, backend: Kernel | None = None,
+def apply(topo: TopologyData, backend: Kernel | None = None,
           progress: Callable[[Action, int, int], None] | None = None,
           planned: Callable[[Plan], None] | None = None) -> Plan:
     """Converge the kernel to the topology, all or nothing; returns the plan it carried out.
     `planned` hears the plan before any of it is carried out (the CLI prints its summary).
     Against the live kernel, a kind or feature this kernel lacks is an UnsupportedError
     before anything is planned."""
+    from .apply import execute_plan
+    from .plan import plan_changes
     if backend is None:
         preflight(topo)
     with host_lock(), _backend(backend) as nl:
@@ -234,9 +240,11 @@ def destroy(name: str, backend: Kernel | None = None,
             planned: Callable[[Plan], None] | None = None) -> Plan:
     """Remove everything topology `name` owns; put back what it changed on other interfaces.
     `planned` hears the plan before any of it is carried out."""
+    from .apply import execute_plan
+    from .plan import plan_teardown
     with host_lock(), _backend(backend) as nl:
         record = read_record(name)
-        empty = model.Topology(name=name)
+        empty = TopologyData(name=name)
         observed = observe_topology(nl, empty, record, teardown=True)
         the_plan = plan_teardown(name, observed, record)
         if planned is not None:
@@ -375,13 +383,12 @@ def _natural(text: str) -> tuple[Any, ...]:
 
 def _read(nl: Kernel, spaces: list[str | None], counters: bool,
           addresses: bool = True) -> dict[str | None, NetnsState]:
-    """The namespaces that exist of `spaces`: in full with packet counters, else only links,
-    addresses (if asked) and vnet's routes, the kind options left undecoded."""
-    if counters:
-        existing = nl.list_netns()
-        return {ns: nl.read_netns(ns) for ns in spaces if ns is None or ns in existing}
+    """The namespaces that exist of `spaces`: their links (with packet counters if asked),
+    addresses (if asked) and vnet's routes; neither the kind options nor what kinds keep
+    beyond their links (so no kind is imported)."""
     return nl.observe(Scope(spaces, route_netns=(), tc_netns=(), vlan_netns=(),
-                            addr_netns=None if addresses else (), kind_options=False)).namespaces
+                            addr_netns=None if addresses else (), kind_options=False,
+                            kind_state=False, counters=counters)).namespaces
 
 
 def _row(ns: str | None, st: NetnsState, link: LinkState, topology: str, owned: bool) -> Row:
@@ -392,7 +399,7 @@ def _row(ns: str | None, st: NetnsState, link: LinkState, topology: str, owned: 
 
 
 def show_topology(name: str, backend: Kernel | None = None, counters: bool = False,
-                  checks_of: model.Topology | None = None) -> Shown | None:
+                  checks_of: TopologyData | None = None) -> Shown | None:
     """Topology `name` as it is live: the interfaces it owns (its namespaces' loopbacks
     included), the external ones it changed, its routes; with `checks_of` (its file), the
     file's checks. None when nothing of it is live. Packet counters are read only with
@@ -435,7 +442,7 @@ def show_topology(name: str, backend: Kernel | None = None, counters: bool = Fal
                  file_checks(checks_of) if checks_of is not None else [])
 
 
-def file_checks(topo: model.Topology) -> list[CheckRow]:
+def file_checks(topo: TopologyData) -> list[CheckRow]:
     """A file's checks as `vnet show FILE` lists them; none is run."""
     from .checks import resolve_checks
     from .errors import Collector
@@ -525,7 +532,7 @@ class _backend:
             self.mine.close()
 
 
-def check(topo: model.Topology, progress: Callable[[Any], None] | None = None) -> list[Any]:
+def check(topo: TopologyData, progress: Callable[[Any], None] | None = None) -> list[Any]:
     """Run the topology's `checks:` with real packets; one CheckResult per check, in order."""
     from .checks import resolve_checks
     from .door.probes import run_probe

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from .actions import Action
 from .errors import ApplyError, KernelError
-from .plan import Plan
 
 if TYPE_CHECKING:  # the door is the caller's: apply only speaks its Protocol
     from .door.protocol import Kernel as Backend
+    from .plan import Plan
 
 
 def _silent(action: Action, index: int, total: int) -> None:

@@ -19,7 +19,8 @@ from . import kinds
 from .checks import Check
 from .errors import Collector, Position, TopologyError
 from .kinds.base import Common
-from .model import External, Route, Topology, _TopologyFile
+from .model import External, Route, _TopologyFile
+from .topology import Topology
 
 try:  # the C loader when libyaml is there: faster start-up
     _Base: type = yaml.CSafeLoader

@@ -1,23 +1,21 @@
 """The topology model: what a file describes, after loading and validation.
 
 Interfaces are instances of the kind classes in `vnet.kinds`; this module holds what is not a
-kind: the topology itself, routes, and the JSON Schema of the whole file.
+kind: routes, external interfaces, and the JSON Schema of the whole file. The topology itself
+(`Topology`, plain data) is in `vnet.topology`.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from .checks import Check
-from .errors import Position
 from .kinds import registry
-from .kinds.base import IP, Common, IfName, InterfaceBase, NetnsName
+from .kinds.base import IP, Common, IfName, NetnsName
 
 TOPOLOGY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
 
@@ -86,37 +84,6 @@ class External(Common):
     @property
     def key(self) -> tuple[str | None, str]:
         return (self.netns, self.name)
-
-
-@dataclass
-class Topology:
-    """A validated topology: plain data. `vnet.load` gives the public `vnet.Topology`, this
-    data with the methods that act on the kernel (plan, apply, destroy, check)."""
-
-    name: str
-    namespaces: list[str] = field(default_factory=list)
-    interfaces: list[InterfaceBase] = field(default_factory=list)
-    externals: list[External] = field(default_factory=list)
-    routes: list[Route] = field(default_factory=list)
-    checks: list[Check] = field(default_factory=list)
-    source: str = "<memory>"
-    #: dotted field path -> position in the source file, for errors found after loading
-    positions: Mapping[str, Position] = field(default_factory=dict, repr=False)
-
-    def endpoints(self) -> list[InterfaceBase]:
-        """Every interface end the topology creates (a veth counts twice)."""
-        return [end for iface in self.interfaces for end in iface.expand()]
-
-    def where(self, path: str) -> Position | None:
-        """Position of a field path like `interfaces[2].master` (or of its nearest parent)."""
-        while path:
-            if path in self.positions:
-                return self.positions[path]
-            cut = max(path.rfind("."), path.rfind("["))
-            if cut <= 0:
-                break
-            path = path[:cut]
-        return self.positions.get("", None)
 
 
 class _TopologyFile(BaseModel):

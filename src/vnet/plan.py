@@ -26,9 +26,10 @@ from .actions import Action, Request, Verb
 from .errors import ConflictError, Issue
 from .features.bridge_vlans import plan_vlans
 from .kinds.base import InterfaceBase
-from .model import External, Route, Topology
+from .model import External, Route
 from .observe import LinkState, NetnsState, Observed, RouteState
 from .record import Record, ext_key, parse_ext_key
+from .topology import Topology
 
 Key = tuple[str | None, str]
 

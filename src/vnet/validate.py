@@ -10,7 +10,8 @@ from typing import Any
 from .errors import Collector
 from .features.bridge_vlans import check_vlans
 from .kinds.base import InterfaceBase
-from .model import External, Topology
+from .model import External
+from .topology import Topology
 
 
 class Unvalidated:

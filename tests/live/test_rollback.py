@@ -14,6 +14,7 @@ import pytest
 
 import vnet
 from vnet import api, cli
+from vnet import apply as apply_module
 from vnet.apply import execute_plan
 from vnet.door.netlink import Netlink
 
@@ -110,7 +111,7 @@ def test_cli_apply_failure_rolls_back_and_says_why(
     path = tmp_path / "rb.yaml"
     path.write_text(TOPOLOGY)
     before: dict[str, Any] = {}
-    real: Callable[..., Any] = api.execute_plan
+    real: Callable[..., Any] = apply_module.execute_plan
 
     def collide_then_execute(*args: Any, **kwargs: Any) -> Any:
         # between vnet's planning and its first action, as a concurrent `ip` user would
@@ -118,7 +119,8 @@ def test_cli_apply_failure_rolls_back_and_says_why(
         before.update(kernel_snapshot())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(api, "execute_plan", collide_then_execute)
+    # api.apply finds execute_plan in vnet.apply when it runs
+    monkeypatch.setattr(apply_module, "execute_plan", collide_then_execute)
     assert cli.main(["apply", str(path)]) == 1
     err = capsys.readouterr().err
     assert "apply failed" in err

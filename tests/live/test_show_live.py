@@ -117,3 +117,22 @@ routes:
     code, out, _ = _run(capsys, "list")
     assert out.splitlines()[1] == f"routed\t2\t4\t4\t0\t3\t{path}"
     assert _run(capsys, "destroy", "routed")[0] == 0
+
+
+def test_show_and_list_import_neither_pydantic_nor_yaml_nor_a_kind() -> None:
+    """`vnet show` and `vnet list` read links, addresses and vnet's routes, and print them:
+    none of it needs the file's model (pydantic, PyYAML) or a kind class."""
+    import subprocess
+    import sys
+
+    require_kind("veth")
+    vnet.load_file(ROOT / "examples" / "veth.yaml").apply()
+    probe = ("import sys, vnet.cli\n"
+             "for argv in (['show', 'veth-demo'], ['show', 'veth-demo', '--stats'], ['list'],"
+             " ['show', 'veth-demo', '--json']):\n"
+             "    assert vnet.cli.main(argv) == 0\n"
+             "heavy = ('pydantic', 'yaml', 'vnet.kinds', 'vnet.model', 'vnet.plan')\n"
+             "print('imported:', [m for m in heavy if m in sys.modules])\n")
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
+                         text=True).stdout
+    assert out.splitlines()[-1] == "imported: []", out[-2000:]

@@ -24,8 +24,8 @@ from vnet import api
 from vnet.cli import EXIT_ERROR, EXIT_OK, main
 from vnet.kinds import lookup
 from vnet.loader import load_file, load_text
-from vnet.model import Topology
 from vnet.render import draw
+from vnet.topology import Topology
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))

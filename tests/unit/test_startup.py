@@ -1,8 +1,8 @@
 """Start-up stays lean: what a command imports before it does anything.
 
-`vnet --help` and commands that need no file (destroy NAME, show) must not pay for pydantic,
-PyYAML or the kinds; these tests hold the lazy imports in place (the benchmark's start-up row
-measures what they save)."""
+`vnet --help` must not pay for pydantic, PyYAML or the kinds, nor `vnet show`/`vnet list`
+(`vnet destroy NAME` still imports pydantic: its planner asks the kind classes); these tests
+hold the lazy imports in place (the benchmark's start-up row measures what they save)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,13 @@ def test_the_cli_does_not_import_typing_or_dataclasses_unless_python_itself_did(
 
 def test_the_api_used_by_destroy_and_show_does_not_import_yaml() -> None:
     assert _imported("import vnet.api", ("yaml", "vnet.loader")) == []
+
+
+def test_show_needs_neither_pydantic_nor_yaml_nor_the_kinds_to_start() -> None:
+    # what `vnet show` and `vnet list` import before they read the kernel (the live test in
+    # tests/live/test_show_live.py holds the whole command to it)
+    assert _imported("import vnet.api, vnet.door.netlink, vnet.render.show_text",
+                     ("pydantic", "yaml", "vnet.kinds", "vnet.model", "vnet.plan")) == []
 
 
 def test_loading_still_works_through_the_lazy_names() -> None:

@@ -20,13 +20,13 @@ import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr
-
-from .. import secrets
 from ..errors import KernelError
 from ..observe import LinkState
+
+if TYPE_CHECKING:  # keys arrive wrapped; pydantic (and vnet.secrets with it) is imported only
+    from pydantic import SecretStr  # where a key is handled, never by reading the kernel
 
 GENL_NAME = "macsec"
 KEYID_LEN = 16
@@ -256,6 +256,7 @@ def _remember(netns: str | None, ifindex: int, sci: int | None, an: int,
     if key is None:
         data.pop(name, None)
     else:
+        from .. import secrets
         data[name] = secrets.fingerprint(key)
     _write_keys(data)
 

@@ -148,19 +148,20 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
     # ---- reading -------------------------------------------------------------------------
     def observe(self, scope: Scope) -> Observed:
         """Links, addresses, routes (and what kinds keep) of each namespace of the scope that
-        exists, without packet counters, which planning never reads; of each only what the
-        scope asks (see Scope). Traffic control is also read wherever a live link's kind
-        reads it (an IFB)."""
+        exists; of each only what the scope asks (see Scope: packet counters, which planning
+        never reads, only if asked). Traffic control is also read wherever a live link's kind
+        reads it (an IFB), unless the scope leaves out what kinds keep."""
         shallow = scope.shallow
 
         def read(ns: str | None) -> NetnsState:
             if ns is not None and ns in shallow:
                 return self._read_loopback(ns)
-            return self.read_netns(ns, counters=False,
+            return self.read_netns(ns, counters=scope.counters,
                                    foreign_routes=scope.reads(scope.route_netns, ns),
                                    tc=scope.reads(scope.tc_netns, ns),
                                    vlans=scope.reads(scope.vlan_netns, ns),
                                    kind_options=scope.kind_options,
+                                   kind_state=scope.kind_state,
                                    addresses=scope.reads(scope.addr_netns, ns))
         return gather(self, scope.namespaces, read)
 
@@ -187,11 +188,13 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
 
     def read_netns(self, netns: str | None, counters: bool = True,
                    foreign_routes: bool = True, tc: bool = True,
-                   vlans: bool = True, kind_options: bool = True,
+                   vlans: bool = True, kind_options: bool = True, kind_state: bool = True,
                    addresses: bool = True) -> NetnsState:
         """One namespace's state; its traffic control only if `tc` or if a live link's kind
         reads it, its bridge VLANs only if `vlans`, the links' kind options only if
-        `kind_options`, its addresses only if `addresses`."""
+        `kind_options`, what kinds keep beyond their links (an IFB's traffic control, FDB
+        entries, teamd, MACsec SAs) only if `kind_state`, its addresses only if
+        `addresses`."""
         rt = self._rt(netns)
         ipr = _LazyIPRoute(self, netns)
         state = NetnsState(name=netns,
@@ -226,12 +229,13 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                 route = decode_route(msg, family, names)
                 if route is not None:
                     state.routes.append(route)
-        if tc or any(cls.reads_tc for cls in map(kind_class, {link.kind for link in
-                                                                  by_index.values()}) if cls):
+        if tc or kind_state and any(cls.reads_tc for cls in map(
+                kind_class, {link.kind for link in by_index.values()}) if cls):
             state.qdiscs, state.tc_classes, state.tc_filters = read_tc(ipr, names)
-        state.fdb = read_fdb(ipr, state.links)
-        read_teamd(netns, state.links)
-        state.macsec = self.read_macsec(netns, state.links)
+        if kind_state:
+            state.fdb = read_fdb(ipr, state.links)
+            read_teamd(netns, state.links)
+            state.macsec = self.read_macsec(netns, state.links)
         if vlans:
             state.bridge_vlans = read_bridge_vlans(ipr, state.links)
         if any(link.parent_netnsid is not None for link in by_index.values()):

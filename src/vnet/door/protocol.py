@@ -42,6 +42,12 @@ class Scope:
     addr_netns: Collection[str | None] | None = None
     #: whether links' kind options (IFLA_INFO_DATA) are decoded; a teardown compares none
     kind_options: bool = True
+    #: whether what kinds keep beyond their links is read (traffic control where a live link's
+    #: kind reads it, FDB entries, teamd, MACsec SAs), which asks the kinds; `show` reads none
+    #: of it (and so imports no kind)
+    kind_state: bool = True
+    #: whether packet counters are read (planning never reads them; `show --stats` does)
+    counters: bool = False
 
     def reads(self, field: Collection[str | None] | None, netns: str | None) -> bool:
         """Whether one of the per-namespace fields covers `netns`."""

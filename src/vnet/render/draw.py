@@ -32,7 +32,8 @@ from typing import Any
 
 from ..errors import VnetError
 from ..kinds.base import Common
-from ..model import External, Topology
+from ..model import External
+from ..topology import Topology
 
 #: (namespace, interface name); namespace None is the one vnet runs in
 Key = tuple[str | None, str]

@@ -1,0 +1,50 @@
+"""The validated topology as plain data: what `vnet.loader` builds and the planner reads.
+
+Kept apart from `vnet.model` (whose routes, externals and kinds are pydantic models) so that
+what only handles a topology by name (`vnet destroy`, `vnet show`) imports no pydantic.
+`vnet.model` re-exports `Topology`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .errors import Position
+
+if TYPE_CHECKING:
+    from .checks import Check
+    from .kinds.base import InterfaceBase
+    from .model import External, Route
+
+
+@dataclass
+class Topology:
+    """A validated topology: plain data. `vnet.load` gives the public `vnet.Topology`, this
+    data with the methods that act on the kernel (plan, apply, destroy, check)."""
+
+    name: str
+    namespaces: list[str] = field(default_factory=list)
+    interfaces: list[InterfaceBase] = field(default_factory=list)
+    externals: list[External] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    source: str = "<memory>"
+    #: dotted field path -> position in the source file, for errors found after loading
+    positions: Mapping[str, Position] = field(default_factory=dict, repr=False)
+
+    def endpoints(self) -> list[InterfaceBase]:
+        """Every interface end the topology creates (a veth counts twice)."""
+        return [end for iface in self.interfaces for end in iface.expand()]
+
+    def where(self, path: str) -> Position | None:
+        """Position of a field path like `interfaces[2].master` (or of its nearest parent)."""
+        while path:
+            if path in self.positions:
+                return self.positions[path]
+            cut = max(path.rfind("."), path.rfind("["))
+            if cut <= 0:
+                break
+            path = path[:cut]
+        return self.positions.get("", None)
