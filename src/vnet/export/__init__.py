@@ -1,0 +1,71 @@
+"""`vnet export`: the same topology in another tool's terms (an `ip` script, systemd-networkd
+files, a netplan file). Pure: reads a loaded topology, touches no kernel.
+
+Each target is one module here with a function `export(topo, options) -> Exported`. A target
+never drops anything silently: what it cannot express goes into `Exported.left_out`, one entry
+a field, with that field's place in the file; the command then exits 1 unless `--partial`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..errors import VnetError
+
+if TYPE_CHECKING:
+    from ..topology import Topology
+
+#: target name -> the module (under vnet.export) that writes it
+TARGETS = {"ip": "ip", "networkd": "networkd", "netplan": "netplan"}
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """One thing of the file the target cannot say. `path` is the topology field path
+    (`interfaces[2].options.stp`), `why` one short sentence."""
+
+    path: str
+    why: str
+
+    def line(self, topo: Topology) -> str:
+        """`file:line:col: path: why`, the form every listing of left-out fields uses."""
+        where = topo.where(self.path)
+        place = f"{where.file}:{where.line}:{where.col}" if where else topo.source
+        return f"{place}: {self.path}: {self.why}"
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line says beyond the target: the namespace to export (networkd,
+    netplan: one namespace; None means the one vnet runs in) and whether inline secrets may
+    be written."""
+
+    netns: str | None = None
+    include_secrets: bool = False
+
+
+@dataclass
+class Exported:
+    """A target's output: `files` maps a relative path to its text (a single-file target
+    uses one entry whose path is the target's default file name); `left_out` lists what the
+    target could not express, in file order."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    left_out: list[LeftOut] = field(default_factory=list)
+
+
+class ExportError(VnetError):
+    """The export cannot be written at all (an inline secret without --include-secrets, an
+    unknown --netns): a clear message, nothing written."""
+
+
+def export(topo: Topology, target: str, options: Options | None = None) -> Exported:
+    """Write `topo` for `target` (one of TARGETS)."""
+    if target not in TARGETS:
+        raise ExportError(f"unknown export target {target!r}; choose one of "
+                          f"{', '.join(TARGETS)}")
+    module = importlib.import_module(f"{__name__}.{TARGETS[target]}")
+    result: Exported = module.export(topo, options or Options())
+    return result
