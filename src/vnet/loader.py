@@ -7,8 +7,12 @@ with all of them; nothing here touches the kernel.
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import reprlib
+import stat
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import kinds
 from .checks import Check
-from .errors import Collector, Position, TopologyError
+from .errors import Collector, Issue, Position, TopologyError
 from .kinds.base import Common
 from .model import External, Route, _TopologyFile
 from .topology import Topology
@@ -49,8 +53,150 @@ class _Loader(_Base):
 TOP_LEVEL = ("name", "namespaces", "interfaces", "routes", "checks")
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How much of a file vnet agrees to read, so that any file, however hostile, gets an
+    answer in well under 2 s and 200 MB: its size, the number of values it holds (an alias
+    counted as all the values it repeats), its aliases, how deep its values nest, and how
+    many characters a number may have. Each can be raised for one run by the environment
+    variable in `ENVIRON` (`Limits.from_environ`), or given to `load_file`/`load_text`."""
+
+    file_bytes: int = 4 * 1024 * 1024
+    nodes: int = 100_000
+    aliases: int = 1_000
+    depth: int = 32
+    digits: int = 100
+
+    #: the environment variable that sets each limit
+    ENVIRON = {"file_bytes": "VNET_MAX_FILE_BYTES", "nodes": "VNET_MAX_NODES",
+               "aliases": "VNET_MAX_ALIASES", "depth": "VNET_MAX_DEPTH",
+               "digits": "VNET_MAX_DIGITS"}
+    #: the highest value each may take: past them Python itself fails (its recursion limit
+    #: when building nested values, its 4300-digit limit on int(text)), not vnet's check
+    CEILING = {"depth": 200, "digits": 4300}
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            ceiling = self.CEILING.get(f.name)
+            if not isinstance(value, int) or value < 1 or (ceiling and value > ceiling):
+                top = f" to {ceiling}" if ceiling else ""
+                raise TopologyError([Issue(
+                    f"{self.ENVIRON[f.name]}={value!r} is not a whole number from 1{top}",
+                    where="environment",
+                    hint=f"unset {self.ENVIRON[f.name]}, or set it to a number from 1{top} "
+                         f"(default {f.default})")])
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Limits:
+        """The defaults, each replaced by its environment variable when that is set."""
+        env = os.environ if environ is None else environ
+        given: dict[str, Any] = {}
+        for name, var in cls.ENVIRON.items():
+            text = env.get(var, "").strip().replace("_", "")
+            if text:
+                given[name] = int(text) if text.isdigit() and len(text) < 20 else text
+        return cls(**given)
+
+    @classmethod
+    def unbounded(cls) -> Limits:
+        """No practical limit (the ceilings stay): for data vnet built itself."""
+        big = 2**62
+        return cls(file_bytes=big, nodes=big, aliases=big, depth=cls.CEILING["depth"],
+                   digits=cls.CEILING["digits"])
+
+    def hint(self, name: str, what: str) -> str:
+        """How to get past limit `name`: `what` first, or raise it for one run."""
+        var = self.ENVIRON[name]
+        wanted = min(getattr(self, name) * 2, self.CEILING.get(name, 2**62))
+        ceiling = f" (at most {self.CEILING[name]})" if name in self.CEILING else ""
+        return f"{what}, or raise the limit{ceiling}: {var}={wanted} vnet ..."
+
+
+class _Refused(Exception):
+    """A limit stopped the reading of the file: one issue, raised as a TopologyError."""
+
+    def __init__(self, issue: Issue) -> None:
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+def _scan_events(text: str, file: str, limits: Limits) -> None:
+    """Read the parser's events, cheap and before any node exists, and stop at the first
+    limit the file passes: its values (an alias counted as all it repeats, so a "billion
+    laughs" file stops after `limits.nodes` values, not after gigabytes), its aliases, its
+    nesting (an alias adds the height of what it repeats), and an alias inside the very value
+    it names (a loop). libyaml builds nodes in C without any such check, and building plain
+    data from them walks every alias again: both come only after this."""
+    nodes = aliases = 0
+    done: dict[Any, tuple[int, int]] = {}  # anchor -> (values, height) of its complete value
+    stack: list[list[Any]] = []  # per open collection: [anchor, values before it, reach]
+
+    def refuse(event: Any, message: str, hint: str) -> None:
+        mark = event.start_mark
+        raise _Refused(Issue(message, where=Position(file, mark.line + 1, mark.column + 1),
+                             hint=hint))
+
+    def too_many(event: Any) -> None:
+        refuse(event, f"the file holds more than {limits.nodes} values (an alias counts as "
+               "every value it repeats), vnet's limit",
+               limits.hint("nodes", "make the file smaller, or use fewer aliases"))
+
+    def too_deep(event: Any) -> None:
+        refuse(event, f"values nest more than {limits.depth} levels deep here (an alias counts "
+               "as the levels it repeats), vnet's limit",
+               limits.hint("depth", "a topology needs only a few levels: flatten the value"))
+
+    loader = _Base(text)
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            cls = event.__class__
+            if cls is yaml.ScalarEvent:
+                nodes += 1
+                if nodes > limits.nodes:
+                    too_many(event)
+                if event.anchor is not None:
+                    done[event.anchor] = (1, 0)
+            elif cls is yaml.MappingStartEvent or cls is yaml.SequenceStartEvent:
+                if len(stack) >= limits.depth:
+                    too_deep(event)
+                stack.append([event.anchor, nodes, len(stack) + 1])
+                nodes += 1
+                if nodes > limits.nodes:
+                    too_many(event)
+            elif cls is yaml.MappingEndEvent or cls is yaml.SequenceEndEvent:
+                anchor, before, reach = stack.pop()
+                if stack:
+                    stack[-1][2] = max(stack[-1][2], reach)
+                if anchor is not None:
+                    done[anchor] = (nodes - before, reach - len(stack))
+            elif cls is yaml.AliasEvent:
+                aliases += 1
+                if aliases > limits.aliases:
+                    refuse(event, f"the file uses more than {limits.aliases} aliases (*name), "
+                           "vnet's limit", limits.hint("aliases", "repeat fewer values"))
+                if any(entry[0] == event.anchor for entry in stack):
+                    refuse(event, f"alias *{event.anchor} is inside the value &{event.anchor} "
+                           "it repeats: it would repeat itself forever",
+                           "an alias can only repeat a value that ends before it")
+                size, height = done.get(event.anchor, (1, 0))  # unknown: compose reports it
+                if len(stack) + height > limits.depth:
+                    too_deep(event)
+                if stack:
+                    stack[-1][2] = max(stack[-1][2], len(stack) + height)
+                nodes += size
+                if nodes > limits.nodes:
+                    too_many(event)
+            elif cls is yaml.DocumentStartEvent:
+                done.clear()  # anchors belong to one document
+    finally:
+        loader.dispose()
+
+
 _PATH_PART = re.compile(r"([^.\[\]#]+)|\[(\d+)\]")
 _STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
 
 
 class _Positions(Mapping[str, Position]):
@@ -60,9 +206,10 @@ class _Positions(Mapping[str, Position]):
     Positions are looked up only when an error needs one: a path -> position map of every
     value would be built on every load, while only errors read it."""
 
-    def __init__(self, file: str, issues: Collector):
+    def __init__(self, file: str, issues: Collector, limits: Limits | None = None):
         self.file = file
         self.issues = issues
+        self.limits = limits or Limits()
         self.root: yaml.Node | None = None
         self._repeated: list[yaml.Node] = []
 
@@ -86,8 +233,12 @@ class _Positions(Mapping[str, Position]):
             for key_node, value_node in node.value:
                 # keys are field names: keep their text, so YAML 1.1 does not read `on`, `no`
                 # or `y` as booleans
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else \
-                    self.build_scalar(key_node)
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self.issues.add("a key must be a plain word, not a list or a mapping",
+                                    where=self.pos(key_node),
+                                    hint="write the key as text, e.g. 'name:'")
+                    continue
+                key = key_node.value
                 if key in out:
                     self._repeated.append(key_node)
                     continue
@@ -95,15 +246,25 @@ class _Positions(Mapping[str, Position]):
             return out
         return [self.build(item) for item in node.value]
 
-    @staticmethod
-    def build_scalar(node: yaml.Node) -> Any:
+    def build_scalar(self, node: yaml.ScalarNode) -> Any:
         """A scalar as the safe loader constructs it (ints, bools, null, strings)."""
-        if not isinstance(node, yaml.ScalarNode):
-            return str(node.value)
+        if node.tag == _INT_TAG and len(node.value) > self.limits.digits:
+            raise _Refused(Issue(
+                f"this number has {len(node.value)} characters; vnet reads numbers of at most "
+                f"{self.limits.digits}", where=self.pos(node),
+                hint=self.limits.hint("digits", "write the number the field needs, or quote "
+                                                "it if it is text")))
         # an unknown tag (`!!python/object:...`) is refused as the safe loader refuses it,
         # not silently read as a plain string
         constructor = _Loader.yaml_constructors.get(node.tag, _Loader.yaml_constructors[None])
-        return constructor(_CONSTRUCTOR, node)
+        try:
+            return constructor(_CONSTRUCTOR, node)
+        except (ValueError, KeyError, AttributeError, TypeError, OverflowError):
+            # an explicit tag on text that is not of its type: `!!int abc`, `!!bool x`
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise _Refused(Issue(f"{node.value[:40]!r} is not a valid {tag}",
+                                 where=self.pos(node),
+                                 hint=f"remove the tag {tag}, or fix the value")) from None
 
     def _node_at(self, path: str, key: bool = False) -> yaml.Node | None:
         """The node a full path names (None: no such path); its key node if `key`."""
@@ -194,34 +355,94 @@ class _Positions(Mapping[str, Position]):
 _CONSTRUCTOR = _Loader("")
 
 
-def load_file(path: str | Path) -> Topology:
-    """Load and validate a topology file; raises TopologyError listing every problem."""
+def load_file(path: str | Path, limits: Limits | None = None) -> Topology:
+    """Load and validate a topology file; raises TopologyError listing every problem.
+
+    Only a regular file is read (a FIFO or a device could block or never end), and at most
+    `limits.file_bytes` of it; `limits` defaults to `Limits.from_environ()`."""
     p = Path(path)
+    limits = limits or Limits.from_environ()
     try:
-        text = p.read_text(encoding="utf-8")
+        data = _read_regular(p, limits)
+    except _Refused as exc:
+        raise TopologyError([exc.issue]) from None
     except OSError as exc:
-        message = f"cannot read the file: {exc.strerror}"
+        message = f"cannot read the file: {exc.strerror or exc}"
         raise TopologyError([_issue_text(message, str(p))]) from None
-    except UnicodeDecodeError:
-        raise TopologyError([_issue_text("the file is not UTF-8 text", str(p))]) from None
-    return load_text(text, str(p))
-
-
-def _issue_text(message: str, file: str) -> Any:
-    from .errors import Issue
-    return Issue(message=message, where=Position(file, 1, 1))
-
-
-def load_text(text: str, file: str = "<string>") -> Topology:
-    """Load and validate a topology from YAML text."""
-    issues = Collector()
     try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise TopologyError([Issue(
+            f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be read",
+            where=Position(str(p), line, col),
+            hint="save the file as UTF-8 text")]) from None
+    return load_text(text, str(p), limits)
+
+
+def _read_regular(p: Path, limits: Limits) -> bytes:
+    """The bytes of a regular file of at most `limits.file_bytes`; `_Refused` otherwise."""
+    # O_NONBLOCK: opening a FIFO that has no writer must not wait for one
+    fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise _Refused(_issue_text("this is a directory, not a topology file", str(p),
+                                       "name a .yaml file inside it"))
+        if not stat.S_ISREG(info.st_mode):
+            what = "a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else \
+                "a device or socket"
+            raise _Refused(_issue_text(
+                f"this is {what}, not a regular file: vnet reads a topology only from a "
+                "regular file", str(p), "save the topology to a file and name that file"))
+        if info.st_size > limits.file_bytes:
+            raise _Refused(_too_big(str(p), info.st_size, limits))
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, 1 << 20):  # the file may grow while it is read
+            size += len(chunk)
+            if size > limits.file_bytes:
+                raise _Refused(_too_big(str(p), size, limits))
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _too_big(file: str, size: int, limits: Limits) -> Issue:
+    return _issue_text(f"the file has {size} bytes or more; vnet reads files of at most "
+                       f"{limits.file_bytes} bytes", file,
+                       limits.hint("file_bytes", "split the topology into smaller files"))
+
+
+def _issue_text(message: str, file: str, hint: str = "") -> Issue:
+    return Issue(message=message, where=Position(file, 1, 1), hint=hint)
+
+
+def load_text(text: str, file: str = "<string>", limits: Limits | None = None) -> Topology:
+    """Load and validate a topology from YAML text; `limits` defaults to
+    `Limits.from_environ()`."""
+    limits = limits or Limits.from_environ()
+    issues = Collector()
+    size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+    try:
+        if size > limits.file_bytes:
+            raise _Refused(_too_big(file, size, limits))
+        _scan_events(text, file, limits)
         node = yaml.compose(text, Loader=_Loader)
+    except _Refused as exc:
+        raise TopologyError([exc.issue]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Position(file, mark.line + 1, mark.column + 1) if mark else Position(file, 1, 1)
         issues.add(f"YAML syntax error: {exc.problem or exc}", where=where,
                    hint="fix the YAML syntax (indentation, quotes, ':' after keys)")
+        issues.raise_if_any()
+        raise AssertionError("unreachable") from None
+    except yaml.reader.ReaderError as exc:
+        issues.add(_reader_problem(exc), where=_offset_position(text, exc.position, file),
+                   hint="remove it: a topology file is plain text")
         issues.raise_if_any()
         raise AssertionError("unreachable") from None
     except yaml.YAMLError as exc:
@@ -233,9 +454,11 @@ def load_text(text: str, file: str = "<string>") -> Topology:
                    hint="start with 'name: mylab' and a list of interfaces")
         issues.raise_if_any()
         raise AssertionError("unreachable")
-    pos = _Positions(file, issues)
+    pos = _Positions(file, issues, limits)
     try:
         data = pos.build_root(node)
+    except _Refused as exc:
+        raise TopologyError([exc.issue]) from None
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         issues.add(f"YAML value error: {exc.problem}",
@@ -257,9 +480,31 @@ def load_text(text: str, file: str = "<string>") -> Topology:
     return topo
 
 
+def _reader_problem(exc: yaml.reader.ReaderError) -> str:
+    """The reader's refusal of a character, in words."""
+    char = exc.character
+    code = char if isinstance(char, int) else ord(char) if isinstance(char, str) and \
+        len(char) == 1 else None
+    if code is None:
+        return f"the text cannot be read as YAML: {exc.reason}"
+    name = {0: " (NUL)"}.get(code, "")
+    return (f"the file holds the character U+{code:04X}{name}, which YAML does not allow "
+            "in a file (control characters, except tab and line breaks)")
+
+
+def _offset_position(text: str, offset: int, file: str) -> Position:
+    """The line and column of a character offset in `text`."""
+    offset = max(0, min(offset, len(text)))
+    line = text.count("\n", 0, offset) + 1
+    return Position(file, line, offset - (text.rfind("\n", 0, offset) + 1) + 1)
+
+
 def load_data(data: dict[str, Any], file: str = "<data>") -> Topology:
-    """Validate a topology given as Python data (positions are then field paths only)."""
-    return load_text(yaml.safe_dump(data, sort_keys=False), file)
+    """Validate a topology given as Python data (positions are then field paths only).
+
+    The data comes from a program, not from a file of unknown origin: the size limits of
+    `Limits` do not apply to it (a capture of a large live topology is loaded this way)."""
+    return load_text(yaml.safe_dump(data, sort_keys=False), file, Limits.unbounded())
 
 
 def _build(data: Any, pos: _Positions, issues: Collector,
@@ -446,6 +691,12 @@ _HINTS = {
 }
 
 
+#: a value as an error quotes it: a file may hold a value of megabytes, or nested deep
+_SHORT = reprlib.Repr()  # (Python 3.11's takes no arguments)
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 60, 60
+_SHORT.maxlist = _SHORT.maxdict = _SHORT.maxtuple = _SHORT.maxset = 10
+
+
 def _report(exc: ValidationError, issues: Collector, pos: _Positions, base: str,
             model: type[BaseModel]) -> None:
     for err in exc.errors():
@@ -466,5 +717,5 @@ def _report(exc: ValidationError, issues: Collector, pos: _Positions, base: str,
         if err["type"] == "missing":
             msg = f"required field {loc[-1]!r} is missing"
         elif err["type"] not in ("value_error", "assertion_error"):
-            msg = f"{msg} (got {err.get('input')!r})"
+            msg = f"{msg} (got {_SHORT.repr(err.get('input'))})"
         issues.add(msg, path, pos.where(path), _HINTS.get(err["type"], ""))
