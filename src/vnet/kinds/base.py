@@ -27,12 +27,31 @@ from ..features.bridge_vlans import BridgeVlan
 IFNAMSIZ = 15
 #: names of the throwaway links that probe the kernel for a kind (and of their parent)
 PROBE_NAME, PROBE_PEER, PROBE_PARENT = "vnetprobe0", "vnetprobe1", "vnetprobep0"
-_BAD_NAME_CHARS = re.compile(r"[/:\s]")
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
+#: the characters a name may use: printable ASCII but '/' and ':' (the kernel refuses them),
+#: '%' (the kernel reads `name%d` as a pattern and picks a name of its own) and the space. No
+#: other character: the kernel reads some bytes of UTF-8 text (0xa0, as in 'à') as whitespace,
+#: and systemd-networkd (an export target) accepts only these
+_NAME_CHARS = re.compile(r"[!-$&-.0-9;-~]+")
+NAME_RULE = ("ASCII letters, digits and punctuation except '/', ':' and '%' (no spaces, no "
+             "accented or other non-ASCII letters)")
+
+
+def _bad_char(value: str) -> str | None:
+    """The first character of `value` outside `_NAME_CHARS`, as a name's error shows it."""
+    if _NAME_CHARS.fullmatch(value):
+        return None
+    char = next(c for c in value if not _NAME_CHARS.fullmatch(c))
+    if char == " ":
+        return "' ' (a space)"
+    return repr(char) if char.isprintable() and not char.isspace() else \
+        f"U+{ord(char):04X}"
+
+
 def check_ifname(value: str) -> str:
-    """An interface name as the kernel accepts it (dev_valid_name)."""
+    """An interface name as the kernel (dev_valid_name), `ip` and networkd accept it."""
     if not value:
         raise ValueError("interface name is empty")
     if len(value.encode()) > IFNAMSIZ:
@@ -40,24 +59,29 @@ def check_ifname(value: str) -> str:
             f"interface name {value!r} is {len(value.encode())} bytes; the kernel allows at most "
             f"{IFNAMSIZ} — use a shorter name"
         )
-    if _BAD_NAME_CHARS.search(value):
-        raise ValueError(
-            f"interface name {value!r} contains '/', ':' or whitespace, which the kernel rejects"
-        )
+    bad = _bad_char(value)
+    if bad is not None:
+        raise ValueError(f"interface name {value!r} has the character {bad}: use only "
+                         f"{NAME_RULE}")
     if value in (".", ".."):
         raise ValueError("interface name cannot be '.' or '..'")
+    if value.isdigit():
+        raise ValueError(f"interface name {value!r} is only digits, which `ip` and networkd "
+                         "read as an interface index — add a letter")
     return value
 
 
 def check_netns_name(value: str) -> str:
-    """A namespace name usable as a file under /run/netns."""
-    if not value or "/" in value or value in (".", "..") or len(value) > 64 or "\0" in value:
+    """A namespace name usable as a file under /run/netns, with the characters of a link's."""
+    if not value or value in (".", "..") or len(value) > 64:
         raise ValueError(
-            f"namespace name {value!r} must be 1-64 characters without '/' (it becomes "
-            "/run/netns/NAME)"
+            f"namespace name {value!r} must be 1-64 characters (it becomes /run/netns/NAME), "
+            "not '.' or '..'"
         )
-    if _BAD_NAME_CHARS.search(value):
-        raise ValueError(f"namespace name {value!r} contains whitespace or ':'")
+    bad = _bad_char(value)
+    if bad is not None:
+        raise ValueError(f"namespace name {value!r} has the character {bad}: use only "
+                         f"{NAME_RULE}")
     return value
 
 
@@ -65,7 +89,7 @@ def check_address(value: str) -> str:
     """An address with prefix, IPv4 or IPv6, normalised (`192.0.2.1/24`)."""
     # already spelled as ipaddress writes it: return it without ipaddress's parsing, which
     # shows when a large file loads
-    if _CANONICAL_V4.fullmatch(value):
+    if _CANONICAL_V4.fullmatch(value) and not value.startswith("0.0.0.0/"):
         return value
     if "/" not in value:
         try:
@@ -79,7 +103,26 @@ def check_address(value: str) -> str:
         iface = ipaddress.ip_interface(value)
     except ValueError:
         raise ValueError(f"{value!r} is not an IPv4 or IPv6 address with prefix") from None
+    unusable = _unusable(iface.ip)
+    if unusable:
+        raise ValueError(f"address {iface.with_prefixlen} is {unusable} — give the interface "
+                         f"a host address, e.g. "
+                         f"{'192.0.2.1/24' if iface.version == 4 else '2001:db8::1/64'}")
     return iface.with_prefixlen
+
+
+def _unusable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """Why the kernel will not keep `ip` on an interface vnet makes ('' if it will): it
+    drops 0.0.0.0 silently, and refuses ::, ::1 (lo's alone) and IPv6 multicast."""
+    if ip.is_unspecified:
+        what = "drops it without an error" if ip.version == 4 else "refuses it"
+        return f"the unspecified address, not an address of a host: the kernel {what}"
+    if ip.version == 6 and ip.is_loopback:
+        return "the loopback address, which the kernel keeps only on lo"
+    if ip.version == 6 and ip.is_multicast:
+        return ("a multicast group, which an interface joins but cannot have as its "
+                "address (the kernel refuses it)")
+    return ""
 
 
 #: 0-255 and 0-32 written without leading zeros, as ipaddress writes them

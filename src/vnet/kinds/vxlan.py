@@ -14,6 +14,7 @@ dstport, srcport, proxy, l2miss, l3miss, udpcsum, collect_metadata — is fixed 
 from __future__ import annotations
 
 import ipaddress
+import weakref
 from typing import Any, Literal
 
 from pydantic import Field
@@ -21,6 +22,9 @@ from pydantic import Field
 from ..features.fdb import NUD_PERMANENT, ZERO_MAC, FdbEntry, check_fdb, plan_fdb
 from . import register
 from .base import IP, DrawEdge, IfName, InterfaceBase, Option, bool_option, int_option
+
+#: the kernel's UDP port for a vxlan made without one, or with dstport 0 (not IANA's 4789)
+VXLAN_PORT = 8472
 
 
 def _is_v6(value: str) -> bool:
@@ -214,6 +218,43 @@ class Vxlan(InterfaceBase):
             report("fdb", "static FDB entries need a VNI; a collect_metadata vxlan has none",
                    "remove fdb or collect_metadata: true")
         check_fdb(self.fdb, self.remote, self.local, report)
+        self._check_socket_sharing(topo, report)
+
+    def _receive_key(self) -> tuple[Any, ...]:
+        """What the kernel compares between the vxlans of one namespace (vxlan_vni_in_use):
+        the VNI (none with collect_metadata), the UDP port (0 and none are its default
+        8472), the address family of the tunnel, collect_metadata (a receive flag), and,
+        with an IPv6 link-local local address, the underlay device. The local address
+        itself is not compared: two vxlans differing only in it clash."""
+        peer = self.local or self.remote or self.group
+        v6 = peer is not None and _is_v6(peer)
+        link_local = v6 and self.local is not None and \
+            ipaddress.ip_address(self.local).is_link_local
+        return (None if self.collect_metadata else self.id, self.dstport or VXLAN_PORT, v6,
+                bool(self.collect_metadata), self.dev if link_local else None)
+
+    def _check_socket_sharing(self, topo: Any, report: Any) -> None:
+        """Two vxlans of one namespace that the kernel tells apart by nothing it compares
+        (EEXIST: "A VXLAN device with the specified VNI already exists"). Reported on each
+        later entry of the file, naming the first."""
+        if self.id is None and not self.collect_metadata:
+            return  # reported above: no VNI
+        first = _first_vxlans(topo)
+        mine = (self.netns, *self._receive_key())
+        other = first.get(mine, self)
+        if other is self:
+            return
+        where = f"{other.name!r}{' in ' + self.netns if self.netns else ''}"
+        port = mine[2]
+        if self.collect_metadata:
+            report("dstport", f"vxlan {where} is already a collect_metadata vxlan on UDP port "
+                   f"{port}: the kernel refuses a second one in the same namespace",
+                   "give one of them another dstport, or put it in another namespace")
+        else:
+            report("id", f"vxlan {where} already receives VNI {self.id} on UDP port {port}: "
+                   "the kernel refuses a second vxlan with the same VNI and port in one "
+                   "namespace, even with another local or remote address",
+                   "use another id or dstport, or put it in another namespace")
 
     # ---- rendering ------------------------------------------------------------------------
     def draw_edges(self) -> list[DrawEdge]:
@@ -262,3 +303,18 @@ class Vxlan(InterfaceBase):
                          "dst", entry.dst])
         return cmds
 
+
+#: the topology last validated, and the first vxlan of each (namespace, receive key) in it,
+#: so that checking every vxlan of a large file stays linear (a Topology is not hashable)
+_FIRST: list[tuple[weakref.ref[Any], dict[tuple[Any, ...], Vxlan]]] = []
+
+
+def _first_vxlans(topo: Any) -> dict[tuple[Any, ...], Vxlan]:
+    if _FIRST and _FIRST[0][0]() is topo:
+        return _FIRST[0][1]
+    first: dict[tuple[Any, ...], Vxlan] = {}
+    for iface in topo.interfaces:
+        if isinstance(iface, Vxlan) and (iface.id is not None or iface.collect_metadata):
+            first.setdefault((iface.netns, *iface._receive_key()), iface)
+    _FIRST[:] = [(weakref.ref(topo), first)]
+    return first
