@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from .actions import Action
     from .checks import CheckResult
+    from .loader import Limits
     from .plan import Plan
 
 # The planner, apply and the file's model (pydantic, the kinds) are imported by the functions
@@ -143,16 +144,19 @@ class Topology(TopologyData):
         self.destroy()
 
 
-def load_file(path: str | Path) -> Topology:
-    """Load and validate a topology file (raises TopologyError with every problem)."""
+def load_file(path: str | Path, limits: Limits | None = None) -> Topology:
+    """Load and validate a topology file (raises TopologyError with every problem).
+    `limits` (`vnet.loader.Limits`): how much of the file to read, by default the limits
+    the VNET_MAX_* environment variables set."""
     from . import loader  # only loading reads YAML: destroy and show never import it
-    return Topology.of(loader.load_file(path))
+    return Topology.of(loader.load_file(path, limits))
 
 
-def load_text(text: str, file: str = "<string>") -> Topology:
-    """Load and validate a topology from YAML text; `file` names it in error positions."""
+def load_text(text: str, file: str = "<string>", limits: Limits | None = None) -> Topology:
+    """Load and validate a topology from YAML text; `file` names it in error positions,
+    `limits` as for `load_file`."""
     from . import loader  # only loading reads YAML: destroy and show never import it
-    return Topology.of(loader.load_text(text, file))
+    return Topology.of(loader.load_text(text, file, limits))
 
 
 def load_data(data: dict[str, Any], file: str = "<data>") -> Topology:
