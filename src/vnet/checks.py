@@ -154,14 +154,21 @@ def _split(place: str) -> tuple[str, str | None]:
     return ns, (dev or None)
 
 
+def _some(names: list[str], most: int = 10) -> str:
+    """The first names of a list, for a hint (a file may declare thousands)."""
+    more = f", ... ({len(names) - most} more)" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
 def resolve_checks(topo: Any, issues: Collector) -> list[Probe]:
     """Validate each check against the topology and resolve it into a Probe. Every target must
     be an address of an interface in one of the topology's own namespaces."""
     ends = topo.endpoints()
     by_key = {(e.netns, e.name): e for e in ends}
+    declared = set(topo.namespaces)  # a file may declare thousands: no list scan per end
     owners: dict[str, tuple[str, str]] = {}
     for end in ends:
-        if end.netns in topo.namespaces:
+        if end.netns in declared:
             for addr in end.addresses:
                 owners.setdefault(addr.split("/")[0], (end.netns, end.name))
     probes: list[Probe] = []
@@ -178,9 +185,9 @@ def resolve_checks(topo: Any, issues: Collector) -> list[Probe]:
             ([("failover", chk.failover)] if chk.failover else [])
         for field, place in places:
             ns, dev = _split(place)
-            if ns not in topo.namespaces:
+            if ns not in declared:
                 bad(field, f"namespace {ns!r} is not one of this topology's namespaces",
-                    f"use one of: {', '.join(topo.namespaces) or '(none declared)'}")
+                    f"use one of: {_some(topo.namespaces) or '(none declared)'}")
                 ok = False
             elif dev is not None and (ns, dev) not in by_key:
                 bad(field, f"interface {dev!r} is not defined in namespace {ns!r}",

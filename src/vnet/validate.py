@@ -153,12 +153,14 @@ def validate_topology(topo: Topology, issues: Collector,
             else:
                 addr_seen[k] = f"{obj.netns + '/' if obj.netns else ''}{obj.name}"
 
+    checking = _Checking(topo, ends)
     for obj in ends:
         if obj.created_by is None:
-            obj.check(topo, reporter(topo, issues, obj))
+            obj.check(checking, reporter(topo, issues, obj))
     for obj in objs:
         check_vlans(obj, by_key, reporter(topo, issues, obj))
 
+    networks = _Networks(objs, topo.routes, declared_ns)
     route_seen: dict[tuple[Any, ...], int] = {}
     for i, route in enumerate(topo.routes):
         path = f"routes[{i}]"
@@ -172,7 +174,7 @@ def validate_topology(topo: Topology, issues: Collector,
                        topo.where(f"{path}.dev"),
                        "name an interface defined in the same namespace as the route")
         if route.via is not None:
-            _check_gateway(topo, issues, i, route, objs, unvalidated)
+            _check_gateway(topo, issues, i, route, networks, unvalidated)
         if route.key in route_seen:
             other = route_seen[route.key]
             issues.add(f"route to {route.to} is defined twice (same namespace, table, metric)",
@@ -181,7 +183,94 @@ def validate_topology(topo: Topology, issues: Collector,
             route_seen[route.key] = i
 
 
-def _check_gateway(topo: Topology, issues: Collector, i: int, route: Any, objs: list[Any],
+class _Checking:
+    """The topology as the kinds' `check` hooks see it during one validation: the same data,
+    with `endpoints()` made once and room for the indexes the hooks build
+    (`kinds.base.topology_index`), so that a file of thousands of interfaces is not scanned
+    once per interface."""
+
+    def __init__(self, topo: Topology, ends: list[InterfaceBase]) -> None:
+        self._topo = topo
+        self._ends = ends
+        self.indexes: dict[str, Any] = {}
+
+    def endpoints(self) -> list[InterfaceBase]:
+        return self._ends
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._topo, name)
+
+
+class _Networks:
+    """The networks of each namespace's addresses and device routes, indexed by prefix
+    length: finding those that hold a gateway costs one lookup per prefix length in use, not
+    one test per address (a file of thousands of routes would otherwise take minutes)."""
+
+    def __init__(self, objs: list[Any], routes: list[Any], declared: set[str]) -> None:
+        self.declared = declared
+        #: netns -> (version, prefix length) -> network -> [(file order, interface)]
+        self.addresses: dict[Any, dict[tuple[int, int], dict[Any, list[tuple[Any, Any]]]]] = {}
+        #: netns -> (version, prefix length) -> network -> [dev of a device route]
+        self.routes: dict[Any, dict[tuple[int, int], dict[Any, list[Any]]]] = {}
+        self._unknown: set[Any] | None = None
+        self._near: dict[tuple[Any, ...], list[str]] = {}
+        for order, obj in enumerate(objs):
+            for j, addr in enumerate(obj.addresses):
+                net = ipaddress.ip_interface(addr).network
+                self.addresses.setdefault(obj.netns, {}).setdefault(
+                    (net.version, net.prefixlen), {}).setdefault(net, []).append(
+                        ((order, j), obj))
+        for route in routes:
+            if route.via is None and route.to != "default":
+                net = ipaddress.ip_network(route.to)
+                self.routes.setdefault(route.netns, {}).setdefault(
+                    (net.version, net.prefixlen), {}).setdefault(net, []).append(route.dev)
+
+    def unknown(self, topo: Topology,
+                unvalidated: list[Unvalidated] | tuple[Unvalidated, ...]) -> set[Any]:
+        """The namespaces where the file does not know every interface (an external's, an
+        invalid entry's), found once."""
+        if self._unknown is None:
+            self._unknown = {o.netns for o in topo.externals} | \
+                {stub.key[0] for stub in unvalidated}
+        return self._unknown
+
+    @staticmethod
+    def _holding(index: dict[tuple[int, int], dict[Any, list[Any]]], gateway: Any) -> Any:
+        """Every entry whose network holds `gateway`."""
+        for (version, plen), nets in index.items():
+            if version == gateway.version:
+                yield from nets.get(ipaddress.ip_network((gateway, plen), strict=False), ())
+
+    def interface(self, ns: Any, gateway: Any, dev: str | None) -> Any:
+        """The first interface of the file (through `dev` if given) in `ns` with an address
+        on a network that holds `gateway`, or None."""
+        found = [(order, obj) for order, obj in self._holding(self.addresses.get(ns, {}),
+                                                               gateway)
+                 if dev is None or obj.name == dev]
+        return min(found, key=lambda entry: entry[0])[1] if found else None
+
+    def device_route(self, ns: Any, gateway: Any, dev: str | None) -> bool:
+        """Whether a device route of the file in `ns` (through `dev` if given) holds it."""
+        return any(dev is None or other == dev
+                   for other in self._holding(self.routes.get(ns, {}), gateway))
+
+    def near(self, ns: Any, version: int, dev: str | None, most: int = 5) -> list[str]:
+        """The first networks of that version on interfaces in `ns`, for an error to show
+        (found once per namespace, version and device: every route may be in error)."""
+        key = (ns, version, dev)
+        if key not in self._near:
+            found = sorted((order, net, obj.name)
+                           for (v, _), nets in self.addresses.get(ns, {}).items()
+                           if v == version for net, entries in nets.items()
+                           for order, obj in entries if dev is None or obj.name == dev)
+            shown = [f"{net} on {name}" for _, net, name in found[:most]]
+            self._near[key] = shown + ([f"{len(found) - most} more"]
+                                       if len(found) > most else [])
+        return self._near[key]
+
+
+def _check_gateway(topo: Topology, issues: Collector, i: int, route: Any, networks: _Networks,
                    unvalidated: list[Unvalidated] | tuple[Unvalidated, ...]) -> None:
     """A gateway the kernel can reach: on the network of an address of an interface in the
     route's namespace (through `dev` if the route names one), or of a device route of the
@@ -189,33 +278,23 @@ def _check_gateway(topo: Topology, issues: Collector, i: int, route: Any, objs: 
     Checked only where the file knows every interface: not in the namespace vnet runs in (the
     host's own interfaces are there), nor where an external or an invalid entry lives."""
     ns = route.netns
-    if ns is None or ns not in topo.namespaces or any(o.netns == ns for o in topo.externals) or \
-            any(stub.key[0] == ns for stub in unvalidated):
+    if ns is None or ns not in networks.declared or ns in networks.unknown(topo, unvalidated):
         return
     gateway = ipaddress.ip_address(route.via)
     if gateway.is_link_local:
         return  # reached through any interface's own link-local network
-    near: list[str] = []
-    for obj in objs:
-        if obj.netns != ns or (route.dev is not None and obj.name != route.dev):
-            continue
-        for addr in obj.addresses:
-            net = ipaddress.ip_interface(addr).network
-            if net.version == gateway.version:
-                near.append(f"{net} on {obj.name}")
-            if gateway in net:
-                if obj.state == "down":
-                    issues.add(f"gateway {gateway} is reached through {obj.name}, which is down "
-                               "in the file: the kernel refuses a route through an interface "
-                               "that is down", f"routes[{i}].via", topo.where(f"routes[{i}].via"),
-                               f"set state: up on {obj.name}, or route through another "
-                               "interface")
-                return
-    for other in topo.routes:
-        if other.netns == ns and other.via is None and other.to != "default" and \
-                (route.dev is None or other.dev == route.dev) and \
-                gateway in ipaddress.ip_network(other.to):
-            return
+    obj = networks.interface(ns, gateway, route.dev)
+    if obj is not None:
+        if obj.state == "down":
+            issues.add(f"gateway {gateway} is reached through {obj.name}, which is down "
+                       "in the file: the kernel refuses a route through an interface "
+                       "that is down", f"routes[{i}].via", topo.where(f"routes[{i}].via"),
+                       f"set state: up on {obj.name}, or route through another "
+                       "interface")
+        return
+    if networks.device_route(ns, gateway, route.dev):
+        return
+    near = networks.near(ns, gateway.version, route.dev)
     where = f"namespace {ns}" + (f" through {route.dev}" if route.dev else "")
     known = f" (it has {', '.join(near)})" if near else ""
     issues.add(f"gateway {gateway} is not on the network of any interface in {where}{known}: "

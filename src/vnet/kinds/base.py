@@ -483,19 +483,47 @@ class NotCapturable(Exception):
     wrong file."""
 
 
+def topology_index(topo: Any, name: str, build: Callable[[Any], Any]) -> Any:
+    """`build(topo)`, an index of the topology's interfaces, computed once per validation run
+    when `topo` keeps `indexes` (validation hands the kinds' `check` hooks a topology that
+    does; anything else builds it on each call): a check looks a name up instead of scanning
+    every interface, so a file of thousands of interfaces is checked in linear time."""
+    memo = getattr(topo, "indexes", None)
+    if memo is None:
+        return build(topo)
+    if name not in memo:
+        memo[name] = build(topo)
+    return memo[name]
+
+
+def ends_by_key(topo: Any) -> dict[tuple[str | None, str], Any]:
+    """(netns, name) -> the first interface end of that key the topology creates."""
+    return topology_index(topo, "ends_by_key", lambda t: {
+        e.key: e for e in reversed(t.endpoints())})
+
+
+def namespaces_by_name(topo: Any) -> dict[str, set[str | None]]:
+    """Interface name -> the namespaces where an end or an external of that name is."""
+    def build(t: Any) -> dict[str, set[str | None]]:
+        out: dict[str, set[str | None]] = {}
+        for netns, name in [*(e.key for e in t.endpoints()), *(x.key for x in t.externals)]:
+            out.setdefault(name, set()).add(netns)
+        return out
+    return topology_index(topo, "namespaces_by_name", build)
+
+
 def check_link_netns(iface: Any, topo: Any, report: Callable[..., None]) -> None:
     """For kinds whose parent (`link`) may live in another namespace (`link_netns`): that
     namespace must be declared, and a parent that is not where vnet looks for it but in one
     other namespace gets the link_netns that finds it."""
     ns, parent = iface.parent_netns(), iface.parent()
     if "link_netns" in iface.model_fields_set and ns is not None:
-        if ns not in topo.namespaces:
+        if ns not in topology_index(topo, "declared", lambda t: set(t.namespaces)):
             report("link_netns", f"namespace {ns!r} is not declared",
                    f"add {ns!r} to 'namespaces', or fix the name")
         return
-    here = {(e.netns, e.name) for e in topo.endpoints()} | {ext.key for ext in topo.externals}
-    found = [n for n, name in here if name == parent]
-    if (ns, parent) in here or len(found) != 1 or "link_netns" in iface.model_fields_set:
+    found = sorted(namespaces_by_name(topo).get(parent, ()), key=str)
+    if ns in found or len(found) != 1 or "link_netns" in iface.model_fields_set:
         return
     other = found[0]
     report("link_netns",

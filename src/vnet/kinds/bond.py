@@ -24,7 +24,16 @@ from pydantic import Field
 
 from ..actions import Action, Request
 from . import register
-from .base import IP, IfName, InterfaceBase, Option, bool_option, enum_option, int_option
+from .base import (
+    IP,
+    IfName,
+    InterfaceBase,
+    Option,
+    bool_option,
+    ends_by_key,
+    enum_option,
+    int_option,
+)
 
 MODES = {"balance-rr": 0, "active-backup": 1, "balance-xor": 2, "broadcast": 3, "802.3ad": 4,
          "balance-tlb": 5, "balance-alb": 6}
@@ -172,8 +181,7 @@ class Bond(InterfaceBase):
                    "balance-tlb and balance-alb have a preferred port",
                    "set mode: active-backup, or remove primary")
         if self.primary is not None:
-            port = next((e for e in topo.endpoints() if e.netns == self.netns
-                         and e.name == self.primary), None)
+            port = ends_by_key(topo).get((self.netns, self.primary))
             if port is None:
                 port = next((e for e in topo.externals if e.netns == self.netns
                              and e.name == self.primary), None)

@@ -29,7 +29,15 @@ from typing import Any, Literal
 from pydantic import Field
 
 from . import register
-from .base import IP, DrawEdge, InterfaceBase, Option, bool_option, int_option
+from .base import (
+    IP,
+    DrawEdge,
+    InterfaceBase,
+    Option,
+    bool_option,
+    int_option,
+    topology_index,
+)
 
 #: the kernel's (and IANA's) port when dstport is not given
 GENEVE_PORT = 6081
@@ -170,27 +178,33 @@ class Geneve(InterfaceBase):
                    "remove udpcsum: false, or use an IPv4 remote")
         self._check_port_sharing(topo, report)
 
+    def _port(self) -> int:
+        return self.dstport if self.dstport is not None else GENEVE_PORT
+
     def _check_port_sharing(self, topo: Any, report: Any) -> None:
         """What the kernel refuses between the geneves of one namespace (geneve_configure):
         two with the same VNI, remote and port (EBUSY), and a collect_metadata one sharing
-        its port with any other (EPERM). Reported on the later entry of the file."""
-        port = self.dstport if self.dstport is not None else GENEVE_PORT
-        for other in topo.interfaces:
-            if other is self:
-                return
-            if not isinstance(other, Geneve) or other.netns != self.netns:
-                continue
-            if (other.dstport if other.dstport is not None else GENEVE_PORT) != port:
-                continue
+        its port with any other (EPERM). Reported on the later entry of the file, naming the
+        first earlier one it clashes with."""
+        index = topology_index(topo, "geneves", _Geneves)
+        port = self._port()
+        if self.collect_metadata:
+            other = index.first_before(("any", self.netns, port), self)
+        else:
+            other = index.first_before(("metadata", self.netns, port), self)
+        where = f"{other.name!r}{' in ' + self.netns if self.netns else ''}" if other else ""
+        if other is not None:
+            report("dstport", f"geneve {where} already uses UDP port {port}, and a "
+                   "collect_metadata geneve must have its port to itself",
+                   f"give one of them another dstport (e.g. dstport: {port + 1})")
+        if self.collect_metadata:
+            return
+        other = index.first_before(("same", self.netns, port, self.id, self.remote), self)
+        if other is not None:
             where = f"{other.name!r}{' in ' + self.netns if self.netns else ''}"
-            if self.collect_metadata or other.collect_metadata:
-                report("dstport", f"geneve {where} already uses UDP port {port}, and a "
-                       "collect_metadata geneve must have its port to itself",
-                       f"give one of them another dstport (e.g. dstport: {port + 1})")
-            elif (other.id, other.remote) == (self.id, self.remote):
-                report("id", f"geneve {where} already tunnels VNI {self.id} to {self.remote} on "
-                       f"UDP port {port}; the kernel refuses a second one",
-                       "use another id, remote or dstport")
+            report("id", f"geneve {where} already tunnels VNI {self.id} to {self.remote} on "
+                   f"UDP port {port}; the kernel refuses a second one",
+                   "use another id, remote or dstport")
 
     # ---- rendering ------------------------------------------------------------------------
     def draw_edges(self) -> list[DrawEdge]:
@@ -213,3 +227,31 @@ class Geneve(InterfaceBase):
     def ip_commands(self) -> list[list[str]]:
         ns = ["-n", self.netns] if self.netns else []
         return [["ip", *ns, "link", "add", self.name, "type", "geneve", *self.ip_type_args()]]
+
+
+class _Geneves:
+    """The geneves of a topology, indexed for `_check_port_sharing`: the first of each port,
+    the first collect_metadata one of each port, the first of each (VNI, remote, port)."""
+
+    def __init__(self, topo: Any) -> None:
+        self.order: dict[int, int] = {}
+        self.first: dict[tuple[Any, ...], Geneve] = {}
+        for i, iface in enumerate(topo.interfaces):
+            if not isinstance(iface, Geneve):
+                continue
+            self.order[id(iface)] = i
+            port = iface._port()
+            keys: list[tuple[Any, ...]] = [("any", iface.netns, port)]
+            if iface.collect_metadata:
+                keys.append(("metadata", iface.netns, port))
+            else:
+                keys.append(("same", iface.netns, port, iface.id, iface.remote))
+            for key in keys:
+                self.first.setdefault(key, iface)
+
+    def first_before(self, key: tuple[Any, ...], me: Geneve) -> Geneve | None:
+        """The first geneve of `key`, if it comes before `me` in the file."""
+        other = self.first.get(key)
+        if other is None or self.order[id(other)] >= self.order[id(me)]:
+            return None
+        return other

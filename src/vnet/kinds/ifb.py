@@ -33,7 +33,7 @@ from ..features.shaping import (
     xmittime,
 )
 from . import register
-from .base import DrawEdge, IfName, InterfaceBase
+from .base import DrawEdge, IfName, InterfaceBase, ends_by_key, topology_index
 
 
 @register
@@ -69,7 +69,8 @@ class Ifb(InterfaceBase):
 
     # ---- checks ---------------------------------------------------------------------------
     def check(self, topo: Any, report: Any) -> None:
-        known = {end.key for end in topo.endpoints()} | {e.key for e in topo.externals}
+        known = topology_index(topo, "keys", lambda t: {*ends_by_key(t),
+                                                         *(e.key for e in t.externals)})
         seen: set[str] = set()
         for i, src in enumerate(self.redirect_from):
             field = f"redirect_from[{i}]"
@@ -85,16 +86,18 @@ class Ifb(InterfaceBase):
             elif src in seen:
                 report(field, f"redirect source {src!r} is listed twice", "remove one")
             seen.add(src)
-        for other in topo.interfaces:
-            if other is self or not isinstance(other, Ifb) or other.netns != self.netns:
-                continue
-            both = sorted(set(self.redirect_from) & set(other.redirect_from))
-            if both and topo.interfaces.index(other) < topo.interfaces.index(self):
-                i = self.redirect_from.index(both[0])
-                report(f"redirect_from[{i}]",
-                       f"{both[0]!r} is already redirected to IFB {other.name!r}; the first "
-                       "redirect takes every packet, so a second one never sees any",
-                       "redirect each interface to one IFB")
+        first = topology_index(topo, "ifb_sources", _first_ifbs)
+        owners: dict[int, tuple[Ifb, str]] = {}  # each earlier IFB, with the first source
+        for src in sorted(set(self.redirect_from)):
+            owner = first.get((self.netns, src), self)
+            if owner is not self:
+                owners.setdefault(id(owner), (owner, src))
+        for other, src in owners.values():
+            i = self.redirect_from.index(src)
+            report(f"redirect_from[{i}]",
+                   f"{src!r} is already redirected to IFB {other.name!r}; the first "
+                   "redirect takes every packet, so a second one never sees any",
+                   "redirect each interface to one IFB")
 
     # ---- plan -----------------------------------------------------------------------------
     def _at(self, name: str | None = None) -> str:
@@ -313,3 +316,13 @@ def _unredirect(st: Any, ns: str | None, live: Any, keep: set[str]) -> list[Acti
                 "remove", subject, "vnet added it; other ingress filters stay",
                 [Request("tc.redirect_del", ns, {"ifname": src, "to": live.name})], [readd]))
     return actions
+
+
+def _first_ifbs(topo: Any) -> dict[tuple[str | None, str], Ifb]:
+    """(netns, source) -> the first IFB of the file that redirects it."""
+    first: dict[tuple[str | None, str], Ifb] = {}
+    for iface in topo.interfaces:
+        if isinstance(iface, Ifb):
+            for src in iface.redirect_from:
+                first.setdefault((iface.netns, src), iface)
+    return first

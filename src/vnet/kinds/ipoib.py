@@ -19,7 +19,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field
 
 from . import register
-from .base import PROBE_PARENT, IfName, InterfaceBase, Option, bool_option, enum_option
+from .base import (
+    PROBE_PARENT,
+    IfName,
+    InterfaceBase,
+    Option,
+    bool_option,
+    ends_by_key,
+    enum_option,
+)
 
 ARPHRD_INFINIBAND = 32
 FULL_MEMBER = 0x8000
@@ -87,8 +95,7 @@ class Ipoib(InterfaceBase):
 
     # ---- checks ---------------------------------------------------------------------------
     def check(self, topo: Any, report: Any) -> None:
-        made = {(e.netns, e.name): e for e in topo.endpoints()}
-        parent = made.get((self.netns, self.link))
+        parent = ends_by_key(topo).get((self.netns, self.link))
         if parent is not None:
             report("link", f"the parent {self.link!r} is a {parent.kind} that vnet creates; an "
                    "ipoib sits on an InfiniBand device, which only the HCA driver makes",

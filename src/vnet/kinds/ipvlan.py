@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from . import register
-from .base import PROBE_PARENT, OnParent, Option
+from .base import PROBE_PARENT, OnParent, Option, topology_index
 
 MODES = {"l2": 0, "l3": 1, "l3s": 2}
 FLAGS = {"bridge": 0, "private": 1, "vepa": 2}
@@ -75,25 +75,25 @@ class IpvlanLike(OnParent):
         if self.mac is not None:
             report("mac", f"an {self.kind_name} has its parent's MAC; it cannot have its own",
                    "remove mac (use macvlan/macvtap for a MAC of its own)")
-        # earlier siblings on the same parent: the kernel keeps one mode and flag per parent
-        for other in topo.endpoints():
-            if other is self:
-                break
-            if (other.kind_name not in self.ipvlan_family or not isinstance(other, IpvlanLike)
-                    or (other.link_netns, other.link) != (self.link_netns, self.link)):
-                continue
-            mine, theirs = self.mode or DEFAULT_MODE, other.mode or DEFAULT_MODE
-            if mine != theirs:
-                report("mode", f"mode {mine} differs from mode {theirs} of {other.name!r} on the "
-                       f"same parent {self.link!r}; the kernel keeps one mode per parent",
-                       f"give every ipvlan on {self.link!r} the same mode (omitted means "
-                       f"{DEFAULT_MODE})")
-                break
-            if self.flag is not None and other.flag is not None and self.flag != other.flag:
-                report("flag", f"flag {self.flag} differs from flag {other.flag} of "
-                       f"{other.name!r} on the same parent {self.link!r}; the kernel keeps "
-                       "one flag per parent", f"give every ipvlan on {self.link!r} one flag")
-                break
+        # earlier siblings on the same parent: the kernel keeps one mode and flag per parent;
+        # the first earlier one that differs in either is named
+        siblings = topology_index(topo, "ipvlan_siblings", _Siblings)
+        mine = self.mode or DEFAULT_MODE
+        other_mode = siblings.first_before(self, "mode", lambda v: v != mine)
+        other_flag = siblings.first_before(self, "flag", lambda v: v is not None and
+                                           self.flag is not None and v != self.flag)
+        if other_mode is not None and (other_flag is None or other_mode[0] <= other_flag[0]):
+            other = other_mode[1]
+            theirs = other.mode or DEFAULT_MODE
+            report("mode", f"mode {mine} differs from mode {theirs} of {other.name!r} on the "
+                   f"same parent {self.link!r}; the kernel keeps one mode per parent",
+                   f"give every ipvlan on {self.link!r} the same mode (omitted means "
+                   f"{DEFAULT_MODE})")
+        elif other_flag is not None:
+            other = other_flag[1]
+            report("flag", f"flag {self.flag} differs from flag {other.flag} of "
+                   f"{other.name!r} on the same parent {self.link!r}; the kernel keeps "
+                   "one flag per parent", f"give every ipvlan on {self.link!r} one flag")
         super().check(topo, report)
 
     # ---- rendering ------------------------------------------------------------------------
@@ -122,3 +122,33 @@ class Ipvtap(IpvlanLike):
     probe = {"link": PROBE_PARENT}
     use_when = ("Give a VM (QEMU opens /dev/tapN) a place on a host NIC that must keep a\n"
                 "single MAC: ipvlan with a tap character device.")
+
+
+class _Siblings:
+    """The ipvlans and ipvtaps of a topology by parent, indexed for `IpvlanLike.check`: the
+    position of each, and per parent the first position of each mode and of each flag (a
+    few values each), so that "the first earlier sibling that differs" is a lookup."""
+
+    def __init__(self, topo: Any) -> None:
+        self.order: dict[int, int] = {}
+        #: (parent key, "mode" | "flag", value) -> (position, first sibling with it)
+        self.first: dict[tuple[Any, ...], tuple[int, IpvlanLike]] = {}
+        self.values: dict[tuple[Any, ...], set[Any]] = {}
+        for i, end in enumerate(topo.endpoints()):
+            if not isinstance(end, IpvlanLike) or end.kind_name not in end.ipvlan_family:
+                continue
+            self.order[id(end)] = i
+            parent = (end.ipvlan_family, end.link_netns, end.link)
+            for what, value in (("mode", end.mode or DEFAULT_MODE), ("flag", end.flag)):
+                self.first.setdefault((parent, what, value), (i, end))
+                self.values.setdefault((parent, what), set()).add(value)
+
+    def first_before(self, me: IpvlanLike, what: str,
+                     differs: Any) -> tuple[int, IpvlanLike] | None:
+        """The first sibling before `me` on its parent whose `what` satisfies `differs`."""
+        parent = (me.ipvlan_family, me.link_netns, me.link)
+        mine = self.order[id(me)]
+        found = [self.first[(parent, what, value)]
+                 for value in self.values.get((parent, what), ()) if differs(value)]
+        found = [entry for entry in found if entry[0] < mine]
+        return min(found, key=lambda entry: entry[0]) if found else None

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..actions import Action, Request
 from ..observe import TEAMD_KEY
 from . import register
-from .base import IP, InterfaceBase, NotCapturable, Option
+from .base import IP, InterfaceBase, NotCapturable, Option, topology_index
 
 RunnerName = Literal["activebackup", "loadbalance", "lacp", "roundrobin", "broadcast", "random"]
 LinkWatchName = Literal["ethtool", "arp_ping", "nsna_ping"]
@@ -247,9 +247,9 @@ class Team(InterfaceBase):
                            f"{'IPv6' if want_v6 else 'IPv4'} address, not {value}",
                            "use arp_ping for IPv4, nsna_ping for IPv6")
         # teamd's control socket is /run/teamd/NAME.sock: one team of a name per host
-        for other in topo.endpoints():
-            if other is not self and other.kind == "team" and other.name == self.name and \
-                    other.netns != self.netns and other.path < self.path:
+        teams = topology_index(topo, "teams_by_name", _teams_by_name)
+        for other in teams.get(self.name, ()):
+            if other is not self and other.netns != self.netns and other.path < self.path:
                 report("name", f"team {self.name!r} is also defined in "
                        f"{other.netns or 'the namespace vnet runs in'} ({other.path}); teamd's "
                        f"control socket /run/teamd/{self.name}.sock is per name",
@@ -260,3 +260,12 @@ class Team(InterfaceBase):
         cmd = ["teamd", "-d", "-t", self.name, "-c",
                json.dumps(self.teamd_config(), separators=(",", ":"))]
         return [["ip", "netns", "exec", self.netns, *cmd] if self.netns else cmd]
+
+
+def _teams_by_name(topo: Any) -> dict[str, list[Any]]:
+    """Name -> the teams of the file of that name, in any namespace."""
+    out: dict[str, list[Any]] = {}
+    for end in topo.endpoints():
+        if end.kind == "team":
+            out.setdefault(end.name, []).append(end)
+    return out

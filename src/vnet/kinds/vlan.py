@@ -35,6 +35,7 @@ from .base import (
     Option,
     check_link_netns,
     int_option,
+    topology_index,
 )
 
 PROTOCOLS = {"802.1Q": 0x8100, "802.1ad": 0x88A8}
@@ -230,17 +231,19 @@ class Vlan(InterfaceBase):
         return out
 
     # ---- checks ---------------------------------------------------------------------------
+    def _parent_key(self) -> tuple[Any, ...]:
+        """What the kernel allows one VLAN of: parent (and its namespace), id, protocol."""
+        return (self.parent_netns(), self.link, self.id, self.protocol or "802.1Q")
+
     def check(self, topo: Any, report: Any) -> None:
         check_link_netns(self, topo, report)
-        mine = (self.parent_netns(), self.link, self.id, self.protocol or "802.1Q")
-        for other in topo.endpoints():
-            if other is self or not isinstance(other, Vlan):
-                continue
-            if (other.parent_netns(), other.link, other.id, other.protocol or "802.1Q") == mine:
-                report("id", f"VLAN {self.id} ({mine[3]}) on {self.link!r} is also "
-                       f"{other.name!r}; the kernel allows one per parent and protocol",
-                       "remove one of them, or use another id")
-                break
+        mine = self._parent_key()
+        same = topology_index(topo, "vlans_by_parent", _vlans_by_parent).get(mine, [])
+        other = next((v for v in same[:2] if v is not self), None)
+        if other is not None:
+            report("id", f"VLAN {self.id} ({mine[3]}) on {self.link!r} is also "
+                   f"{other.name!r}; the kernel allows one per parent and protocol",
+                   "remove one of them, or use another id")
         for opt in QOS:
             seen: dict[int, int] = {}
             for i, entry in enumerate(getattr(self, opt) or []):
@@ -281,3 +284,12 @@ def _with_zeros(want: list[tuple[int, int]],
     """The entries to send so the kernel ends with `want`: `have`'s others mapped to 0."""
     keys = {a for a, _ in want}
     return sorted(want + [(a, 0) for a, _ in have if a not in keys])
+
+
+def _vlans_by_parent(topo: Any) -> dict[tuple[Any, ...], list[Vlan]]:
+    """Each (parent netns, parent, id, protocol) -> its VLANs, in the file's order."""
+    out: dict[tuple[Any, ...], list[Vlan]] = {}
+    for end in topo.endpoints():
+        if isinstance(end, Vlan):
+            out.setdefault(end._parent_key(), []).append(end)
+    return out

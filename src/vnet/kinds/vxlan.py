@@ -14,14 +14,22 @@ dstport, srcport, proxy, l2miss, l3miss, udpcsum, collect_metadata — is fixed 
 from __future__ import annotations
 
 import ipaddress
-import weakref
 from typing import Any, Literal
 
 from pydantic import Field
 
 from ..features.fdb import NUD_PERMANENT, ZERO_MAC, FdbEntry, check_fdb, plan_fdb
 from . import register
-from .base import IP, DrawEdge, IfName, InterfaceBase, Option, bool_option, int_option
+from .base import (
+    IP,
+    DrawEdge,
+    IfName,
+    InterfaceBase,
+    Option,
+    bool_option,
+    int_option,
+    topology_index,
+)
 
 #: the kernel's UDP port for a vxlan made without one, or with dstport 0 (not IANA's 4789)
 VXLAN_PORT = 8472
@@ -239,7 +247,7 @@ class Vxlan(InterfaceBase):
         later entry of the file, naming the first."""
         if self.id is None and not self.collect_metadata:
             return  # reported above: no VNI
-        first = _first_vxlans(topo)
+        first = topology_index(topo, "first_vxlans", _first_vxlans)
         mine = (self.netns, *self._receive_key())
         other = first.get(mine, self)
         if other is self:
@@ -304,17 +312,10 @@ class Vxlan(InterfaceBase):
         return cmds
 
 
-#: the topology last validated, and the first vxlan of each (namespace, receive key) in it,
-#: so that checking every vxlan of a large file stays linear (a Topology is not hashable)
-_FIRST: list[tuple[weakref.ref[Any], dict[tuple[Any, ...], Vxlan]]] = []
-
-
 def _first_vxlans(topo: Any) -> dict[tuple[Any, ...], Vxlan]:
-    if _FIRST and _FIRST[0][0]() is topo:
-        return _FIRST[0][1]
+    """(netns, receive key) -> the first vxlan of the file with it."""
     first: dict[tuple[Any, ...], Vxlan] = {}
     for iface in topo.interfaces:
         if isinstance(iface, Vxlan) and (iface.id is not None or iface.collect_metadata):
             first.setdefault((iface.netns, *iface._receive_key()), iface)
-    _FIRST[:] = [(weakref.ref(topo), first)]
     return first
