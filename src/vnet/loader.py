@@ -147,11 +147,22 @@ def _scan_events(text: str, file: str, limits: Limits) -> None:
                "as the levels it repeats), vnet's limit",
                limits.hint("depth", "a topology needs only a few levels: flatten the value"))
 
+    defined: dict[Any, Any] = {}  # anchor -> where it was defined
+
+    def define(event: Any) -> None:
+        first = defined.setdefault(event.anchor, event.start_mark)
+        if first is not event.start_mark:
+            refuse(event, f"anchor &{event.anchor} is defined twice in the file (first at "
+                   f"line {first.line + 1}, column {first.column + 1})",
+                   "give each anchor its own name")
+
     loader = _Base(text)
     try:
         while loader.check_event():
             event = loader.get_event()
             cls = event.__class__
+            if getattr(event, "anchor", None) is not None and cls is not yaml.AliasEvent:
+                define(event)
             if cls is yaml.ScalarEvent:
                 nodes += 1
                 if nodes > limits.nodes:
@@ -190,6 +201,7 @@ def _scan_events(text: str, file: str, limits: Limits) -> None:
                     too_many(event)
             elif cls is yaml.DocumentStartEvent:
                 done.clear()  # anchors belong to one document
+                defined.clear()
     finally:
         loader.dispose()
 
@@ -436,7 +448,8 @@ def load_text(text: str, file: str = "<string>", limits: Limits | None = None) -
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Position(file, mark.line + 1, mark.column + 1) if mark else Position(file, 1, 1)
-        issues.add(f"YAML syntax error: {exc.problem or exc}", where=where,
+        what = ", ".join(str(part) for part in (exc.context, exc.problem) if part) or str(exc)
+        issues.add(f"YAML syntax error: {what}", where=where,
                    hint="fix the YAML syntax (indentation, quotes, ':' after keys)")
         issues.raise_if_any()
         raise AssertionError("unreachable") from None
