@@ -125,12 +125,16 @@ def _scan_events(text: str, file: str, limits: Limits) -> None:
     """Read the parser's events, cheap and before any node exists, and stop at the first
     limit the file passes: its values (an alias counted as all it repeats, so a "billion
     laughs" file stops after `limits.nodes` values, not after gigabytes), its aliases, its
-    nesting (an alias adds the height of what it repeats), and an alias inside the very value
-    it names (a loop). libyaml builds nodes in C without any such check, and building plain
-    data from them walks every alias again: both come only after this."""
-    nodes = aliases = 0
-    done: dict[Any, tuple[int, int]] = {}  # anchor -> (values, height) of its complete value
-    stack: list[list[Any]] = []  # per open collection: [anchor, values before it, reach]
+    nesting (an alias adds the height of what it repeats), the text its values hold once
+    aliases are replaced (at most the file size: a 4 MB text repeated by a thousand aliases
+    would cost gigabytes in error messages), an anchor defined twice, and an alias inside
+    the very value it names (a loop). libyaml builds nodes in C without any such check, and
+    building plain data from them walks every alias again: both come only after this."""
+    nodes = aliases = text_size = 0
+    #: anchor -> (values, height, characters) of its complete value
+    done: dict[Any, tuple[int, int, int]] = {}
+    #: per open collection: [anchor, values before it, deepest level inside, characters before]
+    stack: list[list[Any]] = []
 
     def refuse(event: Any, message: str, hint: str) -> None:
         mark = event.start_mark
@@ -141,6 +145,11 @@ def _scan_events(text: str, file: str, limits: Limits) -> None:
         refuse(event, f"the file holds more than {limits.nodes} values (an alias counts as "
                "every value it repeats), vnet's limit",
                limits.hint("nodes", "make the file smaller, or use fewer aliases"))
+
+    def too_long(event: Any) -> None:
+        refuse(event, f"the values of the file hold more than {limits.file_bytes} characters "
+               "once each alias is replaced by the text it repeats, vnet's limit on a file's "
+               "size", limits.hint("file_bytes", "repeat less text through aliases"))
 
     def too_deep(event: Any) -> None:
         refuse(event, f"values nest more than {limits.depth} levels deep here (an alias counts "
@@ -165,23 +174,24 @@ def _scan_events(text: str, file: str, limits: Limits) -> None:
                 define(event)
             if cls is yaml.ScalarEvent:
                 nodes += 1
+                text_size += len(event.value)
                 if nodes > limits.nodes:
                     too_many(event)
                 if event.anchor is not None:
-                    done[event.anchor] = (1, 0)
+                    done[event.anchor] = (1, 0, len(event.value))
             elif cls is yaml.MappingStartEvent or cls is yaml.SequenceStartEvent:
                 if len(stack) >= limits.depth:
                     too_deep(event)
-                stack.append([event.anchor, nodes, len(stack) + 1])
+                stack.append([event.anchor, nodes, len(stack) + 1, text_size])
                 nodes += 1
                 if nodes > limits.nodes:
                     too_many(event)
             elif cls is yaml.MappingEndEvent or cls is yaml.SequenceEndEvent:
-                anchor, before, reach = stack.pop()
+                anchor, before, reach, text_before = stack.pop()
                 if stack:
                     stack[-1][2] = max(stack[-1][2], reach)
                 if anchor is not None:
-                    done[anchor] = (nodes - before, reach - len(stack))
+                    done[anchor] = (nodes - before, reach - len(stack), text_size - text_before)
             elif cls is yaml.AliasEvent:
                 aliases += 1
                 if aliases > limits.aliases:
@@ -191,14 +201,18 @@ def _scan_events(text: str, file: str, limits: Limits) -> None:
                     refuse(event, f"alias *{event.anchor} is inside the value &{event.anchor} "
                            "it repeats: it would repeat itself forever",
                            "an alias can only repeat a value that ends before it")
-                size, height = done.get(event.anchor, (1, 0))  # unknown: compose reports it
+                # an unknown anchor: compose reports it
+                size, height, chars = done.get(event.anchor, (1, 0, 0))
                 if len(stack) + height > limits.depth:
                     too_deep(event)
                 if stack:
                     stack[-1][2] = max(stack[-1][2], len(stack) + height)
                 nodes += size
+                text_size += chars
                 if nodes > limits.nodes:
                     too_many(event)
+                if text_size > limits.file_bytes:
+                    too_long(event)
             elif cls is yaml.DocumentStartEvent:
                 done.clear()  # anchors belong to one document
                 defined.clear()
@@ -660,7 +674,7 @@ def _unknown_field(issues: Collector, pos: _Positions, path: str, key: str,
         hint = f"did you mean {close[0]!r}?"
     else:
         hint = f"valid fields: {', '.join(sorted(valid))}"
-    issues.add(f"unknown field {key!r}", path, pos.where(path, key=True), hint)
+    issues.add(f"unknown field {_SHORT.repr(key)}", path, pos.where(path, key=True), hint)
 
 
 #: a master's list of its ports, as other tools write it: vnet says `master:` on each port

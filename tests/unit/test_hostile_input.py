@@ -116,6 +116,10 @@ HOSTILE = {
                      "VNET_MAX_ALIASES"),
     "three_million_values": ("name: lab\nk: [" + "a," * 1_500_000 + "a]\n", "VNET_MAX_NODES"),
     "nul_bytes": ("name: lab\x00\x00\n", "U+0000"),
+    # 4 MB of text, repeated by 900 aliases: few values, but gigabytes of error messages
+    "long_text_repeated": ("name: lab\nx: &n '" + "x" * (4 * 1024 * 1024 - 40_000) + "'\n"
+                           "interfaces:\n" + "  - {name: *n, kind: bridge}\n" * 900,
+                           "VNET_MAX_FILE_BYTES"),
 }
 
 

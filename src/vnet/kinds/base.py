@@ -50,18 +50,24 @@ def _bad_char(value: str) -> str | None:
         f"U+{ord(char):04X}"
 
 
+def _shown(value: str, most: int = 40) -> str:
+    """A name as an error quotes it: whole, or its start when it is long (a file may hold a
+    name of megabytes)."""
+    return repr(value) if len(value) <= most else f"{value[:most]!r}... ({len(value)} chars)"
+
+
 def check_ifname(value: str) -> str:
     """An interface name as the kernel (dev_valid_name), `ip` and networkd accept it."""
     if not value:
         raise ValueError("interface name is empty")
     if len(value.encode()) > IFNAMSIZ:
         raise ValueError(
-            f"interface name {value!r} is {len(value.encode())} bytes; the kernel allows at most "
-            f"{IFNAMSIZ} — use a shorter name"
+            f"interface name {_shown(value)} is {len(value.encode())} bytes; the kernel allows "
+            f"at most {IFNAMSIZ} — use a shorter name"
         )
     bad = _bad_char(value)
     if bad is not None:
-        raise ValueError(f"interface name {value!r} has the character {bad}: use only "
+        raise ValueError(f"interface name {_shown(value)} has the character {bad}: use only "
                          f"{NAME_RULE}")
     if value in (".", ".."):
         raise ValueError("interface name cannot be '.' or '..'")
@@ -75,12 +81,12 @@ def check_netns_name(value: str) -> str:
     """A namespace name usable as a file under /run/netns, with the characters of a link's."""
     if not value or value in (".", "..") or len(value) > 64:
         raise ValueError(
-            f"namespace name {value!r} must be 1-64 characters (it becomes /run/netns/NAME), "
-            "not '.' or '..'"
+            f"namespace name {_shown(value)} must be 1-64 characters (it becomes "
+            "/run/netns/NAME), not '.' or '..'"
         )
     bad = _bad_char(value)
     if bad is not None:
-        raise ValueError(f"namespace name {value!r} has the character {bad}: use only "
+        raise ValueError(f"namespace name {_shown(value)} has the character {bad}: use only "
                          f"{NAME_RULE}")
     return value
 
