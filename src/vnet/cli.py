@@ -50,6 +50,21 @@ class _LazyConsole:
             self._con = _console(stderr=True)
         self._con.print(*args, **kwargs)
 
+    def lines(self, texts: list[str], style: str, most: int = 1000) -> None:
+        """One line each, unwrapped. Into a pipe or a file, written as they are (a file may
+        hold thousands of mistakes, and rich took seconds to print them one by one); on a
+        terminal in colour, the first `most` and a count of the rest."""
+        if self._con is None:
+            self._con = _console(stderr=True)
+        if not self._con.is_terminal:
+            sys.stderr.write("".join(f"{text}\n" for text in texts))
+            return
+        for text in texts[:most]:
+            self._con.print(text, markup=False, style=style, soft_wrap=True)
+        if len(texts) > most:
+            self._con.print(f"... and {len(texts) - most} more (`vnet validate --json FILE` "
+                            "lists every one)", markup=False)
+
 
 def _emit_json(data: Any) -> None:
     import json
@@ -672,9 +687,8 @@ def _main(argv: Sequence[str] | None) -> int:
         if getattr(args, "json", False):
             _emit_json({"error": "invalid topology", "issues": [i.as_dict() for i in exc.issues]})
         else:
-            for issue in exc.issues:
-                # one issue, one line (soft_wrap): editors and CI parse file:line:col lines
-                err.print(f"error: {issue}", markup=False, style="red", soft_wrap=True)
+            # one issue, one line: editors and CI parse file:line:col lines
+            err.lines([f"error: {issue}" for issue in exc.issues], style="red")
             n = len(exc.issues)
             err.print(f"{n} problem{'' if n == 1 else 's'} found; nothing was changed.",
                       markup=False)

@@ -245,10 +245,12 @@ class _Positions(Mapping[str, Position]):
     def build_root(self, node: yaml.Node) -> Any:
         self.root = node
         data = self.build(node)
-        for key_node in self._repeated:  # rare: find their paths now
-            sub = self._path_of(key_node)
-            self.issues.add(f"{key_node.value!r} appears twice in the same mapping", sub,
-                            self.pos(key_node), "keep one of them")
+        if self._repeated:  # rare: find their paths now, in one walk of the tree
+            paths = self._paths_of({id(node) for node in self._repeated})
+            for key_node in self._repeated:
+                self.issues.add(f"{_SHORT.repr(key_node.value)} appears twice in the same "
+                                "mapping", paths.get(id(key_node), ""), self.pos(key_node),
+                                "keep one of them")
         return data
 
     def build(self, node: yaml.Node) -> Any:
@@ -333,9 +335,15 @@ class _Positions(Mapping[str, Position]):
         if self.root is not None:
             yield from walk(self.root, "", None, True)
 
-    def _path_of(self, target: yaml.Node) -> str:
-        """The field path of a key node (a repeated key's path is its first place's)."""
-        return next((path for path, key in self._places() if key is target), "")
+    def _paths_of(self, targets: set[int]) -> dict[int, str]:
+        """The field path of each key node whose id is in `targets` (a repeated key's path
+        is its first place's), found in one walk: a file may repeat a key thousands of
+        times."""
+        found: dict[int, str] = {}
+        for path, key in self._places():
+            if key is not None and id(key) in targets:
+                found.setdefault(id(key), path)
+        return found
 
     # Mapping: "path" -> the value's position, "path#key" -> its key's (Topology.positions)
     def __getitem__(self, path: str) -> Position:

@@ -137,6 +137,18 @@ def test_hostile_file_gets_one_clear_error_fast_and_small(case: str, tmp_path: P
     assert got.rss_mib < MEMORY_MIB, got
 
 
+def test_forty_thousand_mistakes_are_all_reported_fast_and_small(tmp_path: Path) -> None:
+    """A key repeated 40,000 times: each repetition is reported (finding their paths once
+    took a walk of the file each, and printing them a second per thousand)."""
+    path = tmp_path / "repeated.yaml"
+    path.write_text("name: lab\n" + "a: 1\n" * 40_000, encoding="utf-8")
+    got = _validate(path)
+    assert got.rc == 1 and "40000 problems found" in got.stderr, got.stderr[-500:]
+    assert got.stderr.count("appears twice in the same mapping") == 39_999
+    assert got.wall < _wall_limit() and got.cpu < SECONDS, got[2:]
+    assert got.rss_mib < MEMORY_MIB, got[2:]
+
+
 def test_a_50_mb_file_is_refused_by_its_size_fast_and_small(tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
     line = b"  - {name: br0, kind: bridge}\n"
@@ -333,3 +345,17 @@ def test_data_built_by_a_program_is_not_held_to_the_file_limits(
     assert len(load_data(data).interfaces) == 60
     with pytest.raises(TopologyError, match="VNET_MAX_NODES"):
         vnet.load_text(yaml.safe_dump(data))  # the same as a file: refused
+
+
+def test_a_terminal_shows_the_first_thousand_mistakes_and_counts_the_rest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vnet.cli import main
+    path = tmp_path / "repeated.yaml"
+    path.write_text("name: lab\n" + "a: 1\n" * 1_500, encoding="utf-8")
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich: stderr is a terminal
+    assert main(["validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("appears twice") == 999  # and the unknown field 'a'
+    assert "... and 500 more (`vnet validate --json FILE` lists every one)" in err
+    assert "1500 problems found" in err
