@@ -57,9 +57,12 @@ def lookup(kind: str) -> type[InterfaceBase]:
 
 def unknown_kind_message(kind: str) -> str:
     registry()
-    close = difflib.get_close_matches(kind, list(REGISTRY), n=1)
+    if len(kind) > 40:  # no kind is this long; difflib over megabytes costs seconds and MBs
+        shown, close = f"{kind[:40]!r}... ({len(kind)} chars)", []
+    else:
+        shown, close = repr(kind), difflib.get_close_matches(kind, list(REGISTRY), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"unknown kind {kind!r}; {hint}valid kinds: {', '.join(sorted(REGISTRY))}"
+    return f"unknown kind {shown}; {hint}valid kinds: {', '.join(sorted(REGISTRY))}"
 
 
 def by_kernel_kind(kernel_kind: str | None) -> type[InterfaceBase] | None:

@@ -101,14 +101,15 @@ def check_address(value: str) -> str:
         try:
             bare = ipaddress.ip_address(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not an IPv4 or IPv6 address with prefix") from None
+            raise ValueError(f"{_shown(value)} is not an IPv4 or IPv6 address with "
+                             "prefix") from None
         # the usual prefix of a LAN of the address's family: /24 for IPv4, /64 for IPv6
         raise ValueError(f"address {value!r} has no prefix length — write it as "
                          f"{value}/{24 if bare.version == 4 else 64}")
     try:
         iface = ipaddress.ip_interface(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not an IPv4 or IPv6 address with prefix") from None
+        raise ValueError(f"{_shown(value)} is not an IPv4 or IPv6 address with prefix") from None
     unusable = _unusable(iface.ip)
     if unusable:
         raise ValueError(f"address {iface.with_prefixlen} is {unusable} — give the interface "
@@ -141,14 +142,14 @@ def check_ip(value: str) -> str:
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
-        raise ValueError(f"{value!r} is not an IPv4 or IPv6 address") from None
+        raise ValueError(f"{_shown(value)} is not an IPv4 or IPv6 address") from None
 
 
 def check_mac(value: str) -> str:
     """A unicast Ethernet MAC address, normalised to lower case."""
     mac = value.lower().replace("-", ":")
     if not _MAC.match(mac):
-        raise ValueError(f"{value!r} is not a MAC address like 02:00:00:00:00:01")
+        raise ValueError(f"{_shown(value)} is not a MAC address like 02:00:00:00:00:01")
     if int(mac[:2], 16) & 1:
         raise ValueError(f"{value!r} is a multicast MAC; an interface needs a unicast one "
                          "(first octet even, e.g. 02:...)")
