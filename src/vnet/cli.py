@@ -183,7 +183,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
     topo = _load(args.file)
     progress = None if args.json or args.quiet else _Progress("applying", topo.name)
     try:
-        plan = api.apply(topo, progress=progress, planned=None if args.json else _announce(args))
+        plan = api.apply(topo, progress=progress, planned=None if args.json else _announce(args),
+                         wait=args.wait)
     finally:
         if progress is not None:
             progress.close()
@@ -255,7 +256,8 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     progress = None if args.json or args.quiet else _Progress("destroying", name)
     try:
         plan = api.destroy(name, progress=progress,
-                           planned=None if args.json else _announce(args, teardown=True))
+                           planned=None if args.json else _announce(args, teardown=True),
+                           wait=args.wait)
     finally:
         if progress is not None:
             progress.close()
@@ -523,6 +525,26 @@ def _verbosity(parser: argparse.ArgumentParser, top: bool = False) -> None:
                         help="print every action, with its reason")
 
 
+def _seconds(text: str) -> float:
+    """The SECONDS of --wait: a number of seconds, not negative."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (e.g. 30)")
+    return value
+
+
+def _wait_option(parser: argparse.ArgumentParser) -> None:
+    """--wait [SECONDS], for the commands that take the host lock (apply, destroy)."""
+    parser.add_argument("--wait", nargs="?", type=_seconds, const=None, default=0.0,
+                        metavar="SECONDS",
+                        help="if another vnet is changing the kernel, wait for it (at most "
+                        "SECONDS; without SECONDS, as long as it takes) instead of failing "
+                        "at once")
+
+
 def build_parser() -> argparse.ArgumentParser:
     _cache_argparse_translations()
     from . import __version__
@@ -553,6 +575,7 @@ def build_parser() -> argparse.ArgumentParser:
     _verbosity(sp)
     sp.add_argument("--check", action="store_true",
                     help="run the file's checks after applying (exit 1 if one fails)")
+    _wait_option(sp)
     add("check", cmd_check, "prove the file's checks with real packets (exit 1 on a failure)") \
         .add_argument("file")
     sp = sub.add_parser("exec", help="run a command inside one of vnet's namespaces",
@@ -564,6 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("destroy", cmd_destroy, "remove everything a topology owns", aliases=["down"])
     sp.add_argument("target", metavar="FILE|NAME")
     _verbosity(sp)
+    _wait_option(sp)
     sp = add("show", cmd_show, "a live topology: interfaces, routes and (of a FILE) its "
              "checks; without NAME, as list")
     sp.add_argument("name", nargs="?", metavar="NAME|FILE")
@@ -654,14 +678,48 @@ def main(argv: Sequence[str] | None = None) -> int:
             gc.enable()
 
 
+def _bare_wait_last(argv: list[str]) -> list[str]:
+    """`--wait` without SECONDS right before the file (`vnet apply --wait lab.yaml`) would
+    take the file for its SECONDS: such a bare `--wait` goes to the end of the line."""
+    out = list(argv)
+    for i, word in enumerate(argv[:-1]):
+        if word == "--":
+            break
+        if word == "--wait":
+            try:
+                float(argv[i + 1])
+            except ValueError:
+                if not argv[i + 1].startswith("-"):
+                    del out[i]
+                    out.append("--wait")
+            break
+    return out
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_bare_wait_last(list(sys.argv[1:] if argv is None else argv)))
     if args.command is None:
         parser.error(f"which command? one of: {', '.join(args.command_names)}")
     if args.quiet and args.verbose:
         parser.error("-q (quiet) and -v (verbose) do not go together: choose one")
     err = _LazyConsole()
+    from .errors import listen_warnings
+
+    said: set[str] = set()
+
+    def warning(message: str) -> None:
+        if message in said:  # a record read twice in one command is damaged once
+            return
+        said.add(message)
+        # one line, whatever its length: scripts and CI grep `warning:` lines
+        err.print(f"warning: {message}", markup=False, style="yellow", soft_wrap=True)
+    with listen_warnings(warning):
+        return _run_command(args, err)
+
+
+def _run_command(args: argparse.Namespace, err: _LazyConsole) -> int:
+    """The command of `args`, with its errors turned into text and an exit code."""
     try:
         if args.command == "check":  # its probes enter namespaces without opening the door
             from .errors import missing_capabilities
