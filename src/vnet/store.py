@@ -256,7 +256,7 @@ def host_lock(wait: float | None = 0) -> Iterator[None]:
                 if deadline is not None and time.monotonic() >= deadline:
                     waited = f" after waiting {wait:g} s" if wait else ""
                     raise LockError(
-                        f"another vnet ({_holder(fd)}) is changing the kernel (it holds "
+                        f"another vnet process ({_holder(fd)}) is changing the kernel (it holds "
                         f"{STATE_DIR}/{LOCK_NAME}){waited}; let it finish, or run again with "
                         "--wait [SECONDS] to wait for it") from None
                 time.sleep(pause if deadline is None

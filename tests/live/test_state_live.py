@@ -193,7 +193,7 @@ def test_wait_waits_for_a_second_vnet_that_holds_the_lock(
         started = time.monotonic()
         code, _, err = _run(capsys, "apply", str(ext_file))
         assert code == 1 and time.monotonic() - started < 5
-        assert f"another vnet (pid {holder.pid})" in err and "--wait" in err
+        assert f"another vnet process (pid {holder.pid})" in err and "--wait" in err
         code, _, err = _run(capsys, "apply", "--wait", "0.5", str(ext_file))
         assert code == 1 and "after waiting 0.5 s" in err
         assert _netns() == [] and _nic() == {"mtu": 1400, "master": None}

@@ -376,7 +376,7 @@ def test_a_held_lock_fails_at_once_naming_the_holder_and_wait(private_state_dir:
             with store.host_lock():
                 pass
         assert time.monotonic() - started < 0.5
-        assert "another vnet (pid 4242)" in str(caught.value)
+        assert "another vnet process (pid 4242)" in str(caught.value)
         assert "--wait [SECONDS]" in str(caught.value)
         started = time.monotonic()
         with pytest.raises(LockError, match="after waiting 0.3 s"):
