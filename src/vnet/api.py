@@ -66,7 +66,8 @@ class Topology(TopologyData):
                 backend: Kernel | None = None, wait: float | None = 0) -> Plan:
         """Remove what this topology owns; put back what it changed on other interfaces.
         Returns the executed Plan (empty when nothing was live). `wait` as for `apply`."""
-        return destroy(self.name, backend=backend, progress=progress, wait=wait)
+        return destroy(self.name, backend=backend, progress=progress, wait=wait,
+                       declared=self.namespaces)
 
     def check(self) -> list[CheckResult]:
         """Run the file's `checks:` with real packets, in order; one CheckResult each:
@@ -171,25 +172,30 @@ def owned_namespaces(backend: Kernel, topology: str) -> list[str]:
 
 
 def report_strays(backend: Kernel, declared: Collection[str] = (),
-                  replacing: bool = False) -> None:
+                  doing: str | None = None) -> list[str]:
     """Warn of each entry where named namespaces live that is not a namespace (a file left
-    by an interrupted `ip netns add`): it is ignored. With `replacing` (apply), one the
-    topology `declared` is replaced when it is an empty file (its namespace is created), and
-    a StateError before any change when it is something else."""
+    by an interrupted `ip netns add`): it is ignored, except an empty file of a name the
+    topology `declared` while `doing` "apply" (its namespace replaces it) or "destroy" (it
+    is removed); those names are returned. Applying, a declared name's stray that is
+    anything else is a StateError before any change."""
     from .door.protocol import STRAY_EMPTY_FILE
+    handled: list[str] = []
     for name, what in sorted(backend.stray_netns().items()):
         path = f"{store.NETNS_DIR}/{name}"
-        if replacing and name in declared:
-            if what != STRAY_EMPTY_FILE:
-                raise StateError(f"{path} is {what}, not a namespace, and is in the way of "
-                                 f"namespace {name}: move it away (mv {path} /tmp/) and apply "
-                                 "again")
+        if doing == "apply" and name in declared and what != STRAY_EMPTY_FILE:
+            raise StateError(f"{path} is {what}, not a namespace, and is in the way of "
+                             f"namespace {name}: move it away (mv {path} /tmp/) and apply "
+                             "again")
+        if doing is not None and name in declared and what == STRAY_EMPTY_FILE:
+            handled.append(name)
             warn(f"{path} is {what}, not a mounted namespace (an interrupted `ip netns add` "
-                 f"leaves one): apply replaces it with namespace {name}")
+                 "leaves one): " + (f"apply replaces it with namespace {name}"
+                                    if doing == "apply" else "destroy removes it"))
         else:
             warn(f"{path} is {what}, not a mounted namespace (an interrupted `ip netns add` "
                  "leaves one): ignored; `vnet apply` of a file that declares that namespace "
                  f"replaces it, else remove it (rm {path}) when nothing is creating it")
+    return handled
 
 
 def preflight(topo: TopologyData) -> None:
@@ -259,7 +265,7 @@ def apply(topo: TopologyData, backend: Kernel | None = None,
                              f"`vnet destroy {topo.name}` first (it goes on from the kernel's "
                              "ownership marks and names what it cannot put back), then apply "
                              "again") from None
-        report_strays(nl, topo.namespaces, replacing=True)
+        report_strays(nl, topo.namespaces, doing="apply")
         the_plan = plan_changes(topo, observe_topology(nl, topo, record), record)
         if planned is not None:
             planned(the_plan)
@@ -275,9 +281,12 @@ def apply(topo: TopologyData, backend: Kernel | None = None,
 
 def destroy(name: str, backend: Kernel | None = None,
             progress: Callable[[Action, int, int], None] | None = None,
-            planned: Callable[[Plan], None] | None = None, wait: float | None = 0) -> Plan:
+            planned: Callable[[Plan], None] | None = None, wait: float | None = 0,
+            declared: Collection[str] = ()) -> Plan:
     """Remove everything topology `name` owns; put back what it changed on other interfaces.
     `planned` hears the plan before any of it is carried out; `wait` as for `apply`.
+    `declared`: the namespaces its file declares (destroy FILE): an empty file where one of
+    them would be mounted (an interrupted creation left it) is removed too.
 
     A damaged record does not stop it: it goes on from the kernel's ownership marks (and
     what of the record is sound), warns naming what it cannot put back, and keeps the
@@ -292,10 +301,11 @@ def destroy(name: str, backend: Kernel | None = None,
             record = read_record(name)
         except DamagedRecord as err:
             damaged, record = err, err.salvaged
-        report_strays(nl)
+        strays = report_strays(nl, declared, doing="destroy")
         empty = TopologyData(name=name)
         observed = observe_topology(nl, empty, record, teardown=True)
         the_plan = plan_teardown(name, observed, record)
+        the_plan.actions += [_stray_removal(stray) for stray in strays]
         if damaged is not None:
             warn(_damaged_teardown(name, damaged, observed))
         if planned is not None:
@@ -306,6 +316,16 @@ def destroy(name: str, backend: Kernel | None = None,
             store.set_aside(name)
         write_record(Record(name))
         return the_plan
+
+
+def _stray_removal(name: str) -> Action:
+    """The removal of the empty file an interrupted creation of namespace `name` left (the
+    door's `netns.del` unlinks it: there is nothing mounted to unmount)."""
+    from .actions import Action, Request
+    return Action("remove", f"stray {store.NETNS_DIR}/{name} (an empty file)",
+                  "left by an interrupted creation of a namespace the file declares",
+                  [Request("netns.del", None, {"name": name})],
+                  undo_gap="an empty file left by a crash is not put back")
 
 
 def _damaged_teardown(name: str, damaged: DamagedRecord, observed: Observed) -> str:

@@ -251,13 +251,15 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     started = time.monotonic()
     name = args.target
     from_file = os.path.exists(name) or name.endswith((".yaml", ".yml"))
+    declared: list[str] = []
     if from_file:
-        name = _load(name).name
+        topo = _load(name)
+        name, declared = topo.name, list(topo.namespaces)
     progress = None if args.json or args.quiet else _Progress("destroying", name)
     try:
         plan = api.destroy(name, progress=progress,
                            planned=None if args.json else _announce(args, teardown=True),
-                           wait=args.wait)
+                           wait=args.wait, declared=declared)
     finally:
         if progress is not None:
             progress.close()

@@ -102,6 +102,20 @@ def test_stray_netns_files_are_reported_and_replaced_only_when_declared(
     assert _netns() == [] and sorted(os.listdir(NETNS_DIR)) == ["other"]
 
 
+def test_destroy_of_the_file_removes_an_empty_stray_of_its_namespace(
+        ext_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(capsys, "apply", str(ext_file))[0] == 0
+    # an apply adding n2 was killed between creating /run/netns/n2 and mounting it
+    grown = ext_file.with_name("ext2.yaml")
+    grown.write_text(EXT.replace("[n1]", "[n1, n2]"))
+    Path(NETNS_DIR, "n2").touch()
+    code, _, err = _run(capsys, "destroy", str(grown))
+    assert code == 0, err
+    assert "destroy removes it" in err
+    assert _netns() == [] and os.listdir(NETNS_DIR) == []
+    assert _nic() == {"mtu": 1400, "master": None}
+
+
 def test_a_declared_stray_that_is_not_empty_stops_apply_before_any_change(
         ext_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     Path(NETNS_DIR, "n1").write_text("someone's notes\n")

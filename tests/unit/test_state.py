@@ -358,6 +358,26 @@ def test_apply_refuses_a_declared_stray_that_is_not_an_empty_file(
     assert fake.state() == before and fake.log == []
 
 
+def test_destroy_of_a_file_removes_an_empty_stray_of_a_namespace_it_declares(
+        fake: FakeKernel, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _applied(fake, tmp_path, capsys)
+    fake.add_stray("n2")
+    fake.add_stray("other")
+    declaring = written(tmp_path, "ext2.yaml", EXT.replace("[n1]", "[n1, n2]"))
+    code, out, err = run(capsys, "destroy", "-v", str(declaring))
+    assert code == 0, err
+    assert "remove  stray /run/netns/n2 (an empty file)" in out
+    said = _warnings(err)
+    assert "/run/netns/n2" in said[0] and "destroy removes it" in said[0]
+    assert "/run/netns/other" in said[1] and "ignored" in said[1]
+    assert fake.stray_netns() == {"other": "an empty file"}
+    fake.add_stray("n2")  # by NAME, nothing says whose it is: reported, left
+    assert run(capsys, "apply", str(path))[0] == 0
+    code, _, err = run(capsys, "destroy", "ext")
+    assert code == 0 and "/run/netns/n2" in err
+    assert set(fake.stray_netns()) == {"n2", "other"}
+
+
 # ---- the lock --------------------------------------------------------------------------------
 
 def _hold(state: str) -> int:

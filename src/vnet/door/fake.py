@@ -359,6 +359,9 @@ class FakeKernel:
         self._new_netns(name, marker)
 
     def _op_netns_del(self, netns: None, name: str, group: int | None = None) -> None:
+        if name in self.strays:  # nothing mounted: the live door unlinks the file
+            del self.strays[name]
+            return
         st = self.namespaces.get(name)
         if st is None:
             raise _Refused(errno.ENOENT, f"/run/netns/{name} does not exist")
