@@ -299,6 +299,14 @@ def test_a_state_directory_of_the_wrong_type_is_one_clear_error(
     assert fake.state() == before
 
 
+def test_completion_stays_quiet_when_the_state_directory_is_not_vnets(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vnet import completion
+    _state_as(monkeypatch, tmp_path, lambda p: p.write_text(""))
+    monkeypatch.setattr(completion, "_marked_owners", lambda: {"marked"})
+    assert completion.topologies() == ["marked"]
+
+
 def test_a_read_only_state_directory_is_one_clear_error(
         fake: FakeKernel, tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
