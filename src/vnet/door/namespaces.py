@@ -149,8 +149,7 @@ class NamespaceOps:
             lib.mount(b"", NETNS_DIR.encode(), b"none", MS_SHARED | MS_REC, None)
         path = os.path.join(NETNS_DIR, name)
         self._forget_netns_entries()
-        if name in self.stray_netns():
-            self._remove_stray(name)
+        self._remove_stray(name)
         try:
             os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
         except FileExistsError:
@@ -176,10 +175,16 @@ class NamespaceOps:
             raise KernelError(f"create namespace {name}", code)
 
     def _remove_stray(self, name: str) -> None:
-        """Remove /run/netns/NAME when it is an empty plain file and no mount point (what an
-        `ip netns add` killed before its mount leaves); anything else stays, refused."""
+        """Remove /run/netns/NAME when it is a stray that is an empty plain file (what an
+        `ip netns add` killed before its mount leaves); a stray that is anything else stays,
+        refused. A namespace there, or nothing, is left to the creation (EEXIST, or done)."""
         path = os.path.join(NETNS_DIR, name)
-        st = os.lstat(path)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if st.st_dev == os.stat("/proc/thread-self/ns/net").st_dev:
+            return  # a namespace
         if stray_kind(st) != EMPTY_FILE:
             raise KernelError(f"create namespace {name}", errno.EEXIST,
                               f"{path} is {stray_kind(st)}, not a namespace: move it away")
