@@ -255,6 +255,8 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     if from_file:
         topo = _load(name)
         name, declared = topo.name, list(topo.namespaces)
+    # a damaged record of a topology nothing is live of is still something to clear away
+    damaged = _record_damaged(name)
     progress = None if args.json or args.quiet else _Progress("destroying", name)
     try:
         plan = api.destroy(name, progress=progress,
@@ -263,7 +265,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.close()
-    if not plan.has_changes and not from_file:
+    if not plan.has_changes and not from_file and not damaged:
         # a NAME nothing is live of: a typo, most likely (a FILE's topology is real, and
         # destroying what is not there leaves it as asked: exit 0, below)
         raise VnetError(_not_live(name))
@@ -272,9 +274,22 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     elif plan.has_changes:
         from .render.plan_text import destroyed_summary
         print(destroyed_summary(plan, time.monotonic() - started))
+    elif damaged:
+        print(f"{name}: nothing of it is live; its damaged record is set aside.")
     else:
         print(f"{name}: nothing to destroy; vnet owns nothing of that name here.")
     return EXIT_OK
+
+
+def _record_damaged(name: str) -> bool:
+    """Whether topology `name` has a damaged record (destroy sets it aside)."""
+    from . import store
+    from .errors import DamagedRecord
+    try:
+        store.read_record(name)
+    except DamagedRecord:
+        return True
+    return False
 
 
 def _not_live(name: str, path: str | None = None) -> str:

@@ -248,6 +248,19 @@ def test_destroy_goes_on_from_the_marks_and_names_what_it_cannot_put_back(
     assert run(capsys, "list")[1].splitlines()[1:] == []  # nothing left to report
 
 
+def test_destroy_clears_a_damaged_record_of_a_topology_that_is_not_live(
+        fake: FakeKernel, capsys: pytest.CaptureFixture[str], private_state_dir: str) -> None:
+    _record_file(private_state_dir, "gone", "{")
+    assert "gone" in run(capsys, "list")[2]  # warned of on every list until cleared
+    code, out, err = run(capsys, "destroy", "gone")
+    assert code == 0, err
+    assert "gone: nothing of it is live; its damaged record is set aside." in out
+    assert len(_warnings(err)) == 1
+    code, _, err = run(capsys, "list")
+    assert code == 0 and err == ""
+    assert run(capsys, "destroy", "gone")[0] == 1  # now a name nothing is known of
+
+
 def test_destroy_puts_back_what_the_sound_part_of_a_record_says(
         fake: FakeKernel, tmp_path: Path, capsys: pytest.CaptureFixture[str],
         private_state_dir: str) -> None:
