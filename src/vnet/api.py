@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import store
 from .door.protocol import Kernel, Scope
+from .errors import DamagedRecord, StateError, warn
 from .observe import LinkState, NetnsState, Observed
 from .record import Record, parse_ext_key
-from .store import host_lock, read_record, recorded, write_record
+from .store import host_lock, read_record, read_record_or_warn, recorded, write_record
 from .topology import Topology as TopologyData
 
 if TYPE_CHECKING:
@@ -53,17 +55,20 @@ class Topology(TopologyData):
         return plan(self, backend=backend)
 
     def apply(self, progress: Callable[[Action, int, int], None] | None = None, *,
-              backend: Kernel | None = None) -> Plan:
+              backend: Kernel | None = None, wait: float | None = 0) -> Plan:
         """Converge the kernel to this topology, all or nothing; returns the executed Plan
         (empty when the kernel already matched). `progress(action, index, total)` hears each
-        action as it is done. On a refusal, what was done is undone and ApplyError raised."""
-        return apply(self, backend=backend, progress=progress)
+        action as it is done. On a refusal, what was done is undone and ApplyError raised.
+        `wait`: seconds to wait for another vnet that is changing the kernel (None: as long
+        as it takes; 0: a LockError at once)."""
+        return apply(self, backend=backend, progress=progress, wait=wait)
 
     def destroy(self, progress: Callable[[Action, int, int], None] | None = None, *,
-                backend: Kernel | None = None) -> Plan:
+                backend: Kernel | None = None, wait: float | None = 0) -> Plan:
         """Remove what this topology owns; put back what it changed on other interfaces.
-        Returns the executed Plan (empty when nothing was live)."""
-        return destroy(self.name, backend=backend, progress=progress)
+        Returns the executed Plan (empty when nothing was live). `wait` as for `apply`."""
+        return destroy(self.name, backend=backend, progress=progress, wait=wait,
+                       declared=self.namespaces)
 
     def check(self) -> list[CheckResult]:
         """Run the file's `checks:` with real packets, in order; one CheckResult each:
@@ -170,6 +175,33 @@ def owned_namespaces(backend: Kernel, topology: str) -> list[str]:
     return sorted(ns for ns in backend.list_netns() if backend.netns_owner(ns) == topology)
 
 
+def report_strays(backend: Kernel, declared: Collection[str] = (),
+                  doing: str | None = None) -> list[str]:
+    """Warn of each entry where named namespaces live that is not a namespace (a file left
+    by an interrupted `ip netns add`): it is ignored, except an empty file of a name the
+    topology `declared` while `doing` "apply" (its namespace replaces it) or "destroy" (it
+    is removed); those names are returned. Applying, a declared name's stray that is
+    anything else is a StateError before any change."""
+    from .door.protocol import STRAY_EMPTY_FILE
+    handled: list[str] = []
+    for name, what in sorted(backend.stray_netns().items()):
+        path = f"{store.NETNS_DIR}/{name}"
+        if doing == "apply" and name in declared and what != STRAY_EMPTY_FILE:
+            raise StateError(f"{path} is {what}, not a namespace, and is in the way of "
+                             f"namespace {name}: move it away (mv {path} /tmp/) and apply "
+                             "again")
+        if doing is not None and name in declared and what == STRAY_EMPTY_FILE:
+            handled.append(name)
+            warn(f"{path} is {what}, not a mounted namespace (an interrupted `ip netns add` "
+                 "leaves one): " + (f"apply replaces it with namespace {name}"
+                                    if doing == "apply" else "destroy removes it"))
+        else:
+            warn(f"{path} is {what}, not a mounted namespace (an interrupted `ip netns add` "
+                 "leaves one): ignored; `vnet apply` of a file that declares that namespace "
+                 f"replaces it, else remove it (rm {path}) when nothing is creating it")
+    return handled
+
+
 def preflight(topo: TopologyData) -> None:
     """Raise UnsupportedError when this kernel lacks a kind or feature `topo` uses, as the
     probe cache of `vnet kinds` (or a probe of just those kinds, made now) says."""
@@ -209,23 +241,35 @@ def plan(topo: TopologyData, backend: Kernel | None = None) -> Plan:
     if backend is None:
         preflight(topo)
     with _backend(backend) as nl:
-        record = read_record(topo.name)
+        record = read_record_or_warn(topo.name)
+        report_strays(nl)
         return plan_changes(topo, observe_topology(nl, topo, record), record)
 
 
 def apply(topo: TopologyData, backend: Kernel | None = None,
           progress: Callable[[Action, int, int], None] | None = None,
-          planned: Callable[[Plan], None] | None = None) -> Plan:
+          planned: Callable[[Plan], None] | None = None, wait: float | None = 0) -> Plan:
     """Converge the kernel to the topology, all or nothing; returns the plan it carried out.
     `planned` hears the plan before any of it is carried out (the CLI prints its summary).
     Against the live kernel, a kind or feature this kernel lacks is an UnsupportedError
-    before anything is planned."""
+    before anything is planned. `wait`: seconds to wait for the lock another vnet holds
+    (None: as long as it takes). A damaged record is a StateError before any change: apply
+    would write over what it says."""
     from .apply import execute_plan
     from .plan import plan_changes
     if backend is None:
         preflight(topo)
-    with host_lock(), _backend(backend) as nl:
-        record = read_record(topo.name)
+    with host_lock(wait), _backend(backend) as nl:
+        if backend is None:
+            store.check_dir(store.NETNS_DIR, writable=True)
+        try:
+            record = read_record(topo.name)
+        except DamagedRecord as err:
+            raise StateError(f"{err}; apply would write over what it says vnet changed: run "
+                             f"`vnet destroy {topo.name}` first (it goes on from the kernel's "
+                             "ownership marks and names what it cannot put back), then apply "
+                             "again") from None
+        report_strays(nl, topo.namespaces, doing="apply")
         the_plan = plan_changes(topo, observe_topology(nl, topo, record), record)
         if planned is not None:
             planned(the_plan)
@@ -241,22 +285,67 @@ def apply(topo: TopologyData, backend: Kernel | None = None,
 
 def destroy(name: str, backend: Kernel | None = None,
             progress: Callable[[Action, int, int], None] | None = None,
-            planned: Callable[[Plan], None] | None = None) -> Plan:
+            planned: Callable[[Plan], None] | None = None, wait: float | None = 0,
+            declared: Collection[str] = ()) -> Plan:
     """Remove everything topology `name` owns; put back what it changed on other interfaces.
-    `planned` hears the plan before any of it is carried out."""
+    `planned` hears the plan before any of it is carried out; `wait` as for `apply`.
+    `declared`: the namespaces its file declares (destroy FILE): an empty file where one of
+    them would be mounted (an interrupted creation left it) is removed too.
+
+    A damaged record does not stop it: it goes on from the kernel's ownership marks (and
+    what of the record is sound), warns naming what it cannot put back, and keeps the
+    damaged file as NAME.json.damaged."""
     from .apply import execute_plan
     from .plan import plan_teardown
-    with host_lock(), _backend(backend) as nl:
-        record = read_record(name)
+    with host_lock(wait), _backend(backend) as nl:
+        if backend is None:
+            store.check_dir(store.NETNS_DIR, writable=True)
+        damaged: DamagedRecord | None = None
+        try:
+            record = read_record(name)
+        except DamagedRecord as err:
+            damaged, record = err, err.salvaged
+        strays = report_strays(nl, declared, doing="destroy")
         empty = TopologyData(name=name)
         observed = observe_topology(nl, empty, record, teardown=True)
         the_plan = plan_teardown(name, observed, record)
+        the_plan.actions += [_stray_removal(stray) for stray in strays]
+        if damaged is not None:
+            warn(_damaged_teardown(name, damaged, observed))
         if planned is not None:
             planned(the_plan)
         if the_plan.has_changes:
             execute_plan(the_plan, nl, *(p for p in [progress] if p))
+        if damaged is not None:
+            store.set_aside(name)
         write_record(Record(name))
         return the_plan
+
+
+def _stray_removal(name: str) -> Action:
+    """The removal of the empty file an interrupted creation of namespace `name` left (the
+    door's `netns.del` unlinks it: there is nothing mounted to unmount)."""
+    from .actions import Action, Request
+    return Action("remove", f"stray {store.NETNS_DIR}/{name} (an empty file)",
+                  "left by an interrupted creation of a namespace the file declares",
+                  [Request("netns.del", None, {"name": name})],
+                  undo_gap="an empty file left by a crash is not put back")
+
+
+def _damaged_teardown(name: str, damaged: DamagedRecord, observed: Observed) -> str:
+    """What destroy says of a damaged record: what is lost, and the interfaces it does not
+    own that are ports of its links (external ones, most likely, whose MTU or state vnet may
+    have changed)."""
+    ports = sorted(f"{ns}/{link.name}" if ns else link.name
+                   for ns, st in observed.namespaces.items() for link in st.links.values()
+                   if link.master and link.owner != name
+                   and getattr(st.links.get(link.master), "owner", None) == name)
+    text = (f"{damaged}; destroying {name} from the kernel's ownership marks and what of the "
+            "record is sound: what is lost cannot be put back")
+    if ports:
+        text += (f"; check {', '.join(ports)} (not {name}'s, ports of its links: released, "
+                 "with the MTU, state and addresses vnet may have given them)")
+    return text + f"; the damaged record is kept as {damaged.path}.damaged"
 
 
 @dataclass
@@ -409,7 +498,8 @@ def show_topology(name: str, backend: Kernel | None = None, counters: bool = Fal
     file's checks. None when nothing of it is live. Packet counters are read only with
     `counters` (they cost a full read of each namespace)."""
     with _backend(backend) as nl:
-        record = read_record(name)
+        record = read_record_or_warn(name)
+        report_strays(nl)
         owned = sorted(owned_namespaces(nl, name), key=_natural)
         mine = set(owned)
         externals = [parse_ext_key(k)
@@ -458,6 +548,7 @@ def live_topologies(backend: Kernel | None = None) -> list[TopologySummary]:
     """Every live vnet topology, by name (`vnet list`): those owning a namespace or a link of
     the namespace vnet runs in, and those whose record holds changes to put back."""
     with _backend(backend) as nl:
+        report_strays(nl)
         owners = {ns: nl.netns_owner(ns) for ns in nl.list_netns()}
         owned = sorted((ns for ns, owner in owners.items() if owner), key=_natural)
         states = _read(nl, [None, *owned], counters=False, addresses=False)
@@ -481,7 +572,7 @@ def live_topologies(backend: Kernel | None = None) -> list[TopologySummary]:
         if ns_owner:
             of(ns_owner).routes += sum(r.proto == _VNET_ROUTE_PROTO for r in st.routes)
     for name in recorded():
-        record = read_record(name)
+        record = read_record_or_warn(name)
         if name in found or not record.is_empty():
             summary = of(name)
             summary.file = record.source

@@ -48,7 +48,7 @@ from .features.bridge_vlans import (
 from .kinds.base import InterfaceBase, NotCapturable
 from .observe import LinkState, NetnsState, RouteState
 from .record import parse_ext_key
-from .store import read_record
+from .store import read_record_or_warn
 
 #: routing protocols: routes `ip route add` makes (boot, static) and vnet's own
 RTPROT_BOOT, RTPROT_STATIC, RTPROT_VNET = 3, 4, 118
@@ -92,7 +92,7 @@ def _where(ns: str | None) -> str:
 def capture_owned(name: str, backend: Kernel) -> dict[str, Any]:
     """Topology `name`, as the kernel holds it now, as a file's data."""
     owned = owned_namespaces(backend, name)
-    record = read_record(name)
+    record = read_record_or_warn(name)
     ext_keys = sorted(set(record.externals) | set(record.external_addresses))
     spaces: list[str | None] = [None, *owned]
     spaces += [parse_ext_key(k)[0] for k in ext_keys] + [r[0] for r in record.routes]

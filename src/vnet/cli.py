@@ -198,7 +198,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
     topo = _load(args.file)
     progress = None if args.json or args.quiet else _Progress("applying", topo.name)
     try:
-        plan = api.apply(topo, progress=progress, planned=None if args.json else _announce(args))
+        plan = api.apply(topo, progress=progress, planned=None if args.json else _announce(args),
+                         wait=args.wait)
     finally:
         if progress is not None:
             progress.close()
@@ -265,16 +266,21 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     started = time.monotonic()
     name = args.target
     from_file = os.path.exists(name) or name.endswith((".yaml", ".yml"))
+    declared: list[str] = []
     if from_file:
-        name = _load(name).name
+        topo = _load(name)
+        name, declared = topo.name, list(topo.namespaces)
+    # a damaged record of a topology nothing is live of is still something to clear away
+    damaged = _record_damaged(name)
     progress = None if args.json or args.quiet else _Progress("destroying", name)
     try:
         plan = api.destroy(name, progress=progress,
-                           planned=None if args.json else _announce(args, teardown=True))
+                           planned=None if args.json else _announce(args, teardown=True),
+                           wait=args.wait, declared=declared)
     finally:
         if progress is not None:
             progress.close()
-    if not plan.has_changes and not from_file:
+    if not plan.has_changes and not from_file and not damaged:
         # a NAME nothing is live of: a typo, most likely (a FILE's topology is real, and
         # destroying what is not there leaves it as asked: exit 0, below)
         raise VnetError(_not_live(name))
@@ -283,9 +289,22 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     elif plan.has_changes:
         from .render.plan_text import destroyed_summary
         print(destroyed_summary(plan, time.monotonic() - started))
+    elif damaged:
+        print(f"{name}: nothing of it is live; its damaged record is set aside.")
     else:
         print(f"{name}: nothing to destroy; vnet owns nothing of that name here.")
     return EXIT_OK
+
+
+def _record_damaged(name: str) -> bool:
+    """Whether topology `name` has a damaged record (destroy sets it aside)."""
+    from . import store
+    from .errors import DamagedRecord
+    try:
+        store.read_record(name)
+    except DamagedRecord:
+        return True
+    return False
 
 
 def _not_live(name: str, path: str | None = None) -> str:
@@ -538,6 +557,26 @@ def _verbosity(parser: argparse.ArgumentParser, top: bool = False) -> None:
                         help="print every action, with its reason")
 
 
+def _seconds(text: str) -> float:
+    """The SECONDS of --wait: a number of seconds, not negative."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (e.g. 30)")
+    return value
+
+
+def _wait_option(parser: argparse.ArgumentParser) -> None:
+    """--wait [SECONDS], for the commands that take the host lock (apply, destroy)."""
+    parser.add_argument("--wait", nargs="?", type=_seconds, const=None, default=0.0,
+                        metavar="SECONDS",
+                        help="if another vnet is changing the kernel, wait for it (at most "
+                        "SECONDS; without SECONDS, as long as it takes) instead of failing "
+                        "at once")
+
+
 def build_parser() -> argparse.ArgumentParser:
     _cache_argparse_translations()
     from . import __version__
@@ -568,6 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     _verbosity(sp)
     sp.add_argument("--check", action="store_true",
                     help="run the file's checks after applying (exit 1 if one fails)")
+    _wait_option(sp)
     add("check", cmd_check, "prove the file's checks with real packets (exit 1 on a failure)") \
         .add_argument("file")
     sp = sub.add_parser("exec", help="run a command inside one of vnet's namespaces",
@@ -579,6 +619,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("destroy", cmd_destroy, "remove everything a topology owns", aliases=["down"])
     sp.add_argument("target", metavar="FILE|NAME")
     _verbosity(sp)
+    _wait_option(sp)
     sp = add("show", cmd_show, "a live topology: interfaces, routes and (of a FILE) its "
              "checks; without NAME, as list")
     sp.add_argument("name", nargs="?", metavar="NAME|FILE")
@@ -669,14 +710,48 @@ def main(argv: Sequence[str] | None = None) -> int:
             gc.enable()
 
 
+def _bare_wait_last(argv: list[str]) -> list[str]:
+    """`--wait` without SECONDS right before the file (`vnet apply --wait lab.yaml`) would
+    take the file for its SECONDS: such a bare `--wait` goes to the end of the line."""
+    out = list(argv)
+    for i, word in enumerate(argv[:-1]):
+        if word == "--":
+            break
+        if word == "--wait":
+            try:
+                float(argv[i + 1])
+            except ValueError:
+                if not argv[i + 1].startswith("-"):
+                    del out[i]
+                    out.append("--wait")
+            break
+    return out
+
+
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_bare_wait_last(list(sys.argv[1:] if argv is None else argv)))
     if args.command is None:
         parser.error(f"which command? one of: {', '.join(args.command_names)}")
     if args.quiet and args.verbose:
         parser.error("-q (quiet) and -v (verbose) do not go together: choose one")
     err = _LazyConsole()
+    from .errors import listen_warnings
+
+    said: set[str] = set()
+
+    def warning(message: str) -> None:
+        if message in said:  # a record read twice in one command is damaged once
+            return
+        said.add(message)
+        # one line, whatever its length: scripts and CI grep `warning:` lines
+        err.print(f"warning: {message}", markup=False, style="yellow", soft_wrap=True)
+    with listen_warnings(warning):
+        return _run_command(args, err)
+
+
+def _run_command(args: argparse.Namespace, err: _LazyConsole) -> int:
+    """The command of `args`, with its errors turned into text and an exit code."""
     try:
         if args.command == "check":  # its probes enter namespaces without opening the door
             from .errors import missing_capabilities

@@ -49,7 +49,11 @@ def topologies() -> list[str]:
     in (their altname mark). What cannot be read (not root: no entering namespaces) is left
     out without a word: completion never prints an error."""
     from . import store
-    names = set(store.recorded())
+    from .errors import StateError
+    try:
+        names = set(store.recorded())
+    except StateError:  # /run/vnet is not vnet's directory: the commands say so, not a TAB
+        names = set()
     try:
         names |= _marked_owners()
     except OSError:

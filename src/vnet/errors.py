@@ -12,6 +12,13 @@ from __future__ import annotations
 import errno as _errno
 import os
 
+#: typing.TYPE_CHECKING without importing `typing` (see above)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .record import Record
+
 
 class Position:
     """A place in a topology file (1-based line and column); immutable, ordered by place."""
@@ -155,6 +162,55 @@ class ConflictError(VnetError):
 
 class LockError(VnetError):
     """Another vnet process holds the lock."""
+
+
+class StateError(VnetError):
+    """vnet's state on disk cannot be used: /run/vnet or /run/netns is not the directory vnet
+    keeps (a file, a symlink, writable by others), /run is read-only, or a record is damaged
+    where going on would lose what it says (apply). The message names the path and the fix."""
+
+
+class DamagedRecord(StateError):
+    """A topology's record (/run/vnet/NAME.json) is damaged: `salvaged` is what of it is
+    sound, `lost` one sentence per part left out, `path` the file."""
+
+    def __init__(self, path: str, salvaged: Record, lost: list[str]) -> None:
+        self.path = path
+        self.salvaged = salvaged
+        self.lost = lost
+        super().__init__(f"the record {path} is damaged ({'; '.join(lost)})")
+
+
+class VnetWarning(UserWarning):
+    """Something vnet found and went on past (a damaged record, a stray /run/netns entry):
+    the CLI prints it as one `warning:` line; Python callers get it through `warnings`."""
+
+
+#: who hears warnings instead of Python's `warnings` (the CLI, while a command runs)
+_warning_listener: list[Callable[[str], None]] = []
+
+
+def warn(message: str) -> None:
+    """Say `message` as a warning: to the listener the CLI set (`listen_warnings`), else
+    through Python's `warnings` as a VnetWarning."""
+    if _warning_listener:
+        _warning_listener[-1](message)
+        return
+    import warnings
+    warnings.warn(VnetWarning(message), stacklevel=3)
+
+
+class listen_warnings:
+    """While inside, every `warn` goes to `listener(message)` (the CLI prints it)."""
+
+    def __init__(self, listener: Callable[[str], None]) -> None:
+        self.listener = listener
+
+    def __enter__(self) -> None:
+        _warning_listener.append(self.listener)
+
+    def __exit__(self, *exc: object) -> None:
+        _warning_listener.remove(self.listener)
 
 
 class PermissionProblem(VnetError):

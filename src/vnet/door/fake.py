@@ -42,7 +42,7 @@ from ..observe import (
 )
 from ..ownership import netns_owner
 from . import deletion
-from .protocol import Handler, Kernel, Scope, check_table
+from .protocol import STRAY_EMPTY_FILE, Handler, Kernel, Scope, check_table
 
 Key = tuple[str | None, str]
 #: the entry the kernel gives a new bridge and each new port: the default PVID, untagged
@@ -85,6 +85,8 @@ class FakeKernel:
         self.log: list[Request] = []
         #: each link's group (IFLA_GROUP), 0 unless a request gave one
         self.groups: dict[Key, int] = {}
+        #: entries of /run/netns that are not namespaces: name -> what it is (add_stray)
+        self.strays: dict[str, str] = {}
         self._next_index = 1
         self._new_netns(None, None)
         unmodelled = self._not_modelled
@@ -148,6 +150,11 @@ class FakeKernel:
         """A namespace created outside vnet (or by vnet, when `marker` is given)."""
         self._new_netns(name, marker)
 
+    def add_stray(self, name: str, what: str = STRAY_EMPTY_FILE) -> None:
+        """An entry of /run/netns that is not a namespace (a file left by a killed `ip netns
+        add`): listed by `stray_netns`, not by `list_netns`."""
+        self.strays[name] = what
+
     # ---- the Netlink interface -----------------------------------------------------------
     def close(self) -> None:
         """Nothing to close; here so code that closes a backend works on this one."""
@@ -160,6 +167,9 @@ class FakeKernel:
 
     def list_netns(self) -> set[str]:
         return {n for n in self.namespaces if n is not None}
+
+    def stray_netns(self) -> dict[str, str]:
+        return dict(self.strays)
 
     def netns_owner(self, netns: str) -> str | None:
         st = self.namespaces.get(netns)
@@ -341,9 +351,17 @@ class FakeKernel:
 
     # ---- operations ----------------------------------------------------------------------
     def _op_netns_add(self, netns: None, name: str, marker: str | None = None) -> None:
+        if name in self.strays:  # the live door replaces an empty file, refuses the rest
+            if self.strays[name] != STRAY_EMPTY_FILE:
+                raise _Refused(errno.EEXIST, f"/run/netns/{name} is {self.strays[name]}, "
+                               "not a namespace: move it away")
+            del self.strays[name]
         self._new_netns(name, marker)
 
     def _op_netns_del(self, netns: None, name: str, group: int | None = None) -> None:
+        if name in self.strays:  # nothing mounted: the live door unlinks the file
+            del self.strays[name]
+            return
         st = self.namespaces.get(name)
         if st is None:
             raise _Refused(errno.ENOENT, f"/run/netns/{name} does not exist")

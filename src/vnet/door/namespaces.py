@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import KernelError
 from . import rtnl
+from .protocol import STRAY_EMPTY_FILE
 
 NETNS_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
@@ -59,6 +60,21 @@ def room_for_files(wanted: int) -> Iterator[int]:
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+EMPTY_FILE = STRAY_EMPTY_FILE
+
+
+def stray_kind(st: os.stat_result) -> str:
+    """What an entry of /run/netns that is not a namespace is, in words."""
+    import stat
+    if stat.S_ISREG(st.st_mode):
+        return EMPTY_FILE if st.st_size == 0 else f"a file of {st.st_size} bytes"
+    if stat.S_ISDIR(st.st_mode):
+        return "a directory"
+    if stat.S_ISLNK(st.st_mode):
+        return "a symlink"
+    return "a special file"
+
+
 class NamespaceOps:
     """Listing, opening, creating and deleting named namespaces."""
 
@@ -66,13 +82,51 @@ class NamespaceOps:
     _sockets: dict[str | None, Any]
     _reach: Any
     _stop_teamds_in: Any
+    #: /run/netns as last read: (the directory's mtime, namespaces, strays)
+    _netns_cache: tuple[int, frozenset[str], dict[str, str]] | None = None
 
     # ---- namespaces ----------------------------------------------------------------------
     def list_netns(self) -> set[str]:
-        try:
-            return {n for n in os.listdir(NETNS_DIR) if not n.startswith(".")}
-        except FileNotFoundError:
-            return set()
+        """The named namespaces: the entries of /run/netns that are mounted namespaces."""
+        return set(self._netns_entries()[0])
+
+    def stray_netns(self) -> dict[str, str]:
+        """The entries of /run/netns that are not mounted namespaces (a file left by an
+        interrupted `ip netns add`, or put there by hand), each with what it is."""
+        return dict(self._netns_entries()[1])
+
+    def _netns_entries(self) -> tuple[frozenset[str], dict[str, str]]:
+        """(namespaces, strays) of /run/netns, read again whenever the directory changed.
+        A namespace is a file on which the kernel's namespace file system is mounted: the
+        same device as this thread's own namespace file."""
+        from .. import store
+        if not store.check_dir(NETNS_DIR):
+            return frozenset(), {}
+        stamp = os.stat(NETNS_DIR).st_mtime_ns
+        cached = self._netns_cache
+        if cached is not None and cached[0] == stamp:
+            return cached[1], cached[2]
+        nsfs = os.stat("/proc/thread-self/ns/net").st_dev
+        names: set[str] = set()
+        strays: dict[str, str] = {}
+        for entry in os.listdir(NETNS_DIR):
+            if entry.startswith("."):
+                continue
+            try:
+                st = os.lstat(os.path.join(NETNS_DIR, entry))
+            except FileNotFoundError:  # deleted meanwhile
+                continue
+            if st.st_dev == nsfs:
+                names.add(entry)
+            else:
+                strays[entry] = stray_kind(st)
+        self._netns_cache = (stamp, frozenset(names), strays)
+        return self._netns_cache[1], strays
+
+    def _forget_netns_entries(self) -> None:
+        """vnet mounted or unmounted a namespace: read /run/netns afresh next time (mounting
+        over a file leaves the directory's time as it was)."""
+        self._netns_cache = None
 
     def netns_fd(self, netns: str | None) -> int:
         path = "/proc/self/ns/net" if netns is None else os.path.join(NETNS_DIR, netns)
@@ -89,11 +143,13 @@ class NamespaceOps:
     def _create_netns(self, name: str) -> None:
         """`ip netns add`: a new network namespace bind-mounted at /run/netns/NAME."""
         lib = libc()
-        os.makedirs(NETNS_DIR, exist_ok=True)
+        os.makedirs(NETNS_DIR, mode=0o755, exist_ok=True)
         if lib.mount(b"", NETNS_DIR.encode(), b"none", MS_SHARED | MS_REC, None) != 0:
             lib.mount(NETNS_DIR.encode(), NETNS_DIR.encode(), b"none", MS_BIND | MS_REC, None)
             lib.mount(b"", NETNS_DIR.encode(), b"none", MS_SHARED | MS_REC, None)
         path = os.path.join(NETNS_DIR, name)
+        self._forget_netns_entries()
+        self._remove_stray(name)
         try:
             os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
         except FileExistsError:
@@ -113,9 +169,27 @@ class NamespaceOps:
                     os._exit(70)  # stranded in the new namespace: nothing safe is left to do
         finally:
             os.close(own)
+        self._forget_netns_entries()
         if code != 0:
             os.unlink(path)
             raise KernelError(f"create namespace {name}", code)
+
+    def _remove_stray(self, name: str) -> None:
+        """Remove /run/netns/NAME when it is a stray that is an empty plain file (what an
+        `ip netns add` killed before its mount leaves); a stray that is anything else stays,
+        refused. A namespace there, or nothing, is left to the creation (EEXIST, or done)."""
+        path = os.path.join(NETNS_DIR, name)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if st.st_dev == os.stat("/proc/thread-self/ns/net").st_dev:
+            return  # a namespace
+        if stray_kind(st) != EMPTY_FILE:
+            raise KernelError(f"create namespace {name}", errno.EEXIST,
+                              f"{path} is {stray_kind(st)}, not a namespace: move it away")
+        os.unlink(path)
+        self._forget_netns_entries()
 
     def _delete_namespaces(self, items: Sequence[tuple[str, int | None]]
                            ) -> tuple[int, KernelError | None]:
@@ -179,6 +253,7 @@ class NamespaceOps:
         if rt is not None:
             rt.close()
         path = os.path.join(NETNS_DIR, name)
+        self._forget_netns_entries()
         if libc().umount2(path.encode(), MNT_DETACH) != 0:
             code = ctypes.get_errno()
             if code != errno.EINVAL:  # EINVAL: not a mount point any more

@@ -20,6 +20,9 @@ from ..actions import OPERATIONS, Request
 from ..errors import KernelError
 from ..observe import NetnsState, Observed
 
+#: what `Kernel.stray_netns` calls the one kind of stray entry `netns.add` replaces
+STRAY_EMPTY_FILE = "an empty file"
+
 #: a handler: carries out one request's arguments in one namespace
 Handler = Callable[..., None]
 
@@ -72,6 +75,12 @@ class Kernel(Protocol):
         """The named namespaces that exist."""
         ...
 
+    def stray_netns(self) -> dict[str, str]:
+        """Entries where named namespaces live that are not namespaces (a file left by an
+        interrupted creation), each with what it is ("an empty file", "a directory"). A
+        `netns.add` of such a name replaces an empty file and refuses anything else."""
+        ...
+
     def netns_owner(self, netns: str) -> str | None:
         """The topology whose mark a named namespace's loopback carries, if any."""
         ...
@@ -116,4 +125,4 @@ def check_table(kernel: str, table: Mapping[str, Handler]) -> Mapping[str, Handl
     return table
 
 
-__all__ = ["OPERATIONS", "Handler", "Kernel", "Scope", "check_table"]
+__all__ = ["OPERATIONS", "STRAY_EMPTY_FILE", "Handler", "Kernel", "Scope", "check_table"]
