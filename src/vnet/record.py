@@ -23,6 +23,9 @@ class Record:
     #: the absolute path of the file last applied (None: unknown, e.g. applied from Python
     #: text, or by a vnet before records kept it); `vnet list` and `vnet show` name it
     source: str | None = None
+    #: "sha256:HEX" of that file's bytes when it was applied (None: unknown, as `source`): a
+    #: copy of the file, moved or renamed, is still the same file
+    source_digest: str | None = None
 
     def is_empty(self) -> bool:
         """Whether there is nothing to put back (the source file alone is no change)."""

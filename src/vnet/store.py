@@ -30,10 +30,12 @@ def read_record(topology: str) -> Record:
             data = json.load(fh)
     except FileNotFoundError:
         return Record(topology)
-    # a record written before vnet kept the source file has no "source": None, unknown
+    # a record written before vnet kept the source file has no "source" (nor, before it kept
+    # its digest, "source_digest"): None, unknown
     return Record(topology=topology, externals=data.get("externals", {}),
                   external_addresses=data.get("external_addresses", {}),
-                  routes=data.get("routes", []), source=data.get("source"))
+                  routes=data.get("routes", []), source=data.get("source"),
+                  source_digest=data.get("source_digest"))
 
 
 #: a topology's name (model.TOPOLOGY_NAME_PATTERN): other files there (the kinds cache) are not
