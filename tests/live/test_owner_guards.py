@@ -92,3 +92,21 @@ def test_destroy_does_not_take_hand_made_links_without_force(
     while "handx" in {ln["ifname"] for ln in ip_json("link", "show")}:
         assert time.monotonic() < deadline, "handx outlived its peer's namespace"
         time.sleep(0.05)
+
+
+@pytest.mark.kind("vxcan", "veth", "netns")
+def test_destroy_names_the_other_end_of_a_hand_made_vxcan_pair(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    require_kind("veth")
+    require_kind("vxcan")
+    code, _, err = _run(capsys, "apply", str(EXAMPLES / "veth.yaml"))
+    assert code == 0, err
+    sh("ip", "link", "add", "vxout", "type", "vxcan", "peer", "name", "vxh", "netns", "right")
+    before = _kernel()
+    code, _, err = _run(capsys, "destroy", "veth-demo")
+    assert code != 0 and _kernel() == before
+    assert "link right/vxh (vxcan, not vnet's)" in err
+    assert "link vxout (vxcan, the other end of right/vxh, in the namespace vnet runs in)" in err
+    code, _, err = _run(capsys, "destroy", "--force", "veth-demo")
+    assert code == 0, err
+    assert ip_json("netns", "list") == []
