@@ -85,8 +85,15 @@ class Action:
     undo_gap: str = ""
     #: field -> (old, new) for changes in place, shown in the plan
     diff: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    #: what the step deletes along that the topology did not make, in words (links made by
+    #: hand inside a namespace it deletes, and their pairs' other ends elsewhere): apply and
+    #: destroy refuse such a step unless forced
+    takes_along: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"verb": self.verb, "subject": self.subject, "reason": self.reason,
-                "diff": {k: {"old": o, "new": n} for k, (o, n) in self.diff.items()},
-                "requests": [{"op": r.op, "netns": r.netns} for r in self.do]}
+        out = {"verb": self.verb, "subject": self.subject, "reason": self.reason,
+               "diff": {k: {"old": o, "new": n} for k, (o, n) in self.diff.items()},
+               "requests": [{"op": r.op, "netns": r.netns} for r in self.do]}
+        if self.takes_along:
+            out["takes_along"] = list(self.takes_along)
+        return out

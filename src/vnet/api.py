@@ -55,20 +55,28 @@ class Topology(TopologyData):
         return plan(self, backend=backend)
 
     def apply(self, progress: Callable[[Action, int, int], None] | None = None, *,
-              backend: Kernel | None = None, wait: float | None = 0) -> Plan:
+              backend: Kernel | None = None, wait: float | None = 0,
+              replace: bool = False, force: bool = False) -> Plan:
         """Converge the kernel to this topology, all or nothing; returns the executed Plan
         (empty when the kernel already matched). `progress(action, index, total)` hears each
         action as it is done. On a refusal, what was done is undone and ApplyError raised.
         `wait`: seconds to wait for another vnet that is changing the kernel (None: as long
-        as it takes; 0: a LockError at once)."""
-        return apply(self, backend=backend, progress=progress, wait=wait)
+        as it takes; 0: a LockError at once). A plan that would remove objects a topology of
+        this name made from another file is a ConflictError unless `replace`; one that
+        deletes a namespace holding links vnet did not make, unless `force`. Nothing is
+        changed then."""
+        return apply(self, backend=backend, progress=progress, wait=wait, replace=replace,
+                     force=force)
 
     def destroy(self, progress: Callable[[Action, int, int], None] | None = None, *,
-                backend: Kernel | None = None, wait: float | None = 0) -> Plan:
+                backend: Kernel | None = None, wait: float | None = 0,
+                force: bool = False) -> Plan:
         """Remove what this topology owns; put back what it changed on other interfaces.
-        Returns the executed Plan (empty when nothing was live). `wait` as for `apply`."""
+        Returns the executed Plan (empty when nothing was live). `wait` as for `apply`. A
+        namespace holding links vnet did not make is a ConflictError naming them (nothing
+        removed) unless `force`."""
         return destroy(self.name, backend=backend, progress=progress, wait=wait,
-                       declared=self.namespaces)
+                       declared=self.namespaces, force=force)
 
     def check(self) -> list[CheckResult]:
         """Run the file's `checks:` with real packets, in order; one CheckResult each:
@@ -248,17 +256,25 @@ def plan(topo: TopologyData, backend: Kernel | None = None) -> Plan:
 
 def apply(topo: TopologyData, backend: Kernel | None = None,
           progress: Callable[[Action, int, int], None] | None = None,
-          planned: Callable[[Plan], None] | None = None, wait: float | None = 0) -> Plan:
+          planned: Callable[[Plan], None] | None = None, wait: float | None = 0, *,
+          replace: bool = False, force: bool = False,
+          confirm: Callable[[Plan], bool] | None = None) -> Plan:
     """Converge the kernel to the topology, all or nothing; returns the plan it carried out.
-    `planned` hears the plan before any of it is carried out (the CLI prints its summary).
-    Against the live kernel, a kind or feature this kernel lacks is an UnsupportedError
-    before anything is planned. `wait`: seconds to wait for the lock another vnet holds
-    (None: as long as it takes). A damaged record is a StateError before any change: apply
-    would write over what it says."""
+    `planned` hears the plan before any of it is carried out (the CLI prints its summary),
+    then `confirm` is asked (False: nothing is done, VnetError). Against the live kernel, a
+    kind or feature this kernel lacks is an UnsupportedError before anything is planned.
+    `wait`: seconds to wait for the lock another vnet holds (None: as long as it takes). A
+    damaged record is a StateError before any change: apply would write over what it says.
+
+    A plan that would remove objects made from another file than this topology's (the
+    record names the file each topology was last applied from) is a ConflictError unless
+    `replace`; a plan that deletes a namespace holding links vnet did not make (or whose
+    pair's other end is elsewhere) is one unless `force`."""
     from .apply import execute_plan
     from .plan import plan_changes
     if backend is None:
         preflight(topo)
+    path, digest = source_of(topo)
     with host_lock(wait), _backend(backend) as nl:
         if backend is None:
             store.check_dir(store.NETNS_DIR, writable=True)
@@ -270,27 +286,122 @@ def apply(topo: TopologyData, backend: Kernel | None = None,
                              "ownership marks and names what it cannot put back), then apply "
                              "again") from None
         report_strays(nl, topo.namespaces, doing="apply")
-        the_plan = plan_changes(topo, observe_topology(nl, topo, record), record)
+        the_plan = plan_changes(topo, _observe_for_removal(nl, topo, record), record)
+        _refuse_unowned_losses(the_plan, record, path, digest, replace=replace, force=force)
         if planned is not None:
             planned(the_plan)
+        if confirm is not None and the_plan.has_changes and not confirm(the_plan):
+            from .errors import VnetError
+            raise VnetError(f"apply of {topo.name} cancelled; nothing was changed")
         if the_plan.has_changes:
             execute_plan(the_plan, nl, *(p for p in [progress] if p))
         if the_plan.record is not None:
-            # the file it came from, for `vnet list` (None when applied from text or data)
-            source = Path(topo.source)
-            the_plan.record.source = str(source.absolute()) if source.is_file() else None
+            # the file it came from, for `vnet list` and the rule above (None when applied
+            # from text or data)
+            the_plan.record.source, the_plan.record.source_digest = path, digest
             write_record(the_plan.record)
         return the_plan
+
+
+def source_of(topo: TopologyData) -> tuple[str | None, str | None]:
+    """The absolute path of the file `topo` was loaded from, and "sha256:HEX" of its bytes
+    now; (None, None) for a topology loaded from text or data."""
+    import hashlib
+    path = Path(topo.source)
+    try:
+        data = path.read_bytes() if path.is_file() else None
+    except OSError:
+        data = None
+    if data is None:
+        return None, None
+    return str(path.absolute()), "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def same_source(record: Record, path: str | None, digest: str | None) -> bool | None:
+    """Whether the file at `path` (with `digest`) is the one the record says its topology
+    was last applied from: the same path, the same file under another path, or the same
+    bytes (a copy, or the file moved). None when the record does not say (a topology applied
+    from text, or by a vnet that kept no source)."""
+    import os
+    if record.source is None and record.source_digest is None:
+        return None
+    if path is not None and record.source is not None:
+        if path == record.source:
+            return True
+        try:
+            if os.path.samefile(path, record.source):
+                return True
+        except OSError:  # the recorded file is gone
+            pass
+    return digest is not None and digest == record.source_digest
+
+
+#: how many objects a refusal names before it counts the rest
+_NAMED = 10
+
+
+def _named(subjects: Sequence[str]) -> str:
+    shown = ", ".join(subjects[:_NAMED])
+    rest = len(subjects) - _NAMED
+    return shown + (f" and {rest} more (`vnet plan` lists them all)" if rest > 0 else "")
+
+
+def _refuse_unowned_losses(the_plan: Plan, record: Record, path: str | None,
+                           digest: str | None, *, replace: bool, force: bool) -> None:
+    """Raise ConflictError when `the_plan` would remove objects made from another file
+    (unless `replace`), or delete along a namespace what vnet did not make (unless
+    `force`)."""
+    from .errors import ConflictError, Issue
+    from .plan import removals, takes_along
+    issues: list[Issue] = []
+    gone = removals(the_plan)
+    if gone and not replace and same_source(record, path, digest) is False:
+        this = path or "a topology loaded from text or data (no file)"
+        issues.append(Issue(
+            f"topology {the_plan.topology!r} was made from {record.source}; applying {this} "
+            f"would remove {len(gone)} object(s) made from that file: "
+            + _named([a.subject for a in gone]),
+            where=path or f"topology {the_plan.topology}",
+            hint="give this file another `name:`, or give --replace (Python: replace=True) "
+                 "to replace that topology with this file"))
+    if not force:
+        for action in takes_along(the_plan):
+            issues.append(Issue(
+                f"deleting {action.subject} would also delete what vnet did not make: "
+                + "; ".join(action.takes_along), where=action.subject,
+                hint="move or delete those by hand first, or give --force (Python: "
+                     "force=True) to delete them with it"))
+    if issues:
+        raise ConflictError(issues)
+
+
+def _observe_for_removal(nl: Kernel, topo: TopologyData, record: Record,
+                         teardown: bool = False) -> Observed:
+    """observe_topology, and then the namespaces where pairs made by hand inside the
+    topology's namespaces have their other end, to name it."""
+    from .plan import unseen_pair_namespaces
+    observed = observe_topology(nl, topo, record, teardown=teardown)
+    more = sorted(unseen_pair_namespaces(observed, topo.name))
+    if more:
+        extra = nl.observe(Scope(more, shallow=more, route_netns=(), tc_netns=(),
+                                 vlan_netns=(), addr_netns=(), kind_options=False,
+                                 kind_state=False))
+        for ns, st in extra.namespaces.items():
+            observed.namespaces.setdefault(ns, st)
+    return observed
 
 
 def destroy(name: str, backend: Kernel | None = None,
             progress: Callable[[Action, int, int], None] | None = None,
             planned: Callable[[Plan], None] | None = None, wait: float | None = 0,
-            declared: Collection[str] = ()) -> Plan:
+            declared: Collection[str] = (), *, force: bool = False) -> Plan:
     """Remove everything topology `name` owns; put back what it changed on other interfaces.
     `planned` hears the plan before any of it is carried out; `wait` as for `apply`.
     `declared`: the namespaces its file declares (destroy FILE): an empty file where one of
-    them would be mounted (an interrupted creation left it) is removed too.
+    them would be mounted (an interrupted creation left it) is removed too. A namespace
+    holding links vnet did not make (or the end of a pair whose other end is elsewhere) is a
+    ConflictError naming them, unless `force`: then they go with it (the plan's actions list
+    them in `takes_along`).
 
     A damaged record does not stop it: it goes on from the kernel's ownership marks (and
     what of the record is sound), warns naming what it cannot put back, and keeps the
@@ -307,8 +418,9 @@ def destroy(name: str, backend: Kernel | None = None,
             damaged, record = err, err.salvaged
         strays = report_strays(nl, declared, doing="destroy")
         empty = TopologyData(name=name)
-        observed = observe_topology(nl, empty, record, teardown=True)
+        observed = _observe_for_removal(nl, empty, record, teardown=True)
         the_plan = plan_teardown(name, observed, record)
+        _refuse_unowned_losses(the_plan, record, None, None, replace=True, force=force)
         the_plan.actions += [_stray_removal(stray) for stray in strays]
         if damaged is not None:
             warn(_damaged_teardown(name, damaged, observed))

@@ -110,6 +110,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from . import api
     topo = _load(args.file)
     plan = api.plan(topo)
+    _note_guards(topo, plan)
     if args.json:
         _emit_json(plan.as_dict())
     elif args.quiet:
@@ -190,6 +191,66 @@ def _announce(args: argparse.Namespace, teardown: bool = False) -> Any:
     return planned
 
 
+def _note_guards(topo: Any, plan: Any) -> None:
+    """What `vnet plan` adds on stderr when apply would refuse the plan without --replace or
+    --force (the plan's lines already name what a namespace takes along)."""
+    from . import api
+    from .plan import removals, takes_along
+    from .store import read_record
+    gone = removals(plan)
+    if gone and api.same_source(read_record(topo.name), *api.source_of(topo)) is False:
+        sys.stderr.write(f"note: {len(gone)} of the objects this plan removes were made from "
+                         f"another file ({read_record(topo.name).source}): apply needs "
+                         "--replace\n")
+    if takes_along(plan):
+        sys.stderr.write("note: this plan deletes namespaces holding links vnet did not make "
+                         "(listed as `also deletes`): apply needs --force\n")
+
+
+def _name_forced(args: argparse.Namespace, then: Any) -> Any:
+    """A `planned` callback: with --force, say on stderr what each deletion takes along that
+    vnet did not make (whatever -q says: it is about to go), then `then`."""
+    def planned(plan: Any) -> None:
+        if args.force:
+            for action in plan.actions:
+                if action.takes_along:
+                    sys.stderr.write(f"--force: deleting {action.subject} also deletes "
+                                     + "; ".join(action.takes_along) + "\n")
+            sys.stderr.flush()
+        if then is not None:
+            then(plan)
+    return planned
+
+
+#: how many removals the question before an apply lists before it counts the rest
+_ASK_SHOWN = 20
+
+
+def _ask_before_removing(args: argparse.Namespace) -> Any:
+    """The `confirm` callback of an apply: on a terminal (standard input and output), a plan
+    that removes something asks first, listing what goes; None (never ask) with -y/--yes or
+    when either is not a terminal (a script, CI: vnet proceeds as asked)."""
+    if args.yes or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return None
+
+    def confirm(plan: Any) -> bool:
+        from .plan import removals
+        gone = removals(plan)
+        if not gone:
+            return True
+        lines = [f"  - {a.subject}" + "".join(f"\n      also deletes: {what}"
+                                             for what in a.takes_along)
+                 for a in gone[:_ASK_SHOWN]]
+        if len(gone) > _ASK_SHOWN:
+            lines.append(f"  ... and {len(gone) - _ASK_SHOWN} more (`vnet plan -v` lists "
+                         "them all)")
+        sys.stderr.write(f"Applying {plan.topology} removes {len(gone)} object(s):\n"
+                         + "\n".join(lines) + "\nRemove them? [y/N] ")
+        sys.stderr.flush()
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
+    return confirm
+
+
 def cmd_apply(args: argparse.Namespace) -> int:
     import time
 
@@ -198,8 +259,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
     topo = _load(args.file)
     progress = None if args.json or args.quiet else _Progress("applying", topo.name)
     try:
-        plan = api.apply(topo, progress=progress, planned=None if args.json else _announce(args),
-                         wait=args.wait)
+        plan = api.apply(topo, progress=progress,
+                         planned=_name_forced(args, None if args.json else _announce(args)),
+                         wait=args.wait, replace=args.replace, force=args.force,
+                         confirm=_ask_before_removing(args))
     finally:
         if progress is not None:
             progress.close()
@@ -274,8 +337,9 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     damaged = _record_damaged(name)
     progress = None if args.json or args.quiet else _Progress("destroying", name)
     try:
-        plan = api.destroy(name, progress=progress,
-                           planned=None if args.json else _announce(args, teardown=True),
+        plan = api.destroy(name, progress=progress, force=args.force,
+                           planned=_name_forced(args, None if args.json
+                                                else _announce(args, teardown=True)),
                            wait=args.wait, declared=declared)
     finally:
         if progress is not None:
@@ -607,6 +671,14 @@ def build_parser() -> argparse.ArgumentParser:
     _verbosity(sp)
     sp.add_argument("--check", action="store_true",
                     help="run the file's checks after applying (exit 1 if one fails)")
+    sp.add_argument("--replace", action="store_true",
+                    help="let the plan remove objects a topology of this name made from "
+                    "another file")
+    sp.add_argument("--force", action="store_true",
+                    help="delete namespaces even with links vnet did not make inside (they "
+                    "are named)")
+    sp.add_argument("-y", "--yes", action="store_true",
+                    help="on a terminal, remove without asking first")
     _wait_option(sp)
     add("check", cmd_check, "prove the file's checks with real packets (exit 1 on a failure)") \
         .add_argument("file")
@@ -618,6 +690,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
     sp = add("destroy", cmd_destroy, "remove everything a topology owns", aliases=["down"])
     sp.add_argument("target", metavar="FILE|NAME")
+    sp.add_argument("--force", action="store_true",
+                    help="delete its namespaces even with links vnet did not make inside "
+                    "(they are named)")
     _verbosity(sp)
     _wait_option(sp)
     sp = add("show", cmd_show, "a live topology: interfaces, routes and (of a FILE) its "

@@ -61,6 +61,38 @@ class Plan:
                 "summary": self.counts(), "actions": [a.as_dict() for a in self.actions]}
 
 
+#: the kernel's kinds of links made as a pair, one end deleting the other
+PAIRED_KINDS = frozenset({"veth", "vxcan"})
+
+
+def removals(plan: Plan) -> list[Action]:
+    """The actions of `plan` that delete something live: removals, and the deleting half of
+    a re-creation (its route or link goes first)."""
+    return [a for a in plan.actions if a.verb == "remove" or (
+        a.verb == "replace" and any(r.op.endswith(".del") for r in a.do))]
+
+
+def takes_along(plan: Plan) -> list[Action]:
+    """The actions of `plan` that delete along what the topology did not make."""
+    return [a for a in plan.actions if a.takes_along]
+
+
+def unseen_pair_namespaces(observed: Observed, topology: str) -> set[str]:
+    """Named namespaces not observed that hold the other end of a pair made by hand inside a
+    namespace `topology` owns: planning names that end when it deletes the namespace."""
+    out: set[str] = set()
+    for ns, st in observed.namespaces.items():
+        if ns is None or st.owner != topology:
+            continue
+        for link in st.links.values():
+            if link.kind in PAIRED_KINDS and link.parent_netnsid is not None \
+                    and link.owner != topology:
+                peer_ns = st.netns_by_id.get(link.parent_netnsid)
+                if peer_ns is not None and peer_ns not in observed.namespaces:
+                    out.add(peer_ns)
+    return out
+
+
 def namespaces_to_observe(topo: Topology, record: Record) -> list[str | None]:
     """Which namespaces the planner needs to see (owned ones are found by the caller)."""
     wanted: list[str | None] = [None, *topo.namespaces]
@@ -185,12 +217,53 @@ class _Planner:
                 who = f"topology {other!r}" if other else "no vnet topology (created by hand?)"
                 self.conflict(f"namespace {ns} exists and belongs to {who}", f"netns {ns}",
                               "pick another namespace name, or destroy what owns it")
-        for ns in sorted(owned - set(self.topo.namespaces)):
-            self.removed_ns.add(ns)
+        self.removed_ns = owned - set(self.topo.namespaces)
+        for ns in sorted(self.removed_ns):
             self.phase["del_ns"].append(Action(
                 "remove", f"namespace {ns}", "owned, no longer declared (with all inside it)",
                 [Request("netns.del", None, {"name": ns, "group": self.group})],
-                undo_gap=f"namespace {ns} and what was inside it cannot be restored"))
+                undo_gap=f"namespace {ns} and what was inside it cannot be restored",
+                takes_along=self._not_ours_inside(ns)))
+
+    def _not_ours_inside(self, ns: str) -> list[str]:
+        """What deleting namespace `ns` deletes that this topology did not make: its links
+        without the topology's mark (made by hand, or by another topology), and for those that
+        are one end of a pair (veth, vxcan), the other end where it lives outside."""
+        st = self.ns_state(ns)
+        if st is None:
+            return []
+        out: list[str] = []
+        for link in sorted(st.links.values(), key=lambda ln: ln.name):
+            if link.name == "lo" or self.owned(link):
+                continue
+            owner = link.owner
+            whose = f"topology {owner!r}'s" if owner else "not vnet's"
+            out.append(f"link {ns}/{link.name} ({link.kind or 'device'}, {whose})")
+            if link.kind in PAIRED_KINDS and link.parent_netnsid is not None \
+                    and link.parent_index:
+                peer = self._other_end(st, link)
+                if peer:
+                    out.append(peer)
+        return out
+
+    def _other_end(self, st: NetnsState, link: LinkState) -> str | None:
+        """The other end of a pair whose end `link` is in namespace `st` and whose other end is
+        in another namespace, in words; None when that namespace goes too (its own links are
+        listed there)."""
+        ids = st.netns_by_id
+        end = f"the other end of {st.name}/{link.name}"
+        if link.parent_netnsid not in ids:
+            return (f"link with ifindex {link.parent_index} ({link.kind}, {end}, in a "
+                    "namespace that has no name under /run/netns)")
+        pns = ids[link.parent_netnsid]
+        if pns in self.removed_ns:
+            return None
+        pst = self.ns_state(pns)
+        peer = next((ln for ln in pst.links.values() if ln.index == link.parent_index),
+                    None) if pst is not None else None
+        name = _at(pns, peer.name) if peer is not None else f"with ifindex {link.parent_index}"
+        where = f"in namespace {pns}" if pns else "in the namespace vnet runs in"
+        return f"link {name} ({link.kind}, {end}, {where})"
 
     # ---- links ----------------------------------------------------------------------------
     def plan_links(self) -> None:

@@ -23,6 +23,9 @@ class Record:
     #: the absolute path of the file last applied (None: unknown, e.g. applied from Python
     #: text, or by a vnet before records kept it); `vnet list` and `vnet show` name it
     source: str | None = None
+    #: "sha256:HEX" of that file's bytes when it was applied (None: unknown, as `source`): a
+    #: copy of the file, moved or renamed, is still the same file
+    source_digest: str | None = None
 
     def is_empty(self) -> bool:
         """Whether there is nothing to put back (the source file alone is no change)."""
@@ -167,4 +170,10 @@ def record_from_data(topology: str, data: Any) -> tuple[Record, list[str]]:
         record.source = source
     else:
         lost.append(f"source {_shown(source)} is not a path: the file it came from is unknown")
+    digest = data.get("source_digest")
+    if digest is None or isinstance(digest, str) and digest.startswith("sha256:"):
+        record.source_digest = digest
+    else:
+        lost.append(f"source_digest {_shown(digest)} is not a sha256 digest: whether a file "
+                    "is the one applied is judged by its path alone")
     return record, lost

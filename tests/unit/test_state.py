@@ -59,7 +59,8 @@ def test_every_field_of_a_record_survives_writing_and_reading() -> None:
     # a field added to Record without teaching the reader fails here
     values: dict[str, Any] = {"externals": SOUND["externals"],
                               "external_addresses": SOUND["external_addresses"],
-                              "routes": SOUND["routes"], "source": "/srv/ext.yaml"}
+                              "routes": SOUND["routes"], "source": "/srv/ext.yaml",
+                              "source_digest": "sha256:" + "ab" * 32}
     fields = [f.name for f in dataclasses.fields(Record) if f.name != "topology"]
     assert sorted(values) == sorted(fields), "a new Record field needs a value here and a check"
     record = Record("ext", **values)
@@ -96,6 +97,7 @@ def test_every_field_of_a_record_survives_writing_and_reading() -> None:
     ('{"routes": [[null, "main", 2, "x", 0]]}', "table, family and metric must be numbers"),
     ('{"routes": [[7, 254, 2, "x", 0]]}', "namespace 7 is not a name"),
     ('{"source": 12}', "source 12 is not a path"),
+    ('{"source_digest": "md5:00"}', 'source_digest "md5:00" is not a sha256 digest'),
     ('{"mtu": ' + "9" * 5000 + "}", "not JSON"),
 ])
 def test_a_damaged_record_is_named_never_a_traceback(private_state_dir: str, text: str | bytes,

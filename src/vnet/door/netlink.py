@@ -155,7 +155,7 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
 
         def read(ns: str | None) -> NetnsState:
             if ns is not None and ns in shallow:
-                return self._read_loopback(ns)
+                return self._read_links(ns)
             return self.read_netns(ns, counters=scope.counters,
                                    foreign_routes=scope.reads(scope.route_netns, ns),
                                    tc=scope.reads(scope.tc_netns, ns),
@@ -182,9 +182,16 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                 self._loopbacks[netns] = None
         return self._loopbacks[netns]
 
-    def _read_loopback(self, netns: str) -> NetnsState:
-        lo = self._loopback(netns)
-        return NetnsState(name=netns, links={} if lo is None else {"lo": lean_link(lo)})
+    def _read_links(self, netns: str) -> NetnsState:
+        """A namespace's links alone, lean (names, kinds, marks, a pair's other end): a
+        teardown deletes the namespace whole, but first names what inside it is not vnet's."""
+        links = {raw.name: lean_link(raw) for raw in rtnl.dump_links(self._rt(netns), False)}
+        state = NetnsState(name=netns, links=links)
+        if any(link.parent_netnsid is not None for link in links.values()):
+            # on first use only (planning asks only of a link vnet did not make); through the
+            # namespace's socket as it is then (the one used now may have been closed)
+            state.netns_ids = lambda: self._netns_ids(self._rt(netns))
+        return state
 
     def read_netns(self, netns: str | None, counters: bool = True,
                    foreign_routes: bool = True, tc: bool = True,

@@ -33,7 +33,8 @@ class Scope:
     of them only what planning needs. A field left None means everywhere."""
 
     namespaces: Sequence[str | None]
-    #: of these, only the loopback (the owner's mark): a teardown deletes them whole
+    #: of these, only the links, lean (names, kinds, marks, a pair's other end): a teardown
+    #: deletes them whole, once it has named what inside them is not vnet's
     shallow: Collection[str] = ()
     #: where routes vnet did not make are read (planning refuses to take over those)
     route_netns: Collection[str | None] | None = None

@@ -34,6 +34,8 @@ def plan_lines(plan: Plan, verbose: bool = True) -> list[tuple[str, str]]:
         out.append((action.verb, line))
         for fld, (old, new) in action.diff.items():
             out.append((action.verb, f"      {fld}: {_value(old)} → {_value(new)}"))
+        for what in action.takes_along:  # not vnet's: apply and destroy need --force
+            out.append((action.verb, f"      also deletes: {what}"))
     return out
 
 
