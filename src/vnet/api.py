@@ -216,7 +216,7 @@ def apply(topo: TopologyData, backend: Kernel | None = None,
     `planned` hears the plan before any of it is carried out (the CLI prints its summary).
     Against the live kernel, a kind or feature this kernel lacks is an UnsupportedError
     before anything is planned."""
-    from .apply import execute_plan
+    from .apply import execute_plan, verify_kept
     from .plan import plan_changes
     if backend is None:
         preflight(topo)
@@ -226,7 +226,10 @@ def apply(topo: TopologyData, backend: Kernel | None = None,
         if planned is not None:
             planned(the_plan)
         if the_plan.has_changes:
-            execute_plan(the_plan, nl, *(p for p in [progress] if p))
+            journal = execute_plan(the_plan, nl, *(p for p in [progress] if p))
+            after = the_plan.record or record
+            verify_kept(journal, nl, lambda: plan_changes(
+                topo, observe_topology(nl, topo, after), after))
         if the_plan.record is not None:
             # the file it came from, for `vnet list` (None when applied from text or data)
             source = Path(topo.source)

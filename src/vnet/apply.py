@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .actions import Action
-from .errors import ApplyError, KernelError
+from .errors import ApplyError, KernelError, NotKeptError
 
 if TYPE_CHECKING:  # the door is the caller's: apply only speaks its Protocol
     from .door.protocol import Kernel as Backend
@@ -63,6 +63,32 @@ def execute_plan(plan: Plan, backend: Backend,
         journal.append(action)
         i += 1
     return journal
+
+
+def verify_kept(journal: list[Action], backend: Backend, replan: Callable[[], Plan]) -> None:
+    """Read the kernel back after an apply: `replan` observes it again and plans the file
+    against it, as `vnet plan` would. Any action left means a value the kernel accepted
+    without keeping it (an MTU clamped to the underlay's, an address it dropped): undo the
+    journal, newest first, and raise NotKeptError naming each field, the value asked and the
+    value kept. An empty plan means apply converged."""
+    left = replan()
+    if not left.has_changes:
+        return
+    misses = [miss for action in left.actions for miss in _not_kept(action)]
+    failures = rollback(journal, backend)
+    raise NotKeptError(misses, len(journal), failures)
+
+
+def _not_kept(action: Action) -> list[str]:
+    """What one action of the read-back's plan says the kernel did not keep."""
+    if action.diff:
+        return [f"{action.subject} {name}: asked {new}, kept {old}"
+                for name, (old, new) in action.diff.items()]
+    if action.verb == "remove":
+        return [f"{action.subject}: not asked, present"]
+    if action.verb == "replace":
+        return [f"{action.subject}: {action.reason}"]
+    return [f"{action.subject}: asked, not present"]
 
 
 def _bulk_run(actions: list[Action], start: int, backend: Backend) -> int:
