@@ -153,6 +153,8 @@ def validate_topology(topo: Topology, issues: Collector,
             else:
                 addr_seen[k] = f"{obj.netns + '/' if obj.netns else ''}{obj.name}"
 
+    check_usable_addresses(topo, issues)
+
     for obj in ends:
         if obj.created_by is None:
             obj.check(topo, reporter(topo, issues, obj))
@@ -222,6 +224,32 @@ def _check_gateway(topo: Topology, issues: Collector, i: int, route: Any, objs: 
                "the kernel would refuse the route", f"routes[{i}].via",
                topo.where(f"routes[{i}].via"),
                "give an interface there an address in the gateway's network, or fix the gateway")
+
+
+def check_usable_addresses(topo: Topology, issues: Collector) -> None:
+    """Addresses an interface cannot hold, whatever its kind: the unspecified address
+    (0.0.0.0/N the kernel accepts and drops without a word; :: it refuses), and IPv6
+    multicast and loopback addresses, which it refuses on an interface."""
+    for obj in [*topo.endpoints(), *topo.externals]:
+        for i, text in enumerate(obj.addresses):
+            try:
+                addr = ipaddress.ip_interface(text).ip
+            except ValueError:
+                continue  # reported by the address's own check
+            if addr.is_unspecified:
+                why = "is the unspecified address, which no interface holds " + (
+                    "(the kernel accepts it and keeps nothing)" if addr.version == 4
+                    else "(the kernel refuses it)")
+            elif addr.version == 6 and addr.is_multicast:
+                why = "is an IPv6 multicast address: an interface joins a group, it holds none"
+            elif addr.version == 6 and addr.is_loopback:
+                why = "is IPv6's loopback address, which only lo holds"
+            else:
+                continue
+            path = f"{obj.path}.addresses[{i}]"
+            issues.add(f"address {text} {why}", path, topo.where(path),
+                       "give the interface a unicast address, e.g. 192.0.2.1/24 or "
+                       "2001:db8::1/64")
 
 
 def reporter(topo: Topology, issues: Collector, obj: Any) -> Any:

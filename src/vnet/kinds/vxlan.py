@@ -22,6 +22,10 @@ from ..features.fdb import NUD_PERMANENT, ZERO_MAC, FdbEntry, check_fdb, plan_fd
 from . import register
 from .base import IP, DrawEdge, IfName, InterfaceBase, Option, bool_option, int_option
 
+#: what the encapsulation takes of the underlay's MTU: outer IPv4 (IPv6), UDP, VXLAN and inner
+#: Ethernet headers (the kernel's VXLAN_HEADROOM, VXLAN6_HEADROOM)
+_HEADROOM = {4: 50, 6: 70}
+
 
 def _is_v6(value: str) -> bool:
     return ipaddress.ip_address(value).version == 6
@@ -214,6 +218,31 @@ class Vxlan(InterfaceBase):
             report("fdb", "static FDB entries need a VNI; a collect_metadata vxlan has none",
                    "remove fdb or collect_metadata: true")
         check_fdb(self.fdb, self.remote, self.local, report)
+        self._check_mtu(topo, report)
+
+    def headroom(self) -> int:
+        """Bytes the encapsulation adds: 70 over IPv6, else 50."""
+        ends = [a for a in (self.local, self.remote, self.group) if a is not None]
+        return _HEADROOM[6 if any(_is_v6(a) for a in ends) else 4]
+
+    def _check_mtu(self, topo: Any, report: Any) -> None:
+        """An MTU above what the underlay carries is clamped by the kernel without a word:
+        refuse it here when the file says the underlay's MTU."""
+        if self.mtu is None or self.dev is None:
+            return
+        under = next((obj for obj in [*topo.endpoints(), *topo.externals]
+                      if obj.key == (self.netns, self.dev)), None)
+        if under is None or under.mtu is None or self.mtu > under.mtu:
+            # not told by the file (apply's read-back catches a clamp), or said already by
+            # validation's rule that no link's MTU exceeds its parent's
+            return
+        limit = under.mtu - self.headroom()
+        if self.mtu > limit:
+            report("mtu", f"mtu {self.mtu} is more than the underlay {self.dev} (mtu "
+                   f"{under.mtu}) carries after {self.headroom()} bytes of encapsulation; "
+                   f"the kernel would keep {limit}",
+                   f"set mtu: {limit} or less, or raise {self.dev}'s mtu to "
+                   f"{self.mtu + self.headroom()}")
 
     # ---- rendering ------------------------------------------------------------------------
     def draw_edges(self) -> list[DrawEdge]:
