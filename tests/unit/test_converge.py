@@ -1,0 +1,145 @@
+"""Apply converges or says why: the kernel's rounding of bridge timers compares equal to what
+it was asked (and the plan says so), a value the kernel accepts without keeping it (a vxlan
+MTU clamped to its underlay's) is caught by the read-back after apply and rolled back, and
+values no interface can hold are refused by validation."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import TOPO
+
+import vnet
+from vnet import api
+from vnet.door.fake import FakeKernel
+from vnet.errors import NotKeptError, TopologyError
+from vnet.kinds.base import clock_t_kept
+from vnet.kinds.bridge import Bridge
+
+
+@pytest.mark.parametrize(("hz", "asked", "kept"), [
+    # measured on this machine's 250 Hz kernel (ip -d link show after ip link add ... type
+    # bridge forward_delay 755 hello_time 101 max_age 2001 ageing_time 30001)
+    (250, 755, 754), (250, 101, 100), (250, 2001, 2000), (250, 30001, 30000),
+    (250, 1500, 1500), (250, 754, 754), (250, 0, 0),
+    # 300 Hz: a tick is 3333333 ns, so jiffies_to_clock_t truncates every value one lower
+    (300, 1500, 1499), (300, 755, 754),
+    # 100 and 1000 Hz divide evenly: nothing changes
+    (100, 755, 755), (1000, 755, 755), (1000, 1, 1),
+])
+def test_clock_t_round_trip(hz: int, asked: int, kept: int) -> None:
+    assert clock_t_kept(asked, hz) == kept
+
+
+def _bridge(delay: int) -> str:
+    return f"""
+name: {TOPO}
+namespaces: [sw]
+interfaces:
+  - {{name: br0, kind: bridge, netns: sw, forward_delay: {delay}, hello_time: 200}}
+"""
+
+
+def test_rounded_timer_converges_and_the_plan_says_so() -> None:
+    fake = FakeKernel(hz=250)
+    topo = vnet.load_text(_bridge(755))
+    first = api.plan(topo, backend=fake)
+    [create] = [a for a in first.actions if a.subject.startswith("link sw/br0")]
+    assert "keeps forward_delay 755 as 754 (ticks of 1/250 s)" in create.reason
+    api.apply(topo, backend=fake)
+    assert fake.namespaces["sw"].links["br0"].info_data["IFLA_BR_FORWARD_DELAY"] == 754
+    assert not api.plan(topo, backend=fake).has_changes
+
+
+def test_a_real_change_of_a_rounded_timer_is_still_a_change() -> None:
+    fake = FakeKernel(hz=250)
+    api.apply(vnet.load_text(_bridge(755)), backend=fake)
+    again = api.plan(vnet.load_text(_bridge(752)), backend=fake)
+    [change] = again.actions
+    assert change.diff == {"forward_delay": (754, 752)}
+
+
+@pytest.mark.parametrize(("hz", "changes"), [(100, True), (None, False)])
+def test_timer_compared_at_the_kernels_rate(hz: int | None, changes: bool) -> None:
+    """A 754 kept for 755 is a change on a kernel that keeps 755 exactly (100 Hz); with the
+    rate unknown, a value some common rate would keep for 755 is not."""
+    fake = FakeKernel(hz=250)
+    api.apply(vnet.load_text(_bridge(755)), backend=fake)
+    fake.hz = hz
+    assert api.plan(vnet.load_text(_bridge(755)), backend=fake).has_changes is changes
+
+
+def test_keeps_compares_through_the_option() -> None:
+    assert Bridge.keeps("forward_delay", 755, 754, 250)
+    assert not Bridge.keeps("forward_delay", 755, 754, 1000)
+    assert not Bridge.keeps("priority", 755, 754, 250)  # not a timer: compared as is
+
+
+CLAMPED = f"""
+name: {TOPO}
+namespaces: [n1]
+interfaces:
+  - {{name: under0, kind: veth, netns: n1, peer: {{name: under1, netns: n1}}}}
+  - {{name: vx0, kind: vxlan, netns: n1, id: 5, dev: under0, remote: 10.0.0.2, mtu: 65500,
+     addresses: [192.0.2.1/24]}}
+"""
+
+
+def test_a_value_not_kept_is_rolled_back_and_named() -> None:
+    fake = FakeKernel()
+    before = fake.state()
+    with pytest.raises(NotKeptError) as caught:
+        api.apply(vnet.load_text(CLAMPED), backend=fake)
+    err = caught.value
+    assert err.misses == ["link n1/vx0 (vxlan) mtu: asked 65500, kept 1450"]
+    assert "rolled back" in str(err) and "the kernel is as it was before apply" in str(err)
+    assert err.undone > 0 and not err.undo_failures
+    assert fake.state() == before
+
+
+def test_a_kept_apply_passes_the_read_back() -> None:
+    fake = FakeKernel()
+    applied = api.apply(vnet.load_text(CLAMPED.replace("65500", "1450")), backend=fake)
+    assert applied.has_changes
+    assert fake.namespaces["n1"].links["vx0"].mtu == 1450
+
+
+def _issues(text: str) -> list[str]:
+    with pytest.raises(TopologyError) as caught:
+        vnet.load_text(text)
+    return [f"{i.field}: {i.message}" for i in caught.value.issues]
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0/8", "0.0.0.0/32", "::/64", "ff02::5/64",
+                                     "::1/128"])
+def test_addresses_no_interface_holds(address: str) -> None:
+    [issue] = _issues(f"""
+name: {TOPO}
+interfaces:
+  - {{name: br0, kind: bridge, addresses: [192.0.2.1/24, "{address}"]}}
+""")
+    assert issue.startswith(f"interfaces[0].addresses[1]: address {address} is ")
+
+
+@pytest.mark.parametrize("address", ["0.0.0.1/8", "192.0.2.0/24", "192.0.2.255/24",
+                                     "2001:db8::/64"])
+def test_addresses_the_kernel_keeps_are_accepted(address: str) -> None:
+    vnet.load_text(f"""
+name: {TOPO}
+interfaces:
+  - {{name: br0, kind: bridge, addresses: ["{address}"]}}
+""")
+
+
+@pytest.mark.parametrize(("remote", "mtu", "limit"), [("10.0.0.2", 1460, 1450),
+                                                      ("fd00::2", 1431, 1430)])
+def test_vxlan_mtu_above_what_its_underlay_carries(remote: str, mtu: int, limit: int) -> None:
+    text = f"""
+name: {TOPO}
+namespaces: [n1]
+interfaces:
+  - {{name: under0, kind: veth, netns: n1, mtu: 1500, peer: {{name: under1, netns: n1}}}}
+  - {{name: vx0, kind: vxlan, netns: n1, id: 5, dev: under0, remote: "{remote}", mtu: {mtu}}}
+"""
+    [issue] = _issues(text)
+    assert issue.startswith("interfaces[1].mtu: ") and f"would keep {limit}" in issue
+    vnet.load_text(text.replace(f"mtu: {mtu}", f"mtu: {limit}"))
