@@ -10,10 +10,13 @@ from conftest import TOPO
 
 import vnet
 from vnet import api
+from vnet.actions import Action
+from vnet.apply import execute_plan, verify_kept
 from vnet.door.fake import FakeKernel
 from vnet.errors import NotKeptError, TopologyError
 from vnet.kinds.base import clock_t_kept
 from vnet.kinds.bridge import Bridge
+from vnet.plan import Plan
 
 
 @pytest.mark.parametrize(("hz", "asked", "kept"), [
@@ -143,3 +146,41 @@ interfaces:
     [issue] = _issues(text)
     assert issue.startswith("interfaces[1].mtu: ") and f"would keep {limit}" in issue
     vnet.load_text(text.replace(f"mtu: {mtu}", f"mtu: {limit}"))
+
+
+def _journal(text: str) -> list[Action]:
+    fake = FakeKernel()
+    return execute_plan(api.plan(vnet.load_text(text), backend=fake), fake)
+
+
+def test_read_back_skipped_when_nothing_asked_could_differ() -> None:
+    """Plain pairs with addresses, up: the kernel does exactly that or refuses; no second
+    observation of 10,000 interfaces for it."""
+    journal = _journal(f"""
+name: {TOPO}
+namespaces: [n1]
+interfaces:
+  - {{name: a0, kind: veth, netns: n1, addresses: [192.0.2.1/24, 2001:db8::1/64],
+     peer: {{name: a1}}}}
+routes:
+  - {{netns: n1, to: 198.51.100.0/24, via: 192.0.2.2}}
+""")
+    def replan() -> Plan:
+        raise AssertionError("read back although nothing could differ")
+    verify_kept(journal, FakeKernel(), replan)
+
+
+@pytest.mark.parametrize("entry", [
+    "{name: a0, kind: veth, mtu: 1400, peer: {name: a1}}",
+    "{name: a0, kind: veth, peer: {name: a1, mac: '02:00:00:00:00:01'}}",
+    "{name: br0, kind: bridge, forward_delay: 755}",
+])
+def test_read_back_made_when_a_value_could_differ(entry: str) -> None:
+    journal = _journal(f"name: {TOPO}\ninterfaces:\n  - {entry}\n")
+    asked = []
+
+    def replan() -> Plan:
+        asked.append(True)
+        return Plan(TOPO)
+    verify_kept(journal, FakeKernel(), replan)
+    assert asked
