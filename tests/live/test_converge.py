@@ -150,8 +150,7 @@ def topologies(draw: st.DrawFn) -> dict[str, Any]:
         br["ageing_time"] = draw(st.integers(10, 100_000))
         br["priority"] = draw(st.integers(0, 65535))
         br["mcast_snooping"] = draw(st.booleans())
-        if ns is not None:
-            br["netns"] = ns
+        common(br, ns)
         interfaces.append(br)
         bridges.setdefault(ns, []).append(br["name"])
 

@@ -184,3 +184,21 @@ def test_read_back_made_when_a_value_could_differ(entry: str) -> None:
         return Plan(TOPO)
     verify_kept(journal, FakeKernel(), replan)
     assert asked
+
+
+def test_new_bridge_mtu_is_set_again_after_its_ports_join() -> None:
+    """The kernel brings a bridge made with an MTU to its ports' smallest as they join; set
+    once they have, the MTU is the user's and stays (the read-back caught 9000 kept as 1500)."""
+    text = f"""
+name: {TOPO}
+interfaces:
+  - {{name: br0, kind: bridge, mtu: 9000}}
+  - {{name: a0, kind: veth, peer: {{name: a1, master: br0}}}}
+"""
+    fake = FakeKernel()
+    subjects = [a.subject for a in api.plan(vnet.load_text(text), backend=fake).actions]
+    assert subjects.index("link br0 (bridge) MTU") > subjects.index("port a1 of br0")
+    api.apply(vnet.load_text(text), backend=fake)
+    assert not api.plan(vnet.load_text(text), backend=fake).has_changes
+    assert not any(a.subject.endswith("MTU") for a in api.plan(
+        vnet.load_text(text.replace(", mtu: 9000", "")), backend=FakeKernel()).actions)

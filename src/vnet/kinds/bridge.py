@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ..actions import Action, Request
 from . import register
 from .base import InterfaceBase, Option, bool_option, int_option, tick_option
 
@@ -78,6 +79,18 @@ class Bridge(InterfaceBase):
         """A bridge takes the smallest MTU of its ports (1500 without any)."""
         ports = [link.mtu for link in netns_state.links.values() if link.master == live.name]
         return min(ports) if ports else 1500
+
+    def plan_extras(self, netns_state: Any, live: Any) -> list[Any]:
+        """A new bridge's declared MTU, set again once its ports have joined. Made with it, the
+        MTU is the kernel's to adjust: each joining port brings the bridge to its ports'
+        smallest MTU. Set on the live bridge, it is the user's, and the kernel keeps it."""
+        if live is not None or self.mtu is None:
+            return []
+        at = f"{self.netns}/{self.name}" if self.netns else self.name
+        return [Action("change", f"link {at} (bridge) MTU", "set once its ports have joined "
+                       "(they would otherwise bring it to theirs)",
+                       [Request("link.set", self.netns, {"ifname": self.name,
+                                                         "mtu": self.mtu})])]
 
     def check(self, topo: Any, report: Any) -> None:
         if self.stp_state and self.forward_delay is not None and not (
