@@ -5,6 +5,8 @@ values no interface can hold are refused by validation."""
 
 from __future__ import annotations
 
+import errno
+
 import pytest
 from conftest import TOPO
 
@@ -13,7 +15,7 @@ from vnet import api
 from vnet.actions import Action
 from vnet.apply import execute_plan, verify_kept
 from vnet.door.fake import FakeKernel
-from vnet.errors import NotKeptError, TopologyError
+from vnet.errors import KernelError, NotKeptError, TopologyError
 from vnet.kinds.base import clock_t_kept
 from vnet.kinds.bridge import Bridge
 from vnet.plan import Plan
@@ -202,3 +204,16 @@ interfaces:
     assert not api.plan(vnet.load_text(text), backend=fake).has_changes
     assert not any(a.subject.endswith("MTU") for a in api.plan(
         vnet.load_text(text.replace(", mtu: 9000", "")), backend=FakeKernel()).actions)
+
+
+def test_a_read_back_that_fails_rolls_back() -> None:
+    fake = FakeKernel()
+    before = fake.state()
+    journal = execute_plan(api.plan(vnet.load_text(CLAMPED), backend=fake), fake)
+
+    def replan() -> Plan:
+        raise KernelError("dump links in n1", errno.EIO)
+    with pytest.raises(NotKeptError) as caught:
+        verify_kept(journal, fake, replan)
+    assert "reading the kernel back failed: dump links in n1" in str(caught.value)
+    assert fake.state() == before
