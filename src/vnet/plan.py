@@ -280,7 +280,7 @@ class _Planner:
             ns, name = iface.key
             self.phase["set_links"].append(Action(
                 "change", f"link {_at(ns, name)} ({iface.kind_name})",
-                "differs from the file" + _rounding_note(iface, hz),
+                "differs from the file" + _rounding_note(iface, hz, diff),
                 [Request("link.set", ns, {"ifname": name, **sets})],
                 [Request("link.set", ns, {"ifname": name, **undo})], diff=diff))
         return "ok"
@@ -593,10 +593,13 @@ class _Planner:
                     [Request("route.add", ns, _observed_route_args(rs))]))
 
 
-def _rounding_note(iface: InterfaceBase, hz: int | None) -> str:
+def _rounding_note(iface: InterfaceBase, hz: int | None,
+                   only: dict[str, Any] | None = None) -> str:
     """The plan's word on declared values the kernel keeps rounded (bridge timers in its
-    ticks), e.g. "; the kernel keeps forward_delay 755 as 754 (ticks of 1/250 s)"."""
-    rounded = iface.rounded_options(hz)
+    ticks), e.g. "; the kernel keeps forward_delay 755 as 754 (ticks of 1/250 s)"; of the
+    options in `only` when given (those a change sets)."""
+    rounded = {k: v for k, v in iface.rounded_options(hz).items()
+               if only is None or k in only}
     if not rounded:
         return ""
     said = ", ".join(f"{opt} {asked} as {kept}" for opt, (asked, kept) in rounded.items())

@@ -58,9 +58,13 @@ def test_rounded_timer_converges_and_the_plan_says_so() -> None:
 def test_a_real_change_of_a_rounded_timer_is_still_a_change() -> None:
     fake = FakeKernel(hz=250)
     api.apply(vnet.load_text(_bridge(755)), backend=fake)
-    again = api.plan(vnet.load_text(_bridge(752)), backend=fake)
+    # hello_time 201 is kept as 200, what the bridge has: no change
+    again = api.plan(vnet.load_text(_bridge(753).replace("hello_time: 200",
+                                                          "hello_time: 201")), backend=fake)
     [change] = again.actions
-    assert change.diff == {"forward_delay": (754, 752)}
+    assert change.diff == {"forward_delay": (754, 753)}
+    # the note names only what the change sets
+    assert change.reason.endswith("keeps forward_delay 753 as 752 (ticks of 1/250 s)")
 
 
 @pytest.mark.parametrize(("hz", "changes"), [(100, True), (None, False)])
