@@ -50,15 +50,16 @@ def test_rounded_bridge_timers_converge(tmp_path: Path,
     require_kind("bridge")
     path = tmp_path / "ticks.yaml"
     path.write_text(ROUNDED)
-    code, out, err = _vnet(capsys, "plan", "-v", str(path))
-    assert code == 2, err
-    assert "the kernel keeps" in out or "the kernel keeps" in err
-    code, _, err = _vnet(capsys, "apply", str(path))
-    assert code == 0, err
-    data = ip_json("-d", "link", "show", "br0", netns="sw")[0]["linkinfo"]["info_data"]
     from vnet.door.ticks import kernel_hz
     from vnet.kinds.base import COMMON_HZ, clock_t_kept
     hz = kernel_hz()  # None where no build configuration is readable: any common rate
+    code, out, err = _vnet(capsys, "plan", "-v", str(path))
+    assert code == 2, err
+    if hz is not None and hz % 100 != 0 or hz == 300:  # a rate that rounds: the plan says so
+        assert "the kernel keeps forward_delay 755 as" in out + err
+    code, _, err = _vnet(capsys, "apply", str(path))
+    assert code == 0, err
+    data = ip_json("-d", "link", "show", "br0", netns="sw")[0]["linkinfo"]["info_data"]
     for option, asked in (("forward_delay", 755), ("hello_time", 101), ("max_age", 2001),
                           ("ageing_time", 30001)):
         assert data[option] in {clock_t_kept(asked, rate) for rate in

@@ -6,6 +6,8 @@ values no interface can hold are refused by validation."""
 from __future__ import annotations
 
 import errno
+import gzip
+from pathlib import Path
 
 import pytest
 from conftest import TOPO
@@ -15,6 +17,7 @@ from vnet import api
 from vnet.actions import Action
 from vnet.apply import execute_plan, verify_kept
 from vnet.door.fake import FakeKernel
+from vnet.door.ticks import config_paths, hz_from
 from vnet.errors import KernelError, NotKeptError, TopologyError
 from vnet.kinds.base import clock_t_kept
 from vnet.kinds.bridge import Bridge
@@ -221,3 +224,18 @@ def test_a_read_back_that_fails_rolls_back() -> None:
         verify_kept(journal, fake, replan)
     assert "reading the kernel back failed: dump links in n1" in str(caught.value)
     assert fake.state() == before
+
+
+def test_kernel_hz_read_from_the_first_configuration_that_says_it(tmp_path: Path) -> None:
+    plain = tmp_path / "config-plain"
+    plain.write_text("CONFIG_HZ_300=y\nCONFIG_HZ=300\n")
+    packed = tmp_path / "config.gz"
+    packed.write_bytes(gzip.compress(b"# CONFIG_HZ_100 is not set\nCONFIG_HZ=1000\n"))
+    silent = tmp_path / "config-silent"
+    silent.write_text("CONFIG_NET=y\n")
+    missing = str(tmp_path / "none")
+    assert hz_from([missing, str(silent), str(packed), str(plain)]) == 1000
+    assert hz_from([missing, str(plain), str(packed)]) == 300
+    assert hz_from([missing, str(silent)]) is None
+    assert config_paths("6.1.0-57-amd64")[:2] == ["/proc/config.gz",
+                                                  "/boot/config-6.1.0-57-amd64"]
