@@ -270,7 +270,7 @@ def apply(topo: TopologyData, backend: Kernel | None = None,
     record names the file each topology was last applied from) is a ConflictError unless
     `replace`; a plan that deletes a namespace holding links vnet did not make (or whose
     pair's other end is elsewhere) is one unless `force`."""
-    from .apply import execute_plan
+    from .apply import execute_plan, verify_kept
     from .plan import plan_changes
     if backend is None:
         preflight(topo)
@@ -294,7 +294,10 @@ def apply(topo: TopologyData, backend: Kernel | None = None,
             from .errors import VnetError
             raise VnetError(f"apply of {topo.name} cancelled; nothing was changed")
         if the_plan.has_changes:
-            execute_plan(the_plan, nl, *(p for p in [progress] if p))
+            journal = execute_plan(the_plan, nl, *(p for p in [progress] if p))
+            after = the_plan.record or record
+            verify_kept(journal, nl, lambda: plan_changes(
+                topo, observe_topology(nl, topo, after), after))
         if the_plan.record is not None:
             # the file it came from, for `vnet list` and the rule above (None when applied
             # from text or data)

@@ -152,6 +152,25 @@ class ApplyError(VnetError):
         super().__init__(f"apply failed at {failed}{tail}")
 
 
+class NotKeptError(ApplyError):
+    """Every action was accepted, but reading the kernel back found values it did not keep (a
+    clamped MTU, an address it dropped): `misses` says each, what was asked and what was kept.
+    What apply did has been undone (or not, said why), as after a refusal."""
+
+    def __init__(self, misses: list[str], undone: int, undo_failures: list[str]):
+        self.misses = misses
+        self.failed = KernelError("read back after apply", None, "; ".join(misses))
+        self.undone = undone
+        self.undo_failures = undo_failures
+        if undo_failures:
+            tail = "; rollback incomplete: " + "; ".join(undo_failures)
+        else:
+            tail = f"; rolled back {undone} action(s), the kernel is as it was before apply"
+        VnetError.__init__(self, "the kernel did not keep what was asked: " + "; ".join(misses)
+                           + tail + " (fix: ask for a value this kernel keeps, e.g. a vxlan's "
+                           "MTU at most its underlay's less the 50 bytes of encapsulation)")
+
+
 class ConflictError(VnetError):
     """The live kernel holds something that stops the plan (an unowned object in the way)."""
 

@@ -180,6 +180,9 @@ class Observed:
     namespaces: dict[str | None, NetnsState] = field(default_factory=dict)
     #: every named namespace under /run/netns, read or not
     existing_netns: set[str] = field(default_factory=set)
+    #: the kernel's tick rate (CONFIG_HZ), which rounds the timers it keeps in jiffies;
+    #: None when it cannot be told
+    hz: int | None = None
 
     def link(self, netns: str | None, name: str) -> LinkState | None:
         ns = self.namespaces.get(netns)

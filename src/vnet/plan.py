@@ -137,6 +137,8 @@ class _Planner:
         self.removed_ns: set[str] = set()
         #: why a link is re-created, for the plan's text
         self._reasons: dict[Key, str] = {}
+        #: the options that make a link re-created: (live, declared)
+        self._replaced_diff: dict[Key, dict[str, tuple[Any, Any]]] = {}
 
     # ---- helpers --------------------------------------------------------------------------
     def conflict(self, message: str, where: str, hint: str) -> None:
@@ -320,11 +322,15 @@ class _Planner:
             self._reasons[iface.key] = f"kind differs (live: {live.kind})"
             return "replace"
         current = cls.decode_info_data(live.info_data)
+        hz = self.obs.hz
+        # compared as the kernel keeps them: a timer it rounds equals what it was rounded from
         diff = {k: (current.get(k), v) for k, v in iface.declared_options().items()
-                if current.get(k) != v}
+                if not cls.keeps(k, v, current.get(k), hz)}
         if any(cls.needs_replace(k) for k in diff):
             fields = ", ".join(k for k in diff if cls.needs_replace(k))
             self._reasons[iface.key] = f"{fields} cannot change in place"
+            self._replaced_diff[iface.key] = {k: d for k, d in diff.items()
+                                              if cls.needs_replace(k)}
             return "replace"
         if iface.created_by is None and not self._same_parent(iface, live):
             self._reasons[iface.key] = "parent link differs"
@@ -346,7 +352,8 @@ class _Planner:
         if sets:
             ns, name = iface.key
             self.phase["set_links"].append(Action(
-                "change", f"link {_at(ns, name)} ({iface.kind_name})", "differs from the file",
+                "change", f"link {_at(ns, name)} ({iface.kind_name})",
+                "differs from the file" + _rounding_note(iface, hz, diff),
                 [Request("link.set", ns, {"ifname": name, **sets})],
                 [Request("link.set", ns, {"ifname": name, **undo})], diff=diff))
         return "ok"
@@ -387,13 +394,15 @@ class _Planner:
             peer["marker"] = ownership.link_marker(self.T, peer["ifname"])
             peer["group"] = self.group
         reason = self._reasons.get(iface.key, "") if replacing else "declared, not present"
+        reason = (reason or "declared, not present") + _rounding_note(iface, self.obs.hz)
         verb: Verb = "replace" if replacing else "create"
         subject = f"link {_at(ns, name)} ({iface.kind_name})"
         if peer is not None:
             subject += f" with peer {_at(peer.get('netns'), peer['ifname'])}"
-        return Action(verb, subject, reason or "declared, not present",
+        return Action(verb, subject, reason,
                       [Request("link.add", ns, req_args)],
-                      [Request("link.del", ns, {"ifname": name, "missing_ok": True})])
+                      [Request("link.del", ns, {"ifname": name, "missing_ok": True})],
+                      diff=self._replaced_diff.get(iface.key, {}) if replacing else {})
 
     def _remove_link(self, key: Key, why: str) -> Action:
         live = self.obs.link(*key)
@@ -655,6 +664,19 @@ class _Planner:
                     "remove", _route_subject(rs.to, ns), "not in the file",
                     [Request("route.del", ns, _observed_route_args(rs))],
                     [Request("route.add", ns, _observed_route_args(rs))]))
+
+
+def _rounding_note(iface: InterfaceBase, hz: int | None,
+                   only: dict[str, Any] | None = None) -> str:
+    """The plan's word on declared values the kernel keeps rounded (bridge timers in its
+    ticks), e.g. "; the kernel keeps forward_delay 755 as 754 (ticks of 1/250 s)"; of the
+    options in `only` when given (those a change sets)."""
+    rounded = {k: v for k, v in iface.rounded_options(hz).items()
+               if only is None or k in only}
+    if not rounded:
+        return ""
+    said = ", ".join(f"{opt} {asked} as {kept}" for opt, (asked, kept) in rounded.items())
+    return f"; the kernel keeps {said} (ticks of 1/{hz} s)"
 
 
 def _route_subject(to: str, ns: str | None) -> str:

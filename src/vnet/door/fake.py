@@ -31,6 +31,7 @@ from ..errors import KernelError
 from ..features.bridge_vlans import BRIDGE_VLAN_INFO_PVID, BRIDGE_VLAN_INFO_UNTAGGED
 from ..features.fdb import NUD_PERMANENT
 from ..kinds import by_kernel_kind
+from ..kinds.base import clock_t_kept
 from ..observe import (
     AddressState,
     FdbState,
@@ -69,13 +70,21 @@ class NotModelled(NotImplementedError):
     """The fake kernel does not model this operation: the test needs the live kernel."""
 
 
+#: the bridge timers the kernel keeps in jiffies
+_TICK_OPTIONS = frozenset({"IFLA_BR_FORWARD_DELAY", "IFLA_BR_HELLO_TIME", "IFLA_BR_MAX_AGE",
+                           "IFLA_BR_AGEING_TIME"})
+
+
 class FakeKernel:
     """An in-memory kernel. The namespace vnet runs in (None) exists from the start, with `lo`."""
 
     def __init__(self, fail_on: Callable[[Request], bool | int | None] | None = None,
-                 fail_errno: int = errno.EPERM) -> None:
+                 fail_errno: int = errno.EPERM, hz: int | None = None) -> None:
         self.fail_on = fail_on
         self.fail_errno = fail_errno
+        #: the tick rate it rounds bridge timers to, as a kernel of that CONFIG_HZ does;
+        #: None: it keeps them as asked (and says it cannot tell its rate)
+        self.hz = hz
         self.namespaces: dict[str | None, NetnsState] = {}
         #: each veth end -> its other end
         self.peers: dict[Key, Key] = {}
@@ -183,7 +192,9 @@ class FakeKernel:
         """Links, addresses, routes (and what kinds keep) of each namespace of the scope that
         exists, in full whatever the scope's economies say: planning must not depend on
         them."""
-        return gather(self, scope.namespaces)
+        observed = gather(self, scope.namespaces)
+        observed.hz = self.hz
+        return observed
 
     def operations(self) -> Mapping[str, Handler]:
         """Every operation of the catalogue -> its handler; unmodelled ones raise."""
@@ -391,9 +402,15 @@ class FakeKernel:
                 raise _Refused(errno.EEXIST, "both ends have one name")
         if kind == "veth" and peer is None:
             raise _Refused(errno.EINVAL, "a veth needs a peer")
+        if kind == "vxlan" and parent_link is not None:
+            # a vxlan gets what its underlay carries; the kernel clamps a larger MTU to it,
+            # saying nothing
+            v6 = any(k.endswith("6") and k.startswith("IFLA_VXLAN_") for k in info_data)
+            mtu = min(mtu or 65535, parent_link.mtu - (70 if v6 else 50))
         link = LinkState(index=self._take_index(), name=ifname,
                          kind="tun" if tuntap is not None else kind,
-                         info_data={**info_data, **_tun_info(tuntap)}, mtu=mtu or 1500,
+                         info_data=self._kept({**info_data, **_tun_info(tuntap)}),
+                         mtu=mtu or 1500,
                          altnames=[],
                          operstate="DOWN")
         link.mac = (mac or _mac_for(link.index)).lower()
@@ -462,7 +479,16 @@ class FakeKernel:
         if mac is not None:
             link.mac = mac.lower()
         if info_data:
-            link.info_data.update(info_data)
+            link.info_data.update(self._kept(info_data))
+
+    def _kept(self, info_data: dict[str, Any]) -> dict[str, Any]:
+        """Kind options as the kernel keeps them: bridge timers in its ticks, read back
+        rounded (kinds.base.clock_t_kept)."""
+        if not self.hz:
+            return info_data
+        hz = self.hz
+        return {k: clock_t_kept(v, hz) if k in _TICK_OPTIONS else v
+                for k, v in info_data.items()}
 
     def _op_link_master(self, netns: str | None, ifname: str, master: str | None) -> None:
         link = self._link(netns, ifname)

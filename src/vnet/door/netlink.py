@@ -163,7 +163,11 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                                    kind_options=scope.kind_options,
                                    kind_state=scope.kind_state,
                                    addresses=scope.reads(scope.addr_netns, ns))
-        return gather(self, scope.namespaces, read)
+        observed = gather(self, scope.namespaces, read)
+        if scope.kind_options:  # only kind options are kept in ticks (bridge timers)
+            from .ticks import kernel_hz
+            observed.hz = kernel_hz()
+        return observed
 
     def netns_owner(self, netns: str) -> str | None:
         """The topology owning a namespace (its loopback's marker), reading only `lo`."""

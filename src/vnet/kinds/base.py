@@ -176,6 +176,45 @@ class Option:
     encode: Callable[[Any], Any] = lambda v: v
     decode: Callable[[Any], Any] = lambda v: v
     replace: bool = False  # the kernel cannot change it in place: the link is re-created
+    #: the value the kernel keeps for a declared one, given the kernel's tick rate (HZ), when
+    #: it stores the option in other units than it takes it (bridge timers); None: kept as is
+    kept: Callable[[Any, int], Any] | None = None
+
+    def keeps(self, declared: Any, live: Any, hz: int | None) -> bool:
+        """Whether `live` is what the kernel keeps when asked for `declared`. With the tick rate
+        unknown (None), any rate Linux is commonly built with is allowed."""
+        if self.kept is None or declared is None:
+            return declared == live
+        rates = (hz,) if hz else COMMON_HZ
+        return any(self.kept(declared, rate) == live for rate in rates)
+
+
+#: the kernel's USER_HZ: the unit of clock_t values it reports (1/100 s)
+USER_HZ = 100
+#: tick rates (CONFIG_HZ) Linux is commonly built with, for when this kernel's is unknown
+COMMON_HZ = (100, 250, 300, 1000)
+
+
+def clock_t_kept(value: int, hz: int) -> int:
+    """What the kernel reports back for a clock_t value (1/100 s) it stores in jiffies: it
+    converts with clock_t_to_jiffies on the way in and jiffies_to_clock_t on the way out
+    (kernel/time/time.c), both truncating. On a 250 Hz kernel an odd value comes back one
+    lower (755 -> 1887 jiffies -> 754); on 300 Hz every value but 0 does; at 100 or 1000 Hz
+    nothing changes."""
+    if hz % USER_HZ == 0:
+        jiffies = value * (hz // USER_HZ)
+    else:
+        jiffies = value * hz // USER_HZ
+    tick_nsec = (1_000_000_000 + hz // 2) // hz
+    per_clock_t = 1_000_000_000 // USER_HZ
+    if tick_nsec % per_clock_t == 0:
+        return jiffies * (USER_HZ // hz) if hz < USER_HZ else jiffies // (hz // USER_HZ)
+    return jiffies * tick_nsec // per_clock_t
+
+
+def tick_option(nla: str) -> Option:
+    """A timer in 1/100 s (clock_t) that the kernel keeps in jiffies: read back rounded."""
+    return Option(nla, encode=int, decode=int, kept=clock_t_kept)
 
 
 def bool_option(nla: str, replace: bool = False) -> Option:
@@ -361,6 +400,23 @@ class InterfaceBase(Common):
     @classmethod
     def needs_replace(cls, option: str) -> bool:
         return cls.options_map[option].replace
+
+    @classmethod
+    def keeps(cls, option: str, declared: Any, live: Any, hz: int | None) -> bool:
+        """Whether the live value of `option` is what the kernel keeps for the declared one
+        (compared in the kernel's units: a rounded timer equals what it was rounded from)."""
+        return cls.options_map[option].keeps(declared, live, hz)
+
+    def rounded_options(self, hz: int | None) -> dict[str, tuple[Any, Any]]:
+        """The declared options the kernel keeps as another value on a kernel of tick rate
+        `hz` (unknown: None, and nothing is said): option -> (declared, kept)."""
+        out = {}
+        if hz:
+            for opt, value in self.declared_options().items():
+                spec = self.options_map[opt]
+                if spec.kept is not None and spec.kept(value, hz) != value:
+                    out[opt] = (value, spec.kept(value, hz))
+        return out
 
     # ---- graph ----------------------------------------------------------------------------
     def parent(self) -> str | None:

@@ -1,6 +1,10 @@
 """bridge — a software switch. `ip link add br0 type bridge [stp_state 1 ...]`.
 
-Timers are in hundredths of a second, as `ip` spells them (forward_delay 1500 = 15 s).
+Timers are in hundredths of a second, as `ip` spells them (forward_delay 1500 = 15 s). The
+kernel keeps them in jiffies, its ticks, and reports them back converted to hundredths again,
+truncating both ways (`clock_t_kept`): on a 250 Hz kernel an odd value comes back one lower
+(755 is kept as 754). vnet compares them as the kernel keeps them, so such a value is not a
+change on the next apply, and the plan says when a value will be rounded.
 
 VLAN filtering: `vlan_filtering: true` on the bridge, and `vlans:` (a common field) on each
 port or on the bridge itself; the feature features/bridge_vlans.py plans and checks them.
@@ -12,8 +16,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ..actions import Action, Request
 from . import register
-from .base import InterfaceBase, Option, bool_option, int_option
+from .base import InterfaceBase, Option, bool_option, int_option, tick_option
 
 _VLAN_PROTOCOLS = {"802.1Q": 0x8100, "802.1ad": 0x88A8}
 _VLAN_PROTOCOL_NAMES = {v: k for k, v in _VLAN_PROTOCOLS.items()}
@@ -30,12 +35,16 @@ class Bridge(InterfaceBase):
 
     stp_state: bool | None = Field(None, description="Spanning tree on (true) or off.")
     forward_delay: int | None = Field(
-        None, ge=0, le=3000, description="STP forward delay, 1/100 s (kernel: 200-3000 with STP).")
-    hello_time: int | None = Field(None, ge=100, le=1000, description="STP hello time, 1/100 s.")
-    max_age: int | None = Field(None, ge=600, le=4000, description="STP max age, 1/100 s.")
+        None, ge=0, le=3000, description="STP forward delay, 1/100 s (kernel: 200-3000 with "
+                                         "STP); rounded to the kernel's tick.")
+    hello_time: int | None = Field(
+        None, ge=100, le=1000, description="STP hello time, 1/100 s; rounded to the kernel's tick.")
+    max_age: int | None = Field(
+        None, ge=600, le=4000, description="STP max age, 1/100 s; rounded to the kernel's tick.")
     priority: int | None = Field(None, ge=0, le=65535, description="Bridge priority for STP.")
     ageing_time: int | None = Field(
-        None, ge=0, le=100_000_000, description="FDB ageing time, 1/100 s (default 30000).")
+        None, ge=0, le=100_000_000,
+        description="FDB ageing time, 1/100 s (default 30000); rounded to the kernel's tick.")
     mcast_snooping: bool | None = Field(None, description="IGMP/MLD snooping.")
     mcast_querier: bool | None = Field(None, description="Act as IGMP/MLD querier.")
     vlan_filtering: bool | None = Field(None, description="802.1Q VLAN filtering on ports.")
@@ -46,11 +55,11 @@ class Bridge(InterfaceBase):
 
     options_map = {
         "stp_state": bool_option("IFLA_BR_STP_STATE"),
-        "forward_delay": int_option("IFLA_BR_FORWARD_DELAY"),
-        "hello_time": int_option("IFLA_BR_HELLO_TIME"),
-        "max_age": int_option("IFLA_BR_MAX_AGE"),
+        "forward_delay": tick_option("IFLA_BR_FORWARD_DELAY"),
+        "hello_time": tick_option("IFLA_BR_HELLO_TIME"),
+        "max_age": tick_option("IFLA_BR_MAX_AGE"),
         "priority": int_option("IFLA_BR_PRIORITY"),
-        "ageing_time": int_option("IFLA_BR_AGEING_TIME"),
+        "ageing_time": tick_option("IFLA_BR_AGEING_TIME"),
         "mcast_snooping": bool_option("IFLA_BR_MCAST_SNOOPING"),
         "mcast_querier": bool_option("IFLA_BR_MCAST_QUERIER"),
         "vlan_filtering": bool_option("IFLA_BR_VLAN_FILTERING"),
@@ -70,6 +79,18 @@ class Bridge(InterfaceBase):
         """A bridge takes the smallest MTU of its ports (1500 without any)."""
         ports = [link.mtu for link in netns_state.links.values() if link.master == live.name]
         return min(ports) if ports else 1500
+
+    def plan_extras(self, netns_state: Any, live: Any) -> list[Any]:
+        """A new bridge's declared MTU, set again once its ports have joined. Made with it, the
+        MTU is the kernel's to adjust: each joining port brings the bridge to its ports'
+        smallest MTU. Set on the live bridge, it is the user's, and the kernel keeps it."""
+        if live is not None or self.mtu is None:
+            return []
+        at = f"{self.netns}/{self.name}" if self.netns else self.name
+        return [Action("change", f"link {at} (bridge) MTU", "set once its ports have joined "
+                       "(they would otherwise bring it to theirs)",
+                       [Request("link.set", self.netns, {"ifname": self.name,
+                                                         "mtu": self.mtu})])]
 
     def check(self, topo: Any, report: Any) -> None:
         if self.stp_state and self.forward_delay is not None and not (

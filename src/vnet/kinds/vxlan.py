@@ -27,12 +27,17 @@ from .base import (
     InterfaceBase,
     Option,
     bool_option,
+    ends_by_key,
     int_option,
     topology_index,
 )
 
 #: the kernel's UDP port for a vxlan made without one, or with dstport 0 (not IANA's 4789)
 VXLAN_PORT = 8472
+
+#: what the encapsulation takes of the underlay's MTU: outer IPv4 (IPv6), UDP, VXLAN and inner
+#: Ethernet headers (the kernel's VXLAN_HEADROOM, VXLAN6_HEADROOM)
+_HEADROOM = {4: 50, 6: 70}
 
 
 def _is_v6(value: str) -> bool:
@@ -227,6 +232,7 @@ class Vxlan(InterfaceBase):
                    "remove fdb or collect_metadata: true")
         check_fdb(self.fdb, self.remote, self.local, report)
         self._check_socket_sharing(topo, report)
+        self._check_mtu(topo, report)
 
     def _receive_key(self) -> tuple[Any, ...]:
         """What the kernel compares between the vxlans of one namespace (vxlan_vni_in_use):
@@ -263,6 +269,30 @@ class Vxlan(InterfaceBase):
                    "the kernel refuses a second vxlan with the same VNI and port in one "
                    "namespace, even with another local or remote address",
                    "use another id or dstport, or put it in another namespace")
+
+    def headroom(self) -> int:
+        """Bytes the encapsulation adds: 70 over IPv6, else 50."""
+        ends = [a for a in (self.local, self.remote, self.group) if a is not None]
+        return _HEADROOM[6 if any(_is_v6(a) for a in ends) else 4]
+
+    def _check_mtu(self, topo: Any, report: Any) -> None:
+        """An MTU above what the underlay carries is clamped by the kernel without a word:
+        refuse it here when the file says the underlay's MTU."""
+        if self.mtu is None or self.dev is None:
+            return
+        under = ends_by_key(topo).get((self.netns, self.dev)) or next(
+            (ext for ext in topo.externals if ext.key == (self.netns, self.dev)), None)
+        if under is None or under.mtu is None or self.mtu > under.mtu:
+            # not told by the file (apply's read-back catches a clamp), or said already by
+            # validation's rule that no link's MTU exceeds its parent's
+            return
+        limit = under.mtu - self.headroom()
+        if self.mtu > limit:
+            report("mtu", f"mtu {self.mtu} is more than the underlay {self.dev} (mtu "
+                   f"{under.mtu}) carries after {self.headroom()} bytes of encapsulation; "
+                   f"the kernel would keep {limit}",
+                   f"set mtu: {limit} or less, or raise {self.dev}'s mtu to "
+                   f"{self.mtu + self.headroom()}")
 
     # ---- rendering ------------------------------------------------------------------------
     def draw_edges(self) -> list[DrawEdge]:
