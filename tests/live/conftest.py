@@ -39,6 +39,7 @@ from .helpers import (
     kernel_tier,
     kernel_tier_skip,
     network_snapshot,
+    warm_imports,
 )
 
 LIVE_DIR = Path(__file__).parent
@@ -59,6 +60,17 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[_MAIN_PID] = os.getpid()
     config.stash[_BEFORE] = network_snapshot()
+    if not _xdist_controller(config):
+        warm_imports()  # once here, not once per forked test
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    """Whether this process only hands tests to pytest-xdist workers (`-n N`, N > 0): it runs
+    none itself, so it needs no warm imports; each worker (`workerinput`) is a pytest
+    process of its own and forks its tests as a plain run does."""
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(
+        config, "workerinput"
+    )
 
 
 def _kinds(item: pytest.Item) -> list[str]:

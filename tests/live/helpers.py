@@ -7,9 +7,11 @@ create interfaces and named namespaces freely: nothing reaches the machine's own
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import ctypes
 import fcntl
+import importlib
 import json
 import os
 import socket
@@ -17,10 +19,12 @@ import struct
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import vnet
 from vnet.kinds import lookup, ordered
 from vnet.kinds.base import PROBE_NAME
 
@@ -128,6 +132,58 @@ def enter_sandbox() -> None:
         os.chmod(f"/run/{name}", mode)
     _mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _set_link_up("lo")
+
+
+def _imported_names(path: Path, package: str) -> set[str]:
+    """The absolute names of the modules `path` (a module of `package`) imports anywhere,
+    inside functions too; `from X import name` counts both X and X.name (maybe a module)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    return names
+
+
+def warm_imports() -> int:
+    """Import, in the calling process, every module that vnet imports anywhere (its own
+    modules and what their functions import lazily: pyroute2, yaml, rich...); return how many
+    were imported.
+
+    conftest.py calls this once in the pytest process, before it forks a child per test, so
+    that the children inherit the modules instead of each importing them again. Pure: no
+    module imported here touches the kernel at import time. Under the kernel tier's emulated
+    CPU a child importing pyroute2 and vnet's loader took 20-35 s, most of a test's time.
+    `vnet.__main__` (which runs the CLI) is left out; a module that cannot be imported is
+    left to the test that needs it to report."""
+    root = Path(vnet.__file__).parent
+    wanted: set[str] = set()
+    for path in sorted(root.rglob("*.py")):
+        parts = ["vnet", *path.relative_to(root).with_suffix("").parts]
+        if parts[-1] == "__main__":
+            continue
+        if parts[-1] == "__init__":
+            parts.pop()
+        name = ".".join(parts)
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        wanted.add(name)
+        wanted.update(_imported_names(path, package))
+    count = 0
+    for name in sorted(wanted):
+        if name.split(".")[0] == "__future__" or name.endswith(".__main__"):
+            continue
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue  # `from X import function` names no module; an absent optional one
+        count += 1
+    return count
 
 
 def network_snapshot() -> dict[str, list[str]]:
