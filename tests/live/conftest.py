@@ -5,6 +5,11 @@
   pytest-xdist does). `pytest_runtest_setup` moves the child into a private network and mount
   namespace (helpers.enter_sandbox) before any fixture runs. When the child exits, processes
   the test left behind are killed and its namespaces go with it.
+- Before the first fork the pytest process imports every module vnet imports
+  (helpers.warm_imports), so the children inherit them: in the kernel tier's VM a child
+  importing pyroute2 and vnet's loader itself took 20-35 s.
+- Under pytest-xdist (`-n N`) each worker is a pytest process doing all of the above for its
+  tests; the controller only collects their reports.
 - A test that is not root, or not in a forked child, fails: it must never fall back to the
   machine's own namespaces, and a skipped tier is not a pass.
 - After the session the links and named namespaces the pytest process sees are compared
