@@ -5,9 +5,9 @@
   pytest-xdist does). `pytest_runtest_setup` moves the child into a private network and mount
   namespace (helpers.enter_sandbox) before any fixture runs. When the child exits, processes
   the test left behind are killed and its namespaces go with it.
-- Before the first fork the pytest process imports every module vnet imports
-  (helpers.warm_imports), so the children inherit them: in the kernel tier's VM a child
-  importing pyroute2 and vnet's loader itself took 20-35 s.
+- Before the first fork the pytest process imports every module vnet imports and loads
+  the examples (helpers.warm_up), so the children inherit them: in the kernel tier's VM a
+  child importing pyroute2 and vnet's loader itself took 20-35 s.
 - Under pytest-xdist (`-n N`) each worker is a pytest process doing all of the above for its
   tests; the controller only collects their reports.
 - A test that is not root, or not in a forked child, fails: it must never fall back to the
@@ -44,7 +44,7 @@ from .helpers import (
     kernel_tier,
     kernel_tier_skip,
     network_snapshot,
-    warm_imports,
+    warm_up,
 )
 
 LIVE_DIR = Path(__file__).parent
@@ -66,7 +66,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_MAIN_PID] = os.getpid()
     config.stash[_BEFORE] = network_snapshot()
     if not _xdist_controller(config):
-        warm_imports()  # once here, not once per forked test
+        warm_up()  # once here, not once per forked test
 
 
 def _xdist_controller(config: pytest.Config) -> bool:
