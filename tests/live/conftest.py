@@ -8,6 +8,8 @@
 - Before the first fork the pytest process imports every module vnet imports and loads
   the examples (helpers.warm_up), so the children inherit them: in the kernel tier's VM a
   child importing pyroute2 and vnet's loader itself took 20-35 s.
+- A kind that one test proved this kernel can create (helpers.require_kind) is not probed
+  again by later tests of the same pytest process (a file per kind in a temporary directory).
 - Under pytest-xdist (`-n N`) each worker is a pytest process doing all of the above for its
   tests; the controller only collects their reports.
 - A test that is not root, or not in a forked child, fails: it must never fall back to the
@@ -28,6 +30,7 @@ from __future__ import annotations
 import ctypes
 import marshal
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -39,6 +42,7 @@ import pytest
 from _pytest.runner import runtestprotocol
 
 from .helpers import (
+    PROVEN_ENV,
     describe_changes,
     enter_sandbox,
     kernel_tier,
@@ -67,6 +71,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_BEFORE] = network_snapshot()
     if not _xdist_controller(config):
         warm_up()  # once here, not once per forked test
+        os.environ[PROVEN_ENV] = tempfile.mkdtemp(prefix="vnet-proven-kinds-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    proven = os.environ.pop(PROVEN_ENV, None)
+    if proven and os.getpid() == config.stash.get(_MAIN_PID, None):
+        shutil.rmtree(proven, ignore_errors=True)
 
 
 def _xdist_controller(config: pytest.Config) -> bool:

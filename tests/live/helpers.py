@@ -43,6 +43,9 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 #: set to "kernel" by scripts/vm_tier.py in the guest: the tier whose kernel has every kind
 TIER_ENV = "VNET_TEST_TIER"
+#: a directory (made per pytest process by conftest.py) holding a file per kind that a test
+#: of this process has proven this kernel can create (require_kind)
+PROVEN_ENV = "VNET_TEST_PROVEN_KINDS"
 #: what an allowed kernel-tier skip carries in its reason (scripts/junit_report.py,
 #: ALLOWED_SKIP_TAG, must say the same: vm_tier.py fails on a skip without it)
 ALLOWED_SKIP_TAG = "allowed in the kernel tier"
@@ -323,12 +326,23 @@ def require_kind(kind: str) -> None:
     modprobe failure fails the test there, elsewhere it joins the skip reason), then probes
     in the test's own namespace. In the kernel tier conftest.py turns the skip into a failure
     unless the test's kinds all declare `may_skip`.
+
+    Once a test of this pytest process has proven `kind` (modules loaded, a link made), later
+    tests take that proof (a file in PROVEN_ENV's directory, set by conftest.py) instead of
+    running modprobe and `ip` again: the same kernel answers the same, and under TCG those
+    commands cost 0.5-2 s a test. A kind not proven is asked again by every test.
     """
+    proven = os.environ.get(PROVEN_ENV)
+    marker = Path(proven, kind) if proven else None
+    if marker is not None and marker.exists():
+        return
     modprobe = load_modules(kind)
     problem = probe_kind(kind)
     if problem is not None:
         extra = f" (and {modprobe})" if modprobe else ""
         pytest.skip(f"kernel lacks {kind}: {problem}{extra}")
+    if marker is not None:
+        marker.touch()
 
 
 def kernel_tier_skip(kinds: Sequence[str], may_skip: Mapping[str, str],
