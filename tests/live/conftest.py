@@ -5,6 +5,13 @@
   pytest-xdist does). `pytest_runtest_setup` moves the child into a private network and mount
   namespace (helpers.enter_sandbox) before any fixture runs. When the child exits, processes
   the test left behind are killed and its namespaces go with it.
+- Before the first fork the pytest process imports every module vnet imports and loads
+  the examples (helpers.warm_up), so the children inherit them: in the kernel tier's VM a
+  child importing pyroute2 and vnet's loader itself took 20-35 s.
+- A kind that one test proved this kernel can create (helpers.require_kind) is not probed
+  again by later tests of the same pytest process (a file per kind in a temporary directory).
+- Under pytest-xdist (`-n N`) each worker is a pytest process doing all of the above for its
+  tests; the controller only collects their reports.
 - A test that is not root, or not in a forked child, fails: it must never fall back to the
   machine's own namespaces, and a skipped tier is not a pass.
 - After the session the links and named namespaces the pytest process sees are compared
@@ -23,6 +30,7 @@ from __future__ import annotations
 import ctypes
 import marshal
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -34,11 +42,13 @@ import pytest
 from _pytest.runner import runtestprotocol
 
 from .helpers import (
+    PROVEN_ENV,
     describe_changes,
     enter_sandbox,
     kernel_tier,
     kernel_tier_skip,
     network_snapshot,
+    warm_up,
 )
 
 LIVE_DIR = Path(__file__).parent
@@ -59,6 +69,24 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[_MAIN_PID] = os.getpid()
     config.stash[_BEFORE] = network_snapshot()
+    if not _xdist_controller(config):
+        warm_up()  # once here, not once per forked test
+        os.environ[PROVEN_ENV] = tempfile.mkdtemp(prefix="vnet-proven-kinds-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    proven = os.environ.pop(PROVEN_ENV, None)
+    if proven and os.getpid() == config.stash.get(_MAIN_PID, None):
+        shutil.rmtree(proven, ignore_errors=True)
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    """Whether this process only hands tests to pytest-xdist workers (`-n N`, N > 0): it runs
+    none itself, so it needs no warm imports; each worker (`workerinput`) is a pytest
+    process of its own and forks its tests as a plain run does."""
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(
+        config, "workerinput"
+    )
 
 
 def _kinds(item: pytest.Item) -> list[str]:

@@ -7,9 +7,11 @@ create interfaces and named namespaces freely: nothing reaches the machine's own
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import ctypes
 import fcntl
+import importlib
 import json
 import os
 import socket
@@ -17,10 +19,12 @@ import struct
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import vnet
 from vnet.kinds import lookup, ordered
 from vnet.kinds.base import PROBE_NAME
 
@@ -39,6 +43,9 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 #: set to "kernel" by scripts/vm_tier.py in the guest: the tier whose kernel has every kind
 TIER_ENV = "VNET_TEST_TIER"
+#: a directory (made per pytest process by conftest.py) holding a file per kind that a test
+#: of this process has proven this kernel can create (require_kind)
+PROVEN_ENV = "VNET_TEST_PROVEN_KINDS"
 #: what an allowed kernel-tier skip carries in its reason (scripts/junit_report.py,
 #: ALLOWED_SKIP_TAG, must say the same: vm_tier.py fails on a skip without it)
 ALLOWED_SKIP_TAG = "allowed in the kernel tier"
@@ -128,6 +135,69 @@ def enter_sandbox() -> None:
         os.chmod(f"/run/{name}", mode)
     _mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _set_link_up("lo")
+
+
+def _imported_names(path: Path, package: str) -> set[str]:
+    """The absolute names of the modules `path` (a module of `package`) imports anywhere,
+    inside functions too; `from X import name` counts both X and X.name (maybe a module)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    return names
+
+
+def warm_imports() -> int:
+    """Import, in the calling process, every module that vnet imports anywhere (its own
+    modules and what their functions import lazily: pyroute2, yaml, rich...); return how many
+    were imported.
+
+    conftest.py calls this once in the pytest process, before it forks a child per test, so
+    that the children inherit the modules instead of each importing them again. Pure: no
+    module imported here touches the kernel at import time. Under the kernel tier's emulated
+    CPU a child importing pyroute2 and vnet's loader took 20-35 s, most of a test's time.
+    `vnet.__main__` (which runs the CLI) is left out; a module that cannot be imported is
+    left to the test that needs it to report."""
+    root = Path(vnet.__file__).parent
+    wanted: set[str] = set()
+    for path in sorted(root.rglob("*.py")):
+        parts = ["vnet", *path.relative_to(root).with_suffix("").parts]
+        if parts[-1] == "__main__":
+            continue
+        if parts[-1] == "__init__":
+            parts.pop()
+        name = ".".join(parts)
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        wanted.add(name)
+        wanted.update(_imported_names(path, package))
+    count = 0
+    for name in sorted(wanted):
+        if name.split(".")[0] == "__future__" or name.endswith(".__main__"):
+            continue
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue  # `from X import function` names no module; an absent optional one
+        count += 1
+    return count
+
+
+def warm_up() -> None:
+    """`warm_imports`, then load (parse and validate, nothing more: loading is pure) every
+    example file once, so that pydantic builds the validators it builds on first use here and
+    not in each forked test (~25 ms on the host, ~20 times that under TCG). An example that
+    does not load is left to its own tests to report."""
+    warm_imports()
+    for path in sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml")):
+        with contextlib.suppress(Exception):
+            vnet.load_file(path)
 
 
 def network_snapshot() -> dict[str, list[str]]:
@@ -256,12 +326,23 @@ def require_kind(kind: str) -> None:
     modprobe failure fails the test there, elsewhere it joins the skip reason), then probes
     in the test's own namespace. In the kernel tier conftest.py turns the skip into a failure
     unless the test's kinds all declare `may_skip`.
+
+    Once a test of this pytest process has proven `kind` (modules loaded, a link made), later
+    tests take that proof (a file in PROVEN_ENV's directory, set by conftest.py) instead of
+    running modprobe and `ip` again: the same kernel answers the same, and under TCG those
+    commands cost 0.5-2 s a test. A kind not proven is asked again by every test.
     """
+    proven = os.environ.get(PROVEN_ENV)
+    marker = Path(proven, kind) if proven else None
+    if marker is not None and marker.exists():
+        return
     modprobe = load_modules(kind)
     problem = probe_kind(kind)
     if problem is not None:
         extra = f" (and {modprobe})" if modprobe else ""
         pytest.skip(f"kernel lacks {kind}: {problem}{extra}")
+    if marker is not None:
+        marker.touch()
 
 
 def kernel_tier_skip(kinds: Sequence[str], may_skip: Mapping[str, str],
