@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 
-from .errors import DamagedRecord, LockError, StateError, warn
+from .errors import DamagedRecord, LockError, StateError, VnetError, warn
 from .record import Record, record_from_data
 
 STATE_DIR = "/run/vnet"
@@ -71,7 +71,18 @@ def check_dir(path: str, writable: bool = False) -> bool:
     return True
 
 
-def _read_only(path: str) -> StateError:
+def _read_only(path: str) -> VnetError:
+    """Why `path` cannot be written: without root's capabilities, that (the one sentence every
+    command says then); on a read-only /run, that."""
+    try:
+        read_only = bool(os.statvfs(_where(path)).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    if not read_only:
+        from .errors import PermissionProblem, missing_capabilities
+        missing = missing_capabilities()
+        if missing:
+            return PermissionProblem(" and ".join(missing))
     return StateError(f"{path} cannot be written ({_where(path)} is read-only); vnet keeps its "
                       f"lock and records in {STATE_DIR} and its namespaces in {NETNS_DIR}: "
                       "mount /run read-write (or a tmpfs on it) and run vnet again")
