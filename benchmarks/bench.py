@@ -469,7 +469,7 @@ def reexec_private(argv: list[str]) -> int:
 def enter_private_dirs() -> None:
     for d in ("/run/netns", "/run/vnet"):
         os.makedirs(d, exist_ok=True)
-        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", d], check=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", d], check=True)
     ip("link", "set", "lo", "up")
 
 
