@@ -216,17 +216,20 @@ def apply(topo: TopologyData, backend: Kernel | None = None,
     `planned` hears the plan before any of it is carried out (the CLI prints its summary).
     Against the live kernel, a kind or feature this kernel lacks is an UnsupportedError
     before anything is planned."""
-    from .apply import execute_plan
+    from .apply import execute_plan, recover
+    from .journal import Journal
     from .plan import plan_changes
     if backend is None:
         preflight(topo)
     with host_lock(), _backend(backend) as nl:
+        recover(topo.name, nl)  # what a run that died half-made (see journal.py)
         record = read_record(topo.name)
         the_plan = plan_changes(topo, observe_topology(nl, topo, record), record)
         if planned is not None:
             planned(the_plan)
         if the_plan.has_changes:
-            execute_plan(the_plan, nl, *(p for p in [progress] if p))
+            execute_plan(the_plan, nl, *(p for p in [progress] if p),
+                         journal=Journal(topo.name))
         if the_plan.record is not None:
             # the file it came from, for `vnet list` (None when applied from text or data)
             source = Path(topo.source)
@@ -240,9 +243,10 @@ def destroy(name: str, backend: Kernel | None = None,
             planned: Callable[[Plan], None] | None = None) -> Plan:
     """Remove everything topology `name` owns; put back what it changed on other interfaces.
     `planned` hears the plan before any of it is carried out."""
-    from .apply import execute_plan
+    from .apply import execute_plan, recover
     from .plan import plan_teardown
     with host_lock(), _backend(backend) as nl:
+        recover(name, nl)  # what a run that died half-made (see journal.py)
         record = read_record(name)
         empty = TopologyData(name=name)
         observed = observe_topology(nl, empty, record, teardown=True)
@@ -250,7 +254,8 @@ def destroy(name: str, backend: Kernel | None = None,
         if planned is not None:
             planned(the_plan)
         if the_plan.has_changes:
-            execute_plan(the_plan, nl, *(p for p in [progress] if p))
+            # a signal stops a teardown between steps; a rerun finishes it
+            execute_plan(the_plan, nl, *(p for p in [progress] if p), on_interrupt="stop")
         write_record(Record(name))
         return the_plan
 
