@@ -216,7 +216,7 @@ def apply(topo: TopologyData, backend: Kernel | None = None,
     `planned` hears the plan before any of it is carried out (the CLI prints its summary).
     Against the live kernel, a kind or feature this kernel lacks is an UnsupportedError
     before anything is planned."""
-    from .apply import execute_plan, recover
+    from .apply import recover
     from .journal import Journal
     from .plan import plan_changes
     if backend is None:
@@ -228,14 +228,47 @@ def apply(topo: TopologyData, backend: Kernel | None = None,
         if planned is not None:
             planned(the_plan)
         if the_plan.has_changes:
-            execute_plan(the_plan, nl, *(p for p in [progress] if p),
-                         journal=Journal(topo.name))
+            _execute_recorded(the_plan, nl, record, progress, Journal(topo.name))
         if the_plan.record is not None:
             # the file it came from, for `vnet list` (None when applied from text or data)
             source = Path(topo.source)
             the_plan.record.source = str(source.absolute()) if source.is_file() else None
             write_record(the_plan.record)
         return the_plan
+
+
+def _execute_recorded(the_plan: Plan, nl: Kernel, record: Record,
+                      progress: Callable[[Action, int, int], None] | None,
+                      journal: Any) -> None:
+    """Execute an apply's plan with the record on disk covering it meanwhile: before any
+    change, the record holds the originals of both the old and the new record (so a run that
+    dies keeps what `destroy` must put back); a run rolled back in full puts the old one back.
+    (A run that ends writes the plan's record, in `apply`.)"""
+    from .apply import execute_plan
+    from .errors import ApplyError
+    from .interrupt import Interrupted
+    if the_plan.record is not None and not the_plan.record.is_empty():
+        write_record(_both(record, the_plan.record))
+    try:
+        execute_plan(the_plan, nl, *(p for p in [progress] if p), journal=journal)
+    except ApplyError as err:
+        if not err.undo_failures:
+            write_record(record)
+        raise
+    except Interrupted as err:
+        if not err.failures:
+            write_record(record)
+        raise
+
+
+def _both(old: Record, new: Record) -> Record:
+    """A record holding what either record would put back; the older original first."""
+    addresses = {key: list(dict.fromkeys([*old.external_addresses.get(key, []),
+                                          *new.external_addresses.get(key, [])]))
+                 for key in [*old.external_addresses, *new.external_addresses]}
+    return Record(old.topology, {**new.externals, **old.externals}, addresses,
+                  [*old.routes, *(r for r in new.routes if r not in old.routes)],
+                  old.source)
 
 
 def destroy(name: str, backend: Kernel | None = None,

@@ -107,7 +107,8 @@ def _execute(plan: Plan, backend: Backend, progress: Callable[[Action, int, int]
             journal.done(i)
         i += 1
         crash_point(f"after {action.verb} {action.do[0].op if action.do else ''}")
-    _stop_if_signalled(done, backend, on_interrupt, total)
+    if on_interrupt == "rollback":  # a signal during the last step: undone as well
+        _stop_if_signalled(done, backend, on_interrupt, total)
 
 
 def _intend(journal: Journal | None, step: int, actions: list[Action]) -> None:

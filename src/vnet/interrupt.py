@@ -120,6 +120,7 @@ def handling() -> Iterator[None]:
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+        _state.received = None  # outside, nothing is noted: requested() is None again
 
 
 @contextmanager

@@ -28,8 +28,8 @@ import os
 import signal
 from dataclasses import dataclass
 
+from . import store
 from .actions import Request
-from .store import STATE_DIR
 
 #: what a creation makes: a named namespace, or a link in a namespace (None: where vnet runs)
 NETNS = "netns"
@@ -62,7 +62,7 @@ def creations(requests: list[Request]) -> list[Creation]:
 
 def path(topology: str) -> str:
     """Where topology `topology`'s journal is kept."""
-    return os.path.join(STATE_DIR, f"{topology}.journal")
+    return os.path.join(store.STATE_DIR, f"{topology}.journal")
 
 
 class Journal:
@@ -85,7 +85,7 @@ class Journal:
 
     def _write(self, entry: dict[str, object]) -> None:
         if self._fd is None:
-            os.makedirs(STATE_DIR, exist_ok=True)
+            os.makedirs(store.STATE_DIR, exist_ok=True)
             self._fd = os.open(path(self.topology),
                                os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         os.write(self._fd, (json.dumps(entry, separators=(",", ":")) + "\n").encode())
