@@ -37,23 +37,22 @@ LEAN_OPEN = 256
 _LOOPBACK_INDEX = 1
 
 
-def _netns_entries() -> tuple[list[str], list[str]]:
-    """The entries of /run/netns: those that are mounted namespaces, and those that are not
-    (a mounted namespace's file lies on nsfs, not on the directory's file system)."""
+def _mounted_netns() -> list[str]:
+    """The entries of /run/netns that are mounted namespaces (a mounted namespace's file lies
+    on nsfs, not on the directory's file system)."""
     try:
         names = [n for n in os.listdir(NETNS_DIR) if not n.startswith(".")]
         home = os.stat(NETNS_DIR).st_dev
     except (FileNotFoundError, NotADirectoryError):
-        return [], []
+        return []
     mounted: list[str] = []
-    stray: list[str] = []
     for name in names:
         try:
-            dev = os.stat(os.path.join(NETNS_DIR, name)).st_dev
+            if os.stat(os.path.join(NETNS_DIR, name)).st_dev != home:
+                mounted.append(name)
         except OSError:  # deleted meanwhile
             continue
-        (stray if dev == home else mounted).append(name)
-    return mounted, stray
+    return mounted
 
 
 @contextmanager
@@ -93,12 +92,8 @@ class NamespaceOps:
     def list_netns(self) -> set[str]:
         """The named namespaces: entries of /run/netns that are mounted namespaces. A plain
         file there (what a crash between `ip netns add`'s two steps leaves) is no namespace
-        and entering it fails: it is left out (`stray_netns` names such files)."""
-        return set(_netns_entries()[0])
-
-    def stray_netns(self) -> set[str]:
-        """Entries of /run/netns that are not mounted namespaces."""
-        return set(_netns_entries()[1])
+        and entering it fails: it is left out."""
+        return set(_mounted_netns())
 
     def netns_fd(self, netns: str | None) -> int:
         path = "/proc/self/ns/net" if netns is None else os.path.join(NETNS_DIR, netns)
