@@ -193,6 +193,9 @@ def recover(topology: str, backend: Backend) -> list[str]:
     from .ownership import link_owner
     pending = journal_pending(topology)
     removed: list[str] = []
+    if not pending:  # no journal (the common case), or every step it announced was done
+        journal_remove(topology)
+        return removed
     existing = backend.list_netns()
     spaces = list(dict.fromkeys(c.netns for c in pending if c.what == LINK
                                 and (c.netns is None or c.netns in existing)))
