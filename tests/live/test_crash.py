@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from vnet import cli
+
 from .crash_topology import crash_yaml
 from .helpers import kernel_tier, require_kind
 
@@ -53,6 +55,22 @@ def _vnet(*args: str, crash_at: int | None = None, sig: str = "KILL",
                           text=True, env=env, timeout=600, check=False)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
+
+
+class _Ran:
+    """What `vnet ARGV` run here said: its exit code and output, as subprocess gives them."""
+
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def _here(capsys: pytest.CaptureFixture[str], *args: str) -> _Ran:
+    """`vnet ARGS` in this process: the runs that are not stopped on purpose (a process each
+    would cost its start-up, ten times slower in the kernel tier's VM)."""
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err, err
+    return _Ran(code, out, err)
 
 
 def _left() -> list[str]:
@@ -106,16 +124,17 @@ def crash_file(tmp_path: Path) -> tuple[Path, list[tuple[int, str]]]:
 
 
 def test_kill_at_any_point_then_apply_converges_and_destroy_leaves_nothing(
-        crash_file: tuple[Path, list[tuple[int, str]]]) -> None:
+        crash_file: tuple[Path, list[tuple[int, str]]],
+        capsys: pytest.CaptureFixture[str]) -> None:
     path, points = crash_file
     failures = []
     for at in _choose(points, POINTS):
         label = dict(points)[at]
         killed = _vnet("apply", "-q", str(path), crash_at=at)
         assert killed.returncode == -signal.SIGKILL, (at, label, killed.stderr)
-        again = _vnet("apply", "-q", str(path))
-        plan = _vnet("plan", str(path)) if again.returncode == 0 else again
-        gone = _vnet("destroy", "-q", NAME)
+        again = _here(capsys, "apply", "-q", str(path))
+        plan = _here(capsys, "plan", str(path)) if again.returncode == 0 else again
+        gone = _here(capsys, "destroy", "-q", NAME)
         left = _left()
         if again.returncode or plan.returncode or gone.returncode or left:
             failures.append(f"killed at {at} ({label}): apply again {again.returncode} "
@@ -123,11 +142,12 @@ def test_kill_at_any_point_then_apply_converges_and_destroy_leaves_nothing(
                             f"{plan.stdout.strip()[-300:]}; destroy {gone.returncode} "
                             f"{gone.stderr.strip()}; left {left[:10]}")
             if left:  # the next point starts from nothing
-                _vnet("destroy", "-q", NAME)
+                _here(capsys, "destroy", "-q", str(path))
     assert not failures, "\n".join(failures)
 
 
-def test_signals_roll_back_to_nothing(crash_file: tuple[Path, list[tuple[int, str]]]) -> None:
+def test_signals_roll_back_to_nothing(crash_file: tuple[Path, list[tuple[int, str]]],
+                                      capsys: pytest.CaptureFixture[str]) -> None:
     path, points = crash_file
     names = ("INT", "TERM", "HUP")
     failures = []
@@ -142,7 +162,7 @@ def test_signals_roll_back_to_nothing(crash_file: tuple[Path, list[tuple[int, st
                 not said[-1].startswith(f"interrupted by SIG{sig}, rolled back"):
             failures.append(f"SIG{sig} at {at} ({label}): exit {stopped.returncode} (want "
                             f"{want}); said {said[-3:]}; left {left[:10]}")
-            _vnet("destroy", "-q", NAME)
+            _here(capsys, "destroy", "-q", str(path))
     assert not failures, "\n".join(failures)
 
 
@@ -167,7 +187,8 @@ def test_destroy_interrupted_is_finished_by_a_rerun(tmp_path: Path) -> None:
         assert _left() == []
 
 
-def test_destroy_right_after_a_kill_leaves_nothing(tmp_path: Path) -> None:
+def test_destroy_right_after_a_kill_leaves_nothing(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """`destroy NAME` alone, with no apply between, finishes what a killed apply left: at the
     first point of each kind (a namespace's file not yet mounted, a link not yet marked, ...)."""
     for kind in KINDS:
@@ -186,12 +207,12 @@ def test_destroy_right_after_a_kill_leaves_nothing(tmp_path: Path) -> None:
     for label, at in sorted(firsts.items(), key=lambda item: item[1]):
         killed = _vnet("apply", "-q", str(path), crash_at=at)
         assert killed.returncode == -signal.SIGKILL, (at, label, killed.stderr)
-        gone = _vnet("destroy", "-q", NAME)
+        gone = _here(capsys, "destroy", "-q", NAME)
         left = _left()
         if gone.returncode or left:
             failures.append(f"killed at {at} ({label}): destroy {gone.returncode} "
                             f"{gone.stderr.strip()}; left {left[:10]}")
-            _vnet("destroy", "-q", str(path))
+            _here(capsys, "destroy", "-q", str(path))
     assert not failures, "\n".join(failures)
 
 
