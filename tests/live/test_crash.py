@@ -78,7 +78,9 @@ def _left() -> list[str]:
     than lo, the topology's record and journal."""
     left = [f"/run/netns/{n}" for n in sorted(os.listdir("/run/netns"))] \
         if os.path.isdir("/run/netns") else []
-    left += [f"link {n}" for n in sorted(os.listdir("/sys/class/net")) if n != "lo"]
+    # links only: the bonding module adds a file there (bonding_masters)
+    left += [f"link {n}" for n in sorted(os.listdir("/sys/class/net"))
+             if n != "lo" and os.path.isdir(f"/sys/class/net/{n}")]
     left += [f"/run/vnet/{n}" for n in (f"{NAME}.json", f"{NAME}.journal")
              if os.path.exists(f"/run/vnet/{n}")]
     return left
