@@ -270,7 +270,8 @@ def apply(topo: TopologyData, backend: Kernel | None = None,
     record names the file each topology was last applied from) is a ConflictError unless
     `replace`; a plan that deletes a namespace holding links vnet did not make (or whose
     pair's other end is elsewhere) is one unless `force`."""
-    from .apply import execute_plan, verify_kept
+    from .apply import recover, verify_kept
+    from .journal import Journal
     from .plan import plan_changes
     if backend is None:
         preflight(topo)
@@ -278,6 +279,7 @@ def apply(topo: TopologyData, backend: Kernel | None = None,
     with host_lock(wait), _backend(backend) as nl:
         if backend is None:
             store.check_dir(store.NETNS_DIR, writable=True)
+        recover(topo.name, nl)  # what a run that died left half-made (see journal.py)
         try:
             record = read_record(topo.name)
         except DamagedRecord as err:
@@ -294,10 +296,10 @@ def apply(topo: TopologyData, backend: Kernel | None = None,
             from .errors import VnetError
             raise VnetError(f"apply of {topo.name} cancelled; nothing was changed")
         if the_plan.has_changes:
-            journal = execute_plan(the_plan, nl, *(p for p in [progress] if p))
             after = the_plan.record or record
-            verify_kept(journal, nl, lambda: plan_changes(
-                topo, observe_topology(nl, topo, after), after))
+            _execute_recorded(the_plan, nl, record, progress, Journal(topo.name),
+                              verify=lambda done: verify_kept(done, nl, lambda: plan_changes(
+                                  topo, observe_topology(nl, topo, after), after)))
         if the_plan.record is not None:
             # the file it came from, for `vnet list` and the rule above (None when applied
             # from text or data)
@@ -394,6 +396,42 @@ def _observe_for_removal(nl: Kernel, topo: TopologyData, record: Record,
     return observed
 
 
+def _execute_recorded(the_plan: Plan, nl: Kernel, record: Record,
+                      progress: Callable[[Action, int, int], None] | None,
+                      journal: Any, verify: Callable[[list[Action]], None]) -> None:
+    """Execute an apply's plan with the record on disk covering it meanwhile: before any
+    change, the record holds the originals of both the old and the new record (so a run that
+    dies keeps what `destroy` must put back); a run rolled back in full puts the old one back.
+    `verify` hears the done actions: the read-back, which rolls back (NotKeptError, an
+    ApplyError) what the kernel did not keep. (A run that ends writes the plan's record, in
+    `apply`.)"""
+    from .apply import execute_plan
+    from .errors import ApplyError
+    from .interrupt import Interrupted
+    if the_plan.record is not None and not the_plan.record.is_empty():
+        write_record(_both(record, the_plan.record))
+    try:
+        verify(execute_plan(the_plan, nl, *(p for p in [progress] if p), journal=journal))
+    except ApplyError as err:
+        if not err.undo_failures:
+            write_record(record)
+        raise
+    except Interrupted as err:
+        if not err.failures:
+            write_record(record)
+        raise
+
+
+def _both(old: Record, new: Record) -> Record:
+    """A record holding what either record would put back; the older original first."""
+    addresses = {key: list(dict.fromkeys([*old.external_addresses.get(key, []),
+                                          *new.external_addresses.get(key, [])]))
+                 for key in [*old.external_addresses, *new.external_addresses]}
+    return Record(old.topology, {**new.externals, **old.externals}, addresses,
+                  [*old.routes, *(r for r in new.routes if r not in old.routes)],
+                  old.source, old.source_digest)
+
+
 def destroy(name: str, backend: Kernel | None = None,
             progress: Callable[[Action, int, int], None] | None = None,
             planned: Callable[[Plan], None] | None = None, wait: float | None = 0,
@@ -409,11 +447,12 @@ def destroy(name: str, backend: Kernel | None = None,
     A damaged record does not stop it: it goes on from the kernel's ownership marks (and
     what of the record is sound), warns naming what it cannot put back, and keeps the
     damaged file as NAME.json.damaged."""
-    from .apply import execute_plan
+    from .apply import execute_plan, recover
     from .plan import plan_teardown
     with host_lock(wait), _backend(backend) as nl:
         if backend is None:
             store.check_dir(store.NETNS_DIR, writable=True)
+        recover(name, nl)  # what a run that died left half-made (see journal.py)
         damaged: DamagedRecord | None = None
         try:
             record = read_record(name)
@@ -430,7 +469,8 @@ def destroy(name: str, backend: Kernel | None = None,
         if planned is not None:
             planned(the_plan)
         if the_plan.has_changes:
-            execute_plan(the_plan, nl, *(p for p in [progress] if p))
+            # a signal stops a teardown between steps; a rerun finishes it
+            execute_plan(the_plan, nl, *(p for p in [progress] if p), on_interrupt="stop")
         if damaged is not None:
             store.set_aside(name)
         write_record(Record(name))

@@ -22,6 +22,7 @@ from .errors import (
     UnsupportedError,
     VnetError,
 )
+from .interrupt import Interrupted, RollbackAbandoned
 
 #: typing.TYPE_CHECKING without importing `typing`, a visible share of `vnet --help`
 TYPE_CHECKING = False
@@ -259,10 +260,11 @@ def cmd_apply(args: argparse.Namespace) -> int:
     topo = _load(args.file)
     progress = None if args.json or args.quiet else _Progress("applying", topo.name)
     try:
-        plan = api.apply(topo, progress=progress,
-                         planned=_name_forced(args, None if args.json else _announce(args)),
-                         wait=args.wait, replace=args.replace, force=args.force,
-                         confirm=_ask_before_removing(args))
+        plan = _interruptible(lambda: api.apply(
+            topo, progress=progress,
+            planned=_name_forced(args, None if args.json else _announce(args)),
+            wait=args.wait, replace=args.replace, force=args.force,
+            confirm=_ask_before_removing(args)))
     finally:
         if progress is not None:
             progress.close()
@@ -336,15 +338,17 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     # a damaged record of a topology nothing is live of is still something to clear away
     damaged = _record_damaged(name)
     progress = None if args.json or args.quiet else _Progress("destroying", name)
+    from . import journal
+    finishing = journal.exists(name)  # what a run that died left: not a typo of a NAME
     try:
-        plan = api.destroy(name, progress=progress, force=args.force,
-                           planned=_name_forced(args, None if args.json
-                                                else _announce(args, teardown=True)),
-                           wait=args.wait, declared=declared)
+        plan = _interruptible(lambda: api.destroy(
+            name, progress=progress, force=args.force,
+            planned=_name_forced(args, None if args.json else _announce(args, teardown=True)),
+            wait=args.wait, declared=declared))
     finally:
         if progress is not None:
             progress.close()
-    if not plan.has_changes and not from_file and not damaged:
+    if not plan.has_changes and not from_file and not damaged and not finishing:
         # a NAME nothing is live of: a typo, most likely (a FILE's topology is real, and
         # destroying what is not there leaves it as asked: exit 0, below)
         raise VnetError(_not_live(name))
@@ -369,6 +373,39 @@ def _record_damaged(name: str) -> bool:
     except DamagedRecord:
         return True
     return False
+
+
+def _interruptible(change: Any) -> Any:
+    """Run `change` (an apply or destroy) with SIGINT, SIGTERM and SIGHUP noted, not fatal:
+    the run stops between two steps (see vnet.interrupt). A signal that came after its last
+    step is reported all the same: an interrupted command never exits 0."""
+    from . import interrupt
+    with interrupt.handling():
+        result = change()
+        signum = interrupt.requested()
+    if signum is not None:
+        steps = len(result.actions)
+        raise interrupt.Interrupted(signum, False, 0, [], steps, steps)
+    return result
+
+
+def _interrupted(args: argparse.Namespace, err: Any, exc: Any) -> int:
+    """The one line an interrupted apply or destroy ends with; its exit status."""
+    if exc.failures:
+        tail = "; `vnet apply FILE` again or `vnet destroy NAME` finishes it"
+    elif exc.rolled_back:
+        tail = "; the kernel is as it was before"
+    elif exc.done < exc.total and args.command in ("destroy", "down"):
+        tail = f"; run `vnet destroy {args.target}` again to finish"
+    else:
+        tail = "; nothing was rolled back"
+    if getattr(args, "json", False):
+        _emit_json({"error": "interrupted", "messages": [f"{exc}{tail}"], "status": exc.status,
+                    "rolled_back": exc.rolled_back, "undone": exc.undone,
+                    "undo_failures": exc.failures})
+    else:
+        err.print(f"{exc}{tail}", markup=False, soft_wrap=True)
+    return int(exc.status)
 
 
 def _not_live(name: str, path: str | None = None) -> str:
@@ -759,6 +796,9 @@ def run() -> None:
     teardown. (`main` itself returns normally: tests and callers use it.)"""
     try:
         code = main()
+    except KeyboardInterrupt:  # before or after main's own handling: no traceback
+        os.write(2, b"interrupted by SIGINT\n")
+        code = 130
     except BrokenPipeError:  # the reader went away (`vnet schema | head`): nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 1
@@ -861,6 +901,13 @@ def _run_command(args: argparse.Namespace, err: _LazyConsole) -> int:
     except ApplyError as exc:
         _report(args, err, "apply failed", exc, [str(exc), *_errno_hint(exc.failed.errno)])
         return EXIT_ERROR
+    except Interrupted as exc:
+        return _interrupted(args, err, exc)
+    except RollbackAbandoned as exc:
+        err.print(f"rollback abandoned ({exc}): part of the apply "
+                  "stays, its journal under /run/vnet is kept; `vnet apply FILE` again or "
+                  "`vnet destroy NAME` finishes it", markup=False, soft_wrap=True)
+        return 128 + exc.signum
     except KernelError as exc:
         _report(args, err, "error", exc, [str(exc), *_errno_hint(exc.errno)])
         return EXIT_ERROR
@@ -868,6 +915,7 @@ def _run_command(args: argparse.Namespace, err: _LazyConsole) -> int:
         _report(args, err, "error", exc, [str(exc)])
         return EXIT_ERROR
     except KeyboardInterrupt:
+        err.print("interrupted by SIGINT", markup=False)
         return 130
     except Exception as exc:
         # the kernel's EPERM where the check above could not tell (root without the

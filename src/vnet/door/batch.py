@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 from ..actions import Request
 from ..errors import KernelError
+from ..journal import crash_point
 from . import rtnl
 from .decode import kernel_error
 
@@ -244,4 +245,6 @@ class BatchOps:
                     refused = refused or answer is not None
                 if refused:
                     return answers
+            if round_ == 0 and any(msg.req.op == "link.add" for msg in msgs):
+                crash_point("batch: links made, not yet marked")
         return answers

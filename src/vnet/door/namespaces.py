@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..errors import KernelError
+from ..journal import crash_point
 from . import rtnl
 from .protocol import STRAY_EMPTY_FILE
 
@@ -33,6 +34,8 @@ def libc() -> ctypes.CDLL:
     # once: each CDLL builds its own function-pointer class (a star asks for it per namespace)
     return ctypes.CDLL(None, use_errno=True)
 LEAN_OPEN = 256
+#: the loopback's ifindex in every namespace
+_LOOPBACK_INDEX = 1
 
 
 @contextmanager
@@ -140,8 +143,10 @@ class NamespaceOps:
             raise KernelError(f"open namespace {netns}", errno.ENOENT,
                               f"{NETNS_DIR}/{netns} does not exist") from None
 
-    def _create_netns(self, name: str) -> None:
-        """`ip netns add`: a new network namespace bind-mounted at /run/netns/NAME."""
+    def _create_netns(self, name: str, marker: str | None = None) -> None:
+        """`ip netns add`: a new network namespace bind-mounted at /run/netns/NAME, its
+        loopback given the altname `marker` and set up before it is mounted (so that a
+        namespace vnet made is never seen unmarked, whenever vnet dies)."""
         lib = libc()
         os.makedirs(NETNS_DIR, mode=0o755, exist_ok=True)
         if lib.mount(b"", NETNS_DIR.encode(), b"none", MS_SHARED | MS_REC, None) != 0:
@@ -153,26 +158,64 @@ class NamespaceOps:
         try:
             os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
         except FileExistsError:
-            raise KernelError(f"create namespace {name}", errno.EEXIST) from None
+            detail = "" if name in self.list_netns() else (
+                f"{path} exists but is no mounted namespace (left by a crash of `ip netns "
+                f"add`?); remove it with `rm {path}` and apply again")
+            raise KernelError(f"create namespace {name}", errno.EEXIST, detail) from None
+        crash_point("namespace file made, not yet mounted")
         # unshare and setns act on the calling thread only: this thread steps into a new
         # namespace, binds it to the file and steps back (no fork per namespace: a star makes many)
         code = 0
+        inside = None
         own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
             if lib.unshare(CLONE_NEWNET) != 0:
                 code = ctypes.get_errno() or 1
             else:
-                if lib.mount(b"/proc/thread-self/ns/net", path.encode(), b"none", MS_BIND,
-                              None) != 0:
-                    code = ctypes.get_errno() or 1
-                if lib.setns(own, CLONE_NEWNET) != 0:
-                    os._exit(70)  # stranded in the new namespace: nothing safe is left to do
+                try:
+                    if marker is not None:
+                        code, inside = self._mark_new_loopback(marker)
+                    if code == 0 and lib.mount(b"/proc/thread-self/ns/net", path.encode(),
+                                               b"none", MS_BIND, None) != 0:
+                        code = ctypes.get_errno() or 1
+                finally:
+                    if lib.setns(own, CLONE_NEWNET) != 0:
+                        os._exit(70)  # stranded in the new namespace: nothing safe is left
         finally:
             os.close(own)
         self._forget_netns_entries()
         if code != 0:
+            if inside is not None:
+                inside.close()
             os.unlink(path)
             raise KernelError(f"create namespace {name}", code)
+        if inside is not None:
+            self._keep_lean(name, inside)
+
+    @staticmethod
+    def _mark_new_loopback(marker: str) -> tuple[int, Any]:
+        """From inside a namespace just made (this thread is in it): mark its loopback and
+        set it up. Returns an errno (0: done) and the socket, open inside it."""
+        try:
+            rt = rtnl.Rtnl()
+        except OSError as exc:
+            return exc.errno or 1, None
+        try:
+            rt.request(rtnl.add_altname("lo", marker))
+            rt.request(rtnl.setlink(_LOOPBACK_INDEX, up=True))
+        except OSError as exc:
+            rt.close()
+            return exc.errno or 1, None
+        return 0, rt
+
+    def _keep_lean(self, name: str, rt: Any) -> None:
+        """Keep `rt` as the lean socket of namespace `name` (as `_rt` would open it)."""
+        old = self._lean.pop(name, None)
+        if old is not None:
+            old.close()
+        if len(self._lean) >= LEAN_OPEN:
+            self._lean.pop(next(iter(self._lean))).close()
+        self._lean[name] = rt
 
     def _remove_stray(self, name: str) -> None:
         """Remove /run/netns/NAME when it is a stray that is an empty plain file (what an

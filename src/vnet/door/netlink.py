@@ -23,6 +23,7 @@ from typing import Any
 
 from ..actions import Request
 from ..errors import KernelError
+from ..journal import crash_point
 from ..observe import AddressState, LinkState, NetnsState, Observed, gather
 from . import deletion, rtnl
 from .batch import BatchOps, lean_newlink
@@ -477,10 +478,7 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
         return found
 
     def _op_netns_add(self, netns: None, name: str, marker: str) -> None:
-        self._create_netns(name)
-        rt = self._rt(name)
-        rt.request(rtnl.add_altname("lo", marker))
-        rt.request(rtnl.setlink(self._index(name, "lo"), up=True))
+        self._create_netns(name, marker)
 
     def _op_netns_del(self, netns: None, name: str, group: int | None = None) -> None:
         _, err = self._delete_namespaces([(name, group)])
@@ -542,6 +540,7 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                 self._ipr(via).link("add", **kw)
             try:
                 if marker:
+                    crash_point("link made, not yet marked")
                     self._mark(netns, ifname, marker)
                     if peer is not None and peer.get("marker"):
                         self._mark(peer.get("netns"), peer["ifname"], peer["marker"])
