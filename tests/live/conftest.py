@@ -63,6 +63,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "kind(name, ...): interface kinds the live test exercises (results matrix rows)",
     )
+    config.addinivalue_line(
+        "markers",
+        "live_tier_only(why): run on this machine's kernel only, not in the kernel tier's VM "
+        "(the test proves kernel-independent code with kinds this kernel has, and costs "
+        "minutes under TCG); deselected there, and said so in the summary",
+    )
     path = os.environ.get("PATH", "").split(os.pathsep)
     os.environ["PATH"] = os.pathsep.join(
         path + [d for d in ("/usr/sbin", "/sbin") if d not in path]
@@ -105,6 +111,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if LIVE_DIR not in item.path.parents:
             continue
         item.user_properties += [("kind", kind) for kind in _kinds(item)]
+    if kernel_tier():
+        only_here = [i for i in items if i.get_closest_marker("live_tier_only")]
+        if only_here:
+            config.hook.pytest_deselected(items=only_here)
+            items[:] = [i for i in items if i not in only_here]
+            _LIVE_TIER_ONLY.extend(
+                f"{i.nodeid}: {i.get_closest_marker('live_tier_only').args[0]}"  # type: ignore[union-attr]
+                for i in only_here)
+
+
+#: the tests the kernel tier deselected (live_tier_only), for its summary
+_LIVE_TIER_ONLY: list[str] = []
 
 
 def _children() -> list[int]:
@@ -258,6 +276,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
+    if _LIVE_TIER_ONLY:
+        terminalreporter.section("run in the live tier only (deselected in this VM)")
+        for line in _LIVE_TIER_ONLY:
+            terminalreporter.write_line(f"  {line}")
     changes = config.stash.get(_CHANGES, [])
     if changes:
         terminalreporter.section(

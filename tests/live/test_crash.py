@@ -11,6 +11,8 @@ the rest evenly. vnet signals itself there (VNET_TEST_CRASH_AT, VNET_TEST_CRASH_
 Sizes: VNET_CRASH_POINTS points per signal family (default 20: the live tier's budget; the
 full run of benchmarks/README.md uses more), VNET_CRASH_SPACES namespaces of 6 interfaces
 each (default 50, 300 interfaces; 6 in the kernel tier, whose VM is about ten times slower).
+The two 20-point tests run in the live tier only (conftest's live_tier_only marker): the
+kernel tier's VM runs the others.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ KINDS = ("veth", "bridge", "vxlan", "macvlan", "ifb", "tap")
 pytestmark = pytest.mark.kind(*KINDS, "netns")
 
 NAME = "crash"
+#: the two 20-point tests run in the live tier only (see conftest's live_tier_only)
+ONLY_HERE = pytest.mark.live_tier_only(
+    "20 kills and 20 signals of an apply prove vnet's journal and rollback, which do not "
+    "depend on the kernel's version; the kinds used are this machine's own, and under the "
+    "VM's TCG the run takes over ten minutes")
 POINTS = int(os.environ.get("VNET_CRASH_POINTS", "20"))
 SPACES = int(os.environ.get("VNET_CRASH_SPACES", "6" if kernel_tier() else "50"))
 
@@ -125,6 +132,7 @@ def crash_file(tmp_path: Path) -> tuple[Path, list[tuple[int, str]]]:
     return path, points
 
 
+@ONLY_HERE
 def test_kill_at_any_point_then_apply_converges_and_destroy_leaves_nothing(
         crash_file: tuple[Path, list[tuple[int, str]]],
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -148,6 +156,7 @@ def test_kill_at_any_point_then_apply_converges_and_destroy_leaves_nothing(
     assert not failures, "\n".join(failures)
 
 
+@ONLY_HERE
 def test_signals_roll_back_to_nothing(crash_file: tuple[Path, list[tuple[int, str]]],
                                       capsys: pytest.CaptureFixture[str]) -> None:
     path, points = crash_file
