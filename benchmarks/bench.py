@@ -278,7 +278,9 @@ class Bench:
                 self.record(f"show-{n}", "vnet", run([*self.vnet, "show", "bench"])[0])
                 self.record(f"show-{n}", "ip -j (read state)", self.read_state())
             if self.want("change"):
-                self.record(f"change-1 (in {n})", "vnet", run([*self.vnet, "apply", y_changed])[0])
+                # another file than the one applied: its removal needs --replace
+                self.record(f"change-1 (in {n})", "vnet",
+                            run([*self.vnet, "apply", "--replace", y_changed])[0])
                 # the reference: a true no-op on the same state (the changed file again)
                 self.record(f"change-1 (in {n})", "vnet noop",
                             vnet_says_nothing([*self.vnet, "apply", y_changed]))
