@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 #: target name -> the module (under vnet.export) that writes it
 TARGETS = {"ip": "ip", "networkd": "networkd", "netplan": "netplan"}
+#: the targets whose output is a directory of files (`-o DIR`, required); the others write
+#: one file (`-o FILE`, or standard output)
+DIRECTORY_TARGETS = frozenset({"networkd"})
 
 
 @dataclass(frozen=True)
