@@ -9,7 +9,7 @@ orders a fresh apply:
 1. namespaces (`ip netns add`, then `lo` up, as vnet brings it up);
 2. links, parents before the links stacked on them, each followed by its MTU and MAC;
 3. ports joining their masters;
-4. addresses;
+4. addresses (IPv6 ones with `nodad`, as vnet adds them: no duplicate address detection);
 5. states (up, or down where the file says so);
 6. what needs all of that (the rest of each kind's commands: a bond's primary, FDB entries,
    qdiscs and redirects, MACsec SAs), then bridge VLANs;
@@ -165,8 +165,10 @@ def export(topo: Topology, options: Options) -> Exported:
             cmd = master.ip_enslave_command(obj.name) if master is not None else \
                 ["ip", *_ns(obj.netns), "link", "set", "dev", obj.name, "master", obj.master]
             sections["masters"].add(label, [cmd])
+        # IPv6 ones without duplicate address detection, as vnet adds them: usable at once
         sections["addresses"].add(label, [["ip", *_ns(obj.netns), "addr", "add", addr, "dev",
-                                           obj.name] for addr in obj.addresses])
+                                           obj.name, *(["nodad"] if ":" in addr else [])]
+                                          for addr in obj.addresses])
         if obj.state is not None:
             sections["states"].add(label, [["ip", *_ns(obj.netns), "link", "set", "dev",
                                             obj.name, obj.state]])
