@@ -89,8 +89,9 @@ def _creation_order(topo: Topology) -> list[InterfaceBase]:
     return [topo.interfaces[i] for i in graphlib.TopologicalSorter(graph).static_order()]
 
 
-def _key_word(topo: Topology, options: Options) -> Any:
-    """For MACsec: each SA's key as the script writes it."""
+def _key_word(topo: Topology) -> Any:
+    """For MACsec: each SA's key as the script writes it: a key file read when the script
+    runs, or the key itself (inline keys reach here only with --include-secrets)."""
     base = os.path.dirname(os.path.abspath(topo.source))
 
     def word(path: str, sa: Any) -> str:
@@ -98,17 +99,15 @@ def _key_word(topo: Topology, options: Options) -> Any:
             file = sa.key_file if os.path.isabs(sa.key_file) else \
                 os.path.normpath(os.path.join(base, sa.key_file))
             return _Shell(f'"$(vnet_key_hex {shlex.quote(file)})"')
-        if not options.include_secrets:  # refuse_inline_secrets said so already
-            raise ExportError(f"the key of {path} is written inline; use key_file")
         return str(sa.secret.get_secret_value())
     return word
 
 
-def _kind_commands(iface: InterfaceBase, topo: Topology, options: Options) -> list[list[str]]:
+def _kind_commands(iface: InterfaceBase, topo: Topology) -> list[list[str]]:
     # a kind with keys (MACsec) takes how the script writes them
     if "key_word" in inspect.signature(iface.ip_commands).parameters:
         cmds: list[list[str]] = iface.ip_commands(  # type: ignore[call-arg]
-            key_word=_key_word(topo, options))
+            key_word=_key_word(topo))
         return cmds
     return iface.ip_commands()
 
@@ -137,7 +136,7 @@ def export(topo: Topology, options: Options) -> Exported:
     later: list[tuple[InterfaceBase, list[list[str]]]] = []
     uses_key_files = False
     for iface in _creation_order(topo):
-        cmds = _kind_commands(iface, topo, options)
+        cmds = _kind_commands(iface, topo)
         uses_key_files |= any(isinstance(w, _Shell) for c in cmds for w in c)
         sets = []
         for end in iface.expand():
