@@ -222,6 +222,10 @@ def kernel_snapshot() -> dict[str, Any]:
 #: route protocols that say who added a route, not what it is: vnet's own mark (118) and
 #: what `ip route add` gives by default (boot)
 _ROUTE_MAKERS = {"118", "boot"}
+#: a bond's and its ports' runtime, not configuration (as tests/live/test_bond.py says): which
+#: port is active now, a port's link and failure count as miimon last saw them, and a port's
+#: own (random) MAC
+_BOND_RUNTIME = {"active_slave", "mii_status", "link_failure_count", "perm_hwaddr"}
 #: FDB states of entries someone configured (the others are learned from traffic)
 _STATIC_FDB = {"permanent", "static", "noarp"}
 
@@ -276,6 +280,11 @@ def full_state(keep_macs: Iterable[tuple[str | None, str]] = ()) -> dict[str, An
         raw = _ip(ns, "-d", "link", "show")
         links = {link["ifname"]: _clean_link(link, ns, keep_mac=(ns, link["ifname"]) in keep)
                  for link in raw}
+        for link in links.values():
+            info = link.get("linkinfo", {})
+            for key in ("info_data", "info_slave_data"):
+                if isinstance(info.get(key), dict):
+                    info[key] = {k: v for k, v in info[key].items() if k not in _BOND_RUNTIME}
         for link in _ip(ns, "addr", "show"):
             links[link["ifname"]]["addresses"] = _clean_addresses(link.get("addr_info", []))
         for name in links:

@@ -110,3 +110,24 @@ interfaces:
     by_script = _script_state(script_dir / "msec.sh", keep)
     by_vnet = _apply_state(topo_file, keep)
     assert by_script == by_vnet, diff_text(by_script, by_vnet, "sh", "vnet apply")
+
+
+@pytest.mark.kind("veth", "netns")
+def test_routes_by_the_script_are_the_routes_vnet_adds(tmp_path: Path) -> None:
+    """Routes of every shape (to a link, through a gateway, IPv6, a metric, another table):
+    no example with routes runs on a kernel without ipvlan, this one does."""
+    topo_file = tmp_path / "routes.yaml"
+    topo_file.write_text("""\
+name: routes
+namespaces: [ra]
+interfaces:
+  - {name: v0, kind: veth, netns: ra, addresses: [192.0.2.1/24, "2001:db8::1/64"],
+     peer: {name: v1, netns: ra}}
+routes:
+  - {netns: ra, to: 203.0.113.0/24, dev: v0}
+  - {netns: ra, to: 198.51.100.0/24, via: 192.0.2.9, metric: 20}
+  - {netns: ra, to: default, via: 192.0.2.254, table: 100}
+  - {netns: ra, to: "2001:db8:1::/64", dev: v0}
+  - {netns: ra, to: "2001:db8:2::/64", via: "2001:db8::9"}
+""")
+    assert_script_builds_what_apply_builds(topo_file, tmp_path)
