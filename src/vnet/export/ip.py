@@ -7,9 +7,10 @@ bridge VLANs come from features/bridge_vlans.py; this module only orders them as
 orders a fresh apply:
 
 1. namespaces (`ip netns add`, then `lo` up, as vnet brings it up);
-2. links, parents before the links stacked on them, each followed by its MTU and MAC;
+2. links, parents before the links stacked on them, each followed by its MTU, MAC and
+   addresses (IPv6 ones with `nodad`, as vnet adds them: no duplicate address detection);
 3. ports joining their masters;
-4. addresses (IPv6 ones with `nodad`, as vnet adds them: no duplicate address detection);
+4. the addresses of external interfaces;
 5. states (up, or down where the file says so);
 6. what needs all of that (the rest of each kind's commands: a bond's primary, FDB entries,
    qdiscs and redirects, MACsec SAs), then bridge VLANs;
@@ -77,6 +78,13 @@ def _ns(netns: str | None) -> list[str]:
     return ["-n", netns] if netns else []
 
 
+def _addr_add(obj: Any, addr: str) -> list[str]:
+    """`ip addr add`; IPv6 without duplicate address detection, as vnet adds it (usable at
+    once)."""
+    return ["ip", *_ns(obj.netns), "addr", "add", addr, "dev", obj.name,
+            *(["nodad"] if ":" in addr else [])]
+
+
 def _creation_order(topo: Topology) -> list[InterfaceBase]:
     """The file's entries, parents before the entries stacked on them (a pair's end counts as
     the entry that creates both); in the file's order otherwise."""
@@ -120,8 +128,10 @@ def export(topo: Topology, options: Options) -> Exported:
                           "out")
     refuse_inline_secrets(topo, options)
     sections = {name: _Section(title) for name, title in (
-        ("netns", "namespaces"), ("links", "links, parents first, with their MTU and MAC"),
-        ("masters", "ports join their masters"), ("addresses", "addresses"),
+        ("netns", "namespaces"),
+        ("links", "links, parents first, with their MTU, MAC and addresses"),
+        ("masters", "ports join their masters"),
+        ("addresses", "addresses of external interfaces"),
         ("states", "states"),
         ("extras", "what needs the links up: primaries, FDB, qdiscs, MACsec SAs, bridge VLANs"),
         ("routes", "routes"))}
@@ -144,8 +154,11 @@ def export(topo: Topology, options: Options) -> Exported:
                 (["address", end.mac] if end.mac is not None else [])
             if attrs:
                 sets.append(["ip", *_ns(end.netns), "link", "set", "dev", end.name, *attrs])
+        # a new link's addresses come with it, before it joins a master, as vnet adds them
+        # (on a bridge, whether IPv6 starts before its ports join shows in its routes)
+        addrs = [_addr_add(end, addr) for end in iface.expand() for addr in end.addresses]
         sections["links"].add(_label(topo, iface.path, f"{iface.name} ({iface.kind_name})"),
-                              cmds[:1] + sets)
+                              cmds[:1] + sets + addrs)
         later.append((iface, cmds[1:]))
 
     # externals: vnet does not create them, but sets what the file says on them
@@ -164,10 +177,8 @@ def export(topo: Topology, options: Options) -> Exported:
             cmd = master.ip_enslave_command(obj.name) if master is not None else \
                 ["ip", *_ns(obj.netns), "link", "set", "dev", obj.name, "master", obj.master]
             sections["masters"].add(label, [cmd])
-        # IPv6 ones without duplicate address detection, as vnet adds them: usable at once
-        sections["addresses"].add(label, [["ip", *_ns(obj.netns), "addr", "add", addr, "dev",
-                                           obj.name, *(["nodad"] if ":" in addr else [])]
-                                          for addr in obj.addresses])
+        if obj in topo.externals:
+            sections["addresses"].add(label, [_addr_add(obj, addr) for addr in obj.addresses])
         if obj.state is not None:
             sections["states"].add(label, [["ip", *_ns(obj.netns), "link", "set", "dev",
                                             obj.name, obj.state]])
