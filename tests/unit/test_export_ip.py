@@ -57,23 +57,19 @@ ip -n h1 link set dev lo up
 ip netns add sw
 ip -n sw link set dev lo up
 
-# --- links, parents first, with their MTU and MAC
+# --- links, parents first, with their MTU, MAC and addresses
 # interfaces[0] br0 (bridge) (small.yaml:4:5)
 ip link add name br0 netns sw type bridge stp_state 0
+ip -n sw addr add 192.0.2.254/24 dev br0
 # interfaces[1] eth0 (veth) (small.yaml:9:5)
 ip link add eth0 netns h1 type veth peer name sw-h1 netns sw
 ip -n h1 link set dev eth0 mtu 1400
+ip -n h1 addr add 192.0.2.1/24 dev eth0
+ip -n h1 addr add 2001:db8::1/64 dev eth0 nodad
 
 # --- ports join their masters
 # interfaces[1].peer sw-h1 (small.yaml:14:11)
 ip -n sw link set dev sw-h1 master br0
-
-# --- addresses
-# interfaces[0] br0 (small.yaml:4:5)
-ip -n sw addr add 192.0.2.254/24 dev br0
-# interfaces[1] eth0 (small.yaml:9:5)
-ip -n h1 addr add 192.0.2.1/24 dev eth0
-ip -n h1 addr add 2001:db8::1/64 dev eth0 nodad
 
 # --- states
 # interfaces[0] br0 (small.yaml:4:5)
@@ -124,8 +120,8 @@ def test_sh_runs_the_commands_in_an_order_that_works(tmp_path: Path) -> None:
     assert cmds.index("ip netns add sw") < cmds.index(
         "ip link add name br0 netns sw type bridge stp_state 0")
     assert cmds.index("ip link add eth0 netns h1 type veth peer name sw-h1 netns sw") < \
-        cmds.index("ip -n sw link set dev sw-h1 master br0") < \
         cmds.index("ip -n h1 addr add 192.0.2.1/24 dev eth0") < \
+        cmds.index("ip -n sw link set dev sw-h1 master br0") < \
         cmds.index("ip -n h1 link set dev eth0 up") < \
         cmds.index("ip -n h1 route add default via 192.0.2.254")
     assert len(cmds) == 15
@@ -161,6 +157,20 @@ def test_a_newline_in_the_file_name_cannot_end_a_comment(tmp_path: Path) -> None
     text = _script(SMALL, tmp_path, "odd\nname.yaml")
     assert all(line.startswith("#") or not line or line.startswith(("ip ", "set -e"))
                for line in text.splitlines())
+
+
+def test_external_interfaces_get_what_the_file_sets_and_are_not_created(
+        tmp_path: Path) -> None:
+    cmds = [" ".join(c) for c in _recorded(_script("""\
+name: ext
+interfaces:
+  - {name: eth9, external: true, mtu: 9000, master: br0, addresses: [192.0.2.9/24],
+     state: up}
+  - {name: br0, kind: bridge}
+""", tmp_path, "ext.yaml"), tmp_path)]
+    assert cmds == ["ip link add name br0 type bridge", "ip link set dev eth9 mtu 9000",
+                    "ip link set dev eth9 master br0", "ip addr add 192.0.2.9/24 dev eth9",
+                    "ip link set dev br0 up", "ip link set dev eth9 up"]
 
 
 def test_parents_first_whatever_the_file_order(tmp_path: Path) -> None:
