@@ -170,6 +170,7 @@ def export(topo: Topology, options: Options) -> Exported:
                                   [["ip", *_ns(ext.netns), "link", "set", "dev", ext.name,
                                     *attrs]])
 
+    externals = {id(ext) for ext in topo.externals}
     for obj in [*ends, *topo.externals]:
         label = _label(topo, obj.path, obj.name)
         if obj.master is not None:
@@ -177,7 +178,7 @@ def export(topo: Topology, options: Options) -> Exported:
             cmd = master.ip_enslave_command(obj.name) if master is not None else \
                 ["ip", *_ns(obj.netns), "link", "set", "dev", obj.name, "master", obj.master]
             sections["masters"].add(label, [cmd])
-        if obj in topo.externals:
+        if id(obj) in externals:
             sections["addresses"].add(label, [_addr_add(obj, addr) for addr in obj.addresses])
         if obj.state is not None:
             sections["states"].add(label, [["ip", *_ns(obj.netns), "link", "set", "dev",
