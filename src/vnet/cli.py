@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import gc
 import os
 import sys
@@ -588,6 +589,115 @@ def cmd_draw(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """`vnet export FILE --to TARGET`: the file in another tool's terms; no kernel, no root.
+    What the target cannot express is listed on stderr; without --partial nothing is then
+    written (exit 1)."""
+    from .export import DIRECTORY_TARGETS, Options, export, inline_secrets
+    topo = _load(args.file)
+    directory = args.to in DIRECTORY_TARGETS
+    if directory and args.output is None:
+        raise VnetError(f"--to {args.to} writes a directory of files: give it with -o DIR")
+    result = export(topo, args.to, Options(netns=args.netns,
+                                           include_secrets=args.include_secrets))
+    for left in result.left_out:
+        print(f"left out: {left.line(topo)}", file=sys.stderr)
+    if result.left_out and not args.partial:
+        print(f"{len(result.left_out)} thing(s) of {args.file} cannot be said to {args.to}; "
+              "nothing was written (--partial writes the rest)", file=sys.stderr)
+        return EXIT_ERROR
+    secret = bool(args.include_secrets and inline_secrets(topo))
+    if directory:
+        _write_directory(args.output, result.files, secret)
+    elif args.output is None:
+        sys.stdout.write("".join(result.files.values()))
+        return EXIT_OK
+    else:
+        [text] = result.files.values()
+        executable = args.to == "ip"
+        _write_atomically(args.output, text, _file_mode(executable, secret))
+    what = f"{len(result.files)} file(s)" if directory else f"{args.to} export"
+    print(f"{args.output}: {what} of {topo.name}" +
+          (f", {len(result.left_out)} thing(s) left out" if result.left_out else "") +
+          (" (holds keys: readable by its owner only)" if secret else ""), file=sys.stderr)
+    return EXIT_OK
+
+
+def _file_mode(executable: bool, secret: bool) -> int:
+    """A new file's mode: the umask's, executable for a script, owner-only with keys in it."""
+    mode = (0o777 if executable else 0o666) & ~_umask()
+    return mode & 0o700 if secret else mode
+
+
+def _write_atomically(path: str, text: str, mode: int) -> None:
+    """Write `path` whole or not at all: a temporary file beside it, renamed over it."""
+    import tempfile
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=folder)
+    except OSError as exc:
+        raise VnetError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            os.fchmod(out.fileno(), mode)
+            out.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise VnetError(f"cannot write {path}: {exc.strerror}; it was left as it was") from None
+
+
+def _write_directory(path: str, files: dict[str, str], secret: bool) -> None:
+    """Write `files` into directory `path`, all or none: a new directory is made under a
+    temporary name and renamed into place; into an existing one every file is first written
+    under a temporary name, and only then are they renamed over their names."""
+    import shutil
+    import tempfile
+    mode = _file_mode(False, secret)
+    target = os.path.abspath(path)
+    if os.path.exists(target) and not os.path.isdir(target):
+        raise VnetError(f"{path} is not a directory: give -o a directory (it is made if "
+                        "missing)")
+    fresh = not os.path.exists(target)
+    try:
+        work = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.",
+                                dir=os.path.dirname(target)) if fresh else target
+    except OSError as exc:
+        raise VnetError(f"cannot write {path}: {exc.strerror}") from None
+    written: list[tuple[str, str]] = []
+    try:
+        for name, text in files.items():
+            final = os.path.join(work, name)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            tmp = final if fresh else os.path.join(os.path.dirname(final),
+                                                   f".{os.path.basename(final)}.vnet-tmp")
+            with open(tmp, "w", encoding="utf-8") as out:
+                os.fchmod(out.fileno(), mode)
+                out.write(text)
+            written.append((tmp, final))
+        if fresh:
+            os.chmod(work, 0o777 & ~_umask())
+            os.rename(work, target)
+        else:
+            for tmp, final in written:
+                os.replace(tmp, final)
+    except OSError as exc:
+        if fresh:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            for tmp, _ in written:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        raise VnetError(f"cannot write {path}: {exc.strerror}; nothing was written") from None
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 def _live_topology(name: str) -> Any:
     """The topology NAME as the kernel holds it now, loaded as a file's (vnet.capture)."""
     from .api import open_kernel
@@ -772,6 +882,29 @@ def build_parser() -> argparse.ArgumentParser:
                     help="write here (png needs it); default: standard output")
     sp.add_argument("--file", metavar="FILE",
                     help="with NAME: mark what differs between the live topology and FILE")
+    sp = sub.add_parser("export", help="the topology in another tool's terms: an ip script, "
+                        "networkd or netplan files",
+                        description="write FILE in another tool's terms, without a kernel or "
+                        "root: an sh script of ip commands (ip), systemd-networkd .netdev and "
+                        ".network files (networkd) or a netplan file (netplan). What the target "
+                        "cannot express is listed on standard error, and nothing is written "
+                        "unless --partial (exit 1)")
+    sp.set_defaults(func=cmd_export, json=False)
+    sp.add_argument("file")
+    sp.add_argument("--to", required=True, choices=["ip", "networkd", "netplan"],
+                    metavar="ip|networkd|netplan", help="the target")
+    sp.add_argument("-o", "--output", metavar="PATH",
+                    help="the file to write (ip, netplan; default: standard output), or the "
+                    "directory (networkd, required)")
+    sp.add_argument("--netns", metavar="NS",
+                    help="networkd, netplan: the namespace to export (default: the one vnet "
+                    "runs in)")
+    sp.add_argument("--include-secrets", action="store_true",
+                    help="write MACsec keys given inline in the file (key_file keys are "
+                    "always referenced, never copied)")
+    sp.add_argument("--partial", action="store_true",
+                    help="write what the target can express even when some is left out "
+                    "(still listed; exit 0)")
     sp = sub.add_parser("completion", help="print the shell completion script (bash, zsh, fish)",
                         description="print the completion script for SHELL; install it as "
                         "docs/completion.md says, e.g. in ~/.bashrc: "

@@ -183,6 +183,7 @@ def _completers() -> dict[str, Any]:
 _EXPLICIT: dict[tuple[str, str], str | None] = {
     ("exec", "argv"): None,  # COMMAND ...: the shell's own completion is the right one
     ("capture", "name"): None,  # a new topology's name: nothing to offer
+    ("export", "netns"): None,  # a namespace of the file, not a live one
 }
 
 

@@ -18,7 +18,8 @@ import socket
 import struct
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +199,36 @@ def warm_up() -> None:
     for path in sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml")):
         with contextlib.suppress(Exception):
             vnet.load_file(path)
+
+
+def in_fresh_sandbox(work: Callable[[], Any]) -> Any:
+    """Run `work` in a forked child that enters a sandbox of its own (`enter_sandbox`: a new
+    network and mount namespace, a fresh /run and /sys) and return its JSON-able result; an
+    exception in the child is raised here as AssertionError with its traceback. Processes the
+    child leaves (a daemon like teamd) re-parent to the test's subreaper, which ends them."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(read)
+        try:
+            enter_sandbox()
+            payload = {"result": work()}
+        except BaseException:  # noqa: BLE001 - everything goes back to the parent
+            payload = {"error": traceback.format_exc()}
+        with os.fdopen(write, "w") as out:
+            try:
+                json.dump(payload, out)
+            except TypeError:
+                json.dump({"error": traceback.format_exc()}, out)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        text = pipe.read()
+    os.waitpid(pid, 0)
+    answer = json.loads(text or '{"error": "the sandbox child wrote nothing"}')
+    if "error" in answer:
+        raise AssertionError(f"in the fresh sandbox:\n{answer['error']}")
+    return answer["result"]
 
 
 def network_snapshot() -> dict[str, list[str]]:

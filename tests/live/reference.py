@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -214,5 +215,97 @@ def kernel_snapshot() -> dict[str, Any]:
             "links": links,
             "routes": sorted(json.dumps({k: v for k, v in r.items() if k != "expires"},
                                          sort_keys=True) for r in routes),
+        }
+    return out
+
+
+#: route protocols that say who added a route, not what it is: vnet's own mark (118) and
+#: what `ip route add` gives by default (boot)
+_ROUTE_MAKERS = {"118", "boot"}
+#: a bond's and its ports' runtime, not configuration (as tests/live/test_bond.py says): which
+#: port is active now, a port's link and failure count as miimon last saw them, and a port's
+#: own (random) MAC
+_BOND_RUNTIME = {"active_slave", "mii_status", "link_failure_count", "perm_hwaddr"}
+#: FDB states of entries someone configured (the others are learned from traffic)
+_STATIC_FDB = {"permanent", "static", "noarp"}
+
+
+def _json(argv: Sequence[str]) -> Any:
+    """`argv`'s JSON answer, or its lines where it prints text though asked for JSON (tc
+    1.x prints a tbf class so)."""
+    try:
+        text = sh(*argv).strip()
+    except CommandError as error:
+        return [{"error": error.stderr.strip()}]
+    try:
+        return json.loads(text or "[]")
+    except json.JSONDecodeError:
+        return [{"text": line.strip()} for line in text.splitlines()]
+
+
+def _kernel_made(route: dict[str, Any]) -> bool:
+    """The local route of a link-local address the kernel made from a (random) MAC."""
+    return route.get("type") == "local" and str(route.get("dst", "")).startswith("fe80:")
+
+
+def _auto_handles(text: str) -> str:
+    """tc handles the kernel picks (8000: and up, in creation order across the machine)."""
+    return re.sub(r"\b8[0-9a-f]{3}:", "(auto):", text)
+
+
+def _route_key(route: dict[str, Any]) -> str:
+    cleaned = {k: v for k, v in route.items() if k != "expires"}
+    if str(cleaned.get("protocol")) in _ROUTE_MAKERS:
+        del cleaned["protocol"]
+    return json.dumps(cleaned, sort_keys=True)
+
+
+def _tc_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in entry.items() if k not in ("stats", "stats64", "xstats")}
+
+
+def full_state(keep_macs: Iterable[tuple[str | None, str]] = ()) -> dict[str, Any]:
+    """The whole configuration this sandbox holds, here and in every named namespace, for
+    "built the same way" comparisons: links (kinds, every kind option, masters, MTUs,
+    states), addresses, routes of every table, bridge VLANs, static FDB entries with a
+    remote `dst` (the kernel's own entries carry random MACs, learned ones follow traffic),
+    qdiscs, tc classes and filters. MACs are kept only for the links in `keep_macs`
+    ((netns, name): the file fixes them); vnet's ownership marks (altnames, link group, route
+    protocol 118) are left out."""
+    keep = set(keep_macs)
+    spaces: list[str | None] = [None, *sorted(ns["name"] for ns in _ip(None, "netns", "list"))]
+    out: dict[str, Any] = {"netns": spaces[1:]}
+    for ns in spaces:
+        n = ["-n", ns] if ns else []
+        raw = _ip(ns, "-d", "link", "show")
+        links = {link["ifname"]: _clean_link(link, ns, keep_mac=(ns, link["ifname"]) in keep)
+                 for link in raw}
+        for link in links.values():
+            info = link.get("linkinfo", {})
+            for key in ("info_data", "info_slave_data"):
+                if isinstance(info.get(key), dict):
+                    info[key] = {k: v for k, v in info[key].items() if k not in _BOND_RUNTIME}
+        for link in _ip(ns, "addr", "show"):
+            links[link["ifname"]]["addresses"] = _clean_addresses(link.get("addr_info", []))
+        for name in links:
+            links[name]["qdiscs"] = sorted(
+                _auto_handles(json.dumps(_tc_entry(q), sort_keys=True))
+                for q in _json(["tc", *n, "-j", "qdisc", "show", "dev", name]))
+            links[name]["classes"] = sorted(
+                _auto_handles(json.dumps(_tc_entry(c), sort_keys=True))
+                for c in _json(["tc", *n, "-j", "class", "show", "dev", name]))
+            links[name]["ingress_filters"] = sorted(
+                _auto_handles(json.dumps(_tc_entry(f), sort_keys=True))
+                for f in _json(["tc", *n, "-j", "filter", "show", "dev", name, "ingress"]))
+        routes = [r for family in ("-4", "-6")
+                  for r in _ip(ns, family, "route", "show", "table", "all")
+                  if not _kernel_made(r)]
+        fdb = [e for e in _json(["bridge", *n, "-j", "fdb", "show"])
+               if "dst" in e and e.get("state") in _STATIC_FDB]
+        out[ns or "(here)"] = {
+            "links": links,
+            "routes": sorted(_route_key(r) for r in routes),
+            "bridge_vlans": _json(["bridge", *n, "-j", "vlan", "show"]),
+            "fdb": sorted(json.dumps(e, sort_keys=True) for e in fdb),
         }
     return out

@@ -93,6 +93,8 @@ def test_the_bash_script_is_valid_bash(scripts: dict[str, str], tmp_path: Path) 
     (["vnet", "exec", ""], STUB_NAMESPACES),
     (["vnet", "capture", "--netns", "h"], STUB_NAMESPACES),
     (["vnet", "draw", "--format", ""], ["dot", "mermaid", "png", "svg"]),
+    (["vnet", "export", "--to", ""], ["ip", "netplan", "networkd"]),
+    (["vnet", "export", "la"], ["lab.yaml"]),
     (["vnet", "completion", ""], ["bash", "fish", "zsh"]),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) and v and v[0] == "vnet" else None)
 def test_bash_completes(scripts: dict[str, str], stub_path: str, tmp_path: Path,

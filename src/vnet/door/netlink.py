@@ -48,6 +48,7 @@ from .tc import TcOps, read_tc
 from .teamd import TeamdOps, read_teamd
 
 RTPROT_VNET = 118  # the routing protocol number vnet gives its routes (iproute2: proto 118)
+RT_SCOPE_LINK = 253  # rtnetlink's scope of a destination on the link itself
 
 
 class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
@@ -660,7 +661,12 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
         return kw
 
     def _op_route_add(self, netns: str | None, **route: Any) -> None:
-        self._ipr(netns).route("add", proto=RTPROT_VNET, **self._route_args(netns, **route))
+        args = self._route_args(netns, **route)
+        if route.get("family") != 6 and not route.get("via"):
+            # an IPv4 route to a link without a gateway reaches hosts on that link: scope
+            # link, as `ip route add NET dev X` makes it (pyroute2 would leave it universe)
+            args["scope"] = RT_SCOPE_LINK
+        self._ipr(netns).route("add", proto=RTPROT_VNET, **args)
 
     def _op_route_del(self, netns: str | None, **route: Any) -> None:
         self._ipr(netns).route("del", **self._route_args(netns, **route))

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
 
 from ..errors import VnetError
 
@@ -19,6 +21,9 @@ if TYPE_CHECKING:
 
 #: target name -> the module (under vnet.export) that writes it
 TARGETS = {"ip": "ip", "networkd": "networkd", "netplan": "netplan"}
+#: the targets whose output is a directory of files (`-o DIR`, required); the others write
+#: one file (`-o FILE`, or standard output)
+DIRECTORY_TARGETS = frozenset({"networkd"})
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,49 @@ class Exported:
 class ExportError(VnetError):
     """The export cannot be written at all (an inline secret without --include-secrets, an
     unknown --netns): a clear message, nothing written."""
+
+
+def inline_secrets(topo: Topology) -> list[str]:
+    """Field paths of the secrets written inline in the file (MACsec `key`s), in file order.
+
+    A secret is any field the model marks write-only (`json_schema_extra={"writeOnly":
+    True}`), so a new kind with a secret is found without a change here."""
+    found: list[str] = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, BaseModel):
+            for name, info in type(value).model_fields.items():
+                extra = info.json_schema_extra
+                inner = getattr(value, name)
+                if isinstance(extra, dict) and extra.get("writeOnly") and inner is not None:
+                    found.append(f"{path}.{info.alias or name}")
+                else:
+                    walk(inner, f"{path}.{info.alias or name}")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, f"{path}[{i}]")
+
+    for i, iface in enumerate(topo.interfaces):
+        walk(iface, iface.path or f"interfaces[{i}]")
+    return found
+
+
+def refuse_inline_secrets(topo: Topology, options: Options) -> None:
+    """Raise ExportError naming every inline secret, unless `--include-secrets` allows them."""
+    if options.include_secrets:
+        return
+    found = inline_secrets(topo)
+    if not found:
+        return
+    places = []
+    for path in found:
+        where = topo.where(path)
+        places.append(f"{where.file}:{where.line}:{where.col}: {path}" if where else path)
+    raise ExportError(
+        f"{len(found)} key(s) written inline in the file would be copied into the export: "
+        + "; ".join(places) + ". Put each key in its own file (hex, chmod 600) and write "
+        "key_file: PATH instead of key: (the export then refers to the file), or pass "
+        "--include-secrets to write the keys into the output")
 
 
 def export(topo: Topology, target: str, options: Options | None = None) -> Exported:

@@ -203,3 +203,22 @@ def check_vlans(obj: Any, by_key: dict[Any, Any], report: Any) -> None:
                 report(f"vlans[{i}].pvid", f"a port has one PVID, and vlans[{pvid_at}] is "
                        "already it", "keep pvid: true on one entry")
             pvid_at = i if pvid_at is None else pvid_at
+
+
+def vlan_commands(obj: Any, bridge: Any) -> list[list[str]]:
+    """The `bridge vlan` commands that give a new port (or a new bridge itself) its `vlans`,
+    once it is enslaved to `bridge`: the same steps `plan_vlans` plans against a kernel that
+    has just made it (the default PVID removed unless listed, then each run of vids added)."""
+    ns = ["-n", obj.netns] if obj.netns else []
+    cmds: list[list[str]] = []
+    for action in plan_vlans(obj, None, bridge, None, None):
+        for req in action.do:
+            first, last = req.args["vids"]
+            verb = req.op.split(".")[1]
+            cmd = ["bridge", *ns, "vlan", verb, "vid",
+                   str(first) if first == last else f"{first}-{last}", "dev", obj.name]
+            cmd += [word for word in ("pvid", "untagged") if req.args.get(word)]
+            if req.args.get("self_"):
+                cmd.append("self")
+            cmds.append(cmd)
+    return cmds

@@ -528,8 +528,17 @@ class InterfaceBase(Common):
             args += [opt, _ip_value(value)]
         return args
 
+    def ip_enslave_command(self, port: str) -> list[str]:
+        """The command that makes link `port` (in this master's namespace) a port of this
+        master: `ip link set dev PORT master NAME`."""
+        ns = ["-n", self.netns] if self.netns else []
+        return ["ip", *ns, "link", "set", "dev", port, "master", self.name]
+
     def ip_commands(self) -> list[list[str]]:
-        """The iproute2 commands that create this interface (without addresses/master/up)."""
+        """The iproute2 commands that create this interface (without addresses/master/up).
+        The first creates the link; any others (what needs the link's ports, peers or up
+        state: a bond's primary, FDB entries, qdiscs, MACsec SAs) come after it, and
+        `vnet export --to ip` runs them once links, masters, addresses and states are set."""
         cmd = ["ip", "link", "add"]
         if self.parent():
             cmd += ["link", self.parent() or ""]

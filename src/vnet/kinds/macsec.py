@@ -21,6 +21,7 @@ the link (and its SAs).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -489,14 +490,19 @@ class Macsec(InterfaceBase):
             args += ["encodingsa", str(d["encoding_sa"])]
         return args
 
-    def ip_commands(self, reveal_keys: bool = False) -> list[list[str]]:
+    def ip_commands(self, reveal_keys: bool = False,
+                    key_word: Callable[[str, SA], str] | None = None) -> list[list[str]]:
         """The iproute2 commands; keys are written as `<key of PATH>` placeholders unless
-        `reveal_keys` (a user asked for them explicitly)."""
+        `reveal_keys` (a user asked for them explicitly). `key_word(path, sa)`, when given,
+        writes each key instead (`vnet export --to ip`: a key file read when the script runs);
+        `path` is the SA's place in this entry (`tx_sa[0]`, `rx[1].sa[0]`)."""
         ns = ["-n", self.netns] if self.netns else []
         cmds = [["ip", *ns, "link", "add", "link", self.link, "name", self.name, "type",
                  "macsec", *self.ip_type_args()]]
 
         def key(path: str, sa: SA) -> str:
+            if key_word is not None:
+                return key_word(path, sa)
             return sa.secret.get_secret_value() if reveal_keys else f"<key of {path}>"
 
         for i, sa in enumerate(self.tx_sa):

@@ -256,6 +256,11 @@ class Team(InterfaceBase):
                        "give each team a name unique on this host")
 
     # ---- rendering ------------------------------------------------------------------------
+    def ip_enslave_command(self, port: str) -> list[str]:
+        """teamd adds the port (it must be down): `teamdctl TEAM port add PORT`."""
+        cmd = ["teamdctl", self.name, "port", "add", port]
+        return ["ip", "netns", "exec", self.netns, *cmd] if self.netns else cmd
+
     def ip_commands(self) -> list[list[str]]:
         cmd = ["teamd", "-d", "-t", self.name, "-c",
                json.dumps(self.teamd_config(), separators=(",", ":"))]
