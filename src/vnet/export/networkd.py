@@ -18,7 +18,7 @@ from typing import Any
 
 from ..kinds.base import Common, InterfaceBase
 from ..model import External, Route
-from . import ExportError, Exported, LeftOut, Options
+from . import Exported, ExportError, LeftOut, Options
 from ._common import bool_word, netns_check, other_namespace_entries
 
 #: section, key (and value) lines of one file, in the order written
@@ -294,6 +294,9 @@ class _Writer:
     def _netdev_vxlan(self, iface: Any, body: list[tuple[str, str]], sections: Sections) -> None:
         if iface.dev is None:
             body.append(("Independent", "yes"))  # no underlying link's .network names it
+        if iface.udpcsum is None:
+            # networkd always sends it (default off); the kernel's default is on
+            body.append(("UDPChecksum", "yes"))
         for entry in iface.fdb:
             lines = [("MACAddress", entry.mac), ("Destination", entry.dst)]
             self._files(iface.name, iface.path).network.append(("BridgeFDB", lines))
@@ -378,7 +381,6 @@ class _Writer:
             link.append(("MACAddress", end.mac))
         if end.state == "down":
             link.append(("ActivationPolicy", "down"))
-        net += [("Address", address) for address in end.addresses]
         if end.master is not None:
             kind = self.kinds.get(end.master)
             if kind in _MASTER_KEY:
@@ -394,12 +396,22 @@ class _Writer:
                     iface.parent_netns() == self.netns and iface.kind_name in _STACKED_KEY and \
                     self.kinds.get(iface.name) == iface.kind_name:
                 net.append((_STACKED_KEY[iface.kind_name], iface.name))
-        # vnet sets addresses whatever the carrier, as `ip addr add` does
-        net.append(("ConfigureWithoutCarrier", "yes"))
+        # the kernel's own: every link makes its IPv6 link-local address (networkd turns it
+        # off on bridge ports unless told), and addresses are set whatever the carrier
+        net += [("LinkLocalAddressing", "ipv6"), ("ConfigureWithoutCarrier", "yes")]
         sections: Sections = [("Match", [("Name", end.name)])]
         if link:
             sections.append(("Link", link))
         sections.append(("Network", net))
+        for address in end.addresses:
+            lines = [("Address", address)]
+            if ipaddress.ip_interface(address).version == 4:
+                # as `ip addr add` (and vnet) leave it: networkd would add a broadcast address
+                lines.append(("Broadcast", "no"))
+            else:
+                # vnet adds IPv6 addresses without duplicate address detection, usable at once
+                lines.append(("DuplicateAddressDetection", "none"))
+            sections.append(("Address", lines))
         for vlan in end.vlans or []:
             vid = str(vlan.vid)
             lines = [("VLAN", vid)]
@@ -434,7 +446,7 @@ class _Writer:
         address = ipaddress.ip_address(gateway)
         for name, files in self.files.items():
             for section, lines in files.network:
-                for key, value in lines if section == "Network" else []:
+                for key, value in lines if section == "Address" else []:
                     if key == "Address" and address in ipaddress.ip_interface(value).network:
                         return name
         return None
