@@ -11,6 +11,8 @@ every namespace out, so the claim stays true as they change).
 
 from __future__ import annotations
 
+import os
+import pwd
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ import vnet
 from vnet.export import Options, export
 
 from .helpers import ip_json, require_kind
-from .networkd import links_here, networkd_result
+from .networkd import networkd_result
 from .reference import diff_text, snapshot_all
 from .test_examples import EXAMPLES, _kinds_of, _require_kinds
 
@@ -166,20 +168,20 @@ interfaces:
 @pytest.mark.kind("macsec", "veth")
 def test_macsec_key_files_through_networkd(tmp_path: Path) -> None:
     require_kind("macsec")
-    for name, key in (("tx.key", "0123456789abcdef0123456789abcdef"),
-                      ("rx.key", "fedcba9876543210fedcba9876543210")):
+    keys = {"tx.key": "0123456789abcdef0123456789abcdef",
+            "rx.key": "fedcba9876543210fedcba9876543210"}
+    for name, key in keys.items():
         (tmp_path / name).write_text(key + "\n")
-        (tmp_path / name).chmod(0o644 if False else 0o600)
+        (tmp_path / name).chmod(0o600)  # vnet reads only a key file its owner alone reads
     (tmp_path / "macsec.yaml").write_text(MACSEC)
-    # networkd reads KeyFile= as systemd-network: as systemd.netdev(5) says, give it the file
-    import pwd
-    import os
-    group = pwd.getpwnam("systemd-network").pw_gid
-    os.chmod(tmp_path, 0o755)
-    for name in ("tx.key", "rx.key"):
-        os.chown(tmp_path / name, 0, group)
     topo = vnet.load_file(tmp_path / "macsec.yaml")
-    for name in ("tx.key", "rx.key"):
+    # networkd reads KeyFile= as systemd-network: systemd.netdev(5) asks for
+    # root:systemd-network and mode 0640
+    os.chmod(tmp_path, 0o755)
+    for name in keys:
+        os.chown(tmp_path / name, 0, pwd.getpwnam("systemd-network").pw_gid)
         (tmp_path / name).chmod(0o640)
+    files = export(topo, "networkd", Options()).files
+    assert f"KeyFile={tmp_path / 'tx.key'}" in files["10-ms0.netdev"]
+    assert "0123456789abcdef" not in "".join(files.values())
     assert_networkd_reproduces(topo, None)
-    assert links_here() == []
