@@ -18,6 +18,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +64,8 @@ def _prepare(config: Path, scratch: Path) -> None:
     _mount(str(tun), "/dev/net/tun", None, MS_BIND)
 
 
-def _run_networkd(expected: list[str], wanted: dict[str, Any], timeout: float, log: Path
-                  ) -> dict[str, Any]:
+def _run_networkd(expected: list[str], wanted: dict[str, Any], timeout: float, log: Path,
+                  normalise: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
     with open(log, "wb") as out:
         proc = subprocess.Popen([NETWORKD], stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -74,7 +75,7 @@ def _run_networkd(expected: list[str], wanted: dict[str, Any], timeout: float, l
             # link without carrier keeps networkd "configuring" while DAD cannot finish)
             states = _admin_states()
             names = links_here()
-            snapshot = snapshot_all([(None, name) for name in names])
+            snapshot = normalise(snapshot_all([(None, name) for name in names]))
             settled = all(states.get(name) in _DONE for name in expected)
             working = all(states.get(name) in _DONE | {"configuring"} for name in expected)
             if settled or (working and snapshot == wanted) or proc.poll() is not None or \
@@ -92,12 +93,14 @@ def _run_networkd(expected: list[str], wanted: dict[str, Any], timeout: float, l
 
 
 def networkd_result(files: dict[str, str], expected: list[str], wanted: dict[str, Any],
-                    timeout: float = 60) -> dict[str, Any]:
+                    timeout: float = 60,
+                    normalise: Callable[[dict[str, Any]], dict[str, Any]] = lambda s: s
+                    ) -> dict[str, Any]:
     """Write `files` into a directory, run networkd on them in a fresh sandbox (a forked
     child) until every link of `expected` is done (configured, or failed) or the links are
     as `wanted` (a snapshot_all of them, keyed by name), and return what
     it left: {"states": name -> networkd's admin state, "links": names, "snapshot": as
-    reference.snapshot_all keys them, "log": networkd's output}."""
+    reference.snapshot_all keys them, passed through `normalise`, "log": networkd's output}."""
     with tempfile.TemporaryDirectory(prefix="vnet-networkd-") as tmp:
         config, scratch = Path(tmp, "network"), Path(tmp)
         os.chmod(tmp, 0o755)  # networkd reads its files as systemd-network
@@ -113,7 +116,7 @@ def networkd_result(files: dict[str, str], expected: list[str], wanted: dict[str
             code = 1
             try:
                 _prepare(config, scratch)
-                answer.write_text(json.dumps(_run_networkd(expected, wanted, timeout, log)))
+                answer.write_text(json.dumps(_run_networkd(expected, wanted, timeout, log, normalise)))
                 code = 0
             except BaseException as error:  # noqa: BLE001 - nothing may escape a forked child
                 answer.write_text(json.dumps({"error": repr(error)}))
