@@ -116,7 +116,8 @@ def networkd_result(files: dict[str, str], expected: list[str], wanted: dict[str
             code = 1
             try:
                 _prepare(config, scratch)
-                answer.write_text(json.dumps(_run_networkd(expected, wanted, timeout, log, normalise)))
+                state = _run_networkd(expected, wanted, timeout, log, normalise)
+                answer.write_text(json.dumps(state))
                 code = 0
             except BaseException as error:  # noqa: BLE001 - nothing may escape a forked child
                 answer.write_text(json.dumps({"error": repr(error)}))
