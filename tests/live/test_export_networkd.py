@@ -4,9 +4,14 @@ options, masters, MTUs, states, addresses and routes as `vnet apply` of the same
 field by field (reference.snapshot: ifindexes, random MACs and vnet's marks aside).
 
 networkd configures one namespace. For each example the namespace exported is the one that
-holds a whole network of its own; the examples below it, in NOT_REPRODUCED, have no such
-namespace (tests/unit/test_export_networkd.py checks that their exports do leave something of
-every namespace out, so the claim stays true as they change).
+networkd writes whole (tests/unit/test_export_networkd.py, WHOLE, keeps that list true as the
+examples change). Not reproduced through networkd, because each of their namespaces holds an
+object networkd cannot make there: bond, bridge, bridge-vlan, geneve, lab, macsec,
+macsec-wrong-key, veth, vlan, vxcan and vxlan (a veth or vxcan whose peer is in another
+namespace), ifb (that too, and tc's ingress redirect), team (no networkd kind), ipoib (no
+InfiniBand device, and umcast has no key); and macvlan, whose host namespace networkd writes
+whole, but whose host links vnet makes promiscuous through the macvlans of the other namespaces
+stacked on them.
 """
 
 from __future__ import annotations
