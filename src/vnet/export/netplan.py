@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -136,7 +137,7 @@ class _Writer:
             group = {name: d for name, d in self.defs.items() if self.types[name] == kind_type}
             if group:
                 network[kind_type] = group
-        text = (f"# {self.topo.source}: {self.topo.name}"
+        text = (f"# {Path(self.topo.source).name}: {self.topo.name}"
                 f"{', namespace ' + self.netns if self.netns else ''} (vnet export)\n")
         text += yaml.safe_dump({"network": network}, sort_keys=False, default_flow_style=False)
         return Exported(files={FILE: text}, left_out=sorted(self.left_out, key=self._order))
