@@ -19,7 +19,7 @@ from typing import Any
 from ..kinds.base import Common, InterfaceBase
 from ..model import External, Route
 from . import Exported, ExportError, LeftOut, Options
-from ._common import bool_word, netns_check, other_namespace_entries
+from ._common import bool_word, netns_check, other_namespace_entries, where_label
 
 #: section, key (and value) lines of one file, in the order written
 Sections = list[tuple[str, list[tuple[str, str]]]]
@@ -204,9 +204,9 @@ class _Writer:
                 continue  # listed by other_namespace_entries
             if len(here) != len(ends):
                 other = next(end for end in ends if end.netns != self.netns)
-                where = f"namespace {other.netns}" if other.netns else "the namespace vnet runs in"
-                self.leave(iface.path, f"a {iface.kind_name} with its other end in {where}: "
-                                       "networkd makes both ends in one namespace")
+                self.leave(iface.path, f"a {iface.kind_name} with its other end in "
+                                       f"{where_label(other.netns)}: networkd makes both ends "
+                                       "in one namespace")
             elif iface.kind_name not in _KIND_KEYS:
                 self.leave(iface.path, f"networkd 252 cannot create a {iface.kind_name}")
             elif iface.parent() is not None and iface.parent_netns() != self.netns:
@@ -234,9 +234,9 @@ class _Writer:
         for iface in mine:
             for end in iface.expand():
                 self.network(end, end.path)
-        for index, ext in enumerate(self.topo.externals):
+        for ext in self.topo.externals:
             if ext.netns == self.netns:
-                self.network(ext, _external_path(self.topo, ext, index))
+                self.network(ext, ext.path)
         for index, route in enumerate(self.topo.routes):
             if route.netns == self.netns:
                 self.route(route, f"routes[{index}]")
@@ -248,8 +248,7 @@ class _Writer:
         return out
 
     def _files(self, name: str, source: str) -> _Files:
-        files = self.files.setdefault(name, _Files(source=source))
-        return files
+        return self.files.setdefault(name, _Files(source=source))
 
     # ---- .netdev ------------------------------------------------------------------------------
     def netdev(self, iface: InterfaceBase) -> None:
@@ -450,11 +449,6 @@ class _Writer:
                     if key == "Address" and address in ipaddress.ip_interface(value).network:
                         return name
         return None
-
-
-def _external_path(topo: Any, ext: External, index: int) -> str:
-    path = getattr(ext, "path", "")
-    return path or f"interfaces[{index}]"
 
 
 def _order(topo: Any, entry: LeftOut) -> tuple[int, int, str]:
