@@ -131,7 +131,8 @@ interfaces:
   - {name: nl0, kind: nlmon}
   - {name: u0, kind: veth, peer: {name: u0-end}, addresses: [198.51.100.129/25]}
   - {name: ipv0, kind: ipvlan, link: u0, mode: l3}
-  - {name: ipt0, kind: ipvtap, link: u0, mode: l2, flag: private}
+  - {name: u2, kind: veth, peer: {name: u2-end}}
+  - {name: ipt0, kind: ipvtap, link: u2, mode: l2, flag: private}
   - {name: gnv0, kind: geneve, id: 7, remote: 198.51.100.130, dstport: 6081}
   - {name: brv, kind: bridge, vlan_filtering: true, vlans: [{vid: 10, pvid: true,
                                                              untagged: true}]}

@@ -251,6 +251,8 @@ network:
       addresses:
       - 192.0.2.1/24
       - 2001:db8::1/64
+      link-local:
+      - ipv6
       ignore-carrier: true
       routes:
       - to: default
@@ -259,5 +261,7 @@ network:
     br0.5:
       link: br0
       id: 5
+      link-local:
+      - ipv6
       ignore-carrier: true
 """}

@@ -205,7 +205,9 @@ class _Writer:
             out["activation-mode"] = "off"
         if end.vlans is not None:
             self.leave(f"{path}.vlans", "netplan 0.106 has no bridge VLANs")
-        # vnet sets addresses whatever the carrier, as `ip addr add` does
+        # the kernel's own: every link makes its IPv6 link-local address (netplan turns it
+        # off on bridge ports unless told), and addresses are set whatever the carrier
+        out["link-local"] = ["ipv6"]
         out["ignore-carrier"] = True
 
     def membership(self, iface: InterfaceBase) -> None:
