@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .helpers import MS_NODEV, MS_NOEXEC, MS_NOSUID, _mount, enter_sandbox, ip_json
+from .helpers import MS_NODEV, MS_NOEXEC, MS_NOSUID, _mount, enter_sandbox, ip_json, sh
 from .reference import snapshot_all
 
 NETWORKD = "/lib/systemd/systemd-networkd"
@@ -31,9 +31,34 @@ MS_BIND, MS_RDONLY, MS_REMOUNT = 0x1000, 0x1, 0x20
 _DONE = {"configured", "failed", "unmanaged", "linger"}
 
 
-def links_here() -> list[str]:
-    """The links of this namespace but `lo`, by name."""
-    return sorted(link["ifname"] for link in ip_json("link", "show") if link["ifname"] != "lo")
+def links_here(netns: str | None = None) -> list[str]:
+    """The links of this namespace (or named `netns`) but `lo`, by name."""
+    return sorted(link["ifname"] for link in ip_json("link", "show", netns=netns)
+                  if link["ifname"] != "lo")
+
+
+Normalise = Callable[[dict[str, Any]], dict[str, Any]]
+#: route fields that are configuration (the protocol is who added it: vnet, networkd)
+_ROUTE_FIELDS = ("dst", "gateway", "dev", "metric", "table", "scope", "type", "prefsrc")
+
+
+def state_of(netns: str | None, normalise: Normalise = lambda links: links) -> dict[str, Any]:
+    """What an export must reproduce in `netns` (None: here): every link but `lo`
+    (reference.snapshot_all, keyed by name, through `normalise`), the routes not made by the
+    kernel itself, and the bridge VLANs of every port and bridge."""
+    names = links_here(netns)
+    links = {key.split("/", 1)[-1]: value for key, value in
+             snapshot_all([(netns, name) for name in names]).items()}
+    routes = [{k: r[k] for k in _ROUTE_FIELDS if k in r}
+              for family in ("-4", "-6")
+              for r in ip_json(family, "route", "show", "table", "all", netns=netns)
+              if r.get("protocol") != "kernel"]
+    ns = ["-n", netns] if netns else []
+    vlans = {entry["ifname"]: entry.get("vlans", [])
+             for entry in json.loads(sh("bridge", *ns, "-j", "vlan", "show") or "[]")}
+    return {"links": normalise(links),
+            "routes": sorted(routes, key=lambda r: json.dumps(r, sort_keys=True)),
+            "bridge_vlans": vlans}
 
 
 def _admin_states() -> dict[str, str]:
@@ -65,7 +90,7 @@ def _prepare(config: Path, scratch: Path) -> None:
 
 
 def _run_networkd(expected: list[str], wanted: dict[str, Any], timeout: float, log: Path,
-                  normalise: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+                  normalise: Normalise) -> dict[str, Any]:
     with open(log, "wb") as out:
         proc = subprocess.Popen([NETWORKD], stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -74,13 +99,12 @@ def _run_networkd(expected: list[str], wanted: dict[str, Any], timeout: float, l
             # done: networkd says so, or the state is the one wanted (an IPv6 address on a
             # link without carrier keeps networkd "configuring" while DAD cannot finish)
             states = _admin_states()
-            names = links_here()
-            snapshot = normalise(snapshot_all([(None, name) for name in names]))
+            snapshot = state_of(None, normalise)
             settled = all(states.get(name) in _DONE for name in expected)
             working = all(states.get(name) in _DONE | {"configuring"} for name in expected)
             if settled or (working and snapshot == wanted) or proc.poll() is not None or \
                     time.monotonic() > deadline:
-                return {"states": states, "links": names, "snapshot": snapshot}
+                return {"states": states, "state": snapshot}
             time.sleep(0.2)
     finally:
         if proc.poll() is None:
@@ -93,14 +117,12 @@ def _run_networkd(expected: list[str], wanted: dict[str, Any], timeout: float, l
 
 
 def networkd_result(files: dict[str, str], expected: list[str], wanted: dict[str, Any],
-                    timeout: float = 60,
-                    normalise: Callable[[dict[str, Any]], dict[str, Any]] = lambda s: s
+                    timeout: float = 60, normalise: Normalise = lambda links: links
                     ) -> dict[str, Any]:
     """Write `files` into a directory, run networkd on them in a fresh sandbox (a forked
     child) until every link of `expected` is done (configured, or failed) or the links are
-    as `wanted` (a snapshot_all of them, keyed by name), and return what
-    it left: {"states": name -> networkd's admin state, "links": names, "snapshot": as
-    reference.snapshot_all keys them, passed through `normalise`, "log": networkd's output}."""
+    as `wanted` (a `state_of`), and return what it left: {"states": name -> networkd's
+    admin state, "state": `state_of` this namespace, "log": networkd's output}."""
     with tempfile.TemporaryDirectory(prefix="vnet-networkd-") as tmp:
         config, scratch = Path(tmp, "network"), Path(tmp)
         os.chmod(tmp, 0o755)  # networkd reads its files as systemd-network

@@ -1,7 +1,8 @@
 """`vnet export --to netplan`, proven by netplan and networkd: Debian's `netplan generate
 --root-dir DIR` accepts the file (exit 0, nothing on stderr), and systemd-networkd run on the
-files it generates (DIR/run/systemd/network, in a fresh sandbox: networkd.py) makes the links
-`vnet apply` of the same file makes, compared field by field (reference.snapshot).
+files it generates (DIR/run/systemd/network, in a fresh sandbox: networkd.py) makes the links,
+routes and bridge VLANs `vnet apply` of the same file makes, compared field by field
+(networkd.state_of).
 
 One difference is normalised, because netplan 0.106 has no key for it: netplan writes
 addresses as `Address=` lines, so networkd gives each IPv4 address its broadcast address,
@@ -25,9 +26,10 @@ import pytest
 import vnet
 from vnet.export import Options, export
 
-from .helpers import ip_json, require_kind
+from .helpers import require_kind
 from .networkd import networkd_result
-from .reference import diff_text, snapshot_all
+from .reference import diff_text
+from .test_export_networkd import vnet_state
 
 
 def _without_broadcast(state: dict[str, Any]) -> dict[str, Any]:
@@ -62,23 +64,17 @@ def assert_netplan_reproduces(yaml_text: str) -> None:
     exported = export(topo, "netplan", Options())
     assert not exported.left_out, [e.line(topo) for e in exported.left_out]
     files = netplan_generate(exported.files["vnet.yaml"])
-    topo.apply()
-    try:
-        names = sorted(link["ifname"] for link in ip_json("link", "show")
-                       if link["ifname"] != "lo")
-        expected = _without_broadcast(snapshot_all([(None, name) for name in names]))
-    finally:
-        topo.destroy()
+    expected = vnet_state(topo, None, _without_broadcast)
     made = sorted(name[len("10-netplan-"):-len(".network")] for name in files
                   if name.endswith(".network"))
     result = networkd_result(files, made, expected, normalise=_without_broadcast)
     failed = {name: result["states"].get(name) for name in made
               if result["states"].get(name) not in ("configured", "configuring")}
     assert not failed, f"networkd did not configure {failed}:\n{result['log']}"
-    if expected != result["snapshot"]:
+    if expected != result["state"]:
         raise AssertionError(
             "networkd on netplan's files differs from vnet apply:\n"
-            + diff_text(expected, result["snapshot"], "vnet apply", "netplan + networkd")
+            + diff_text(expected, result["state"], "vnet apply", "netplan + networkd")
             + "\n--- the netplan file:\n" + exported.files["vnet.yaml"]
             + "\n--- networkd's log:\n" + result["log"])
 
@@ -93,7 +89,7 @@ interfaces:
   - {name: br1, kind: bridge, stp_state: false, state: down, mtu: 9000}
 routes:
   - {to: 10.1.0.0/16, via: 192.0.2.254}
-  - {to: 10.2.0.0/16, dev: vx0, metric: 50}
+  - {to: 10.2.0.0/16, via: 203.0.113.9, dev: vx0, metric: 50, table: 100}
 """
 
 

@@ -1,7 +1,8 @@
 """`vnet export --to networkd`, proven by networkd itself: the files it writes, given to
 Debian's systemd-networkd in a fresh sandbox (networkd.py), make the same links, kinds,
 options, masters, MTUs, states, addresses and routes as `vnet apply` of the same file, compared
-field by field (reference.snapshot: ifindexes, random MACs and vnet's marks aside).
+field by field (reference.snapshot: ifindexes, random MACs and vnet's marks aside), with the
+routes (but the kernel's own) and the bridge VLANs (networkd.state_of).
 
 networkd configures one namespace. For each example the namespace exported is the one that
 networkd writes whole (tests/unit/test_export_networkd.py, WHOLE, keeps that list true as the
@@ -31,9 +32,9 @@ import pytest
 import vnet
 from vnet.export import Options, export
 
-from .helpers import ip_json, require_kind
-from .networkd import networkd_result
-from .reference import diff_text, snapshot_all
+from .helpers import require_kind
+from .networkd import Normalise, networkd_result, state_of
+from .reference import diff_text
 from .test_examples import EXAMPLES, _kinds_of, _require_kinds
 
 #: example -> the namespace exported (everything of it is reproduced)
@@ -53,16 +54,13 @@ def _networkd_names(files: dict[str, str]) -> list[str]:
     return sorted(name[3:-len(".network")] for name in files if name.endswith(".network"))
 
 
-def _vnet_state(topo: vnet.Topology, netns: str | None) -> dict[str, dict]:
-    """The links of `netns` after `vnet apply`, keyed by name (lo aside); destroyed after."""
+def vnet_state(topo: vnet.Topology, netns: str | None, normalise: Normalise) -> dict:
+    """`state_of` namespace `netns` after `vnet apply` of `topo`; destroyed after."""
     topo.apply()
     try:
-        names = sorted(link["ifname"] for link in ip_json("link", "show", netns=netns)
-                       if link["ifname"] != "lo")
-        state = snapshot_all([(netns, name) for name in names])
+        return state_of(netns, normalise)
     finally:
         topo.destroy()
-    return {key.split("/", 1)[-1]: value for key, value in state.items()}
 
 
 def networkd_policy_aside(state: dict[str, Any]) -> dict[str, Any]:
@@ -85,16 +83,16 @@ def assert_networkd_reproduces(topo: vnet.Topology, netns: str | None) -> None:
             not in entry.why and "has no checks" not in entry.why]
     assert not mine, "the export leaves out objects of the namespace it exports:\n" + \
         "\n".join(mine)
-    expected = networkd_policy_aside(_vnet_state(topo, netns))
+    expected = vnet_state(topo, netns, networkd_policy_aside)
     names = _networkd_names(exported.files)
     result = networkd_result(exported.files, names, expected, normalise=networkd_policy_aside)
     failed = {name: result["states"].get(name) for name in names
               if result["states"].get(name) not in ("configured", "configuring")}
     assert not failed, f"networkd did not configure {failed}:\n{result['log']}"
-    if expected != result["snapshot"]:
+    if expected != result["state"]:
         raise AssertionError(
             "networkd on the exported files differs from vnet apply:\n"
-            + diff_text(expected, result["snapshot"], "vnet apply", "systemd-networkd")
+            + diff_text(expected, result["state"], "vnet apply", "systemd-networkd")
             + "\n--- the files:\n" + "\n".join(f"## {k}\n{v}" for k, v in
                                                  sorted(exported.files.items()))
             + "\n--- networkd's log:\n" + result["log"])

@@ -265,3 +265,27 @@ network:
       - ipv6
       ignore-carrier: true
 """}
+
+
+ROUTES = """\
+name: routes
+interfaces:
+  - {name: br0, kind: bridge, addresses: [192.0.2.1/24]}
+routes:
+  - {to: 10.1.0.0/16, dev: br0}
+  - {to: 10.2.0.0/16, via: 192.0.2.9, metric: 5, table: 100}
+"""
+
+
+def test_route_without_gateway_keeps_vnets_scope(tmp_path: Path) -> None:
+    topo = _load(tmp_path, ROUTES, "routes.yaml")
+    network = export(topo, "networkd").files["10-br0.network"]
+    assert "[Route]\nDestination=10.1.0.0/16\nScope=global\n" in network
+    assert "[Route]\nDestination=10.2.0.0/16\nGateway=192.0.2.9\nMetric=5\nTable=100\n" \
+        in network
+    out = export(topo, "netplan")
+    assert [entry.line(topo).split(": ", 1)[1] for entry in out.left_out] == [
+        "routes[0]: netplan 0.106 gives a route without via the scope link, where vnet's is "
+        "global"]
+    assert "- to: 10.2.0.0/16\n        via: 192.0.2.9\n        metric: 5\n        table: 100\n" \
+        in out.files["vnet.yaml"]
