@@ -18,6 +18,7 @@ One field is set aside where networkd decides it and no key says otherwise: netw
 ports and nlmon links the IPv6 address generation mode "none" (systemd's networkd-ipv6ll.c:
 it never makes a link-local address there), where the kernel, and so `vnet apply`, leaves
 "eui64". Everywhere else `LinkLocalAddressing=ipv6` keeps the kernel's mode, and it is compared.
+A bond port's permanent MAC (info_slave_data.perm_hwaddr) is random, as its MAC is.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ def networkd_policy_aside(state: dict[str, Any]) -> dict[str, Any]:
         info = link.get("linkinfo", {})
         if info.get("info_slave_kind") == "bond" or info.get("info_kind") == "nlmon":
             link.pop("inet6_addr_gen_mode", None)
+        if isinstance(info.get("info_slave_data"), dict):  # a bond port's own random MAC
+            slave = {k: v for k, v in info["info_slave_data"].items() if k != "perm_hwaddr"}
+            link["linkinfo"] = {**info, "info_slave_data": slave}
         out[name] = {**entry, "link": link} if "link" in entry else entry
     return out
 
@@ -150,8 +154,8 @@ interfaces:
   - {name: u2, kind: veth, peer: {name: u2-end}}
   - {name: ipt0, kind: ipvtap, link: u2, mode: l2, flag: private}
   - {name: gnv0, kind: geneve, id: 7, remote: 198.51.100.130, dstport: 6081}
-  - {name: brv, kind: bridge, vlan_filtering: true, vlans: [{vid: 10, pvid: true,
-                                                             untagged: true}]}
+  - {name: brv, kind: bridge, vlan_filtering: true, vlan_default_pvid: 0,
+     vlans: [{vid: 10, pvid: true, untagged: true}]}
   - {name: v0, kind: veth, master: brv, vlans: [{vid: 10, pvid: true, untagged: true},
                                                 {vid: 20}], peer: {name: v0-end}}
 """

@@ -31,6 +31,7 @@ SMALL_FILES = {
 [NetDev]
 Name=br0
 Kind=bridge
+MACAddress=none
 
 [Bridge]
 STP=no
@@ -64,6 +65,7 @@ Gateway=192.0.2.254
 [NetDev]
 Name=p0
 Kind=veth
+MACAddress=none
 
 [Peer]
 Name=p1
@@ -101,6 +103,7 @@ ConfigureWithoutCarrier=yes
 [NetDev]
 Name=br0.5
 Kind=vlan
+MACAddress=none
 
 [VLAN]
 Id=5
@@ -289,3 +292,25 @@ def test_route_without_gateway_keeps_vnets_scope(tmp_path: Path) -> None:
         "global"]
     assert "- to: 10.2.0.0/16\n        via: 192.0.2.9\n        metric: 5\n        table: 100\n" \
         in out.files["vnet.yaml"]
+
+
+VLANS = """\
+name: vlans
+interfaces:
+  - {name: br0, kind: bridge, vlan_filtering: true}
+  - {name: p0, kind: veth, master: br0, vlans: [{vid: 10, pvid: true, untagged: true}],
+     peer: {name: p1}}
+"""
+
+
+def test_vlan_1_kept_by_networkd_is_said(tmp_path: Path) -> None:
+    topo = _load(tmp_path, VLANS, "vlans.yaml")
+    out = export(topo, "networkd")
+    assert [entry.line(topo).split(": ", 1)[1] for entry in out.left_out] == [
+        "interfaces[1].vlans: networkd 252 keeps the VLAN 1 a bridge gives its ports and "
+        "itself, which vnet removes; list vid 1, or set vlan_default_pvid: 0 on the bridge"]
+    assert "[BridgeVLAN]\nVLAN=10\nPVID=10\nEgressUntagged=10\n" in out.files["10-p0.network"]
+    fixed = _load(tmp_path, VLANS.replace("vlan_filtering: true", "vlan_filtering: true, "
+                                          "vlan_default_pvid: 0"), "fixed.yaml")
+    out = export(fixed, "networkd")
+    assert out.left_out == [] and "DefaultPVID=none\n" in out.files["10-br0.netdev"]

@@ -78,7 +78,7 @@ _KIND_KEYS: dict[str, tuple[str, dict[str, tuple[str, Callable[[Any], str]]]]] =
         "mcast_snooping": ("MulticastSnooping", _bool),
         "mcast_querier": ("MulticastQuerier", _bool),
         "vlan_filtering": ("VLANFiltering", _bool),
-        "vlan_default_pvid": ("DefaultPVID", _text),
+        "vlan_default_pvid": ("DefaultPVID", lambda v: str(v) if v else "none"),
         "vlan_protocol": ("VLANProtocol", _lower),
     }),
     "bond": ("Bond", {
@@ -255,8 +255,14 @@ class _Writer:
         kind = iface.kind_name
         section, keys = _KIND_KEYS[kind]
         head = [("Name", iface.name), ("Kind", kind)]
-        if iface.mac is not None:
+        if kind in ("tun", "tap"):
+            pass  # networkd takes their MAC only in the .network
+        elif iface.mac is not None:
             head.append(("MACAddress", iface.mac))
+        else:
+            # the kernel's choice, as with vnet: networkd would derive one from the machine
+            # id (and a MACsec SCI, made of the MAC, would differ)
+            head.append(("MACAddress", "none"))
         files = self._files(iface.name, iface.path)
         files.netdev.append(("NetDev", head))
         body: list[tuple[str, str]] = []
@@ -376,7 +382,8 @@ class _Writer:
         net: list[tuple[str, str]] = []
         if end.mtu is not None:
             link.append(("MTUBytes", str(end.mtu)))
-        if end.mac is not None and isinstance(end, External):
+        if end.mac is not None and (isinstance(end, External) or
+                                    getattr(end, "kind_name", "") in ("tun", "tap")):
             link.append(("MACAddress", end.mac))
         if end.state == "down":
             link.append(("ActivationPolicy", "down"))
@@ -411,6 +418,11 @@ class _Writer:
                 # vnet adds IPv6 addresses without duplicate address detection, usable at once
                 lines.append(("DuplicateAddressDetection", "none"))
             sections.append(("Address", lines))
+        if end.vlans is not None and not any(1 in v.vids for v in end.vlans) and \
+                self._default_pvid(end) != 0:
+            self.leave(f"{path}.vlans", "networkd 252 keeps the VLAN 1 a bridge gives its ports "
+                                        "and itself, which vnet removes; list vid 1, or set "
+                                        "vlan_default_pvid: 0 on the bridge")
         for vlan in end.vlans or []:
             vid = str(vlan.vid)
             lines = [("VLAN", vid)]
@@ -420,6 +432,15 @@ class _Writer:
                 lines.append(("EgressUntagged", vid))
             sections.append(("BridgeVLAN", lines))
         files.network[:0] = sections
+
+    def _default_pvid(self, end: Common) -> int | None:
+        """The vlan_default_pvid of the bridge `end` is (or is a port of): 1 unless set."""
+        name = end.name if getattr(end, "filters_vlans", False) else end.master
+        for iface in self.topo.interfaces:
+            if iface.name == name and iface.netns == self.netns and iface.filters_vlans:
+                pvid = getattr(iface, "vlan_default_pvid", None)
+                return 1 if pvid is None else int(pvid)
+        return None
 
     def route(self, route: Route, path: str) -> None:
         dev = route.dev
