@@ -27,6 +27,7 @@ APT_PACKAGES=(
   iproute2 iputils-ping kmod           # ip, ping, modprobe/depmod (the guest uses the host's)
   qemu-system-x86 busybox-static       # the kernel tier's VM and its initramfs
   libteam-utils                        # teamd/teamdctl for the team kind
+  netplan.io                           # netplan generate: proves vnet export --to netplan
   graphviz                             # dot: vnet draw's svg and png pictures
   zsh fish groff-base                  # completion scripts and vnet(1) checked (unit tier)
   python3-venv                         # python3 -m venv on Debian's own python

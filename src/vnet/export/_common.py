@@ -1,0 +1,57 @@
+"""What the one-namespace targets (networkd, netplan) share: the choice of namespace, and the
+left-out entries for everything outside it and for the file's checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import ExportError, LeftOut, Options
+
+
+def bool_word(value: Any) -> str:
+    """A boolean as systemd and netplan write it."""
+    return "yes" if value else "no"
+
+
+def where_label(netns: str | None) -> str:
+    """`namespace NAME`, or the words for the namespace vnet runs in."""
+    return f"namespace {netns}" if netns else "the namespace vnet runs in"
+
+
+def netns_check(topo: Any, options: Options) -> None:
+    """Refuse an --netns the file does not declare."""
+    if options.netns is not None and options.netns not in topo.namespaces:
+        declared = ", ".join(topo.namespaces) or "none"
+        raise ExportError(f"--netns {options.netns}: the file declares no such namespace "
+                          f"(declared: {declared}); name one of them, or omit --netns for the "
+                          "namespace vnet runs in")
+
+
+def other_namespace_entries(topo: Any, netns: str | None, target: str) -> list[LeftOut]:
+    """One entry per object of another namespace (namespaces, interfaces with no end here,
+    externals, routes) and per check: a `target` file configures one namespace and proves
+    nothing."""
+    hint = "export it with --netns NAME" if netns is None else \
+        "export that namespace with its own --netns"
+    out: list[LeftOut] = []
+    for index, name in enumerate(topo.namespaces):
+        if name != netns:
+            out.append(LeftOut(f"namespaces[{index}]", f"{target} configures one namespace; "
+                                                       f"{hint}"))
+    for iface in topo.interfaces:
+        ends = iface.expand()
+        if all(end.netns != netns for end in ends):
+            out.append(LeftOut(iface.path, f"in {where_label(ends[0].netns)}, not the one "
+                                           f"exported; {hint}"))
+    for ext in topo.externals:
+        if ext.netns != netns:
+            out.append(LeftOut(ext.path, f"in {where_label(ext.netns)}, not the one exported; "
+                                         f"{hint}"))
+    for index, route in enumerate(topo.routes):
+        if route.netns != netns:
+            out.append(LeftOut(f"routes[{index}]", f"in {where_label(route.netns)}, not the "
+                                                   f"one exported; {hint}"))
+    for index, _check in enumerate(topo.checks):
+        out.append(LeftOut(f"checks[{index}]", f"{target} has no checks; run them with vnet "
+                                               "check"))
+    return out
