@@ -280,16 +280,17 @@ routes:
 """
 
 
-def test_route_without_gateway_keeps_vnets_scope(tmp_path: Path) -> None:
+def test_route_without_gateway_has_the_link_scope_vnet_gives_it(tmp_path: Path) -> None:
     topo = _load(tmp_path, ROUTES, "routes.yaml")
     network = export(topo, "networkd").files["10-br0.network"]
-    assert "[Route]\nDestination=10.1.0.0/16\nScope=global\n" in network
+    # networkd's own scope for a route without gateway is link, as vnet's and ip's
+    assert "[Route]\nDestination=10.1.0.0/16\n\n" in network + "\n"
+    assert "Scope=" not in network
     assert "[Route]\nDestination=10.2.0.0/16\nGateway=192.0.2.9\nMetric=5\nTable=100\n" \
         in network
     out = export(topo, "netplan")
-    assert [entry.line(topo).split(": ", 1)[1] for entry in out.left_out] == [
-        "routes[0]: netplan 0.106 gives a route without via the scope link, where vnet's is "
-        "global"]
+    assert out.left_out == []
+    assert "- to: 10.1.0.0/16\n" in out.files["vnet.yaml"]
     assert "- to: 10.2.0.0/16\n        via: 192.0.2.9\n        metric: 5\n        table: 100\n" \
         in out.files["vnet.yaml"]
 

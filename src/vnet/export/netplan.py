@@ -222,12 +222,8 @@ class _Writer:
         master["interfaces"].append(iface.name)
 
     def route(self, route: Any, path: str) -> None:
-        if route.via is None and route.family == 4:
-            # vnet adds it with the kernel's default scope, global; netplan makes it link and
-            # refuses a global one without via
-            self.leave(path, "netplan 0.106 gives a route without via the scope link, where "
-                             "vnet's is global")
-            return
+        # a route without via: netplan gives it the scope link, as vnet (and `ip route add
+        # NET dev X`) does
         dev = route.dev
         if dev is None and route.via is not None:
             gateway = ipaddress.ip_address(route.via)

@@ -455,10 +455,8 @@ class _Writer:
             lines.append(("Destination", route.to))
         if route.via is not None:
             lines.append(("Gateway", route.via))
-        elif route.family == 4:
-            # vnet adds a route without gateway with the kernel's default scope, global;
-            # networkd would make it link
-            lines.append(("Scope", "global"))
+        # a route without gateway: networkd gives it the scope link, as vnet (and `ip route
+        # add NET dev X`) does
         if route.metric is not None:
             lines.append(("Metric", str(route.metric)))
         if route.table is not None:
