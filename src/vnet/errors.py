@@ -138,6 +138,13 @@ class KernelError(VnetError):
         super().__init__(f"{action}: {words}{tag}{extra}")
 
 
+def rollback_tail(undone: int, undo_failures: list[str]) -> str:
+    """How an apply's rollback ended, as the end of its error's sentence."""
+    if undo_failures:
+        return "; rollback incomplete: " + "; ".join(undo_failures)
+    return f"; rolled back {undone} action(s), the kernel is as it was before apply"
+
+
 class ApplyError(VnetError):
     """An action failed during apply; what was done before it has been undone (or not, said why)."""
 
@@ -145,11 +152,7 @@ class ApplyError(VnetError):
         self.failed = failed
         self.undone = undone
         self.undo_failures = undo_failures
-        if undo_failures:
-            tail = "; rollback incomplete: " + "; ".join(undo_failures)
-        else:
-            tail = f"; rolled back {undone} action(s), the kernel is as it was before apply"
-        super().__init__(f"apply failed at {failed}{tail}")
+        super().__init__(f"apply failed at {failed}{rollback_tail(undone, undo_failures)}")
 
 
 class NotKeptError(ApplyError):
@@ -162,12 +165,9 @@ class NotKeptError(ApplyError):
         self.failed = KernelError("read back after apply", None, "; ".join(misses))
         self.undone = undone
         self.undo_failures = undo_failures
-        if undo_failures:
-            tail = "; rollback incomplete: " + "; ".join(undo_failures)
-        else:
-            tail = f"; rolled back {undone} action(s), the kernel is as it was before apply"
         VnetError.__init__(self, "the kernel did not keep what was asked: " + "; ".join(misses)
-                           + tail + " (fix: ask for a value this kernel keeps, e.g. a vxlan's "
+                           + rollback_tail(undone, undo_failures)
+                           + " (fix: ask for a value this kernel keeps, e.g. a vxlan's "
                            "MTU at most its underlay's less the 50 bytes of encapsulation)")
 
 
