@@ -229,7 +229,8 @@ def test_destroy_right_after_a_kill_leaves_nothing(tmp_path: Path,
 
 def test_a_stray_netns_file_is_left_out_and_named_when_in_the_way(tmp_path: Path) -> None:
     """A file under /run/netns that is no mounted namespace (a crash of `ip netns add`):
-    plan and list read past it; an apply that needs its name says what to do."""
+    plan and list read past it; an apply that declares its name replaces it when it is the
+    empty file a crash leaves, and refuses anything else, naming it and undoing its work."""
     require_kind("veth")
     os.makedirs("/run/netns", exist_ok=True)
     Path("/run/netns/junk").touch()
@@ -238,8 +239,13 @@ def test_a_stray_netns_file_is_left_out_and_named_when_in_the_way(tmp_path: Path
                     "  - {name: v0, kind: veth, netns: ok, peer: {name: v1}}\n")
     assert _vnet("plan", str(path)).returncode == 2
     assert _vnet("list").returncode == 0
+    done = _vnet("apply", "-q", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "/run/netns/junk" in done.stderr and "replaces it" in done.stderr
+    assert _vnet("destroy", "-q", str(path)).returncode == 0
+    assert not os.path.exists("/run/netns/junk") and not os.path.exists("/run/netns/ok")
+    Path("/run/netns/junk").write_text("not a namespace\n")
     blocked = _vnet("apply", "-q", str(path))
     assert blocked.returncode == 1
-    assert "/run/netns/junk exists but is no mounted namespace" in blocked.stderr
-    assert "rm /run/netns/junk" in blocked.stderr
+    assert "/run/netns/junk is a file of 16 bytes, not a namespace" in blocked.stderr
     assert not os.path.exists("/run/netns/ok")  # rolled back

@@ -221,3 +221,28 @@ def test_apply_refuses_while_another_vnet_holds_the_lock() -> None:
     topo = vnet.load_text(OWNED)
     topo.apply()  # the lock is free again
     topo.destroy()
+
+
+LINK_ROUTE = """
+name: linkroute
+interfaces:
+  - {name: lr0, kind: bridge, addresses: [192.0.2.1/24]}
+routes:
+  - {to: 10.9.0.0/16, dev: lr0}
+  - {to: 10.8.0.0/16, via: 192.0.2.9}
+"""
+
+
+def test_a_route_to_a_link_where_vnet_runs_has_scope_link_and_destroy_removes_it() -> None:
+    # `ip route add NET dev X` gives scope link; so does vnet, and its teardown (a route in a
+    # namespace it does not own is deleted one by one) must find that route again
+    require_kind("bridge")
+    topo = vnet.load_text(LINK_ROUTE)
+    topo.apply()
+    routes = {r["dst"]: r for r in ip_json("route", "show")}
+    assert routes["10.9.0.0/16"].get("scope") == "link"
+    assert "scope" not in routes["10.8.0.0/16"]  # via a gateway: universe, as ip gives it
+    assert not topo.plan().has_changes
+    topo.destroy()
+    left = {r["dst"] for r in ip_json("route", "show")}
+    assert not left & {"10.9.0.0/16", "10.8.0.0/16"}

@@ -49,6 +49,7 @@ from .teamd import TeamdOps, read_teamd
 
 RTPROT_VNET = 118  # the routing protocol number vnet gives its routes (iproute2: proto 118)
 RT_SCOPE_LINK = 253  # rtnetlink's scope of a destination on the link itself
+RT_SCOPE_NOWHERE = 255  # in a deletion: a route of any scope
 
 
 class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
@@ -669,7 +670,9 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
         self._ipr(netns).route("add", proto=RTPROT_VNET, **args)
 
     def _op_route_del(self, netns: str | None, **route: Any) -> None:
-        self._ipr(netns).route("del", **self._route_args(netns, **route))
+        # any scope, as `ip route del` asks: the kernel deletes only a route of the scope a
+        # request names, and a route to a link (scope link, see _op_route_add) is no universe
+        self._ipr(netns).route("del", scope=RT_SCOPE_NOWHERE, **self._route_args(netns, **route))
 
 
 #: requests that leave every link's name and ifindex as they were (the caches hold). A
