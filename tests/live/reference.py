@@ -213,8 +213,7 @@ def kernel_snapshot() -> dict[str, Any]:
                   for r in _ip(ns, family, "route", "show", "table", "all")]
         out[ns or "(here)"] = {
             "links": links,
-            "routes": sorted(json.dumps({k: v for k, v in r.items() if k != "expires"},
-                                         sort_keys=True) for r in routes),
+            "routes": sorted(json.dumps(_steady(r), sort_keys=True) for r in routes),
         }
     return out
 
@@ -253,8 +252,19 @@ def _auto_handles(text: str) -> str:
     return re.sub(r"\b8[0-9a-f]{3}:", "(auto):", text)
 
 
-def _route_key(route: dict[str, Any]) -> str:
+def _steady(route: dict[str, Any]) -> dict[str, Any]:
+    """`route` without what changes by itself: its remaining lifetime, and the `linkdown`
+    flag, the kernel's note of its device's carrier at the last carrier event (the carrier
+    is volatile on the link too, _VOLATILE_FLAGS; how the note ends up after a bridge's ports
+    come and go depends on the order of those events)."""
     cleaned = {k: v for k, v in route.items() if k != "expires"}
+    if "flags" in cleaned:
+        cleaned["flags"] = [f for f in cleaned["flags"] if f != "linkdown"]
+    return cleaned
+
+
+def _route_key(route: dict[str, Any]) -> str:
+    cleaned = _steady(route)
     if str(cleaned.get("protocol")) in _ROUTE_MAKERS:
         del cleaned["protocol"]
     return json.dumps(cleaned, sort_keys=True)
