@@ -67,6 +67,18 @@ def _assert_unchanged(before: dict[str, Any], settle: float = 10.0) -> None:
         before, after, "before apply", "after the failed apply")
 
 
+def _settled_snapshot(settle: float = 10.0) -> dict[str, Any]:
+    """kernel_snapshot once duplicate address detection has finished here and in n1: an
+    IPv6 link-local address (and its local route) appears only after it, so a snapshot taken
+    while one is tentative would miss what the kernel adds a moment later by itself."""
+    deadline = time.monotonic() + settle
+    spaces = [None, *(["n1"] if "n1" in sh("ip", "netns", "list").split() else [])]
+    while time.monotonic() < deadline and any(
+            sh("ip", "-6", "addr", "show", "tentative", netns=ns).strip() for ns in spaces):
+        time.sleep(0.1)
+    return kernel_snapshot()
+
+
 def _failing_apply(plan: Any) -> vnet.ApplyError:
     """Execute `plan` on the real kernel, expecting it to fail; the error."""
     backend = Netlink()
@@ -94,7 +106,7 @@ def test_failed_action_rolls_everything_back(collision: list[str], failing: str,
     subjects = [f"{a.verb} {a.subject}" for a in plan.actions]
     assert failing in subjects, subjects
     sh(*collision)  # after planning: the planner could not see it coming
-    before = kernel_snapshot()
+    before = _settled_snapshot()
     error = _failing_apply(plan)
     assert error.failed.action == failing
     assert words in str(error) and failing in str(error)
@@ -116,7 +128,7 @@ def test_cli_apply_failure_rolls_back_and_says_why(
     def collide_then_execute(*args: Any, **kwargs: Any) -> Any:
         # between vnet's planning and its first action, as a concurrent `ip` user would
         sh(*LINK_COLLISION)
-        before.update(kernel_snapshot())
+        before.update(_settled_snapshot())
         return real(*args, **kwargs)
 
     # api.apply finds execute_plan in vnet.apply when it runs
@@ -150,7 +162,7 @@ def test_failed_update_puts_changes_in_place_back() -> None:
     subjects = [f"{a.verb} {a.subject}" for a in plan.actions]
     assert "change link br0 (bridge)" in subjects and "change set br0 down" in subjects
     sh("ip", "route", "add", "203.0.113.0/24", "dev", "lo")  # the new route's place is taken
-    before = kernel_snapshot()
+    before = _settled_snapshot()
     caught = _failing_apply(plan)
     assert caught.failed.action == \
         "create route 203.0.113.0/24 (in the namespace vnet runs in)"
@@ -197,7 +209,7 @@ def test_refusal_inside_a_batched_run_rolls_back_what_ran_beside_it() -> None:
         assert all(probe.batchable(r) for a in plan.actions if a.verb == "create"
                    and a.subject.startswith(("link", "address")) for r in a.do)
     sh("ip", "link", "add", "y0", "type", "veth", "peer", "name", "y9")
-    before = kernel_snapshot()
+    before = _settled_snapshot()
     caught = _failing_apply(plan)
     assert caught.failed.action == "create link y0 (veth) with peer y1"
     assert "File exists" in str(caught) and caught.undo_failures == []
@@ -217,7 +229,7 @@ def test_link_whose_marking_fails_is_removed_with_the_rest(ipv6: str) -> None:
     # altnames share the namespace's names: one held elsewhere cannot be given to y1
     sh("ip", "link", "add", "decoy", "type", "veth", "peer", "name", "decoy1")
     sh("ip", "link", "property", "add", "dev", "decoy", "altname", "vnet.rbb.y1")
-    before = kernel_snapshot()
+    before = _settled_snapshot()
     caught = _failing_apply(plan)
     assert caught.failed.action == "create link y0 (veth) with peer y1"
     assert "File exists" in str(caught) and caught.undo_failures == []
