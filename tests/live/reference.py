@@ -209,8 +209,12 @@ def kernel_snapshot() -> dict[str, Any]:
                  for link in _ip(ns, "-d", "link", "show")}
         for link in _ip(ns, "addr", "show"):
             links[link["ifname"]]["addresses"] = _clean_addresses(link.get("addr_info", []))
+        # without the local routes of kernel-made link-local addresses, as the addresses
+        # themselves: a link set down and up gets one from its MAC of that moment (a bridge's
+        # follows its ports), and only after duplicate address detection
         routes = [r for family in ("-4", "-6")
-                  for r in _ip(ns, family, "route", "show", "table", "all")]
+                  for r in _ip(ns, family, "route", "show", "table", "all")
+                  if not _kernel_made(r)]
         out[ns or "(here)"] = {
             "links": links,
             "routes": sorted(json.dumps(_steady(r), sort_keys=True) for r in routes),
