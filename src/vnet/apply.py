@@ -134,31 +134,32 @@ def _rollback(done: list[Action], backend: Backend) -> list[str]:
         return rollback(done, backend)
 
 
-def verify_kept(journal: list[Action], backend: Backend, replan: Callable[[], Plan]) -> None:
+def verify_kept(done: list[Action], backend: Backend, replan: Callable[[], Plan]) -> None:
     """Read the kernel back after an apply: `replan` observes it again and plans the file
     against it, as `vnet plan` would. Any action left means a value the kernel accepted
     without keeping it (an MTU clamped to the underlay's, an address it dropped): undo the
-    journal, newest first, and raise NotKeptError naming each field, the value asked and the
-    value kept. An empty plan means apply converged.
+    `done` actions, newest first (as a refusal's rollback: a second Ctrl-C is explained),
+    and raise NotKeptError naming each field, the value asked and the value kept. An empty
+    plan means apply converged.
 
     The read-back costs a second observation of every namespace (a tenth to a quarter of the
     apply at 10,000 interfaces), so it is made when some request done could have been kept
     otherwise (`_may_differ`), not after an apply made only of requests the kernel carries out
     exactly or refuses. A read-back that cannot be made (the kernel refuses the reading, or
     the plan meets a conflict) is rolled back too: apply never ends half-checked."""
-    if not any(_may_differ(req) for action in journal for req in action.do):
+    if not any(_may_differ(req) for action in done for req in action.do):
         return
     try:
         left = replan()
     except VnetError as err:
-        failures = rollback(journal, backend)
-        raise NotKeptError([f"reading the kernel back failed: {err}"], len(journal),
+        failures = _rollback(done, backend)
+        raise NotKeptError([f"reading the kernel back failed: {err}"], len(done),
                            failures) from None
     if not left.has_changes:
         return
     misses = [miss for action in left.actions for miss in _not_kept(action)]
-    failures = rollback(journal, backend)
-    raise NotKeptError(misses, len(journal), failures)
+    failures = _rollback(done, backend)
+    raise NotKeptError(misses, len(done), failures)
 
 
 #: requests the kernel carries out exactly as asked or refuses: states, ports, routes (the FIB
