@@ -198,14 +198,14 @@ def report_strays(backend: Kernel, declared: Collection[str] = (),
             raise StateError(f"{path} is {what}, not a namespace, and is in the way of "
                              f"namespace {name}: move it away (mv {path} /tmp/) and apply "
                              "again")
+        stray = (f"{path} is {what}, not a mounted namespace (an interrupted `ip netns add` "
+                 "leaves one): ")
         if doing is not None and name in declared and what == STRAY_EMPTY_FILE:
             handled.append(name)
-            warn(f"{path} is {what}, not a mounted namespace (an interrupted `ip netns add` "
-                 "leaves one): " + (f"apply replaces it with namespace {name}"
-                                    if doing == "apply" else "destroy removes it"))
+            warn(stray + (f"apply replaces it with namespace {name}" if doing == "apply"
+                          else "destroy removes it"))
         else:
-            warn(f"{path} is {what}, not a mounted namespace (an interrupted `ip netns add` "
-                 "leaves one): ignored; `vnet apply` of a file that declares that namespace "
+            warn(stray + "ignored; `vnet apply` of a file that declares that namespace "
                  f"replaces it, else remove it (rm {path}) when nothing is creating it")
     return handled
 
