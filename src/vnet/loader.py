@@ -24,6 +24,7 @@ from .checks import Check
 from .errors import Collector, Issue, Position, TopologyError
 from .kinds.base import Common
 from .model import External, Route, _TopologyFile
+from .secrets import hidden
 from .topology import Topology
 
 try:  # the C loader when libyaml is there: faster start-up
@@ -752,5 +753,6 @@ def _report(exc: ValidationError, issues: Collector, pos: _Positions, base: str,
         if err["type"] == "missing":
             msg = f"required field {loc[-1]!r} is missing"
         elif err["type"] not in ("value_error", "assertion_error"):
-            msg = f"{msg} (got {_SHORT.repr(err.get('input'))})"
+            shown = hidden(err.get("input"), loc[-1] if loc else None)
+            msg = f"{msg} (got {_SHORT.repr(shown)})"
         issues.add(msg, path, pos.where(path), _HINTS.get(err["type"], ""))

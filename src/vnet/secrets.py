@@ -26,6 +26,23 @@ _HEX = re.compile(r"^[0-9a-f]*$")
 _SEPARATORS = re.compile(r"[\s:]")
 
 
+#: field names whose values are keys (macsec's `key`, marked writeOnly in the schema): an
+#: error that quotes what the file said shows them as `(hidden)`
+SECRET_FIELDS = frozenset({"key"})
+
+
+def hidden(value: object, field: object = None) -> object:
+    """`value` as an error may quote it: a secret field's value (or one under such a key in
+    a mapping, at any depth) replaced by "(hidden)"."""
+    if field in SECRET_FIELDS:
+        return "(hidden)"
+    if isinstance(value, dict):
+        return {k: hidden(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [hidden(v) for v in value]
+    return value
+
+
 def clean_hex(value: object, what: str) -> str:
     """Hex digits, lower case, spaces and ':' removed; ValueError that never quotes `value`."""
     if isinstance(value, SecretStr):

@@ -316,3 +316,30 @@ def test_fingerprints_match_only_their_key() -> None:
     assert not secrets.matches(secrets.SecretStr(KEY2), fp)
     assert not secrets.matches(secrets.SecretStr(KEY1), None)
     no_key(fp)
+
+
+def test_a_schema_error_quoting_an_sa_hides_its_key() -> None:
+    # a mistyped tx_sa (a mapping where a list goes) is quoted in the error: never its key
+    text = textwrap.dedent("""\
+        name: sec
+        namespaces: [a]
+        interfaces:
+          - {name: w0, kind: veth, netns: a, peer: {name: w1}}
+          - name: m0
+            kind: macsec
+            netns: a
+            link: w0
+            tx_sa: {an: 0, pn: 1, key_id: "01", key: "00112233445566778899aabbccddeeff"}
+        """)
+    with pytest.raises(TopologyError) as caught:
+        vnet.load_text(text)
+    said = str(caught.value)
+    assert "tx_sa" in said and "'key': '(hidden)'" in said
+    assert "00112233" not in said
+
+
+def test_hidden_replaces_secret_fields_at_any_depth() -> None:
+    assert secrets.hidden("abcd", "key") == "(hidden)"
+    assert secrets.hidden([{"an": 0, "key": "abcd"}, {"sa": {"key": "ef"}}]) == \
+        [{"an": 0, "key": "(hidden)"}, {"sa": {"key": "(hidden)"}}]
+    assert secrets.hidden({"key_id": "01"}) == {"key_id": "01"}
