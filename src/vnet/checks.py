@@ -8,6 +8,9 @@ topology's own namespaces), and the resolution into `Probe`s. The probes themsel
 from __future__ import annotations
 
 import ipaddress
+import math
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -41,8 +44,59 @@ def check_place(value: str) -> str:
     return value
 
 
+def parse_duration(value: Any, what: str = "a duration") -> float:
+    """A duration in seconds: a number of seconds (`10`, `1.5`) or text with tc's units
+    (`80ms`, `10s`, `500us`). Zero is allowed; a negative or unitless text is not."""
+    if isinstance(value, bool):
+        raise ValueError(f"{what} {value!r} is not a duration like 80ms or 10s")
+    if isinstance(value, int | float):
+        if not 0 <= value < math.inf:
+            raise ValueError(f"{what} {value!r} must be zero or more seconds")
+        return float(value)
+    text = str(value).strip()
+    if text in ("0", "0s", "0ms", "0us"):
+        return 0.0
+    if not text or text[-1].isdigit() or text[-1] == ".":
+        raise ValueError(f"{what} {value!r} needs a unit: 80ms, 10s or 500us")
+    from .features.shaping import parse_time  # tc's time units
+    return parse_time(text) / 1e6
+
+
+def parse_percent(value: Any, what: str = "a loss") -> float:
+    """A percentage (`2%`, `0.5%`, or a bare number of percent) as a fraction in [0, 1]."""
+    if isinstance(value, bool):
+        raise ValueError(f"{what} {value!r} is not a percentage like 2%")
+    text = str(value).strip()
+    number = text[:-1].strip() if text.endswith("%") else text
+    try:
+        fraction = float(number) / 100
+    except ValueError:
+        raise ValueError(f"{what} {value!r} is not a percentage like 2%") from None
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"{what} {value!r} is outside 0% to 100%")
+    return fraction
+
+
+def _duration_text(value: Any) -> Any:
+    parse_duration(value)
+    return value
+
+
+def _percent_text(value: Any) -> Any:
+    parse_percent(value)
+    return value
+
+
 HostPort = Annotated[str, AfterValidator(check_host_port)]
 Place = Annotated[str, AfterValidator(check_place)]
+Duration = Annotated[str | float, AfterValidator(_duration_text)]
+Percent = Annotated[str | float, AfterValidator(_percent_text)]
+#: probes of one ping series at most (a loss check wants hundreds; plain checks 20)
+SERIES_MAX = 1000
+#: a delay check's fixed allowance beside its percentage (timer and scheduling noise), s
+DELAY_SLACK = 0.002
+#: confidence of a loss check's binomial interval
+LOSS_CONFIDENCE = 0.99
 
 
 class Encap(BaseModel):
@@ -76,15 +130,32 @@ class Check(BaseModel):
                                   "seconds at twice `expect_rate` and measure what arrives.")
     expect_rate: str | None = Field(None, description="Rate a `rate` check must measure, as tc "
                                     "spells it (10mbit).")
-    tolerance: int = Field(20, ge=1, le=100, description="Allowed deviation of a `rate` check, "
-                           "in percent.")
+    tolerance: int | None = Field(None, ge=1, le=100, description="Allowed deviation in "
+                                  "percent: of a `rate` check (default 20), of an "
+                                  "`expect_delay` (default 10, plus 2 ms).")
+    expect_delay: Duration | None = Field(None, description="For a ping: the round-trip time "
+                                          "the median of the replies must show (80ms), within "
+                                          "`tolerance` percent plus 2 ms.")
+    expect_loss: Percent | None = Field(None, description="For a ping: the share of probes "
+                                        "that must be lost (2%), judged with a 99% binomial "
+                                        "interval over `count` probes (default 500).")
+    interval: Duration | None = Field(None, description="Time between the probes of a "
+                                      "measuring ping (expect_delay, expect_loss: 10ms; "
+                                      "during: 100ms).")
+    during: bool = Field(False, description="For a ping in `vnet run`: ping all through the "
+                         "events; the longest outage must stay within `max_outage` and the "
+                         "last probes must be answered.")
+    max_outage: Duration | None = Field(None, description="Longest run of lost probes a "
+                                        "`during` ping allows (3s); default none.")
     failover: Place | None = Field(None, description="For a ping: set this NAMESPACE/INTERFACE "
                                    "down after a third of the pings, up again after them; at "
                                    "most 3 may be lost.")
     nlmon: Place | None = Field(None, description="NAMESPACE/INTERFACE of an nlmon device that "
                                 "must see the netlink messages of a link dump made in `from`.")
     expect: Literal["ok", "fail"] = Field("ok", description="ok: must work; fail: must not.")
-    count: int = Field(2, ge=1, le=20, description="Packets to send (ping, mtu).")
+    count: int = Field(2, ge=1, le=SERIES_MAX, description="Packets to send (ping, mtu); up "
+                       "to 20, or 1000 for a measuring ping (expect_delay, expect_loss, "
+                       "during).")
     timeout: float = Field(2.0, gt=0, le=30, description="Seconds to wait for an answer.")
     encap: Encap | None = Field(None, description="Also watch an interface for the packets.")
 
@@ -108,7 +179,45 @@ class Check(BaseModel):
         if self.failover is not None and self.count < 6:
             raise ValueError("a failover ping needs count of at least 6 (a third before the "
                              "port goes down, the rest after)")
+        measuring = [f for f in ("expect_delay", "expect_loss", "interval", "max_outage")
+                     if getattr(self, f) is not None] + (["during"] if self.during else [])
+        if measuring and self.ping is None:
+            raise ValueError(f"{', '.join(measuring)} only go with ping")
+        if measuring and self.failover is not None:
+            raise ValueError("a failover ping cannot also measure (expect_delay, expect_loss, "
+                             "during): use `during: true` with an event that takes the link "
+                             "down")
+        if measuring and self.expect == "fail":
+            raise ValueError("a measuring ping (expect_delay, expect_loss, during) says what "
+                             "must be measured: leave out 'expect: fail'")
+        if self.max_outage is not None and not self.during:
+            raise ValueError("'max_outage' goes with 'during: true'")
+        if self.count > 20 and not measuring:
+            raise ValueError(f"count {self.count} is for a measuring ping (expect_loss, "
+                             "expect_delay, during): other checks send at most 20")
+        if self.tolerance is not None and self.rate is None and self.expect_delay is None:
+            raise ValueError("'tolerance' goes with a rate check or expect_delay")
+        if self.expect_loss is not None and "count" in self.model_fields_set and \
+                self.count < 20:
+            raise ValueError(f"a loss check over {self.count} probes says too little: give "
+                             "count 20 or more (500 tells 2% from 4%)")
         return self
+
+    @property
+    def measuring(self) -> bool:
+        """A ping that measures a series (delay, loss, or an outage during events)."""
+        return self.ping is not None and (self.expect_delay is not None or self.during or
+                                          self.expect_loss is not None)
+
+    @property
+    def series_count(self) -> int:
+        """Probes of the check: `count`, or 500 for a loss check and 20 for a delay check
+        that leave it out."""
+        if "count" in self.model_fields_set:
+            return self.count
+        if self.expect_loss is not None:
+            return 500
+        return 20 if self.measuring else self.count
 
     @property
     def probe(self) -> str:
@@ -138,6 +247,16 @@ class Probe:
     tolerance: int = 20
     failover_ns: str | None = None
     failover_dev: str | None = None
+    expect_delay: float | None = None  # seconds, round trip
+    expect_loss: float | None = None  # fraction lost
+    interval: float = 0.01  # seconds between the probes of a measuring ping
+    during: bool = False
+    max_outage: float | None = None  # seconds
+
+    @property
+    def measuring(self) -> bool:
+        """A ping sent as a timed series and judged on what it measures."""
+        return self.expect_delay is not None or self.expect_loss is not None or self.during
 
     @property
     def target(self) -> str:
@@ -246,11 +365,140 @@ def resolve_checks(topo: Any, issues: Collector) -> list[Probe]:
         if chk.expect_rate is not None:
             from .features.shaping import parse_rate
             rate = parse_rate(chk.expect_rate)
-        probes.append(Probe(label, chk.probe, src_ns, src_dev, dst_ns, dst_addr, dst_dev, port,
-                            chk.mtu, chk.expect, chk.count, chk.timeout, enc_ns, enc_dev,
-                            chk.encap.udp if chk.encap else None, rate, chk.tolerance,
-                            fo_ns, fo_dev))
+        default_tolerance = 10 if chk.expect_delay is not None else 20
+        interval = parse_duration(chk.interval) if chk.interval is not None else (
+            0.1 if chk.during else 0.01)
+        probes.append(Probe(
+            label, chk.probe, src_ns, src_dev, dst_ns, dst_addr, dst_dev, port, chk.mtu,
+            chk.expect, chk.series_count, chk.timeout, enc_ns, enc_dev,
+            chk.encap.udp if chk.encap else None, rate,
+            chk.tolerance if chk.tolerance is not None else default_tolerance, fo_ns, fo_dev,
+            parse_duration(chk.expect_delay) if chk.expect_delay is not None else None,
+            parse_percent(chk.expect_loss) if chk.expect_loss is not None else None,
+            max(interval, 0.001), chk.during,
+            parse_duration(chk.max_outage) if chk.max_outage is not None else None))
     return probes
+
+
+def binomial_bounds(n: int, p: float, confidence: float = LOSS_CONFIDENCE) -> tuple[int, int]:
+    """The counts `lo..hi` a Binomial(n, p) variable falls within with at least `confidence`:
+    P(X < lo) and P(X > hi) are each at most (1 - confidence) / 2 (exact, not a normal
+    approximation: at 2% over 500 probes the normal one is visibly lopsided)."""
+    if n <= 0:
+        return 0, 0
+    if p <= 0:
+        return 0, 0
+    if p >= 1:
+        return n, n
+    tail = (1 - confidence) / 2
+    logs = [math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+            + k * math.log(p) + (n - k) * math.log1p(-p) for k in range(n + 1)]
+    pmf = [math.exp(v) for v in logs]
+    lo = hi = None
+    below = 0.0
+    for k, mass in enumerate(pmf):
+        if lo is None and below + mass > tail:
+            lo = k
+        below += mass
+        if hi is None and below >= 1 - tail:
+            hi = k
+            break
+    return (lo or 0), (n if hi is None else hi)
+
+
+@dataclass(frozen=True)
+class Series:
+    """What a measuring ping saw: per probe, its send time (s, monotonic) and its round-trip
+    time (None: no reply in time)."""
+
+    sent_at: Sequence[float]
+    rtts: Sequence[float | None]
+    note: str = ""
+
+    @property
+    def answered(self) -> list[float]:
+        return [r for r in self.rtts if r is not None]
+
+
+def judge_loss(series: Series, expected: float) -> tuple[bool, str]:
+    """Whether the probes lost fit `expected` (a fraction): inside its 99% binomial interval."""
+    n = len(series.rtts)
+    lost = n - len(series.answered)
+    lo, hi = binomial_bounds(n, expected)
+    text = (f"{lost}/{n} lost ({_pct(lost / n if n else 0)}); {_pct(expected)} allows "
+            f"{lo}-{hi} of {n} (99% binomial interval)")
+    return n > 0 and lo <= lost <= hi, text
+
+
+def judge_delay(series: Series, expected: float, tolerance: int) -> tuple[bool, str]:
+    """Whether the median round trip is within `tolerance` percent of `expected`, plus 2 ms."""
+    got = series.answered
+    allowed = expected * tolerance / 100 + DELAY_SLACK
+    if not got:
+        return False, f"no reply to measure a delay ({_ms(expected)} expected)"
+    median = statistics.median(got)
+    text = (f"median RTT {_ms(median)} over {len(got)} replies (mean {_ms(statistics.fmean(got))}"
+            f"); {_ms(expected)} ± {_ms(allowed)} expected")
+    return abs(median - expected) <= allowed, text
+
+
+def longest_outage(series: Series, interval: float) -> tuple[float, int, bool]:
+    """The longest run of lost probes: its length in seconds (from the first lost probe's
+    sending to the next answered one's, or one interval past the last probe), how many
+    probes it lost, and whether the series recovered (its last probe was answered)."""
+    worst, worst_lost = 0.0, 0
+    start: float | None = None
+    lost = 0
+    end = (series.sent_at[-1] + interval) if series.sent_at else 0.0
+    for at, rtt in zip(series.sent_at, series.rtts, strict=True):
+        if rtt is None:
+            if start is None:
+                start, lost = at, 0
+            lost += 1
+            continue
+        if start is not None:
+            if at - start > worst:
+                worst, worst_lost = at - start, lost
+            start = None
+    recovered = start is None and bool(series.rtts)
+    if start is not None and end - start > worst:
+        worst, worst_lost = end - start, lost
+    return worst, worst_lost, recovered
+
+
+def judge_outage(series: Series, interval: float, allowed: float | None) -> tuple[bool, str]:
+    """Whether a ping kept through events recovered, its longest outage within `allowed`
+    (None: no probe may be lost)."""
+    worst, lost, recovered = longest_outage(series, interval)
+    n = len(series.rtts)
+    answered = len(series.answered)
+    limit = f"{allowed:g} s allowed" if allowed is not None else "none allowed"
+    text = f"{answered}/{n} replies; longest outage {worst:.2f} s ({lost} lost), {limit}"
+    if not recovered:
+        text += "; not recovered: the last probes went unanswered"
+    ok = recovered and (lost == 0 if allowed is None else worst <= allowed)
+    return ok, text
+
+
+def judge_series(p: Probe, series: Series) -> tuple[bool, str]:
+    """A measuring ping's verdict: every measure it names must hold."""
+    verdicts = []
+    if p.during:
+        verdicts.append(judge_outage(series, p.interval, p.max_outage))
+    if p.expect_loss is not None:
+        verdicts.append(judge_loss(series, p.expect_loss))
+    if p.expect_delay is not None:
+        verdicts.append(judge_delay(series, p.expect_delay, p.tolerance))
+    text = "; ".join(t for _, t in verdicts) + (f"; {series.note}" if series.note else "")
+    return all(ok for ok, _ in verdicts), text
+
+
+def _pct(fraction: float) -> str:
+    return f"{fraction * 100:.3g}%"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
 
 
 @dataclass

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from . import kinds
 from .checks import Check
 from .errors import Collector, Issue, Position, TopologyError
+from .events import Event
 from .kinds.base import Common
 from .model import External, Route, _TopologyFile
 from .secrets import hidden
@@ -51,7 +52,7 @@ class _Loader(_Base):
             tag = self._tags[key] = super().resolve(kind, value, implicit)
         return tag
 
-TOP_LEVEL = ("name", "namespaces", "interfaces", "routes", "checks")
+TOP_LEVEL = ("name", "namespaces", "interfaces", "routes", "checks", "events")
 
 
 @dataclass(frozen=True)
@@ -511,6 +512,8 @@ def load_text(text: str, file: str = "<string>", limits: Limits | None = None) -
         for iface in topo.interfaces:
             iface.read_files(base, reporter(topo, issues, iface))
         resolve_checks(topo, issues)
+        from .events import resolve_events
+        resolve_events(topo, issues)
     issues.raise_if_any()
     assert topo is not None
     return topo
@@ -588,13 +591,15 @@ def _build(data: Any, pos: _Positions, issues: Collector,
     topo.routes = _load_list(data, "routes", Route, pos, issues,
                              "{to: default, via: 192.0.2.1}")
     topo.checks = _load_list(data, "checks", Check, pos, issues, "{from: h1, ping: 192.0.2.2}")
+    topo.events = _load_list(data, "events", Event, pos, issues,
+                             "{at: 10s, link: h1/eth0, down: true}")
     topo.positions = pos
     return topo
 
 
 def _load_list(data: dict[str, Any], key: str, model: type[Any], pos: _Positions,
                issues: Collector, example: str) -> list[Any]:
-    """A top-level list of mappings (routes, checks), each validated by `model`."""
+    """A top-level list of mappings (routes, checks, events), each validated by `model`."""
     raw_items = data.get(key) or []
     if not isinstance(raw_items, list):
         issues.add(f"'{key}' must be a list", key, pos.where(key),

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from .checks import Check
+from .events import Event
 from .kinds import registry
 from .kinds.base import IP, Common, IfName, NetnsName
 
@@ -99,6 +100,9 @@ class _TopologyFile(BaseModel):
     routes: list[Route] = Field(default_factory=list)
     checks: list[Check] = Field(default_factory=list,
                                 description="Reachability and isolation to prove with packets.")
+    events: list[Event] = Field(default_factory=list,
+                                description="A timeline of link failures and impairments "
+                                "that `vnet run` plays while the checks run.")
 
 
 def json_schema() -> dict[str, Any]:

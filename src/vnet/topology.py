@@ -15,6 +15,7 @@ from .errors import Position
 
 if TYPE_CHECKING:
     from .checks import Check
+    from .events import Event
     from .kinds.base import InterfaceBase
     from .model import External, Route
 
@@ -30,6 +31,8 @@ class Topology:
     externals: list[External] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    #: the timeline `vnet run` plays (`vnet apply` and the exporters leave it out)
+    events: list[Event] = field(default_factory=list)
     source: str = "<memory>"
     #: dotted field path -> position in the source file, for errors found after loading
     positions: Mapping[str, Position] = field(default_factory=dict, repr=False)

@@ -67,8 +67,9 @@ def test_good_checks_resolve_to_probes() -> None:
     ("{from: a, tcp: '192.0.2.2:70000'}", "is not ADDRESS:PORT"),
     ("{from: a, ping: 192.0.2.2, expect: maybe}", "checks[0].expect: Input should be 'ok' or "
      "'fail'"),
-    ("{from: a, ping: 192.0.2.2, count: 500}", "checks[0].count: Input should be less than or "
-     "equal to 20"),
+    ("{from: a, ping: 192.0.2.2, count: 500}", "checks[0]: count 500 is for a measuring ping"),
+    ("{from: a, ping: 192.0.2.2, count: 1001, expect_loss: 2%}", "checks[0].count: Input "
+     "should be less than or equal to 1000"),
     ("{from: a, ping: 192.0.2.2, timeout: 99}", "checks[0].timeout: Input should be less than "
      "or equal to 30"),
     ("{from: a, rate: '192.0.2.2:9'}", "a rate check needs both 'rate'"),

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..checks import CheckResult, Probe
+from ..checks import CheckResult, Probe, Series, judge_series
 
 NETNS_DIR = "/run/netns"
 _CLONE_NEWNET = 0x40000000
@@ -145,9 +145,124 @@ def _await_reply(sock: socket.socket, p: Probe, v6: bool, ident: int, seq: int) 
     return False
 
 
+def _echo_of(data: bytes, addr: Any, v6: bool, want: Any) -> tuple[int, int] | None:
+    """(ident, seq) of an echo reply from `want`, else None."""
+    if not v6:
+        data = data[(data[0] & 0x0F) * 4:]  # raw IPv4 sockets see the IP header
+    if len(data) < 8 or ipaddress.ip_address(addr[0].split("%")[0]) != want:
+        return None
+    kind, _, _, rid, rseq = struct.unpack("!BBHHH", data[:8])
+    return (rid, rseq) if kind == (129 if v6 else 0) else None
+
+
+#: a measuring ping started with no `stop` ends after this long at most, whatever its count
+SERIES_LONGEST = 3600.0
+
+
+def measure_ping(p: Probe, stop: threading.Event | None = None,
+                 ready: threading.Event | None = None) -> Series:
+    """Ping as a timed series: one probe every `p.interval`, replies matched as they come.
+
+    First it waits (at most `p.timeout`) until one probe is answered: the kernel may still be
+    resolving the neighbour or finishing duplicate address detection, and those first
+    probes would count as lost. Then `ready` is set and the series runs: `p.count` probes,
+    or (with `stop`) until `stop` is set. It ends `p.timeout` after the last probe, or sooner
+    when every probe is answered, and never later than twice its planned length plus that
+    timeout (the note says so when it stops early)."""
+    assert p.dst_addr is not None
+    fam = _family(p.dst_addr)
+    v6 = fam == socket.AF_INET6
+    want = ipaddress.ip_address(p.dst_addr)
+    sock = socket_in(p.src_ns, fam, socket.SOCK_RAW,
+                     socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
+    ident = (os.getpid() ^ id(p) ^ threading.get_ident()) & 0xFFFF
+    kind = 128 if v6 else 8
+    body = b"vnet-measure" * 4
+
+    def send(seq: int) -> str:
+        head = struct.pack("!BBHHH", kind, 0, 0, ident, seq)
+        if not v6:  # the kernel fills the ICMPv6 checksum itself
+            head = struct.pack("!BBHHH", kind, 0, _checksum(head + body), ident, seq)
+        try:
+            sock.sendto(head + body, (p.dst_addr, 0))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        return ""
+
+    def replies(wait: float) -> list[tuple[int, float]]:
+        out = []
+        ready_now, _, _ = select.select([sock], [], [], max(wait, 0))
+        while ready_now:
+            data, addr = sock.recvfrom(65535)
+            now = time.monotonic()
+            echo = _echo_of(data, addr, v6, want)
+            if echo is not None and echo[0] == ident:
+                out.append((echo[1], now))
+            ready_now, _, _ = select.select([sock], [], [], 0)
+        return out
+
+    try:
+        _bind_dev(sock, p.src_dev)
+        # warm-up: seqs from 0xF000 down, never those of the series
+        warm_until = time.monotonic() + p.timeout
+        warm = 0
+        answered_warm = False
+        while not answered_warm and time.monotonic() < warm_until:
+            send(0xF000 - warm)
+            warm += 1
+            step_end = min(time.monotonic() + 0.1, warm_until)
+            while not answered_warm and (left := step_end - time.monotonic()) > 0:
+                answered_warm = any(seq > 0xE000 for seq, _ in replies(left))
+        if ready is not None:
+            ready.set()
+        sent_at: list[float] = []
+        rtts: list[float | None] = []
+        index: dict[int, int] = {}
+        failed = ""
+        start = time.monotonic()
+        planned = SERIES_LONGEST if stop is not None else p.count * p.interval
+        deadline = start + min(2 * planned, SERIES_LONGEST) + p.timeout
+        due = start
+        note = ""
+        while True:
+            now = time.monotonic()
+            more = (not stop.is_set()) if stop is not None else len(sent_at) < p.count
+            if more and now >= deadline - p.timeout:
+                note = (f"stopped at the time bound after {len(sent_at)} probes "
+                        f"(the machine is slow: raise 'interval' or lower 'count')")
+                more = False
+            if more and now >= due:
+                seq = (len(sent_at) % 0xE000) + 1
+                index[seq] = len(sent_at)
+                sent_at.append(time.monotonic())
+                rtts.append(None)
+                error = send(seq)
+                failed = failed or error
+                due = max(due + p.interval, time.monotonic() - p.interval)
+                continue
+            if not more:
+                last = sent_at[-1] if sent_at else start
+                if all(r is not None for r in rtts) or now >= min(last + p.timeout, deadline):
+                    break
+                wait = min(last + p.timeout, deadline) - now
+            else:
+                wait = due - now
+            for seq, at in replies(wait):
+                i = index.get(seq)
+                if i is not None and rtts[i] is None:
+                    rtts[i] = at - sent_at[i]
+        if failed:
+            note = "; ".join(x for x in (note, f"some sends failed: {failed}") if x)
+        return Series(sent_at, rtts, note)
+    finally:
+        sock.close()
+
+
 def _ping(p: Probe) -> tuple[bool, str]:
     if p.failover_ns and p.failover_dev:
         return _failover(p)
+    if p.measuring:
+        return judge_series(p, measure_ping(p))
     replies, note = _echo_rounds(p, 56, dont_fragment=False)
     text = f"{replies}/{p.count} replies" + (f"; {note}" if note else "")
     return replies > 0, text
