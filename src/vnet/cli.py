@@ -325,6 +325,54 @@ def cmd_exec(args: argparse.Namespace) -> int:
     return api.exec_in(args.netns, argv)
 
 
+def cmd_link(args: argparse.Namespace) -> int:
+    from . import failures, interrupt
+    with interrupt.handling():
+        failures.link(args.name, args.iface, args.action, args.hold,
+                      say=(lambda text: None) if args.json else
+                      (lambda text: print(text, flush=True)))
+        signum = interrupt.requested()
+    if args.json:
+        _emit_json({"topology": args.name, "link": args.iface, "action": args.action,
+                    "done": True})
+    if signum is not None:  # after the last change: the link is as asked, still say so
+        raise interrupt.Interrupted(signum, False, 0, [], 1, 1)
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import failures, interrupt
+    topo = _load(args.file)
+    if not topo.events:
+        raise VnetError(f"{args.file} has no events: add `events:` (e.g. "
+                        "{at: 5s, link: NS/IF, down: true}) or use `vnet check`")
+
+    def report(step: Any, at: float) -> None:
+        if not args.json:
+            print(f"{at:7.2f}s  {step.describe()}", flush=True)
+
+    with interrupt.handling():
+        result = failures.run(topo, settle=args.settle, report=report)
+    if args.json:
+        _emit_json(result.as_dict())
+    else:
+        _print_checks(topo.name, result.results)
+        failed = sum(not r.passed for r in result.results)
+        verdict = "passed" if result.passed else f"FAILED ({failed} check(s))"
+        print(f"run of {topo.name}: {len(result.timeline.done)} events, "
+              f"{len(result.results)} checks: {verdict}")
+    return EXIT_OK if result.passed else EXIT_ERROR
+
+
+def _duration_arg(text: str) -> float:
+    """A duration option (`5s`, `500ms`, `2`): seconds."""
+    from .checks import parse_duration
+    try:
+        return parse_duration(text if not text.replace(".", "", 1).isdigit() else float(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cmd_destroy(args: argparse.Namespace) -> int:
     import time
 
@@ -835,6 +883,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_exec, json=False)
     sp.add_argument("netns", metavar="NAMESPACE")
     sp.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
+    sp = add("link", cmd_link, "take a link of a live topology down, up, or flap it (down, "
+             "then up again after --for)")
+    sp.add_argument("name", metavar="NAME", help="the live topology (`vnet list`)")
+    sp.add_argument("iface", metavar="IFACE",
+                    help="NETNS/IFNAME of a link the topology owns (IFNAME alone: the "
+                    "namespace vnet runs in)")
+    sp.add_argument("action", choices=["down", "up", "flap"], metavar="down|up|flap")
+    sp.add_argument("--for", dest="hold", type=_duration_arg, default=5.0, metavar="TIME",
+                    help="flap: how long the link stays down (5s, 500ms; default 5s); "
+                    "Ctrl-C brings it up at once")
+    sp = add("run", cmd_run, "play the file's events on its applied topology while its "
+             "checks run (exit 1 if a check fails)")
+    sp.add_argument("file")
+    sp.add_argument("--settle", type=_duration_arg, default=3.0, metavar="TIME",
+                    help="how long `during` pings go on after the last event (default 3s)")
     sp = add("destroy", cmd_destroy, "remove everything a topology owns", aliases=["down"])
     sp.add_argument("target", metavar="FILE|NAME")
     sp.add_argument("--force", action="store_true",
@@ -1072,6 +1135,8 @@ _NEEDS_ROOT = {
     "capture": "reads the live namespaces and links",
     "check": "sends its test packets from inside the topology's namespaces",
     "exec": "enters one of vnet's network namespaces",
+    "link": "sets a link of a topology down or up",
+    "run": "changes links while its checks send packets inside the namespaces",
     "kinds": "probes which kinds this kernel can create with throwaway links in a private "
              "network namespace",
     "draw": "reads the live topology from its namespaces",
