@@ -442,41 +442,38 @@ def judge_delay(series: Series, expected: float, tolerance: int) -> tuple[bool, 
     return abs(median - expected) <= allowed, text
 
 
-def longest_outage(series: Series, interval: float) -> tuple[float, int, bool]:
-    """The longest run of lost probes: its length in seconds (from the first lost probe's
-    sending to the next answered one's, or one interval past the last probe), how many
-    probes it lost, and whether the series recovered (its last probe was answered)."""
-    worst, worst_lost = 0.0, 0
-    start: float | None = None
-    lost = 0
-    end = (series.sent_at[-1] + interval) if series.sent_at else 0.0
-    for at, rtt in zip(series.sent_at, series.rtts, strict=True):
-        if rtt is None:
-            if start is None:
-                start, lost = at, 0
-            lost += 1
-            continue
-        if start is not None:
-            if at - start > worst:
-                worst, worst_lost = at - start, lost
-            start = None
-    recovered = start is None and bool(series.rtts)
-    if start is not None and end - start > worst:
-        worst, worst_lost = end - start, lost
-    return worst, worst_lost, recovered
+def longest_outage(series: Series, interval: float) -> tuple[float, bool]:
+    """The longest time no reply arrived, less the `interval` replies normally come apart
+    (so 0 on a steady link), and whether the series recovered (its last probe answered).
+
+    Measured on the replies' arrival, as a receiver sees the network: while a link is down
+    the kernel may hold the probes (waiting to resolve the neighbour) and deliver them once
+    it is back, answered but late; they are part of the outage all the same. Before the
+    first reply counts from the first probe; after the last one, up to one interval past the
+    last probe."""
+    if not series.sent_at:
+        return 0.0, False
+    arrivals = sorted(at + rtt for at, rtt in zip(series.sent_at, series.rtts, strict=True)
+                      if rtt is not None)
+    marks = [series.sent_at[0], *arrivals]
+    end = series.sent_at[-1] + interval
+    if not arrivals or arrivals[-1] < end:
+        marks.append(end)
+    worst = max((b - a for a, b in zip(marks, marks[1:], strict=False)), default=0.0)
+    return max(worst - interval, 0.0), series.rtts[-1] is not None
 
 
 def judge_outage(series: Series, interval: float, allowed: float | None) -> tuple[bool, str]:
-    """Whether a ping kept through events recovered, its longest outage within `allowed`
-    (None: no probe may be lost)."""
-    worst, lost, recovered = longest_outage(series, interval)
+    """Whether a ping kept through events recovered with its longest outage within `allowed`
+    seconds (None: no probe may be lost)."""
+    worst, recovered = longest_outage(series, interval)
     n = len(series.rtts)
     answered = len(series.answered)
-    limit = f"{allowed:g} s allowed" if allowed is not None else "none allowed"
-    text = f"{answered}/{n} replies; longest outage {worst:.2f} s ({lost} lost), {limit}"
+    limit = f"{allowed:g} s allowed" if allowed is not None else "no loss allowed"
+    text = f"{answered}/{n} replies ({n - answered} lost); longest outage {worst:.2f} s, {limit}"
     if not recovered:
-        text += "; not recovered: the last probes went unanswered"
-    ok = recovered and (lost == 0 if allowed is None else worst <= allowed)
+        text += "; not recovered: the last probe went unanswered"
+    ok = recovered and (answered == n if allowed is None else worst <= allowed)
     return ok, text
 
 
