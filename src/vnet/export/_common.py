@@ -29,8 +29,8 @@ def netns_check(topo: Any, options: Options) -> None:
 
 def other_namespace_entries(topo: Any, netns: str | None, target: str) -> list[LeftOut]:
     """One entry per object of another namespace (namespaces, interfaces with no end here,
-    externals, routes) and per check: a `target` file configures one namespace and proves
-    nothing."""
+    externals, routes), per check and per event: a `target` file configures one namespace,
+    proves nothing and plays no timeline."""
     hint = "export it with --netns NAME" if netns is None else \
         "export that namespace with its own --netns"
     out: list[LeftOut] = []
@@ -54,4 +54,7 @@ def other_namespace_entries(topo: Any, netns: str | None, target: str) -> list[L
     for index, _check in enumerate(topo.checks):
         out.append(LeftOut(f"checks[{index}]", f"{target} has no checks; run them with vnet "
                                                "check"))
+    for index, _event in enumerate(getattr(topo, "events", [])):
+        out.append(LeftOut(f"events[{index}]", f"{target} has no timeline of failures; play "
+                                               "it with vnet run"))
     return out

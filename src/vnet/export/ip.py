@@ -215,6 +215,8 @@ def _script(topo: Topology, sections: list[_Section], key_files: bool) -> str:
         "# so `vnet destroy` leaves it alone: delete the namespaces (ip netns del) instead.",
         "# The file's checks are not kernel state and are not run here: `vnet check` runs them.",
     ]
+    if getattr(topo, "events", None):
+        lines.append("# Nor are its events (a timeline of link failures): `vnet run` plays them.")
     if any(w in ("teamd", "teamdctl") for c in sections for _, cmds in c.groups
            for cmd in cmds for w in cmd[:5]):
         lines.append("# Teams need teamd and teamdctl (Debian package libteam-utils).")
