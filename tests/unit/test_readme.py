@@ -16,6 +16,7 @@ import yaml
 
 from vnet.checks import Check
 from vnet.cli import build_parser
+from vnet.events import Event
 from vnet.loader import load_text
 from vnet.model import Route
 
@@ -45,7 +46,7 @@ def test_ci_runs_the_readmes_second_command() -> None:
     assert "exec bash scripts/test-all.sh" in ci
 
 
-_FRAGMENT_MODELS: dict[str, Any] = {"checks": Check, "routes": Route}
+_FRAGMENT_MODELS: dict[str, Any] = {"checks": Check, "routes": Route, "events": Event}
 
 
 @pytest.mark.parametrize("text", blocks("yaml"), ids=lambda t: t.split("\n")[0][:30])
