@@ -353,6 +353,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     with interrupt.handling():
         result = failures.run(topo, settle=args.settle, report=report)
+        signum = interrupt.requested()  # during the checks after the events: they finished
+    if signum is not None:
+        raise interrupt.Interrupted(signum, False, 0, [], len(result.timeline.done),
+                                    len(result.timeline.done))
     if args.json:
         _emit_json(result.as_dict())
     else:
