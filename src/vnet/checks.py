@@ -48,7 +48,7 @@ Place = Annotated[str, AfterValidator(check_place)]
 class Encap(BaseModel):
     """Assert that the probe's packets cross an interface as UDP to a port (e.g. VXLAN)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     watch: Place = Field(description="NAMESPACE/INTERFACE to watch (the underlay).")
     udp: int = Field(ge=1, le=65535, description="UDP destination port the packets must use.")
@@ -57,7 +57,7 @@ class Encap(BaseModel):
 class Check(BaseModel):
     """One assertion proved with real packets inside the topology's namespaces."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     name: str | None = Field(None, description="Label shown in the report.")
     from_: Place = Field(alias="from", description="NAMESPACE or NAMESPACE/INTERFACE to "
