@@ -1,8 +1,9 @@
 """Start-up stays lean: what a command imports before it does anything.
 
-`vnet --help` must not pay for pydantic, PyYAML or the kinds, nor `vnet show`/`vnet list`
-(`vnet destroy NAME` still imports pydantic: its planner asks the kind classes); these tests
-hold the lazy imports in place (the benchmark's start-up row measures what they save)."""
+`vnet --help` must not pay for pydantic, PyYAML or the kinds, nor `vnet show`/`vnet list`,
+nor `vnet destroy NAME` (its planner and the door ask the kind registry's trait sets, not the
+kind classes); these tests hold the lazy imports in place (the benchmark's start-up row
+measures what they save)."""
 
 from __future__ import annotations
 
