@@ -86,7 +86,7 @@ def by_kernel_kind(kernel_kind: str | None) -> type[InterfaceBase] | None:
 # What the door and the planner ask of a live link's kind, by kernel kind, answered without
 # importing its class (a pydantic model): a teardown imports the kind files of REMOVAL_HOOKS
 # alone, so `vnet destroy NAME` of other kinds imports no pydantic. A unit test
-# (tests/unit/test_kind_registry.py) holds each set to what `by_kernel_kind`'s class says.
+# (tests/unit/test_kinds_registry.py) holds each set to what `by_kernel_kind`'s class says.
 #: the kinds made as a pair, one end deleting the other (the class's `paired`)
 PAIRED = frozenset({"veth", "vxcan"})
 #: the kinds whose class reads traffic control (`reads_tc`)
@@ -113,6 +113,8 @@ def _kind_files() -> frozenset[str]:
     import pkgutil
     return frozenset(mod.name for mod in pkgutil.iter_modules(__path__)
                      if mod.name != "base" and not mod.name.startswith("_"))
+
+
 _ALL_IMPORTED: list[bool] = []
 
 
