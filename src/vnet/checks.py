@@ -102,7 +102,7 @@ LOSS_CONFIDENCE = 0.99
 class Encap(BaseModel):
     """Assert that the probe's packets cross an interface as UDP to a port (e.g. VXLAN)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     watch: Place = Field(description="NAMESPACE/INTERFACE to watch (the underlay).")
     udp: int = Field(ge=1, le=65535, description="UDP destination port the packets must use.")
@@ -111,7 +111,7 @@ class Encap(BaseModel):
 class Check(BaseModel):
     """One assertion proved with real packets inside the topology's namespaces."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     name: str | None = Field(None, description="Label shown in the report.")
     from_: Place = Field(alias="from", description="NAMESPACE or NAMESPACE/INTERFACE to "
@@ -282,6 +282,8 @@ def _some(names: list[str], most: int = 10) -> str:
 def resolve_checks(topo: Any, issues: Collector) -> list[Probe]:
     """Validate each check against the topology and resolve it into a Probe. Every target must
     be an address of an interface in one of the topology's own namespaces."""
+    if not topo.checks:  # the indexes below cost a large file's load a twentieth
+        return []
     ends = topo.endpoints()
     by_key = {(e.netns, e.name): e for e in ends}
     declared = set(topo.namespaces)  # a file may declare thousands: no list scan per end

@@ -39,7 +39,7 @@ Destination = Annotated[str, AfterValidator(check_destination)]
 class Route(BaseModel):
     """A static route in a namespace: `ip route add TO [via GW] [dev DEV] [metric M] [table T]`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     to: Destination = Field(description="'default' or a network with prefix.")
     via: IP | None = Field(None, description="Gateway address.")
@@ -90,7 +90,7 @@ class External(Common):
 class _TopologyFile(BaseModel):
     """The whole file, for the JSON Schema (loading dispatches per kind for clearer errors)."""
 
-    model_config = ConfigDict(extra="forbid", title="vnet topology")
+    model_config = ConfigDict(extra="forbid", title="vnet topology", defer_build=True)
 
     name: str = Field(pattern=TOPOLOGY_NAME_PATTERN,
                       description="Owner tag of every object the file creates.")

@@ -19,17 +19,18 @@ from __future__ import annotations
 
 import graphlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import kinds, ownership
 from .actions import Action, Request, Verb
 from .errors import ConflictError, Issue
-from .features.bridge_vlans import plan_vlans
-from .kinds.base import InterfaceBase
-from .model import External, Route
 from .observe import LinkState, NetnsState, Observed, RouteState
 from .record import Record, ext_key, parse_ext_key
 from .topology import Topology
+
+if TYPE_CHECKING:  # pydantic models: a teardown (`vnet destroy NAME`) imports none of them
+    from .kinds.base import InterfaceBase
+    from .model import External, Route
 
 Key = tuple[str | None, str]
 
@@ -294,10 +295,8 @@ class _Planner:
                 self.fresh.add(end.key)
         for key in sorted(replaced, key=str):
             # what a kind undoes before its link goes (a team's teamd) holds for a re-creation
-            live_cls = kinds.by_kernel_kind(self.obs.link(*key).kind)  # type: ignore[union-attr]
-            if live_cls is not None:
-                self.phase["del_links"] += live_cls.plan_removal(self.ns_state(key[0]),
-                                                                 self.obs.link(*key))
+            self.phase["del_links"] += kinds.plan_removal(self.ns_state(key[0]),
+                                                          self.obs.link(*key))
             self.phase["del_links"].append(self._remove_link(key, "replace"))
         self._remove_stale_links()
         for iface in self._creation_order(list(to_create.values())):
@@ -429,9 +428,7 @@ class _Planner:
             return 0 if (link.parent_index and link.parent_index != link.index
                          and link.kind != "veth") else 1
         for key, link in sorted(stale, key=lambda it: (stacked(it), str(it[0]))):
-            cls = kinds.by_kernel_kind(link.kind)
-            if cls is not None:
-                self.phase["del_links"] += cls.plan_removal(self.ns_state(key[0]), link)
+            self.phase["del_links"] += kinds.plan_removal(self.ns_state(key[0]), link)
             self.phase["del_links"].append(self._remove_link(key, "remove"))
 
     # ---- external interfaces --------------------------------------------------------------
@@ -510,7 +507,7 @@ class _Planner:
             if current is not None and (key[0], current) in self.fresh:
                 current = None  # its master is re-created: the port joins the new one
             if obj.master != current and not (obj.master is None and live is None):
-                if obj.master is None and isinstance(obj, External):
+                if obj.master is None and obj is self.externals.get(key):
                     continue  # externals keep whatever master the file does not mention
                 master = self.desired.get((key[0], obj.master or ""))
                 bounce = None
@@ -534,7 +531,7 @@ class _Planner:
                         "create", f"address {addr} on {_at(ns, name)}", "declared",
                         [Request("addr.add", ns, {"ifname": name, "address": addr})],
                         [Request("addr.del", ns, {"ifname": name, "address": addr})]))
-            if isinstance(obj, External):
+            if obj is self.externals.get(key):
                 added = [a for a in self.old.external_addresses.get(ext_key(*key), [])
                          if a not in want]
                 mine = [a for a in want if a not in have] + \
@@ -602,7 +599,7 @@ class _Planner:
         IPv6 the opposite holds: each link up starts IPv6 work that then contends with the
         creations."""
         st = self.ns_state(key[0])
-        return (isinstance(obj, InterfaceBase) and key in self.fresh and st is not None
+        return (obj is self.desired.get(key) and key in self.fresh and st is not None
                 and obj.master is None and key not in masters and obj.parent() is None
                 and not st.new_links_get_ipv6)  # last: the backend may read it only now
 
@@ -611,7 +608,10 @@ class _Planner:
         for key, iface in self.desired.items():
             live = self.live(key)
             self.phase["extras"] += iface.plan_extras(self.ns_state(key[0]), live)
-        for key, obj in self.declared():
+        declared = self.declared()
+        if declared:
+            from .features.bridge_vlans import plan_vlans
+        for key, obj in declared:
             # bridge VLAN filtering: the `vlans` of a port (or of a bridge itself)
             br_key = (key[0], obj.master or key[1])
             bridge = self.desired.get(br_key) or self.externals.get(br_key)

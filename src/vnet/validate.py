@@ -160,7 +160,7 @@ def validate_topology(topo: Topology, issues: Collector,
     for obj in objs:
         check_vlans(obj, by_key, reporter(topo, issues, obj))
 
-    networks = _Networks(objs, topo.routes, declared_ns)
+    networks: _Networks | None = None
     route_seen: dict[tuple[Any, ...], int] = {}
     for i, route in enumerate(topo.routes):
         path = f"routes[{i}]"
@@ -174,6 +174,8 @@ def validate_topology(topo: Topology, issues: Collector,
                        topo.where(f"{path}.dev"),
                        "name an interface defined in the same namespace as the route")
         if route.via is not None:
+            if networks is None:  # it parses every address: only for a file with gateways
+                networks = _Networks(objs, topo.routes, declared_ns)
             _check_gateway(topo, issues, i, route, networks, unvalidated)
         if route.key in route_seen:
             other = route_seen[route.key]

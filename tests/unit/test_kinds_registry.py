@@ -48,3 +48,16 @@ def test_by_kernel_kind_agrees_with_a_scan_of_every_kind() -> None:
         "from vnet import kinds\n"
         "print(json.dumps([kinds.by_kernel_kind(k).kind_name for k in ('tun', 'ipvtap')]))\n")
     assert fresh == [kinds.by_kernel_kind("tun").kind_name, "ipvtap"]
+
+
+def test_the_registry_s_trait_sets_say_what_each_kind_s_class_says() -> None:
+    # the door and a teardown read these sets instead of importing a kind's pydantic class
+    by_kernel = {cls.kernel_kind or cls.kind_name for cls in kinds.registry().values()}
+    classes = {k: kinds.by_kernel_kind(k) for k in by_kernel}
+    from vnet.kinds.base import InterfaceBase
+    base_removal = InterfaceBase.plan_removal
+    assert {k for k, c in classes.items() if c.paired} == kinds.PAIRED
+    assert {k for k, c in classes.items() if c.reads_tc} == kinds.READS_TC
+    assert {k for k, c in classes.items() if "fdb" in c.model_fields} == kinds.KEEPS_FDB
+    assert {k for k, c in classes.items()
+            if c.plan_removal.__func__ is not base_removal.__func__} == kinds.REMOVAL_HOOKS

@@ -1,8 +1,9 @@
 """Start-up stays lean: what a command imports before it does anything.
 
-`vnet --help` must not pay for pydantic, PyYAML or the kinds, nor `vnet show`/`vnet list`
-(`vnet destroy NAME` still imports pydantic: its planner asks the kind classes); these tests
-hold the lazy imports in place (the benchmark's start-up row measures what they save)."""
+`vnet --help` must not pay for pydantic, PyYAML or the kinds, nor `vnet show`/`vnet list`,
+nor `vnet destroy NAME` (its planner and the door ask the kind registry's trait sets, not the
+kind classes); these tests hold the lazy imports in place (the benchmark's start-up row
+measures what they save)."""
 
 from __future__ import annotations
 
@@ -50,3 +51,27 @@ def test_loading_still_works_through_the_lazy_names() -> None:
                           "'name: t\\ninterfaces: [{name: d0, kind: dummy}]'); print(t.name)"],
                          check=True, capture_output=True, text=True).stdout
     assert out.strip() == "t"
+
+
+def test_a_teardown_plan_of_veths_imports_neither_pydantic_nor_yaml() -> None:
+    # what `vnet destroy NAME` runs between reading the kernel and deleting: the planner on
+    # owned links (a veth pair, a bridge) and an owned namespace; the live test in
+    # tests/live/test_destroy_imports.py holds the whole command to it
+    code = (
+        "from vnet.observe import LinkState, NetnsState, Observed\n"
+        "from vnet.ownership import link_marker, netns_marker\n"
+        "from vnet.plan import plan_teardown\n"
+        "links = {n: LinkState(i, n, k, altnames=[link_marker('t', n)], up=True)\n"
+        "         for i, n, k in [(2, 'va', 'veth'), (3, 'vb', 'veth'), (4, 'br0', 'bridge')]}\n"
+        "links['lo'] = LinkState(1, 'lo', None)\n"
+        "ns = NetnsState('n1', {'lo': LinkState(1, 'lo', None, altnames=[netns_marker('t')])})\n"
+        "obs = Observed({None: NetnsState(None, links), 'n1': ns}, {'n1'})\n"
+        "plan = plan_teardown('t', obs)\n"
+        "print(sorted(a.subject for a in plan.actions))")
+    probe = (f"{code}\nimport sys\n"
+             f"print(' '.join(n for n in {HEAVY!r} if n in sys.modules and n != 'vnet.kinds'))")
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
+                         text=True).stdout.splitlines()
+    assert out[0] == ("['link br0 (bridge)', 'link va (veth)', 'link vb (veth)', "
+                      "'namespace n1']"), out
+    assert out[1:] in ([""], []), out

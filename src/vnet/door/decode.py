@@ -29,8 +29,8 @@ def kind_class(kernel_kind: str | None) -> Any:
 @functools.cache
 def is_paired(kernel_kind: str | None) -> bool:
     """Whether links of this kernel kind come in pairs: deleting one end deletes its peer."""
-    cls = kind_class(kernel_kind)
-    return cls is not None and cls.paired
+    from ..kinds import PAIRED
+    return kernel_kind in PAIRED
 
 
 def kernel_error(req: Request, exc: BaseException) -> KernelError:

@@ -16,15 +16,14 @@ import ipaddress
 from typing import Any
 
 from ..observe import FdbState, LinkState
-from .decode import kind_class
 
 
 @functools.cache
 def keeps_fdb(kernel_kind: str | None) -> bool:
     """Whether the kind declares static FDB entries (its class has an `fdb` field): only
     links of such kinds have their entries read (others are never asked: a dump costs time)."""
-    cls = kind_class(kernel_kind)
-    return cls is not None and "fdb" in cls.model_fields
+    from ..kinds import KEEPS_FDB
+    return kernel_kind in KEEPS_FDB
 
 
 class FdbOps:

@@ -37,7 +37,6 @@ from .decode import (
     errno_of,
     info_layout,
     is_paired,
-    kind_class,
     lean_link,
 )
 from .fdb import FdbOps, read_fdb
@@ -243,8 +242,10 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                 route = decode_route(msg, family, names)
                 if route is not None:
                     state.routes.append(route)
-        if tc or kind_state and any(cls.reads_tc for cls in map(
-                kind_class, {link.kind for link in by_index.values()}) if cls):
+        if not tc and kind_state:
+            from ..kinds import READS_TC  # the registry's sets; no kind class is imported
+            tc = any(link.kind in READS_TC for link in by_index.values())
+        if tc:
             state.qdiscs, state.tc_classes, state.tc_filters = read_tc(ipr, names)
         if kind_state:
             state.fdb = read_fdb(ipr, state.links)

@@ -31,7 +31,7 @@ class BridgeVlan(BaseModel):
     """One VLAN of a bridge port, or of the bridge itself (`bridge vlan add vid V dev X
     [pvid] [untagged] [self]`). `vid` is one id or a range "100-110" (not with pvid)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     vid: int | str = Field(description="VLAN id 1-4094, or a range like \"100-110\".")
     pvid: bool = Field(False, description="Untagged frames entering the port join this VLAN.")

@@ -21,7 +21,7 @@ NUD_PERMANENT = 0x80
 class FdbEntry(BaseModel):
     """One static forwarding entry: frames for `mac` go to the VTEP at `dst`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     mac: Mac = Field(description="Destination MAC; 00:00:00:00:00:00 = broadcast/unknown "
                                  "(head-end replication).")

@@ -135,7 +135,7 @@ def _check_time(v: Any) -> Any:
 class Shaping(BaseModel):
     """The root qdisc of the IFB: what the redirected traffic is shaped (or scheduled) by."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     qdisc: Literal["tbf", "htb", "sfq"] = Field(
         description="tbf: one token bucket; htb: one class with rate and ceil; sfq: fair "

@@ -11,11 +11,12 @@ only those it uses (figures: docs/performance-notes.md).
 
 from __future__ import annotations
 
-import difflib
+import functools
 import importlib
-import pkgutil
+from typing import TYPE_CHECKING, Any
 
-from .base import InterfaceBase
+if TYPE_CHECKING:  # `base` builds pydantic models: the registry alone (a teardown) needs none
+    from .base import InterfaceBase
 
 REGISTRY: dict[str, type[InterfaceBase]] = {}
 
@@ -47,7 +48,7 @@ def lookup(kind: str) -> type[InterfaceBase]:
     """The class of an implemented kind; KeyError with the valid names otherwise."""
     cls = REGISTRY.get(kind)
     if cls is None:
-        if kind in _KIND_FILES:
+        if kind in _kind_files():
             importlib.import_module(f"{__name__}.{kind}")
         cls = REGISTRY.get(kind) or registry().get(kind)
     if cls is None:
@@ -56,6 +57,7 @@ def lookup(kind: str) -> type[InterfaceBase]:
 
 
 def unknown_kind_message(kind: str) -> str:
+    import difflib  # only for an error
     registry()
     if len(kind) > 40:  # no kind is this long; difflib over megabytes costs seconds and MBs
         shown, close = f"{kind[:40]!r}... ({len(kind)} chars)", []
@@ -76,18 +78,47 @@ def by_kernel_kind(kernel_kind: str | None) -> type[InterfaceBase] | None:
                      if (cls.kernel_kind or cls.kind_name) == kernel_kind), None)
     if not kernel_kind:  # no IFLA_INFO_KIND (lo, a physical NIC): no kind's class, and no
         return None      # need to import every kind file to learn that
-    if kernel_kind in _KIND_FILES:
+    if kernel_kind in _kind_files():
         importlib.import_module(f"{__name__}.{kernel_kind}")
     return first(REGISTRY) or first(registry())
 
 
-#: the kind files of this package (module names); importing one registers its kinds
-_KIND_FILES = frozenset(mod.name for mod in pkgutil.iter_modules(__path__)
-                        if mod.name != "base" and not mod.name.startswith("_"))
+# What the door and the planner ask of a live link's kind, by kernel kind, answered without
+# importing its class (a pydantic model): a teardown imports the kind files of REMOVAL_HOOKS
+# alone, so `vnet destroy NAME` of other kinds imports no pydantic. A unit test
+# (tests/unit/test_kinds_registry.py) holds each set to what `by_kernel_kind`'s class says.
+#: the kinds made as a pair, one end deleting the other (the class's `paired`)
+PAIRED = frozenset({"veth", "vxcan"})
+#: the kinds whose class reads traffic control (`reads_tc`)
+READS_TC = frozenset({"ifb"})
+#: the kinds whose class declares static FDB entries (an `fdb` field)
+KEEPS_FDB = frozenset({"vxlan"})
+#: the kinds whose class undoes something before an owned link goes (`plan_removal`)
+REMOVAL_HOOKS = frozenset({"ifb", "team"})
+
+
+def plan_removal(netns_state: Any, live: Any) -> list[Any]:
+    """The Actions of `live`'s kind before that owned link is removed (its class's
+    `plan_removal`; none for a kind that overrides nothing)."""
+    if live.kind not in REMOVAL_HOOKS:
+        return []
+    cls = by_kernel_kind(live.kind)
+    return cls.plan_removal(netns_state, live) if cls is not None else []
+
+
+@functools.cache
+def _kind_files() -> frozenset[str]:
+    """The kind files of this package (module names); importing one registers its kinds.
+    Listed on first use: a teardown that asks only the sets above never lists them."""
+    import pkgutil
+    return frozenset(mod.name for mod in pkgutil.iter_modules(__path__)
+                     if mod.name != "base" and not mod.name.startswith("_"))
+
+
 _ALL_IMPORTED: list[bool] = []
 
 
 def _import_kind_files() -> None:
-    for name in sorted(_KIND_FILES):
+    for name in sorted(_kind_files()):
         importlib.import_module(f"{__name__}.{name}")
     _ALL_IMPORTED.append(True)

@@ -93,7 +93,7 @@ class SA(BaseModel):
     """One secure association: an association number, where its packet numbers start, and its
     key (written here, or read from key_file)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     an: int = Field(ge=0, le=3, description="Association number 0-3.")
     pn: int = Field(1, ge=1, le=4_294_967_295, description="First packet number (default 1).")
@@ -122,7 +122,7 @@ class SA(BaseModel):
 class RxSC(BaseModel):
     """A receive channel: the peer's SCI (or its MAC address and port) and its SAs."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     sci: Sci | None = Field(None, description="The peer's SCI, 16 hex digits (MAC then port).")
     address: Mac | None = Field(None, description="The peer's MAC (with port).")
@@ -167,7 +167,7 @@ class Macsec(InterfaceBase):
     tx_sa: list[SA] = Field(default_factory=list, description="Transmit SAs, one per AN.")
     rx: list[RxSC] = Field(default_factory=list, description="Receive channels, one per peer.")
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
 
     options_map = {
         "port": Option("IFLA_MACSEC_PORT", replace=True),

@@ -57,7 +57,7 @@ _WATCH_OPTIONS: dict[str, tuple[str, ...]] = {
 class TeamRunner(BaseModel):
     """teamd's runner: how ports are used. Options as teamd.conf(5) spells them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: RunnerName = Field(description="activebackup, loadbalance, lacp, roundrobin, "
                                          "broadcast or random.")
@@ -80,7 +80,7 @@ class TeamRunner(BaseModel):
 class TeamLinkWatch(BaseModel):
     """teamd's link watcher: how a port's link is judged up."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: LinkWatchName = Field(description="ethtool, arp_ping or nsna_ping.")
     delay_up: int | None = Field(None, ge=0, description="ethtool: ms before link up counts.")
