@@ -172,7 +172,10 @@ def start_holder(directory: str) -> Holder:
         src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         code = (f"import sys; sys.path.insert(0, {src!r}); "
                 "from vnet.sandbox import hold; hold(sys.argv[2])")
-        proc = subprocess.Popen([sys.executable, "-c", code, HOLD_WORD, directory],
+        # an interpreter under a directory this user may not search (a root-owned pyenv)
+        # still runs from its open file: /proc/self/exe (the holder needs only the stdlib)
+        python = sys.executable if os.access(sys.executable, os.X_OK) else "/proc/self/exe"
+        proc = subprocess.Popen([python, "-c", code, HOLD_WORD, directory],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, start_new_session=True,
                                 close_fds=True, cwd="/")
