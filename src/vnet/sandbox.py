@@ -158,9 +158,10 @@ def find_holder(directory: str) -> Holder | None:
     return Holder(pid, start, directory) if _is_holder(pid, start, directory) else None
 
 
-def start_holder(directory: str) -> Holder:
+def start_holder(directory: str, until: int | None = None) -> Holder:
     """The holder of `directory`, started now unless one lives (under holder.lock, so two
-    commands starting at once make one)."""
+    commands starting at once make one). `until`: a pid whose end ends the holder too, and
+    removes the directory (the pytest fixture's sandbox dies with pytest, even killed)."""
     prepare_dir(directory)
     lock = os.open(os.path.join(directory, "holder.lock"),
                    os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
@@ -171,11 +172,11 @@ def start_holder(directory: str) -> Holder:
             return holder
         src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         code = (f"import sys; sys.path.insert(0, {src!r}); "
-                "from vnet.sandbox import hold; hold(sys.argv[2])")
+                "from vnet.sandbox import hold; hold(sys.argv[2], int(sys.argv[3]))")
         # an interpreter under a directory this user may not search (a root-owned pyenv)
         # still runs from its open file: /proc/self/exe (the holder needs only the stdlib)
         python = sys.executable if os.access(sys.executable, os.X_OK) else "/proc/self/exe"
-        proc = subprocess.Popen([python, "-c", code, HOLD_WORD, directory],
+        proc = subprocess.Popen([python, "-c", code, HOLD_WORD, directory, str(until or 0)],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, start_new_session=True,
                                 close_fds=True, cwd="/")
@@ -297,10 +298,17 @@ def _private_run(lib: ctypes.CDLL) -> None:
     os.close(old)
 
 
-def hold(directory: str) -> None:
+def hold(directory: str, until: int = 0) -> None:
     """The holder's main: make the namespaces, say `ready` on standard output, then wait for
-    SIGTERM. Run as its own process (start_holder), never in a vnet command."""
+    SIGTERM (or for process `until` to end: then it removes `directory` too). Run as its own
+    process (start_holder), never in a vnet command."""
     lib = _libc()
+    watched = None
+    if until:  # opened before the new namespaces: its pid is of this pid namespace
+        try:
+            watched = os.pidfd_open(until)
+        except OSError:
+            os._exit(1)  # already gone
     uid, gid = os.getuid(), os.getgid()
     flags = CLONE_NEWNS | CLONE_NEWNET | (CLONE_NEWUSER if uid != 0 else 0)
     try:
@@ -333,8 +341,20 @@ def hold(directory: str) -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
-    while True:
-        signal.pause()
+    if watched is None:
+        while True:
+            signal.pause()
+    import select
+    select.select([watched], [], [])  # readable when that process has ended
+    for name in ("holder.pid", "holder.lock"):
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
+    try:
+        os.rmdir(directory)
+    except OSError:
+        pass
 
 
 def in_sandbox() -> str | None:
