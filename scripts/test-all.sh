@@ -164,14 +164,15 @@ rootless_steps() {
   fi
   # the user reads the checkout (CI clones it as root): open it to reading, and say which
   # directory above it is closed if that is not enough
-  chmod -R o+rX src tests examples .venv 2>/dev/null || true
+  chmod -R o+rX src tests examples .venv README.md pyproject.toml 2>/dev/null || true
   if ! runuser -u "$ROOTLESS_USER" -- test -r "$PWD/tests/rootless/conftest.py"; then
     echo "FAILED: user $ROOTLESS_USER cannot read $PWD (a directory above it is closed to others:"
     echo "  chmod o+x it, or clone the checkout where others may read)"
     return 1
   fi
-  echo "--- tests/rootless/test_plugin.py as root"
-  "$PY" -m pytest tests/rootless/test_plugin.py -q -p no:cacheprovider -rfE \
+  echo "--- tests/rootless (the plugin and the README example) as root"
+  "$PY" -m pytest tests/rootless/test_plugin.py tests/rootless/test_readme_fixture.py -q \
+    -p no:cacheprovider -rfE \
     --junitxml="$RESULTS/rootless-root.xml" || rc=1
   upy=$(rootless_python) || { echo "FAILED: no python that $ROOTLESS_USER may run"; return 1; }
   scratch=$(mktemp -d)
