@@ -130,3 +130,16 @@ def test_external_is_refused_inside_a_sandbox(
     said = capsys.readouterr().err
     assert f"{path}:5:5: external: interface 'eth0' is external" in said
     assert "run vnet as root without --sandbox" in said and "nothing was changed" in said
+
+
+def test_the_pytest_plugin_is_registered_and_imports_no_pydantic() -> None:
+    """pytest loads the plugin in every run where vnet is installed: it must stay cheap."""
+    import subprocess
+    import sys
+    code = ("import sys, importlib.metadata as m; "
+            "eps = [e.value for e in m.entry_points(group='pytest11') if e.name == 'vnet']; "
+            "import vnet.pytest_plugin; "
+            "print(eps, 'pydantic' in sys.modules, 'vnet.api' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["['vnet.pytest_plugin']", "False", "False"]
