@@ -244,5 +244,10 @@ for tier in unit live kernel; do
     files+=("${xml[$tier]}")
   fi
 done
+if [[ -n ${verdict[live]:-} ]]; then  # the rootless runs of the live tier count too
+  for extra in "$RESULTS"/rootless-root.xml "$RESULTS"/rootless-user.xml; do
+    [[ -f $extra ]] && files+=("$extra")
+  done
+fi
 "$PY" scripts/junit_report.py total "${files[@]}" || failed=1
 exit "$failed"
