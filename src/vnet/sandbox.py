@@ -298,6 +298,16 @@ def _private_run(lib: ctypes.CDLL) -> None:
     os.close(old)
 
 
+def _loopback_up() -> None:
+    """Set `lo` of this (new) network namespace up (SIOCGIFFLAGS, SIOCSIFFLAGS)."""
+    import socket
+    import struct
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        got = fcntl.ioctl(sock, 0x8913, struct.pack("16sH22x", b"lo", 0))
+        flags = struct.unpack("16sH22x", got)[1]
+        fcntl.ioctl(sock, 0x8914, struct.pack("16sH22x", b"lo", flags | 1))
+
+
 def hold(directory: str, until: int = 0) -> None:
     """The holder's main: make the namespaces, say `ready` on standard output, then wait for
     SIGTERM (or for process `until` to end: then it removes `directory` too). Run as its own
@@ -325,6 +335,7 @@ def hold(directory: str, until: int = 0) -> None:
             _write("/proc/self/gid_map", f"0 {gid} 1\n")
         _mount(lib, None, "/", None, MS_REC | MS_PRIVATE)
         _private_run(lib)
+        _loopback_up()  # as on a host: addresses of this namespace answer themselves
         try:  # a /sys that shows the sandbox's links (as `ip netns exec` gives one)
             _mount(lib, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         except OSError:
