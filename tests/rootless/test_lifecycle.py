@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,3 +74,22 @@ def test_example_lifecycle(sandbox: Path, kind: str) -> None:
     stopped = vnet(sandbox, "sandbox", "stop")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout, stopped
     assert not (sandbox / "holder.pid").exists()
+
+
+def test_a_dead_holder_leaves_nothing_and_the_next_command_starts_afresh(
+        sandbox: Path) -> None:
+    """Killing the holder takes its namespaces and its records (its /run) with it: the next
+    command finds holder.pid stale, starts a new holder, and sees no topology."""
+    import signal
+    applied = vnet(sandbox, "apply", str(ROOT / "examples" / "veth.yaml"))
+    assert applied.returncode == 0, applied.stderr
+    pid = int((sandbox / "holder.pid").read_text().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    while Path(f"/proc/{pid}").exists():
+        time.sleep(0.05)
+    listed = vnet(sandbox, "list", "--json")
+    assert listed.returncode == 0 and '"topologies": []' in listed.stdout, listed
+    again = int((sandbox / "holder.pid").read_text().split()[0])
+    assert again != pid
+    planned = vnet(sandbox, "plan", str(ROOT / "examples" / "veth.yaml"))
+    assert planned.returncode == 2, planned  # everything to create again: nothing stale
