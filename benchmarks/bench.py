@@ -409,7 +409,6 @@ class Bench:
         sandbox = tempfile.mkdtemp(prefix="vnet-bench-sandbox-")
         os.chown(sandbox, ROOTLESS_UID, ROOTLESS_UID)
         user, root = rootless_vnet(sandbox)
-        run([*user, "list"])  # the holder starts here, not inside a measurement
 
         def rootless() -> None:
             self.record(f"rootless apply create-{size}", "vnet", run([*user, "apply", y])[0])
@@ -425,10 +424,11 @@ class Bench:
             wait_clean()
 
         try:
+            run([*user, "list"])  # the holder starts here, not inside a measurement
             for r in range(self.rounds):
                 self.in_turn(r, rootless, as_root)
         finally:
-            run([*user, "sandbox", "stop"])
+            subprocess.run([*user, "sandbox", "stop"], capture_output=True, check=False)
             subprocess.run(["rm", "-rf", sandbox], check=False)
 
     # -- startup --
