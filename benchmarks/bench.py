@@ -47,6 +47,29 @@ def venv_python() -> str:
     return str(venv) if venv.exists() else sys.executable
 
 
+#: the user of the rootless rows (VNET_BENCH_UID; default nobody)
+ROOTLESS_UID = int(os.environ.get("VNET_BENCH_UID", "65534"))
+
+
+def rootless_vnet(sandbox: str) -> tuple[list[str], list[str]]:
+    """`vnet` as user ROOTLESS_UID in the sandbox at `sandbox`, and the same `vnet` as root
+    outside it: the .venv's interpreter if that user may run it, else this machine's python3
+    on the .venv's packages (the same minor version), for both, so the ratio is the
+    sandbox's cost alone."""
+    python = venv_python()
+    drop = ["setpriv", f"--reuid={ROOTLESS_UID}", f"--regid={ROOTLESS_UID}", "--clear-groups"]
+    if subprocess.run([*drop, "env", python, "-c", "import pyroute2"],
+                      capture_output=True).returncode != 0:
+        python = "/usr/bin/python3"
+    site = subprocess.run([venv_python(), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                           "['purelib'])"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    same = ["env", f"PYTHONPATH={ROOT / 'src'}:{site}", "VNET_MAX_NODES=100000000",
+            f"VNET_MAX_FILE_BYTES={1 << 30}"]
+    return ([*drop, *same, f"VNET_SANDBOX={sandbox}", python, "-m", "vnet"],
+            [*same, python, "-m", "vnet"])
+
+
 def compile_vnet() -> None:
     """Write the bytecode of the vnet that runs, as `pip install .` does at install time. An
     editable install under PYTHONDONTWRITEBYTECODE (set on these machines) never gets any, so
@@ -377,6 +400,37 @@ class Bench:
             for r in range(self.scale_rounds):
                 self.in_turn(r, mine, reference)
 
+    # -- rootless: create-1000 applied and destroyed in a user's sandbox, against root --
+    def rootless(self) -> None:
+        size = 1000
+        y = self.file(f"rootless-{size}.yaml", create_yaml(size // 2))
+        os.chmod(self.dir, 0o755)  # the user reads the file
+        os.chmod(y, 0o644)
+        sandbox = tempfile.mkdtemp(prefix="vnet-bench-sandbox-")
+        os.chown(sandbox, ROOTLESS_UID, ROOTLESS_UID)
+        user, root = rootless_vnet(sandbox)
+
+        def rootless() -> None:
+            self.record(f"rootless apply create-{size}", "vnet", run([*user, "apply", y])[0])
+            self.record(f"rootless destroy create-{size}", "vnet",
+                        run([*user, "destroy", "bench"])[0])
+
+        def as_root() -> None:
+            self.record(f"rootless apply create-{size}", "vnet as root",
+                        run([*root, "apply", y])[0])
+            self.settled["destroy"].append(settle())
+            self.record(f"rootless destroy create-{size}", "vnet as root",
+                        run([*root, "destroy", "bench"])[0])
+            wait_clean()
+
+        try:
+            run([*user, "list"])  # the holder starts here, not inside a measurement
+            for r in range(self.rounds):
+                self.in_turn(r, rootless, as_root)
+        finally:
+            subprocess.run([*user, "sandbox", "stop"], capture_output=True, check=False)
+            subprocess.run(["rm", "-rf", sandbox], check=False)
+
     # -- startup --
     def startup(self) -> None:
         lab = str(ROOT / "examples" / "lab.yaml")
@@ -394,7 +448,7 @@ class Bench:
     def run_all(self) -> None:
         steps: list[tuple[str, Callable[[], None]]] = [
             ("startup", self.startup), ("create", self.create_family),
-            ("star", self.star_family), ("scale", self.scale)]
+            ("star", self.star_family), ("scale", self.scale), ("rootless", self.rootless)]
         for name, step in steps:
             if self.want(name):
                 print(f"# {name} ...", file=sys.stderr, flush=True)
@@ -499,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale-rounds", type=int, default=1)
     p.add_argument("--only", default="",
                    help="comma-separated steps: startup,create,noop,show,change,pyroute2,star,"
-                        "scale")
+                        "scale,rootless")
     p.add_argument("--ipv6", choices=("on", "off"), default="on",
                    help="IPv6 in the benchmark's namespace: on (the kernel's default) or off, "
                         "where this kernel's own cost per interface stays nearly constant")

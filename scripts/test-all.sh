@@ -2,7 +2,9 @@
 # The project's test command (CI runs it through .ci/run). On a fresh Debian 12 machine, as
 # root: installs the Debian packages and the .venv the tests need, then runs the tiers
 #   unit    tests/unit, no root needed
-#   live    tests/live on this machine's kernel, each test in its own network/mount namespace
+#   live    tests/live on this machine's kernel, each test in its own network/mount namespace;
+#           then tests/rootless: the pytest plugin's tests as root, and the rootless lifecycle
+#           and plugin tests as an unprivileged user (vnet-test, made here if missing)
 #   kernel  tests/live again, inside a VM booting Debian's distribution kernel (virtme-ng, TCG)
 # and prints a kind x tier matrix. Every selected tier runs even if an earlier one failed; the
 # exit status is non-zero if any failed, including one that could not run or ran no test, or
@@ -121,7 +123,67 @@ tier_live() {
   # tests/bench: the benchmark's smoke run, host only (see its docstring)
   "$PY" -m pytest tests/live tests/bench -q -rfEs --junitxml="$RESULTS/live.xml" \
     "${pytest_args[@]}" || rc=$?
-  check_pytest live "$rc" "$RESULTS/live.xml"
+  check_pytest live "$rc" "$RESULTS/live.xml" || rc=1
+  echo "--- rootless (tests/rootless; docs/testing.md: Rootless)"
+  if ! rootless_steps; then
+    echo "FAILED: the rootless tests (tests/rootless) failed"
+    rc=1
+  fi
+  return "$((rc != 0))"
+}
+
+ROOTLESS_USER=${VNET_TEST_USER:-vnet-test}
+
+# The python the unprivileged user runs: the .venv's own if that user may run it (and import
+# vnet and pytest with it); otherwise (a .venv whose interpreter lives under a directory closed
+# to others, e.g. pyenv under /root) Debian's python3 in a small venv of its own that reads the
+# .venv's packages (same Python minor version, so the same compiled wheels).
+rootless_python() {
+  if runuser -u "$ROOTLESS_USER" -- "$PWD/$PY" -c 'import vnet, pytest' >/dev/null 2>&1; then
+    echo "$PWD/$PY"
+    return
+  fi
+  local venv=$PWD/.cache/rootless-venv site
+  site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  rm -rf "$venv"
+  /usr/bin/python3 -m venv --without-pip "$venv" >&2
+  "$venv/bin/python" -c "import sys; assert sys.version_info[:2] == $("$PY" -c 'import sys; print(tuple(sys.version_info[:2]))')" >&2
+  echo "import site; site.addsitedir('$site')" >"$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/vnet-dot-venv.pth"
+  chmod -R o+rX "$venv"
+  echo "$venv/bin/python"
+}
+
+# tests/rootless: the pytest plugin's tests as root, then the rootless lifecycle of the host's
+# kinds and the plugin's tests as the unprivileged user; each pytest summary is printed.
+rootless_steps() {
+  local rc=0 upy scratch
+  rm -f "$RESULTS"/rootless-*.xml
+  if ! id -u "$ROOTLESS_USER" >/dev/null 2>&1; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+      "$ROOTLESS_USER"
+  fi
+  # the user reads the checkout (CI clones it as root): open it to reading, and say which
+  # directory above it is closed if that is not enough
+  chmod -R o+rX src tests examples .venv README.md pyproject.toml 2>/dev/null || true
+  if ! runuser -u "$ROOTLESS_USER" -- test -r "$PWD/tests/rootless/conftest.py"; then
+    echo "FAILED: user $ROOTLESS_USER cannot read $PWD (a directory above it is closed to others:"
+    echo "  chmod o+x it, or clone the checkout where others may read)"
+    return 1
+  fi
+  echo "--- tests/rootless (the plugin and the README example) as root"
+  "$PY" -m pytest tests/rootless/test_plugin.py tests/rootless/test_readme_fixture.py -q \
+    -p no:cacheprovider -rfE \
+    --junitxml="$RESULTS/rootless-root.xml" || rc=1
+  upy=$(rootless_python) || { echo "FAILED: no python that $ROOTLESS_USER may run"; return 1; }
+  scratch=$(mktemp -d)
+  chown "$ROOTLESS_USER" "$scratch"
+  echo "--- tests/rootless as user $ROOTLESS_USER ($upy)"
+  runuser -u "$ROOTLESS_USER" -- env -i PATH="/usr/bin:/bin:/usr/sbin:/sbin" LANG=C.UTF-8 \
+    HOME="$scratch" TMPDIR="$scratch" "$upy" -m pytest tests/rootless -q -p no:cacheprovider \
+    -rfE --junitxml="$scratch/rootless-user.xml" || rc=1
+  cp "$scratch/rootless-user.xml" "$RESULTS/rootless-user.xml" 2>/dev/null || rc=1
+  rm -rf "$scratch"
+  return "$rc"
 }
 
 tier_kernel() {
@@ -182,5 +244,10 @@ for tier in unit live kernel; do
     files+=("${xml[$tier]}")
   fi
 done
+if [[ -n ${verdict[live]:-} ]]; then  # the rootless runs of the live tier count too
+  for extra in "$RESULTS"/rootless-root.xml "$RESULTS"/rootless-user.xml; do
+    [[ -f $extra ]] && files+=("$extra")
+  done
+fi
 "$PY" scripts/junit_report.py total "${files[@]}" || failed=1
 exit "$failed"

@@ -78,12 +78,13 @@ class Topology(TopologyData):
         return destroy(self.name, backend=backend, progress=progress, wait=wait,
                        declared=self.namespaces, force=force)
 
-    def check(self) -> list[CheckResult]:
-        """Run the file's `checks:` with real packets, in order; one CheckResult each:
+    def check(self) -> CheckReport:
+        """Run the file's `checks:` with real packets, in order: a CheckReport (a list, with
+        `ok`: every check passed, and `results`: the list itself), one CheckResult each:
         `passed` (bool), `observed` (what was seen, in words), `seconds`, and `probe` (the
         check resolved: `label`, `probe` (ping, tcp, udp, mtu, can, ...), `src_ns`,
         `target`, `expect` ("ok" or "fail")). `as_dict()` is the JSON of `vnet check`."""
-        return check(self)
+        return CheckReport(check(self))
 
     def show(self, *, counters: bool = True, backend: Kernel | None = None) -> Shown:
         """What of this topology is live now, as `vnet show FILE` prints it: a Shown with
@@ -100,7 +101,8 @@ class Topology(TopologyData):
     def exec(self, netns: str, argv: Sequence[str], *, capture: bool = False,
              check: bool = False, input: str | bytes | None = None,
              timeout: float | None = None, text: bool = True,
-             env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[Any]:
+             env: Mapping[str, str] | None = None,
+             **subprocess_kwargs: Any) -> subprocess.CompletedProcess[Any]:
         """Run `argv` inside namespace `netns` of this topology (as `vnet exec NETNS --
         ARGV...`, which does the entering: with its own /sys, refused for a namespace vnet
         does not own) and wait for it. Returns a subprocess.CompletedProcess: `returncode`
@@ -109,7 +111,9 @@ class Topology(TopologyData):
         status, `timeout` (seconds) TimeoutExpired; `input` goes to its standard input; `env`
         replaces the environment of vnet and the command. The command runs in a session of
         its own: a timeout or a KeyboardInterrupt stops it and whatever it started. A
-        namespace this topology does not declare is a VnetError before anything runs."""
+        namespace this topology does not declare is a VnetError before anything runs. Other
+        keyword arguments go to subprocess.Popen (`stdout=`, `stderr=`, `cwd=`...);
+        `capture_output=True` is `capture`."""
         import os
         import signal
         import subprocess
@@ -122,16 +126,18 @@ class Topology(TopologyData):
         if netns not in self.namespaces:
             raise VnetError(f"namespace {netns!r} is not one of topology {self.name!r}'s "
                             f"namespaces ({', '.join(self.namespaces) or 'it declares none'})")
-        src = str(Path(__file__).resolve().parents[1])  # vnet's, whatever `env` says
-        runner = (f"import sys; sys.path.insert(0, {src!r}); sys.argv[0] = 'vnet'; "
-                  "from vnet.cli import run; run()")
+        capture = bool(capture or subprocess_kwargs.pop("capture_output", False))
         pipe = subprocess.PIPE
-        with subprocess.Popen([sys.executable, "-c", runner, "exec", netns, "--", *argv],
-                              stdin=None if input is None else pipe,
-                              stdout=pipe if capture else None,
-                              stderr=pipe if capture else None, text=text,
+        extra = self._cli_env()
+        if extra:
+            env = {**(os.environ if env is None else env), **extra}
+        streams = {"stdout": pipe if capture else None, "stderr": pipe if capture else None,
+                   **subprocess_kwargs}
+        with subprocess.Popen([sys.executable, "-c", cli_runner(), "exec", netns, "--",
+                               *argv],
+                              stdin=None if input is None else pipe, text=text,
                               env=None if env is None else dict(env),
-                              start_new_session=True) as proc:
+                              start_new_session=True, **streams) as proc:
             try:
                 out, err = proc.communicate(input, timeout=timeout)
             except BaseException:
@@ -147,6 +153,11 @@ class Topology(TopologyData):
             done.check_returncode()
         return done
 
+    def _cli_env(self) -> dict[str, str]:
+        """What the `vnet` subprocesses of this topology add to their environment (a
+        sandboxed topology names its sandbox there)."""
+        return {}
+
     def __enter__(self) -> Topology:
         """Apply the topology (`with vnet.load(PATH) as topo:`)."""
         self.apply()
@@ -155,6 +166,28 @@ class Topology(TopologyData):
     def __exit__(self, *exc: object) -> None:
         """Destroy the topology, whether the block ended well or by an exception."""
         self.destroy()
+
+
+class CheckReport(list["CheckResult"]):
+    """The results of a topology's checks, in order (a list of CheckResult), with `ok`."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check passed."""
+        return all(result.passed for result in self)
+
+    @property
+    def results(self) -> list[CheckResult]:
+        """The CheckResults, one per check."""
+        return list(self)
+
+
+def cli_runner() -> str:
+    """The `python -c` text that runs the `vnet` command of this very package (whatever
+    PYTHONPATH or the environment say)."""
+    src = str(Path(__file__).resolve().parents[1])
+    return (f"import sys; sys.path.insert(0, {src!r}); sys.argv[0] = 'vnet'; "
+            "from vnet.cli import run; run()")
 
 
 def load_file(path: str | Path, limits: Limits | None = None) -> Topology:

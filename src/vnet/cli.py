@@ -75,7 +75,29 @@ def _emit_json(data: Any) -> None:
 
 def _load(path: str) -> Any:
     from .loader import load_file
-    return load_file(path)
+    topo = load_file(path)
+    from .sandbox import in_sandbox
+    if in_sandbox() and topo.externals:
+        _refuse_externals(topo)
+    return topo
+
+
+def _refuse_externals(topo: Any) -> None:
+    """A sandbox holds only what vnet makes: a file naming a host interface (`external:
+    true`) is refused there before any change, one issue per such interface."""
+    import re
+
+    from .errors import Issue
+    found = sorted(int(m.group(1)) for key in topo.positions
+                   if (m := re.fullmatch(r"interfaces\[(\d+)\]\.external", key)))
+    wheres = [topo.where(f"interfaces[{i}]") for i in found] or [None] * len(topo.externals)
+    issues = [Issue(message=f"interface {ext.name!r} is external (a host interface), which "
+                    "the rootless sandbox cannot reach: its network is its own",
+                    field="external", where=where,
+                    hint="run vnet as root without --sandbox to use host interfaces, or "
+                    "declare a veth or bridge in the file instead")
+              for ext, where in zip(topo.externals, wheres, strict=False)]
+    raise TopologyError(issues)
 
 
 # ---- commands ------------------------------------------------------------------------------
@@ -805,8 +827,9 @@ examples:
   vnet destroy lab                remove everything the topology created
   vnet kinds                      the interface kinds (and features) this kernel has
 
-validate, schema and draw FILE need no root; the other commands need root (CAP_NET_ADMIN):
-run them with sudo.
+validate, schema and draw FILE need no kernel. As a user other than root the other commands
+work in that user's sandbox (README: Rootless; `vnet sandbox` shows it); root works on the
+host's namespaces, or in a sandbox with --sandbox.
 """
 
 
@@ -849,6 +872,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"vnet {__version__}")
     _verbosity(p, top=True)
+    p.add_argument("--sandbox", action="store_true",
+                   help="(root) work in a sandbox, as a user other than root always does: "
+                   "its own network and mount namespace, at VNET_SANDBOX or "
+                   "$XDG_RUNTIME_DIR/vnet or /tmp/vnet-UID")
     # not required=True: argparse would then answer `vnet --bogus` with "COMMAND is
     # required" instead of naming the option it does not know (_main asks for the command)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -979,6 +1006,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_completion, json=False)
     sp.add_argument("shell", choices=["bash", "zsh", "fish"], metavar="SHELL",
                     help="bash, zsh or fish")
+    sp = sub.add_parser("sandbox", help="the sandbox: its holder and topologies; `stop` ends it",
+                        description="show the sandbox vnet works in (always for a user other "
+                        "than root; for root with --sandbox or VNET_SANDBOX): its directory, "
+                        "its holder process and the topologies inside. `vnet sandbox stop` "
+                        "destroys them and ends the holder")
+    sp.set_defaults(func=cmd_sandbox)
+    sp.add_argument("action", nargs="?", choices=["show", "stop"], default="show",
+                    metavar="show|stop", help="show (default) or stop")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(command_names=sorted(sub.choices))
     # after command_names, without help=: a helper of the completion scripts, for no person
     sp = sub.add_parser("__complete")
@@ -1068,6 +1104,7 @@ def _main(argv: Sequence[str] | None) -> int:
 def _run_command(args: argparse.Namespace, err: _LazyConsole) -> int:
     """The command of `args`, with its errors turned into text and an exit code."""
     try:
+        _enter_sandbox(args)
         if args.command == "check":  # its probes enter namespaces without opening the door
             from .errors import missing_capabilities
             if missing_capabilities():
@@ -1128,6 +1165,64 @@ def _run_command(args: argparse.Namespace, err: _LazyConsole) -> int:
         return EXIT_ERROR
 
 
+#: commands that reach the kernel: in a sandbox, they start its holder when none lives
+_KERNEL_COMMANDS = frozenset({"plan", "apply", "up", "destroy", "down", "show", "list",
+                              "capture", "check", "exec", "kinds"})
+#: commands that enter a sandbox that lives but never start one
+_PEEKING_COMMANDS = frozenset({"__complete", "sandbox"})
+
+
+def _enter_sandbox(args: argparse.Namespace) -> None:
+    """Move this process into its sandbox (see sandbox.py) before the command runs, when it
+    works in one and the command reaches the kernel. Runs before any thread exists."""
+    from . import sandbox
+    directory = sandbox.selected(getattr(args, "sandbox", False))
+    if directory is None or sandbox.in_sandbox() == directory:
+        return
+    command = args.command
+    if command == "draw" and (os.path.exists(args.target)
+                              or args.target.endswith((".yaml", ".yml"))):
+        return  # a picture of a file
+    if command in _KERNEL_COMMANDS or command == "draw":
+        sandbox.enter(directory)
+    elif command in _PEEKING_COMMANDS:
+        sandbox.enter(directory, start=False)
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from . import sandbox
+    directory = sandbox.selected(True)
+    assert directory is not None
+    holder = sandbox.find_holder(directory) if sandbox.in_sandbox() == directory else None
+    names: list[str] = []
+    if holder is not None:
+        from . import api
+        names = [t.name for t in api.live_topologies()]
+    if args.action == "stop":
+        if holder is None:
+            print(f"no sandbox is running in {directory}: nothing to stop")
+            return EXIT_OK
+        from . import api
+        for name in names:
+            api.destroy(name, wait=None)
+        sandbox.stop(holder)
+        print(f"sandbox in {directory} stopped (holder pid {holder.pid}); destroyed: "
+              f"{', '.join(names) or 'nothing'}")
+        return EXIT_OK
+    if args.json:
+        _emit_json({"directory": directory, "running": holder is not None,
+                    "holder_pid": None if holder is None else holder.pid,
+                    "user_namespace": None if holder is None else holder.user_ns,
+                    "topologies": names})
+    elif holder is None:
+        print(f"sandbox: {directory}\nholder: not running (the next command that needs the "
+              "kernel starts it)")
+    else:
+        print(f"sandbox: {directory}\nholder: pid {holder.pid}\n"
+              f"topologies: {', '.join(names) or 'none'}")
+    return EXIT_OK
+
+
 #: commands that read or change the kernel's namespaces, and why they need root for it
 _NEEDS_ROOT = {
     "plan": "reads the live namespaces and links to compare them with the file",
@@ -1157,6 +1252,16 @@ def _denied(exc: BaseException) -> bool:
 def _deny(args: argparse.Namespace, err: Any, caps: str) -> None:
     """The one sentence a command run without root ends with."""
     why = _NEEDS_ROOT.get(args.command, "reads or changes network namespaces")
+    from .sandbox import in_sandbox
+    if in_sandbox():
+        sentence = (f"vnet {args.command} was refused by the kernel inside the sandbox: it "
+                    f"needs {caps} over the host, which a user namespace does not give; run "
+                    "it as root (without --sandbox) for this file.")
+        if getattr(args, "json", False):
+            _emit_json({"error": "permission denied", "messages": [sentence]})
+        else:
+            err.print(f"error: {sentence}", markup=False, style="red", soft_wrap=True)
+        return
     sentence = (f"vnet {args.command} needs root ({caps}) because it {why}; run it as root, "
                 "e.g. with sudo.")
     if getattr(args, "json", False):
@@ -1171,6 +1276,16 @@ def _errno_hint(code: int | None) -> list[str]:
     if code == errno.EOPNOTSUPP:
         return ["this kernel may lack a kind or feature the file uses: `vnet kinds` lists "
                 "what it has"]
+    from .sandbox import in_sandbox
+    if code == errno.EACCES and in_sandbox() and not os.access("/dev/net/tun",
+                                                                os.R_OK | os.W_OK):
+        return ["inside the sandbox a tun or tap needs /dev/net/tun open to your user, and "
+                "here it is not: ask the machine's admin to `chmod 0666 /dev/net/tun` (the "
+                "kernel's own default), or run vnet as root for this file"]
+    if code == errno.EPERM and in_sandbox():
+        return ["the kernel said the operation is not permitted inside the sandbox: a user "
+                "namespace does not give the capability this needs over the host (e.g. "
+                "CAP_NET_ADMIN in the initial namespace); run vnet as root for this file"]
     if code == errno.EPERM:
         return ["the kernel said the operation is not permitted: vnet needs root "
                 "(CAP_NET_ADMIN)"]
