@@ -45,8 +45,8 @@ SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/s
 MODPROBE_CONF = Path("/etc/modprobe.d/vnet-tests.conf")
 # A boot reaches the guest command in ~7 s here; far past that, the VM is stuck.
 BOOT_TIMEOUT = 600
-# pytest-xdist workers in the guest at most: each holds its own warm imports (~150 MB), and
-# past the host's free cores more vCPUs only share the same cores.
+# pytest-xdist workers in the guest at most: past the host's free cores more vCPUs only share
+# the same cores, and each worker holds its own warm imports (~60 MB after warm_up).
 MAX_WORKERS = 4
 # pytest arguments by which a caller chooses xdist's workers (or no xdist) for itself
 _XDIST_CHOICES = ("-n", "--numprocesses", "--dist", "no:xdist", "-pno:xdist")
