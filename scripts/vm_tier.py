@@ -2,7 +2,8 @@
 """The kernel tier: run tests/live inside a VM that boots Debian's distribution kernel.
 
 On the host (default):
-    vm_tier.py [--results DIR] [--timeout SECONDS] [--memory SIZE] [-- PYTEST_ARGS...]
+    vm_tier.py [--results DIR] [--timeout SECONDS] [--memory SIZE] [--workers N]
+               [-- PYTEST_ARGS...]
 fetches the kernel package that `linux-image-amd64` depends on (apt-get download, unpacked
 with dpkg-deb into .cache/kernel/, cached), boots it with virtme-ng (vng, from .venv) under
 TCG, and runs pytest once inside the guest, which writes its junit XML, log and exit status
@@ -16,7 +17,9 @@ kind's `may_skip` allows (tests/live/conftest.py fails the others and tags these
 Inside the guest (`--guest`, passed by the host side): keeps module autoloading from adding
 devices to the guest's root namespace, runs pytest with VNET_TEST_TIER=kernel (the live tests'
 kernel-tier rules: a failing modprobe fails, a skip fails unless may_skip allows it), records
-its exit status.
+its exit status. pytest runs in pytest-xdist workers, one per guest CPU (vng gives the guest
+as many as the host has; QEMU runs each in a host thread of its own), at most MAX_WORKERS;
+`--workers N` (or VNET_VM_WORKERS) sets the number, 0 or 1 runs the suite in one process.
 """
 
 from __future__ import annotations
@@ -42,6 +45,12 @@ SYSTEM_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/s
 MODPROBE_CONF = Path("/etc/modprobe.d/vnet-tests.conf")
 # A boot reaches the guest command in ~7 s here; far past that, the VM is stuck.
 BOOT_TIMEOUT = 600
+# pytest-xdist workers in the guest at most: past the host's free cores more vCPUs only share
+# the same cores, and each worker holds its own warm imports (~60 MB after warm_up).
+MAX_WORKERS = 4
+# pytest arguments by which a caller chooses xdist's workers (or no xdist) for itself
+_XDIST_CHOICES = ("-n", "--numprocesses", "--dist", "no:xdist", "-pno:xdist")
+_XDIST_PREFIXES = ("-n", "--numprocesses=", "--dist=")
 
 
 class TierError(Exception):
@@ -171,8 +180,25 @@ def precompile() -> None:
     _run([sys.executable, "-m", "compileall", "-q", "-j", "0", "src", "scripts", "tests"], cwd=REPO)
 
 
+def xdist_args(pytest_args: list[str], cpus: int, workers: int | None) -> list[str]:
+    """The pytest-xdist arguments for the guest's pytest: `workers` processes (None: one per
+    guest CPU, at most MAX_WORKERS), each given tests as it frees up (`worksteal`: the kernel
+    tier's tests take 1 to 70 s, so fixed shares would leave a worker idle at the end).
+    None when one process would run them anyway, or when `pytest_args` already choose."""
+    chosen = any(arg in _XDIST_CHOICES or arg.startswith(_XDIST_PREFIXES) for arg in pytest_args)
+    count = min(cpus, MAX_WORKERS) if workers is None else workers
+    if chosen or count < 2:
+        return []
+    return ["-n", str(count), "--dist", "worksteal"]
+
+
 def boot_and_test(
-    vmlinuz: Path, results: Path, memory: str, timeout: float, pytest_args: list[str]
+    vmlinuz: Path,
+    results: Path,
+    memory: str,
+    timeout: float,
+    pytest_args: list[str],
+    workers: int | None = None,
 ) -> None:
     """Boot the kernel, run the live suite once inside it, and judge the results."""
     results.mkdir(parents=True, exist_ok=True)
@@ -184,8 +210,10 @@ def boot_and_test(
     command = [
         str(VENV_BIN / "vng"), "--run", str(vmlinuz), "--disable-kvm", "--memory", memory,
         "--rwdir", str(results), "--verbose", "--",
-        str(VENV_BIN / "python"), str(Path(__file__).resolve()),
-        "--guest", "--results", str(results), "--", *pytest_args,
+        str(VENV_BIN / "python"), str(Path(__file__).resolve()), "--guest",
+        "--results", str(results),
+        *(["--workers", str(workers)] if workers is not None else []),
+        "--", *pytest_args,
     ]  # fmt: skip
     print(
         f"booting {vmlinuz.name} under TCG (timeout {timeout:.0f} s); console in {vng_log}",
@@ -256,8 +284,9 @@ def boot_and_test(
         )
 
 
-def run_in_guest(results: Path, pytest_args: list[str]) -> int:
-    """Inside the VM: run the live suite once, writing XML, log and exit status to `results`."""
+def run_in_guest(results: Path, pytest_args: list[str], workers: int | None = None) -> int:
+    """Inside the VM: run the live suite once (in pytest-xdist workers as `xdist_args`
+    decides), writing XML, log and exit status to `results`."""
     if "virtme" not in Path("/proc/cmdline").read_text():
         print("error: --guest runs only inside the virtme-ng VM", file=sys.stderr)
         return 2
@@ -275,12 +304,17 @@ def run_in_guest(results: Path, pytest_args: list[str]) -> int:
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
     }
+    cpus = os.cpu_count() or 1
+    parallel = xdist_args(pytest_args, cpus, workers)
     command = [
         sys.executable, "-m", "pytest", "tests/live", "-p", "no:cacheprovider", "-v", "-rfEs",
-        f"--junitxml={results / 'kernel.xml'}", *pytest_args,
+        "--durations=15", f"--junitxml={results / 'kernel.xml'}", *parallel, *pytest_args,
     ]  # fmt: skip
     with (results / "kernel.log").open("w") as log:
-        log.write(f"guest kernel {os.uname().release}, {os.cpu_count()} CPUs\n")
+        log.write(
+            f"guest kernel {os.uname().release}, {cpus} CPUs, "
+            + (f"{parallel[1]} pytest-xdist workers\n" if parallel else "one pytest process\n")
+        )
         log.flush()
         rc = subprocess.run(
             command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, check=False
@@ -290,6 +324,16 @@ def run_in_guest(results: Path, pytest_args: list[str]) -> int:
     return rc
 
 
+def _workers(text: str) -> int:
+    """A worker count from the command line or VNET_VM_WORKERS: a whole number, 0 or more."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(
+            f"a whole number of workers is needed (also in VNET_VM_WORKERS; 0 or 1: one "
+            f"pytest process), not {text!r}"
+        )
+    return int(text)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=REPO / ".cache" / "results" / "kernel")
@@ -297,16 +341,24 @@ def main(argv: list[str]) -> int:
         "--timeout", type=float, default=float(os.environ.get("VNET_VM_TIMEOUT", 3900))
     )
     parser.add_argument("--memory", default="2G")
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=os.environ.get("VNET_VM_WORKERS"),  # argparse converts a string default
+        help=f"pytest-xdist workers in the VM (default: one per guest CPU, at most "
+        f"{MAX_WORKERS}; 0 or 1: one pytest process)",
+    )
     parser.add_argument("--guest", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("pytest_args", nargs="*", help="passed to pytest inside the VM (after --)")
     args = parser.parse_args(argv)
     results = args.results.resolve()
     if args.guest:
-        return run_in_guest(results, args.pytest_args)
+        return run_in_guest(results, args.pytest_args, args.workers)
     try:
         precompile()
         boot_and_test(
-            fetch_kernel(KERNEL_CACHE), results, args.memory, args.timeout, args.pytest_args
+            fetch_kernel(KERNEL_CACHE), results, args.memory, args.timeout, args.pytest_args,
+            args.workers,
         )
     except TierError as error:
         print(f"KERNEL TIER FAILED: {error}", flush=True)

@@ -11,7 +11,8 @@
 - A kind that one test proved this kernel can create (helpers.require_kind) is not probed
   again by later tests of the same pytest process (a file per kind in a temporary directory).
 - Under pytest-xdist (`-n N`) each worker is a pytest process doing all of the above for its
-  tests; the controller only collects their reports.
+  tests; the controller only collects their reports, the tests the workers deselected as
+  live_tier_only (for the summary), and compares the host's network before and after.
 - A test that is not root, or not in a forked child, fails: it must never fall back to the
   machine's own namespaces, and a skipped tier is not a pass.
 - After the session the links and named namespaces the pytest process sees are compared
@@ -267,10 +268,21 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     if os.getpid() != config.stash[_MAIN_PID]:
         return
+    if hasattr(config, "workeroutput"):  # an xdist worker: its controller prints the summary
+        config.workeroutput["live_tier_only"] = _LIVE_TIER_ONLY
     changes = describe_changes(config.stash[_BEFORE], network_snapshot())
     if changes:
         config.stash[_CHANGES] = changes
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """In xdist's controller: take the tests a worker deselected as live_tier_only (each
+    worker collects, and deselects, the whole suite; the controller collects nothing)."""
+    for line in getattr(node, "workeroutput", {}).get("live_tier_only", []):
+        if line not in _LIVE_TIER_ONLY:
+            _LIVE_TIER_ONLY.append(line)
 
 
 def pytest_terminal_summary(

@@ -157,7 +157,7 @@ def test_options_change_in_place_and_mode_change_reenslaves() -> None:
             assert link.get("master") == "bond1" and "UP" in link["flags"], link
         assert _bond_info().get("primary") == "eth0"
         assert not alb.plan().has_changes
-        sh("ping", "-c", "2", "-W", "5", "192.0.2.2", netns="host")
+        sh("ping", "-c", "2", "-i", "0.2", "-W", "5", "192.0.2.2", netns="host")
     finally:
         topo.destroy()
     assert sh("ip", "netns", "list").strip() == ""

@@ -75,7 +75,7 @@ def test_example_lifecycle(path: Path) -> None:
 
 
 def _ping(netns: str, address: str) -> None:
-    sh("ping", "-c", "2", "-W", "1", address, netns=netns)
+    sh("ping", "-c", "2", "-i", "0.2", "-W", "1", address, netns=netns)
 
 
 @pytest.mark.kind("bridge", "veth", "netns")

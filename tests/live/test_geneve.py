@@ -128,7 +128,7 @@ def test_overlay_ping_travels_as_geneve_to_dstport_and_destroy_empties() -> None
     try:
         assert not topo.plan().has_changes
         with capture_on("host2", "underlay2") as sock:
-            sh("ping", "-c", "3", "-W", "1", "192.0.2.2", netns="host1")
+            sh("ping", "-c", "3", "-i", "0.2", "-W", "1", "192.0.2.2", netns="host1")
             frames = _geneve_frames(sock, 1.5)
         assert frames, "no IPv4 seen on the underlay while pinging over the overlay"
         # everything IPv4 on the underlay is UDP to 6081 carrying VNI 100: the ICMP is inside

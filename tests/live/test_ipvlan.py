@@ -77,7 +77,7 @@ def test_l2_endpoints_share_the_parent_mac_and_reach_each_other() -> None:
         assert _mac("ns2", "ipv2") == parent
         data = ip_json("-d", "link", "show", "ipv1", netns="ns1")[0]["linkinfo"]
         assert (data["info_kind"], data["info_data"]["mode"]) == ("ipvlan", "l2")
-        sh("ping", "-c", "2", "-W", "2", "192.0.2.22", netns="ns1")
+        sh("ping", "-c", "2", "-i", "0.2", "-W", "2", "192.0.2.22", netns="ns1")
     finally:
         topo.destroy()
     _clean()
@@ -93,8 +93,8 @@ def test_l3_mode_routes_between_subnets() -> None:
         data = ip_json("-d", "link", "show", "ipv2", netns="ns2")[0]["linkinfo"]["info_data"]
         assert data["mode"] == "l3"
         assert "NOARP" in ip_json("link", "show", "ipv1", netns="ns1")[0]["flags"]
-        sh("ping", "-c", "2", "-W", "2", "10.0.2.1", netns="ns1")
-        sh("ping", "-c", "2", "-W", "2", "10.0.1.1", netns="ns2")
+        sh("ping", "-c", "2", "-i", "0.2", "-W", "2", "10.0.2.1", netns="ns1")
+        sh("ping", "-c", "2", "-i", "0.2", "-W", "2", "10.0.1.1", netns="ns2")
     finally:
         topo.destroy()
     _clean()

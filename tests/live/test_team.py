@@ -185,7 +185,7 @@ def test_runner_change_recreates_team_with_its_ports() -> None:
         for name, link in _ports_of_team().items():
             assert link.get("master") == "team0" and "UP" in link["flags"], (name, link)
         assert not changed.plan().has_changes
-        sh("ping", "-c", "2", "-W", "5", "192.0.2.2", netns="host")
+        sh("ping", "-c", "2", "-i", "0.2", "-W", "5", "192.0.2.2", netns="host")
     finally:
         topo.destroy()
     assert sh("ip", "netns", "list").strip() == ""

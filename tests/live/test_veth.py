@@ -73,8 +73,8 @@ interfaces:
 def test_veth_ends_ping() -> None:
     require_kind("veth")
     with vnet.load_text(VETH_YAML):
-        sh("ping", "-c", "2", "-W", "1", "192.0.2.2", netns="net1")
-        sh("ping", "-c", "2", "-W", "1", "2001:db8::2", netns="net1")
+        sh("ping", "-c", "2", "-i", "0.2", "-W", "1", "192.0.2.2", netns="net1")
+        sh("ping", "-c", "2", "-i", "0.2", "-W", "1", "2001:db8::2", netns="net1")
 
 
 PAIR = """
@@ -117,6 +117,6 @@ def test_peer_moved_to_another_namespace_is_a_replace() -> None:
         moved.apply()
         assert _link("net3", "veth2")["ifname"] == "veth2"
         assert sh("ip", "-n", "net2", "-j", "link", "show").count("ifname") == 1  # only lo
-        sh("ping", "-c", "2", "-W", "1", "192.0.2.2", netns="net1")
+        sh("ping", "-c", "2", "-i", "0.2", "-W", "1", "192.0.2.2", netns="net1")
         assert not moved.plan().has_changes
         moved.destroy()

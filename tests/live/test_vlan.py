@@ -26,7 +26,7 @@ def _require() -> None:
 
 def _pings(source_ns: str, address: str) -> bool:
     try:
-        sh("ping", "-c", "2", "-W", "1", address, netns=source_ns)
+        sh("ping", "-c", "2", "-i", "0.2", "-W", "1", address, netns=source_ns)
     except CommandError:
         return False
     return True

@@ -69,7 +69,7 @@ def test_overlay_ping_travels_as_udp_to_dstport_and_destroy_empties() -> None:
     try:
         assert not topo.plan().has_changes
         with capture_on("host2", "underlay2") as sock:
-            sh("ping", "-c", "3", "-W", "1", "192.0.2.2", netns="host1")
+            sh("ping", "-c", "3", "-i", "0.2", "-W", "1", "192.0.2.2", netns="host1")
             ports = _udp_ports_seen(sock, 1.5)
         assert ports, "no UDP seen on the underlay while pinging over the overlay"
         assert {dst for _, dst in ports} == {4789}, ports
