@@ -245,7 +245,9 @@ def observe_topology(backend: Kernel, topo: TopologyData, record: Record,
 def plan(topo: TopologyData, backend: Kernel | None = None) -> Plan:
     """What `apply` would do, against the live kernel. Against the live kernel, a kind or
     feature the topology uses that this kernel lacks is an UnsupportedError first."""
+    from .hosts.split import refuse_spanning
     from .plan import plan_changes
+    refuse_spanning(topo)
     if backend is None:
         preflight(topo)
     with _backend(backend) as nl:
@@ -271,8 +273,10 @@ def apply(topo: TopologyData, backend: Kernel | None = None,
     `replace`; a plan that deletes a namespace holding links vnet did not make (or whose
     pair's other end is elsewhere) is one unless `force`."""
     from .apply import recover, verify_kept
+    from .hosts.split import refuse_spanning
     from .journal import Journal
     from .plan import plan_changes
+    refuse_spanning(topo)
     if backend is None:
         preflight(topo)
     path, digest = source_of(topo)
