@@ -41,3 +41,63 @@ def test_ansible_reaches_each_host_over_ssh_in_its_own_namespaces(three_hosts: H
         marks = [n for n in runs[host.name]["stdout"].split() if n.startswith("mark-")]
         assert marks == [f"mark-{host.name}"]
     # (a `local` connection would have run in the test's namespace, which has no eth0)
+
+
+SOLO = {
+    "name": "solo",
+    "namespaces": ["n1"],
+    "interfaces": [{"name": "v1", "kind": "veth", "netns": "n1", "addresses": ["192.0.2.1/24"],
+                    "peer": {"name": "v1h", "addresses": ["192.0.2.2/24"]}}],
+}
+
+
+def _topology_task(state: str) -> dict[str, object]:
+    return {"hosts": "h1", "gather_facts": False, "tasks": [{
+        "name": "solo", "vnet.net.vnet_topology": {"topology": SOLO, "state": state}}]}
+
+
+def _links(host: object) -> str:
+    return host.run("ip", "-o", "link", "show").stdout  # type: ignore[attr-defined]
+
+
+def test_the_ansible_module_plans_applies_and_destroys_on_one_host(three_hosts: Hosts) -> None:
+    h1, h2 = three_hosts.by_name("h1"), three_hosts.by_name("h2")
+    # check mode: vnet's plan, changed, nothing made; --diff shows the plan
+    runner = three_hosts.playbook("check", [_topology_task("present")], check=True, diff=True)
+    assert runner.status == "successful", runner.stdout.read()
+    result = task_results(runner, "solo")["h1"]
+    assert result["changed"] is True
+    assert result["plan"]["summary"]["create"] > 0
+    assert "+ create  namespace n1" in result["plan_text"]
+    diffs = result["diff"] if isinstance(result["diff"], list) else [result["diff"]]
+    assert [d["prepared"] for d in diffs] == [result["plan_text"]]
+    assert "v1h" not in _links(h1) and h1.run("ip", "netns", "list").stdout == ""
+
+    # for real: made on h1, and only there
+    runner = three_hosts.playbook("apply", [_topology_task("present")])
+    assert runner.status == "successful", runner.stdout.read()
+    assert task_results(runner, "solo")["h1"]["changed"] is True
+    assert "v1h" in _links(h1) and "v1h" not in _links(h2)
+    assert h1.run("ip", "netns", "list").stdout.split()[0] == "n1"
+    assert h1.run("ping", "-c1", "-W2", "192.0.2.1").returncode == 0
+
+    # again: nothing to do
+    runner = three_hosts.playbook("again", [_topology_task("present")])
+    assert runner.status == "successful", runner.stdout.read()
+    assert task_results(runner, "solo")["h1"]["changed"] is False
+
+    # absent: gone
+    runner = three_hosts.playbook("absent", [_topology_task("absent")])
+    assert runner.status == "successful", runner.stdout.read()
+    assert task_results(runner, "solo")["h1"]["changed"] is True
+    assert "v1h" not in _links(h1) and h1.run("ip", "netns", "list").stdout == ""
+
+
+def test_the_ansible_module_fails_with_vnets_own_message(three_hosts: Hosts) -> None:
+    bad = {**SOLO, "interfaces": [{**SOLO["interfaces"][0], "netns": "nope"}]}  # type: ignore[dict-item]
+    runner = three_hosts.playbook("bad", [{"hosts": "h1", "gather_facts": False, "tasks": [{
+        "name": "solo", "vnet.net.vnet_topology": {"topology": bad}}]}])
+    assert runner.status == "failed"
+    result = task_results(runner, "solo")["h1"]
+    assert "namespace 'nope' is not declared" in result["msg"]
+    assert "Traceback" not in result["msg"]
