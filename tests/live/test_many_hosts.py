@@ -101,3 +101,91 @@ def test_the_ansible_module_fails_with_vnets_own_message(three_hosts: Hosts) -> 
     result = task_results(runner, "solo")["h1"]
     assert "namespace 'nope' is not declared" in result["msg"]
     assert "Traceback" not in result["msg"]
+
+
+def _across_file(hosts: Hosts, tmp: Path) -> Path:
+    h1, h2 = hosts.by_name("h1"), hosts.by_name("h2")
+    path = tmp / "across.yaml"
+    path.write_text(f"""\
+name: across
+hosts:
+  - {{name: h1, underlay: {h1.address}}}
+  - {{name: h2, underlay: {h2.address}}}
+namespaces:
+  - {{name: left, host: h1}}
+  - {{name: right, host: h2}}
+interfaces:
+  - name: a1
+    kind: veth
+    netns: left
+    addresses: [192.0.2.1/24]
+    peer: {{name: a2, netns: right, addresses: [192.0.2.2/24]}}
+""")
+    return path
+
+
+@pytest.mark.kind("vxlan", "bridge")
+def test_a_veth_across_two_hosts_is_a_vxlan_tunnel_applied_in_two_phases(
+        three_hosts: Hosts, tmp_path: Path) -> None:
+    from vnet.hosts.runner import apply_across, destroy_across, plan_across
+    from vnet.loader import load_file
+    h1, h2, h3 = (three_hosts.by_name(n) for n in ("h1", "h2", "h3"))
+    topo = load_file(_across_file(three_hosts, tmp_path))
+
+    planned = plan_across(topo, three_hosts.inventory)
+    assert sorted(planned.planned) == ["h1", "h2"] and not planned.failed
+    assert all(r.changed for r in planned.planned.values())
+    assert h1.run("ip", "netns", "list").stdout == ""  # check mode made nothing
+
+    applied = apply_across(topo, three_hosts.inventory)
+    assert not applied.failed, applied.text()
+    assert applied.changed and not applied.rolled_back
+    assert "VXLAN VNI" in applied.text() and "== h1 ==" in applied.text()
+    # the ends reach each other through the tunnel, across the underlay bridge
+    ping = h1.run("ip", "netns", "exec", "left", "ping", "-c2", "-W3", "192.0.2.2", check=False)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    # the tunnel device is in each host's own namespace, to the other host's address
+    vx = next(t for t in applied.notes)  # one tunnel
+    assert f"{h1.address} <-> {h2.address}" in vx
+    link = h1.run("ip", "-d", "link", "show", "type", "vxlan").stdout
+    assert f"remote {h2.address}" in link and "dstport 4789" in link
+    assert h3.run("ip", "netns", "list").stdout == ""  # not part of the file
+
+    # again: nothing to change on any host
+    again = plan_across(topo, three_hosts.inventory)
+    assert not again.failed and not again.changed, again.text()
+
+    gone = destroy_across(topo, three_hosts.inventory)
+    assert not gone.failed, gone.text()
+    for host in (h1, h2):
+        assert host.run("ip", "netns", "list").stdout == ""
+        assert "vxlan" not in host.run("ip", "-d", "link", "show").stdout
+
+
+@pytest.mark.kind("vxlan", "bridge")
+def test_a_failure_on_one_host_rolls_back_the_others(three_hosts: Hosts, tmp_path: Path) -> None:
+    from vnet.hosts.runner import apply_across
+    from vnet.hosts.split import split_topology
+    from vnet.loader import load_file
+    h1, h2 = three_hosts.by_name("h1"), three_hosts.by_name("h2")
+    topo = load_file(_across_file(three_hosts, tmp_path))
+    vni = split_topology(topo).tunnels[0].vni
+    # a vxlan vnet does not own, on h2, already receives the tunnel's VNI on its port: every
+    # host plans clean (a plan compares what vnet owns), and h2's kernel refuses the tunnel
+    h2.run("ip", "link", "add", "blocker", "type", "vxlan", "id", str(vni), "dstport", "4789",
+           "local", h2.address)
+    before = h1.run("ip", "-o", "link", "show").stdout
+    result = apply_across(topo, three_hosts.inventory)
+    assert not any(r.failed for r in result.planned.values()), result.text()
+    assert [r.host for r in result.failed] == ["h2"], result.text()
+    failure = result.applied["h2"].msg
+    # the action and the kernel's error, as vnet said them on h2
+    assert f"apply failed at create link vnt{vni:06x} (vxlan): File exists [EEXIST]" in failure
+    # h1 applied, then was rolled back: its kernel state is what it was before
+    assert result.applied["h1"].changed and not result.rolled_back["h1"].failed
+    assert h1.run("ip", "-o", "link", "show").stdout == before
+    assert h1.run("ip", "netns", "list").stdout == ""
+    # h2 rolled itself back (vnet's all-or-nothing apply): only the blocker is left
+    assert h2.run("ip", "netns", "list").stdout == ""
+    text = result.text()
+    assert "FAILED on h2" in text and "rolled back on h1: done" in text

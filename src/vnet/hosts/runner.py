@@ -1,0 +1,224 @@
+"""A file across the hosts of an Ansible inventory: plan, apply (two-phase), destroy.
+
+vnet plans centrally (`split.split_topology`), then Ansible carries each host's part to it
+and runs the module `vnet.net.vnet_topology` there (ansible-runner drives ansible-playbook:
+the inventory, SSH, privilege escalation and forks are Ansible's). Apply is two-phase: every
+host plans its part in check mode; only when every host planned clean does every host apply;
+when a host fails to apply, the hosts that applied are taken back (their part destroyed) and
+the report names the host and vnet's message there (the action and the kernel's error).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from ..errors import VnetError
+from ..kinds.base import InterfaceBase
+from ..topology import Topology
+from .split import Split, split_topology
+
+#: the module every host runs, from the collection in the repository's `ansible/` directory
+MODULE = "vnet.net.vnet_topology"
+COLLECTIONS_ENV = "VNET_ANSIBLE_COLLECTIONS"
+
+
+@dataclass
+class HostResult:
+    """What one host answered."""
+
+    host: str
+    changed: bool = False
+    failed: bool = False
+    msg: str = ""
+    plan_text: str = ""
+
+
+@dataclass
+class AcrossResult:
+    """The outcome across hosts: per phase, per host."""
+
+    topology: str
+    notes: list[str] = field(default_factory=list)
+    planned: dict[str, HostResult] = field(default_factory=dict)
+    applied: dict[str, HostResult] = field(default_factory=dict)
+    rolled_back: dict[str, HostResult] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[HostResult]:
+        """The hosts that failed, in the last phase that ran."""
+        last = self.applied or self.planned
+        return [r for r in last.values() if r.failed]
+
+    @property
+    def changed(self) -> bool:
+        return any(r.changed for r in (self.applied or self.planned).values())
+
+    def text(self) -> str:
+        """The report, grouped by host."""
+        lines = [f"Topology {self.topology} across {len(self.planned)} hosts."]
+        lines += [f"tunnel {note}" for note in self.notes]
+        phase = self.applied or self.planned
+        for host, res in phase.items():
+            lines.append(f"== {host} ==")
+            if res.failed:
+                lines.append(f"FAILED on {host}: {res.msg}")
+            else:
+                lines.append(res.plan_text.rstrip("\n") or "(nothing)")
+        for host, res in self.rolled_back.items():
+            state = f"failed: {res.msg}" if res.failed else "done"
+            lines.append(f"rolled back on {host}: {state}")
+        return "\n".join(lines) + "\n"
+
+
+def _collections() -> Path:
+    given = os.environ.get(COLLECTIONS_ENV)
+    path = Path(given) if given else Path(__file__).resolve().parents[3] / "ansible"
+    if not (path / "ansible_collections" / "vnet" / "net").is_dir():
+        raise VnetError(f"the Ansible collection vnet.net is not at {path}; set "
+                        f"{COLLECTIONS_ENV} to the directory that holds ansible_collections/"
+                        "vnet/net (the repository's ansible/ directory)")
+    return path
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        raise VnetError("a file that spans hosts cannot carry MACsec keys yet; put the MACsec "
+                        "links in a single-host file")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _iface_data(iface: InterfaceBase) -> dict[str, Any]:
+    data = iface.model_dump(exclude_unset=True, by_alias=True, exclude={"host", "via"})
+    peer = getattr(iface, "peer", None)
+    if peer is not None:
+        data["peer"] = peer.model_dump(exclude_unset=True, by_alias=True, exclude={"host"})
+    return dict(_plain(data))
+
+
+def part_data(part: Topology) -> dict[str, Any]:
+    """One host's topology as file data, for the module on that host. Its checks stay
+    behind: they may name addresses on other hosts (checks across hosts are not run yet)."""
+    return {
+        "name": part.name,
+        "namespaces": list(part.namespaces),
+        "interfaces": [_iface_data(i) for i in part.interfaces] +
+                      [_plain(e.model_dump(exclude_unset=True, exclude={"host"}))
+                       for e in part.externals],
+        "routes": [_plain(r.model_dump(exclude_unset=True, exclude={"host"}))
+                   for r in part.routes],
+    }
+
+
+def _results(runner: Any) -> dict[str, HostResult]:
+    out: dict[str, HostResult] = {}
+    for event in runner.events:
+        data = event.get("event_data", {})
+        kind = event.get("event")
+        if data.get("task") != "vnet" or kind not in (
+                "runner_on_ok", "runner_on_failed", "runner_on_unreachable"):
+            continue
+        res = data.get("res", {})
+        failed = kind != "runner_on_ok"
+        msg = str(res.get("msg", "")) if failed else ""
+        if kind == "runner_on_unreachable":
+            msg = f"unreachable: {msg}"
+        out[data["host"]] = HostResult(data["host"], bool(res.get("changed")), failed, msg,
+                                       str(res.get("plan_text", "")))
+    return out
+
+
+class Across:
+    """Runs the module on the hosts of a split file through one inventory."""
+
+    def __init__(self, split: Split, inventory: Path, workdir: Path | None = None) -> None:
+        self.split = split
+        self.inventory = inventory
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="vnet-across-"))
+        self.parts = {host: part_data(part) for host, part in split.hosts.items()}
+        self._runs = 0
+
+    def run(self, hosts: list[str], state: str, check: bool) -> dict[str, HostResult]:
+        """The module on `hosts` (each with its part); host -> result. A host that gives no
+        answer at all is a failure."""
+        try:
+            import ansible_runner
+        except ImportError:
+            raise VnetError("--inventory runs Ansible, which is not installed for this "
+                            "Python; install it: pip install 'vnet[hosts]' (ansible-core and "
+                            "ansible-runner)") from None
+        self._runs += 1
+        private = self.workdir / f"run{self._runs}"
+        private.mkdir(parents=True)
+        args: dict[str, Any] = {"state": state}
+        if state == "present":
+            args["topology"] = "{{ vnet_parts[inventory_hostname] }}"
+        else:
+            args["name"] = next(iter(self.parts.values()))["name"]
+        play = [{"hosts": ",".join(hosts), "gather_facts": False,
+                 "tasks": [{"name": "vnet", MODULE: args}]}]
+        playbook = private / "vnet.yml"
+        playbook.write_text(json.dumps(play))
+        envvars = {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "ANSIBLE_COLLECTIONS_PATH": str(_collections()),
+            "ANSIBLE_NOCOLOR": "1",
+        }
+        runner = ansible_runner.run(
+            private_data_dir=str(private), playbook=str(playbook),
+            inventory=str(self.inventory), extravars={"vnet_parts": self.parts},
+            envvars=envvars, quiet=True, cmdline="--check" if check else None)
+        found = _results(runner)
+        for host in hosts:
+            if host not in found:
+                found[host] = HostResult(host, failed=True,
+                                         msg="no answer from the host (is it in the "
+                                             f"inventory {self.inventory}?)")
+        return {h: found[h] for h in hosts}
+
+
+def plan_across(topo: Topology, inventory: Path) -> AcrossResult:
+    """Every host plans its part in check mode; nothing changes."""
+    split = split_topology(topo)
+    across = Across(split, inventory)
+    result = AcrossResult(topo.name, split.notes())
+    result.planned = across.run(list(split.hosts), "present", check=True)
+    return result
+
+
+def apply_across(topo: Topology, inventory: Path) -> AcrossResult:
+    """Two-phase: every host plans clean, then every host applies; when one fails, the
+    hosts that applied are rolled back (their part destroyed)."""
+    split = split_topology(topo)
+    across = Across(split, inventory)
+    hosts = list(split.hosts)
+    result = AcrossResult(topo.name, split.notes())
+    result.planned = across.run(hosts, "present", check=True)
+    if any(r.failed for r in result.planned.values()):
+        return result
+    result.applied = across.run(hosts, "present", check=False)
+    if any(r.failed for r in result.applied.values()):
+        done = [h for h, r in result.applied.items() if not r.failed and r.changed]
+        if done:
+            result.rolled_back = across.run(done, "absent", check=False)
+    return result
+
+
+def destroy_across(topo: Topology, inventory: Path) -> AcrossResult:
+    """Every host destroys its part."""
+    split = split_topology(topo)
+    across = Across(split, inventory)
+    result = AcrossResult(topo.name, split.notes())
+    result.planned = across.run(list(split.hosts), "absent", check=False)
+    return result
