@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from ..errors import VnetError
 from ..kinds.base import InterfaceBase
 from ..topology import Topology
+from .spec import underlay_address
 from .split import Split, split_topology
 
 #: the module every host runs, from the collection in the repository's `ansible/` directory
@@ -139,19 +140,17 @@ def _results(runner: Any) -> dict[str, HostResult]:
     return out
 
 
-class Across:
-    """Runs the module on the hosts of a split file through one inventory."""
+class _Playbooks:
+    """Plays run through one inventory, each in its own directory of a work directory."""
 
-    def __init__(self, split: Split, inventory: Path, workdir: Path | None = None) -> None:
-        self.split = split
+    def __init__(self, inventory: Path, workdir: Path | None = None) -> None:
         self.inventory = inventory
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="vnet-across-"))
-        self.parts = {host: part_data(part) for host, part in split.hosts.items()}
         self._runs = 0
 
-    def run(self, hosts: list[str], state: str, check: bool) -> dict[str, HostResult]:
-        """The module on `hosts` (each with its part); host -> result. A host that gives no
-        answer at all is a failure."""
+    def play(self, hosts: list[str], task: dict[str, Any], extravars: dict[str, Any],
+             check: bool = False) -> Any:
+        """One play of one task named "vnet" on `hosts`; the ansible-runner Runner."""
         try:
             import ansible_runner
         except ImportError:
@@ -161,24 +160,74 @@ class Across:
         self._runs += 1
         private = self.workdir / f"run{self._runs}"
         private.mkdir(parents=True)
-        args: dict[str, Any] = {"state": state}
-        if state == "present":
-            args["topology"] = "{{ vnet_parts[inventory_hostname] }}"
-        else:
-            args["name"] = next(iter(self.parts.values()))["name"]
-        play = [{"hosts": ",".join(hosts), "gather_facts": False,
-                 "tasks": [{"name": "vnet", MODULE: args}]}]
         playbook = private / "vnet.yml"
-        playbook.write_text(json.dumps(play))
+        playbook.write_text(json.dumps([{"hosts": ",".join(hosts), "gather_facts": False,
+                                         "tasks": [{"name": "vnet", **task}]}]))
         envvars = {
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "ANSIBLE_COLLECTIONS_PATH": str(_collections()),
             "ANSIBLE_NOCOLOR": "1",
         }
-        runner = ansible_runner.run(
+        return ansible_runner.run(
             private_data_dir=str(private), playbook=str(playbook),
-            inventory=str(self.inventory), extravars={"vnet_parts": self.parts},
-            envvars=envvars, quiet=True, cmdline="--check" if check else None)
+            inventory=str(self.inventory), extravars=extravars, envvars=envvars,
+            quiet=True, cmdline="--check" if check else None)
+
+
+def read_underlays(topo: Topology, books: _Playbooks) -> dict[str, str]:
+    """The address of each host whose `underlay:` names an interface, read on that host
+    (its first global address, IPv4 first)."""
+    devices = {h.name: h.underlay for h in topo.hosts if underlay_address(h.underlay) is None}
+    if not devices:
+        return {}
+    runner = books.play(list(devices), {"ansible.builtin.command": {"argv": [
+        "ip", "-j", "address", "show", "dev", "{{ vnet_underlays[inventory_hostname] }}"]},
+        "changed_when": False}, {"vnet_underlays": devices})
+    found: dict[str, str] = {}
+    problems: list[str] = []
+    for event in runner.events:
+        data = event.get("event_data", {})
+        if data.get("task") != "vnet" or "host" not in data:
+            continue
+        host, res = data["host"], data.get("res", {})
+        if event.get("event") != "runner_on_ok":
+            if event.get("event") in ("runner_on_failed", "runner_on_unreachable"):
+                problems.append(f"{host}: {res.get('stderr') or res.get('msg', '')}".strip())
+            continue
+        infos = [a for link in json.loads(res.get("stdout") or "[]")
+                 for a in link.get("addr_info", []) if a.get("scope") == "global"]
+        infos.sort(key=lambda a: a.get("family") != "inet")
+        if infos:
+            found[host] = infos[0]["local"]
+        else:
+            problems.append(f"{host}: {devices[host]} has no global address")
+    for host in devices:
+        if host not in found and not any(p.startswith(f"{host}:") for p in problems):
+            problems.append(f"{host}: no answer (is it in the inventory {books.inventory}?)")
+    if problems:
+        raise VnetError("cannot read the underlay address of " + "; ".join(problems) +
+                        "; give the hosts' underlay addresses in the file instead")
+    return found
+
+
+class Across:
+    """Runs the module on the hosts of a split file through one inventory."""
+
+    def __init__(self, split: Split, books: _Playbooks) -> None:
+        self.split = split
+        self.books = books
+        self.inventory = books.inventory
+        self.parts = {host: part_data(part) for host, part in split.hosts.items()}
+
+    def run(self, hosts: list[str], state: str, check: bool) -> dict[str, HostResult]:
+        """The module on `hosts` (each with its part); host -> result. A host that gives no
+        answer at all is a failure."""
+        args: dict[str, Any] = {"state": state}
+        if state == "present":
+            args["topology"] = "{{ vnet_parts[inventory_hostname] }}"
+        else:
+            args["name"] = next(iter(self.parts.values()))["name"]
+        runner = self.books.play(hosts, {MODULE: args}, {"vnet_parts": self.parts}, check)
         found = _results(runner)
         for host in hosts:
             if host not in found:
@@ -188,10 +237,15 @@ class Across:
         return {h: found[h] for h in hosts}
 
 
+def _across(topo: Topology, inventory: Path) -> Across:
+    books = _Playbooks(inventory)
+    return Across(split_topology(topo, read_underlays(topo, books)), books)
+
+
 def plan_across(topo: Topology, inventory: Path) -> AcrossResult:
     """Every host plans its part in check mode; nothing changes."""
-    split = split_topology(topo)
-    across = Across(split, inventory)
+    across = _across(topo, inventory)
+    split = across.split
     result = AcrossResult(topo.name, split.notes())
     result.planned = across.run(list(split.hosts), "present", check=True)
     return result
@@ -200,8 +254,8 @@ def plan_across(topo: Topology, inventory: Path) -> AcrossResult:
 def apply_across(topo: Topology, inventory: Path) -> AcrossResult:
     """Two-phase: every host plans clean, then every host applies; when one fails, the
     hosts that applied are rolled back (their part destroyed)."""
-    split = split_topology(topo)
-    across = Across(split, inventory)
+    across = _across(topo, inventory)
+    split = across.split
     hosts = list(split.hosts)
     result = AcrossResult(topo.name, split.notes())
     result.planned = across.run(hosts, "present", check=True)
@@ -217,8 +271,8 @@ def apply_across(topo: Topology, inventory: Path) -> AcrossResult:
 
 def destroy_across(topo: Topology, inventory: Path) -> AcrossResult:
     """Every host destroys its part."""
-    split = split_topology(topo)
-    across = Across(split, inventory)
+    across = _across(topo, inventory)
+    split = across.split
     result = AcrossResult(topo.name, split.notes())
     result.planned = across.run(list(split.hosts), "absent", check=False)
     return result
