@@ -192,6 +192,9 @@ def ssh_hosts(root: Path, count: int) -> Iterator[Hosts]:
     if not os.path.exists(SSHD) or not shutil.which("ssh"):
         pytest.fail("openssh-server and openssh-client are needed (scripts/test-all.sh "
                     "installs them)")
+    from .helpers import require_kind
+    for kind in ("bridge", "veth"):  # the underlay (the kernel tier loads their modules)
+        require_kind(kind)
     hosts = Hosts(root)
     (root / "cp").mkdir()
     (root / "local-tmp").mkdir()

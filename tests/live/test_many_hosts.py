@@ -138,6 +138,9 @@ def test_a_veth_across_two_hosts_is_a_vxlan_tunnel_applied_in_two_phases(
         three_hosts: Hosts, tmp_path: Path) -> None:
     from vnet.hosts.runner import destroy_across
     from vnet.loader import load_file
+
+    from .helpers import require_kind
+    require_kind("vxlan")
     h1, h2, h3 = (three_hosts.by_name(n) for n in ("h1", "h2", "h3"))
     # h2's underlay is named by its interface: vnet reads its address there, over Ansible
     path = _across_file(three_hosts, tmp_path, underlay2="eth0")
@@ -176,6 +179,9 @@ def test_a_failure_on_one_host_rolls_back_the_others(three_hosts: Hosts, tmp_pat
     from vnet.hosts.runner import apply_across
     from vnet.hosts.split import split_topology
     from vnet.loader import load_file
+
+    from .helpers import require_kind
+    require_kind("vxlan")
     h1, h2 = three_hosts.by_name("h1"), three_hosts.by_name("h2")
     topo = load_file(_across_file(three_hosts, tmp_path))
     vni = split_topology(topo).tunnels[0].vni
@@ -198,3 +204,27 @@ def test_a_failure_on_one_host_rolls_back_the_others(three_hosts: Hosts, tmp_pat
     assert h2.run("ip", "netns", "list").stdout == ""
     text = result.text()
     assert "FAILED on h2" in text and "rolled back on h1: done" in text
+
+
+@pytest.mark.kind("geneve", "bridge")
+def test_a_veth_across_hosts_via_geneve(three_hosts: Hosts, tmp_path: Path) -> None:
+    from vnet.hosts.runner import apply_across, destroy_across
+    from vnet.loader import load_file
+
+    from .helpers import require_kind
+    require_kind("geneve")  # this machine's kernel lacks it: proven in the kernel tier
+    h1, h2 = three_hosts.by_name("h1"), three_hosts.by_name("h2")
+    path = _across_file(three_hosts, tmp_path)
+    path.write_text(path.read_text().replace("    kind: veth\n",
+                                             "    kind: veth\n    via: geneve\n"))
+    topo = load_file(path)
+    applied = apply_across(topo, three_hosts.inventory)
+    assert not applied.failed, applied.text()
+    assert "GENEVE VNI" in applied.text()
+    ping = h1.run("ip", "netns", "exec", "left", "ping", "-c2", "-W3", "192.0.2.2", check=False)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    link = h2.run("ip", "-d", "link", "show", "type", "geneve").stdout
+    assert f"remote {h1.address}" in link and "dstport 6081" in link
+    gone = destroy_across(topo, three_hosts.inventory)
+    assert not gone.failed, gone.text()
+    assert h1.run("ip", "netns", "list").stdout == ""
