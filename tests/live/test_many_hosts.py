@@ -228,3 +228,40 @@ def test_a_veth_across_hosts_via_geneve(three_hosts: Hosts, tmp_path: Path) -> N
     gone = destroy_across(topo, three_hosts.inventory)
     assert not gone.failed, gone.text()
     assert h1.run("ip", "netns", "list").stdout == ""
+
+
+@pytest.mark.kind("vxlan", "bridge")
+def test_a_bridge_across_three_hosts(three_hosts: Hosts, tmp_path: Path) -> None:
+    from vnet.hosts.runner import apply_across, destroy_across, plan_across
+    from vnet.loader import load_file
+
+    from .helpers import require_kind
+    require_kind("vxlan")
+    hosts = three_hosts.hosts
+    path = tmp_path / "span.yaml"
+    path.write_text("name: span\nhosts:\n" + "".join(
+        f"  - {{name: {h.name}, underlay: {h.address}}}\n" for h in hosts) +
+        "namespaces:\n" + "".join(f"  - {{name: s{i}, host: {h.name}}}\n"
+                                  for i, h in enumerate(hosts, 1)) +
+        "interfaces:\n  - {name: br0, kind: bridge, span: [h1, h2, h3]}\n" + "".join(
+            f"  - {{name: e{i}, kind: veth, netns: s{i}, addresses: [192.0.2.{i}/24], "
+            f"peer: {{name: p{i}, host: {h.name}, master: br0}}}}\n"
+            for i, h in enumerate(hosts, 1)))
+    topo = load_file(path)
+    applied = apply_across(topo, three_hosts.inventory)
+    assert not applied.failed, applied.text()
+    assert "bridge br0 spans h1, h2, h3" in applied.text()
+    # one L2 segment: every namespace reaches the others, on other hosts
+    for i, host in enumerate(hosts, 1):
+        for j in (1, 2, 3):
+            if j != i:
+                ping = host.run("ip", "netns", "exec", f"s{i}", "ping", "-c1", "-W3",
+                                f"192.0.2.{j}", check=False)
+                assert ping.returncode == 0, (i, j, ping.stdout, ping.stderr)
+    again = plan_across(topo, three_hosts.inventory)
+    assert not again.failed and not again.changed, again.text()
+    gone = destroy_across(topo, three_hosts.inventory)
+    assert not gone.failed, gone.text()
+    for host in hosts:
+        assert host.run("ip", "netns", "list").stdout == ""
+        assert "br0" not in host.run("ip", "-o", "link", "show").stdout

@@ -212,3 +212,60 @@ def test_the_schema_knows_hosts() -> None:
     assert "hosts" in schema["properties"]
     assert "host" in schema["$defs"]["Veth"]["properties"]
     assert "via" in schema["$defs"]["Veth"]["properties"]
+
+
+SPAN = """\
+name: span
+hosts:
+  - {name: a, underlay: 198.51.100.11}
+  - {name: b, underlay: 198.51.100.12}
+  - {name: c, underlay: 198.51.100.13}
+namespaces:
+  - {name: s1, host: a}
+  - {name: s2, host: b}
+interfaces:
+  - {name: br0, kind: bridge, span: [a, b]}
+  - {name: e1, kind: veth, netns: s1, addresses: [192.0.2.1/24],
+     peer: {name: p1, host: a, master: br0}}
+  - {name: e2, kind: veth, netns: s2, addresses: [192.0.2.2/24],
+     peer: {name: p2, host: b, master: br0}}
+routes:
+  - {host: a, to: 203.0.113.0/24, dev: br0}
+"""
+
+
+def test_a_bridge_across_hosts_gets_a_flooding_vxlan_port_on_each() -> None:
+    split = split_topology(load_text(SPAN, "t.yaml"))
+    assert sorted(split.hosts) == ["a", "b", "c"] and split.hosts["c"].interfaces == []
+    (span,) = split.spans
+    port = f"vns{span.vni:06x}"
+    assert split.notes() == [
+        f"bridge br0 spans a, b: VXLAN VNI {span.vni}, UDP 4789, port {port} on each, flooding "
+        "to the others; MTU of its ports lowered to 1450 (what the VXLAN port carries)"]
+    a = split.hosts["a"]
+    assert _links(a) == sorted([("bridge", "br0", None, None), ("vxlan", port, None, 1450),
+                                ("veth", "e1", "s1", 1450), ("veth", "p1", None, 1450)])
+    vx = next(e for e in a.interfaces if e.name == port)
+    assert (vx.local, vx.master, [(f.mac, f.dst) for f in vx.fdb]) == (  # type: ignore[attr-defined]
+        "198.51.100.11", "br0", [("00:00:00:00:00:00", "198.51.100.12")])
+    # each host's part is an ordinary file: no host:, no span:
+    assert all(getattr(e, "host", None) is None and getattr(e, "span", None) is None
+               for part in split.hosts.values() for e in part.endpoints())
+    assert [r.host for r in a.routes] == [None]
+
+
+def test_the_rules_of_a_bridge_across_hosts() -> None:
+    errors = _errors(SPAN.replace("span: [a, b]}", "span: [a, d], netns: s1}")
+                     .replace("peer: {name: p2, host: b, master: br0}",
+                              "peer: {name: p2, host: c, master: br0}"))
+    assert "interfaces[0].span: bridge 'br0' spans hosts but is in namespace 's1', which is " \
+           "on one host" in errors
+    assert "interfaces[0].span: host 'd' is not in the file's hosts (a, b, c)" in errors
+    errors = _errors(SPAN.replace("peer: {name: p2, host: b, master: br0}",
+                                  "peer: {name: p2, host: c, master: br0}"))
+    assert errors == ["interfaces[2].peer.master: interface 'p2' is on host 'c', which bridge "
+                      "'br0' does not span (a, b)"]
+    errors = _errors(SPAN.replace("peer: {name: p1, host: a, master: br0}",
+                                  "peer: {name: p1, host: a, master: br0, mtu: 1500}"))
+    assert errors == ["interfaces[1].peer.mtu: mtu 1500 of 'p1' does not fit bridge 'br0' "
+                      "across hosts: its VXLAN port carries at most 1450"]

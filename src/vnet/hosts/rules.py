@@ -23,6 +23,11 @@ def _only_host(topo: Topology) -> str | None:
     return topo.hosts[0].name if len(topo.hosts) == 1 else None
 
 
+def spans(obj: Any) -> list[str]:
+    """The hosts a bridge spans (`span:`); [] for anything else."""
+    return list(getattr(obj, "span", None) or [])
+
+
 def host_of(topo: Topology, obj: Any) -> str | None:
     """The host an interface end (or a route) is on: its own `host:`, else its namespace's,
     else the file's only host; None when the file leaves it open."""
@@ -103,6 +108,9 @@ def check_hosts(topo: Topology, issues: Collector) -> None:
                 "remove host: (an interface in a namespace is on the namespace's host)")
             continue
         mine = host_of(topo, end)
+        if spans(end):
+            _check_span(topo, end, add, declared)
+            continue
         if many and mine is None:
             add(f"{path}.host", f"interface {end.name!r} has no host, and the file spans "
                 f"{len(topo.hosts)} hosts", "add host: HOST, or put it in a namespace that "
@@ -110,6 +118,12 @@ def check_hosts(topo: Topology, issues: Collector) -> None:
             continue
         for what, other in (("master", end.master), ("parent", end.parent())):
             target = by_key.get((end.netns, other)) if other else None
+            if target is not None and spans(target):
+                if mine not in spans(target):
+                    add(f"{path}.{what}", f"interface {end.name!r} is on host {mine!r}, which "
+                        f"bridge {other!r} does not span ({', '.join(spans(target))})",
+                        f"add {mine} to its span:, or put the interface on one of them")
+                continue
             if target is not None and mine is not None and host_of(topo, target) != mine:
                 add(f"{path}.{what}", f"interface {end.name!r} is on host {mine!r} but its "
                     f"{what} {other!r} is on host {host_of(topo, target)!r}",
@@ -138,6 +152,40 @@ def check_hosts(topo: Topology, issues: Collector) -> None:
         elif many and host_of(topo, route) is None:
             add(f"routes[{i}]", f"the route has no host, and the file spans "
                 f"{len(topo.hosts)} hosts", "add host: HOST")
+
+
+def _check_span(topo: Topology, bridge: Any, add: Any, declared: set[str]) -> None:
+    """A bridge across hosts: in the hosts' own namespaces, on declared hosts, with room for
+    its VXLAN port's encapsulation in the MTU its ports declare."""
+    path = bridge.path
+    if bridge.netns is not None:
+        add(f"{path}.span", f"bridge {bridge.name!r} spans hosts but is in namespace "
+            f"{bridge.netns!r}, which is on one host", "remove netns: (a bridge across hosts "
+            "lives in each host's own namespace, where the underlay is)")
+    if bridge.host is not None:
+        add(f"{path}.host", f"bridge {bridge.name!r} has both host: and span:",
+            "keep span: (the hosts it is made on)")
+    for host in spans(bridge):
+        if host not in declared:
+            add(f"{path}.span", f"host {host!r} is not in the file's hosts "
+                f"({', '.join(sorted(declared)) or 'none'})", "add it to hosts:, or fix the name")
+    hosts = [h for h in topo.hosts if h.name in spans(bridge)]
+    if len(hosts) < 2:
+        return
+    limit = span_limit(hosts)
+    for end in topo.endpoints():
+        if end.master == bridge.name and end.netns is None and end.mtu is not None and \
+                end.mtu > limit:
+            add(f"{end.path}.mtu", f"mtu {end.mtu} of {end.name!r} does not fit bridge "
+                f"{bridge.name!r} across hosts: its VXLAN port carries at most {limit}",
+                f"set mtu: {limit} or less, or raise the hosts' underlay mtu:")
+
+
+def span_limit(hosts: list[Host]) -> int:
+    """The largest frame a VXLAN port between `hosts` carries."""
+    v6 = any(underlay_address(h.underlay) is not None and
+             ipaddress.ip_address(h.underlay).version == 6 for h in hosts)
+    return min(h.mtu for h in hosts) - OVERHEAD[6 if v6 else 4]
 
 
 def hosts_by_name(topo: Topology) -> dict[str, Host]:

@@ -101,7 +101,7 @@ def _plain(value: Any) -> Any:
 
 
 def _iface_data(iface: InterfaceBase) -> dict[str, Any]:
-    data = iface.model_dump(exclude_unset=True, by_alias=True, exclude={"host", "via"})
+    data = iface.model_dump(exclude_unset=True, by_alias=True, exclude={"host", "via", "span"})
     peer = getattr(iface, "peer", None)
     if peer is not None:
         data["peer"] = peer.model_dump(exclude_unset=True, by_alias=True, exclude={"host"})

@@ -19,14 +19,14 @@ import hashlib
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import Collector, Issue, TopologyError
 from ..kinds import lookup
 from ..kinds.base import Common, InterfaceBase
 from ..kinds.veth import Paired
 from ..topology import Topology
-from .rules import crosses, host_of, hosts_by_name, netns_host, overhead
+from .rules import crosses, host_of, hosts_by_name, netns_host, overhead, span_limit, spans
 from .spec import Host, underlay_address
 
 #: UDP port of the tunnels vnet plans (IANA's for each)
@@ -35,6 +35,7 @@ PORTS = {"vxlan": 4789, "geneve": 6081}
 DEFAULT_MTU = 1500
 _VNI_SPACE = 2**24 - 1  # 1..16777215: 0 is left out (some switches treat it as "none")
 _COMMON_FIELDS = tuple(Common.model_fields)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -75,16 +76,43 @@ class Tunnel:
         return text
 
 
+@dataclass(frozen=True)
+class Span:
+    """A bridge across hosts: a VXLAN port on each, flooding to the others (head-end
+    replication by FDB entries)."""
+
+    bridge: str
+    vni: int
+    underlays: dict[str, str]  # host -> its underlay address
+    mtu: int | None  # the MTU its ports get (None: left as they are)
+    limit: int
+
+    @property
+    def port(self) -> str:
+        """The VXLAN port's name on every host."""
+        return f"vns{self.vni:06x}"
+
+    def describe(self) -> str:
+        """One line for the plan."""
+        text = (f"bridge {self.bridge} spans {', '.join(self.underlays)}: VXLAN VNI {self.vni}, "
+                f"UDP {PORTS['vxlan']}, port {self.port} on each, flooding to the others")
+        if self.mtu is not None:
+            text += (f"; MTU of its ports lowered to {self.mtu} (what the VXLAN port "
+                     "carries)")
+        return text
+
+
 @dataclass
 class Split:
     """A file that spans hosts, split: one single-host topology per host, and the tunnels."""
 
     hosts: dict[str, Topology]
     tunnels: list[Tunnel] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
 
     def notes(self) -> list[str]:
-        """What vnet planned between the hosts, one line per tunnel."""
-        return [t.describe() for t in self.tunnels]
+        """What vnet planned between the hosts, one line per tunnel or spanning bridge."""
+        return [t.describe() for t in self.tunnels] + [s.describe() for s in self.spans]
 
 
 # ---- VNIs ---------------------------------------------------------------------------------
@@ -138,7 +166,17 @@ def split_topology(topo: Topology, underlays: Mapping[str, str] | None = None) -
     crossing = [i for i in topo.interfaces if isinstance(i, Paired) and crosses(topo, i)]
     taken = {int(i.id) for i in topo.interfaces  # type: ignore[attr-defined]
              if i.kind_name in PORTS and getattr(i, "id", None) is not None}
-    vnis = allocate_vnis([_link_key(topo, i) for i in crossing], taken)
+    spanning = [i for i in topo.interfaces if spans(i)]
+    vnis = allocate_vnis([_link_key(topo, i) for i in crossing] +
+                         [f"{topo.name}|bridge|{b.name}" for b in spanning], taken)
+    span_of: dict[str, Span] = {}
+    for bridge in spanning:
+        members = [hosts[h] for h in spans(bridge)]
+        limit = span_limit(members)
+        span_of[bridge.name] = Span(
+            bridge.name, vnis[f"{topo.name}|bridge|{bridge.name}"],
+            {h.name: resolved[h.name] for h in members},
+            limit if DEFAULT_MTU > limit else None, limit)
 
     per_host: dict[str, Topology] = {
         h.name: Topology(name=topo.name, source=topo.source, positions=topo.positions)
@@ -149,6 +187,13 @@ def split_topology(topo: Topology, underlays: Mapping[str, str] | None = None) -
         per_host[on].namespaces.append(ns)
     tunnels: list[Tunnel] = []
     for iface in topo.interfaces:
+        if iface.name in span_of and spans(iface):
+            span = span_of[iface.name]
+            # each host's copy is an ordinary bridge there
+            here = iface.model_copy(update={"span": None})
+            for on in span.underlays:
+                per_host[on].interfaces += [here, _span_port(iface, span, on)]
+            continue
         if iface in crossing:
             assert isinstance(iface, Paired)
             tunnel = _plan_tunnel(topo, iface, hosts, resolved, vnis[_link_key(topo, iface)])
@@ -159,15 +204,15 @@ def split_topology(topo: Topology, underlays: Mapping[str, str] | None = None) -
             continue
         on = host_of(topo, iface)
         assert on is not None
-        per_host[on].interfaces.append(iface)
+        per_host[on].interfaces.append(_local(iface, span_of))
     for ext in topo.externals:
         on = host_of(topo, ext)
         assert on is not None
-        per_host[on].externals.append(ext)
+        per_host[on].externals.append(_unhosted(ext))
     for route in topo.routes:
         on = host_of(topo, route)
         assert on is not None
-        per_host[on].routes.append(route)
+        per_host[on].routes.append(_unhosted(route))
     for check in topo.checks:
         on = netns_host(topo, check.from_.split("/")[0])
         assert on is not None
@@ -177,7 +222,46 @@ def split_topology(topo: Topology, underlays: Mapping[str, str] | None = None) -
     for part in per_host.values():
         validate_topology(part, issues)
     issues.raise_if_any()
-    return Split(per_host, tunnels)
+    return Split(per_host, tunnels, list(span_of.values()))
+
+
+def _span_port(bridge: InterfaceBase, span: Span, host: str) -> InterfaceBase:
+    """The VXLAN port of a bridge across hosts on `host`: floods to every other host."""
+    data: dict[str, Any] = {
+        "kind": "vxlan", "name": span.port, "id": span.vni, "local": span.underlays[host],
+        "dstport": PORTS["vxlan"], "master": bridge.name,
+        "fdb": [{"mac": "00:00:00:00:00:00", "dst": dst}
+                for other, dst in span.underlays.items() if other != host]}
+    if span.mtu is not None:
+        data["mtu"] = span.mtu
+    return _made(bridge.path, data)
+
+
+def _unhosted(obj: _T) -> _T:
+    """`obj` as its host's own file has it: without `host:` (that file lists no hosts)."""
+    if getattr(obj, "host", None) is None:
+        return obj
+    return obj.model_copy(update={"host": None})  # type: ignore[attr-defined]
+
+
+def _local(iface: InterfaceBase, span_of: Mapping[str, Span]) -> InterfaceBase:
+    """`iface` as its host's own file has it: without `host:`, and with the MTU the VXLAN
+    port of a bridge across hosts carries on its ends that are ports of that bridge (and,
+    for a pair, on the other end too: the frames start there) when the file says none."""
+    peer = getattr(iface, "peer", None)
+    ends = [iface] + ([peer] if peer is not None else [])
+    span = next((span_of[e.master] for e in ends
+                 if e.netns is None and e.master in span_of), None)
+    mtu = span.mtu if span is not None else None
+    update: dict[str, Any] = {}
+    if iface.host is not None:
+        update["host"] = None
+    if mtu is not None and iface.mtu is None:
+        update["mtu"] = mtu
+    if peer is not None and (peer.host is not None or (mtu is not None and peer.mtu is None)):
+        update["peer"] = peer.model_copy(update={
+            "host": None, **({"mtu": mtu} if mtu is not None and peer.mtu is None else {})})
+    return iface.model_copy(update=update) if update else iface
 
 
 def _plan_tunnel(topo: Topology, iface: Paired, hosts: Mapping[str, Host],
