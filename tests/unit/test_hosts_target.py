@@ -19,14 +19,15 @@ def test_check_mode_plans_and_changes_nothing_then_apply_then_absent(
         fake: FakeKernel) -> None:
     topo = load(topology=SOLO)
     checked = converge("present", topo, check=True)
-    assert checked.changed and not checked.failed
+    assert checked.changed and not checked.failed and checked.existed is False
     assert checked.plan_text.startswith("Plan for solo: ")
     assert "+ create  namespace n1" in checked.plan_text
     assert checked.as_result()["diff"] == {"prepared": checked.plan_text}
     assert converge("present", topo, check=True).changed  # still nothing made
     applied = converge("present", topo)
     assert applied.changed and applied.plan == checked.plan
-    assert not converge("present", topo).changed
+    again = converge("present", topo)
+    assert not again.changed and again.existed is True
     assert converge("absent", name="solo", check=True).changed
     gone = converge("absent", topo)
     assert gone.changed and not converge("absent", name="solo").changed

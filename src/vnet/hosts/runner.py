@@ -40,6 +40,10 @@ class HostResult:
     failed: bool = False
     msg: str = ""
     plan_text: str = ""
+    #: the module's plan (`vnet plan --json`'s shape)
+    plan: dict[str, Any] = field(default_factory=dict)
+    #: nothing of the topology was live on the host before
+    fresh: bool = False
 
 
 @dataclass
@@ -51,6 +55,8 @@ class AcrossResult:
     planned: dict[str, HostResult] = field(default_factory=dict)
     applied: dict[str, HostResult] = field(default_factory=dict)
     rolled_back: dict[str, HostResult] = field(default_factory=dict)
+    #: hosts that applied but held an earlier version of the topology: not rolled back
+    kept: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[HostResult]:
@@ -76,6 +82,10 @@ class AcrossResult:
         for host, res in self.rolled_back.items():
             state = f"failed: {res.msg}" if res.failed else "done"
             lines.append(f"rolled back on {host}: {state}")
+        for host in self.kept:
+            lines.append(f"not rolled back on {host}: it held an earlier version of "
+                         f"{self.topology}, which vnet cannot put back across hosts yet; "
+                         "apply the file again when the failure is fixed")
         return "\n".join(lines) + "\n"
 
 
@@ -135,8 +145,11 @@ def _results(runner: Any) -> dict[str, HostResult]:
         msg = str(res.get("msg", "")) if failed else ""
         if kind == "runner_on_unreachable":
             msg = f"unreachable: {msg}"
+        plan = res.get("plan")
         out[data["host"]] = HostResult(data["host"], bool(res.get("changed")), failed, msg,
-                                       str(res.get("plan_text", "")))
+                                       str(res.get("plan_text", "")),
+                                       plan if isinstance(plan, dict) else {},
+                                       res.get("existed") is False)
     return out
 
 
@@ -253,7 +266,8 @@ def plan_across(topo: Topology, inventory: Path) -> AcrossResult:
 
 def apply_across(topo: Topology, inventory: Path) -> AcrossResult:
     """Two-phase: every host plans clean, then every host applies; when one fails, the
-    hosts that applied are rolled back (their part destroyed)."""
+    hosts that applied are rolled back: their part destroyed when it was new there (a host
+    that held an earlier version keeps what it applied, and the report says so)."""
     across = _across(topo, inventory)
     split = across.split
     hosts = list(split.hosts)
@@ -264,8 +278,10 @@ def apply_across(topo: Topology, inventory: Path) -> AcrossResult:
     result.applied = across.run(hosts, "present", check=False)
     if any(r.failed for r in result.applied.values()):
         done = [h for h, r in result.applied.items() if not r.failed and r.changed]
-        if done:
-            result.rolled_back = across.run(done, "absent", check=False)
+        fresh = [h for h in done if result.planned[h].fresh]
+        result.kept = [h for h in done if h not in fresh]
+        if fresh:
+            result.rolled_back = across.run(fresh, "absent", check=False)
     return result
 
 

@@ -29,12 +29,16 @@ class Outcome:
     failed: bool = False
     msg: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: whether anything of the topology was live on the host before (state present)
+    existed: bool | None = None
 
     def as_result(self) -> dict[str, Any]:
         """The module's return values (and `diff`, the plan text, as Ansible shows it)."""
         out: dict[str, Any] = {"changed": self.changed, "topology": self.topology,
                                "plan": self.plan, "plan_text": self.plan_text,
                                "diff": {"prepared": self.plan_text}}
+        if self.existed is not None:
+            out["existed"] = self.existed
         if self.failed:
             out.update(failed=True, msg=self.msg)
         return out
@@ -78,11 +82,13 @@ def _converge(state: str, topo: Topology | None, name: str | None, check: bool,
         if state == "present":
             if topo is None:
                 raise VnetError("state present needs the topology (src or topology)")
+            existed = any(t.name == topo.name for t in api.live_topologies(backend))
             if check:
                 plan = api.plan(topo, backend)
             else:
                 plan = api.apply(topo, backend)
-            return Outcome(plan.has_changes, topo.name, _text(plan), plan.as_dict())
+            return Outcome(plan.has_changes, topo.name, _text(plan), plan.as_dict(),
+                           existed=existed)
         target = topo.name if topo is not None else name
         if target is None:
             raise VnetError("state absent needs the topology or its name")
