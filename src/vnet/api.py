@@ -791,7 +791,9 @@ def check(topo: TopologyData, progress: Callable[[Any], None] | None = None) -> 
     from .checks import resolve_checks
     from .door.probes import run_probe
     from .errors import Collector
+    from .hosts.split import refuse_spanning
 
+    refuse_spanning(topo, "check")  # its namespaces are on other hosts
     issues = Collector()
     probes = resolve_checks(topo, issues)
     issues.raise_if_any()

@@ -53,3 +53,13 @@ def test_a_vnet_error_is_a_failed_outcome_with_vnets_message(fake: FakeKernel) -
     outcome = converge("present", spanning)
     assert outcome.failed and not outcome.changed
     assert "one host cannot apply it alone" in outcome.as_result()["msg"]
+
+
+def test_one_host_does_not_check_a_file_that_spans_hosts() -> None:
+    from vnet import api
+    topo = load(topology={"name": "x", "hosts": [{"name": "a", "underlay": "198.51.100.1"},
+                                                 {"name": "b", "underlay": "198.51.100.2"}],
+                          "namespaces": [{"name": "n1", "host": "a"}]})
+    with pytest.raises(TopologyError, match="one host cannot check it alone") as info:
+        api.check(topo)
+    assert "checks across hosts are not run yet" in str(info.value)
