@@ -789,7 +789,6 @@ class _backend:
 def check(topo: TopologyData, progress: Callable[[Any], None] | None = None) -> list[Any]:
     """Run the topology's `checks:` with real packets; one CheckResult per check, in order."""
     from .checks import resolve_checks
-    from .door.probes import run_probe
     from .errors import Collector
     from .hosts.split import refuse_spanning
 
@@ -797,6 +796,13 @@ def check(topo: TopologyData, progress: Callable[[Any], None] | None = None) -> 
     issues = Collector()
     probes = resolve_checks(topo, issues)
     issues.raise_if_any()
+    return check_probes(probes, progress)
+
+
+def check_probes(probes: list[Any], progress: Callable[[Any], None] | None = None
+                 ) -> list[Any]:
+    """Run resolved probes (`checks.Probe`) here; one CheckResult per probe, in order."""
+    from .door.probes import run_probe
     results = []
     for probe in probes:
         result = run_probe(probe)

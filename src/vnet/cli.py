@@ -132,9 +132,6 @@ def cmd_across(args: argparse.Namespace, action: str) -> int:
 
     from .hosts import runner
     inventory = Path(args.inventory)
-    if not inventory.exists():
-        raise VnetError(f"inventory {inventory} does not exist; give the Ansible inventory "
-                        "that names the file's hosts")
     topo = _load(args.file if action != "destroy" else args.target)
     run = {"plan": runner.plan_across, "apply": runner.apply_across,
            "destroy": runner.destroy_across}[action]
@@ -148,6 +145,21 @@ def cmd_across(args: argparse.Namespace, action: str) -> int:
     if result.failed:
         return EXIT_ERROR
     return EXIT_CHANGES if action == "plan" and result.changed else EXIT_OK
+
+
+def cmd_check_across(args: argparse.Namespace) -> int:
+    """`check FILE --inventory INV`: each check on the host it starts from."""
+    from pathlib import Path
+
+    from .hosts import runner
+    topo = _load(args.file)
+    result = runner.check_across(topo, Path(args.inventory))
+    if args.json:
+        _emit_json({"topology": topo.name, "passed": result.passed,
+                    "checks": result.results, "problems": result.problems})
+    else:
+        sys.stdout.write(result.text())
+    return EXIT_OK if result.passed else EXIT_ERROR
 
 
 def _inventory_option(sp: argparse.ArgumentParser) -> None:
@@ -339,6 +351,8 @@ def _print_checks(name: str, results: list[Any]) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    if args.inventory:
+        return cmd_check_across(args)
     from . import api
     topo = _load(args.file)
     results = api.check(topo)
@@ -866,8 +880,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="on a terminal, remove without asking first")
     _wait_option(sp)
     _inventory_option(sp)
-    add("check", cmd_check, "prove the file's checks with real packets (exit 1 on a failure)") \
-        .add_argument("file")
+    sp = add("check", cmd_check, "prove the file's checks with real packets (exit 1 on a "
+             "failure)")
+    sp.add_argument("file")
+    _inventory_option(sp)
     sp = sub.add_parser("exec", help="run a command inside one of vnet's namespaces",
                         description="run a command inside one of vnet's namespaces (like "
                         "`ip netns exec`); its exit status is vnet's")

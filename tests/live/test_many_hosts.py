@@ -124,6 +124,9 @@ interfaces:
     netns: left
     addresses: [192.0.2.1/24]
     peer: {{name: a2, netns: right, addresses: [192.0.2.2/24]}}
+checks:
+  - {{from: left, ping: 192.0.2.2}}
+  - {{from: right, ping: 192.0.2.1, name: back}}
 """)
     return path
 
@@ -166,6 +169,12 @@ def test_a_veth_across_two_hosts_is_a_vxlan_tunnel_applied_in_two_phases(
     # again: nothing to change on any host
     again = _vnet("plan", str(path), "--inventory", inventory)
     assert again.returncode == 0, again.stdout + again.stderr
+
+    # the file's checks, each on the host it starts from, across the tunnel
+    checked = _vnet("check", str(path), "--inventory", inventory)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "PASS back: right -> 192.0.2.1" in checked.stdout
+    assert checked.stdout.count("PASS") == 2
 
     gone = destroy_across(load_file(path), three_hosts.inventory)
     assert not gone.failed, gone.text()

@@ -120,3 +120,15 @@ def test_apply_is_two_phase_and_rolls_back_only_the_hosts_it_made_new(
     result = runner.apply_across(SimpleNamespace(name="t"), None)  # type: ignore[arg-type]
     assert fake.runs == [(["a", "b", "c"], "present", True)]
     assert not result.applied and [r.host for r in result.failed] == ["c"]
+
+
+def test_each_check_goes_to_the_host_it_starts_from() -> None:
+    from vnet.hosts.runner import probes_by_host
+    topo = load_text(ACROSS + "checks:\n  - {from: n1, ping: 192.0.2.2}\n"
+                              "  - {from: n2, ping: 192.0.2.1, name: back}\n", "t.yaml")
+    by_host = probes_by_host(topo)
+    assert {h: [(p["src_ns"], p["dst_addr"]) for p in ps] for h, ps in by_host.items()} == {
+        "a": [("n1", "192.0.2.2")], "b": [("n2", "192.0.2.1")]}
+    tcp = load_text(ACROSS + "checks:\n  - {from: n1, tcp: '192.0.2.2:80'}\n", "t.yaml")
+    with pytest.raises(VnetError, match="starts on host a but needs namespace n2 on host b"):
+        probes_by_host(tcp)

@@ -157,6 +157,9 @@ class _Playbooks:
     """Plays run through one inventory, each in its own directory of a work directory."""
 
     def __init__(self, inventory: Path, workdir: Path | None = None) -> None:
+        if not inventory.exists():
+            raise VnetError(f"inventory {inventory} does not exist; give the Ansible "
+                            "inventory that names the file's hosts")
         self.inventory = inventory
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="vnet-across-"))
         self._runs = 0
@@ -291,4 +294,88 @@ def destroy_across(topo: Topology, inventory: Path) -> AcrossResult:
     split = across.split
     result = AcrossResult(topo.name, split.notes())
     result.planned = across.run(list(split.hosts), "absent", check=False)
+    return result
+
+
+#: the probes that need something of their target's namespace (a listener, a receiver)
+_NEEDS_TARGET = frozenset({"tcp", "udp", "rate", "can", "nlmon"})
+
+
+@dataclass
+class AcrossChecks:
+    """The file's checks across hosts: per host, vnet check --json's results."""
+
+    topology: str
+    results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)  # host -> why it gave no results
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and all(r["passed"] for rs in self.results.values()
+                                         for r in rs)
+
+    def text(self) -> str:
+        """The report, grouped by host."""
+        lines = [f"Checks of {self.topology} across {len(self.results)} hosts."]
+        for host, results in self.results.items():
+            lines.append(f"== {host} ==")
+            for r in results:
+                verdict = "PASS" if r["passed"] else "FAIL"
+                lines.append(f"{verdict} {r['check']}: {r['from']} -> {r['to']} "
+                             f"(expected {r['expected']}, observed {r['observed']})")
+            if host in self.problems:
+                lines.append(f"FAILED on {host}: {self.problems[host]}")
+        return "\n".join(lines) + "\n"
+
+
+def probes_by_host(topo: Topology) -> dict[str, list[dict[str, Any]]]:
+    """The file's checks resolved against the whole file, each to run on the host of the
+    namespace it starts from. A check whose other end must be on that host too (a listener,
+    a receiver, a watched or failed-over interface) and is not: VnetError."""
+    from dataclasses import asdict
+
+    from ..checks import resolve_checks
+    from ..errors import Collector
+    from .rules import netns_host
+    issues = Collector()
+    probes = resolve_checks(topo, issues)
+    issues.raise_if_any()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for probe in probes:
+        host = netns_host(topo, probe.src_ns)
+        assert host is not None
+        others = [probe.encap_ns, probe.failover_ns] + (
+            [probe.dst_ns] if probe.probe in _NEEDS_TARGET else [])
+        elsewhere = [ns for ns in others if ns is not None and netns_host(topo, ns) != host]
+        if elsewhere:
+            raise VnetError(f"check {probe.label!r} starts on host {host} but needs namespace "
+                            f"{elsewhere[0]} on host {netns_host(topo, elsewhere[0])}; across "
+                            "hosts vnet runs pings and mtu checks only for now")
+        out.setdefault(host, []).append(asdict(probe))
+    return out
+
+
+def check_across(topo: Topology, inventory: Path) -> AcrossChecks:
+    """Every check runs on the host of the namespace it starts from, with real packets (the
+    module vnet.net.vnet_check)."""
+    by_host = probes_by_host(topo)
+    result = AcrossChecks(topo.name)
+    if not by_host:
+        return result
+    books = _Playbooks(inventory)
+    runner = books.play(list(by_host), {"vnet.net.vnet_check": {
+        "probes": "{{ vnet_probes[inventory_hostname] }}"}}, {"vnet_probes": by_host})
+    for event in runner.events:
+        data = event.get("event_data", {})
+        if data.get("task") != "vnet" or event.get("event") not in (
+                "runner_on_ok", "runner_on_failed", "runner_on_unreachable"):
+            continue
+        res = data.get("res", {})
+        if "results" in res:
+            result.results[data["host"]] = list(res["results"])
+        else:
+            result.problems[data["host"]] = str(res.get("msg", "no results"))
+    for host in by_host:
+        if host not in result.results and host not in result.problems:
+            result.problems[host] = f"no answer (is it in the inventory {inventory}?)"
     return result

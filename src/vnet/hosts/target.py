@@ -105,3 +105,11 @@ def _converge(state: str, topo: Topology | None, name: str | None, check: bool,
         return Outcome(plan.has_changes, target, _text(plan, only_some=True), plan.as_dict())
     except VnetError as err:
         return Outcome(False, label, "", failed=True, msg=str(err))
+
+
+def run_checks(probes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run probes resolved elsewhere (a file across hosts: `runner.check_across`) on this
+    host; each result as `vnet check --json` shows it."""
+    from ..api import check_probes
+    from ..checks import Probe
+    return [r.as_dict() for r in check_probes([Probe(**p) for p in probes])]
