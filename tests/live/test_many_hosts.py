@@ -274,3 +274,45 @@ def test_a_bridge_across_three_hosts(three_hosts: Hosts, tmp_path: Path) -> None
     for host in hosts:
         assert host.run("ip", "netns", "list").stdout == ""
         assert "br0" not in host.run("ip", "-o", "link", "show").stdout
+
+
+def test_three_hosts_of_200_interfaces_against_one_host_of_600(
+        three_hosts: Hosts, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's many-hosts benchmark row: the cost of going through Ansible, as the ratio
+    of applying 3 hosts x 200 interfaces across hosts to applying the same 600 interfaces on
+    one host (here, in the test's own namespace). Both must make every interface."""
+    import time
+
+    import vnet
+    from vnet.hosts.runner import apply_across
+    from vnet.loader import load_file, load_text
+    hosts = three_hosts.hosts
+
+    def pairs(ns: str, prefix: str) -> str:
+        return "".join(f"  - {{name: {prefix}{i}, kind: veth, netns: {ns}, "
+                       f"peer: {{name: {prefix}{i}p, netns: {ns}}}}}\n" for i in range(100))
+
+    path = tmp_path / "bench.yaml"
+    path.write_text("name: bench\nhosts:\n" + "".join(
+        f"  - {{name: {h.name}, underlay: {h.address}}}\n" for h in hosts) +
+        "namespaces:\n" + "".join(f"  - {{name: b{i}, host: {h.name}}}\n"
+                                  for i, h in enumerate(hosts)) +
+        "interfaces:\n" + "".join(pairs(f"b{i}", f"x{i}v") for i in range(3)))
+    started = time.monotonic()
+    result = apply_across(load_file(path), three_hosts.inventory)
+    across = time.monotonic() - started
+    assert not result.failed, result.text()
+    for i, host in enumerate(hosts):
+        links = host.run("ip", "-n", f"b{i}", "-o", "link", "show").stdout
+        assert links.count(f": x{i}v") == 200
+
+    single = load_text("name: single\nnamespaces: [b0, b1, b2]\ninterfaces:\n" +
+                       "".join(pairs(f"b{i}", f"x{i}v") for i in range(3)))
+    started = time.monotonic()
+    vnet.api.apply(single)
+    alone = time.monotonic() - started
+    assert [t.interfaces for t in vnet.api.live_topologies() if t.name == "single"] == [600]
+    vnet.api.destroy("single")
+    with capsys.disabled():
+        print(f"\nmany hosts: 3 x 200 interfaces across hosts {across:.2f} s, 600 on one host "
+              f"{alone:.2f} s, ratio {across / alone:.1f}x")
