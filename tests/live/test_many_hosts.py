@@ -316,3 +316,65 @@ def test_three_hosts_of_200_interfaces_against_one_host_of_600(
     with capsys.disabled():
         print(f"\nmany hosts: 3 x 200 interfaces across hosts {across:.2f} s, 600 on one host "
               f"{alone:.2f} s, ratio {across / alone:.1f}x")
+
+
+THREE_SITES = """\
+name: sites
+hosts:
+  - {{name: h1, underlay: {a1}}}
+  - {{name: h2, underlay: {a2}}}
+  - {{name: h3, underlay: {a3}}}
+namespaces:
+  - {{name: s1, host: h1}}
+  - {{name: r, host: h1}}
+  - {{name: s2, host: h2}}
+  - {{name: t3, host: h3}}
+interfaces:
+  - {{name: br0, kind: bridge, span: [h1, h2]}}
+  - {{name: e1, kind: veth, netns: s1, addresses: [192.0.2.1/24],
+     peer: {{name: p1, host: h1, master: br0}}}}
+  - {{name: rl, kind: veth, netns: r, addresses: [192.0.2.254/24],
+     peer: {{name: rp, host: h1, master: br0}}}}
+  - {{name: e2, kind: veth, netns: s2, addresses: [192.0.2.2/24],
+     peer: {{name: p2, host: h2, master: br0}}}}
+  - {{name: w1, kind: veth, netns: r, addresses: [198.18.0.1/30],
+     peer: {{name: w3, netns: t3, addresses: [198.18.0.2/30]}}}}
+routes:
+  - {{netns: s1, to: default, via: 192.0.2.254}}
+  - {{netns: s2, to: default, via: 192.0.2.254}}
+  - {{netns: t3, to: 192.0.2.0/24, via: 198.18.0.1}}
+checks:
+  - {{from: t3, ping: 192.0.2.2, name: third-to-second}}
+  - {{from: s1, ping: 192.0.2.2, name: across-the-bridge}}
+"""
+
+
+@pytest.mark.kind("vxlan", "bridge")
+def test_three_sites_a_bridge_across_two_hosts_and_a_routed_link_to_the_third(
+        three_hosts: Hosts, tmp_path: Path) -> None:
+    from .helpers import require_kind
+    require_kind("vxlan")
+    h1, h2, h3 = three_hosts.hosts
+    path = tmp_path / "sites.yaml"
+    path.write_text(THREE_SITES.format(a1=h1.address, a2=h2.address, a3=h3.address))
+    inventory = str(three_hosts.inventory)
+    applied = _vnet("apply", str(path), "--inventory", inventory)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "bridge br0 spans h1, h2" in applied.stdout and "r/w1 <-> h3:t3/w3" in applied.stdout
+    # the router namespace forwards (a sysctl vnet does not set)
+    h1.run("ip", "netns", "exec", "r", "sysctl", "-qw", "net.ipv4.ip_forward=1")
+    checked = _vnet("check", str(path), "--inventory", inventory)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "PASS third-to-second: t3 -> 192.0.2.2" in checked.stdout
+    # each host holds its own part only
+    def names(host: object) -> list[str]:
+        listed = host.run("ip", "netns", "list").stdout  # type: ignore[attr-defined]
+        return sorted(line.split()[0] for line in listed.splitlines())
+    assert (names(h1), names(h2), names(h3)) == (["r", "s1"], ["s2"], ["t3"])
+    again = _vnet("plan", str(path), "--inventory", inventory)
+    assert again.returncode == 0, again.stdout + again.stderr
+    gone = _vnet("destroy", str(path), "--inventory", inventory)
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    for host in three_hosts.hosts:
+        assert host.run("ip", "netns", "list").stdout == ""
+        assert "vxlan" not in host.run("ip", "-d", "link", "show").stdout
