@@ -269,3 +269,17 @@ def test_the_rules_of_a_bridge_across_hosts() -> None:
                                   "peer: {name: p1, host: a, master: br0, mtu: 1500}"))
     assert errors == ["interfaces[1].peer.mtu: mtu 1500 of 'p1' does not fit bridge 'br0' "
                       "across hosts: its VXLAN port carries at most 1450"]
+
+
+def test_a_file_without_hosts_may_not_say_host_via_or_span() -> None:
+    errors = _errors("name: x\nnamespaces: [{name: n, host: a}]\ninterfaces:\n"
+                     "  - {name: b0, kind: bridge, span: [a, b]}\n"
+                     "  - {name: v, kind: veth, via: geneve, peer: {name: w}}\n"
+                     "routes:\n  - {to: default, dev: b0, host: z}\n")
+    assert errors == [
+        "namespaces[0].host: namespace 'n' says host 'a', but the file lists no hosts",
+        "interfaces[0].span: bridge 'b0' spans hosts, but the file lists no hosts",
+        "interfaces[1].via: via: geneve is for a veth whose ends are on different hosts, and "
+        "the file lists no hosts",
+        "routes[0].host: the route says host 'z', but the file lists no hosts",
+    ]

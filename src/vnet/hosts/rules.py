@@ -86,6 +86,10 @@ def check_hosts(topo: Topology, issues: Collector) -> None:
             add(path, f"host {host!r} is not in the file's hosts ({', '.join(sorted(declared))})",
                 "add it to hosts:, or fix the name")
 
+    if not declared:
+        # the common case, a file of one host: only what may not be said without hosts
+        _check_without_hosts(topo, known, add)
+        return
     for ns, on in topo.namespace_hosts.items():
         index = topo.namespaces.index(ns)
         known(f"namespaces[{index}].host", on, f"namespace {ns!r}")
@@ -152,6 +156,25 @@ def check_hosts(topo: Topology, issues: Collector) -> None:
         elif many and host_of(topo, route) is None:
             add(f"routes[{i}]", f"the route has no host, and the file spans "
                 f"{len(topo.hosts)} hosts", "add host: HOST")
+
+
+def _check_without_hosts(topo: Topology, known: Any, add: Any) -> None:
+    """A file without `hosts:`: any `host:`, `via:` or `span:` it says is reported."""
+    for ns, on in topo.namespace_hosts.items():
+        known(f"namespaces[{topo.namespaces.index(ns)}].host", on, f"namespace {ns!r}")
+    for end in topo.endpoints():
+        if end.host is not None:
+            known(f"{end.path}.host", end.host, f"interface {end.name!r}")
+        if spans(end):
+            add(f"{end.path}.span", f"bridge {end.name!r} spans hosts, but the file lists no "
+                "hosts", "add hosts: with each host's underlay, or remove span:")
+    for iface in topo.interfaces:
+        via = getattr(iface, "via", None)
+        if via is not None:
+            add(f"{iface.path}.via", f"via: {via} is for a veth whose ends are on different "
+                "hosts, and the file lists no hosts", "remove via:")
+    for i, route in enumerate(topo.routes):
+        known(f"routes[{i}].host", route.host, "the route")
 
 
 def _check_span(topo: Topology, bridge: Any, add: Any, declared: set[str]) -> None:
