@@ -132,3 +132,13 @@ def test_each_check_goes_to_the_host_it_starts_from() -> None:
     tcp = load_text(ACROSS + "checks:\n  - {from: n1, tcp: '192.0.2.2:80'}\n", "t.yaml")
     with pytest.raises(VnetError, match="starts on host a but needs namespace n2 on host b"):
         probes_by_host(tcp)
+
+
+def test_a_host_without_answer_is_reported_with_what_ansible_said() -> None:
+    import io
+
+    from vnet.hosts.runner import _ansible_said
+    runner = SimpleNamespace(stdout=io.StringIO("PLAY [h1]\n\nERROR! the connection failed\n"),
+                             status="failed")
+    assert _ansible_said(runner) == "PLAY [h1] | ERROR! the connection failed"
+    assert _ansible_said(SimpleNamespace(status="failed")) == "(no output; status failed)"

@@ -226,6 +226,16 @@ def read_underlays(topo: Topology, books: _Playbooks) -> dict[str, str]:
     return found
 
 
+def _ansible_said(runner: Any, lines: int = 6) -> str:
+    """The last lines ansible-playbook printed (its own error when no task ran)."""
+    try:
+        text = runner.stdout.read()
+    except (AttributeError, OSError, ValueError):
+        return f"(no output; status {getattr(runner, 'status', '?')})"
+    said = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return " | ".join(said[-lines:]) or f"(no output; status {runner.status})"
+
+
 class Across:
     """Runs the module on the hosts of a split file through one inventory."""
 
@@ -249,7 +259,8 @@ class Across:
             if host not in found:
                 found[host] = HostResult(host, failed=True,
                                          msg="no answer from the host (is it in the "
-                                             f"inventory {self.inventory}?)")
+                                             f"inventory {self.inventory}?); Ansible said: "
+                                             f"{_ansible_said(runner)}")
         return {h: found[h] for h in hosts}
 
 
