@@ -33,6 +33,7 @@ APT_PACKAGES=(
   graphviz                             # dot: vnet draw's svg and png pictures
   zsh fish groff-base                  # completion scripts and vnet(1) checked (unit tier)
   python3-venv                         # python3 -m venv on Debian's own python
+  openssh-server openssh-client        # the many-hosts tests' hosts: an sshd each, Ansible's ssh
 )
 RESULTS=.cache/results
 PY=.venv/bin/python
@@ -87,7 +88,14 @@ setup() {
     echo "apt-get: ${APT_PACKAGES[*]} (log: $log)"
     export DEBIAN_FRONTEND=noninteractive
     logged "$log" apt-get update -q
+    # no package's service starts on this machine (openssh-server would start a host-wide
+    # sshd): the many-hosts tests run their own, inside their namespaces
+    local policy=/usr/sbin/policy-rc.d made_policy=
+    if [[ ! -e $policy ]]; then
+      printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1
+    fi
     logged "$log" apt-get install -y -q --no-install-recommends "${APT_PACKAGES[@]}"
+    if [[ -n $made_policy ]]; then rm -f "$policy"; fi
   else
     echo "not root: skipping apt-get (the live and kernel tiers need root anyway)"
   fi

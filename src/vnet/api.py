@@ -278,7 +278,9 @@ def observe_topology(backend: Kernel, topo: TopologyData, record: Record,
 def plan(topo: TopologyData, backend: Kernel | None = None) -> Plan:
     """What `apply` would do, against the live kernel. Against the live kernel, a kind or
     feature the topology uses that this kernel lacks is an UnsupportedError first."""
+    from .hosts.split import refuse_spanning
     from .plan import plan_changes
+    refuse_spanning(topo)
     if backend is None:
         preflight(topo)
     with _backend(backend) as nl:
@@ -304,8 +306,10 @@ def apply(topo: TopologyData, backend: Kernel | None = None,
     `replace`; a plan that deletes a namespace holding links vnet did not make (or whose
     pair's other end is elsewhere) is one unless `force`."""
     from .apply import recover, verify_kept
+    from .hosts.split import refuse_spanning
     from .journal import Journal
     from .plan import plan_changes
+    refuse_spanning(topo)
     if backend is None:
         preflight(topo)
     path, digest = source_of(topo)
@@ -818,12 +822,20 @@ class _backend:
 def check(topo: TopologyData, progress: Callable[[Any], None] | None = None) -> list[Any]:
     """Run the topology's `checks:` with real packets; one CheckResult per check, in order."""
     from .checks import resolve_checks
-    from .door.probes import run_probe
     from .errors import Collector
+    from .hosts.split import refuse_spanning
 
+    refuse_spanning(topo, "check")  # its namespaces are on other hosts
     issues = Collector()
     probes = resolve_checks(topo, issues)
     issues.raise_if_any()
+    return check_probes(probes, progress)
+
+
+def check_probes(probes: list[Any], progress: Callable[[Any], None] | None = None
+                 ) -> list[Any]:
+    """Run resolved probes (`checks.Probe`) here; one CheckResult per probe, in order."""
+    from .door.probes import run_probe
     results = []
     for probe in probes:
         result = run_probe(probe)

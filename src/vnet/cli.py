@@ -131,6 +131,8 @@ def _write_plan(plan: Any, verbose: bool, summary: bool = True) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    if args.inventory:
+        return cmd_across(args, "plan")
     from . import api
     topo = _load(args.file)
     plan = api.plan(topo)
@@ -143,6 +145,49 @@ def cmd_plan(args: argparse.Namespace) -> int:
     else:
         _write_plan(plan, verbose=args.verbose)
     return EXIT_CHANGES if plan.has_changes else EXIT_OK
+
+
+def cmd_across(args: argparse.Namespace, action: str) -> int:
+    """`plan|apply|destroy FILE --inventory INV`: the file across the inventory's hosts, one
+    report grouped by host (exit as for one host: 0 nothing, 2 changes planned, 1 failure)."""
+    from pathlib import Path
+
+    from .hosts import runner
+    inventory = Path(args.inventory)
+    topo = _load(args.file if action != "destroy" else args.target)
+    run = {"plan": runner.plan_across, "apply": runner.apply_across,
+           "destroy": runner.destroy_across}[action]
+    result = run(topo, inventory)
+    if args.json:
+        _emit_json({"topology": result.topology, "tunnels": result.notes,
+                    **{phase: {h: vars(r) for h, r in getattr(result, phase).items()}
+                       for phase in ("planned", "applied", "rolled_back")}})
+    else:
+        sys.stdout.write(result.text())
+    if result.failed:
+        return EXIT_ERROR
+    return EXIT_CHANGES if action == "plan" and result.changed else EXIT_OK
+
+
+def cmd_check_across(args: argparse.Namespace) -> int:
+    """`check FILE --inventory INV`: each check on the host it starts from."""
+    from pathlib import Path
+
+    from .hosts import runner
+    topo = _load(args.file)
+    result = runner.check_across(topo, Path(args.inventory))
+    if args.json:
+        _emit_json({"topology": topo.name, "passed": result.passed,
+                    "checks": result.results, "problems": result.problems})
+    else:
+        sys.stdout.write(result.text())
+    return EXIT_OK if result.passed else EXIT_ERROR
+
+
+def _inventory_option(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--inventory", metavar="INVENTORY",
+                    help="run across the hosts of a file that spans hosts, through this "
+                         "Ansible inventory")
 
 
 class _Progress:
@@ -276,6 +321,8 @@ def _ask_before_removing(args: argparse.Namespace) -> Any:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
+    if args.inventory:
+        return cmd_across(args, "apply")
     import time
 
     from . import api
@@ -326,6 +373,8 @@ def _print_checks(name: str, results: list[Any]) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    if args.inventory:
+        return cmd_check_across(args)
     from . import api
     topo = _load(args.file)
     results = api.check(topo)
@@ -400,6 +449,8 @@ def _duration_arg(text: str) -> float:
 
 
 def cmd_destroy(args: argparse.Namespace) -> int:
+    if args.inventory:
+        return cmd_across(args, "destroy")
     import time
 
     from . import api
@@ -891,6 +942,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("plan", cmd_plan, "show what apply would change (exit 0: nothing, 2: changes)")
     sp.add_argument("file")
     _verbosity(sp)
+    _inventory_option(sp)
     sp = add("apply", cmd_apply, "make the kernel match the file, all or nothing",
              aliases=["up"])
     sp.add_argument("file")
@@ -906,8 +958,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-y", "--yes", action="store_true",
                     help="on a terminal, remove without asking first")
     _wait_option(sp)
-    add("check", cmd_check, "prove the file's checks with real packets (exit 1 on a failure)") \
-        .add_argument("file")
+    _inventory_option(sp)
+    sp = add("check", cmd_check, "prove the file's checks with real packets (exit 1 on a "
+             "failure)")
+    sp.add_argument("file")
+    _inventory_option(sp)
     sp = sub.add_parser("exec", help="run a command inside one of vnet's namespaces",
                         description="run a command inside one of vnet's namespaces (like "
                         "`ip netns exec`); its exit status is vnet's")
@@ -936,6 +991,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "(they are named)")
     _verbosity(sp)
     _wait_option(sp)
+    _inventory_option(sp)
     sp = add("show", cmd_show, "a live topology: interfaces, routes and (of a FILE) its "
              "checks; without NAME, as list")
     sp.add_argument("name", nargs="?", metavar="NAME|FILE")

@@ -52,7 +52,7 @@ class _Loader(_Base):
             tag = self._tags[key] = super().resolve(kind, value, implicit)
         return tag
 
-TOP_LEVEL = ("name", "namespaces", "interfaces", "routes", "checks", "events")
+TOP_LEVEL = ("name", "hosts", "namespaces", "interfaces", "routes", "checks", "events")
 
 
 @dataclass(frozen=True)
@@ -560,15 +560,24 @@ def _build(data: Any, pos: _Positions, issues: Collector,
     if "name" not in data:
         issues.add("the topology has no name", "name", pos.where(""),
                    "add 'name: mylab' (it tags every object vnet creates)")
-    head = {k: data[k] for k in ("name", "namespaces") if k in data}
+    head = {k: data[k] for k in ("name", "hosts", "namespaces") if k in data}
     name = "invalid"
     namespaces: list[str] = []
+    hosts: list[Any] = []
+    namespace_hosts: dict[str, str] = {}
     try:
         parsed = _TopologyFile.model_validate({**head, "name": head.get("name", "x")})
-        name, namespaces = parsed.name, parsed.namespaces
+        name, hosts = parsed.name, parsed.hosts
+        for entry in parsed.namespaces:
+            if isinstance(entry, str):
+                namespaces.append(entry)
+            else:
+                namespaces.append(entry.name)
+                namespace_hosts.setdefault(entry.name, entry.host)
     except ValidationError as exc:
         _report(exc, issues, pos, "", _TopologyFile)
-    topo = Topology(name=name, namespaces=namespaces, source=pos.file)
+    topo = Topology(name=name, namespaces=namespaces, source=pos.file, hosts=hosts,
+                    namespace_hosts=namespace_hosts)
 
     raw_ifaces = data.get("interfaces") or []
     if not isinstance(raw_ifaces, list):

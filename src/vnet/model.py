@@ -11,12 +11,21 @@ import ipaddress
 import json
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    TypeAdapter,
+    model_validator,
+)
 
 from .checks import Check
 from .events import Event
+from .hosts.spec import Host, NamespaceOnHost
 from .kinds import registry
-from .kinds.base import IP, Common, IfName, NetnsName
+from .kinds.base import IP, Common, HostName, IfName, NetnsName, check_netns_name
 
 TOPOLOGY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
 
@@ -47,6 +56,8 @@ class Route(BaseModel):
     metric: int | None = Field(None, ge=0, le=4294967295, description="Route priority.")
     table: int | None = Field(None, ge=1, le=4294967295, description="Routing table (254 = main).")
     netns: NetnsName | None = Field(None, description="Namespace of the route.")
+    host: HostName | None = Field(None, description="In a file that spans hosts: the host of "
+                                  "the route; omitted: its namespace's host.")
 
     @model_validator(mode="after")
     def _needs_target(self) -> Route:
@@ -87,6 +98,26 @@ class External(Common):
         return (self.netns, self.name)
 
 
+def _namespace_entry(value: Any) -> str | NamespaceOnHost:
+    """A namespace entry: its name, or a mapping that also says its host (a file that spans
+    hosts). Dispatched on the entry's shape, so a bad name gets the name's error alone."""
+    if isinstance(value, dict):
+        unknown = sorted(str(k) for k in value if k not in NamespaceOnHost.model_fields)
+        if unknown:
+            raise ValueError(f"unknown field {unknown[0]!r} in a namespace entry: write "
+                             "{name: NS, host: HOST}")
+        return NamespaceOnHost.model_validate(value)
+    if not isinstance(value, str):
+        raise ValueError("a namespace is a name, or {name: NS, host: HOST} (YAML read this "
+                         f"one as a {type(value).__name__})")
+    return check_netns_name(value)
+
+
+NamespaceEntry = Annotated[
+    Any, PlainValidator(_namespace_entry,
+                        json_schema_input_type=Union[NetnsName, NamespaceOnHost])]  # noqa: UP007
+
+
 class _TopologyFile(BaseModel):
     """The whole file, for the JSON Schema (loading dispatches per kind for clearer errors)."""
 
@@ -94,8 +125,12 @@ class _TopologyFile(BaseModel):
 
     name: str = Field(pattern=TOPOLOGY_NAME_PATTERN,
                       description="Owner tag of every object the file creates.")
-    namespaces: list[NetnsName] = Field(default_factory=list,
-                                        description="Network namespaces vnet creates and owns.")
+    hosts: list[Host] = Field(default_factory=list,
+                              description="The hosts a file spans (as the Ansible inventory "
+                                          "names them); omitted: the host vnet runs on.")
+    namespaces: list[NamespaceEntry] = Field(
+        default_factory=list, description="Network namespaces vnet creates and owns; "
+                                          "{name: NS, host: H} in a file that spans hosts.")
     interfaces: list[Any] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
     checks: list[Check] = Field(default_factory=list,

@@ -16,6 +16,7 @@ from .errors import Position
 if TYPE_CHECKING:
     from .checks import Check
     from .events import Event
+    from .hosts.spec import Host
     from .kinds.base import InterfaceBase
     from .model import External, Route
 
@@ -33,6 +34,10 @@ class Topology:
     checks: list[Check] = field(default_factory=list)
     #: the timeline `vnet run` plays (`vnet apply` and the exporters leave it out)
     events: list[Event] = field(default_factory=list)
+    #: a file that spans hosts: its hosts, and the host of each namespace that says one
+    #: (vnet.hosts splits such a file into one topology per host)
+    hosts: list[Host] = field(default_factory=list)
+    namespace_hosts: dict[str, str] = field(default_factory=dict)
     source: str = "<memory>"
     #: dotted field path -> position in the source file, for errors found after loading
     positions: Mapping[str, Position] = field(default_factory=dict, repr=False)

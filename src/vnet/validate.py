@@ -184,6 +184,9 @@ def validate_topology(topo: Topology, issues: Collector,
         else:
             route_seen[route.key] = i
 
+    from .hosts.rules import check_hosts
+    check_hosts(topo, issues)
+
 
 class _Checking:
     """The topology as the kinds' `check` hooks see it during one validation: the same data,

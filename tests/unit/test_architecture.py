@@ -16,7 +16,8 @@ SRC = Path(vnet.__file__).parent
 #: modules that must never reach the kernel: they take data and return data
 PURE = ("vnet.model", "vnet.topology", "vnet.loader", "vnet.validate", "vnet.plan", "vnet.actions",
         "vnet.checks", "vnet.observe", "vnet.record", "vnet.ownership", "vnet.secrets",
-        "vnet.errors", "vnet.render", "vnet.kinds", "vnet.events")
+        "vnet.errors", "vnet.render", "vnet.kinds", "vnet.events", "vnet.hosts.spec",
+        "vnet.hosts.rules", "vnet.hosts.split")
 
 
 def _module(path: Path) -> str:

@@ -156,11 +156,26 @@ def check_mac(value: str) -> str:
     return mac
 
 
+#: a host as an Ansible inventory names it (a file that spans hosts, see vnet.hosts): a
+#: hostname or an alias; no '/' (a check's place says HOST/NAMESPACE) and no spaces
+_HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+def check_host_name(value: str) -> str:
+    """A host name as the inventory knows it."""
+    if not _HOST_NAME.match(value):
+        raise ValueError(f"host name {_shown(value)} must be 1-63 letters, digits, '.', '_' "
+                         "or '-', starting with a letter or digit (as the Ansible inventory "
+                         "names the host)")
+    return value
+
+
 IfName = Annotated[str, AfterValidator(check_ifname)]
 NetnsName = Annotated[str, AfterValidator(check_netns_name)]
 Address = Annotated[str, AfterValidator(check_address)]
 IP = Annotated[str, AfterValidator(check_ip)]
 Mac = Annotated[str, AfterValidator(check_mac)]
+HostName = Annotated[str, AfterValidator(check_host_name)]
 State = Literal["up", "down"]
 
 
@@ -267,6 +282,9 @@ class Common(BaseModel):
     state: State | None = Field("up", description="Administrative state; default up.")
     master: IfName | None = Field(
         None, description="Bridge (or other master) this interface is a port of.")
+    host: HostName | None = Field(
+        None, description="In a file that spans hosts: the host (from `hosts:`) this end is "
+                          "made on; omitted: its namespace's host, or the only host.")
     vlans: list[BridgeVlan] | None = Field(
         None, description="Bridge VLAN filtering: the VLANs of this port (or, on a bridge, of "
                           "the bridge itself), the whole list — VLAN 1 the kernel adds is "

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from ..actions import Action, Request
 from . import register
-from .base import InterfaceBase, Option, bool_option, int_option, tick_option
+from .base import HostName, InterfaceBase, Option, bool_option, int_option, tick_option
 
 _VLAN_PROTOCOLS = {"802.1Q": 0x8100, "802.1ad": 0x88A8}
 _VLAN_PROTOCOL_NAMES = {v: k for k, v in _VLAN_PROTOCOLS.items()}
@@ -52,6 +52,11 @@ class Bridge(InterfaceBase):
         None, ge=0, le=4094, description="PVID given to new ports (0: none).")
     vlan_protocol: Literal["802.1Q", "802.1ad"] | None = Field(
         None, description="Tag protocol when VLAN filtering.")
+    span: list[HostName] | None = Field(
+        None, min_length=2,
+        description="In a file that spans hosts: the hosts this bridge is made on, one L2 "
+                    "segment joined by a VXLAN port on each (head-end replication to the "
+                    "others); its ports may be on any of them.")
 
     options_map = {
         "stp_state": bool_option("IFLA_BR_STP_STATE"),

@@ -1,0 +1,332 @@
+"""A file that spans hosts: its rules, its tunnels, and its split into one topology per host.
+
+Pure: data in, data out. `check_hosts` is called by validation (every file); `split_topology`
+turns a validated file into one ordinary topology per host, each planned and applied on its
+host as any single-host file is.
+
+A veth whose two ends are on different hosts becomes a point-to-point tunnel between the
+hosts' underlay addresses (VXLAN by default, `via: geneve`). Its tunnel device lives in the
+host's own namespace, where the underlay is (a VXLAN or GENEVE device keeps its UDP socket in
+the namespace it is created in): an end in the host's namespace *is* the tunnel device, named
+as the end; an end in a namespace stays a veth there, whose other end joins the tunnel device
+on a small bridge in the host's namespace. The helper links are named after the VNI, so the
+same file gives the same names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ..errors import Collector, Issue, TopologyError
+from ..kinds import lookup
+from ..kinds.base import Common, InterfaceBase
+from ..kinds.veth import Paired
+from ..topology import Topology
+from .rules import crosses, host_of, hosts_by_name, netns_host, overhead, span_limit, spans
+from .spec import Host, underlay_address
+
+#: UDP port of the tunnels vnet plans (IANA's for each)
+PORTS = {"vxlan": 4789, "geneve": 6081}
+#: the MTU an end gets when the file does not say one
+DEFAULT_MTU = 1500
+_VNI_SPACE = 2**24 - 1  # 1..16777215: 0 is left out (some switches treat it as "none")
+_COMMON_FIELDS = tuple(Common.model_fields)
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class TunnelEnd:
+    """One side of a tunnel: the veth end it stands for, on its host."""
+
+    host: str
+    netns: str | None
+    name: str
+    underlay: str  # this host's underlay address
+
+
+@dataclass(frozen=True)
+class Tunnel:
+    """A veth across hosts, as vnet plans it."""
+
+    via: str  # vxlan | geneve
+    vni: int
+    ends: tuple[TunnelEnd, TunnelEnd]
+    mtu: int | None  # the MTU both ends get (None: the kernel's default, 1500)
+    lowered: bool  # whether vnet lowered the MTU (the file said none)
+    overhead: int
+    underlay_mtu: int
+    path: str  # the veth's entry in the file
+
+    def describe(self) -> str:
+        """One line for the plan: which ends, which tunnel, which MTU and why."""
+        a, b = self.ends
+        where = " <-> ".join(f"{e.host}:{e.netns + '/' if e.netns else ''}{e.name}"
+                             for e in (a, b))
+        text = (f"{where}: {self.via.upper()} VNI {self.vni}, UDP {PORTS[self.via]}, "
+                f"{a.underlay} <-> {b.underlay}")
+        if self.lowered:
+            text += (f"; MTU of both ends lowered to {self.mtu} (underlay MTU "
+                     f"{self.underlay_mtu} - {self.overhead} bytes of encapsulation)")
+        elif self.mtu is not None:
+            text += f"; MTU {self.mtu}"
+        return text
+
+
+@dataclass(frozen=True)
+class Span:
+    """A bridge across hosts: a VXLAN port on each, flooding to the others (head-end
+    replication by FDB entries)."""
+
+    bridge: str
+    vni: int
+    underlays: dict[str, str]  # host -> its underlay address
+    mtu: int | None  # the MTU its ports get (None: left as they are)
+    limit: int
+
+    @property
+    def port(self) -> str:
+        """The VXLAN port's name on every host."""
+        return f"vns{self.vni:06x}"
+
+    def describe(self) -> str:
+        """One line for the plan."""
+        text = (f"bridge {self.bridge} spans {', '.join(self.underlays)}: VXLAN VNI {self.vni}, "
+                f"UDP {PORTS['vxlan']}, port {self.port} on each, flooding to the others")
+        if self.mtu is not None:
+            text += (f"; MTU of its ports lowered to {self.mtu} (what the VXLAN port "
+                     "carries)")
+        return text
+
+
+@dataclass
+class Split:
+    """A file that spans hosts, split: one single-host topology per host, and the tunnels."""
+
+    hosts: dict[str, Topology]
+    tunnels: list[Tunnel] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
+
+    def notes(self) -> list[str]:
+        """What vnet planned between the hosts, one line per tunnel or spanning bridge."""
+        return [t.describe() for t in self.tunnels] + [s.describe() for s in self.spans]
+
+
+# ---- VNIs ---------------------------------------------------------------------------------
+
+def _link_key(topo: Topology, iface: Paired) -> str:
+    assert iface.peer is not None
+    ends = sorted(f"{host_of(topo, e)}/{e.netns or ''}/{e.name}" for e in (iface, iface.peer))
+    return f"{topo.name}|{ends[0]}|{ends[1]}"
+
+
+def allocate_vnis(keys: list[str], taken: set[int] = frozenset()) -> dict[str, int]:  # type: ignore[assignment]
+    """A VNI per link key: derived from the key (so the same file gives the same VNIs, and a
+    link keeps its VNI when others come and go), a collision resolved by taking the next free
+    number, the keys in sorted order (so the resolution is the same on every run)."""
+    used = set(taken)
+    out: dict[str, int] = {}
+    for key in sorted(set(keys)):
+        digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+        vni = 1 + digest % _VNI_SPACE
+        while vni in used:
+            vni = 1 + vni % _VNI_SPACE
+        used.add(vni)
+        out[key] = vni
+    return out
+
+
+# ---- the split ----------------------------------------------------------------------------
+
+def split_topology(topo: Topology, underlays: Mapping[str, str] | None = None) -> Split:
+    """One single-host topology per host of `topo` (validated; `check_hosts` passed), with
+    the veths across hosts turned into tunnels. `underlays`: the address of each host whose
+    `underlay:` names an interface, as read on that host. A file without `hosts:` gives one
+    topology under the name "localhost", `topo` itself."""
+    if not topo.hosts:
+        return Split({"localhost": topo})
+    hosts = hosts_by_name(topo)
+    resolved = dict(underlays or {})
+    issues = Collector()
+    for i, host in enumerate(topo.hosts):
+        address = underlay_address(host.underlay) or resolved.get(host.name)
+        if address is None:
+            issues.add(f"the underlay of host {host.name!r} is the interface {host.underlay!r}, "
+                       "whose address is known only on that host", f"hosts[{i}].underlay",
+                       topo.where(f"hosts[{i}].underlay"),
+                       "write the host's underlay address instead, or run across hosts with "
+                       "--inventory, which reads it there")
+        else:
+            resolved[host.name] = str(ipaddress.ip_address(address))
+    issues.raise_if_any()
+
+    crossing = [i for i in topo.interfaces if isinstance(i, Paired) and crosses(topo, i)]
+    taken = {int(i.id) for i in topo.interfaces  # type: ignore[attr-defined]
+             if i.kind_name in PORTS and getattr(i, "id", None) is not None}
+    spanning = [i for i in topo.interfaces if spans(i)]
+    vnis = allocate_vnis([_link_key(topo, i) for i in crossing] +
+                         [f"{topo.name}|bridge|{b.name}" for b in spanning], taken)
+    span_of: dict[str, Span] = {}
+    for bridge in spanning:
+        members = [hosts[h] for h in spans(bridge)]
+        limit = span_limit(members)
+        span_of[bridge.name] = Span(
+            bridge.name, vnis[f"{topo.name}|bridge|{bridge.name}"],
+            {h.name: resolved[h.name] for h in members},
+            limit if DEFAULT_MTU > limit else None, limit)
+
+    per_host: dict[str, Topology] = {
+        h.name: Topology(name=topo.name, source=topo.source, positions=topo.positions)
+        for h in topo.hosts}
+    for ns in topo.namespaces:
+        on = netns_host(topo, ns)
+        assert on is not None
+        per_host[on].namespaces.append(ns)
+    tunnels: list[Tunnel] = []
+    for iface in topo.interfaces:
+        if iface.name in span_of and spans(iface):
+            span = span_of[iface.name]
+            # each host's copy is an ordinary bridge there
+            here = iface.model_copy(update={"span": None})
+            for on in span.underlays:
+                per_host[on].interfaces += [here, _span_port(iface, span, on)]
+            continue
+        if iface in crossing:
+            assert isinstance(iface, Paired)
+            tunnel = _plan_tunnel(topo, iface, hosts, resolved, vnis[_link_key(topo, iface)])
+            tunnels.append(tunnel)
+            for end, side in zip((iface, iface.peer), tunnel.ends, strict=True):
+                assert end is not None
+                per_host[side.host].interfaces.extend(_tunnel_links(iface, end, side, tunnel))
+            continue
+        on = host_of(topo, iface)
+        assert on is not None
+        per_host[on].interfaces.append(_local(iface, span_of))
+    for ext in topo.externals:
+        on = host_of(topo, ext)
+        assert on is not None
+        per_host[on].externals.append(_unhosted(ext))
+    for route in topo.routes:
+        on = host_of(topo, route)
+        assert on is not None
+        per_host[on].routes.append(_unhosted(route))
+    for check in topo.checks:
+        on = netns_host(topo, check.from_.split("/")[0])
+        assert on is not None
+        per_host[on].checks.append(check)
+
+    from ..validate import validate_topology
+    for part in per_host.values():
+        validate_topology(part, issues)
+    issues.raise_if_any()
+    return Split(per_host, tunnels, list(span_of.values()))
+
+
+def _span_port(bridge: InterfaceBase, span: Span, host: str) -> InterfaceBase:
+    """The VXLAN port of a bridge across hosts on `host`: floods to every other host."""
+    data: dict[str, Any] = {
+        "kind": "vxlan", "name": span.port, "id": span.vni, "local": span.underlays[host],
+        "dstport": PORTS["vxlan"], "master": bridge.name,
+        "fdb": [{"mac": "00:00:00:00:00:00", "dst": dst}
+                for other, dst in span.underlays.items() if other != host]}
+    if span.mtu is not None:
+        data["mtu"] = span.mtu
+    return _made(bridge.path, data)
+
+
+def _unhosted(obj: _T) -> _T:
+    """`obj` as its host's own file has it: without `host:` (that file lists no hosts)."""
+    if getattr(obj, "host", None) is None:
+        return obj
+    return obj.model_copy(update={"host": None})  # type: ignore[attr-defined]
+
+
+def _local(iface: InterfaceBase, span_of: Mapping[str, Span]) -> InterfaceBase:
+    """`iface` as its host's own file has it: without `host:`, and with the MTU the VXLAN
+    port of a bridge across hosts carries on its ends that are ports of that bridge (and,
+    for a pair, on the other end too: the frames start there) when the file says none."""
+    peer = getattr(iface, "peer", None)
+    ends = [iface] + ([peer] if peer is not None else [])
+    span = next((span_of[e.master] for e in ends
+                 if e.netns is None and e.master in span_of), None)
+    mtu = span.mtu if span is not None else None
+    update: dict[str, Any] = {}
+    if iface.host is not None:
+        update["host"] = None
+    if mtu is not None and iface.mtu is None:
+        update["mtu"] = mtu
+    if peer is not None and (peer.host is not None or (mtu is not None and peer.mtu is None)):
+        update["peer"] = peer.model_copy(update={
+            "host": None, **({"mtu": mtu} if mtu is not None and peer.mtu is None else {})})
+    return iface.model_copy(update=update) if update else iface
+
+
+def _plan_tunnel(topo: Topology, iface: Paired, hosts: Mapping[str, Host],
+                 resolved: Mapping[str, str], vni: int) -> Tunnel:
+    assert iface.peer is not None
+    names = (host_of(topo, iface), host_of(topo, iface.peer))
+    a, b = hosts[names[0] or ""], hosts[names[1] or ""]
+    extra = overhead(a, b)
+    underlay_mtu = min(a.mtu, b.mtu)
+    limit = underlay_mtu - extra
+    declared = [m for m in (iface.mtu, iface.peer.mtu) if m is not None]
+    mtu: int | None = min(declared) if declared else None
+    lowered = False
+    if mtu is None and DEFAULT_MTU > limit:
+        mtu, lowered = limit, True
+    ends = tuple(TunnelEnd(h.name, e.netns, e.name, resolved[h.name])
+                 for h, e in ((a, iface), (b, iface.peer)))
+    return Tunnel(getattr(iface, "via", None) or "vxlan", vni,
+                  (ends[0], ends[1]), mtu, lowered, extra, underlay_mtu, iface.path)
+
+
+def _tunnel_links(iface: Paired, end: Common, side: TunnelEnd,
+                  tunnel: Tunnel) -> list[InterfaceBase]:
+    """The links one host makes for its side of a tunnel."""
+    other = tunnel.ends[1] if side is tunnel.ends[0] else tunnel.ends[0]
+    path = iface.path if end is iface else f"{iface.path}.peer"
+    mine = {f: getattr(end, f) for f in _COMMON_FIELDS
+            if f in end.model_fields_set and f != "host"}
+    if tunnel.mtu is not None:
+        mine["mtu"] = tunnel.mtu
+    device: dict[str, Any] = {"kind": tunnel.via, "id": tunnel.vni, "remote": other.underlay,
+                              "dstport": PORTS[tunnel.via]}
+    if tunnel.via == "vxlan":
+        device["local"] = side.underlay
+    if end.netns is None:
+        # in the host's own namespace: the end is the tunnel device itself
+        return [_made(path, {**mine, **device})]
+    tag = f"{tunnel.vni:06x}"
+    bridge, tunnel_dev, host_side = f"vnb{tag}", f"vnt{tag}", f"vnp{tag}"
+    mtu = {"mtu": tunnel.mtu} if tunnel.mtu is not None else {}
+    return [
+        _made(path, {**mine, "kind": "veth",
+                     "peer": {"name": host_side, "master": bridge, **mtu}}),
+        _made(path, {"kind": "bridge", "name": bridge, **mtu}),
+        _made(path, {**device, "name": tunnel_dev, "master": bridge, **mtu}),
+    ]
+
+
+def _made(path: str, data: dict[str, Any]) -> InterfaceBase:
+    """An interface vnet adds to a host's topology, validated by its kind, pointing at the
+    file entry it comes from (for errors)."""
+    iface = lookup(data["kind"]).model_validate(data)
+    private = iface.__pydantic_private__
+    assert private is not None
+    private["_path"] = path
+    return iface
+
+
+def refuse_spanning(topo: Topology, doing: str = "apply") -> None:
+    """TopologyError when `topo` spans several hosts: one host cannot `doing` it alone."""
+    if len(topo.hosts) > 1:
+        hint = ("run it across its hosts with --inventory INVENTORY" if doing != "check" else
+                "checks across hosts are not run yet: check each host's part in a file of "
+                "its own")
+        raise TopologyError([Issue(
+            f"topology {topo.name!r} spans {len(topo.hosts)} hosts "
+            f"({', '.join(h.name for h in topo.hosts)}); one host cannot {doing} it alone",
+            "hosts", topo.where("hosts"), hint)])

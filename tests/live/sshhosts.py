@@ -1,0 +1,215 @@
+"""Hosts on one machine for the many-hosts tests, reached by Ansible over SSH as real ones are.
+
+Each host is a network and mount namespace (its own tmpfs /run, so its own /run/netns and
+vnet state and lock; its own /sys) holding one `eth0` on an underlay bridge `ul0` in the
+test's namespace, and its own sshd (Debian's openssh-server) listening on eth0's address and
+accepting a key made for the test. Everything lives inside the test's own namespaces
+(tests/live/conftest.py); the processes started here (a holder per host, which owns the
+namespaces, and its sshd) are ended by their pid.
+
+Ansible reaches the hosts with its ssh connection (no `local` shortcut), root by key, with
+`ansible_python_interpreter` set to this venv's python so that vnet is importable there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+SSHD = "/usr/sbin/sshd"
+SFTP = "/usr/lib/openssh/sftp-server"
+UNDERLAY_NET = "10.99.0"
+#: where the repository's Ansible collection lives (ansible_collections/vnet/net)
+COLLECTIONS = Path(__file__).resolve().parents[2] / "ansible"
+
+
+@dataclass
+class Host:
+    """One host: its inventory name, its underlay address, its processes."""
+
+    name: str
+    address: str
+    holder: subprocess.Popen[bytes]
+    sshd: subprocess.Popen[bytes] | None = None
+
+    def run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """A command inside this host's namespaces (for the test's own look; the code under
+        test goes through Ansible)."""
+        return subprocess.run(["nsenter", "-t", str(self.holder.pid), "-n", "-m", *argv],
+                              check=check, capture_output=True, text=True)
+
+
+@dataclass
+class Hosts:
+    """The hosts of one test, and what Ansible needs to reach them."""
+
+    root: Path
+    hosts: list[Host] = field(default_factory=list)
+
+    @property
+    def key(self) -> Path:
+        return self.root / "id_ed25519"
+
+    @property
+    def inventory(self) -> Path:
+        return self.root / "inventory.yml"
+
+    def by_name(self, name: str) -> Host:
+        return next(h for h in self.hosts if h.name == name)
+
+    def write_inventory(self) -> None:
+        """An ordinary Ansible inventory of these hosts."""
+        inventory = {"all": {
+            "hosts": {h.name: {"ansible_host": h.address,
+                               "ansible_remote_tmp": str(self.root / f"remote-{h.name}")}
+                      for h in self.hosts},
+            "vars": {
+                "ansible_connection": "ssh",
+                "ansible_user": "root",
+                "ansible_ssh_private_key_file": str(self.key),
+                "ansible_ssh_common_args": "-o StrictHostKeyChecking=no "
+                                           "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+                "ansible_python_interpreter": sys.executable,
+            }}}
+        self.inventory.write_text(yaml.safe_dump(inventory))
+
+    def ansible_env(self) -> dict[str, str]:
+        """The environment ansible-runner runs with: the venv's ansible, the repository's
+        collection, control sockets and temporary files in the test's directory."""
+        return {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.root / "cp"),
+            "ANSIBLE_LOCAL_TEMP": str(self.root / "local-tmp"),
+            "ANSIBLE_HOST_KEY_CHECKING": "False",
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORKS": "5",
+        }
+
+    def playbook(self, name: str, plays: list[dict[str, Any]], *, check: bool = False,
+                 diff: bool = False) -> Any:
+        """Run `plays` with ansible-runner; returns the Runner (status, events)."""
+        import ansible_runner
+        path = self.root / f"{name}.yml"
+        path.write_text(yaml.safe_dump(plays, sort_keys=False))
+        private = self.root / f"runner-{name}"
+        private.mkdir(exist_ok=True)
+        cmdline = " ".join(x for x in ("--check" if check else "",
+                                       "--diff" if diff else "") if x)
+        return ansible_runner.run(
+            private_data_dir=str(private), playbook=str(path),
+            inventory=str(self.inventory), envvars=self.ansible_env(), quiet=True,
+            cmdline=cmdline or None, timeout=300)
+
+
+def task_results(runner: Any, task: str) -> dict[str, dict[str, Any]]:
+    """host -> the result of the task named `task` (ok, changed or failed)."""
+    out: dict[str, dict[str, Any]] = {}
+    for event in runner.events:
+        data = event.get("event_data", {})
+        if data.get("task") == task and event.get("event") in (
+                "runner_on_ok", "runner_on_failed", "runner_on_unreachable"):
+            out[data["host"]] = {**data.get("res", {}), "_event": event["event"]}
+    return out
+
+
+def _wait_port(address: str, port: int, proc: subprocess.Popen[bytes], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise RuntimeError(f"sshd on {address} exited ({proc.returncode}): {err}")
+        try:
+            with socket.create_connection((address, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"sshd on {address}:{port} did not answer within {seconds} s")
+
+
+def _sh(*argv: str) -> None:
+    subprocess.run(argv, check=True, capture_output=True)
+
+
+def _start_host(hosts: Hosts, index: int) -> Host:
+    name, address = f"h{index}", f"{UNDERLAY_NET}.{10 + index}"
+    holder = subprocess.Popen(
+        ["unshare", "-n", "-m", "--propagation", "private", "sh", "-c",
+         "mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -p /run/sshd /run/netns /run/vnet "
+         "&& mount -t sysfs sysfs /sys && ip link set lo up && echo ready "
+         "&& exec sleep infinity"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    host = Host(name, address, holder)
+    hosts.hosts.append(host)
+    assert holder.stdout is not None
+    if holder.stdout.readline() != b"ready\n":
+        raise RuntimeError(f"host {name}'s namespaces: {holder.stderr.read().decode()}")  # type: ignore[union-attr]
+    _sh("ip", "link", "add", f"{name}u", "type", "veth", "peer", "name", "eth0", "netns",
+        str(holder.pid))
+    _sh("ip", "link", "set", f"{name}u", "master", "ul0", "up")
+    host.run("ip", "addr", "add", f"{address}/24", "dev", "eth0")
+    host.run("ip", "link", "set", "eth0", "up")
+    config = hosts.root / f"sshd-{name}.conf"
+    config.write_text("\n".join([
+        f"ListenAddress {address}", "Port 22", f"HostKey {hosts.root / 'host_key'}",
+        "PidFile /run/sshd.pid", f"AuthorizedKeysFile {hosts.root / 'authorized_keys'}",
+        "PermitRootLogin prohibit-password", "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no", "PrintMotd no",
+        f"Subsystem sftp {SFTP}", "MaxStartups 50", "MaxSessions 50", ""]))
+    host.sshd = subprocess.Popen(
+        ["nsenter", "-t", str(holder.pid), "-n", "-m", SSHD, "-D", "-e", "-f", str(config)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_port(address, 22, host.sshd, 15)
+    return host
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+@contextmanager
+def ssh_hosts(root: Path, count: int) -> Iterator[Hosts]:
+    """`count` hosts on an underlay bridge, each with its sshd; ended (by pid) on exit."""
+    if not os.path.exists(SSHD) or not shutil.which("ssh"):
+        pytest.fail("openssh-server and openssh-client are needed (scripts/test-all.sh "
+                    "installs them)")
+    from .helpers import require_kind
+    for kind in ("bridge", "veth"):  # the underlay (the kernel tier loads their modules)
+        require_kind(kind)
+    hosts = Hosts(root)
+    (root / "cp").mkdir()
+    (root / "local-tmp").mkdir()
+    _sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(hosts.key))
+    _sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / "host_key"))
+    shutil.copy(f"{hosts.key}.pub", root / "authorized_keys")
+    _sh("ip", "link", "add", "ul0", "type", "bridge")
+    _sh("ip", "addr", "add", f"{UNDERLAY_NET}.254/24", "dev", "ul0")
+    _sh("ip", "link", "set", "ul0", "up")
+    try:
+        for index in range(1, count + 1):
+            _start_host(hosts, index)
+        hosts.write_inventory()
+        yield hosts
+    finally:
+        for host in hosts.hosts:
+            _stop(host.sshd)
+            _stop(host.holder)

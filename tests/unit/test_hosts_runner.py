@@ -1,0 +1,144 @@
+"""The parts of running a file across hosts that need no Ansible: each host's file data, the
+module's answers read from ansible-runner's events, the report."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from vnet.errors import VnetError
+from vnet.hosts.runner import AcrossResult, HostResult, _results, part_data
+from vnet.hosts.split import split_topology
+from vnet.loader import load_data, load_text
+
+ACROSS = """\
+name: two
+hosts:
+  - {name: a, underlay: 198.51.100.11}
+  - {name: b, underlay: 198.51.100.12}
+namespaces:
+  - {name: n1, host: a}
+  - {name: n2, host: b}
+interfaces:
+  - name: v1
+    kind: veth
+    netns: n1
+    addresses: [192.0.2.1/24]
+    peer: {name: v2, netns: n2, addresses: [192.0.2.2/24]}
+  - {name: g1, kind: veth, host: a, via: geneve, peer: {name: g2, host: b}}
+routes:
+  - {netns: n1, to: 203.0.113.0/24, via: 192.0.2.2}
+"""
+
+
+def test_each_hosts_part_is_a_file_vnet_loads_as_is() -> None:
+    split = split_topology(load_text(ACROSS, "t.yaml"))
+    for host, part in split.hosts.items():
+        data = part_data(part)
+        assert "hosts" not in data and "checks" not in data
+        assert all("host" not in i and "via" not in i for i in data["interfaces"])
+        again = load_data(data)  # what the module on the host does with it
+        assert sorted((e.kind, e.name, e.netns, e.mtu) for e in again.endpoints()) == sorted(
+            (e.kind, e.name, e.netns, e.mtu) for e in part.endpoints()), host
+        assert [r.to for r in again.routes] == [r.to for r in part.routes]
+
+
+def test_macsec_keys_do_not_travel_to_hosts_yet() -> None:
+    macsec = """\
+  - name: m0
+    kind: macsec
+    netns: n1
+    link: v1
+    tx_sa: [{an: 0, pn: 1, key_id: "01", key: "00112233445566778899aabbccddeeff"}]
+"""
+    split = split_topology(load_text(ACROSS.replace("routes:\n", macsec + "routes:\n"),
+                                     "t.yaml"))
+    with pytest.raises(VnetError, match="cannot carry MACsec keys yet"):
+        part_data(split.hosts["a"])
+
+
+def _event(kind: str, host: str, res: dict[str, object], task: str = "vnet") -> dict[str, object]:
+    return {"event": kind, "event_data": {"task": task, "host": host, "res": res}}
+
+
+def test_the_answers_of_the_hosts_and_the_report() -> None:
+    runner = SimpleNamespace(events=[
+        _event("runner_on_ok", "a", {"changed": True, "plan_text": "Plan for t: 1 to create\n",
+                                     "plan": {"actions": [{"verb": "create"}]},
+                                     "existed": False}),
+        _event("runner_on_failed", "b", {"msg": "apply failed at create link x: File exists"}),
+        _event("runner_on_unreachable", "c", {"msg": "ssh: connect refused"}),
+        _event("runner_on_ok", "a", {"changed": False}, task="something else"),
+    ])
+    found = _results(runner)
+    assert found["a"] == HostResult("a", True, False, "", "Plan for t: 1 to create\n",
+                                    {"actions": [{"verb": "create"}]}, fresh=True)
+    assert (found["b"].failed, found["b"].msg) == (True, "apply failed at create link x: "
+                                                         "File exists")
+    assert found["c"].msg == "unreachable: ssh: connect refused"
+    result = AcrossResult("t", ["a <-> b: VXLAN VNI 7"], planned=dict(found),
+                          applied=dict(found), kept=["d"])
+    assert [r.host for r in result.failed] == ["b", "c"]
+    text = result.text()
+    assert text.splitlines()[:3] == ["Topology t across 3 hosts.",
+                                     "tunnel a <-> b: VXLAN VNI 7", "== a =="]
+    assert "FAILED on b: apply failed at create link x: File exists" in text
+    assert "not rolled back on d: it held an earlier version of t" in text
+    assert not found["b"].fresh  # no word of the host: not taken as fresh
+
+
+class _Hosts:
+    """Stands in for Ansible: answers each run from a script, and notes the runs."""
+
+    def __init__(self, answers: dict[tuple[str, bool], dict[str, HostResult]]) -> None:
+        self.answers = answers
+        self.runs: list[tuple[list[str], str, bool]] = []
+        self.split = SimpleNamespace(hosts={"a": None, "b": None, "c": None}, notes=lambda: [])
+
+    def run(self, hosts: list[str], state: str, check: bool) -> dict[str, HostResult]:
+        self.runs.append((hosts, state, check))
+        return {h: self.answers[(state, check)][h] for h in hosts}
+
+
+def test_apply_is_two_phase_and_rolls_back_only_the_hosts_it_made_new(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from vnet.hosts import runner
+    ok = {h: HostResult(h, changed=True, fresh=h != "c") for h in "abc"}
+    fake = _Hosts({("present", True): ok,
+                   ("present", False): {**ok, "b": HostResult("b", failed=True, msg="refused")},
+                   ("absent", False): {"a": HostResult("a", changed=True)}})
+    monkeypatch.setattr(runner, "_across", lambda topo, inventory: fake)
+    result = runner.apply_across(SimpleNamespace(name="t"), None)  # type: ignore[arg-type]
+    assert fake.runs == [(["a", "b", "c"], "present", True), (["a", "b", "c"], "present", False),
+                         (["a"], "absent", False)]
+    assert list(result.rolled_back) == ["a"] and result.kept == ["c"]
+
+    # a host that does not plan clean: nothing is applied anywhere
+    fake = _Hosts({("present", True): {**ok, "c": HostResult("c", failed=True, msg="no")}})
+    monkeypatch.setattr(runner, "_across", lambda topo, inventory: fake)
+    result = runner.apply_across(SimpleNamespace(name="t"), None)  # type: ignore[arg-type]
+    assert fake.runs == [(["a", "b", "c"], "present", True)]
+    assert not result.applied and [r.host for r in result.failed] == ["c"]
+
+
+def test_each_check_goes_to_the_host_it_starts_from() -> None:
+    from vnet.hosts.runner import probes_by_host
+    topo = load_text(ACROSS + "checks:\n  - {from: n1, ping: 192.0.2.2}\n"
+                              "  - {from: n2, ping: 192.0.2.1, name: back}\n", "t.yaml")
+    by_host = probes_by_host(topo)
+    assert {h: [(p["src_ns"], p["dst_addr"]) for p in ps] for h, ps in by_host.items()} == {
+        "a": [("n1", "192.0.2.2")], "b": [("n2", "192.0.2.1")]}
+    tcp = load_text(ACROSS + "checks:\n  - {from: n1, tcp: '192.0.2.2:80'}\n", "t.yaml")
+    with pytest.raises(VnetError, match="starts on host a but needs namespace n2 on host b"):
+        probes_by_host(tcp)
+
+
+def test_a_host_without_answer_is_reported_with_what_ansible_said() -> None:
+    import io
+
+    from vnet.hosts.runner import _ansible_said
+    runner = SimpleNamespace(stdout=io.StringIO("PLAY [h1]\n\nERROR! the connection failed\n"),
+                             status="failed")
+    assert _ansible_said(runner) == "PLAY [h1] | ERROR! the connection failed"
+    assert _ansible_said(SimpleNamespace(status="failed")) == "(no output; status failed)"
