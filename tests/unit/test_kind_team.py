@@ -165,3 +165,12 @@ def test_ip_commands() -> None:
     assert cmds[0][8] == "-c"
     assert json.loads(cmds[0][9]) == {"runner": {"name": "activebackup"},
                                       "link_watch": {"name": "ethtool"}}
+
+
+def test_teamd_ports_read_from_its_state_dump() -> None:
+    from vnet.door.teamd import teamd_ports
+    dump = json.dumps({"ports": {"eth0": {"link": {"up": True}}, "eth1": {}},
+                       "runner": {"name": "roundrobin"}})
+    assert teamd_ports(dump) == {"eth0", "eth1"}
+    assert teamd_ports(json.dumps({"runner": {}})) == set()  # no port yet
+    assert teamd_ports("not json") == set()

@@ -45,7 +45,7 @@ from .macsec import MacsecOps
 from .namespaces import LEAN_OPEN, NETNS_DIR, NamespaceOps
 from .protocol import Handler, Scope, check_table
 from .tc import TcOps, read_tc
-from .teamd import TeamdOps, read_teamd
+from .teamd import TeamdOps, read_teamd, vnet_runs_teamd
 
 RTPROT_VNET = 118  # the routing protocol number vnet gives its routes (iproute2: proto 118)
 RT_SCOPE_LINK = 253  # rtnetlink's scope of a destination on the link itself
@@ -637,6 +637,9 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
             self._ipr(netns).link("set", index=self._index(netns, ifname), **kw)
 
     def _op_link_master(self, netns: str | None, ifname: str, master: str | None) -> None:
+        if master and vnet_runs_teamd(netns, master):  # teamd adds its ports itself
+            self._team_port_add(netns, ifname, master)
+            return
         target = self._index(netns, master) if master else 0
         self._rt(netns).request(rtnl.setlink(self._index(netns, ifname), master=target))
 
