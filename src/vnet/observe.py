@@ -36,6 +36,8 @@ class LinkState:
     tx_packets: int = 0
     rx_bytes: int = 0
     tx_bytes: int = 0
+    #: the generic attributes of features/link_attrs.py, in the file's words
+    attrs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def owner(self) -> str | None:

@@ -25,6 +25,7 @@ from . import kinds, ownership
 from .actions import Action, Request, Verb
 from .errors import ConflictError, Issue
 from .features.bridge_vlans import plan_vlans
+from .features.link_attrs import create_only, declared_link_attrs, link_attrs_diff
 from .kinds.base import InterfaceBase
 from .model import External, Route
 from .observe import LinkState, NetnsState, Observed, RouteState
@@ -326,6 +327,18 @@ class _Planner:
         # compared as the kernel keeps them: a timer it rounds equals what it was rounded from
         diff = {k: (current.get(k), v) for k, v in iface.declared_options().items()
                 if not cls.keeps(k, v, current.get(k), hz)}
+        attr_diff = link_attrs_diff(declared_link_attrs(iface), live.attrs)
+        fixed = create_only(attr_diff)
+        if fixed and iface.created_by is not None:
+            self.conflict(f"{', '.join(fixed)} of {_at(*iface.key)} cannot change in place, and "
+                          "it is the second end of a pair, re-created only with the first",
+                          _at(*iface.key), "destroy the topology and apply it again")
+            return "conflict"
+        if fixed:
+            self._reasons[iface.key] = (f"{', '.join(fixed)} cannot change in place (fixed "
+                                        "when the kernel creates the link)")
+            self._replaced_diff[iface.key] = {k: attr_diff[k] for k in fixed}
+            return "replace"
         if any(cls.needs_replace(k) for k in diff):
             fields = ", ".join(k for k in diff if cls.needs_replace(k))
             self._reasons[iface.key] = f"{fields} cannot change in place"
@@ -349,6 +362,10 @@ class _Planner:
         if iface.mac is not None and iface.mac != (live.mac or "").lower():
             diff["mac"] = (live.mac, iface.mac)
             sets["mac"], undo["mac"] = iface.mac, live.mac
+        if attr_diff:
+            diff.update(attr_diff)
+            sets["attrs"] = {k: v for k, (_, v) in attr_diff.items()}
+            undo["attrs"] = {k: o for k, (o, _) in attr_diff.items() if o is not None}
         if sets:
             ns, name = iface.key
             self.phase["set_links"].append(Action(
@@ -389,10 +406,15 @@ class _Planner:
             req_args["mtu"] = iface.mtu
         if iface.mac is not None:
             req_args["mac"] = iface.mac
+        if attrs := declared_link_attrs(iface):
+            req_args["attrs"] = attrs
         peer = req_args.get("peer")
         if peer is not None:
             peer["marker"] = ownership.link_marker(self.T, peer["ifname"])
             peer["group"] = self.group
+            peer_end = self.desired.get((peer.get("netns"), peer["ifname"]))
+            if peer_end is not None and (peer_attrs := declared_link_attrs(peer_end)):
+                peer["attrs"] = peer_attrs
         reason = self._reasons.get(iface.key, "") if replacing else "declared, not present"
         reason = (reason or "declared, not present") + _rounding_note(iface, self.obs.hz)
         verb: Verb = "replace" if replacing else "create"

@@ -66,6 +66,13 @@ def _tun_info(tuntap: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+#: the generic attributes of a new link as Linux 6.1 gives them to a veth
+LINK_DEFAULTS: dict[str, Any] = {
+    "txqueuelen": 1000, "numtxqueues": 1, "numrxqueues": 1, "gso_max_size": 65536,
+    "gso_max_segs": 65535, "gro_max_size": 65536, "promisc": False, "allmulticast": False,
+    "multicast": True, "arp": True, "addrgenmode": "eui64"}
+
+
 class NotModelled(NotImplementedError):
     """The fake kernel does not model this operation: the test needs the live kernel."""
 
@@ -389,7 +396,8 @@ class FakeKernel:
                      mtu: int | None = None, mac: str | None = None,
                      tuntap: dict[str, Any] | None = None,
                      parent_attr: str = "link", group: int | None = None,
-                     teamd: dict[str, Any] | None = None) -> None:
+                     teamd: dict[str, Any] | None = None,
+                     attrs: dict[str, Any] | None = None) -> None:
         if teamd is not None:
             raise NotModelled("the fake kernel does not model teamd (a team's link.add)")
         # every check before any change: a refused request leaves the kernel as it was
@@ -414,6 +422,7 @@ class FakeKernel:
                          altnames=[],
                          operstate="DOWN")
         link.mac = (mac or _mac_for(link.index)).lower()
+        link.attrs = {**LINK_DEFAULTS, **(attrs or {})}
         if marker:
             link.altnames.append(marker)
         key = (netns, ifname)
@@ -439,6 +448,7 @@ class FakeKernel:
                              altnames=[peer["marker"]] if peer.get("marker") else [],
                              operstate="DOWN")
             twin.mac = (peer.get("mac") or _mac_for(twin.index)).lower()
+            twin.attrs = {**LINK_DEFAULTS, **(peer.get("attrs") or {})}
             # the kernel reports a veth end's peer as its IFLA_LINK
             twin.parent_index, link.parent_index = link.index, twin.index
             if pkey[0] != netns:
@@ -468,8 +478,13 @@ class FakeKernel:
 
     def _op_link_set(self, netns: str | None, ifname: str, mtu: int | None = None,
                      mac: str | None = None, kind: str | None = None,
-                     info_data: dict[str, Any] | None = None) -> None:
+                     info_data: dict[str, Any] | None = None,
+                     attrs: dict[str, Any] | None = None) -> None:
         link = self._link(netns, ifname)
+        if attrs and set(attrs) & {"numtxqueues", "numrxqueues"}:
+            raise _Refused(errno.EOPNOTSUPP, "queue counts are fixed at creation")
+        if attrs:
+            link.attrs.update(attrs)
         if mtu is not None and not 68 <= mtu <= 65535:
             raise _Refused(errno.EINVAL, f"MTU {mtu} out of range")
         if info_data and kind is not None and kind != link.kind:

@@ -41,6 +41,7 @@ from .decode import (
     lean_link,
 )
 from .fdb import FdbOps, read_fdb
+from .link_attrs import attr_bytes, read_link_attrs, setlink_attrs
 from .macsec import MacsecOps
 from .namespaces import LEAN_OPEN, NETNS_DIR, NamespaceOps
 from .protocol import Handler, Scope, check_table
@@ -226,6 +227,7 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                     link = decode_link(rtnl.full_link(raw.raw))
             else:
                 link = lean_link(raw)
+            link.attrs = read_link_attrs(raw.raw, raw.flags)
             by_index[link.index] = link
             if raw.master:
                 masters[link.index] = raw.master
@@ -493,10 +495,41 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                      mtu: int | None = None, mac: str | None = None,
                      tuntap: dict[str, Any] | None = None,
                      parent_attr: str = "link", teamd: dict[str, Any] | None = None,
-                     group: int | None = None) -> None:
+                     group: int | None = None, attrs: dict[str, Any] | None = None) -> None:
         fds: list[int] = []
+        attrs = dict(attrs or {})
+        # the queue counts go into the creating request (the kernel fixes them then); the
+        # other attributes are set once the link exists
+        queues = _pop_queues(attrs)
+        if peer is not None and peer.get("attrs"):
+            peer = {**peer, "attrs": dict(peer["attrs"])}
+            peer_queues = _pop_queues(peer["attrs"])
+        else:
+            peer_queues = {}
+        if (queues or peer_queues) and (teamd is not None or tuntap is not None or (
+                peer is not None and peer.get("nla") not in rtnl.PEER_NLAS)):
+            made_by = ("teamd" if teamd is not None else "the tun driver's ioctl"
+                       if tuntap is not None else "this kind's pair request")
+            names = sorted({*queues, *peer_queues})
+            raise KernelError(f"create link {ifname}", errno.EINVAL,
+                              f"{' and '.join(names)} cannot be set on a link made by "
+                              f"{made_by}: leave {' and '.join(names)} out of the file")
         try:
-            if teamd is not None:  # a team device is made by the teamd that drives it
+            if peer is not None and (queues or peer_queues):
+                peer_fd = None
+                if peer.get("netns") != netns:
+                    fds.append(self.netns_fd(peer.get("netns")))
+                    peer_fd = fds[-1]
+                peer_body = rtnl.veth_peer(peer["ifname"], peer.get("mtu") or None,
+                                           peer.get("mac") or None, peer_fd,
+                                           peer.get("group")) + attr_bytes(peer_queues)
+                msg, flags, body = rtnl.newlink(ifname, kind, mtu, mac, peer=peer_body,
+                                                group=group)
+                self._rt(netns).request((msg, flags, body + attr_bytes(queues)))
+            elif queues:
+                self._queues_link_add(netns, ifname, kind, info_data, parent, parent_netns,
+                                      parent_attr, mtu, mac, group, queues, fds)
+            elif teamd is not None:  # a team device is made by the teamd that drives it
                 self._teamd_start(netns, ifname, marker or "", teamd["config"])
             elif tuntap is None and parent is None and not info_data and (
                     peer is None or peer.get("nla") in rtnl.PEER_NLAS):
@@ -551,6 +584,12 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                 if (tuntap is not None or teamd is not None) and group is not None:
                     self._rt(netns).request(rtnl.setlink(self._index(netns, ifname),
                                                          group=group))
+                if attrs:
+                    self._rt(netns).request(setlink_attrs(self._index(netns, ifname), attrs))
+                if peer is not None and peer.get("attrs"):
+                    pns = peer.get("netns")
+                    self._rt(pns).request(setlink_attrs(self._index(pns, peer["ifname"]),
+                                                        peer["attrs"]))
             except BaseException:
                 # the action fails, so no rollback will know of this link: it goes now, or
                 # it would stay behind unmarked, a name vnet then refuses to take over
@@ -594,6 +633,47 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
             ifname, kind, mtu, mac, netns_fd=netns_fd, group=group, link=link,
             info_data=encode_info_data(info_layout(kind), data)))
 
+    def _queues_link_add(self, netns: str | None, ifname: str, kind: str,
+                         info_data: dict[str, Any], parent: str | None,
+                         parent_netns: str | None, parent_attr: str, mtu: int | None,
+                         mac: str | None, group: int | None, queues: dict[str, Any],
+                         fds: list[int]) -> None:
+        """Create a link with its queue counts (`ip link add ... numtxqueues N`): the lean
+        request, with the kind's data encoded here when the kind declares its layout, or
+        through pyroute2 otherwise."""
+        layout = info_layout(kind)
+        if info_data and not layout:
+            kw: dict[str, Any] = {"ifname": ifname, "kind": kind, **info_data,
+                                  **{"num_tx_queues" if k == "numtxqueues" else
+                                     "num_rx_queues": v for k, v in queues.items()}}
+            via = netns
+            if parent is not None:
+                via = parent_netns
+                kw[parent_attr] = self._index(parent_netns, parent)
+                if parent_netns != netns:
+                    fds.append(self.netns_fd(netns))
+                    kw["net_ns_fd"] = fds[-1]
+            for key, value in (("mtu", mtu), ("address", mac), ("group", group)):
+                if value is not None:
+                    kw[key] = value
+            self._ipr(via).link("add", **kw)
+            return
+        via, link, netns_fd = netns, None, None
+        data = dict(info_data)
+        if parent is not None:
+            via = parent_netns
+            if parent_attr == "link":
+                link = self._index(parent_netns, parent)
+            else:
+                data[parent_attr] = self._index(parent_netns, parent)
+            if parent_netns != netns:
+                fds.append(self.netns_fd(netns))
+                netns_fd = fds[-1]
+        msg, flags, body = rtnl.newlink(
+            ifname, kind, mtu, mac, netns_fd=netns_fd, group=group, link=link,
+            info_data=encode_info_data(layout, data) if data else None)
+        self._rt(via).request((msg, flags, body + attr_bytes(queues)))
+
     def _remove_new_link(self, netns: str | None, ifname: str, team_marker: str | None) -> None:
         """Best effort: delete a link just created by an action that then failed (a team by
         stopping its teamd, which deletes it); a veth's peer goes with it."""
@@ -619,7 +699,10 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
 
     def _op_link_set(self, netns: str | None, ifname: str, mtu: int | None = None,
                      mac: str | None = None, kind: str | None = None,
-                     info_data: dict[str, Any] | None = None) -> None:
+                     info_data: dict[str, Any] | None = None,
+                     attrs: dict[str, Any] | None = None) -> None:
+        if attrs:
+            self._rt(netns).request(setlink_attrs(self._index(netns, ifname), attrs))
         kw: dict[str, Any] = {}
         if mtu is not None:
             kw["mtu"] = mtu
@@ -713,3 +796,6 @@ def kernel() -> Iterator[Netlink]:
         nl.close()
 
 
+def _pop_queues(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Take the queue counts (set only by the creating request) out of `attrs`."""
+    return {k: attrs.pop(k) for k in ("numtxqueues", "numrxqueues") if k in attrs}

@@ -16,13 +16,13 @@ from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
 )
 
 from ..features.bridge_vlans import BridgeVlan
+from ..features.link_attr_fields import LinkAttrFields
 
 IFNAMSIZ = 15
 #: names of the throwaway links that probe the kernel for a kind (and of their parent)
@@ -250,7 +250,7 @@ class DrawEdge:
     inward: bool = False
 
 
-class Common(BaseModel):
+class Common(LinkAttrFields):
     """Fields every interface end has, whatever its kind (also a veth's peer end)."""
 
     model_config = ConfigDict(extra="forbid", frozen=False, defer_build=True)
