@@ -38,6 +38,8 @@ class LinkState:
     tx_bytes: int = 0
     #: the generic attributes of features/link_attrs.py, in the file's words
     attrs: dict[str, Any] = field(default_factory=dict)
+    #: what its master keeps about it as a port (features/port_options.py)
+    port_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def owner(self) -> str | None:

@@ -26,6 +26,7 @@ from .actions import Action, Request, Verb
 from .errors import ConflictError, Issue
 from .features.bridge_vlans import plan_vlans
 from .features.link_attrs import create_only, declared_link_attrs, link_attrs_diff
+from .features.port_options import declared_port_options
 from .kinds.base import InterfaceBase
 from .model import External, Route
 from .observe import LinkState, NetnsState, Observed, RouteState
@@ -126,7 +127,7 @@ class _Planner:
         self.conflicts: list[Issue] = []
         self.phase: dict[str, list[Action]] = {p: [] for p in (
             "del_routes", "del_addrs", "release", "del_links", "del_ns", "add_ns", "set_links",
-            "add_links", "masters", "addrs", "state", "extras", "routes")}
+            "add_links", "masters", "addrs", "state", "ports", "extras", "routes")}
         #: the creations, in order: (what is created, its action)
         self.creations: list[tuple[InterfaceBase, Action]] = []
         #: addresses of the links this plan creates, by link: each follows its link's creation
@@ -182,6 +183,7 @@ class _Planner:
         self.plan_masters()
         self.plan_addresses()
         self.plan_state()
+        self.plan_port_options()
         self.plan_extras()
         self.plan_routes()
         for key, iface in self.desired.items():
@@ -613,6 +615,39 @@ class _Planner:
             elif live.up != up:
                 self.phase["state"].append(self._state_action(key, live.up, up,
                                                               "state differs from the file"))
+
+    def plan_port_options(self) -> None:
+        """A port's `port_options`, set once it has joined its master; compared with what
+        the master keeps, unless the port, its master or their bond is new."""
+        for key, obj in self.declared():
+            want = declared_port_options(obj)
+            if not want or obj.master is None:
+                continue
+            mkey = (key[0], obj.master)
+            master = self.desired.get(mkey)
+            master_live = self.obs.link(*mkey)
+            master_kind = (master.kind_name if master is not None else
+                           master_live.kind if master_live is not None else None)
+            if master_kind is None:
+                continue  # validation reports a master that is nowhere
+            live = self.live(key)
+            joined = (live is not None and mkey not in self.fresh
+                      and live.master == obj.master)
+            have = live.port_options if live is not None and joined else {}
+            diff = {k: (have.get(k), v) for k, v in want.items() if have.get(k) != v}
+            if not diff:
+                continue
+            old = {k: o for k, (o, _) in diff.items() if o is not None}
+            undo = [Request("link.port_options", key[0], {
+                "ifname": key[1], "master_kind": master_kind, "options": old})] if old else []
+            self.phase["ports"].append(Action(
+                "change" if joined else "create",
+                f"port options of {_at(*key)} on {master_kind} {obj.master}",
+                "differ from the file" if joined else "declared",
+                [Request("link.port_options", key[0], {
+                    "ifname": key[1], "master_kind": master_kind,
+                    "options": {k: v for k, (_, v) in diff.items()}})],
+                undo, diff=diff))
 
     def _up_as_made(self, key: Key, obj: InterfaceBase | External, masters: set[Key]) -> bool:
         """Whether a link this plan creates comes up right after its creation and addresses,

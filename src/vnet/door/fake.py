@@ -114,6 +114,7 @@ class FakeKernel:
             "link.set": self._op_link_set,
             "link.setref": unmodelled("link.setref"),
             "link.master": self._op_link_master,
+            "link.port_options": self._op_link_port_options,
             "link.state": self._op_link_state,
             "addr.add": self._op_addr_add,
             "addr.del": self._op_addr_del,
@@ -522,7 +523,16 @@ class FakeKernel:
                 pvid = int(bridge.info_data.get("IFLA_BR_VLAN_DEFAULT_PVID", 1))
                 if pvid:
                     st.bridge_vlans[ifname] = {pvid: DEFAULT_VLAN_ENTRY}
+            link.port_options = {}  # a new master keeps its own defaults
         link.master = master
+
+    def _op_link_port_options(self, netns: str | None, ifname: str, master_kind: str,
+                              options: dict[str, Any]) -> None:
+        link = self._link(netns, ifname)
+        master = self.namespaces[netns].links.get(link.master or "")
+        if master is None or master.kind != master_kind:
+            raise _Refused(errno.EOPNOTSUPP, f"{ifname} is not a port of a {master_kind}")
+        link.port_options.update(options)
 
     def _op_link_state(self, netns: str | None, ifname: str, up: bool) -> None:
         link = self._link(netns, ifname)

@@ -44,6 +44,7 @@ from .fdb import FdbOps, read_fdb
 from .link_attrs import attr_bytes, read_link_attrs, setlink_attrs
 from .macsec import MacsecOps
 from .namespaces import LEAN_OPEN, NETNS_DIR, NamespaceOps
+from .port_options import read_port_options, set_port_options
 from .protocol import Handler, Scope, check_table
 from .tc import TcOps, read_tc
 from .teamd import TeamdOps, read_teamd, vnet_runs_teamd
@@ -231,6 +232,7 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
             by_index[link.index] = link
             if raw.master:
                 masters[link.index] = raw.master
+                link.port_options = read_port_options(raw.raw)
         for idx, master in masters.items():
             if master in by_index:
                 by_index[idx].master = by_index[master].name
@@ -303,6 +305,7 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                 "link.set": self._op_link_set,
                 "link.setref": self._op_link_setref,
                 "link.master": self._op_link_master,
+                "link.port_options": self._op_link_port_options,
                 "link.state": self._op_link_state,
                 "addr.add": self._op_addr_add,
                 "addr.del": self._op_addr_del,
@@ -726,6 +729,11 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
         target = self._index(netns, master) if master else 0
         self._rt(netns).request(rtnl.setlink(self._index(netns, ifname), master=target))
 
+    def _op_link_port_options(self, netns: str | None, ifname: str, master_kind: str,
+                              options: dict[str, Any]) -> None:
+        self._rt(netns).request(set_port_options(self._index(netns, ifname), master_kind,
+                                                 options))
+
     def _op_link_state(self, netns: str | None, ifname: str, up: bool) -> None:
         self._rt(netns).request(rtnl.setlink(self._index(netns, ifname), up=up))
 
@@ -766,7 +774,8 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
 #: by one and kept (a plan addresses each new link right after creating it: dropping the
 #: cache at each creation sent every later lookup to the kernel, or to a dump of every link)
 _KEEPS_LINK_CACHES = frozenset({"addr.add", "addr.del", "link.add", "link.state",
-                                "link.master", "link.set", "route.add", "route.del"})
+                                "link.master", "link.set", "link.port_options", "route.add",
+                                "route.del"})
 #: lookups by name answered one by one before a whole dump is cheaper
 _MISSES_BEFORE_DUMP = 8
 

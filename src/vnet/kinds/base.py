@@ -23,6 +23,7 @@ from pydantic import (
 
 from ..features.bridge_vlans import BridgeVlan
 from ..features.link_attr_fields import LinkAttrFields
+from ..features.port_option_fields import PortOptions
 
 IFNAMSIZ = 15
 #: names of the throwaway links that probe the kernel for a kind (and of their parent)
@@ -267,6 +268,10 @@ class Common(LinkAttrFields):
     state: State | None = Field("up", description="Administrative state; default up.")
     master: IfName | None = Field(
         None, description="Bridge (or other master) this interface is a port of.")
+    port_options: PortOptions | None = Field(
+        None, description="What the master (a bridge or a bond) is told about this port, as "
+                          "`ip link set DEV type bridge_slave|bond_slave ...` says it, e.g. "
+                          "{cost: 10, hairpin: true}; needs master.")
     vlans: list[BridgeVlan] | None = Field(
         None, description="Bridge VLAN filtering: the VLANs of this port (or, on a bridge, of "
                           "the bridge itself), the whole list — VLAN 1 the kernel adds is "
