@@ -27,6 +27,7 @@ from .errors import ConflictError, Issue
 from .features.bridge_vlans import plan_vlans
 from .features.link_attrs import create_only, declared_link_attrs, link_attrs_diff
 from .features.port_options import declared_port_options
+from .features.sysctls import declared_sysctls, sysctl_writes
 from .kinds.base import InterfaceBase
 from .model import External, Route
 from .observe import LinkState, NetnsState, Observed, RouteState
@@ -184,6 +185,7 @@ class _Planner:
         self.plan_addresses()
         self.plan_state()
         self.plan_port_options()
+        self.plan_sysctls()
         self.plan_extras()
         self.plan_routes()
         for key, iface in self.desired.items():
@@ -649,6 +651,37 @@ class _Planner:
                     "options": {k: v for k, (_, v) in diff.items()}})],
                 undo, diff=diff))
 
+    def plan_sysctls(self) -> None:
+        """The sysctls an interface declares: right after its creation for a new link (each
+        follows its link), else where the live value differs, in the links' change phase."""
+        for key, obj in self.desired.items():
+            declared = declared_sysctls(obj)
+            if not declared:
+                continue
+            live = self.live(key)
+            st = self.ns_state(key[0]) if live is not None else None
+            diff: dict[str, tuple[Any, Any]] = {}
+            writes, undo = [], []
+            for path, (option, text) in sysctl_writes(key[1], declared).items():
+                have = st.sysctl(path) if st is not None else None
+                if have == text:
+                    continue
+                diff[option] = (None if have is None else
+                                _sysctl_word(option, have), declared[option])
+                writes.append(Request("sysctl.set", key[0], {"path": path, "value": text}))
+                if have is not None:
+                    undo.append(Request("sysctl.set", key[0], {"path": path, "value": have}))
+            if not writes:
+                continue
+            action = Action("change" if live is not None else "create",
+                            f"sysctls of {_at(*key)}",
+                            "differ from the file" if live is not None else "declared",
+                            writes, undo, diff=diff)
+            if live is None:
+                self.follow.setdefault(key, []).append(action)
+            else:
+                self.phase["set_links"].append(action)
+
     def _up_as_made(self, key: Key, obj: InterfaceBase | External, masters: set[Key]) -> bool:
         """Whether a link this plan creates comes up right after its creation and addresses,
         rather than once every link is made and every port has joined its master.
@@ -748,4 +781,13 @@ def _route_args(route: Route) -> dict[str, Any]:
 def _observed_route_args(rs: RouteState) -> dict[str, Any]:
     return {"to": rs.to, "via": rs.via, "dev": rs.dev, "metric": rs.metric, "table": rs.table,
             "family": rs.family}
+
+
+def _sysctl_word(option: str, text: str) -> Any:
+    """A sysctl file's text in the file's words (`ipv6` says the opposite of disable_ipv6)."""
+    if option == "ipv6":
+        return text == "0"
+    if option == "forwarding":
+        return text == "1"
+    return int(text) if text.lstrip("-").isdigit() else text
 

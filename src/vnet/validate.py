@@ -110,7 +110,11 @@ def validate_topology(topo: Topology, issues: Collector,
                 graph[obj.key].add(target.key)
                 if not isinstance(target, External):
                     _check_port_options(obj, target, issues, where)
-        elif declared_port_options(obj):
+        if getattr(obj, "ipv6", None) is False and any(":" in a for a in obj.addresses):
+            issues.add(f"{obj.name} has IPv6 addresses but ipv6: false (the kernel removes "
+                       "them when IPv6 is disabled)", f"{obj.path}.ipv6", where(obj, "ipv6"),
+                       "remove the IPv6 addresses, or ipv6: false")
+        if obj.master is None and declared_port_options(obj):
             issues.add("port_options need a master: they are what a bridge or bond keeps "
                        "about one of its ports", f"{obj.path}.port_options",
                        where(obj, "port_options"), "add master: NAME, or remove port_options")

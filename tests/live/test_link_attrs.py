@@ -105,3 +105,46 @@ def test_link_attributes_are_read_back_compared_and_changed() -> None:
     finally:
         topo.destroy()
     assert sh("ip", "netns", "list").strip() == ""
+
+
+SYSCTL_YAML = """
+name: knobs
+namespaces: [r1]
+interfaces:
+  - name: a1
+    kind: veth
+    netns: r1
+    forwarding: true
+    rp_filter: 2
+    accept_ra: 0
+    addresses: [192.0.2.1/24]
+    peer: {name: a2, netns: r1, ipv6: false}
+"""
+
+
+def _conf(path: str) -> str:
+    return sh("cat", f"/proc/sys/{path}", netns="r1").strip()
+
+
+def test_interface_sysctls_are_written_compared_and_changed() -> None:
+    require_kind("veth")
+    topo = vnet.load_text(SYSCTL_YAML)
+    topo.apply()
+    try:
+        assert [_conf(p) for p in ("net/ipv4/conf/a1/forwarding",
+                                   "net/ipv6/conf/a1/forwarding", "net/ipv4/conf/a1/rp_filter",
+                                   "net/ipv6/conf/a1/accept_ra",
+                                   "net/ipv6/conf/a2/disable_ipv6")] == ["1", "1", "2", "0", "1"]
+        assert not [a for a in ip_json("addr", "show", "dev", "a2", netns="r1")[0]["addr_info"]
+                    if a["family"] == "inet6"]
+        assert not topo.plan().has_changes
+        changed = vnet.load_text(SYSCTL_YAML.replace("rp_filter: 2", "rp_filter: 1"))
+        plan = changed.plan()
+        assert [(a.verb, a.subject, a.diff) for a in plan.actions] == [
+            ("change", "sysctls of r1/a1", {"rp_filter": (2, 1)})], plan.actions
+        changed.apply()
+        assert _conf("net/ipv4/conf/a1/rp_filter") == "1"
+        assert not changed.plan().has_changes
+    finally:
+        topo.destroy()
+    assert sh("ip", "netns", "list").strip() == ""

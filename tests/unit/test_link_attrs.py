@@ -102,3 +102,26 @@ def test_every_attribute_has_a_field_and_a_description() -> None:
     from vnet.kinds.base import Common
     for name in LINK_ATTRS:
         assert Common.model_fields[name].description, name
+
+
+def test_sysctls_validated_planned_after_creation_and_compared() -> None:
+    with pytest.raises(TopologyError, match=r"interfaces\[0\].rp_filter.*less than or "
+                                            "equal to 2"):
+        vnet.load_text(_text(rp_filter=3))
+    with pytest.raises(TopologyError, match="has IPv6 addresses but ipv6: false"):
+        vnet.load_text(_text(ipv6="false", addresses="['2001:db8::1/64']"))
+    fake = FakeKernel()
+    text = _text(forwarding="true", ipv6="false", accept_ra=1)
+    plan = _plan(fake, text)
+    ops = [r.op for a in plan.actions for r in a.do]
+    assert ops.index("sysctl.set") > ops.index("link.add")
+    sysctl = next(a for a in plan.actions if a.do[0].op == "sysctl.set")
+    assert {r.args["path"]: r.args["value"] for r in sysctl.do} == {
+        "net/ipv4/conf/v1/forwarding": "1", "net/ipv6/conf/v1/forwarding": "1",
+        "net/ipv6/conf/v1/disable_ipv6": "1", "net/ipv6/conf/v1/accept_ra": "1"}
+    fake.send([r for a in plan.actions for r in a.do])
+    assert _plan(fake, text).actions == []
+    changed = _plan(fake, _text(forwarding="false", ipv6="false", accept_ra=1))
+    assert [(a.subject, a.diff) for a in changed.actions] == [
+        ("sysctls of h1/v1", {"forwarding": (True, False)})]
+    assert {r.args["value"] for r in changed.actions[0].undo} == {"1"}

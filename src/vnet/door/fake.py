@@ -73,6 +73,15 @@ LINK_DEFAULTS: dict[str, Any] = {
     "multicast": True, "arp": True, "addrgenmode": "eui64"}
 
 
+#: an interface's conf files as Linux 6.1 gives them to a new link
+SYSCTL_DEFAULTS = {"disable_ipv6": "0", "forwarding": "0", "rp_filter": "0", "accept_ra": "1"}
+
+
+def _sysctl_default(path: str) -> str | None:
+    """The text of a conf file no request has written (the kernel's default)."""
+    return SYSCTL_DEFAULTS.get(path.rsplit("/", 1)[-1])
+
+
 class NotModelled(NotImplementedError):
     """The fake kernel does not model this operation: the test needs the live kernel."""
 
@@ -115,6 +124,7 @@ class FakeKernel:
             "link.setref": unmodelled("link.setref"),
             "link.master": self._op_link_master,
             "link.port_options": self._op_link_port_options,
+            "sysctl.set": self._op_sysctl_set,
             "link.state": self._op_link_state,
             "addr.add": self._op_addr_add,
             "addr.del": self._op_addr_del,
@@ -314,7 +324,7 @@ class FakeKernel:
     def _new_netns(self, name: str | None, marker: str | None) -> None:
         if name in self.namespaces:
             raise _Refused(errno.EEXIST, f"namespace {name} exists")
-        st = NetnsState(name=name)
+        st = NetnsState(name=name, sysctl_reader=_sysctl_default)
         self.namespaces[name] = st
         lo = LinkState(index=self._take_index(), name="lo", kind=None, mtu=65536,
                        mac="00:00:00:00:00:00", up=marker is not None or name is None,
@@ -525,6 +535,13 @@ class FakeKernel:
                     st.bridge_vlans[ifname] = {pvid: DEFAULT_VLAN_ENTRY}
             link.port_options = {}  # a new master keeps its own defaults
         link.master = master
+
+    def _op_sysctl_set(self, netns: str | None, path: str, value: str) -> None:
+        st = self._ns(netns, f"write {path}")
+        parts = path.split("/")
+        if len(parts) == 5 and parts[2] == "conf" and parts[3] not in st.links:
+            raise _Refused(errno.ENOENT, f"/proc/sys/{path} does not exist")
+        st.sysctls[path] = value
 
     def _op_link_port_options(self, netns: str | None, ifname: str, master_kind: str,
                               options: dict[str, Any]) -> None:

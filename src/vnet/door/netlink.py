@@ -214,7 +214,8 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
         rt = self._rt(netns)
         ipr = _LazyIPRoute(self, netns)
         state = NetnsState(name=netns,
-                           ipv6_default=functools.partial(self._new_links_get_ipv6, netns))
+                           ipv6_default=functools.partial(self._new_links_get_ipv6, netns),
+                           sysctl_reader=functools.partial(self._read_sysctl, netns))
         by_index: dict[int, LinkState] = {}
         masters: dict[int, int] = {}
         raws = self._dumps[netns] = rtnl.dump_links(rt, counters)
@@ -306,6 +307,7 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                 "link.setref": self._op_link_setref,
                 "link.master": self._op_link_master,
                 "link.port_options": self._op_link_port_options,
+                "sysctl.set": self._op_sysctl_set,
                 "link.state": self._op_link_state,
                 "addr.add": self._op_addr_add,
                 "addr.del": self._op_addr_del,
@@ -728,6 +730,27 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
             return
         target = self._index(netns, master) if master else 0
         self._rt(netns).request(rtnl.setlink(self._index(netns, ifname), master=target))
+
+    def _read_sysctl(self, netns: str | None, path: str) -> str | None:
+        """The text of /proc/sys/PATH as namespace `netns` has it (None: no such file)."""
+        fd = self.netns_fd(netns)
+        try:
+            with rtnl.inside(fd), open(os.path.join("/proc/sys", path)) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return None
+        finally:
+            os.close(fd)
+
+    def _op_sysctl_set(self, netns: str | None, path: str, value: str) -> None:
+        """Write `value` to /proc/sys/PATH in namespace `netns` (the files of /proc/sys/net
+        are those of the namespace of the thread that opens them)."""
+        fd = self.netns_fd(netns)
+        try:
+            with rtnl.inside(fd), open(os.path.join("/proc/sys", path), "w") as f:
+                f.write(value)
+        finally:
+            os.close(fd)
 
     def _op_link_port_options(self, netns: str | None, ifname: str, master_kind: str,
                               options: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ from pydantic import (
 from ..features.bridge_vlans import BridgeVlan
 from ..features.link_attr_fields import LinkAttrFields
 from ..features.port_option_fields import PortOptions
+from ..features.sysctl_fields import SysctlFields
 
 IFNAMSIZ = 15
 #: names of the throwaway links that probe the kernel for a kind (and of their parent)
@@ -251,7 +252,7 @@ class DrawEdge:
     inward: bool = False
 
 
-class Common(LinkAttrFields):
+class Common(LinkAttrFields, SysctlFields):
     """Fields every interface end has, whatever its kind (also a veth's peer end)."""
 
     model_config = ConfigDict(extra="forbid", frozen=False, defer_build=True)
