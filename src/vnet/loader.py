@@ -23,7 +23,7 @@ from . import kinds
 from .checks import Check
 from .errors import Collector, Issue, Position, TopologyError
 from .kinds.base import Common
-from .model import External, Route, _TopologyFile
+from .model import NAMESPACE_TAGS, External, Route, _TopologyFile
 from .secrets import hidden
 from .topology import Topology
 
@@ -560,12 +560,22 @@ def _build(data: Any, pos: _Positions, issues: Collector,
     head = {k: data[k] for k in ("name", "namespaces") if k in data}
     name = "invalid"
     namespaces: list[str] = []
+    ns_options: dict[str, dict[str, Any]] = {}
     try:
         parsed = _TopologyFile.model_validate({**head, "name": head.get("name", "x")})
-        name, namespaces = parsed.name, parsed.namespaces
+        name = parsed.name
+        for ns in parsed.namespaces:
+            if isinstance(ns, str):
+                namespaces.append(ns)
+            else:
+                namespaces.append(ns.name)
+                options = ns.model_dump(exclude_none=True, exclude={"name"})
+                if options:
+                    ns_options[ns.name] = options
     except ValidationError as exc:
         _report(exc, issues, pos, "", _TopologyFile)
-    topo = Topology(name=name, namespaces=namespaces, source=pos.file)
+    topo = Topology(name=name, namespaces=namespaces, namespace_options=ns_options,
+                    source=pos.file)
 
     raw_ifaces = data.get("interfaces") or []
     if not isinstance(raw_ifaces, list):
@@ -739,6 +749,8 @@ def _report(exc: ValidationError, issues: Collector, pos: _Positions, base: str,
         loc = tuple(err["loc"])
         parts = [base] if base else []
         for part in loc:
+            if part in NAMESPACE_TAGS:
+                continue  # which form of a namespace entry: not a field of the file
             if isinstance(part, int):
                 parts[-1:] = [f"{parts[-1]}[{part}]"] if parts else [f"[{part}]"]
             else:

@@ -11,7 +11,16 @@ import ipaddress
 import json
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    model_validator,
+)
 
 from .checks import Check
 from .kinds import registry
@@ -86,6 +95,31 @@ class External(Common):
         return (self.netns, self.name)
 
 
+class NamespaceSpec(BaseModel):
+    """A namespace with settings: `- {name: router, forwarding: true}` (a bare name is one
+    without)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: NetnsName = Field(description="Namespace name (it becomes /run/netns/NAME).")
+    forwarding: bool | None = Field(
+        None, description="Route between its interfaces, IPv4 and IPv6 (net.ipv4.ip_forward "
+                          "and net.ipv6.conf.all.forwarding); omitted: the kernel's default, "
+                          "off.")
+
+
+#: the tags of a namespace entry's two forms, left out of error paths (loader._report)
+NAMESPACE_TAGS = ("netns-name", "netns-settings")
+
+#: a namespace entry: a bare name, or a mapping with settings; told apart by their shape, so
+#: an error speaks of the form written (a union would report both)
+NamespaceEntry = Annotated[
+    Annotated[NetnsName, Tag(NAMESPACE_TAGS[0])] | Annotated[NamespaceSpec,
+                                                             Tag(NAMESPACE_TAGS[1])],
+    Discriminator(lambda v: NAMESPACE_TAGS[1] if isinstance(v, dict | NamespaceSpec)
+                  else NAMESPACE_TAGS[0])]
+
+
 class _TopologyFile(BaseModel):
     """The whole file, for the JSON Schema (loading dispatches per kind for clearer errors)."""
 
@@ -93,8 +127,9 @@ class _TopologyFile(BaseModel):
 
     name: str = Field(pattern=TOPOLOGY_NAME_PATTERN,
                       description="Owner tag of every object the file creates.")
-    namespaces: list[NetnsName] = Field(default_factory=list,
-                                        description="Network namespaces vnet creates and owns.")
+    namespaces: list[NamespaceEntry] = Field(
+        default_factory=list, description="Network namespaces vnet creates and owns: a name, "
+                                          "or {name: NAME, forwarding: true}.")
     interfaces: list[Any] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
     checks: list[Check] = Field(default_factory=list,

@@ -27,7 +27,7 @@ from .errors import ConflictError, Issue
 from .features.bridge_vlans import plan_vlans
 from .features.link_attrs import create_only, declared_link_attrs, link_attrs_diff
 from .features.port_options import declared_port_options
-from .features.sysctls import declared_sysctls, sysctl_writes
+from .features.sysctls import NAMESPACE_FORWARDING, declared_sysctls, sysctl_writes
 from .kinds.base import InterfaceBase
 from .model import External, Route
 from .observe import LinkState, NetnsState, Observed, RouteState
@@ -224,6 +224,7 @@ class _Planner:
                 who = f"topology {other!r}" if other else "no vnet topology (created by hand?)"
                 self.conflict(f"namespace {ns} exists and belongs to {who}", f"netns {ns}",
                               "pick another namespace name, or destroy what owns it")
+        self._plan_namespace_forwarding()
         self.removed_ns = owned - set(self.topo.namespaces)
         for ns in sorted(self.removed_ns):
             self.phase["del_ns"].append(Action(
@@ -231,6 +232,29 @@ class _Planner:
                 [Request("netns.del", None, {"name": ns, "group": self.group})],
                 undo_gap=f"namespace {ns} and what was inside it cannot be restored",
                 takes_along=self._not_ours_inside(ns)))
+
+    def _plan_namespace_forwarding(self) -> None:
+        """A namespace's `forwarding` (IPv4 and IPv6), written once it exists: a router
+        namespace. Compared with what a live one has."""
+        for ns, options in self.topo.namespace_options.items():
+            if options.get("forwarding") is None:
+                continue
+            text = "1" if options["forwarding"] else "0"
+            st = self.ns_state(ns) if ns in self.obs.existing_netns else None
+            writes, undo, diff = [], [], {}
+            for path in NAMESPACE_FORWARDING:
+                have = st.sysctl(path) if st is not None else None
+                if have == text:
+                    continue
+                writes.append(Request("sysctl.set", ns, {"path": path, "value": text}))
+                if have is not None:
+                    undo.append(Request("sysctl.set", ns, {"path": path, "value": have}))
+                    diff["forwarding"] = (have == "1", options["forwarding"])
+            if writes:
+                self.phase["set_links"].append(Action(
+                    "change" if st is not None else "create", f"forwarding in namespace {ns}",
+                    "differs from the file" if st is not None else "declared", writes, undo,
+                    diff=diff))
 
     def _not_ours_inside(self, ns: str) -> list[str]:
         """What deleting namespace `ns` deletes that this topology did not make: its links

@@ -148,3 +148,37 @@ def test_interface_sysctls_are_written_compared_and_changed() -> None:
     finally:
         topo.destroy()
     assert sh("ip", "netns", "list").strip() == ""
+
+
+ROUTER_YAML = """
+name: router
+namespaces: [{name: r1, forwarding: true}, h1, h2]
+interfaces:
+  - {name: r1a, kind: veth, netns: r1, addresses: [192.0.2.1/24],
+     peer: {name: h1a, netns: h1, addresses: [192.0.2.2/24]}}
+  - {name: r1b, kind: veth, netns: r1, addresses: [198.51.100.1/24],
+     peer: {name: h2b, netns: h2, addresses: [198.51.100.2/24]}}
+routes:
+  - {netns: h1, to: default, via: 192.0.2.1}
+  - {netns: h2, to: default, via: 198.51.100.1}
+checks:
+  - {from: h1, ping: 198.51.100.2}
+"""
+
+
+def test_a_router_namespace_forwards_between_two_hosts() -> None:
+    require_kind("veth")
+    topo = vnet.load_text(ROUTER_YAML)
+    topo.apply()
+    try:
+        assert sh("cat", "/proc/sys/net/ipv4/ip_forward", netns="r1").strip() == "1"
+        assert sh("cat", "/proc/sys/net/ipv6/conf/all/forwarding", netns="r1").strip() == "1"
+        assert all(r.passed for r in topo.check())
+        assert not topo.plan().has_changes
+        off = vnet.load_text(ROUTER_YAML.replace("{name: r1, forwarding: true}",
+                                                 "{name: r1, forwarding: false}"))
+        off.apply()
+        assert not [r for r in off.check() if r.passed]
+    finally:
+        topo.destroy()
+    assert sh("ip", "netns", "list").strip() == ""

@@ -125,3 +125,30 @@ def test_sysctls_validated_planned_after_creation_and_compared() -> None:
     assert [(a.subject, a.diff) for a in changed.actions] == [
         ("sysctls of h1/v1", {"forwarding": (True, False)})]
     assert {r.args["value"] for r in changed.actions[0].undo} == {"1"}
+
+
+ROUTER = """
+name: rt
+namespaces: [{name: r1, forwarding: true}, h1]
+interfaces:
+  - {name: v1, kind: veth, netns: r1, peer: {name: v2, netns: h1}}
+"""
+
+
+def test_a_router_namespace_forwards_ipv4_and_ipv6() -> None:
+    topo = vnet.load_text(ROUTER)
+    assert topo.namespaces == ["r1", "h1"]
+    assert topo.namespace_options == {"r1": {"forwarding": True}}
+    with pytest.raises(TopologyError, match="namespaces"):
+        vnet.load_text(ROUTER.replace("forwarding: true", "forwarding: maybe"))
+    fake = FakeKernel()
+    plan = plan_changes(topo, fake.observe(Scope([None, "r1", "h1"])))
+    fwd = next(a for a in plan.actions if a.subject == "forwarding in namespace r1")
+    assert {r.args["path"]: r.args["value"] for r in fwd.do} == {
+        "net/ipv4/ip_forward": "1", "net/ipv6/conf/all/forwarding": "1"}
+    fake.send([r for a in plan.actions for r in a.do])
+    assert plan_changes(topo, fake.observe(Scope([None, "r1", "h1"]))).actions == []
+    off = vnet.load_text(ROUTER.replace("forwarding: true", "forwarding: false"))
+    changed = plan_changes(off, fake.observe(Scope([None, "r1", "h1"])))
+    assert [(a.subject, a.diff) for a in changed.actions] == [
+        ("forwarding in namespace r1", {"forwarding": (True, False)})]

@@ -78,8 +78,8 @@ SYSCTL_DEFAULTS = {"disable_ipv6": "0", "forwarding": "0", "rp_filter": "0", "ac
 
 
 def _sysctl_default(path: str) -> str | None:
-    """The text of a conf file no request has written (the kernel's default)."""
-    return SYSCTL_DEFAULTS.get(path.rsplit("/", 1)[-1])
+    """The text of a sysctl file no request has written (the kernel's default)."""
+    return "0" if path == "net/ipv4/ip_forward" else SYSCTL_DEFAULTS.get(path.rsplit("/", 1)[-1])
 
 
 class NotModelled(NotImplementedError):
@@ -539,7 +539,8 @@ class FakeKernel:
     def _op_sysctl_set(self, netns: str | None, path: str, value: str) -> None:
         st = self._ns(netns, f"write {path}")
         parts = path.split("/")
-        if len(parts) == 5 and parts[2] == "conf" and parts[3] not in st.links:
+        if len(parts) == 5 and parts[2] == "conf" and parts[3] not in (*st.links, "all",
+                                                                      "default"):
             raise _Refused(errno.ENOENT, f"/proc/sys/{path} does not exist")
         st.sysctls[path] = value
 

@@ -19,6 +19,10 @@ SYSCTLS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: what a namespace's `forwarding: true` writes (a router namespace), IPv4 and IPv6
+NAMESPACE_FORWARDING = ("net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding")
+
+
 def sysctl_text(option: str, value: Any) -> str:
     """What option `option` with the file's `value` writes to each of its files."""
     if option == "ipv6":
