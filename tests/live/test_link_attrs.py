@@ -33,7 +33,8 @@ interfaces:
     arp: false
     addrgenmode: none
     peer: {name: veth2, netns: net2, multicast: false, txqueuelen: 7}
-  - {name: br0, kind: bridge, netns: net2, promisc: true, alias: the switch}
+  - {name: br0, kind: bridge, netns: net2, promisc: true, alias: the switch,
+     broadcast: "ff:ff:ff:ff:ff:fe"}
 """
 
 ATTRS_CMDS = [
@@ -44,7 +45,8 @@ ATTRS_CMDS = [
      "allmulticast", "on", "arp", "off", "addrgenmode", "none"],
     ["ip", "-n", "net2", "link", "set", "veth2", "multicast", "off", "txqueuelen", "7"],
     ["ip", "-n", "net2", "link", "add", "br0", "type", "bridge"],
-    ["ip", "-n", "net2", "link", "set", "br0", "promisc", "on", "alias", "the switch"],
+    ["ip", "-n", "net2", "link", "set", "br0", "promisc", "on", "alias", "the switch",
+     "broadcast", "ff:ff:ff:ff:ff:fe"],
     *[["ip", "-n", ns, "link", "set", name, "up"]
       for ns, name in (("net1", "veth1"), ("net2", "veth2"), ("net2", "br0"))],
 ]

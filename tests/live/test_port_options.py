@@ -25,7 +25,8 @@ interfaces:
     port_options: {cost: 7, priority: 5, hairpin: true, guard: true, root_block: true,
                    fastleave: true, learning: false, flood: false, mcast_flood: false,
                    bcast_flood: false, mcast_router: 2, neigh_suppress: true, isolated: true,
-                   proxy_arp: true, locked: true}
+                   proxy_arp: true, locked: true,
+                   proxy_arp_wifi: true, mcast_to_unicast: true, group_fwd_mask: 16384}
     peer: {name: h1p, netns: h1}
 """
 
@@ -39,7 +40,8 @@ PORTS_CMDS = [
     ["ip", "-n", "sw", "link", "set", "p1", "type", "bridge_slave", "cost", "7", "priority",
      "5", "hairpin", "on", "guard", "on", "root_block", "on", "fastleave", "on", "learning",
      "off", "flood", "off", "mcast_flood", "off", "bcast_flood", "off", "mcast_router", "2",
-     "neigh_suppress", "on", "isolated", "on", "proxy_arp", "on", "locked", "on"],
+     "neigh_suppress", "on", "isolated", "on", "proxy_arp", "on", "locked", "on",
+     "proxy_arp_wifi", "on", "mcast_to_unicast", "on", "group_fwd_mask", "16384"],
 ]
 
 

@@ -68,7 +68,8 @@ def _tun_info(tuntap: dict[str, Any] | None) -> dict[str, Any]:
 
 #: the generic attributes of a new link as Linux 6.1 gives them to a veth
 LINK_DEFAULTS: dict[str, Any] = {
-    "txqueuelen": 1000, "numtxqueues": 1, "numrxqueues": 1, "gso_max_size": 65536,
+    "broadcast": "ff:ff:ff:ff:ff:ff", "txqueuelen": 1000, "numtxqueues": 1, "numrxqueues": 1,
+    "gso_max_size": 65536,
     "gso_max_segs": 65535, "gro_max_size": 65536, "promisc": False, "allmulticast": False,
     "multicast": True, "arp": True, "addrgenmode": "eui64"}
 

@@ -25,6 +25,8 @@ def read_link_attrs(raw: bytes, flags: int) -> dict[str, Any]:
         if name is not None:
             if LINK_ATTRS[name].type == "str":
                 out[name] = rtnl.cstr(raw, s, e)
+            elif LINK_ATTRS[name].type == "mac":
+                out[name] = rtnl.mac_str(raw, s, e)
             elif e - s >= 4:
                 out[name] = struct.unpack_from("=I", raw, s)[0]
         elif kind == IFLA_AF_SPEC:
@@ -57,8 +59,9 @@ def attr_bytes(attrs: dict[str, Any]) -> bytes:
     for name, value in attrs.items():
         spec = LINK_ATTRS[name]
         if spec.nla is not None:
-            parts.append(rtnl.attr_str(spec.nla, value) if spec.type == "str"
-                         else rtnl.attr_u32(spec.nla, int(value)))
+            parts.append(rtnl.attr_str(spec.nla, value) if spec.type == "str" else
+                         rtnl.attr(spec.nla, rtnl.mac_bytes(value)) if spec.type == "mac" else
+                         rtnl.attr_u32(spec.nla, int(value)))
         elif name == "addrgenmode":
             parts.append(rtnl.nested(IFLA_AF_SPEC, rtnl.nested(
                 _AF_INET6, rtnl.attr(IFLA_INET6_ADDR_GEN_MODE,

@@ -12,6 +12,9 @@ from .link_attrs import GSO_LEGACY_MAX
 class LinkAttrFields(BaseModel):
     """The generic attributes as fields of every interface end (`kinds.base.Common`)."""
 
+    broadcast: str | None = Field(None, pattern=r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$",
+                                  description="Link-layer broadcast address, lower case "
+                                              "(Ethernet: ff:ff:ff:ff:ff:ff).")
     txqueuelen: int | None = Field(None, ge=0, le=4_294_967_295,
                                    description="Transmit queue length in packets.")
     alias: str | None = Field(None, min_length=1, max_length=255,

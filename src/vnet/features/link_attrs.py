@@ -39,11 +39,12 @@ class LinkAttr:
     inverted: bool = False
     #: fixed when the device is allocated: a change re-creates the link
     create_only: bool = False
-    #: "u32", "str" or "u8" (what the kernel takes); flags are booleans
+    #: "u32", "str", "mac" or "u8" (what the kernel takes); flags are booleans
     type: str = "u32"
 
 
 LINK_ATTRS: dict[str, LinkAttr] = {
+    "broadcast": LinkAttr(2, type="mac"),
     "txqueuelen": LinkAttr(13),
     "alias": LinkAttr(20, type="str"),
     "numtxqueues": LinkAttr(31, create_only=True),

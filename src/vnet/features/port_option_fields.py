@@ -25,6 +25,16 @@ class PortOptions(BaseModel):
     proxy_arp: bool | None = Field(None, description="bridge: answer ARP for known hosts.")
     mcast_router: int | None = Field(None, ge=0, le=3, description="bridge: multicast router "
                                      "port: 0 never, 1 learned, 2 always, 3 temporarily.")
+    proxy_arp_wifi: bool | None = Field(None, description="bridge: proxy ARP as 802.11 "
+                                                          "access points need it.")
+    mcast_to_unicast: bool | None = Field(None, description="bridge: send multicast to this "
+                                                            "port as unicast to each member.")
+    vlan_tunnel: bool | None = Field(None, description="bridge: map VLANs to tunnel ids on "
+                                                       "this port (a metadata-mode tunnel).")
+    group_fwd_mask: int | None = Field(None, ge=0, le=65535,
+                                       description="bridge: which link-local groups "
+                                                   "(01:80:c2:00:00:0X, bit X) the port "
+                                                   "forwards.")
     mcast_flood: bool | None = Field(None, description="bridge: flood unknown multicast.")
     bcast_flood: bool | None = Field(None, description="bridge: flood broadcast.")
     neigh_suppress: bool | None = Field(None, description="bridge: answer ARP/ND for the "
