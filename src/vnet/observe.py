@@ -36,10 +36,25 @@ class LinkState:
     tx_packets: int = 0
     rx_bytes: int = 0
     tx_bytes: int = 0
-    #: the generic attributes of features/link_attrs.py, in the file's words
-    attrs: dict[str, Any] = field(default_factory=dict)
+    #: the generic attributes of features/link_attrs.py, in the file's words, or the function
+    #: that reads them from the link's message (most observations never look): see `attrs`
+    attrs_data: dict[str, Any] | Callable[[], dict[str, Any]] | None = field(
+        default=None, repr=False, compare=False)
     #: what its master keeps about it as a port (features/port_options.py)
     port_options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """The generic attributes (txqueuelen, alias, promisc...), read when first asked."""
+        if callable(self.attrs_data):
+            self.attrs_data = self.attrs_data()
+        if self.attrs_data is None:
+            self.attrs_data = {}
+        return self.attrs_data
+
+    @attrs.setter
+    def attrs(self, value: dict[str, Any]) -> None:
+        self.attrs_data = value
 
     @property
     def owner(self) -> str | None:

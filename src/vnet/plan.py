@@ -355,7 +355,8 @@ class _Planner:
         # compared as the kernel keeps them: a timer it rounds equals what it was rounded from
         diff = {k: (current.get(k), v) for k, v in iface.declared_options().items()
                 if not cls.keeps(k, v, current.get(k), hz)}
-        attr_diff = link_attrs_diff(declared_link_attrs(iface), live.attrs)
+        wanted = declared_link_attrs(iface)
+        attr_diff = link_attrs_diff(wanted, live.attrs) if wanted else {}
         fixed = create_only(attr_diff)
         if fixed and iface.created_by is not None:
             self.conflict(f"{', '.join(fixed)} of {_at(*iface.key)} cannot change in place, and "

@@ -229,7 +229,7 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                     link = decode_link(rtnl.full_link(raw.raw))
             else:
                 link = lean_link(raw)
-            link.attrs = read_link_attrs(raw.raw, raw.flags)
+            link.attrs_data = functools.partial(read_link_attrs, raw.raw, raw.flags)
             by_index[link.index] = link
             if raw.master:
                 masters[link.index] = raw.master
