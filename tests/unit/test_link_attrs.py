@@ -152,3 +152,16 @@ def test_a_router_namespace_forwards_ipv4_and_ipv6() -> None:
     changed = plan_changes(off, fake.observe(Scope([None, "r1", "h1"])))
     assert [(a.subject, a.diff) for a in changed.actions] == [
         ("forwarding in namespace r1", {"forwarding": (True, False)})]
+
+
+@pytest.mark.parametrize("target", ["ip", "networkd", "netplan"])
+def test_exports_list_what_they_do_not_write_yet(target: str) -> None:
+    from vnet.export import export
+    topo = vnet.load_text(_text(txqueuelen=5, rp_filter=1))
+    paths = {e.path for e in export(topo, target, _options(target)).left_out}
+    assert {"interfaces[0].txqueuelen", "interfaces[0].rp_filter"} <= paths
+
+
+def _options(target: str) -> Any:
+    from vnet.export import Options
+    return Options(netns="h1") if target != "ip" else Options()
