@@ -22,6 +22,8 @@ OPERATIONS: dict[str, str] = {
     "link.set": "change a link's MTU, MAC or kind options in place",
     "link.setref": "point a kind option at another link by name (a team's active port)",
     "link.master": "make a link a port of a master, or release it",
+    "link.port_options": "set what a bridge or bond keeps about one of its ports",
+    "sysctl.set": "write a sysctl file of a namespace (an interface's conf)",
     "link.state": "set a link up or down",
     "addr.add": "add an address to a link",
     "addr.del": "remove an address from a link",

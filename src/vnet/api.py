@@ -680,7 +680,8 @@ def _row(ns: str | None, st: NetnsState, link: LinkState, topology: str, owned: 
     return Row(ns, link.name, link.kind or ("loopback" if link.name == "lo" else None),
                "up" if link.up else "down", link.master, st.addresses_of(link.name), link.mtu,
                link.mac, link.rx_packets, link.tx_packets, link.rx_bytes, link.tx_bytes,
-               owned=owned, topology=topology)
+               owned=owned, topology=topology,
+               extra={"link": dict(link.attrs)} if link.attrs else {})
 
 
 def show_topology(name: str, backend: Kernel | None = None, counters: bool = False,

@@ -607,7 +607,33 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_kind_options(name: str, as_json: bool) -> int:
+    """`vnet kinds KIND`: every option of one kind, from its own declarations."""
+    from . import kinds
+    from .errors import VnetError
+    from .kind_options import option_rows
+    try:
+        cls = kinds.lookup(name)
+    except KeyError:
+        raise VnetError(kinds.unknown_kind_message(name)) from None
+    rows = option_rows(cls)
+    if as_json:
+        _emit_json({"kind": cls.kind_name, "options": [r.as_dict() for r in rows]})
+        return EXIT_OK
+    from rich.table import Table
+    out = Table(title=f"options of {cls.kind_name} (omitted: the default stays, nothing is "
+                      "written)")
+    for col in ("option", "type", "default", "a change", "what it is"):
+        out.add_column(col)
+    for r in rows:
+        out.add_row(r.name, r.type, r.default, r.change, r.description)
+    _console().print(out)
+    return EXIT_OK
+
+
 def cmd_kinds(args: argparse.Namespace) -> int:
+    if args.kind:
+        return cmd_kind_options(args.kind, args.json)
     from .kinds_probe import feature_table, kind_dicts, kind_table
     table = kind_table(refresh=args.refresh)
     if args.json:
@@ -1002,8 +1028,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--all", action="store_true", help="loopbacks too")
     sp.add_argument("--stats", action="store_true", help="packet and byte counters")
     add("list", cmd_list, "every live topology: namespaces, interfaces up/down, its file")
-    add("kinds", cmd_kinds, "every interface kind: implemented, available on this kernel") \
-        .add_argument("--refresh", action="store_true", help="probe again, ignore the cache")
+    sp = add("kinds", cmd_kinds, "every interface kind: implemented, available on this "
+             "kernel; with KIND, its options")
+    sp.add_argument("kind", nargs="?", metavar="KIND",
+                    help="list this kind's options: type and range, default, whether a "
+                         "change is made in place or re-creates the link")
+    sp.add_argument("--refresh", action="store_true", help="probe again, ignore the cache")
     add("schema", cmd_schema, "print the JSON Schema of the topology file")
     sp = sub.add_parser("capture", help="live state back into a topology file",
                         description="write a live topology NAME back as a file, or what vnet "

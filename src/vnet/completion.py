@@ -210,11 +210,13 @@ def _completer_for(command: str, action: argparse.Action) -> str | None:
 def _word_choices(action: argparse.Action) -> list[str] | None:
     """Fixed words an option takes, where its metavar lists them (`svg|png|dot|mermaid`) or
     it names interface kinds."""
-    if action.choices is not None or not action.option_strings or action.nargs == 0:
+    if action.choices is not None or action.nargs == 0:
         return None
-    if action.dest == "kind":
+    if action.dest == "kind":  # `--kind KIND`, and `vnet kinds KIND`
         from .kinds import registry
         return sorted(registry())
+    if not action.option_strings:
+        return None
     metavar = action.metavar if isinstance(action.metavar, str) else ""
     words = metavar.split("|")
     if len(words) > 1 and all(w.isalnum() and w.islower() for w in words):

@@ -24,7 +24,7 @@ from .checks import Check
 from .errors import Collector, Issue, Position, TopologyError
 from .events import Event
 from .kinds.base import Common
-from .model import External, Route, _TopologyFile
+from .model import NAMESPACE_TAGS, External, Route, _TopologyFile
 from .secrets import hidden
 from .topology import Topology
 
@@ -565,19 +565,24 @@ def _build(data: Any, pos: _Positions, issues: Collector,
     namespaces: list[str] = []
     hosts: list[Any] = []
     namespace_hosts: dict[str, str] = {}
+    ns_options: dict[str, dict[str, Any]] = {}
     try:
         parsed = _TopologyFile.model_validate({**head, "name": head.get("name", "x")})
         name, hosts = parsed.name, parsed.hosts
-        for entry in parsed.namespaces:
-            if isinstance(entry, str):
-                namespaces.append(entry)
-            else:
-                namespaces.append(entry.name)
-                namespace_hosts.setdefault(entry.name, entry.host)
+        for ns in parsed.namespaces:
+            if isinstance(ns, str):
+                namespaces.append(ns)
+                continue
+            namespaces.append(ns.name)
+            if ns.host is not None:
+                namespace_hosts.setdefault(ns.name, ns.host)
+            options = ns.model_dump(exclude_none=True, exclude={"name", "host"})
+            if options:
+                ns_options[ns.name] = options
     except ValidationError as exc:
         _report(exc, issues, pos, "", _TopologyFile)
-    topo = Topology(name=name, namespaces=namespaces, source=pos.file, hosts=hosts,
-                    namespace_hosts=namespace_hosts)
+    topo = Topology(name=name, namespaces=namespaces, namespace_options=ns_options,
+                    source=pos.file, hosts=hosts, namespace_hosts=namespace_hosts)
 
     raw_ifaces = data.get("interfaces") or []
     if not isinstance(raw_ifaces, list):
@@ -753,6 +758,8 @@ def _report(exc: ValidationError, issues: Collector, pos: _Positions, base: str,
         loc = tuple(err["loc"])
         parts = [base] if base else []
         for part in loc:
+            if part in NAMESPACE_TAGS:
+                continue  # which form of a namespace entry: not a field of the file
             if isinstance(part, int):
                 parts[-1:] = [f"{parts[-1]}[{part}]"] if parts else [f"[{part}]"]
             else:

@@ -15,17 +15,18 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
-    PlainValidator,
+    Tag,
     TypeAdapter,
     model_validator,
 )
 
 from .checks import Check
 from .events import Event
-from .hosts.spec import Host, NamespaceOnHost
+from .hosts.spec import Host
 from .kinds import registry
-from .kinds.base import IP, Common, HostName, IfName, NetnsName, check_netns_name
+from .kinds.base import IP, Common, HostName, IfName, NetnsName
 
 TOPOLOGY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
 
@@ -98,24 +99,32 @@ class External(Common):
         return (self.netns, self.name)
 
 
-def _namespace_entry(value: Any) -> str | NamespaceOnHost:
-    """A namespace entry: its name, or a mapping that also says its host (a file that spans
-    hosts). Dispatched on the entry's shape, so a bad name gets the name's error alone."""
-    if isinstance(value, dict):
-        unknown = sorted(str(k) for k in value if k not in NamespaceOnHost.model_fields)
-        if unknown:
-            raise ValueError(f"unknown field {unknown[0]!r} in a namespace entry: write "
-                             "{name: NS, host: HOST}")
-        return NamespaceOnHost.model_validate(value)
-    if not isinstance(value, str):
-        raise ValueError("a namespace is a name, or {name: NS, host: HOST} (YAML read this "
-                         f"one as a {type(value).__name__})")
-    return check_netns_name(value)
+class NamespaceSpec(BaseModel):
+    """A namespace with settings: `- {name: router, forwarding: true}` (a bare name is one
+    without)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: NetnsName = Field(description="Namespace name (it becomes /run/netns/NAME).")
+    host: HostName | None = Field(
+        None, description="In a file that spans hosts: the host (from `hosts:`) the namespace "
+                          "is made on.")
+    forwarding: bool | None = Field(
+        None, description="Route between its interfaces, IPv4 and IPv6 (net.ipv4.ip_forward "
+                          "and net.ipv6.conf.all.forwarding); omitted: the kernel's default, "
+                          "off.")
 
 
+#: the tags of a namespace entry's two forms, left out of error paths (loader._report)
+NAMESPACE_TAGS = ("netns-name", "netns-settings")
+
+#: a namespace entry: a bare name, or a mapping with settings; told apart by their shape, so
+#: an error speaks of the form written (a union would report both)
 NamespaceEntry = Annotated[
-    Any, PlainValidator(_namespace_entry,
-                        json_schema_input_type=Union[NetnsName, NamespaceOnHost])]  # noqa: UP007
+    Annotated[NetnsName, Tag(NAMESPACE_TAGS[0])] | Annotated[NamespaceSpec,
+                                                             Tag(NAMESPACE_TAGS[1])],
+    Discriminator(lambda v: NAMESPACE_TAGS[1] if isinstance(v, dict | NamespaceSpec)
+                  else NAMESPACE_TAGS[0])]
 
 
 class _TopologyFile(BaseModel):
@@ -129,8 +138,8 @@ class _TopologyFile(BaseModel):
                               description="The hosts a file spans (as the Ansible inventory "
                                           "names them); omitted: the host vnet runs on.")
     namespaces: list[NamespaceEntry] = Field(
-        default_factory=list, description="Network namespaces vnet creates and owns; "
-                                          "{name: NS, host: H} in a file that spans hosts.")
+        default_factory=list, description="Network namespaces vnet creates and owns: a name, "
+                                          "or {name: NAME, forwarding: true, host: HOST}.")
     interfaces: list[Any] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
     checks: list[Check] = Field(default_factory=list,

@@ -36,6 +36,25 @@ class LinkState:
     tx_packets: int = 0
     rx_bytes: int = 0
     tx_bytes: int = 0
+    #: the generic attributes of features/link_attrs.py, in the file's words, or the function
+    #: that reads them from the link's message (most observations never look): see `attrs`
+    attrs_data: dict[str, Any] | Callable[[], dict[str, Any]] | None = field(
+        default=None, repr=False, compare=False)
+    #: what its master keeps about it as a port (features/port_options.py)
+    port_options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """The generic attributes (txqueuelen, alias, promisc...), read when first asked."""
+        if callable(self.attrs_data):
+            self.attrs_data = self.attrs_data()
+        if self.attrs_data is None:
+            self.attrs_data = {}
+        return self.attrs_data
+
+    @attrs.setter
+    def attrs(self, value: dict[str, Any]) -> None:
+        self.attrs_data = value
 
     @property
     def owner(self) -> str | None:
@@ -134,6 +153,19 @@ class NetnsState:
     #: function that reads it: reading it costs a step into the namespace, and planning asks
     #: only where it creates links (see new_links_get_ipv6)
     ipv6_default: bool | Callable[[], bool] = field(default=True, compare=False, repr=False)
+    #: sysctl files of the namespace already read (path under /proc/sys -> text), and the
+    #: function that reads one (None: a file not in `sysctls` is not known); read only for
+    #: the interfaces that declare one (see sysctl)
+    sysctls: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
+    sysctl_reader: Callable[[str], str | None] | None = field(default=None, compare=False,
+                                                              repr=False)
+
+    def sysctl(self, path: str) -> str | None:
+        """The text of sysctl file `path` (e.g. net/ipv4/conf/eth0/rp_filter) in this
+        namespace, read when first asked; None when it cannot be read."""
+        if path not in self.sysctls and self.sysctl_reader is not None:
+            self.sysctls[path] = self.sysctl_reader(path)
+        return self.sysctls.get(path)
 
     @property
     def new_links_get_ipv6(self) -> bool:

@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING, Any
 from . import kinds, ownership
 from .actions import Action, Request, Verb
 from .errors import ConflictError, Issue
+from .features.link_attrs import create_only, declared_link_attrs, link_attrs_diff
+from .features.port_options import declared_port_options
+from .features.sysctls import NAMESPACE_FORWARDING, declared_sysctls, sysctl_writes
 from .observe import LinkState, NetnsState, Observed, RouteState
 from .record import Record, ext_key, parse_ext_key
 from .topology import Topology
@@ -126,7 +129,7 @@ class _Planner:
         self.conflicts: list[Issue] = []
         self.phase: dict[str, list[Action]] = {p: [] for p in (
             "del_routes", "del_addrs", "release", "del_links", "del_ns", "add_ns", "set_links",
-            "add_links", "masters", "addrs", "state", "extras", "routes")}
+            "add_links", "masters", "addrs", "state", "ports", "extras", "routes")}
         #: the creations, in order: (what is created, its action)
         self.creations: list[tuple[InterfaceBase, Action]] = []
         #: addresses of the links this plan creates, by link: each follows its link's creation
@@ -182,6 +185,8 @@ class _Planner:
         self.plan_masters()
         self.plan_addresses()
         self.plan_state()
+        self.plan_port_options()
+        self.plan_sysctls()
         self.plan_extras()
         self.plan_routes()
         for key, iface in self.desired.items():
@@ -220,6 +225,7 @@ class _Planner:
                 who = f"topology {other!r}" if other else "no vnet topology (created by hand?)"
                 self.conflict(f"namespace {ns} exists and belongs to {who}", f"netns {ns}",
                               "pick another namespace name, or destroy what owns it")
+        self._plan_namespace_forwarding()
         self.removed_ns = owned - set(self.topo.namespaces)
         for ns in sorted(self.removed_ns):
             self.phase["del_ns"].append(Action(
@@ -227,6 +233,29 @@ class _Planner:
                 [Request("netns.del", None, {"name": ns, "group": self.group})],
                 undo_gap=f"namespace {ns} and what was inside it cannot be restored",
                 takes_along=self._not_ours_inside(ns)))
+
+    def _plan_namespace_forwarding(self) -> None:
+        """A namespace's `forwarding` (IPv4 and IPv6), written once it exists: a router
+        namespace. Compared with what a live one has."""
+        for ns, options in self.topo.namespace_options.items():
+            if options.get("forwarding") is None:
+                continue
+            text = "1" if options["forwarding"] else "0"
+            st = self.ns_state(ns) if ns in self.obs.existing_netns else None
+            writes, undo, diff = [], [], {}
+            for path in NAMESPACE_FORWARDING:
+                have = st.sysctl(path) if st is not None else None
+                if have == text:
+                    continue
+                writes.append(Request("sysctl.set", ns, {"path": path, "value": text}))
+                if have is not None:
+                    undo.append(Request("sysctl.set", ns, {"path": path, "value": have}))
+                    diff["forwarding"] = (have == "1", options["forwarding"])
+            if writes:
+                self.phase["set_links"].append(Action(
+                    "change" if st is not None else "create", f"forwarding in namespace {ns}",
+                    "differs from the file" if st is not None else "declared", writes, undo,
+                    diff=diff))
 
     def _not_ours_inside(self, ns: str) -> list[str]:
         """What deleting namespace `ns` deletes that this topology did not make: its links
@@ -325,6 +354,19 @@ class _Planner:
         # compared as the kernel keeps them: a timer it rounds equals what it was rounded from
         diff = {k: (current.get(k), v) for k, v in iface.declared_options().items()
                 if not cls.keeps(k, v, current.get(k), hz)}
+        wanted = declared_link_attrs(iface)
+        attr_diff = link_attrs_diff(wanted, live.attrs) if wanted else {}
+        fixed = create_only(attr_diff)
+        if fixed and iface.created_by is not None:
+            self.conflict(f"{', '.join(fixed)} of {_at(*iface.key)} cannot change in place, and "
+                          "it is the second end of a pair, re-created only with the first",
+                          _at(*iface.key), "destroy the topology and apply it again")
+            return "conflict"
+        if fixed:
+            self._reasons[iface.key] = (f"{', '.join(fixed)} cannot change in place (fixed "
+                                        "when the kernel creates the link)")
+            self._replaced_diff[iface.key] = {k: attr_diff[k] for k in fixed}
+            return "replace"
         if any(cls.needs_replace(k) for k in diff):
             fields = ", ".join(k for k in diff if cls.needs_replace(k))
             self._reasons[iface.key] = f"{fields} cannot change in place"
@@ -348,6 +390,10 @@ class _Planner:
         if iface.mac is not None and iface.mac != (live.mac or "").lower():
             diff["mac"] = (live.mac, iface.mac)
             sets["mac"], undo["mac"] = iface.mac, live.mac
+        if attr_diff:
+            diff.update(attr_diff)
+            sets["attrs"] = {k: v for k, (_, v) in attr_diff.items()}
+            undo["attrs"] = {k: o for k, (o, _) in attr_diff.items() if o is not None}
         if sets:
             ns, name = iface.key
             self.phase["set_links"].append(Action(
@@ -388,10 +434,15 @@ class _Planner:
             req_args["mtu"] = iface.mtu
         if iface.mac is not None:
             req_args["mac"] = iface.mac
+        if attrs := declared_link_attrs(iface):
+            req_args["attrs"] = attrs
         peer = req_args.get("peer")
         if peer is not None:
             peer["marker"] = ownership.link_marker(self.T, peer["ifname"])
             peer["group"] = self.group
+            peer_end = self.desired.get((peer.get("netns"), peer["ifname"]))
+            if peer_end is not None and (peer_attrs := declared_link_attrs(peer_end)):
+                peer["attrs"] = peer_attrs
         reason = self._reasons.get(iface.key, "") if replacing else "declared, not present"
         reason = (reason or "declared, not present") + _rounding_note(iface, self.obs.hz)
         verb: Verb = "replace" if replacing else "create"
@@ -589,6 +640,70 @@ class _Planner:
                 self.phase["state"].append(self._state_action(key, live.up, up,
                                                               "state differs from the file"))
 
+    def plan_port_options(self) -> None:
+        """A port's `port_options`, set once it has joined its master; compared with what
+        the master keeps, unless the port, its master or their bond is new."""
+        for key, obj in self.declared():
+            want = declared_port_options(obj)
+            if not want or obj.master is None:
+                continue
+            mkey = (key[0], obj.master)
+            master = self.desired.get(mkey)
+            master_live = self.obs.link(*mkey)
+            master_kind = (master.kind_name if master is not None else
+                           master_live.kind if master_live is not None else None)
+            if master_kind is None:
+                continue  # validation reports a master that is nowhere
+            live = self.live(key)
+            joined = (live is not None and mkey not in self.fresh
+                      and live.master == obj.master)
+            have = live.port_options if live is not None and joined else {}
+            diff = {k: (have.get(k), v) for k, v in want.items() if have.get(k) != v}
+            if not diff:
+                continue
+            old = {k: o for k, (o, _) in diff.items() if o is not None}
+            undo = [Request("link.port_options", key[0], {
+                "ifname": key[1], "master_kind": master_kind, "options": old})] if old else []
+            self.phase["ports"].append(Action(
+                "change" if joined else "create",
+                f"port options of {_at(*key)} on {master_kind} {obj.master}",
+                "differ from the file" if joined else "declared",
+                [Request("link.port_options", key[0], {
+                    "ifname": key[1], "master_kind": master_kind,
+                    "options": {k: v for k, (_, v) in diff.items()}})],
+                undo, diff=diff))
+
+    def plan_sysctls(self) -> None:
+        """The sysctls an interface declares: right after its creation for a new link (each
+        follows its link), else where the live value differs, in the links' change phase."""
+        for key, obj in self.desired.items():
+            declared = declared_sysctls(obj)
+            if not declared:
+                continue
+            live = self.live(key)
+            st = self.ns_state(key[0]) if live is not None else None
+            diff: dict[str, tuple[Any, Any]] = {}
+            writes, undo = [], []
+            for path, (option, text) in sysctl_writes(key[1], declared).items():
+                have = st.sysctl(path) if st is not None else None
+                if have == text:
+                    continue
+                diff[option] = (None if have is None else
+                                _sysctl_word(option, have), declared[option])
+                writes.append(Request("sysctl.set", key[0], {"path": path, "value": text}))
+                if have is not None:
+                    undo.append(Request("sysctl.set", key[0], {"path": path, "value": have}))
+            if not writes:
+                continue
+            action = Action("change" if live is not None else "create",
+                            f"sysctls of {_at(*key)}",
+                            "differ from the file" if live is not None else "declared",
+                            writes, undo, diff=diff)
+            if live is None:
+                self.follow.setdefault(key, []).append(action)
+            else:
+                self.phase["set_links"].append(action)
+
     def _up_as_made(self, key: Key, obj: InterfaceBase | External, masters: set[Key]) -> bool:
         """Whether a link this plan creates comes up right after its creation and addresses,
         rather than once every link is made and every port has joined its master.
@@ -691,4 +806,13 @@ def _route_args(route: Route) -> dict[str, Any]:
 def _observed_route_args(rs: RouteState) -> dict[str, Any]:
     return {"to": rs.to, "via": rs.via, "dev": rs.dev, "metric": rs.metric, "table": rs.table,
             "family": rs.family}
+
+
+def _sysctl_word(option: str, text: str) -> Any:
+    """A sysctl file's text in the file's words (`ipv6` says the opposite of disable_ipv6)."""
+    if option == "ipv6":
+        return text == "0"
+    if option == "forwarding":
+        return text == "1"
+    return int(text) if text.lstrip("-").isdigit() else text
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import Position
 
@@ -28,6 +28,8 @@ class Topology:
 
     name: str
     namespaces: list[str] = field(default_factory=list)
+    #: what the file says of a namespace beyond its name: name -> {"forwarding": True}
+    namespace_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     interfaces: list[InterfaceBase] = field(default_factory=list)
     externals: list[External] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)

@@ -9,6 +9,7 @@ from typing import Any
 
 from .errors import Collector
 from .features.bridge_vlans import check_vlans
+from .features.port_options import PORT_OPTIONS, declared_port_options, master_kind_of
 from .kinds.base import InterfaceBase
 from .model import External
 from .topology import Topology
@@ -107,6 +108,16 @@ def validate_topology(topo: Topology, issues: Collector,
                            "make the master a bridge")
             else:
                 graph[obj.key].add(target.key)
+                if not isinstance(target, External):
+                    _check_port_options(obj, target, issues, where)
+        if getattr(obj, "ipv6", None) is False and any(":" in a for a in obj.addresses):
+            issues.add(f"{obj.name} has IPv6 addresses but ipv6: false (the kernel removes "
+                       "them when IPv6 is disabled)", f"{obj.path}.ipv6", where(obj, "ipv6"),
+                       "remove the IPv6 addresses, or ipv6: false")
+        if obj.master is None and declared_port_options(obj):
+            issues.add("port_options need a master: they are what a bridge or bond keeps "
+                       "about one of its ports", f"{obj.path}.port_options",
+                       where(obj, "port_options"), "add master: NAME, or remove port_options")
         if isinstance(obj, External):
             continue  # an existing interface: no parent to look for in the file
         parent = obj.parent()
@@ -314,3 +325,19 @@ def reporter(topo: Topology, issues: Collector, obj: Any) -> Any:
         path = f"{obj.path}.{field}"
         issues.add(message, path, topo.where(path), hint)
     return report
+
+
+def _check_port_options(port: Any, master: Any, issues: Collector, where: Any) -> None:
+    """Each port option of `port` must be one its master's kind takes."""
+    for option in declared_port_options(port):
+        kind = master_kind_of(option)
+        if kind != master.kind_name:
+            issues.add(f"port option {option} is a {kind}-port option, but master "
+                       f"{master.name!r} is a {master.kind_name}",
+                       f"{port.path}.port_options.{option}",
+                       where(port, f"port_options.{option}"),
+                       f"remove {option}, or make {port.name} a port of a {kind}" + (
+                           f" ({', '.join(sorted(PORT_OPTIONS[master.kind_name]))} are "
+                           f"{master.kind_name}-port options)"
+                           if master.kind_name in PORT_OPTIONS else ""))
+

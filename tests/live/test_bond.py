@@ -161,3 +161,50 @@ def test_options_change_in_place_and_mode_change_reenslaves() -> None:
     finally:
         topo.destroy()
     assert sh("ip", "netns", "list").strip() == ""
+
+
+BOND_PORTS = """
+name: bondports
+namespaces: [host, far]
+interfaces:
+  - {name: bond1, kind: bond, netns: host, mode: active-backup, miimon: 100}
+  - name: eth0
+    kind: veth
+    netns: host
+    master: bond1
+    port_options: {queue_id: 3, prio: 10}
+    peer: {name: far0, netns: far}
+  - name: eth1
+    kind: veth
+    netns: host
+    master: bond1
+    port_options: {prio: -5}
+    peer: {name: far1, netns: far}
+"""
+
+
+def _slave_info(name: str) -> dict[str, Any]:
+    link = ip_json("-d", "link", "show", "dev", name, netns="host")[0]
+    return link["linkinfo"]["info_slave_data"]
+
+
+def test_bond_port_options_are_set_read_back_and_changed_in_place() -> None:
+    """queue_id and prio (Linux 6.0+) said on the ports, as `ip link set DEV type bond_slave
+    queue_id 3 prio 10` says them."""
+    require_kind("bond")
+    topo = vnet.load_text(BOND_PORTS)
+    topo.apply()
+    try:
+        assert (_slave_info("eth0")["queue_id"], _slave_info("eth0")["prio"]) == (3, 10)
+        assert _slave_info("eth1")["prio"] == -5
+        assert not topo.plan().has_changes
+        changed = vnet.load_text(BOND_PORTS.replace("queue_id: 3", "queue_id: 4"))
+        plan = changed.plan()
+        assert [(a.verb, a.subject, a.diff) for a in plan.actions] == [
+            ("change", "port options of host/eth0 on bond bond1", {"queue_id": (3, 4)})]
+        changed.apply()
+        assert _slave_info("eth0")["queue_id"] == 4
+        assert not changed.plan().has_changes
+    finally:
+        topo.destroy()
+    assert sh("ip", "netns", "list").strip() == ""

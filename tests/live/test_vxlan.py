@@ -5,8 +5,12 @@ changes re-create the link."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -238,3 +242,33 @@ interfaces:
         assert data["port_range"] == {"low": 5000, "high": 6000}
     finally:
         topo.destroy()
+
+
+def _busy_loops(count: int, seconds: float) -> list[subprocess.Popen[bytes]]:
+    """`count` processes that each spin one CPU for at most `seconds` (stopped by PID)."""
+    spin = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass"
+    return [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(count)]
+
+
+def test_overlay_check_passes_on_a_busy_machine() -> None:
+    """The example's checks (a ping over the overlay counted as UDP/4789 on the underlay, a
+    TCP connection) right after apply, while every CPU is kept busy: the probe waits for the
+    links to carry packets and counts late replies, instead of trusting a fixed time."""
+    require_kind("vxlan")
+    require_kind("veth")
+    loops = _busy_loops(2 * (os.cpu_count() or 1), 60)
+    topo = vnet.load_text(EXAMPLE)
+    try:
+        for _ in range(3):
+            topo.apply()
+            results = topo.check()
+            assert all(r.passed for r in results), [(r.probe.label, r.observed)
+                                                    for r in results]
+            assert "UDP/4789 packet(s) on host2/underlay2" in results[0].observed
+            topo.destroy()
+    finally:
+        for proc in loops:
+            os.kill(proc.pid, signal.SIGKILL)  # only the loops this test started
+            proc.wait()
+        topo.destroy()
+    assert sh("ip", "netns", "list").strip() == ""

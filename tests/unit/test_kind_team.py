@@ -165,3 +165,64 @@ def test_ip_commands() -> None:
     assert cmds[0][8] == "-c"
     assert json.loads(cmds[0][9]) == {"runner": {"name": "activebackup"},
                                       "link_watch": {"name": "ethtool"}}
+
+
+def test_teamd_ports_read_from_its_state_dump() -> None:
+    from vnet.door.teamd import teamd_ports
+    dump = json.dumps({"ports": {"eth0": {"link": {"up": True}}, "eth1": {}},
+                       "runner": {"name": "roundrobin"}})
+    assert teamd_ports(dump) == {"eth0", "eth1"}
+    assert teamd_ports(json.dumps({"runner": {}})) == set()  # no port yet
+    assert teamd_ports("not json") == set()
+
+
+class _Link:
+    def __init__(self, master: int) -> None:
+        self.master = master
+
+
+class _Door:
+    """TeamdOps with a kernel that gives the port its master only after `late` reads."""
+
+    def __init__(self, late: int) -> None:
+        from vnet.door.teamd import TeamdOps
+        self.ops = TeamdOps()
+        self.reads = 0
+        self.ops._index = lambda netns, name: {"team0": 7, "eth1": 9}[name]  # type: ignore[attr-defined]
+        self.ops._rt = lambda netns: self  # type: ignore[attr-defined]
+        self.late = late
+
+    def get_link(self, name: str) -> _Link:
+        self.reads += 1
+        return _Link(7 if self.reads > self.late else 0)
+
+
+def test_a_team_port_joins_through_teamd_and_apply_waits_for_its_word(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from vnet.door import teamd
+    said: list[tuple[str, ...]] = []
+    dumps = iter([json.dumps({"ports": {}}), json.dumps({"ports": {}}),
+                  json.dumps({"ports": {"eth1": {}}}), json.dumps({"ports": {"eth1": {}}})])
+
+    def teamdctl(netns: str | None, team: str, *args: str) -> str:
+        said.append(args)
+        return next(dumps) if args[0] == "state" else ""
+    monkeypatch.setattr(teamd, "run_teamdctl", teamdctl)
+    monkeypatch.setattr(teamd.time, "sleep", lambda s: None)
+    door = _Door(late=1)
+    door.ops._team_port_add("h", "eth1", "team0")
+    assert said[0] == ("port", "add", "eth1")
+    assert said.count(("state", "dump")) == 3  # not a fixed wait: until teamd lists it
+
+
+def test_a_port_teamd_never_reports_is_an_error_at_the_deadline(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from vnet.door import teamd
+    from vnet.errors import KernelError
+    monkeypatch.setattr(teamd, "run_teamdctl", lambda netns, team, *args: json.dumps(
+        {"ports": {}}) if args[0] == "state" else "")
+    monkeypatch.setattr(teamd, "PORT_WAIT", 0.05)
+    with pytest.raises(KernelError, match=r"teamd does not list it among its ports and the "
+                                          r"kernel gives eth1 no master \(team team0 is "
+                                          r"ifindex 7\)"):
+        _Door(late=10**6).ops._team_port_add("h", "eth1", "team0")

@@ -82,6 +82,7 @@ class BatchOps:
         args = req.args
         peer = args.get("peer")
         return (req.op == "link.add" and args.get("teamd") is None
+                and not args.get("attrs") and not (peer or {}).get("attrs")
                 and args.get("tuntap") is None and args.get("parent") is None
                 and not args.get("info_data")
                 and (peer is None or (peer.get("nla") in rtnl.PEER_NLAS

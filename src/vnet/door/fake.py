@@ -66,6 +66,23 @@ def _tun_info(tuntap: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+#: the generic attributes of a new link as Linux 6.1 gives them to a veth
+LINK_DEFAULTS: dict[str, Any] = {
+    "broadcast": "ff:ff:ff:ff:ff:ff", "txqueuelen": 1000, "numtxqueues": 1, "numrxqueues": 1,
+    "gso_max_size": 65536,
+    "gso_max_segs": 65535, "gro_max_size": 65536, "promisc": False, "allmulticast": False,
+    "multicast": True, "arp": True, "addrgenmode": "eui64"}
+
+
+#: an interface's conf files as Linux 6.1 gives them to a new link
+SYSCTL_DEFAULTS = {"disable_ipv6": "0", "forwarding": "0", "rp_filter": "0", "accept_ra": "1"}
+
+
+def _sysctl_default(path: str) -> str | None:
+    """The text of a sysctl file no request has written (the kernel's default)."""
+    return "0" if path == "net/ipv4/ip_forward" else SYSCTL_DEFAULTS.get(path.rsplit("/", 1)[-1])
+
+
 class NotModelled(NotImplementedError):
     """The fake kernel does not model this operation: the test needs the live kernel."""
 
@@ -107,6 +124,8 @@ class FakeKernel:
             "link.set": self._op_link_set,
             "link.setref": unmodelled("link.setref"),
             "link.master": self._op_link_master,
+            "link.port_options": self._op_link_port_options,
+            "sysctl.set": self._op_sysctl_set,
             "link.state": self._op_link_state,
             "addr.add": self._op_addr_add,
             "addr.del": self._op_addr_del,
@@ -306,7 +325,7 @@ class FakeKernel:
     def _new_netns(self, name: str | None, marker: str | None) -> None:
         if name in self.namespaces:
             raise _Refused(errno.EEXIST, f"namespace {name} exists")
-        st = NetnsState(name=name)
+        st = NetnsState(name=name, sysctl_reader=_sysctl_default)
         self.namespaces[name] = st
         lo = LinkState(index=self._take_index(), name="lo", kind=None, mtu=65536,
                        mac="00:00:00:00:00:00", up=marker is not None or name is None,
@@ -389,7 +408,8 @@ class FakeKernel:
                      mtu: int | None = None, mac: str | None = None,
                      tuntap: dict[str, Any] | None = None,
                      parent_attr: str = "link", group: int | None = None,
-                     teamd: dict[str, Any] | None = None) -> None:
+                     teamd: dict[str, Any] | None = None,
+                     attrs: dict[str, Any] | None = None) -> None:
         if teamd is not None:
             raise NotModelled("the fake kernel does not model teamd (a team's link.add)")
         # every check before any change: a refused request leaves the kernel as it was
@@ -414,6 +434,7 @@ class FakeKernel:
                          altnames=[],
                          operstate="DOWN")
         link.mac = (mac or _mac_for(link.index)).lower()
+        link.attrs = {**LINK_DEFAULTS, **(attrs or {})}
         if marker:
             link.altnames.append(marker)
         key = (netns, ifname)
@@ -439,6 +460,7 @@ class FakeKernel:
                              altnames=[peer["marker"]] if peer.get("marker") else [],
                              operstate="DOWN")
             twin.mac = (peer.get("mac") or _mac_for(twin.index)).lower()
+            twin.attrs = {**LINK_DEFAULTS, **(peer.get("attrs") or {})}
             # the kernel reports a veth end's peer as its IFLA_LINK
             twin.parent_index, link.parent_index = link.index, twin.index
             if pkey[0] != netns:
@@ -468,8 +490,13 @@ class FakeKernel:
 
     def _op_link_set(self, netns: str | None, ifname: str, mtu: int | None = None,
                      mac: str | None = None, kind: str | None = None,
-                     info_data: dict[str, Any] | None = None) -> None:
+                     info_data: dict[str, Any] | None = None,
+                     attrs: dict[str, Any] | None = None) -> None:
         link = self._link(netns, ifname)
+        if attrs and set(attrs) & {"numtxqueues", "numrxqueues"}:
+            raise _Refused(errno.EOPNOTSUPP, "queue counts are fixed at creation")
+        if attrs:
+            link.attrs.update(attrs)
         if mtu is not None and not 68 <= mtu <= 65535:
             raise _Refused(errno.EINVAL, f"MTU {mtu} out of range")
         if info_data and kind is not None and kind != link.kind:
@@ -507,7 +534,24 @@ class FakeKernel:
                 pvid = int(bridge.info_data.get("IFLA_BR_VLAN_DEFAULT_PVID", 1))
                 if pvid:
                     st.bridge_vlans[ifname] = {pvid: DEFAULT_VLAN_ENTRY}
+            link.port_options = {}  # a new master keeps its own defaults
         link.master = master
+
+    def _op_sysctl_set(self, netns: str | None, path: str, value: str) -> None:
+        st = self._ns(netns, f"write {path}")
+        parts = path.split("/")
+        if len(parts) == 5 and parts[2] == "conf" and parts[3] not in (*st.links, "all",
+                                                                      "default"):
+            raise _Refused(errno.ENOENT, f"/proc/sys/{path} does not exist")
+        st.sysctls[path] = value
+
+    def _op_link_port_options(self, netns: str | None, ifname: str, master_kind: str,
+                              options: dict[str, Any]) -> None:
+        link = self._link(netns, ifname)
+        master = self.namespaces[netns].links.get(link.master or "")
+        if master is None or master.kind != master_kind:
+            raise _Refused(errno.EOPNOTSUPP, f"{ifname} is not a port of a {master_kind}")
+        link.port_options.update(options)
 
     def _op_link_state(self, netns: str | None, ifname: str, up: bool) -> None:
         link = self._link(netns, ifname)

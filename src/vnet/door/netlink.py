@@ -40,11 +40,13 @@ from .decode import (
     lean_link,
 )
 from .fdb import FdbOps, read_fdb
+from .link_attrs import attr_bytes, read_link_attrs, setlink_attrs
 from .macsec import MacsecOps
 from .namespaces import LEAN_OPEN, NETNS_DIR, NamespaceOps
+from .port_options import read_port_options, set_port_options
 from .protocol import Handler, Scope, check_table
 from .tc import TcOps, read_tc
-from .teamd import TeamdOps, read_teamd
+from .teamd import TeamdOps, read_teamd, vnet_runs_teamd
 
 RTPROT_VNET = 118  # the routing protocol number vnet gives its routes (iproute2: proto 118)
 RT_SCOPE_LINK = 253  # rtnetlink's scope of a destination on the link itself
@@ -211,7 +213,8 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
         rt = self._rt(netns)
         ipr = _LazyIPRoute(self, netns)
         state = NetnsState(name=netns,
-                           ipv6_default=functools.partial(self._new_links_get_ipv6, netns))
+                           ipv6_default=functools.partial(self._new_links_get_ipv6, netns),
+                           sysctl_reader=functools.partial(self._read_sysctl, netns))
         by_index: dict[int, LinkState] = {}
         masters: dict[int, int] = {}
         raws = self._dumps[netns] = rtnl.dump_links(rt, counters)
@@ -225,9 +228,11 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                     link = decode_link(rtnl.full_link(raw.raw))
             else:
                 link = lean_link(raw)
+            link.attrs_data = functools.partial(read_link_attrs, raw.raw, raw.flags)
             by_index[link.index] = link
             if raw.master:
                 masters[link.index] = raw.master
+                link.port_options = read_port_options(raw.raw)
         for idx, master in masters.items():
             if master in by_index:
                 by_index[idx].master = by_index[master].name
@@ -302,6 +307,8 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                 "link.set": self._op_link_set,
                 "link.setref": self._op_link_setref,
                 "link.master": self._op_link_master,
+                "link.port_options": self._op_link_port_options,
+                "sysctl.set": self._op_sysctl_set,
                 "link.state": self._op_link_state,
                 "addr.add": self._op_addr_add,
                 "addr.del": self._op_addr_del,
@@ -494,10 +501,41 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                      mtu: int | None = None, mac: str | None = None,
                      tuntap: dict[str, Any] | None = None,
                      parent_attr: str = "link", teamd: dict[str, Any] | None = None,
-                     group: int | None = None) -> None:
+                     group: int | None = None, attrs: dict[str, Any] | None = None) -> None:
         fds: list[int] = []
+        attrs = dict(attrs or {})
+        # the queue counts go into the creating request (the kernel fixes them then); the
+        # other attributes are set once the link exists
+        queues = _pop_queues(attrs)
+        if peer is not None and peer.get("attrs"):
+            peer = {**peer, "attrs": dict(peer["attrs"])}
+            peer_queues = _pop_queues(peer["attrs"])
+        else:
+            peer_queues = {}
+        if (queues or peer_queues) and (teamd is not None or tuntap is not None or (
+                peer is not None and peer.get("nla") not in rtnl.PEER_NLAS)):
+            made_by = ("teamd" if teamd is not None else "the tun driver's ioctl"
+                       if tuntap is not None else "this kind's pair request")
+            names = sorted({*queues, *peer_queues})
+            raise KernelError(f"create link {ifname}", errno.EINVAL,
+                              f"{' and '.join(names)} cannot be set on a link made by "
+                              f"{made_by}: leave {' and '.join(names)} out of the file")
         try:
-            if teamd is not None:  # a team device is made by the teamd that drives it
+            if peer is not None and (queues or peer_queues):
+                peer_fd = None
+                if peer.get("netns") != netns:
+                    fds.append(self.netns_fd(peer.get("netns")))
+                    peer_fd = fds[-1]
+                peer_body = rtnl.veth_peer(peer["ifname"], peer.get("mtu") or None,
+                                           peer.get("mac") or None, peer_fd,
+                                           peer.get("group")) + attr_bytes(peer_queues)
+                msg, flags, body = rtnl.newlink(ifname, kind, mtu, mac, peer=peer_body,
+                                                group=group)
+                self._rt(netns).request((msg, flags, body + attr_bytes(queues)))
+            elif queues:
+                self._queues_link_add(netns, ifname, kind, info_data, parent, parent_netns,
+                                      parent_attr, mtu, mac, group, queues, fds)
+            elif teamd is not None:  # a team device is made by the teamd that drives it
                 self._teamd_start(netns, ifname, marker or "", teamd["config"])
             elif tuntap is None and parent is None and not info_data and (
                     peer is None or peer.get("nla") in rtnl.PEER_NLAS):
@@ -552,6 +590,12 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                 if (tuntap is not None or teamd is not None) and group is not None:
                     self._rt(netns).request(rtnl.setlink(self._index(netns, ifname),
                                                          group=group))
+                if attrs:
+                    self._rt(netns).request(setlink_attrs(self._index(netns, ifname), attrs))
+                if peer is not None and peer.get("attrs"):
+                    pns = peer.get("netns")
+                    self._rt(pns).request(setlink_attrs(self._index(pns, peer["ifname"]),
+                                                        peer["attrs"]))
             except BaseException:
                 # the action fails, so no rollback will know of this link: it goes now, or
                 # it would stay behind unmarked, a name vnet then refuses to take over
@@ -595,6 +639,47 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
             ifname, kind, mtu, mac, netns_fd=netns_fd, group=group, link=link,
             info_data=encode_info_data(info_layout(kind), data)))
 
+    def _queues_link_add(self, netns: str | None, ifname: str, kind: str,
+                         info_data: dict[str, Any], parent: str | None,
+                         parent_netns: str | None, parent_attr: str, mtu: int | None,
+                         mac: str | None, group: int | None, queues: dict[str, Any],
+                         fds: list[int]) -> None:
+        """Create a link with its queue counts (`ip link add ... numtxqueues N`): the lean
+        request, with the kind's data encoded here when the kind declares its layout, or
+        through pyroute2 otherwise."""
+        layout = info_layout(kind)
+        if info_data and not layout:
+            kw: dict[str, Any] = {"ifname": ifname, "kind": kind, **info_data,
+                                  **{"num_tx_queues" if k == "numtxqueues" else
+                                     "num_rx_queues": v for k, v in queues.items()}}
+            via = netns
+            if parent is not None:
+                via = parent_netns
+                kw[parent_attr] = self._index(parent_netns, parent)
+                if parent_netns != netns:
+                    fds.append(self.netns_fd(netns))
+                    kw["net_ns_fd"] = fds[-1]
+            for key, value in (("mtu", mtu), ("address", mac), ("group", group)):
+                if value is not None:
+                    kw[key] = value
+            self._ipr(via).link("add", **kw)
+            return
+        via, link, netns_fd = netns, None, None
+        data = dict(info_data)
+        if parent is not None:
+            via = parent_netns
+            if parent_attr == "link":
+                link = self._index(parent_netns, parent)
+            else:
+                data[parent_attr] = self._index(parent_netns, parent)
+            if parent_netns != netns:
+                fds.append(self.netns_fd(netns))
+                netns_fd = fds[-1]
+        msg, flags, body = rtnl.newlink(
+            ifname, kind, mtu, mac, netns_fd=netns_fd, group=group, link=link,
+            info_data=encode_info_data(layout, data) if data else None)
+        self._rt(via).request((msg, flags, body + attr_bytes(queues)))
+
     def _remove_new_link(self, netns: str | None, ifname: str, team_marker: str | None) -> None:
         """Best effort: delete a link just created by an action that then failed (a team by
         stopping its teamd, which deletes it); a veth's peer goes with it."""
@@ -620,7 +705,10 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
 
     def _op_link_set(self, netns: str | None, ifname: str, mtu: int | None = None,
                      mac: str | None = None, kind: str | None = None,
-                     info_data: dict[str, Any] | None = None) -> None:
+                     info_data: dict[str, Any] | None = None,
+                     attrs: dict[str, Any] | None = None) -> None:
+        if attrs:
+            self._rt(netns).request(setlink_attrs(self._index(netns, ifname), attrs))
         kw: dict[str, Any] = {}
         if mtu is not None:
             kw["mtu"] = mtu
@@ -638,8 +726,37 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
             self._ipr(netns).link("set", index=self._index(netns, ifname), **kw)
 
     def _op_link_master(self, netns: str | None, ifname: str, master: str | None) -> None:
+        if master and vnet_runs_teamd(netns, master):  # teamd adds its ports itself
+            self._team_port_add(netns, ifname, master)
+            return
         target = self._index(netns, master) if master else 0
         self._rt(netns).request(rtnl.setlink(self._index(netns, ifname), master=target))
+
+    def _read_sysctl(self, netns: str | None, path: str) -> str | None:
+        """The text of /proc/sys/PATH as namespace `netns` has it (None: no such file)."""
+        fd = self.netns_fd(netns)
+        try:
+            with rtnl.inside(fd), open(os.path.join("/proc/sys", path)) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return None
+        finally:
+            os.close(fd)
+
+    def _op_sysctl_set(self, netns: str | None, path: str, value: str) -> None:
+        """Write `value` to /proc/sys/PATH in namespace `netns` (the files of /proc/sys/net
+        are those of the namespace of the thread that opens them)."""
+        fd = self.netns_fd(netns)
+        try:
+            with rtnl.inside(fd), open(os.path.join("/proc/sys", path), "w") as f:
+                f.write(value)
+        finally:
+            os.close(fd)
+
+    def _op_link_port_options(self, netns: str | None, ifname: str, master_kind: str,
+                              options: dict[str, Any]) -> None:
+        self._rt(netns).request(set_port_options(self._index(netns, ifname), master_kind,
+                                                 options))
 
     def _op_link_state(self, netns: str | None, ifname: str, up: bool) -> None:
         self._rt(netns).request(rtnl.setlink(self._index(netns, ifname), up=up))
@@ -681,7 +798,8 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
 #: by one and kept (a plan addresses each new link right after creating it: dropping the
 #: cache at each creation sent every later lookup to the kernel, or to a dump of every link)
 _KEEPS_LINK_CACHES = frozenset({"addr.add", "addr.del", "link.add", "link.state",
-                                "link.master", "link.set", "route.add", "route.del"})
+                                "link.master", "link.set", "link.port_options", "route.add",
+                                "route.del"})
 #: lookups by name answered one by one before a whole dump is cheaper
 _MISSES_BEFORE_DUMP = 8
 
@@ -711,3 +829,6 @@ def kernel() -> Iterator[Netlink]:
         nl.close()
 
 
+def _pop_queues(attrs: dict[str, Any]) -> dict[str, Any]:
+    """Take the queue counts (set only by the creating request) out of `attrs`."""
+    return {k: attrs.pop(k) for k in ("numtxqueues", "numrxqueues") if k in attrs}

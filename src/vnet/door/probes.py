@@ -107,7 +107,7 @@ def _echo_rounds(p: Probe, payload_len: int, dont_fragment: bool) -> tuple[int, 
             else:
                 sock.setsockopt(socket.IPPROTO_IP, _IP_MTU_DISCOVER, _IP_PMTUDISC_DO)
         ident = os.getpid() & 0xFFFF ^ (id(p) & 0xFFFF)
-        replies = 0
+        answered: set[int] = set()
         for seq in range(1, p.count + 1):
             body = (b"vnet-check" * ((payload_len // 10) + 1))[:max(payload_len, 0)]
             kind = 128 if v6 else 8
@@ -118,31 +118,33 @@ def _echo_rounds(p: Probe, payload_len: int, dont_fragment: bool) -> tuple[int, 
                 sock.sendto(head + body, (p.dst_addr, 0))
             except OSError as exc:
                 if exc.errno == errno.EMSGSIZE:
-                    return replies, "too big for the local route's MTU (EMSGSIZE)"
-                return replies, f"send failed: {exc.strerror}"
-            if _await_reply(sock, p, v6, ident, seq):
-                replies += 1
-        return replies, ""
+                    return len(answered), "too big for the local route's MTU (EMSGSIZE)"
+                return len(answered), f"send failed: {exc.strerror}"
+            _await_reply(sock, p, v6, ident, seq, answered)
+        return len(answered), ""
     finally:
         sock.close()
 
 
-def _await_reply(sock: socket.socket, p: Probe, v6: bool, ident: int, seq: int) -> bool:
+def _await_reply(sock: socket.socket, p: Probe, v6: bool, ident: int, seq: int,
+                 answered: set[int]) -> None:
+    """Wait up to p.timeout for the reply to echo `seq`; every reply of this probe that comes
+    meanwhile (a late one to an earlier echo, held up by a busy machine or a neighbour being
+    resolved) is added to `answered`."""
     deadline = time.monotonic() + p.timeout
     want = ipaddress.ip_address(p.dst_addr or "")
-    while (left := deadline - time.monotonic()) > 0:
+    while seq not in answered and (left := deadline - time.monotonic()) > 0:
         ready, _, _ = select.select([sock], [], [], left)
         if not ready:
-            return False
+            return
         data, addr = sock.recvfrom(65535)
         if not v6:
             data = data[(data[0] & 0x0F) * 4:]  # raw IPv4 sockets see the IP header
         if len(data) < 8 or ipaddress.ip_address(addr[0].split("%")[0]) != want:
             continue
         kind, _, _, rid, rseq = struct.unpack("!BBHHH", data[:8])
-        if kind == (129 if v6 else 0) and rid == ident and rseq == seq:
-            return True
-    return False
+        if kind == (129 if v6 else 0) and rid == ident and 1 <= rseq <= seq:
+            answered.add(rseq)
 
 
 def _echo_of(data: bytes, addr: Any, v6: bool, want: Any) -> tuple[int, int] | None:
@@ -518,19 +520,95 @@ def _udp_dports(frame: bytes) -> int | None:
     return None
 
 
+#: how long a probe waits for the links it goes through to have carrier (a busy machine
+#: may take a while to finish what apply started; a link that never gets it, as a tap no
+#: program holds, only delays the probe, which then tells what it saw)
+READY_WAIT = 10.0
+_IFF_UP, _IFF_LOWER_UP = 0x1, 0x10000
+
+
+def _route_oif(netns: str, addr: str, dev: str | None) -> int | None:
+    """Index of the link the kernel of `netns` would send to `addr` through (None: no
+    route)."""
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    with IPRoute(netns=netns, flags=0) as ipr:
+        kw: dict[str, Any] = {"dst": addr, "family": _family(addr)}
+        if dev is not None:
+            found = ipr.link_lookup(ifname=dev)
+            if not found:
+                return None
+            kw["oif"] = found[0]
+        try:
+            routes = ipr.route("get", **kw)
+        except NetlinkError:
+            return None
+        oif = routes[0].get_attr("RTA_OIF") if routes else None
+        return int(oif) if oif is not None else None
+
+
+def _lacks_carrier(netns: str, index: int | None, name: str | None) -> str | None:
+    """'NETNS/LINK has no carrier' when the link (by index or name) is up but cannot carry
+    packets yet, else None: a link missing or set down will not change by waiting."""
+    from . import rtnl
+    with open(_ns_path(netns), "rb") as ns:
+        rt = rtnl.Rtnl(ns.fileno())
+    try:
+        if index is not None:
+            link = next((x for x in rtnl.dump_links(rt, counters=False) if x.index == index),
+                        None)
+        else:
+            link = rt.get_link(name or "")
+    finally:
+        rt.close()
+    if link is None or not link.flags & _IFF_UP or link.flags & _IFF_LOWER_UP:
+        return None
+    return f"{netns}/{link.name} has no carrier"
+
+
+def wait_ready(p: Probe, seconds: float = READY_WAIT) -> str:
+    """Wait, at most `seconds`, until the links a probe goes through have carrier: the link of
+    the route to the target and the watched underlay link (carrier comes from the kernel in
+    its own time after apply; a missing route or a link set down does not come by waiting).
+    Returns what was still missing at the deadline ("" when ready)."""
+    if p.dst_addr is None and p.encap_ns is None:
+        return ""
+    deadline = time.monotonic() + seconds
+    while True:
+        missing = None
+        try:
+            if p.dst_addr is not None and p.probe != "can":
+                oif = _route_oif(p.src_ns, p.dst_addr, p.src_dev)
+                if oif is not None:
+                    missing = _lacks_carrier(p.src_ns, oif, None)
+            if missing is None and p.encap_ns and p.encap_dev:
+                missing = _lacks_carrier(p.encap_ns, None, p.encap_dev)
+        except OSError:  # a namespace missing: the probe itself says so
+            return ""
+        if missing is None or time.monotonic() >= deadline:
+            return missing or ""
+        time.sleep(0.02)
+
+
 def run_probe(p: Probe) -> CheckResult:
-    """Run one probe and judge it against its expectation."""
+    """Run one probe, once the links it goes through are ready, and judge it against its
+    expectation."""
     started = time.monotonic()
     capture = None
     try:
+        not_ready = wait_ready(p) if p.expect == "ok" else ""
         if p.encap_ns and p.encap_dev:
             capture = socket_in(p.encap_ns, socket.AF_PACKET, socket.SOCK_RAW,
                                 socket.htons(_ETH_P_ALL))
             capture.bind((p.encap_dev, 0))
             capture.setblocking(False)
         worked, observed = _RUNNERS[p.probe](p)
+        if not_ready:
+            observed += f"; after {READY_WAIT:.0f} s {not_ready}"
         if capture is not None:
-            seen = _drain_udp(capture, p.encap_port or 0, time.monotonic() + 0.3)
+            seen = _drain_udp(capture, p.encap_port or 0,
+                              time.monotonic() + (p.timeout if worked else 0))
             observed += f"; {seen} UDP/{p.encap_port} packet(s) on {p.encap_ns}/{p.encap_dev}"
             if p.expect == "ok":
                 worked = worked and seen > 0
@@ -546,16 +624,21 @@ def run_probe(p: Probe) -> CheckResult:
 
 
 def _drain_udp(sock: socket.socket, port: int, until: float) -> int:
+    """UDP frames to `port` that the capture socket holds. A frame is queued to a packet
+    socket as the link passes it, so what the probe sent is there once its answers are in:
+    read it all, and only if none is to the port wait (till `until`) for one to come."""
     seen = 0
-    while time.monotonic() < until:
+    while True:
         try:
             frame = sock.recv(65535)
         except BlockingIOError:
-            time.sleep(0.02)
+            left = until - time.monotonic()
+            if seen or left <= 0:
+                return seen
+            select.select([sock], [], [], left)
             continue
         if _udp_dports(frame) == port:
             seen += 1
-    return seen
 
 
 def exec_in(netns: str, argv: list[str]) -> int:

@@ -41,6 +41,8 @@ from ..observe import TEAMD_KEY, LinkState
 HOST_NS_DIR = ":host"
 _CLONE_NEWNET = 0x40000000
 _STOP_WAIT = 30.0  # teamd takes seconds to quit under emulation (TCG)
+#: how long teamd may take to report a port it added (seconds under TCG, milliseconds here)
+PORT_WAIT = 30.0
 
 
 def teamd_dir(owner: str, netns: str | None) -> str:
@@ -94,6 +96,61 @@ def read_teamd(netns: str | None, links: dict[str, LinkState]) -> None:
             link.info_data[TEAMD_KEY] = teamd_state(link.owner, netns, link.name)
 
 
+def _entering(netns: str | None) -> Any:
+    """A preexec_fn that moves the child into `netns` before exec (None: stay)."""
+    ns_path = None if netns is None else os.path.join("/run/netns", netns)
+
+    def enter_netns() -> None:  # runs in the child, before exec
+        if ns_path is None:
+            return
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(ns_path, os.O_RDONLY)
+        if libc.setns(fd, _CLONE_NEWNET) != 0:
+            os._exit(126)
+        os.close(fd)
+    return enter_netns
+
+
+def run_teamdctl(netns: str | None, team: str, *args: str) -> str:
+    """`teamdctl TEAM ARGS...` inside the team's namespace; its stdout. teamd's refusal (or
+    a missing teamdctl) is a KernelError naming the team."""
+    where = f"{netns}/{team}" if netns else team
+    exe = shutil.which("teamdctl")
+    if exe is None:
+        raise KernelError(f"ask teamd of team {where}", errno.ENOENT,
+                          "teamdctl is not installed: install the Debian package "
+                          "libteam-utils (it provides teamd and teamdctl)")
+    try:
+        proc = subprocess.run([exe, team, *args], preexec_fn=_entering(netns),
+                              capture_output=True, text=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        raise KernelError(f"teamdctl {team} {' '.join(args)}", errno.ETIMEDOUT,
+                          "teamd did not answer within 60 s") from None
+    if proc.returncode != 0:
+        detail = " ".join(proc.stderr.split()) or f"teamdctl exited {proc.returncode}"
+        raise KernelError(f"teamdctl {team} {' '.join(args)}", errno.EIO, detail)
+    return proc.stdout
+
+
+def teamd_ports(state_dump: str) -> set[str]:
+    """The ports teamd itself holds, from `teamdctl TEAM state dump` (JSON); a text that is
+    not teamd's state holds none."""
+    try:
+        state = json.loads(state_dump)
+    except ValueError:
+        return set()
+    ports = state.get("ports") if isinstance(state, dict) else None
+    return set(ports) if isinstance(ports, dict) else set()
+
+
+def vnet_runs_teamd(netns: str | None, team: str) -> bool:
+    """Does a teamd that vnet started drive team `team` of `netns` (any topology)?"""
+    from .. import store
+    pattern = os.path.join(store.STATE_DIR, "teamd", "*", glob.escape(netns or HOST_NS_DIR),
+                           glob.escape(team) + ".pid")
+    return any((pid := _read_pid(path)) and _is_teamd(pid) for path in glob.glob(pattern))
+
+
 def _owner_of(marker: str, ifname: str) -> str:
     from ..ownership import PREFIX
     return marker[len(PREFIX):-len(ifname) - 1]
@@ -103,6 +160,7 @@ class TeamdOps:
     """teamd processes and by-name link attributes. Refusals reach `execute` as KernelError."""
 
     _ipr: Any
+    _rt: Any
     _index: Any
 
     # ---- a link attribute that holds another link's ifindex -------------------------------
@@ -112,6 +170,34 @@ class TeamdOps:
         target = self._index(netns, ref) if ref else 0
         self._ipr(netns).link("set", index=self._index(netns, ifname), kind=kind,
                               **{attr: target})
+
+    # ---- team ports ---------------------------------------------------------------------------
+    def _team_port_add(self, netns: str | None, port: str, team: str) -> None:
+        """Make `port` (down) a port of `team` through its teamd, and return once teamd
+        reports it among its ports and the kernel names `team` as its master.
+
+        teamd is told, not left to notice: a port enslaved behind its back over netlink was
+        seen, on Debian's 6.1 kernel under emulation, to lack its master after apply had
+        read it back. teamd learns of ports from events it reads in its own time, so `apply`
+        waits for teamd's own word (`state dump`), with a deadline, not a fixed sleep."""
+        where = f"{netns}/{team}" if netns else team
+        run_teamdctl(netns, team, "port", "add", port)
+        team_index = self._index(netns, team)
+        deadline = time.monotonic() + PORT_WAIT
+        while True:
+            held = port in teamd_ports(run_teamdctl(netns, team, "state", "dump"))
+            link = self._rt(netns).get_link(port)
+            master = link.master if link is not None else None
+            if held and master == team_index:
+                return
+            if time.monotonic() >= deadline:
+                said = "lists it" if held else "does not list it"
+                raise KernelError(
+                    f"add port {port} to team {where}", errno.ETIMEDOUT,
+                    f"after {PORT_WAIT:.0f} s teamd {said} among its ports and the kernel "
+                    f"gives {port} {'master ifindex ' + str(master) if master else 'no master'}"
+                    f" (team {team} is ifindex {team_index})")
+            time.sleep(0.05)
 
     # ---- teamd ------------------------------------------------------------------------------
     def _teamd_start(self, netns: str | None, ifname: str, marker: str,
@@ -128,21 +214,10 @@ class TeamdOps:
         # a teamd left from an earlier run (its device deleted under it) holds the PID file
         # and the control socket: stop it first
         self._teamd_stop(netns, ifname, owner, wait_device=False)
-        ns_path = None if netns is None else os.path.join("/run/netns", netns)
-
-        def enter_netns() -> None:  # runs in the child, before exec: teamd lives in netns
-            if ns_path is None:
-                return
-            libc = ctypes.CDLL(None, use_errno=True)
-            fd = os.open(ns_path, os.O_RDONLY)
-            if libc.setns(fd, _CLONE_NEWNET) != 0:
-                os._exit(126)
-            os.close(fd)
-
         argv = [exe, "-d", "-t", ifname, "-p", pid_file,
                 "-c", json.dumps(config, sort_keys=True)] + (["-o"] if take_over else [])
         try:
-            proc = subprocess.run(argv, preexec_fn=enter_netns, capture_output=True,
+            proc = subprocess.run(argv, preexec_fn=_entering(netns), capture_output=True,
                                   text=True, timeout=60, check=False)
         except subprocess.TimeoutExpired:
             raise KernelError(f"start teamd for team {where}", errno.ETIMEDOUT,
@@ -198,7 +273,7 @@ class TeamdOps:
             if ipr.link("get", index=index)[0].get_attr("IFLA_MASTER") == team:
                 continue
             ipr.link("set", index=index, state="down")
-            ipr.link("set", index=index, master=team)
+            self._team_port_add(netns, name, ifname)
             if was_up:
                 ipr.link("set", index=index, state="up")
 

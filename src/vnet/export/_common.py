@@ -58,3 +58,29 @@ def other_namespace_entries(topo: Any, netns: str | None, target: str) -> list[L
         out.append(LeftOut(f"events[{index}]", f"{target} has no timeline of failures; play "
                                                "it with vnet run"))
     return out
+
+
+def link_settings_left_out(topo: Any, target: str) -> list[LeftOut]:
+    """One entry per generic link attribute, port option and sysctl the file declares, and per
+    namespace `forwarding`: no exporter writes them yet, and an export never drops anything
+    silently."""
+    from ..features.link_attrs import declared_link_attrs
+    from ..features.port_options import declared_port_options
+    from ..features.sysctls import declared_sysctls
+
+    out: list[LeftOut] = []
+    for end in topo.endpoints():
+        for name in [*declared_link_attrs(end), *declared_sysctls(end)]:
+            out.append(LeftOut(f"{end.path}.{name}", f"{name} is not exported to {target} "
+                                                     "yet; vnet apply sets it"))
+        for name in declared_port_options(end):
+            out.append(LeftOut(f"{end.path}.port_options.{name}",
+                               f"port option {name} is not exported to {target} yet; vnet "
+                               "apply sets it"))
+    for index, ns in enumerate(topo.namespaces):
+        if topo.namespace_options.get(ns, {}).get("forwarding") is not None:
+            out.append(LeftOut(f"namespaces[{index}].forwarding",
+                               f"a namespace's forwarding is not exported to {target} yet; "
+                               "vnet apply sets it"))
+    return out
+

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..features.bridge_vlans import vlan_commands
 from . import Exported, ExportError, Options, refuse_inline_secrets
+from ._common import link_settings_left_out
 
 if TYPE_CHECKING:
     from ..kinds.base import InterfaceBase
@@ -201,7 +202,8 @@ def export(topo: Topology, options: Options) -> Exported:
         sections["routes"].add(_label(topo, f"routes[{i}]", f"to {route.to}"), [cmd])
 
     text = _script(topo, list(sections.values()), uses_key_files)
-    return Exported(files={f"{topo.name}.sh": text}, left_out=[])
+    return Exported(files={f"{topo.name}.sh": text},
+                    left_out=link_settings_left_out(topo, "ip commands"))
 
 
 def _script(topo: Topology, sections: list[_Section], key_files: bool) -> str:

@@ -18,7 +18,7 @@ import yaml
 
 from ..kinds.base import Common, InterfaceBase
 from . import Exported, LeftOut, Options
-from ._common import netns_check, other_namespace_entries
+from ._common import link_settings_left_out, netns_check, other_namespace_entries
 
 FILE = "vnet.yaml"
 
@@ -94,7 +94,8 @@ class _Writer:
     def __init__(self, topo: Any, options: Options) -> None:
         self.topo = topo
         self.netns = options.netns
-        self.left_out: list[LeftOut] = other_namespace_entries(topo, self.netns, "netplan")
+        self.left_out: list[LeftOut] = other_namespace_entries(topo, self.netns, "netplan") \
+            + link_settings_left_out(topo, "netplan")
         self.defs: dict[str, dict[str, Any]] = {}  # name -> its definition
         self.types: dict[str, str] = {}  # name -> device type
 

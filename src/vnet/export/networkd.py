@@ -19,7 +19,13 @@ from typing import Any
 from ..kinds.base import Common, InterfaceBase
 from ..model import External, Route
 from . import Exported, ExportError, LeftOut, Options
-from ._common import bool_word, netns_check, other_namespace_entries, where_label
+from ._common import (
+    bool_word,
+    link_settings_left_out,
+    netns_check,
+    other_namespace_entries,
+    where_label,
+)
 
 #: section, key (and value) lines of one file, in the order written
 Sections = list[tuple[str, list[tuple[str, str]]]]
@@ -196,6 +202,7 @@ class _Writer:
     # ---- the walk ---------------------------------------------------------------------------
     def run(self) -> Exported:
         self.left_out += other_namespace_entries(self.topo, self.netns, "networkd")
+        self.left_out += link_settings_left_out(self.topo, "networkd")
         mine: list[InterfaceBase] = []
         for iface in self.topo.interfaces:
             ends = iface.expand()

@@ -16,13 +16,15 @@ from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
 )
 
 from ..features.bridge_vlans import BridgeVlan
+from ..features.link_attr_fields import LinkAttrFields
+from ..features.port_option_fields import PortOptions
+from ..features.sysctl_fields import SysctlFields
 
 IFNAMSIZ = 15
 #: names of the throwaway links that probe the kernel for a kind (and of their parent)
@@ -265,7 +267,7 @@ class DrawEdge:
     inward: bool = False
 
 
-class Common(BaseModel):
+class Common(LinkAttrFields, SysctlFields):
     """Fields every interface end has, whatever its kind (also a veth's peer end)."""
 
     model_config = ConfigDict(extra="forbid", frozen=False, defer_build=True)
@@ -285,6 +287,10 @@ class Common(BaseModel):
     host: HostName | None = Field(
         None, description="In a file that spans hosts: the host (from `hosts:`) this end is "
                           "made on; omitted: its namespace's host, or the only host.")
+    port_options: PortOptions | None = Field(
+        None, description="What the master (a bridge or a bond) is told about this port, as "
+                          "`ip link set DEV type bridge_slave|bond_slave ...` says it, e.g. "
+                          "{cost: 10, hairpin: true}; needs master.")
     vlans: list[BridgeVlan] | None = Field(
         None, description="Bridge VLAN filtering: the VLANs of this port (or, on a bridge, of "
                           "the bridge itself), the whole list — VLAN 1 the kernel adds is "
