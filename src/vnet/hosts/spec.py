@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from ..kinds.base import HostName, NetnsName, check_ifname
+from ..kinds.base import HostName, check_ifname
 
 #: the tunnel kinds a veth across hosts may become
 Via = Literal["vxlan", "geneve"]
@@ -58,13 +58,4 @@ class Host(BaseModel):
                                  "encapsulation's overhead (default 1500).")
 
 
-class NamespaceOnHost(BaseModel):
-    """A namespace entry written as a mapping, to say its host."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: NetnsName = Field(description="The namespace's name.")
-    host: HostName = Field(description="The host (from `hosts:`) the namespace is made on.")
-
-
-__all__ = ["Host", "HostName", "NamespaceOnHost", "Via", "underlay_address"]
+__all__ = ["Host", "HostName", "Via", "underlay_address"]
