@@ -233,7 +233,9 @@ def observe_topology(backend: Kernel, topo: TopologyData, record: Record,
         [*needed, *owned],
         shallow=shallow,
         route_netns={route.netns for route in topo.routes},
-        tc_netns={end.netns for end in ends if end.reads_tc},
+        tc_netns={end.netns for end in ends if end.reads_tc or end.impair is not None}
+        | {ext.netns for ext in topo.externals if ext.impair is not None}
+        | {parse_ext_key(key)[0] for key in record.impairs},
         vlan_netns={obj.netns for obj in [*ends, *topo.externals] if obj.vlans is not None},
         kind_options=not teardown,
         # a teardown deletes the links it made, addresses and all: only addresses it gave to
@@ -429,7 +431,7 @@ def _both(old: Record, new: Record) -> Record:
                  for key in [*old.external_addresses, *new.external_addresses]}
     return Record(old.topology, {**new.externals, **old.externals}, addresses,
                   [*old.routes, *(r for r in new.routes if r not in old.routes)],
-                  old.source, old.source_digest)
+                  old.source, old.source_digest, {**new.impairs, **old.impairs})
 
 
 def destroy(name: str, backend: Kernel | None = None,
