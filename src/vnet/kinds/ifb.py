@@ -326,3 +326,29 @@ def _first_ifbs(topo: Any) -> dict[tuple[str | None, str], Ifb]:
             for src in iface.redirect_from:
                 first.setdefault((iface.netns, src), iface)
     return first
+
+
+def ingress_ifb_name(name: str) -> str:
+    """The name of the IFB vnet makes to impair what interface `name` receives."""
+    return ("ifb" + name)[:15]
+
+
+def ingress_ifbs(objs: list[Any]) -> list[Ifb]:
+    """The IFBs vnet makes for the interfaces (ends or externals) impaired on ingress
+    (`impair: {direction: ingress|both}`): each in the interface's namespace, taking its
+    ingress, with the same netem on the IFB's egress. Errors about one point at the
+    interface's `impair`."""
+    out: list[Ifb] = []
+    for obj in objs:
+        impair = obj.impair
+        if impair is None or impair.direction == "egress":
+            continue
+        ifb = Ifb.model_validate({
+            "kind": "ifb", "name": ingress_ifb_name(obj.name), "netns": obj.netns,
+            "redirect_from": [obj.name],
+            "impair": impair.model_copy(update={"direction": "egress"})})
+        private = ifb.__pydantic_private__
+        assert private is not None
+        private["_path"] = f"{obj.path}.impair"
+        out.append(ifb)
+    return out
