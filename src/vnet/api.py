@@ -632,20 +632,26 @@ def _natural(text: str) -> tuple[Any, ...]:
 
 
 def _read(nl: Kernel, spaces: list[str | None], counters: bool,
-          addresses: bool = True) -> dict[str | None, NetnsState]:
+          addresses: bool = True, tc: bool = False) -> dict[str | None, NetnsState]:
     """The namespaces that exist of `spaces`: their links (with packet counters if asked),
-    addresses (if asked) and vnet's routes; neither the kind options nor what kinds keep
-    beyond their links (so no kind is imported)."""
-    return nl.observe(Scope(spaces, route_netns=(), tc_netns=(), vlan_netns=(),
+    addresses (if asked), qdiscs (if `tc`: impairments) and vnet's routes; neither the kind
+    options nor what kinds keep beyond their links (so no kind is imported)."""
+    return nl.observe(Scope(spaces, route_netns=(), tc_netns=None if tc else (), vlan_netns=(),
                             addr_netns=None if addresses else (), kind_options=False,
                             kind_state=False, counters=counters)).namespaces
 
 
 def _row(ns: str | None, st: NetnsState, link: LinkState, topology: str, owned: bool) -> Row:
-    return Row(ns, link.name, link.kind or ("loopback" if link.name == "lo" else None),
-               "up" if link.up else "down", link.master, st.addresses_of(link.name), link.mtu,
-               link.mac, link.rx_packets, link.tx_packets, link.rx_bytes, link.tx_bytes,
-               owned=owned, topology=topology)
+    row = Row(ns, link.name, link.kind or ("loopback" if link.name == "lo" else None),
+              "up" if link.up else "down", link.master, st.addresses_of(link.name), link.mtu,
+              link.mac, link.rx_packets, link.tx_packets, link.rx_bytes, link.tx_bytes,
+              owned=owned, topology=topology)
+    netem = next((q for q in st.qdiscs if q.ifname == link.name and q.kind == "netem"
+                  and q.parent == 0xFFFFFFFF), None)  # its root qdisc
+    if netem is not None:
+        from .features.netem_words import impair_from_params
+        row.extra["impair"] = impair_from_params(netem.params)
+    return row
 
 
 def show_topology(name: str, backend: Kernel | None = None, counters: bool = False,
@@ -663,7 +669,7 @@ def show_topology(name: str, backend: Kernel | None = None, counters: bool = Fal
                      for k in dict.fromkeys([*record.externals, *record.external_addresses])]
         spaces = list(dict.fromkeys([None, *owned, *(ns for ns, _ in externals),
                                      *(r[0] for r in record.routes)]))
-        states = _read(nl, spaces, counters)
+        states = _read(nl, spaces, counters, tc=True)
     recorded_routes = {tuple(r) for r in record.routes}
     rows: list[Row] = []
     routes: list[RouteRow] = []

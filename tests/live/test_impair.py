@@ -218,6 +218,10 @@ def test_vnet_impair_changes_a_live_link_in_place_and_plan_shows_the_drift() -> 
     try:
         index = ifindex("nb", "vb")
         assert_rtt("na", "192.0.2.2", 20)
+        shown = api.show_topology("imp")
+        assert shown is not None
+        [vb] = [r for r in shown.interfaces if r.name == "vb"]
+        assert vb.extra["impair"] == {"delay": "20ms"}
         done = api.impair("imp", "nb/vb", {"delay": "60ms"})
         assert not isinstance(done, list)
         assert [(a.verb, a.subject) for a in done.actions] == [("change", "netem on nb/vb")]

@@ -355,3 +355,19 @@ def test_networkd_has_a_network_emulator_and_netplan_none() -> None:
         "interfaces[0].impair.rate", "interfaces[0].peer.impair.rate"]
     out = export(topo, "netplan", Options())
     assert "interfaces[0].impair" in [o.path for o in out.left_out]
+
+
+# ---- vnet show --------------------------------------------------------------------------------
+def test_show_lists_each_impaired_interface_in_the_files_words() -> None:
+    from vnet import api
+    from vnet.api import _row
+    from vnet.render.show_text import topology_lines
+    st_ = NetnsState("na", links={"va": LinkState(index=2, name="va", kind="veth", up=True)})
+    st_.qdiscs.append(_netem("va", delay="40ms", loss="2%"))
+    row = _row("na", st_, st_.links["va"], "imp", True)
+    assert row.extra == {"impair": {"delay": "40ms", "loss": "2%"}}
+    shown = api.Shown("imp", None, ["na"], [row], [])
+    text = "\n".join(topology_lines(shown, 100))
+    assert "IMPAIRED (netem)" in text and "delay 40ms loss 2%" in text
+    assert "impair\nna\tva\tdelay 40ms loss 2%" in "\n".join(topology_lines(shown, None))
+    assert shown.as_dict()["interfaces"][0]["extra"]["impair"]["delay"] == "40ms"

@@ -438,7 +438,7 @@ class _Writer:
     def _emulator(self, impair: Any, path: str) -> Sections:
         """[NetworkEmulator]: networkd's netem, which knows delay, jitter, limit, loss and
         duplicate alone; what else the impairment says is left out."""
-        from ..features.impair import format_ns
+        from ..features.netem_words import format_ns
         from ..features.shaping import parse_time
         if impair.direction != "egress":
             self.leave(f"{path}.direction", "networkd cannot redirect what a link receives "
