@@ -184,6 +184,7 @@ _EXPLICIT: dict[tuple[str, str], str | None] = {
     ("exec", "argv"): None,  # COMMAND ...: the shell's own completion is the right one
     ("capture", "name"): None,  # a new topology's name: nothing to offer
     ("export", "netns"): None,  # a namespace of the file, not a live one
+    ("impair", "interface"): None,  # NETNS/IFNAME of a live topology: typed
 }
 
 
