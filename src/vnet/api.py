@@ -646,8 +646,8 @@ def _row(ns: str | None, st: NetnsState, link: LinkState, topology: str, owned: 
               "up" if link.up else "down", link.master, st.addresses_of(link.name), link.mtu,
               link.mac, link.rx_packets, link.tx_packets, link.rx_bytes, link.tx_bytes,
               owned=owned, topology=topology)
-    netem = next((q for q in st.qdiscs if q.ifname == link.name and q.kind == "netem"
-                  and q.parent == 0xFFFFFFFF), None)  # its root qdisc
+    netem = next((q for q in st.qdiscs if q.ifname == link.name and q.kind == "netem"),
+                  None)  # at its root, or under an IFB's shaping
     if netem is not None:
         from .features.netem_words import impair_from_params
         row.extra["impair"] = impair_from_params(netem.params)

@@ -25,7 +25,8 @@ from . import kinds, ownership
 from .actions import Action, Request, Verb
 from .errors import ConflictError, Issue
 from .features.bridge_vlans import plan_vlans
-from .features.impair import plan_impair
+from .features.impair import SHAPED_PARENT, plan_impair
+from .features.shaping import TC_H_ROOT
 from .kinds.base import InterfaceBase
 from .model import External, Route
 from .observe import LinkState, NetnsState, Observed, RouteState
@@ -631,10 +632,12 @@ class _Planner:
             if live is None and not owned:
                 continue  # a missing external: plan_externals says so
             skey = ext_key(*key)
+            shaped = getattr(obj, "shaping", None) is not None  # netem under the shaping
             actions, record, conflict = plan_impair(
                 key, obj.impair, self.ns_state(key[0]), live, owned,
                 self.old.impairs.get(skey),
-                isinstance(obj, External) and obj.replace_qdisc)
+                isinstance(obj, External) and obj.replace_qdisc,
+                SHAPED_PARENT if shaped else TC_H_ROOT)
             if conflict is not None:
                 self.conflict(conflict, _at(*key),
                               "add replace_qdisc: true to its external entry to let vnet "

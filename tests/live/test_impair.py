@@ -271,3 +271,25 @@ def test_an_externals_qdisc_is_kept_unless_allowed_and_put_back_by_destroy() -> 
     for q in [*before, *after]:
         q.pop("handle", None)  # the kernel numbers auto handles 8001:, 8002:, ...
     assert after == before
+
+
+def test_netem_under_an_ifbs_tbf_delays_and_plans_nothing_the_second_time() -> None:
+    require_netem()
+    require_kind("ifb")
+    topo = vnet.load_text(pair() + """
+  - name: ifb0
+    kind: ifb
+    netns: nb
+    redirect_from: [vb]
+    shaping: {qdisc: tbf, rate: 20mbit, burst: 32kbit, latency: 50ms}
+    impair: {delay: 30ms}
+""")
+    topo.apply()
+    try:
+        qdiscs = json.loads(sh("tc", "-j", "qdisc", "show", "dev", "ifb0", netns="nb"))
+        by_kind = {q["kind"]: q for q in qdiscs}
+        assert by_kind["tbf"]["handle"] == "1:" and by_kind["netem"]["parent"] == "1:1"
+        assert_rtt("na", "192.0.2.2", 30)
+        assert not topo.plan().has_changes
+    finally:
+        topo.destroy()

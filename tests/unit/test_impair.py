@@ -121,14 +121,50 @@ def test_delay_on_a_vcan_is_an_error_naming_the_kind() -> None:
     assert "remove impair from this vcan" in issue
 
 
-def test_an_ifb_cannot_both_shape_and_impair() -> None:
+def test_an_ifb_shaped_by_sfq_cannot_impair() -> None:
     [issue] = issues_of("""\
     - name: ifb0
       kind: ifb
-      shaping: {qdisc: tbf, rate: 10mbit, burst: 32kbit, latency: 50ms}
+      shaping: {qdisc: sfq}
       impair: {delay: 10ms}
     """)
-    assert "cannot also carry impair" in issue and "rate" in issue
+    assert "sfq has no class to hang netem under" in issue and "tbf or htb" in issue
+
+
+@pytest.mark.parametrize("shaping", [
+    "{qdisc: tbf, rate: 10mbit, burst: 32kbit, latency: 50ms}",
+    "{qdisc: htb, rate: 10mbit}"])
+def test_netem_hangs_under_an_ifbs_shaping(shaping: str) -> None:
+    from vnet.export import Options, export
+    topo = load(f"""\
+    - name: ifb0
+      kind: ifb
+      netns: na
+      shaping: {shaping}
+      impair: {{delay: 10ms}}
+    """)
+    plan = plan_changes(topo, Observed(namespaces={None: NetnsState(None)}))
+    root = next(a for a in plan.actions if a.subject.startswith(("qdisc", "netem")))
+    assert root.subject.startswith(("qdisc tbf", "qdisc htb"))
+    assert root.do[0].args["handle"] == 0x10000  # 1:, so that its class 1:1 is known
+    [netem] = [a for a in plan.actions if a.subject == "netem on na/ifb0"]
+    assert netem.do[0].args["parent"] == 0x10001 and netem.do[0].args["handle"] == 0x100000
+    assert netem.undo[0].args == {"ifname": "ifb0", "parent": 0x10001}
+    assert [a.subject for a in plan.actions].index("netem on na/ifb0") > \
+        [a.subject for a in plan.actions].index(root.subject)
+    text = export(topo, "ip", Options()).files["imp.sh"]
+    assert "tc -n na qdisc add dev ifb0 parent 1:1 handle 10: netem delay 10ms" in text
+    # live as planned: nothing to do; a new delay changes the child in place
+    tc = [TcState("ifb0", "netem", 0x100000, 0x10001, params(delay="10ms"))]
+    st_ = NetnsState("na", links={
+        "lo": LinkState(index=1, name="lo", kind=None, up=True,
+                        altnames=[ownership.netns_marker("imp")]),
+        "ifb0": LinkState(index=2, name="ifb0", kind="ifb", up=True,
+                          altnames=[ownership.link_marker("imp", "ifb0")])})
+    st_.qdiscs = tc
+    obs = Observed(namespaces={None: NetnsState(None), "na": st_}, existing_netns={"na"})
+    shaped = [a for a in plan_changes(topo, obs).actions if a.subject.startswith("netem")]
+    assert shaped == []
 
 
 # ---- the kernel's bytes --------------------------------------------------------------------

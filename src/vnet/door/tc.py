@@ -122,12 +122,14 @@ class TcOps:
         """`tc qdisc replace ...`: changes parameters in place, or swaps the qdisc."""
         self._qdisc(netns, _REPLACE, ifname, kind, parent, handle, params or {})
 
-    def _op_tc_qdisc_del(self, netns: str | None, ifname: str, parent: str = "root",
+    def _op_tc_qdisc_del(self, netns: str | None, ifname: str, parent: str | int = "root",
                          missing_ok: bool = True) -> None:
-        """`tc qdisc del dev IFNAME root|ingress` (gone already, or the link gone: fine)."""
+        """`tc qdisc del dev IFNAME root|ingress|parent CLASSID` (gone already, or the link
+        gone: fine)."""
         if missing_ok and not self._ipr(netns).link_lookup(ifname=ifname):
             return
-        where = TC_H_INGRESS if parent == "ingress" else TC_H_ROOT
+        where = parent if isinstance(parent, int) else \
+            TC_H_INGRESS if parent == "ingress" else TC_H_ROOT
         handle = INGRESS_HANDLE if parent == "ingress" else 0
         try:
             self._tc_send(netns, _RTM_DELQDISC, _NLM_F_REQUEST | _NLM_F_ACK, ifname, handle,
@@ -139,14 +141,15 @@ class TcOps:
 
     # ---- netem (impairments) -----------------------------------------------------------------
     def _op_tc_netem_set(self, netns: str | None, ifname: str, params: dict[str, Any],
-                         how: str = "replace") -> None:
+                         how: str = "replace", parent: int = TC_H_ROOT,
+                         handle: int = 0) -> None:
         """`tc qdisc replace dev IFNAME root netem ...` (how="replace": made, or swapped for
         the root qdisc there) or `tc qdisc change ...` (how="change": the live netem's
         parameters changed in place, no NLM_F_CREATE/NLM_F_EXCL)."""
         from . import rtnl
         from .netem import encode_netem
         flags = _NLM_F_CREATE | _NLM_F_REPLACE if how == "replace" else 0
-        body = (rtnl._TCM.pack(socket.AF_UNSPEC, self._index(netns, ifname), 0, TC_H_ROOT, 0)
+        body = (rtnl._TCM.pack(socket.AF_UNSPEC, self._index(netns, ifname), handle, parent, 0)
                 + rtnl.attr_str(rtnl.TCA_KIND, "netem")
                 + rtnl.attr(rtnl.TCA_OPTIONS, encode_netem(params)))
         try:

@@ -197,8 +197,11 @@ def export(topo: Topology, options: Options) -> Exported:
     for obj in [*ends, *topo.externals]:
         if obj.impair is not None and obj.impair.direction != "ingress":
             tc = ["tc", "-n", obj.netns] if obj.netns else ["tc"]
+            # under an IFB's shaping: in its class 1:1 (tbf or htb with handle 1:)
+            place = ["parent", "1:1", "handle", "10:"] if getattr(obj, "shaping", None) \
+                else ["root"]
             sections["extras"].add(_label(topo, f"{obj.path}.impair", f"{obj.name} impair"),
-                                   [[*tc, "qdisc", "add", "dev", obj.name, "root", "netem",
+                                   [[*tc, "qdisc", "add", "dev", obj.name, *place, "netem",
                                      *obj.impair.tc_args()]])
 
     for i, route in enumerate(topo.routes):

@@ -293,11 +293,18 @@ def _at(ns: str | None, name: str) -> str:
     return f"{ns}/{name}" if ns else name
 
 
-def root_qdisc(netns_state: Any, ifname: str) -> Any:
-    """The root qdisc of `ifname` as observed (None: none read, or none there)."""
+#: where netem hangs under an IFB's shaping: class 1:1 of its tbf or htb (handle 1:), as
+#: tc-netem(8) and the tbf/htb documentation lay it out; netem itself gets handle 10:
+SHAPED_PARENT = 0x10001
+SHAPED_HANDLE = 0x100000
+
+
+def root_qdisc(netns_state: Any, ifname: str, parent: int = TC_H_ROOT) -> Any:
+    """The qdisc of `ifname` at `parent` (the root by default) as observed (None: none read,
+    or none there)."""
     if netns_state is None:
         return None
-    return next((q for q in netns_state.qdiscs if q.ifname == ifname and q.parent == TC_H_ROOT),
+    return next((q for q in netns_state.qdiscs if q.ifname == ifname and q.parent == parent),
                 None)
 
 
@@ -315,27 +322,31 @@ def same_params(live: dict[str, Any], want: dict[str, Any]) -> bool:
 
 def plan_impair(key: tuple[str | None, str], impair: Impair | None, netns_state: Any,
                 live: Any, owned: bool, original: dict[str, Any] | None,
-                may_replace: bool) -> tuple[list[Action], dict[str, Any] | None, str | None]:
+                may_replace: bool, parent: int = TC_H_ROOT
+                ) -> tuple[list[Action], dict[str, Any] | None, str | None]:
     """The actions that give interface `key` the egress netem of `impair` (None: no
     impairment), in place where one is there.
 
     `owned`: vnet made the link (removing its root qdisc is enough to put it back).
     `original`: for a link vnet does not own, the root qdisc recorded before vnet put netem
     on it (None: vnet has not); `may_replace`: the file allows replacing a qdisc there that
-    is not the kernel's default. Returns (actions, what to record for the link — None:
-    nothing — and a conflict message, or None)."""
+    is not the kernel's default; `parent`: where the netem hangs (an IFB that shapes: under
+    its class 1:1). Returns (actions, what to record for the link — None: nothing — and a
+    conflict message, or None)."""
     ns, name = key
     where = _at(ns, name)
+    place = {} if parent == TC_H_ROOT else {"parent": parent, "handle": SHAPED_HANDLE}
+    delete = Request("tc.qdisc_del", ns, {"ifname": name, "parent": "root"} if not place
+                     else {"ifname": name, "parent": parent})
     if live is None:  # made by this plan
         if impair is None or impair.direction == "ingress":
             return [], None, None
         want = impair.netem_params()
         return [Action("create", f"netem on {where}", f"impaired: {describe(want)}",
                        [Request("tc.netem_set", ns, {"ifname": name, "params": want,
-                                                     "how": "replace"})],
-                       [Request("tc.qdisc_del", ns, {"ifname": name, "parent": "root"})])], \
-            ({} if not owned else None), None
-    root = root_qdisc(netns_state, name)
+                                                     "how": "replace", **place})],
+                       [delete])], ({} if not owned else None), None
+    root = root_qdisc(netns_state, name, parent)
     is_netem = root is not None and root.kind == "netem"
     egress = impair is not None and impair.direction != "ingress"
     if not egress:
@@ -343,9 +354,10 @@ def plan_impair(key: tuple[str | None, str], impair: Impair | None, netns_state:
             return _put_back(key, root, original), None, None
         if owned and is_netem:
             return [Action("remove", f"netem on {where}", "no impairment in the file",
-                           [Request("tc.qdisc_del", ns, {"ifname": name, "parent": "root"})],
+                           [delete],
                            [Request("tc.netem_set", ns, {"ifname": name, "params": root.params,
-                                                         "how": "replace"})])], None, None
+                                                         "how": "replace", **place})])], \
+                None, None
         return [], None, None
     assert impair is not None
     want = impair.netem_params()
@@ -355,9 +367,9 @@ def plan_impair(key: tuple[str | None, str], impair: Impair | None, netns_state:
             return [], record, None
         return [Action("change", f"netem on {where}", "impairment differs from the file",
                        [Request("tc.netem_set", ns, {"ifname": name, "params": want,
-                                                     "how": "change"})],
+                                                     "how": "change", **place})],
                        [Request("tc.netem_set", ns, {"ifname": name, "params": root.params,
-                                                     "how": "change"})],
+                                                     "how": "change", **place})],
                        diff=_diff(root.params, want))], record, None
     kind = root.kind if root is not None else ""
     if not owned and kind not in DEFAULT_QDISCS:
@@ -367,13 +379,14 @@ def plan_impair(key: tuple[str | None, str], impair: Impair | None, netns_state:
         if kind not in RESTORABLE:
             return [], None, (f"{where} has a {kind} root qdisc, which vnet could not put "
                               "back after the impairment")
-    undo = [Request("tc.qdisc_del", ns, {"ifname": name, "parent": "root"})]
+    undo = [delete]
     if record:
         undo = _restore_requests(ns, name, record)
     return [Action("create", f"netem on {where}",
                    f"impaired: {describe(want)}" + (f" (replaces {kind})" if kind else ""),
                    [Request("tc.netem_set", ns, {"ifname": name, "params": want,
-                                                 "how": "replace"})], undo)], record, None
+                                                 "how": "replace", **place})], undo)], \
+        record, None
 
 
 def _original(root: Any) -> dict[str, Any]:
@@ -419,8 +432,11 @@ def check_impairs(objs: list[Any], where: Any, issues: Any) -> None:
         if no_netem:
             issues.add(f"a {obj.kind} cannot be impaired: {no_netem}", field,
                        where(obj, "impair"), f"remove impair from this {obj.kind}")
-        elif getattr(obj, "shaping", None) is not None:
-            issues.add("an IFB with shaping cannot also carry impair: both want its root "
-                       "qdisc", field, where(obj, "impair"),
-                       "give the impairment a rate (impair: {rate: 10mbit, ...}) instead of "
-                       "shaping, or impair the source interface itself")
+        elif getattr(obj, "shaping", None) is not None and obj.shaping.qdisc == "sfq":
+            issues.add("an IFB shaped by sfq cannot also carry impair: sfq has no class to "
+                       "hang netem under", field, where(obj, "impair"),
+                       "shape with tbf or htb (netem goes under it), or give the impairment a "
+                       "rate instead of shaping")
+        elif getattr(obj, "shaping", None) is not None and obj.impair.direction != "egress":
+            issues.add("an IFB's impairment is on what it sends: direction must be egress",
+                       f"{field}.direction", where(obj, "impair"), "remove direction")

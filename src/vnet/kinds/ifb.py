@@ -139,13 +139,15 @@ class Ifb(InterfaceBase):
                                "params": root.params})])]
         sh = self.shaping
         want = sh.qdisc_params()
+        # an impairment hangs its netem under the shaping (class 1:1): tbf needs handle 1:
+        handle = HTB_HANDLE if self.impair is not None else sh.root_handle()
         qargs = {"ifname": name, "kind": sh.qdisc, "parent": "root",
-                 "handle": sh.root_handle(), "params": want}
+                 "handle": handle, "params": want}
         del_root = [Request("tc.qdisc_del", ns, {"ifname": name, "parent": "root"})]
         subject = f"qdisc {sh.qdisc} on {self._at()}"
         actions: list[Action] = []
         same_kind = root is not None and root.kind == sh.qdisc and \
-            (sh.qdisc != "htb" or root.handle == HTB_HANDLE)
+            (not handle or root.handle == handle)
         if root is None or not mine:
             actions.append(Action("create", subject, "declared",
                                   [Request("tc.qdisc_add" if root is None or st is None
@@ -222,7 +224,8 @@ class Ifb(InterfaceBase):
             cmds.append([*tc, "class", "add", "dev", self.name, "parent", "1:", "classid",
                          "1:1", "htb", *sh.class_args()])
         elif sh is not None:
-            cmds.append([*tc, "qdisc", "add", "dev", self.name, "root", sh.qdisc,
+            handle = ["handle", "1:"] if self.impair is not None else []
+            cmds.append([*tc, "qdisc", "add", "dev", self.name, "root", *handle, sh.qdisc,
                          *sh.tc_args()])
         for src in self.redirect_from:
             cmds.append([*tc, "qdisc", "add", "dev", src, "handle", "ffff:", "ingress"])
