@@ -120,8 +120,7 @@ def test_delay_on_both_ends_doubles_into_the_rtt_and_apply_twice_changes_nothing
         assert_rtt("na", "192.0.2.2", 40)
         assert not topo.plan().has_changes
         assert not topo.apply().has_changes
-        q = netem_of("na", "va")
-        assert q is not None and q["options"]["delay"]["delay"] == pytest.approx(0.02)
+        assert netem_of("na", "va") is not None and netem_of("nb", "vb") is not None
     finally:
         topo.destroy()
     assert sh("ip", "netns", "list") == ""
@@ -147,7 +146,7 @@ def test_loss_is_inside_the_binomial_interval_over_500_probes() -> None:
 
 def test_rate_is_within_20_percent() -> None:
     require_netem()
-    topo = vnet.load_text(pair("{rate: 8mbit}"))
+    topo = vnet.load_text(pair("{rate: 4mbit}"))
     topo.apply()
     try:
         received = {"bytes": 0, "first": 0.0, "last": 0.0}
@@ -177,7 +176,7 @@ def test_rate_is_within_20_percent() -> None:
             payload, start = b"x" * 1400, time.monotonic()
             sent = 0
             while (now := time.monotonic()) - start < 2.0:
-                if sent * 8 > 24e6 * (now - start):  # three times the impaired rate
+                if sent * 8 > 12e6 * (now - start):  # three times the impaired rate
                     time.sleep(0.0005)
                     continue
                 try:
@@ -189,7 +188,7 @@ def test_rate_is_within_20_percent() -> None:
         seconds = received["last"] - received["first"]
         assert seconds > 1.0, received
         rate = received["bytes"] * 8 / seconds
-        assert 6.4e6 <= rate <= 9.6e6, f"delivered {rate / 1e6:.2f} Mbit/s, impaired to 8"
+        assert 3.2e6 <= rate <= 4.8e6, f"delivered {rate / 1e6:.2f} Mbit/s, impaired to 4"
     finally:
         topo.destroy()
 
