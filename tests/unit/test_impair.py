@@ -407,3 +407,22 @@ def test_show_lists_each_impaired_interface_in_the_files_words() -> None:
     assert "IMPAIRED (netem)" in text and "delay 40ms loss 2%" in text
     assert "impair\nna\tva\tdelay 40ms loss 2%" in "\n".join(topology_lines(shown, None))
     assert shown.as_dict()["interfaces"][0]["extra"]["impair"]["delay"] == "40ms"
+
+
+# ---- vnet capture ---------------------------------------------------------------------------
+def test_capture_writes_an_impairment_back_and_an_unimpaired_peer_as_null() -> None:
+    from vnet import api
+    from vnet.capture import capture_owned, to_yaml
+    from vnet.door.fake import FakeKernel
+    kernel = FakeKernel()
+    api.apply(load(VETH.replace("  impair: {IMPAIR}\n", "")), backend=kernel)
+    # what `vnet impair` leaves: netem on va alone (the fake models no tc: put it there)
+    kernel._ns("na", "").qdiscs.append(_netem("va", delay="40ms", loss="2% 25%"))
+    data = capture_owned("imp", kernel)
+    [entry] = data["interfaces"]
+    assert entry["impair"] == {"delay": "40ms", "loss": "2% 25%"}
+    assert entry["peer"]["impair"] is None
+    again = vnet.load_text(to_yaml(data))
+    va, vb = again.interfaces[0].expand()
+    assert va.impair.netem_params() == params(delay="40ms", loss="2% 25%")
+    assert vb.impair is None
