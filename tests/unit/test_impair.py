@@ -426,3 +426,25 @@ def test_capture_writes_an_impairment_back_and_an_unimpaired_peer_as_null() -> N
     va, vb = again.interfaces[0].expand()
     assert va.impair.netem_params() == params(delay="40ms", loss="2% 25%")
     assert vb.impair is None
+
+
+# ---- vnet impair: what it refuses before reaching the kernel ------------------------------------
+@pytest.mark.parametrize("argv, message", [
+    (["--delay", "40ms", "--clear"], "give it alone"),
+    ([], "say what to change"),
+])
+def test_vnet_impair_says_what_it_needs(capsys: pytest.CaptureFixture[str], argv: list[str],
+                                        message: str) -> None:
+    from clirun import run
+    code, _, err = run(capsys, "impair", "imp", "na/va", *argv)
+    assert code == 1 and message in err
+
+
+def test_api_impair_refuses_bad_values_and_ingress_before_the_kernel() -> None:
+    from vnet import api
+    from vnet.door.fake import FakeKernel
+    with pytest.raises(TopologyError, match="outside 0%-100%"):
+        api.impair("imp", "na/va", {"loss": "120%"}, backend=FakeKernel())
+    with pytest.raises(vnet.errors.VnetError, match="through an IFB the file declares"):
+        api.impair("imp", "na/va", {"delay": "1ms", "direction": "ingress"},
+                   backend=FakeKernel())
