@@ -36,6 +36,7 @@ OPERATIONS: dict[str, str] = {
     "tc.qdisc_add": "add a qdisc (root or ingress) to a link",
     "tc.qdisc_replace": "add or replace a link's root qdisc",
     "tc.qdisc_del": "delete a link's root or ingress qdisc",
+    "tc.netem_set": "add, replace or change in place a link's root netem qdisc",
     "tc.class_add": "add an htb class",
     "tc.class_replace": "change an htb class",
     "tc.redirect_add": "redirect a link's ingress to another link (u32 match-all, mirred)",

@@ -266,7 +266,9 @@ def observe_topology(backend: Kernel, topo: TopologyData, record: Record,
         [*needed, *owned],
         shallow=shallow,
         route_netns={route.netns for route in topo.routes},
-        tc_netns={end.netns for end in ends if end.reads_tc},
+        tc_netns={end.netns for end in ends if end.reads_tc or end.impair is not None}
+        | {ext.netns for ext in topo.externals if ext.impair is not None}
+        | {parse_ext_key(key)[0] for key in record.impairs},
         vlan_netns={obj.netns for obj in [*ends, *topo.externals] if obj.vlans is not None},
         kind_options=not teardown,
         # a teardown deletes the links it made, addresses and all: only addresses it gave to
@@ -466,7 +468,7 @@ def _both(old: Record, new: Record) -> Record:
                  for key in [*old.external_addresses, *new.external_addresses]}
     return Record(old.topology, {**new.externals, **old.externals}, addresses,
                   [*old.routes, *(r for r in new.routes if r not in old.routes)],
-                  old.source, old.source_digest)
+                  old.source, old.source_digest, {**new.impairs, **old.impairs})
 
 
 def destroy(name: str, backend: Kernel | None = None,
@@ -667,21 +669,27 @@ def _natural(text: str) -> tuple[Any, ...]:
 
 
 def _read(nl: Kernel, spaces: list[str | None], counters: bool,
-          addresses: bool = True) -> dict[str | None, NetnsState]:
+          addresses: bool = True, tc: bool = False) -> dict[str | None, NetnsState]:
     """The namespaces that exist of `spaces`: their links (with packet counters if asked),
-    addresses (if asked) and vnet's routes; neither the kind options nor what kinds keep
-    beyond their links (so no kind is imported)."""
-    return nl.observe(Scope(spaces, route_netns=(), tc_netns=(), vlan_netns=(),
+    addresses (if asked), qdiscs (if `tc`: impairments) and vnet's routes; neither the kind
+    options nor what kinds keep beyond their links (so no kind is imported)."""
+    return nl.observe(Scope(spaces, route_netns=(), tc_netns=None if tc else (), vlan_netns=(),
                             addr_netns=None if addresses else (), kind_options=False,
                             kind_state=False, counters=counters)).namespaces
 
 
 def _row(ns: str | None, st: NetnsState, link: LinkState, topology: str, owned: bool) -> Row:
-    return Row(ns, link.name, link.kind or ("loopback" if link.name == "lo" else None),
-               "up" if link.up else "down", link.master, st.addresses_of(link.name), link.mtu,
-               link.mac, link.rx_packets, link.tx_packets, link.rx_bytes, link.tx_bytes,
-               owned=owned, topology=topology,
-               extra={"link": dict(link.attrs)} if link.attrs else {})
+    row = Row(ns, link.name, link.kind or ("loopback" if link.name == "lo" else None),
+              "up" if link.up else "down", link.master, st.addresses_of(link.name), link.mtu,
+              link.mac, link.rx_packets, link.tx_packets, link.rx_bytes, link.tx_bytes,
+              owned=owned, topology=topology,
+              extra={"link": dict(link.attrs)} if link.attrs else {})
+    netem = next((q for q in st.qdiscs if q.ifname == link.name and q.kind == "netem"),
+                  None)  # at its root, or under an IFB's shaping
+    if netem is not None:
+        from .features.netem_words import impair_from_params
+        row.extra["impair"] = impair_from_params(netem.params)
+    return row
 
 
 def show_topology(name: str, backend: Kernel | None = None, counters: bool = False,
@@ -699,7 +707,7 @@ def show_topology(name: str, backend: Kernel | None = None, counters: bool = Fal
                      for k in dict.fromkeys([*record.externals, *record.external_addresses])]
         spaces = list(dict.fromkeys([None, *owned, *(ns for ns, _ in externals),
                                      *(r[0] for r in record.routes)]))
-        states = _read(nl, spaces, counters)
+        states = _read(nl, spaces, counters, tc=True)
     recorded_routes = {tuple(r) for r in record.routes}
     rows: list[Row] = []
     routes: list[RouteRow] = []
@@ -858,3 +866,78 @@ def exec_in(netns: str, argv: list[str]) -> int:
             raise VnetError(f"namespace {netns!r} was not created by vnet; use `ip netns exec` "
                             "for namespaces vnet does not own")
     return run(netns, argv)
+
+
+# ---- impairments on a live link (`vnet impair`) -------------------------------------------------
+def impair(name: str, interface: str, settings: Mapping[str, Any] | None,
+           backend: Kernel | None = None) -> Plan | list[Action]:
+    """Change (settings) or clear (None) the impairment of one live interface of topology
+    `name` (interface = "NETNS/IFNAME" or "IFNAME" for the root namespace), in place.
+
+    `settings` is an `impair:` mapping of the file (delay, loss, rate, ...; egress only). The
+    interface must be one the topology made, or an external one it uses. The netem qdisc is
+    changed in place (its link keeps its ifindex); the root qdisc it replaces is recorded, so
+    that `vnet plan FILE` shows the drift from the file and apply or destroy puts it right.
+    Returns the plan carried out (no actions: nothing differed)."""
+    from pydantic import ValidationError
+
+    from .apply import execute_plan
+    from .errors import Issue, TopologyError, VnetError
+    from .features.impair import Impair, plan_impair
+    from .plan import Plan
+    from .record import ext_key
+
+    netns, _, ifname = interface.rpartition("/")
+    key = (netns or None, ifname)
+    wanted: Impair | None = None
+    if settings is not None:
+        try:
+            wanted = Impair.model_validate(dict(settings))
+        except ValidationError as exc:
+            raise TopologyError([Issue(
+                f"impair {err['loc'][0] if err['loc'] else ''}: "
+                f"{str(err['msg']).removeprefix('Value error, ')}".replace(" : ", ": "),
+                "impair", interface, "") for err in exc.errors()]) from None
+        if wanted.direction != "egress":
+            raise VnetError(f"vnet impair changes what {interface} sends (egress); an ingress "
+                            "impairment goes through an IFB the file declares: change "
+                            "direction in the file and apply it")
+        if backend is None:
+            _require_netem(interface)
+    with host_lock(0), _backend(backend) as nl:
+        record = read_record(name)
+        observed = nl.observe(Scope([key[0]], tc_netns=[key[0]], kind_options=False))
+        st = observed.namespaces.get(key[0])
+        live = st.links.get(ifname) if st is not None else None
+        if live is None:
+            raise VnetError(f"no interface {interface} is live: name it as NETNS/IFNAME (or "
+                            "IFNAME where vnet runs), as `vnet show` lists it")
+        from . import ownership
+        owned = ownership.link_marker(name, live.name) in live.altnames or live.owner == name
+        skey = ext_key(*key)
+        if not owned and skey not in record.externals and skey not in record.impairs:
+            raise VnetError(f"{interface} is not an interface of topology {name}: vnet impairs "
+                            "only links a topology made or uses (external: true)")
+        original = record.impairs.get(skey, {} if owned else None)
+        actions, kept, conflict = plan_impair(key, wanted, st, live, owned, original, True)
+        if conflict is not None:
+            raise VnetError(f"{conflict}: vnet impair leaves it alone")
+        plan = Plan(name, actions, record)
+        if actions:
+            execute_plan(plan, nl)
+            if wanted is None:
+                record.impairs.pop(skey, None)
+            else:
+                record.impairs[skey] = kept if kept is not None else {}
+            write_record(record)
+        return plan
+
+
+def _require_netem(where: str) -> None:
+    """UnsupportedError when this kernel has no netem qdisc (as `vnet kinds` probes it)."""
+    from .errors import UnsupportedError
+    from .kinds_probe import FEATURES, probed
+    available, reason = probed(["netem"])["netem"]
+    if available is False:
+        raise UnsupportedError([f"this kernel lacks {FEATURES['netem']} ({reason}), which "
+                                f"impairing {where} needs — see `vnet kinds`"])

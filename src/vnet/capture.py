@@ -62,7 +62,7 @@ KERNEL_MADE = {"sit0": "sit", "tunl0": "ipip", "gre0": "gre", "gretap0": "gretap
                "ip_vti0": "vti", "ip6_vti0": "vti6"}
 #: the order a person writes an interface's keys in; the kind's options come where `*` is
 _FIRST_KEYS = ("name", "kind", "external", "netns", "link", "link_netns", "dev", "peer")
-_LAST_KEYS = ("addresses", "mtu", "mac", "state", "master", "vlans")
+_LAST_KEYS = ("addresses", "mtu", "mac", "state", "master", "vlans", "impair")
 
 Key = tuple[str | None, str]
 
@@ -345,6 +345,9 @@ class _Reader:
         except NotCapturable as exc:
             raise CaptureError(str(exc)) from None
         entry.update(self.common(ns, link, cls, parent))
+        if "impair" in entry and "peer" in entry and "impair" not in entry["peer"]:
+            # an entry's impair is the pair's: say that the other end has none
+            entry["peer"]["impair"] = None
         return _in_order(entry)
 
     def peer(self, ns: str | None, link: LinkState, cls: type[InterfaceBase]
@@ -390,6 +393,11 @@ class _Reader:
         vlans = self.vlans(ns, link, master)
         if vlans is not None:
             out["vlans"] = vlans
+        netem = next((q for q in st.qdiscs if q.ifname == link.name and q.kind == "netem"),
+                     None)  # at the root, or under an IFB's shaping
+        if netem is not None:
+            from .features.netem_words import impair_from_params
+            out["impair"] = impair_from_params(netem.params)
         return out
 
     def mac(self, ns: str | None, link: LinkState, parent: LinkState | None) -> str | None:

@@ -448,6 +448,45 @@ def _duration_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+#: `vnet impair` options: the `impair:` fields of the file, as tc-netem(8) spells them
+_IMPAIR_OPTIONS = {
+    "delay": ("TIME", "added delay: 40ms"),
+    "jitter": ("TIME", "random variation of the delay: 5ms"),
+    "correlation": ("PERCENT", "how much each delay depends on the last: 25%"),
+    "loss": ("PERCENT", "random loss: 2%, or '2% 25%' with its correlation"),
+    "loss_model": ("MODEL", "bursty loss: 'gemodel P [R [1-H [1-K]]]' or 'state P13 ...'"),
+    "duplicate": ("PERCENT", "packets sent twice: 0.1%"),
+    "corrupt": ("PERCENT", "packets with a bit flipped: 0.1%"),
+    "reorder": ("PERCENT", "packets sent ahead of the delayed ones: 1% (needs --delay)"),
+    "rate": ("RATE", "rate the interface sends at: 10mbit"),
+    "limit": ("PACKETS", "packets netem may hold (default 1000)"),
+    "slot": ("SLOT", "send in bursts: 'MIN_DELAY [MAX_DELAY] [packets N] [bytes N]'"),
+}
+
+
+def cmd_impair(args: argparse.Namespace) -> int:
+    from . import api
+    settings: dict[str, Any] = {}
+    for option in _IMPAIR_OPTIONS:
+        value = getattr(args, f"impair_{option}")
+        if value is not None:
+            settings[option] = int(value) if option == "limit" and value.isdigit() else value
+    if args.clear and settings:
+        raise VnetError("--clear removes the impairment: give it alone, or give the new "
+                        "values without --clear")
+    if not args.clear and not settings:
+        raise VnetError("say what to change (e.g. --delay 40ms --loss 2%), or --clear")
+    plan = api.impair(args.name, args.interface, None if args.clear else settings)
+    assert not isinstance(plan, list)
+    if args.json:
+        _emit_json(plan.as_dict())
+    elif plan.has_changes:
+        _write_plan(plan, verbose=True)
+    else:
+        print(f"{args.interface} already has that impairment: nothing changed.")
+    return EXIT_OK
+
+
 def cmd_destroy(args: argparse.Namespace) -> int:
     if args.inventory:
         return cmd_across(args, "destroy")
@@ -1027,6 +1066,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="only interfaces of this kind (repeatable)")
     sp.add_argument("--all", action="store_true", help="loopbacks too")
     sp.add_argument("--stats", action="store_true", help="packet and byte counters")
+    sp = add("impair", cmd_impair, "change (or --clear) the delay, loss or rate of one live "
+             "interface in place, without the file")
+    sp.add_argument("name", metavar="NAME", help="the live topology (`vnet list`)")
+    sp.add_argument("interface", metavar="IFACE",
+                    help="NETNS/IFNAME, or IFNAME in the namespace vnet runs in")
+    for option, words in _IMPAIR_OPTIONS.items():
+        sp.add_argument(f"--{option.replace('_', '-')}", dest=f"impair_{option}",
+                        metavar=words[0], help=words[1].replace("%", "%%"))
+    sp.add_argument("--clear", action="store_true", help="remove the impairment")
     add("list", cmd_list, "every live topology: namespaces, interfaces up/down, its file")
     sp = add("kinds", cmd_kinds, "every interface kind: implemented, available on this "
              "kernel; with KIND, its options")

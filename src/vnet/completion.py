@@ -185,6 +185,7 @@ _EXPLICIT: dict[tuple[str, str], str | None] = {
     ("capture", "name"): None,  # a new topology's name: nothing to offer
     ("export", "netns"): None,  # a namespace of the file, not a live one
     ("link", "iface"): None,  # NETNS/IFNAME inside a topology: `vnet show NAME` lists them
+    ("impair", "interface"): None,  # NETNS/IFNAME of a live topology: typed
 }
 
 

@@ -15,7 +15,8 @@ from .store import STATE_DIR
 
 #: features a kernel may lack although it has their kind, probed like kinds (the door's
 #: kind_probe.FEATURES says how), by name -> the words `vnet kinds` and errors use
-FEATURES = {"bridge_vlan_filtering": "bridge VLAN filtering"}
+FEATURES = {"bridge_vlan_filtering": "bridge VLAN filtering",
+            "netem": "the netem qdisc (impair)"}
 #: the cache's layout; a cache of another layout is probed again
 _FORMAT = 2
 
@@ -126,6 +127,10 @@ def lacking(topo: Any) -> list[str]:
             users.setdefault(cls.kind_name, []).append(where)
         if getattr(iface, "vlan_filtering", None):
             users.setdefault("bridge_vlan_filtering", []).append(where)
+    for obj in [*topo.endpoints(), *topo.externals]:
+        if obj.impair is not None:
+            users.setdefault("netem", []).append(
+                f"{obj.netns}/{obj.name}" if obj.netns else obj.name)
     if not users:
         return []
     cached = _read_cache(_cache_path())

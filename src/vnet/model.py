@@ -93,6 +93,9 @@ class External(Common):
     kind: str | None = Field(None, description="Optional: the kind it must have.")
     state: Literal["up", "down"] | None = Field(
         None, description="Administrative state; omitted: left as it is.")
+    replace_qdisc: bool = Field(
+        False, description="impair may replace a root qdisc it finds here that is not the "
+                           "kernel's default (tbf, netem); destroy puts it back.")
 
     @property
     def key(self) -> tuple[str | None, str]:

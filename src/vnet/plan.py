@@ -103,6 +103,7 @@ def namespaces_to_observe(topo: Topology, record: Record) -> list[str | None]:
     for key in [*record.externals, *record.external_addresses]:
         wanted.append(parse_ext_key(key)[0])
     wanted += [r[0] for r in record.routes]
+    wanted += [parse_ext_key(key)[0] for key in record.impairs]
     return list(dict.fromkeys(wanted))
 
 
@@ -732,6 +733,47 @@ class _Planner:
             bridge = self.desired.get(br_key) or self.externals.get(br_key)
             self.phase["extras"] += plan_vlans(obj, self.live(key), bridge, self.live(br_key),
                                                self.ns_state(key[0]))
+        self.plan_impairs()
+
+    # ---- impairments (features/impair.py) --------------------------------------------------
+    def plan_impairs(self) -> None:
+        entries = self.declared()
+        if not entries and not self.old.impairs:
+            return  # a teardown imports no pydantic model (features/impair.py is one)
+        from .features.impair import SHAPED_PARENT, plan_impair
+        from .features.shaping import TC_H_ROOT
+        declared = set()
+        for key, obj in entries:
+            declared.add(key)
+            live = self.live(key)
+            owned = obj is self.desired.get(key)
+            if live is None and not owned:
+                continue  # a missing external: plan_externals says so
+            skey = ext_key(*key)
+            shaped = getattr(obj, "shaping", None) is not None  # netem under the shaping
+            actions, record, conflict = plan_impair(
+                key, obj.impair, self.ns_state(key[0]), live, owned,
+                self.old.impairs.get(skey),
+                obj is self.externals.get(key) and obj.replace_qdisc,
+                SHAPED_PARENT if shaped else TC_H_ROOT)
+            if conflict is not None:
+                self.conflict(conflict, _at(*key),
+                              "add replace_qdisc: true to its external entry to let vnet "
+                              "replace it (destroy puts it back), or remove impair")
+            if record is not None:
+                self.new.impairs[skey] = record
+            self.phase["extras"] += actions
+        # interfaces the file no longer names that vnet impaired (an external dropped from
+        # the file, or one `vnet impair` changed): put back what they had
+        for skey, original in self.old.impairs.items():
+            key = parse_ext_key(skey)
+            live = self.live(key)
+            if key in declared or live is None:
+                continue
+            if self.owned(live):
+                continue  # removed with its link, or kept: its own entry decides
+            self.phase["extras"] += plan_impair(key, None, self.ns_state(key[0]), live, False,
+                                                original, False)[0]
 
     # ---- routes ---------------------------------------------------------------------------
     def plan_routes(self) -> None:

@@ -26,10 +26,14 @@ class Record:
     #: "sha256:HEX" of that file's bytes when it was applied (None: unknown, as `source`): a
     #: copy of the file, moved or renamed, is still the same file
     source_digest: str | None = None
+    #: "netns|ifname" -> the root qdisc an interface had before vnet put netem on it (one vnet
+    #: does not own, or one `vnet impair` changed): {} (the kernel's default) or
+    #: {"kind": .., "params": ..}
+    impairs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
         """Whether there is nothing to put back (the source file alone is no change)."""
-        return not (self.externals or self.external_addresses or self.routes)
+        return not (self.externals or self.external_addresses or self.routes or self.impairs)
 
 
 def ext_key(netns: str | None, name: str) -> str:
@@ -82,6 +86,16 @@ def _check_addresses(value: Any) -> str | None:
             ipaddress.ip_interface(item)
         except ValueError:
             return f"{_shown(item)} is not an address with its prefix"
+    return None
+
+
+def _check_qdisc(value: Any) -> str | None:
+    """Why a recorded root qdisc ({} or {"kind", "params"}) is unusable, or None."""
+    if not isinstance(value, dict):
+        return f"{_shown(value)} is not an object"
+    if value and not (set(value) == {"kind", "params"} and isinstance(value["kind"], str)
+                      and isinstance(value["params"], dict)):
+        return f"{_shown(value)} is not {{}} or {{kind, params}}"
     return None
 
 
@@ -165,6 +179,19 @@ def record_from_data(topology: str, data: Any) -> tuple[Record, list[str]]:
     else:
         lost.append(f"routes {_shown(routes)} is not a list: the routes vnet added in "
                     "namespaces it does not own are lost")
+    impairs = data.get("impairs", {})
+    if isinstance(impairs, dict):
+        for key, original in impairs.items():
+            why = "its key is not netns|ifname" if not (isinstance(key, str) and "|" in key) \
+                else _check_qdisc(original)
+            if why is None:
+                record.impairs[key] = original
+            else:
+                lost.append(f"external {_ext_name(key)}: the root qdisc it had before vnet "
+                            f"impaired it is lost ({why})")
+    else:
+        lost.append(f"impairs {_shown(impairs)} is not an object: the root qdiscs external "
+                    "interfaces had before vnet impaired them are lost")
     source = data.get("source")
     if source is None or isinstance(source, str) and source:
         record.source = source

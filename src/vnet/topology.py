@@ -45,8 +45,15 @@ class Topology:
     positions: Mapping[str, Position] = field(default_factory=dict, repr=False)
 
     def endpoints(self) -> list[InterfaceBase]:
-        """Every interface end the topology creates (a veth counts twice)."""
-        return [end for iface in self.interfaces for end in iface.expand()]
+        """Every interface end the topology creates (a veth counts twice, and an interface
+        impaired on ingress brings its IFB)."""
+        ends = [end for iface in self.interfaces for end in iface.expand()]
+        if any(obj.impair is not None and obj.impair.direction != "egress"
+               for obj in [*ends, *self.externals]):
+            # what an interface receives is impaired on the egress of an IFB vnet makes
+            from .kinds.ifb import ingress_ifbs
+            ends += ingress_ifbs([*ends, *self.externals])
+        return ends
 
     def where(self, path: str) -> Position | None:
         """Position of a field path like `interfaces[2].master` (or of its nearest parent)."""

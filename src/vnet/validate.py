@@ -10,6 +10,7 @@ from typing import Any
 from .errors import Collector
 from .features.bridge_vlans import check_vlans
 from .features.port_options import PORT_OPTIONS, declared_port_options, master_kind_of
+from .features.impair import check_impairs
 from .kinds.base import InterfaceBase
 from .model import External
 from .topology import Topology
@@ -87,6 +88,7 @@ def validate_topology(topo: Topology, issues: Collector,
     def where(obj: Any, field: str) -> Any:
         return topo.where(f"{obj.path}.{field}")
 
+    check_impairs(objs, where, issues)
     graph: dict[tuple[str | None, str], set[tuple[str | None, str]]] = defaultdict(set)
     for obj in objs:
         if obj.master is not None:

@@ -39,6 +39,9 @@ def _require_kinds(path: Path) -> None:
         if kind not in registry():
             pytest.skip(f"vnet does not implement {kind} yet ({path.name} uses it)")
         require_kind(kind)
+    if "impair:" in path.read_text():
+        from .test_impair import require_netem
+        require_netem()
     if "vlan_filtering: true" in path.read_text():
         from .test_bridge_vlan import require_vlan_filtering
         require_vlan_filtering()

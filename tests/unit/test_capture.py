@@ -25,7 +25,7 @@ from vnet.record import Record
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 #: examples whose apply the fake does not model (tc, teamd, MACsec SAs, setting a bond's
 #: primary) or cannot hold (an InfiniBand NIC): their round trips are live only
-LIVE_ONLY = {"bond", "ifb", "ipoib", "macsec", "macsec-wrong-key", "team"}
+LIVE_ONLY = {"bond", "ifb", "ipoib", "macsec", "macsec-wrong-key", "team", "wan"}
 FAKE_EXAMPLES = [p for p in sorted(EXAMPLES.glob("*.yaml")) if p.stem not in LIVE_ONLY]
 
 

@@ -60,7 +60,10 @@ def test_every_field_of_a_record_survives_writing_and_reading() -> None:
     values: dict[str, Any] = {"externals": SOUND["externals"],
                               "external_addresses": SOUND["external_addresses"],
                               "routes": SOUND["routes"], "source": "/srv/ext.yaml",
-                              "source_digest": "sha256:" + "ab" * 32}
+                              "source_digest": "sha256:" + "ab" * 32,
+                              "impairs": {"|nic0": {}, "|nic1": {
+                                  "kind": "tbf", "params": {"rate": 1250, "buffer": 4,
+                                                            "limit": 100}}}}
     fields = [f.name for f in dataclasses.fields(Record) if f.name != "topology"]
     assert sorted(values) == sorted(fields), "a new Record field needs a value here and a check"
     record = Record("ext", **values)

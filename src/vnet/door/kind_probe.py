@@ -24,6 +24,10 @@ FEATURES: dict[str, tuple[str, dict[str, object], str]] = {
 }
 
 
+#: qdiscs a kernel may lack, probed on a throwaway veth: feature -> the kernel's config name
+QDISC_FEATURES: dict[str, str] = {"netem": "CONFIG_NET_SCH_NETEM"}
+
+
 def probe_kinds(names: list[str]) -> dict[str, tuple[bool | None, str]]:
     """Try to create each kind (or feature of FEATURES) in a throwaway network namespace (a
     forked child that unshares its own); the host's namespaces are never touched. Each kind's
@@ -43,6 +47,7 @@ def probe_kinds(names: list[str]) -> dict[str, tuple[bool | None, str]]:
             with Netlink() as nl:
                 parent = functools.cache(lambda: _make_parent(nl))  # once, when first needed
                 result = {name: _probe_feature(nl, name, parent) if name in FEATURES
+                          else _probe_qdisc(nl, name, parent) if name in QDISC_FEATURES
                           else _probe_kind(nl, name, parent) for name in names}
         except Exception as exc:  # noqa: BLE001 - report, never crash the child silently
             result = {n: (None, f"probe failed: {exc}") for n in names}
@@ -86,6 +91,23 @@ def _probe_feature(nl: Netlink, name: str, make_parent: Callable[[], None]
     if available is False and why.startswith("not built in"):
         why = f"built without {config}"
     return available, why
+
+
+def _probe_qdisc(nl: Netlink, name: str, make_parent: Callable[[], None]
+                 ) -> tuple[bool | None, str]:
+    """A qdisc of QDISC_FEATURES put on the throwaway veth and taken off again."""
+    from ..features.impair import Impair
+    from ..kinds.base import PROBE_PARENT
+    try:
+        make_parent()
+        params = Impair.model_validate({"delay": "1ms"}).netem_params()
+        nl.send([Request("tc.netem_set", None, {"ifname": PROBE_PARENT, "params": params})])
+        nl.send([Request("tc.qdisc_del", None, {"ifname": PROBE_PARENT, "parent": "root"})])
+    except KernelError as exc:
+        if exc.errno == errno.ENOENT:
+            return False, f"{QDISC_FEATURES[name]} not set, no module sch_{name}"
+        return False, f"probe failed: {os.strerror(exc.errno) if exc.errno else exc}"
+    return True, ""
 
 
 def _probe_kind(nl: Netlink, name: str, make_parent: Callable[[], None],

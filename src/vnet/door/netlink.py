@@ -321,6 +321,7 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                 "tc.qdisc_add": self._op_tc_qdisc_add,
                 "tc.qdisc_replace": self._op_tc_qdisc_replace,
                 "tc.qdisc_del": self._op_tc_qdisc_del,
+                "tc.netem_set": self._op_tc_netem_set,
                 "tc.class_add": self._op_tc_class_add,
                 "tc.class_replace": self._op_tc_class_replace,
                 "tc.redirect_add": self._op_tc_redirect_add,

@@ -678,7 +678,8 @@ def _parse_qdiscs(messages: Iterable[tuple[bytes, int]]) -> list[Any]:
     out: list[Any] = []
     for data, offset in messages:
         q = RawQdisc(data, offset)
-        out.append(q.full() if q.has_options else q)
+        # netem stays raw: door/netem.py reads what pyroute2's parser does not know
+        out.append(q.full() if q.has_options and q.tc_kind != "netem" else q)
     return out
 
 

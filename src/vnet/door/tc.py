@@ -62,6 +62,7 @@ class TcOps:
     """tc over rtnetlink. Every op raises KernelError (through `execute`) on refusal."""
 
     _ipr: Any
+    _rt: Any
     _index: Any
 
     # ---- sending -------------------------------------------------------------------------
@@ -121,12 +122,14 @@ class TcOps:
         """`tc qdisc replace ...`: changes parameters in place, or swaps the qdisc."""
         self._qdisc(netns, _REPLACE, ifname, kind, parent, handle, params or {})
 
-    def _op_tc_qdisc_del(self, netns: str | None, ifname: str, parent: str = "root",
+    def _op_tc_qdisc_del(self, netns: str | None, ifname: str, parent: str | int = "root",
                          missing_ok: bool = True) -> None:
-        """`tc qdisc del dev IFNAME root|ingress` (gone already, or the link gone: fine)."""
+        """`tc qdisc del dev IFNAME root|ingress|parent CLASSID` (gone already, or the link
+        gone: fine)."""
         if missing_ok and not self._ipr(netns).link_lookup(ifname=ifname):
             return
-        where = TC_H_INGRESS if parent == "ingress" else TC_H_ROOT
+        where = parent if isinstance(parent, int) else \
+            TC_H_INGRESS if parent == "ingress" else TC_H_ROOT
         handle = INGRESS_HANDLE if parent == "ingress" else 0
         try:
             self._tc_send(netns, _RTM_DELQDISC, _NLM_F_REQUEST | _NLM_F_ACK, ifname, handle,
@@ -135,6 +138,29 @@ class TcOps:
             # ENOENT: no such qdisc; EINVAL: deleting the default root qdisc
             if not (missing_ok and getattr(exc, "code", None) in (errno.ENOENT, errno.EINVAL)):
                 raise
+
+    # ---- netem (impairments) -----------------------------------------------------------------
+    def _op_tc_netem_set(self, netns: str | None, ifname: str, params: dict[str, Any],
+                         how: str = "replace", parent: int = TC_H_ROOT,
+                         handle: int = 0) -> None:
+        """`tc qdisc replace dev IFNAME root netem ...` (how="replace": made, or swapped for
+        the root qdisc there) or `tc qdisc change ...` (how="change": the live netem's
+        parameters changed in place, no NLM_F_CREATE/NLM_F_EXCL)."""
+        from . import rtnl
+        from .netem import encode_netem
+        flags = _NLM_F_CREATE | _NLM_F_REPLACE if how == "replace" else 0
+        body = (rtnl._TCM.pack(socket.AF_UNSPEC, self._index(netns, ifname), handle, parent, 0)
+                + rtnl.attr_str(rtnl.TCA_KIND, "netem")
+                + rtnl.attr(rtnl.TCA_OPTIONS, encode_netem(params)))
+        try:
+            self._rt(netns).request((_RTM_NEWQDISC, flags, body))
+        except rtnl.RtnlError as exc:
+            if exc.code == errno.ENOENT and how == "replace":
+                raise KernelError(
+                    f"add netem qdisc on {netns + '/' if netns else ''}{ifname}", errno.ENOENT,
+                    "this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM not set, no module "
+                    "sch_netem); impairments need a kernel with it") from None
+            raise
 
     # ---- classes -------------------------------------------------------------------------
     def _class(self, netns: str | None, flags: int, ifname: str, classid: int, parent: int,
@@ -195,8 +221,9 @@ def read_tc(ipr: Any, names: dict[int, str]) -> tuple[list[TcState], list[TcStat
     for msg in ipr.get_qdiscs():
         if msg["index"] not in names:
             continue
-        qdiscs.append(TcState(names[msg["index"]], msg.get_attr("TCA_KIND") or "",
-                              msg["handle"], msg["parent"], _decode_params(msg)))
+        kind = msg.get_attr("TCA_KIND") or ""
+        params = _decode_netem(msg) if kind == "netem" else _decode_params(msg)
+        qdiscs.append(TcState(names[msg["index"]], kind, msg["handle"], msg["parent"], params))
     index_of = {v: k for k, v in names.items()}
     classes: list[TcState] = []
     for q in qdiscs:
@@ -235,6 +262,18 @@ def read_filters(ipr: Any, names: dict[int, str], indexes: list[int]) -> list[Tc
                 protocol=socket.ntohs(info & 0xFFFF), match_all=match_all,
                 redirect_ifindex=target, redirect_dev=names.get(target) if target else None))
     return out
+
+
+def _decode_netem(msg: Any) -> dict[str, Any]:
+    """A netem's parameters from its raw message (door/netem.py decodes what pyroute2 does
+    not: the 64-bit delays, loss models, slots)."""
+    from .netem import decode_netem
+    from .rtnl import TCA_OPTIONS, attrs
+    raw = msg.raw
+    for kind, start, end in attrs(raw, 36, len(raw)):
+        if kind & 0x7FFF == TCA_OPTIONS:
+            return decode_netem(raw[start:end])
+    return {}
 
 
 def _decode_params(msg: Any) -> dict[str, Any]:

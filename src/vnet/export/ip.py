@@ -86,16 +86,16 @@ def _addr_add(obj: Any, addr: str) -> list[str]:
             *(["nodad"] if ":" in addr else [])]
 
 
-def _creation_order(topo: Topology) -> list[InterfaceBase]:
+def _creation_order(entries: list[InterfaceBase]) -> list[InterfaceBase]:
     """The file's entries, parents before the entries stacked on them (a pair's end counts as
     the entry that creates both); in the file's order otherwise."""
-    entry_of = {end.key: i for i, iface in enumerate(topo.interfaces) for end in iface.expand()}
+    entry_of = {end.key: i for i, iface in enumerate(entries) for end in iface.expand()}
     graph: dict[int, set[int]] = {}
-    for i, iface in enumerate(topo.interfaces):
+    for i, iface in enumerate(entries):
         parent = iface.parent()
         dep = entry_of.get((iface.parent_netns(), parent)) if parent else None
         graph[i] = {dep} if dep is not None and dep != i else set()
-    return [topo.interfaces[i] for i in graphlib.TopologicalSorter(graph).static_order()]
+    return [entries[i] for i in graphlib.TopologicalSorter(graph).static_order()]
 
 
 def _key_word(topo: Topology) -> Any:
@@ -146,7 +146,9 @@ def export(topo: Topology, options: Options) -> Exported:
     by_key: dict[tuple[str | None, str], Any] = {e.key: e for e in ends}
     later: list[tuple[InterfaceBase, list[list[str]]]] = []
     uses_key_files = False
-    for iface in _creation_order(topo):
+    # the IFBs of ingress impairments are entries of their own (topology.endpoints)
+    made = [*topo.interfaces, *(e for e in ends if e.path.endswith(".impair"))]
+    for iface in _creation_order(made):
         cmds = _kind_commands(iface, topo)
         uses_key_files |= any(isinstance(w, _Shell) for c in cmds for w in c)
         sets = []
@@ -192,6 +194,16 @@ def export(topo: Topology, options: Options) -> Exported:
             bridge = by_key.get((obj.netns, obj.master)) if obj.master else obj
             sections["extras"].add(_label(topo, obj.path, f"{obj.name} vlans"),
                                    vlan_commands(obj, bridge))
+
+    for obj in [*ends, *topo.externals]:
+        if obj.impair is not None and obj.impair.direction != "ingress":
+            tc = ["tc", "-n", obj.netns] if obj.netns else ["tc"]
+            # under an IFB's shaping: in its class 1:1 (tbf or htb with handle 1:)
+            place = ["parent", "1:1", "handle", "10:"] if getattr(obj, "shaping", None) \
+                else ["root"]
+            sections["extras"].add(_label(topo, f"{obj.path}.impair", f"{obj.name} impair"),
+                                   [[*tc, "qdisc", "add", "dev", obj.name, *place, "netem",
+                                     *obj.impair.tc_args()]])
 
     for i, route in enumerate(topo.routes):
         cmd = ["ip", *_ns(route.netns), "route", "add", route.to]

@@ -124,6 +124,11 @@ class _Writer:
                 self.leave(iface.path, f"its parent {iface.parent()} is not in the netplan "
                                        "file (netplan links only what it defines)")
                 mine.remove(iface)
+        for obj in [*self.topo.endpoints(), *self.topo.externals]:
+            if obj.impair is not None and obj.netns == self.netns and \
+                    not obj.path.endswith(".impair"):
+                self.leave(f"{obj.path}.impair", "netplan has no network emulator (netem) "
+                                                 "setting")
         for iface in mine:
             self.types[iface.name] = _KINDS[iface.kind_name][0]
         for iface in mine:

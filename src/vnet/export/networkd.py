@@ -430,6 +430,8 @@ class _Writer:
             self.leave(f"{path}.vlans", "networkd 252 keeps the VLAN 1 a bridge gives its ports "
                                         "and itself, which vnet removes; list vid 1, or set "
                                         "vlan_default_pvid: 0 on the bridge")
+        if end.impair is not None:
+            sections += self._emulator(end.impair, f"{path}.impair")
         for vlan in end.vlans or []:
             vid = str(vlan.vid)
             lines = [("VLAN", vid)]
@@ -439,6 +441,34 @@ class _Writer:
                 lines.append(("EgressUntagged", vid))
             sections.append(("BridgeVLAN", lines))
         files.network[:0] = sections
+
+    def _emulator(self, impair: Any, path: str) -> Sections:
+        """[NetworkEmulator]: networkd's netem, which knows delay, jitter, limit, loss and
+        duplicate alone; what else the impairment says is left out."""
+        from ..features.netem_words import format_ns
+        from ..features.shaping import parse_time
+        if impair.direction != "egress":
+            self.leave(f"{path}.direction", "networkd cannot redirect what a link receives "
+                                            "to an IFB; only egress is impaired")
+        lines: list[tuple[str, str]] = []
+        for name, key in (("delay", "DelaySec"), ("jitter", "DelayJitterSec")):
+            value = getattr(impair, name)
+            if value is not None:
+                lines.append((key, format_ns(parse_time(value) * 1000)))
+        if impair.limit is not None:
+            lines.append(("PacketLimit", str(impair.limit)))
+        for name, key in (("loss", "LossRate"), ("duplicate", "DuplicateRate")):
+            value = getattr(impair, name)
+            if value is not None:
+                words = str(value).split()
+                lines.append((key, words[0] if words[0].endswith("%") else f"{words[0]}%"))
+                if len(words) > 1:
+                    self.leave(f"{path}.{name}", "networkd's NetworkEmulator has no "
+                                                  "correlation")
+        for name in ("correlation", "loss_model", "corrupt", "reorder", "rate", "slot"):
+            if getattr(impair, name) is not None:
+                self.leave(f"{path}.{name}", f"networkd's NetworkEmulator has no {name}")
+        return [("NetworkEmulator", lines)] if lines else []
 
     def _default_pvid(self, end: Common) -> int | None:
         """The vlan_default_pvid of the bridge `end` is (or is a port of): 1 unless set."""

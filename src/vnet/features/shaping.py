@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .netem_words import format_rate as rate_text
+
 # psched clock of every kernel since 2.6.31 (/proc/net/psched "000003e8 00000040 000f4240"):
 # 1000 ns per µs over 64 ns per tick.
 TICK_IN_USEC = 1000 / 64
@@ -105,13 +107,7 @@ def kernel_burst_ticks(rate: int, size: int) -> int:
 
 def format_rate(rate: int | None) -> str | None:
     """Bytes/s back into tc's spelling, for plans (`1250000` → `10mbit`)."""
-    if rate is None:
-        return None
-    bits = rate * 8
-    for unit, scale in (("gbit", 10**9), ("mbit", 10**6), ("kbit", 10**3)):
-        if bits % scale == 0:
-            return f"{bits // scale}{unit}"
-    return f"{bits}bit"
+    return None if rate is None else rate_text(rate)
 
 
 def _check_rate(v: Any) -> Any:

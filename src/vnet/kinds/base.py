@@ -25,6 +25,7 @@ from ..features.bridge_vlans import BridgeVlan
 from ..features.link_attr_fields import LinkAttrFields
 from ..features.port_option_fields import PortOptions
 from ..features.sysctl_fields import SysctlFields
+from ..features.impair import Impair
 
 IFNAMSIZ = 15
 #: names of the throwaway links that probe the kernel for a kind (and of their parent)
@@ -295,6 +296,9 @@ class Common(LinkAttrFields, SysctlFields):
         None, description="Bridge VLAN filtering: the VLANs of this port (or, on a bridge, of "
                           "the bridge itself), the whole list — VLAN 1 the kernel adds is "
                           "removed unless listed. Omitted: left as the kernel has them.")
+    impair: Impair | None = Field(
+        None, description="Impair what it sends (netem): {delay: 40ms, loss: 2%, rate: 10mbit, "
+                          "...}; direction: ingress or both impairs what it receives too.")
 
     @property
     def path(self) -> str:
@@ -351,6 +355,9 @@ class InterfaceBase(Common):
     requires: ClassVar[str] = ""
     #: made as two ends in one request (veth, vxcan): deleting one end deletes the other
     paired: ClassVar[bool] = False
+    #: it can carry a netem qdisc (`impair:`); a kind that cannot says why (a CAN device
+    #: has no use for netem's IP-sized packets and times): that text names it in the error
+    no_netem: ClassVar[str] = ""
     #: set when this end is created together with another (a veth peer): (netns, name)
     _created_by: tuple[str | None, str] | None = PrivateAttr(default=None)
 

@@ -139,13 +139,15 @@ class Ifb(InterfaceBase):
                                "params": root.params})])]
         sh = self.shaping
         want = sh.qdisc_params()
+        # an impairment hangs its netem under the shaping (class 1:1): tbf needs handle 1:
+        handle = HTB_HANDLE if self.impair is not None else sh.root_handle()
         qargs = {"ifname": name, "kind": sh.qdisc, "parent": "root",
-                 "handle": sh.root_handle(), "params": want}
+                 "handle": handle, "params": want}
         del_root = [Request("tc.qdisc_del", ns, {"ifname": name, "parent": "root"})]
         subject = f"qdisc {sh.qdisc} on {self._at()}"
         actions: list[Action] = []
         same_kind = root is not None and root.kind == sh.qdisc and \
-            (sh.qdisc != "htb" or root.handle == HTB_HANDLE)
+            (not handle or root.handle == handle)
         if root is None or not mine:
             actions.append(Action("create", subject, "declared",
                                   [Request("tc.qdisc_add" if root is None or st is None
@@ -222,7 +224,8 @@ class Ifb(InterfaceBase):
             cmds.append([*tc, "class", "add", "dev", self.name, "parent", "1:", "classid",
                          "1:1", "htb", *sh.class_args()])
         elif sh is not None:
-            cmds.append([*tc, "qdisc", "add", "dev", self.name, "root", sh.qdisc,
+            handle = ["handle", "1:"] if self.impair is not None else []
+            cmds.append([*tc, "qdisc", "add", "dev", self.name, "root", *handle, sh.qdisc,
                          *sh.tc_args()])
         for src in self.redirect_from:
             cmds.append([*tc, "qdisc", "add", "dev", src, "handle", "ffff:", "ingress"])
@@ -326,3 +329,29 @@ def _first_ifbs(topo: Any) -> dict[tuple[str | None, str], Ifb]:
             for src in iface.redirect_from:
                 first.setdefault((iface.netns, src), iface)
     return first
+
+
+def ingress_ifb_name(name: str) -> str:
+    """The name of the IFB vnet makes to impair what interface `name` receives."""
+    return ("ifb" + name)[:15]
+
+
+def ingress_ifbs(objs: list[Any]) -> list[Ifb]:
+    """The IFBs vnet makes for the interfaces (ends or externals) impaired on ingress
+    (`impair: {direction: ingress|both}`): each in the interface's namespace, taking its
+    ingress, with the same netem on the IFB's egress. Errors about one point at the
+    interface's `impair`."""
+    out: list[Ifb] = []
+    for obj in objs:
+        impair = obj.impair
+        if impair is None or impair.direction == "egress":
+            continue
+        ifb = Ifb.model_validate({
+            "kind": "ifb", "name": ingress_ifb_name(obj.name), "netns": obj.netns,
+            "redirect_from": [obj.name],
+            "impair": impair.model_copy(update={"direction": "egress"})})
+        private = ifb.__pydantic_private__
+        assert private is not None
+        private["_path"] = f"{obj.path}.impair"
+        out.append(ifb)
+    return out

@@ -17,6 +17,8 @@ from .base import InterfaceBase
 class Nlmon(InterfaceBase):
     kind: Literal["nlmon"]
     listed = 150
+    no_netem = ("an nlmon device only shows netlink messages to a capture; it sends "
+                "nothing to impair")
     use_when = ("Watch what tools say to the kernel over netlink: capture on it with\n"
                 "tcpdump or wireshark to debug ip, NetworkManager or vnet itself.")
 

@@ -17,6 +17,8 @@ from .base import InterfaceBase
 class Vcan(InterfaceBase):
     kind: Literal["vcan"]
     listed = 120
+    no_netem = ("a CAN bus carries CAN frames, not the IP traffic netem delays and drops; "
+                "impair the IP link instead")
     use_when = ("Test CAN software (SocketCAN, can-utils) without a CAN adapter: a bus in\n"
                 "one namespace that every local CAN socket on it shares.")
 

@@ -47,6 +47,8 @@ class Paired(InterfaceBase):
         # the twin's kind has unchanged), so the twin is built from them without validating
         # again: validating each peer a second time showed in the planning of large files
         values = {f: getattr(self.peer, f) for f in self.peer.model_fields_set}
+        if self.impair is not None and "impair" not in values:
+            values["impair"] = self.impair  # at the pair level: both ends, a symmetric link
         twin = _new_twin(type(self), values)
         private = twin.__pydantic_private__
         assert private is not None

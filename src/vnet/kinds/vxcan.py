@@ -20,6 +20,8 @@ from .veth import Paired
 class Vxcan(Paired):
     kind: Literal["vxcan"]
     listed = 130
+    no_netem = ("a CAN tunnel carries CAN frames, not the IP traffic netem delays and "
+                "drops; impair the IP link instead")
     probe = {"peer": {"name": PROBE_PEER}}
     peer_nla = "VXCAN_INFO_PEER"
     info_nla = (("VXCAN_INFO_UNSPEC", "none"), ("VXCAN_INFO_PEER", "peer"))

@@ -132,6 +132,12 @@ def topology_lines(shown: Any, width: int | None, stats: bool = False) -> list[s
         out.append("no interface to show")
     if not all(r.owned for r in shown.interfaces):
         out.append(EXTERNAL_NOTE)
+    impaired = [r for r in shown.interfaces if r.extra.get("impair")]
+    if impaired:
+        out.append("")
+        out += _table(["NETNS", "INTERFACE", "IMPAIRED (netem)"],
+                      [([_dash(r.netns), r.name], [_impair_text(r.extra["impair"])])
+                       for r in impaired], width)
     if shown.routes:
         out.append("")
         out += _table(["NETNS", "TO", "VIA", "DEV", "METRIC", "TABLE"],
@@ -143,6 +149,10 @@ def topology_lines(shown: Any, width: int | None, stats: bool = False) -> list[s
                       [([c.source, c.probe, c.target, c.expect], [c.check])
                        for c in shown.checks], width)
     return out
+
+
+def _impair_text(words: dict[str, Any]) -> str:
+    return " ".join(f"{k} {v}" for k, v in words.items())
 
 
 def _route_cells(route: Any) -> list[str]:
@@ -161,6 +171,11 @@ def _topology_tsv(shown: Any, stats: bool) -> list[str]:
             cells += [str(r.rx_packets), str(r.tx_packets), str(r.rx_bytes), str(r.tx_bytes)]
         rows.append(cells)
     out = _tsv(header, rows)
+    impaired = [r for r in shown.interfaces if r.extra.get("impair")]
+    if impaired:
+        out += ["", *_tsv(["netns", "interface", "impair"],
+                          [[_dash(r.netns), r.name, _impair_text(r.extra["impair"])]
+                           for r in impaired])]
     if shown.routes:
         out += ["", *_tsv(["netns", "to", "via", "dev", "metric", "table"],
                           [_route_cells(r) for r in shown.routes])]
