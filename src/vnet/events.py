@@ -98,17 +98,6 @@ class Step:
         return f"impair {self.link} {settings}"
 
 
-def impair_model() -> type[BaseModel] | None:
-    """The impairments feature's model (`vnet.features.impair.Impair`), None where this
-    vnet does not have that feature."""
-    try:
-        from .features import impair  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    model: type[BaseModel] | None = getattr(impair, "Impair", None)
-    return model
-
-
 def resolve_events(topo: Any, issues: Collector) -> list[Step]:
     """Validate each event against the topology and resolve it into a Step, in time order
     (events at the same time keep the file's order)."""
@@ -132,14 +121,10 @@ def resolve_events(topo: Any, issues: Collector) -> list[Step]:
                 "events change only links the topology owns: name one of its interfaces")
             continue
         settings: Mapping[str, Any] | None = None
-        if event.impair is not None:
-            model = impair_model()
-            if model is None:
-                bad("impair", "impair events need the impairments feature, which this vnet "
-                    "does not have", "leave the event out, or use a vnet with `impair:`")
-                continue
+        if event.impair:  # {} clears the link's impairment: settings stay None
+            from .features.impair import Impair
             try:
-                model.model_validate(event.impair)
+                Impair.model_validate(event.impair)
             except ValidationError as exc:
                 for err in exc.errors():
                     where = ".".join(str(p) for p in err["loc"])

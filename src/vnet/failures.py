@@ -195,11 +195,7 @@ def run(topo: Topology, backend: Kernel | None = None, settle: float = 3.0,
 
         def do(step: Step) -> None:
             if step.action == "impair":
-                impair = getattr(api, "impair", None)
-                if impair is None:
-                    raise VnetError("impair events need the impairments feature, which this "
-                                    "vnet does not have")
-                impair(topo.name, step.link, step.impair, backend=kernel)
+                api.impair(topo.name, step.link, step.impair, backend=kernel)
             else:
                 set_link(kernel, step.netns, step.ifname, up=step.action == "up")
 

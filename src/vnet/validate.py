@@ -9,8 +9,8 @@ from typing import Any
 
 from .errors import Collector
 from .features.bridge_vlans import check_vlans
-from .features.port_options import PORT_OPTIONS, declared_port_options, master_kind_of
 from .features.impair import check_impairs
+from .features.port_options import PORT_OPTIONS, declared_port_options, master_kind_of
 from .kinds.base import InterfaceBase
 from .model import External
 from .topology import Topology

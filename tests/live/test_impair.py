@@ -18,14 +18,15 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 import vnet
-from vnet import api
+from vnet import api, cli
 from vnet.errors import ConflictError, UnsupportedError
 
-from .helpers import kernel_tier, require_kind, sh
+from .helpers import ip_json, kernel_tier, require_kind, sh
 
 pytestmark = pytest.mark.kind("veth")
 
@@ -292,3 +293,34 @@ def test_netem_under_an_ifbs_tbf_delays_and_plans_nothing_the_second_time() -> N
         assert not topo.plan().has_changes
     finally:
         topo.destroy()
+
+
+# ---- vnet run: an impair event --------------------------------------------------------------
+RUN_PAIR = """
+name: runimp
+namespaces: [ra, rb]
+interfaces:
+  - {name: va, kind: veth, netns: ra, addresses: [192.0.2.1/24],
+     peer: {name: vb, netns: rb, addresses: [192.0.2.2/24]}}
+events:
+  - {at: 300ms, link: ra/va, impair: {delay: 30ms}}
+checks:
+  - {name: after the event, from: ra, ping: 192.0.2.2, expect_delay: 30ms, count: 20}
+"""
+
+
+def test_vnet_run_plays_an_impair_event_through_vnet_impair(tmp_path: Path) -> None:
+    """An `impair:` event changes the live link as `vnet impair` does: the delay it sets is
+    measured by the checks that run after the events, and the plan then shows the drift."""
+    require_netem()
+    path = tmp_path / "run.yaml"
+    path.write_text(RUN_PAIR)
+    assert cli.main(["apply", "-q", str(path)]) == 0
+    try:
+        index = ip_json("link", "show", "va", netns="ra")[0]["ifindex"]
+        assert cli.main(["run", "--settle", "500ms", str(path)]) == 0
+        assert netem_of("ra", "va") is not None
+        assert ip_json("link", "show", "va", netns="ra")[0]["ifindex"] == index
+        assert cli.main(["plan", "-q", str(path)]) == 2  # the event's delay is drift
+    finally:
+        assert cli.main(["destroy", "-q", str(path)]) == 0

@@ -22,10 +22,10 @@ from pydantic import (
 )
 
 from ..features.bridge_vlans import BridgeVlan
+from ..features.impair import Impair
 from ..features.link_attr_fields import LinkAttrFields
 from ..features.port_option_fields import PortOptions
 from ..features.sysctl_fields import SysctlFields
-from ..features.impair import Impair
 
 IFNAMSIZ = 15
 #: names of the throwaway links that probe the kernel for a kind (and of their parent)
