@@ -12,7 +12,14 @@ import pytest
 
 from .sshhosts import Hosts, ssh_hosts, task_results
 
-pytestmark = pytest.mark.kind("veth")
+pytestmark = [
+    pytest.mark.kind("veth"),
+    # not yet in the kernel tier: there the test sshd refused the generated key ("Permission
+    # denied (publickey)", 2026-12-07) and the cause is not found; the GENEVE test, which only
+    # that kernel can run, is therefore not proven yet (docs/testing.md)
+    pytest.mark.live_tier_only("the test hosts' sshd refuses the key inside the VM: not solved "
+                               "yet"),
+]
 
 
 @pytest.fixture

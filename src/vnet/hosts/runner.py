@@ -183,6 +183,9 @@ class _Playbooks:
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "ANSIBLE_COLLECTIONS_PATH": str(_collections()),
             "ANSIBLE_NOCOLOR": "1",
+            # Ansible's own scratch files beside the run's, not under ~/.ansible (a home
+            # that is read-only, as in a VM over the host's files, stops every play)
+            "ANSIBLE_LOCAL_TEMP": str(private / "tmp"),
         }
         return ansible_runner.run(
             private_data_dir=str(private), playbook=str(playbook),
