@@ -60,10 +60,10 @@ def other_namespace_entries(topo: Any, netns: str | None, target: str) -> list[L
     return out
 
 
-def link_settings_left_out(topo: Any, target: str) -> list[LeftOut]:
+def link_settings_left_out(topo: Any, target: str, forwarding: bool = False) -> list[LeftOut]:
     """One entry per generic link attribute, port option and sysctl the file declares, and per
-    namespace `forwarding`: no exporter writes them yet, and an export never drops anything
-    silently."""
+    namespace `forwarding` unless the target writes it (`forwarding=True`): no exporter writes
+    the others yet, and an export never drops anything silently."""
     from ..features.link_attrs import declared_link_attrs
     from ..features.port_options import declared_port_options
     from ..features.sysctls import declared_sysctls
@@ -78,7 +78,7 @@ def link_settings_left_out(topo: Any, target: str) -> list[LeftOut]:
                                f"port option {name} is not exported to {target} yet; vnet "
                                "apply sets it"))
     for index, ns in enumerate(topo.namespaces):
-        if topo.namespace_options.get(ns, {}).get("forwarding") is not None:
+        if not forwarding and topo.namespace_options.get(ns, {}).get("forwarding") is not None:
             out.append(LeftOut(f"namespaces[{index}].forwarding",
                                f"a namespace's forwarding is not exported to {target} yet; "
                                "vnet apply sets it"))

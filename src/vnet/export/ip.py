@@ -138,9 +138,14 @@ def export(topo: Topology, options: Options) -> Exported:
         ("routes", "routes"))}
 
     for i, ns in enumerate(topo.namespaces):
-        sections["netns"].add(_label(topo, f"namespaces[{i}]", ns),
-                              [["ip", "netns", "add", ns], ["ip", "-n", ns, "link", "set",
-                                                             "dev", "lo", "up"]])
+        cmds = [["ip", "netns", "add", ns], ["ip", "-n", ns, "link", "set", "dev", "lo", "up"]]
+        forwarding = topo.namespace_options.get(ns, {}).get("forwarding")
+        if forwarding is not None:  # a router namespace: IPv4 and IPv6, as vnet sets it
+            value = "1" if forwarding else "0"
+            cmds.append(["ip", "netns", "exec", ns, "sysctl", "-qw",
+                         f"net.ipv4.ip_forward={value}",
+                         f"net.ipv6.conf.all.forwarding={value}"])
+        sections["netns"].add(_label(topo, f"namespaces[{i}]", ns), cmds)
 
     ends = topo.endpoints()
     by_key: dict[tuple[str | None, str], Any] = {e.key: e for e in ends}
@@ -215,7 +220,7 @@ def export(topo: Topology, options: Options) -> Exported:
 
     text = _script(topo, list(sections.values()), uses_key_files)
     return Exported(files={f"{topo.name}.sh": text},
-                    left_out=link_settings_left_out(topo, "ip commands"))
+                    left_out=link_settings_left_out(topo, "ip commands", forwarding=True))
 
 
 def _script(topo: Topology, sections: list[_Section], key_files: bool) -> str:
