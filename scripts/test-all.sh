@@ -93,9 +93,10 @@ setup() {
     local policy=/usr/sbin/policy-rc.d made_policy=
     if [[ ! -e $policy ]]; then
       printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1
+      trap 'rm -f /usr/sbin/policy-rc.d' EXIT  # also when the install fails and we stop
     fi
     logged "$log" apt-get install -y -q --no-install-recommends "${APT_PACKAGES[@]}"
-    if [[ -n $made_policy ]]; then rm -f "$policy"; fi
+    if [[ -n $made_policy ]]; then rm -f "$policy"; trap - EXIT; fi
   else
     echo "not root: skipping apt-get (the live and kernel tiers need root anyway)"
   fi
