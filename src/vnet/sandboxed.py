@@ -41,13 +41,19 @@ class SandboxedTopology(Topology):
                             f"{self.sandbox_dir}: {(done.stderr or done.stdout).strip()}")
         return done
 
-    def apply(self, *args: Any, **kwargs: Any) -> Any:
-        """Apply the file in the sandbox (a VnetError with vnet's words if it fails)."""
-        self._ok("apply", "-q", "--wait", self.file)
+    def apply(self, progress: Any = None, *, backend: Any = None, wait: float | None = 0,
+              replace: bool = False, force: bool = False) -> Any:
+        """Apply the file in the sandbox (a VnetError with vnet's words if it fails), waiting
+        for the sandbox's lock; `replace` and `force` as for `Topology.apply`. A progress
+        callback or a backend cannot reach into the sandbox's process: they are refused."""
+        _refuse_in_process(progress, backend)
+        self._ok("apply", "-q", "--wait", *_flags(replace=replace, force=force), self.file)
 
-    def destroy(self, *args: Any, **kwargs: Any) -> Any:
-        """Destroy this topology in the sandbox."""
-        self._ok("destroy", "-q", "--wait", self.name)
+    def destroy(self, progress: Any = None, *, backend: Any = None, wait: float | None = 0,
+                force: bool = False) -> Any:
+        """Destroy this topology in the sandbox; `force` as for `Topology.destroy`."""
+        _refuse_in_process(progress, backend)
+        self._ok("destroy", "-q", "--wait", *_flags(force=force), self.name)
 
     def plan(self, *args: Any, **kwargs: Any) -> Any:
         """What apply would change now, as `vnet plan --json` prints it (a dict)."""
@@ -76,3 +82,13 @@ class SandboxedTopology(Topology):
         return CheckReport(CheckResult(probe=probe, passed=row["passed"],
                                        observed=row["observed"], seconds=row["seconds"])
                            for probe, row in zip(probes, rows, strict=True))
+
+
+def _flags(**flags: bool) -> list[str]:
+    return [f"--{name}" for name, on in flags.items() if on]
+
+
+def _refuse_in_process(progress: Any, backend: Any) -> None:
+    if progress is not None or backend is not None:
+        raise VnetError("a sandboxed topology runs vnet in the sandbox's own process: a "
+                        "progress callback or a backend cannot reach it; leave them out")

@@ -143,3 +143,14 @@ def test_the_pytest_plugin_is_registered_and_imports_no_pydantic() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["['vnet.pytest_plugin']", "False", "False"]
+
+
+def test_a_sandboxed_topology_refuses_what_cannot_reach_the_sandboxs_process() -> None:
+    from vnet.errors import VnetError
+    from vnet.sandboxed import SandboxedTopology, _flags
+    topo = SandboxedTopology(name="lab", sandbox_dir="/nonexistent", file="/nonexistent.yaml")
+    with pytest.raises(VnetError, match="progress callback or a backend"):
+        topo.apply(progress=lambda *a: None)
+    with pytest.raises(VnetError, match="progress callback or a backend"):
+        topo.destroy(backend=object())
+    assert _flags(replace=True, force=False) == ["--replace"]
