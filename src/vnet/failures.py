@@ -207,10 +207,13 @@ def run(topo: Topology, backend: Kernel | None = None, settle: float = 3.0,
                                     until=until if during.probes else None)
         finally:
             failures = _restore(kernel, timeline, steps)
+            failures += _restore_impairs(topo, kernel, timeline, steps)
             results = during.finish()
         if timeline.stopped_by is not None:
             undo = restoring([s for s, _ in timeline.done])
-            raise interrupt.Interrupted(timeline.stopped_by, True, len(undo), failures)
+            impaired = {s.link for s, _ in timeline.done if s.action == "impair"}
+            raise interrupt.Interrupted(timeline.stopped_by, True, len(undo) + len(impaired),
+                                        failures)
         from .door.probes import run_probe
         results += [run_probe(p) for p in later]
     return RunResult(topo.name, timeline, _in_file_order(probes, results))
@@ -227,6 +230,28 @@ def _restore(kernel: Kernel, timeline: Timeline, steps: Sequence[Step]) -> list[
             set_link(kernel, step.netns, step.ifname, up=True)
         except VnetError as exc:
             failures.append(f"{step.link} stays down: {exc}")
+    return failures
+
+
+def _restore_impairs(topo: Topology, kernel: Kernel, timeline: Timeline,
+                     steps: Sequence[Step]) -> list[str]:
+    """Put back the file's impairment on each link an event impaired, when a run was cut
+    short (as `_restore` brings links up); what could not be, in words."""
+    from . import api
+    if len(timeline.done) == len(steps) and timeline.stopped_by is None:
+        return []
+    failures = []
+    ends = {e.key: e for e in topo.endpoints()}
+    impaired = {(s.netns, s.ifname): s.link for s, _ in timeline.done if s.action == "impair"}
+    for key, link in impaired.items():
+        want = getattr(ends.get(key), "impair", None)
+        settings = None  # the file's egress impairment, or none
+        if want is not None and want.direction != "ingress":
+            settings = want.model_dump(exclude_none=True, exclude={"direction"})
+        try:
+            api.impair(topo.name, link, settings, backend=kernel)
+        except VnetError as exc:
+            failures.append(f"{link} keeps the impairment its event set: {exc}")
     return failures
 
 

@@ -379,3 +379,20 @@ def test_the_cli_parses_link_and_run() -> None:
     assert args.settle == 2.0
     with pytest.raises(SystemExit):
         build_parser().parse_args(["link", "lab", "h1/eth0", "sideways"])
+
+
+def test_an_interrupted_run_puts_back_the_files_impairment_on_what_its_events_impaired(
+        no_lock: None, impair_calls: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    topo, kernel = _applied("""events:
+  - {at: 1s, link: h1/eth0, impair: {delay: 40ms}}
+  - {at: 60s, link: h1/eth0, impair: {}}
+""")
+    clock = FakeClock()
+    from vnet import interrupt
+    monkeypatch.setattr(interrupt, "requested",
+                        lambda: signal.SIGINT if clock.now - 1000 > 2 else None)
+    with pytest.raises(interrupt.Interrupted) as stopped:
+        failures.run(topo, backend=kernel, clock=clock, sleep=clock.sleep)
+    # the event's delay, then the file's impairment of h1/eth0 (none) put back
+    assert impair_calls == [("lab", "h1/eth0", {"delay": "40ms"}), ("lab", "h1/eth0", None)]
+    assert stopped.value.rolled_back and stopped.value.undone == 1
