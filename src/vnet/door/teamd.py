@@ -225,6 +225,14 @@ class TeamdOps:
         if proc.returncode != 0:
             detail = " ".join(line for line in proc.stderr.splitlines()
                               if "not intended to be run as root" not in line).strip()
+            if "Operation not permitted" in detail:
+                # the team driver takes teamd's settings (its generic netlink) only from
+                # CAP_NET_ADMIN over the host: a user namespace (vnet's rootless sandbox)
+                # cannot give that
+                raise KernelError(f"start teamd for team {where}", errno.EPERM,
+                                  f"teamd exited {proc.returncode}: {detail}; the team driver "
+                                  "accepts teamd's settings only from CAP_NET_ADMIN over the "
+                                  "host")
             raise KernelError(f"start teamd for team {where}", errno.EIO,
                               f"teamd exited {proc.returncode}: {detail or 'no message'}")
         with open(cfg_file, "w") as f:
