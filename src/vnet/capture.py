@@ -45,6 +45,7 @@ from .features.bridge_vlans import (
     BRIDGE_VLAN_INFO_UNTAGGED,
     KERNEL_DEFAULT_PVID,
 )
+from .features.sysctls import NAMESPACE_FORWARDING
 from .kinds.base import InterfaceBase, NotCapturable
 from .observe import LinkState, NetnsState, RouteState
 from .record import parse_ext_key
@@ -122,7 +123,16 @@ def capture_owned(name: str, backend: Kernel) -> dict[str, Any]:
         for rs in st.routes if st is not None else []:
             if rs.key == (table, family, to, metric) and rs.proto == RTPROT_VNET:
                 routes.append(reader.route(netns, rs))
-    return {"name": name, "namespaces": owned, "interfaces": interfaces, "routes": routes}
+    namespaces: list[Any] = [_namespace_entry(ns, reader.states.get(ns)) for ns in owned]
+    return {"name": name, "namespaces": namespaces, "interfaces": interfaces, "routes": routes}
+
+
+def _namespace_entry(ns: str, st: Any) -> Any:
+    """A namespace as the file writes it: its name, or {name, forwarding: true} for a router
+    (IPv4 and IPv6 forwarding both on; off is the kernel's default, left out)."""
+    if st is not None and all(st.sysctl(path) == "1" for path in NAMESPACE_FORWARDING):
+        return {"name": ns, "forwarding": True}
+    return ns
 
 
 def capture_unowned(new_name: str, netns: list[str], host: bool, backend: Kernel,

@@ -374,3 +374,33 @@ def test_examples_are_all_covered() -> None:
     assert {p.id for p in ALL_EXAMPLES} == {p.stem for p in EXAMPLES.glob("*.yaml")}
     for stem in UNCAPTURABLE:
         assert (EXAMPLES / f"{stem}.yaml").exists()
+
+
+ROUTER = """name: router
+namespaces:
+  - left
+  - {name: mid, forwarding: true}
+  - right
+interfaces:
+  - {name: l0, kind: veth, netns: left, addresses: [192.0.2.1/24],
+     peer: {name: m0, netns: mid, addresses: [192.0.2.254/24]}}
+  - {name: r0, kind: veth, netns: right, addresses: [198.51.100.1/24],
+     peer: {name: m1, netns: mid, addresses: [198.51.100.254/24]}}
+routes:
+  - {netns: left, to: default, via: 192.0.2.254}
+  - {netns: right, to: default, via: 198.51.100.254}
+checks:
+  - {from: left, ping: 198.51.100.1}
+"""
+
+
+@pytest.mark.kind("veth", "netns")
+def test_capture_keeps_a_router_namespaces_forwarding(tmp_path: Path) -> None:
+    """A namespace that forwards is captured as {name, forwarding: true}, so the capture
+    applied builds a router again (and the file plans nothing)."""
+    require_kind("veth")
+    path = tmp_path / "router.yaml"
+    path.write_text(ROUTER)
+    data = _round_trip(path, tmp_path)
+    assert {"name": "mid", "forwarding": True} in data["namespaces"], data["namespaces"]
+    assert "left" in data["namespaces"] and "right" in data["namespaces"]
