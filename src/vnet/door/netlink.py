@@ -622,9 +622,13 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
     def _declared_link_add(self, netns: str | None, ifname: str, kind: str,
                            info_data: dict[str, Any], parent: str | None,
                            parent_netns: str | None, parent_attr: str, mtu: int | None,
-                           mac: str | None, group: int | None, fds: list[int]) -> None:
+                           mac: str | None, group: int | None, fds: list[int],
+                           extra: bytes = b"") -> None:
         """Create a link whose kind declares its IFLA_INFO_DATA layout, encoded here; a child
-        of a parent in another namespace is made there and moved in the same request."""
+        of a parent in another namespace is made there and moved in the same request.
+        `extra`: more attributes for the request (a link's queue counts), with which a kind
+        that has no data of its own sends no IFLA_INFO_DATA."""
+        layout = info_layout(kind)
         data = dict(info_data)
         via, link, netns_fd = netns, None, None
         if parent is not None:
@@ -636,9 +640,11 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
             if parent_netns != netns:
                 fds.append(self.netns_fd(netns))
                 netns_fd = fds[-1]
-        self._rt(via).request(rtnl.newlink(
-            ifname, kind, mtu, mac, netns_fd=netns_fd, group=group, link=link,
-            info_data=encode_info_data(info_layout(kind), data)))
+        encoded = encode_info_data(layout, data) \
+            if data or (layout is not None and not extra) else None
+        msg, flags, body = rtnl.newlink(ifname, kind, mtu, mac, netns_fd=netns_fd, group=group,
+                                        link=link, info_data=encoded)
+        self._rt(via).request((msg, flags, body + extra))
 
     def _queues_link_add(self, netns: str | None, ifname: str, kind: str,
                          info_data: dict[str, Any], parent: str | None,
@@ -665,21 +671,8 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                     kw[key] = value
             self._ipr(via).link("add", **kw)
             return
-        via, link, netns_fd = netns, None, None
-        data = dict(info_data)
-        if parent is not None:
-            via = parent_netns
-            if parent_attr == "link":
-                link = self._index(parent_netns, parent)
-            else:
-                data[parent_attr] = self._index(parent_netns, parent)
-            if parent_netns != netns:
-                fds.append(self.netns_fd(netns))
-                netns_fd = fds[-1]
-        msg, flags, body = rtnl.newlink(
-            ifname, kind, mtu, mac, netns_fd=netns_fd, group=group, link=link,
-            info_data=encode_info_data(layout, data) if data else None)
-        self._rt(via).request((msg, flags, body + attr_bytes(queues)))
+        self._declared_link_add(netns, ifname, kind, info_data, parent, parent_netns,
+                                parent_attr, mtu, mac, group, fds, extra=attr_bytes(queues))
 
     def _remove_new_link(self, netns: str | None, ifname: str, team_marker: str | None) -> None:
         """Best effort: delete a link just created by an action that then failed (a team by
