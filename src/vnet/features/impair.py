@@ -127,6 +127,15 @@ def _slot(text: str) -> list[int]:
     return [times[0], times[1], limits["packets"], limits["bytes"]]
 
 
+#: how each `impair:` value is checked: the parser that also turns it into the kernel's number
+_PARSERS: dict[str, Any] = {
+    "delay": lambda v, _: parse_time(v), "jitter": lambda v, _: parse_time(v),
+    "correlation": parse_percent, "rate": lambda v, _: parse_rate(v),
+    "loss_model": lambda v, _: _loss_model(v), "slot": lambda v, _: _slot(v),
+    **dict.fromkeys(("loss", "duplicate", "corrupt", "reorder"), _probability),
+}
+
+
 class Impair(BaseModel):
     """What netem does to the packets an interface sends (or receives: `direction`)."""
 
@@ -161,46 +170,13 @@ class Impair(BaseModel):
                               "default), receives (ingress, through an IFB vnet makes), or "
                               "both.")
 
-    @field_validator("delay", "jitter")
+    @field_validator("delay", "jitter", "correlation", "loss", "duplicate", "corrupt",
+                     "reorder", "rate", "loss_model", "slot")
     @classmethod
-    def _time(cls, v: Any) -> Any:
+    def _parses(cls, v: Any, info: Any) -> Any:
+        """Each value as tc would parse it (its parser's error is the field's)."""
         if v is not None:
-            parse_time(v)
-        return v
-
-    @field_validator("correlation")
-    @classmethod
-    def _percent(cls, v: Any) -> Any:
-        if v is not None:
-            parse_percent(v, "correlation")
-        return v
-
-    @field_validator("loss", "duplicate", "corrupt", "reorder")
-    @classmethod
-    def _probability(cls, v: Any, info: Any) -> Any:
-        if v is not None:
-            _probability(v, info.field_name)
-        return v
-
-    @field_validator("rate")
-    @classmethod
-    def _rate(cls, v: Any) -> Any:
-        if v is not None:
-            parse_rate(v)
-        return v
-
-    @field_validator("loss_model")
-    @classmethod
-    def _model(cls, v: Any) -> Any:
-        if v is not None:
-            _loss_model(v)
-        return v
-
-    @field_validator("slot")
-    @classmethod
-    def _slot(cls, v: Any) -> Any:
-        if v is not None:
-            _slot(v)
+            _PARSERS[info.field_name](v, info.field_name)
         return v
 
     @model_validator(mode="after")
