@@ -321,38 +321,28 @@ class Wireguard(InterfaceBase):
 
     # ---- rendering ------------------------------------------------------------------------
     def ip_commands(self) -> list[list[str]]:
-        """`ip link add` (made in socket_netns when it says so), then `wg set` with the key,
-        port, mark and peers when the file gives any. A key is named by its file, or written
-        as a `<private key of NAME>` placeholder: never the key itself."""
+        """`ip link add`, made in socket_netns when it says so. The keys, port, mark and
+        peers are WireGuard's, not iproute2's (`wg set`, of wireguard-tools): see
+        `not_exported`."""
         if self._moved() and self.netns is not None:
             sock = ["-n", self.socket_netns] if self.socket_netns else []
             cmd = ["ip", *sock, "link", "add", "name", self.name, "netns", self.netns]
         else:
             cmd = ["ip", *(["-n", self.netns] if self.netns else []), "link", "add", "name",
                    self.name]
-        cmd += ["type", "wireguard"]
-        cmds = [cmd]
-        words: list[str] = []
-        if self.secret is not None or self.private_key_file is not None:
-            words += ["private-key", self.private_key_file or f"<private key of {self.name}>"]
-        if self.listen_port is not None:
-            words += ["listen-port", str(self.listen_port)]
-        if self.fwmark is not None:
-            words += ["fwmark", str(self.fwmark)]
-        for i, peer in enumerate(self.peers):
-            words += ["peer", peer.public_key]
-            if peer.psk is not None or peer.preshared_key_file is not None:
-                words += ["preshared-key", peer.preshared_key_file or
-                          f"<preshared key of peers[{i}]>"]
-            if peer.endpoint is not None:
-                words += ["endpoint", peer.endpoint]
-            if peer.persistent_keepalive:
-                words += ["persistent-keepalive", str(peer.persistent_keepalive)]
-            words += ["allowed-ips", ",".join(peer.allowed_ips)]
-        if words:
-            ns = ["ip", "netns", "exec", self.netns] if self.netns else []
-            cmds.append([*ns, "wg", "set", self.name, *words])
-        return cmds
+        return [[*cmd, "type", "wireguard"]]
+
+    def not_exported(self) -> list[tuple[str, str]]:
+        """The WireGuard configuration the file declares: iproute2 cannot set it (`wg set`
+        of wireguard-tools does), so no export writes it, and none writes a key."""
+        out: list[tuple[str, str]] = [
+            (name, f"{name} is WireGuard's (wg set), not iproute2's: vnet apply sets it")
+            for name in ("private_key", "private_key_file", "listen_port", "fwmark")
+            if name in self.model_fields_set]
+        if self.peers:
+            out.append(("peers", "WireGuard peers are set by wg set, not iproute2: vnet "
+                                 "apply sets them"))
+        return out
 
 
 def _short(key: str) -> str:
