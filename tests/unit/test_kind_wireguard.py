@@ -271,3 +271,14 @@ def test_made_in_another_namespace_asks_the_door_so() -> None:
     add = next(r for a in _plan(FakeKernel(), plain).actions for r in a.do
                if r.op == "link.add")
     assert "made_in" not in add.args
+
+
+def test_an_unclamped_private_key_compares_as_the_kernel_keeps_it() -> None:
+    import base64
+    raw = bytearray(base64.b64decode(PRIV_A))
+    raw[0] |= 7  # the kernel clears these bits (and sets bit 254) when it takes the key
+    unclamped = base64.b64encode(bytes(raw)).decode()
+    fake = FakeKernel()
+    _applied(fake, text(private=unclamped))
+    assert _plan(fake, text(private=unclamped)).actions == []
+    assert _plan(fake, text(private=PRIV_A)).actions == []  # the same key, for the kernel

@@ -683,8 +683,10 @@ class FakeKernel:
                           listen_port: int | None = None, fwmark: int | None = None) -> None:
         state = self._wireguard_state(netns, ifname)
         if private_key is not None:
-            raw = base64.b64decode(private_key.get_secret_value())
-            state.key_fingerprint = key_fingerprint(raw)
+            raw = bytearray(base64.b64decode(private_key.get_secret_value()))
+            raw[0] &= 248  # the kernel keeps (and reports) the key clamped
+            raw[31] = (raw[31] & 127) | 64
+            state.key_fingerprint = key_fingerprint(bytes(raw))
         if listen_port is not None:
             state.listen_port = listen_port
         if fwmark is not None:

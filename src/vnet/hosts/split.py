@@ -178,11 +178,8 @@ def allocate_ports(keys: list[str]) -> dict[str, int]:
 def derive_private_key(secret: bytes, label: str) -> bytes:
     """An X25519 private key (clamped, as the kernel keeps it) derived from the topology's
     secret and a label naming the link end: the same secret and label give the same key."""
-    key = bytearray(hmac.new(secret, f"vnet wireguard|{label}".encode(), hashlib.sha256)
-                    .digest())
-    key[0] &= 248
-    key[31] = (key[31] & 127) | 64
-    return bytes(key)
+    from ..kinds.wireguard import clamp
+    return clamp(hmac.new(secret, f"vnet wireguard|{label}".encode(), hashlib.sha256).digest())
 
 
 def public_key(private: bytes) -> str:

@@ -237,7 +237,7 @@ class Wireguard(InterfaceBase):
         old: dict[str, Any] = {}
         diff: dict[str, tuple[Any, Any]] = {}
         key = want.get("private_key")
-        if key is not None and not _matches(key, state.key_fingerprint):
+        if key is not None and not _matches(key, state.key_fingerprint, clamped=True):
             args["private_key"] = key
             diff["private_key"] = (KEY_SHOWN if state.key_fingerprint else "(none)",
                                    KEY_CHANGED)
@@ -350,11 +350,20 @@ def _short(key: str) -> str:
     return key[:10] + "..."
 
 
-def _matches(key: SecretStr, stored: str | None) -> bool:
-    """Is `stored` the door's fingerprint of base64 key `key`?"""
+def clamp(raw: bytes) -> bytes:
+    """An X25519 private key as the kernel keeps it (and reports it back): clamped."""
+    key = bytearray(raw)
+    key[0] &= 248
+    key[31] = (key[31] & 127) | 64
+    return bytes(key)
+
+
+def _matches(key: SecretStr, stored: str | None, clamped: bool = False) -> bool:
+    """Is `stored` the door's fingerprint of base64 key `key` (`clamped`: of the private key
+    the kernel keeps for it)?"""
     import base64
     raw = base64.b64decode(key.get_secret_value())
-    return secrets.matches(SecretStr(raw.hex()), stored)
+    return secrets.matches(SecretStr((clamp(raw) if clamped else raw).hex()), stored)
 
 
 def _psk_gap(old: Any, where: str) -> str:
