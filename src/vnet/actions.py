@@ -50,6 +50,10 @@ OPERATIONS: dict[str, str] = {
     "macsec.add_rxsa": "add a MACsec receive secure association",
     "macsec.del_rxsa": "delete a MACsec receive secure association",
     "macsec.upd_rxsa": "switch a MACsec receive secure association on or off",
+    "wireguard.set": "set a WireGuard link's private key, listen port or firewall mark",
+    "wireguard.set_peer": "add a WireGuard peer, or set its endpoint, allowed IPs, keepalive "
+                          "and preshared key",
+    "wireguard.del_peer": "remove a WireGuard peer",
     "teamd.start": "start the teamd that drives a team (again, with its ports)",
     "teamd.stop": "stop the teamd of a team vnet owns",
 }

@@ -141,6 +141,9 @@ class NetnsState:
     fdb: list[FdbState] = field(default_factory=list)
     #: MACsec SecYs with their SCs and SAs: ifname -> door.macsec.MacsecState
     macsec: dict[str, Any] = field(default_factory=dict)
+    #: WireGuard devices' keys (fingerprints), port, mark and peers:
+    #: ifname -> door.wireguard.WireguardState
+    wireguard: dict[str, Any] = field(default_factory=dict)
     #: bridge VLAN filtering: ifname -> {vid: PVID|UNTAGGED flags} of bridges and their ports
     bridge_vlans: dict[str, dict[int, int]] = field(default_factory=dict)
     #: the namespaces this one knows by a namespace id (a link's IFLA_LINK_NETNSID: a veth

@@ -1,4 +1,5 @@
-"""Secret material (MACsec keys): reading key files, checking them, and fingerprints.
+"""Secret material (MACsec and WireGuard keys): reading key files, checking them, and
+fingerprints.
 
 A key is held in a pydantic `SecretStr` from the moment it is read, so its repr, `str`, model
 dumps and JSON show `**********`; only the door calls `get_secret_value()`, to put the key
@@ -13,6 +14,8 @@ per SA, and keys are 128 or 256 random bits).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -26,9 +29,10 @@ _HEX = re.compile(r"^[0-9a-f]*$")
 _SEPARATORS = re.compile(r"[\s:]")
 
 
-#: field names whose values are keys (macsec's `key`, marked writeOnly in the schema): an
-#: error that quotes what the file said shows them as `(hidden)`
-SECRET_FIELDS = frozenset({"key"})
+#: field names whose values are keys (macsec's `key`, wireguard's `private_key` and
+#: `preshared_key`, marked writeOnly in the schema): an error that quotes what the file said
+#: shows them as `(hidden)`
+SECRET_FIELDS = frozenset({"key", "private_key", "preshared_key"})
 
 
 def hidden(value: object, field: object = None) -> object:
@@ -66,6 +70,37 @@ def clean_hex(value: object, what: str) -> str:
 def read_key_file(path: Path) -> SecretStr:
     """A key from a file of hex digits; the file must be a regular file that only its owner
     can read or write (like ssh keys). ValueError says what to fix, never the content."""
+    return SecretStr(clean_hex(_read_private_text(path), f"the content of key file {path}"))
+
+
+def clean_base64_key(value: object, what: str, size: int = 32) -> str:
+    """A key in base64 (as `wg genkey` prints it), checked to be `size` bytes and written
+    back in canonical form; ValueError that never quotes `value`."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a quoted base64 string (YAML read it as a "
+                         f"{type(value).__name__})")
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{what} is not base64 (write it as `wg genkey` prints it: 44 "
+                         "characters ending in '=')") from None
+    if len(raw) != size:
+        raise ValueError(f"{what} is {len(raw)} bytes; a WireGuard key is {size} bytes "
+                         "(44 base64 characters)")
+    return base64.b64encode(raw).decode()
+
+
+def read_base64_key_file(path: Path) -> SecretStr:
+    """A WireGuard key from a file holding it in base64 (`wg genkey > FILE`), with the
+    same rules for the file as `read_key_file`."""
+    return SecretStr(clean_base64_key(_read_private_text(path),
+                                      f"the content of key file {path}"))
+
+
+def _read_private_text(path: Path) -> str:
+    """The text of a key file that only its owner can read or write."""
     try:
         st = os.stat(path)
     except OSError as exc:
@@ -78,8 +113,8 @@ def read_key_file(path: Path) -> SecretStr:
     try:
         text = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError):
-        raise ValueError(f"cannot read key file {path} as hex text") from None
-    return SecretStr(clean_hex(text, f"the content of key file {path}"))
+        raise ValueError(f"cannot read key file {path} as text") from None
+    return text
 
 
 def fingerprint(key: SecretStr, salt: bytes | None = None) -> str:

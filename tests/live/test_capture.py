@@ -33,6 +33,7 @@ UNCAPTURABLE = {
               r"inline, not by key_file",
     "macsec-wrong-key": r"the MACsec keys of macsec-c cannot be read from the kernel .* "
                         r"writes them inline, not by key_file",
+    "wireguard": r"the WireGuard keys of wg0 are not written into a file by vnet",
 }
 #: routing protocols of routes made by hand (boot, static) and by vnet (118): the protocol is
 #: vnet's mark on its routes, not configuration

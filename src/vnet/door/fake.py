@@ -20,7 +20,9 @@ vxlan `remote`.
 
 from __future__ import annotations
 
+import base64
 import copy
+import dataclasses
 import errno
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -44,6 +46,7 @@ from ..observe import (
 from ..ownership import netns_owner
 from . import deletion
 from .protocol import STRAY_EMPTY_FILE, Handler, Kernel, Scope, check_table
+from .wireguard import WireguardPeer, WireguardState, key_fingerprint
 
 Key = tuple[str | None, str]
 #: the entry the kernel gives a new bridge and each new port: the default PVID, untagged
@@ -135,6 +138,9 @@ class FakeKernel:
             "fdb.del": self._op_fdb_del,
             "bridge_vlan.add": self._op_bridge_vlan_add,
             "bridge_vlan.del": self._op_bridge_vlan_del,
+            "wireguard.set": self._op_wireguard_set,
+            "wireguard.set_peer": self._op_wireguard_set_peer,
+            "wireguard.del_peer": self._op_wireguard_del_peer,
             **{op: unmodelled(op) for op in OPERATIONS
                if op.startswith(("tc.", "macsec.", "teamd."))},
         })
@@ -366,6 +372,7 @@ class FakeKernel:
         st.routes = [r for r in st.routes if r.dev != key[1]]
         st.fdb = [e for e in st.fdb if e.ifname != key[1]]
         st.bridge_vlans.pop(key[1], None)
+        st.wireguard.pop(key[1], None)
         self.groups.pop(key, None)
         for link in st.links.values():
             if link.master == key[1]:
@@ -409,7 +416,10 @@ class FakeKernel:
                      tuntap: dict[str, Any] | None = None,
                      parent_attr: str = "link", group: int | None = None,
                      teamd: dict[str, Any] | None = None,
-                     attrs: dict[str, Any] | None = None) -> None:
+                     attrs: dict[str, Any] | None = None,
+                     made_in: dict[str, Any] | None = None) -> None:
+        if made_in is not None:  # the live kernel makes it there: that namespace must exist
+            self._ns_refused(made_in.get("netns"))
         if teamd is not None:
             raise NotModelled("the fake kernel does not model teamd (a team's link.add)")
         # every check before any change: a refused request leaves the kernel as it was
@@ -447,6 +457,8 @@ class FakeKernel:
                 link.info_data[parent_attr] = parent_link.index
             self.parents[key] = (parent_netns, parent)
         self.namespaces[netns].links[ifname] = link
+        if kind == "wireguard":  # a new device: no key, no peers, port chosen when up
+            self.namespaces[netns].wireguard[ifname] = WireguardState(ifname, None, None, 0, 0)
         if group:
             self.groups[key] = group
         if kind == "bridge":  # a new bridge's own VLAN: the default PVID
@@ -660,6 +672,48 @@ class FakeKernel:
             entries.pop(vid, None)
         if not entries:
             del st.bridge_vlans[ifname]
+
+    def _wireguard_state(self, netns: str | None, ifname: str) -> WireguardState:
+        link = self._link(netns, ifname)
+        if link.kind != "wireguard":
+            raise _Refused(errno.EOPNOTSUPP, f"{ifname} is a {link.kind}, not a wireguard")
+        return self.namespaces[netns].wireguard[ifname]
+
+    def _op_wireguard_set(self, netns: str | None, ifname: str, private_key: Any = None,
+                          listen_port: int | None = None, fwmark: int | None = None) -> None:
+        state = self._wireguard_state(netns, ifname)
+        if private_key is not None:
+            raw = bytearray(base64.b64decode(private_key.get_secret_value()))
+            raw[0] &= 248  # the kernel keeps (and reports) the key clamped
+            raw[31] = (raw[31] & 127) | 64
+            state.key_fingerprint = key_fingerprint(bytes(raw))
+        if listen_port is not None:
+            state.listen_port = listen_port
+        if fwmark is not None:
+            state.fwmark = fwmark
+
+    def _op_wireguard_set_peer(self, netns: str | None, ifname: str, public_key: str,
+                               allowed_ips: list[str], endpoint: str | None = None,
+                               persistent_keepalive: int | None = None,
+                               preshared_key: Any = None) -> None:
+        state = self._wireguard_state(netns, ifname)
+        if len(base64.b64decode(public_key)) != 32:
+            raise _Refused(errno.EINVAL, "a public key is 32 bytes")
+        nets = {str(ipaddress.ip_network(n, strict=False)) for n in allowed_ips}
+        for key, other in list(state.peers.items()):  # an allowed IP belongs to one peer
+            if key != public_key and nets & set(other.allowed_ips):
+                state.peers[key] = dataclasses.replace(
+                    other, allowed_ips=tuple(sorted(set(other.allowed_ips) - nets)))
+        old = state.peers.get(public_key)
+        psk = None if preshared_key is None else \
+            key_fingerprint(base64.b64decode(preshared_key.get_secret_value()))
+        state.peers[public_key] = WireguardPeer(
+            public_key, endpoint or (old.endpoint if old else None), tuple(sorted(nets)),
+            int(persistent_keepalive or 0), psk)
+
+    def _op_wireguard_del_peer(self, netns: str | None, ifname: str, public_key: str) -> None:
+        # as the kernel: removing a peer it does not have is no error
+        self._wireguard_state(netns, ifname).peers.pop(public_key, None)
 
     def _ns_refused(self, netns: str | None) -> NetnsState:
         st = self.namespaces.get(netns)

@@ -47,13 +47,15 @@ from .port_options import read_port_options, set_port_options
 from .protocol import Handler, Scope, check_table
 from .tc import TcOps, read_tc
 from .teamd import TeamdOps, read_teamd, vnet_runs_teamd
+from .wireguard import WireguardOps
 
 RTPROT_VNET = 118  # the routing protocol number vnet gives its routes (iproute2: proto 118)
 RT_SCOPE_LINK = 253  # rtnetlink's scope of a destination on the link itself
 RT_SCOPE_NOWHERE = 255  # in a deletion: a route of any scope
 
 
-class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps):
+class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, TeamdOps,
+              WireguardOps):
     """A live kernel. One netlink socket per namespace, opened on first use.
 
     Each operation of the catalogue has its handler in `operations()`; `execute(Request)`
@@ -256,6 +258,7 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
             state.fdb = read_fdb(ipr, state.links)
             read_teamd(netns, state.links)
             state.macsec = self.read_macsec(netns, state.links)
+            state.wireguard = self.read_wireguard(netns, state.links)
         if vlans:
             state.bridge_vlans = read_bridge_vlans(ipr, state.links)
         if any(link.parent_netnsid is not None for link in by_index.values()):
@@ -335,6 +338,9 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                 "macsec.add_rxsa": self._op_macsec_add_rxsa,
                 "macsec.del_rxsa": self._op_macsec_del_rxsa,
                 "macsec.upd_rxsa": self._op_macsec_upd_rxsa,
+                "wireguard.set": self._op_wireguard_set,
+                "wireguard.set_peer": self._op_wireguard_set_peer,
+                "wireguard.del_peer": self._op_wireguard_del_peer,
                 "teamd.start": self._op_teamd_start,
                 "teamd.stop": self._op_teamd_stop,
             })
@@ -502,7 +508,8 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                      mtu: int | None = None, mac: str | None = None,
                      tuntap: dict[str, Any] | None = None,
                      parent_attr: str = "link", teamd: dict[str, Any] | None = None,
-                     group: int | None = None, attrs: dict[str, Any] | None = None) -> None:
+                     group: int | None = None, attrs: dict[str, Any] | None = None,
+                     made_in: dict[str, Any] | None = None) -> None:
         fds: list[int] = []
         attrs = dict(attrs or {})
         # the queue counts go into the creating request (the kernel fixes them then); the
@@ -536,6 +543,10 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
             elif queues:
                 self._queues_link_add(netns, ifname, kind, info_data, parent, parent_netns,
                                       parent_attr, mtu, mac, group, queues, fds)
+            elif made_in is not None:  # made in another namespace, moved here at once
+                fds.append(self.netns_fd(netns))
+                self._rt(made_in.get("netns")).request(rtnl.newlink(
+                    ifname, kind, mtu, mac, netns_fd=fds[-1], group=group))
             elif teamd is not None:  # a team device is made by the teamd that drives it
                 self._teamd_start(netns, ifname, marker or "", teamd["config"])
             elif tuntap is None and parent is None and not info_data and (

@@ -70,6 +70,7 @@ def link_settings_left_out(topo: Any, target: str, forwarding: bool = False) -> 
 
     out: list[LeftOut] = []
     for end in topo.endpoints():
+        out += [LeftOut(f"{end.path}.{name}", why) for name, why in end.not_exported()]
         for name in [*declared_link_attrs(end), *declared_sysctls(end)]:
             out.append(LeftOut(f"{end.path}.{name}", f"{name} is not exported to {target} "
                                                      "yet; vnet apply sets it"))

@@ -15,6 +15,9 @@ from .spec import Host, underlay_address
 #: bytes the encapsulation adds: outer IPv4/IPv6 + UDP + the 8-byte VXLAN/GENEVE header (no
 #: GENEVE options) + the inner Ethernet header
 OVERHEAD = {4: 50, 6: 70}
+#: WireGuard carries IP packets, no Ethernet header: outer IPv4/IPv6 + UDP + its 16-byte
+#: header + the 16-byte authentication tag
+WIREGUARD_OVERHEAD = {4: 60, 6: 80}
 
 
 # ---- which host ---------------------------------------------------------------------------
@@ -215,10 +218,11 @@ def hosts_by_name(topo: Topology) -> dict[str, Host]:
     return {h.name: h for h in topo.hosts}
 
 
-def overhead(a: Host, b: Host) -> int:
+def overhead(a: Host, b: Host, via: str | None = None) -> int:
+    """Bytes a tunnel between hosts `a` and `b` adds to each packet (`via`: its kind)."""
     v6 = any(underlay_address(h.underlay) is not None and
              ipaddress.ip_address(h.underlay).version == 6 for h in (a, b))
-    return OVERHEAD[6 if v6 else 4]
+    return (WIREGUARD_OVERHEAD if via == "wireguard" else OVERHEAD)[6 if v6 else 4]
 
 
 def _check_tunnel_mtu(topo: Topology, iface: InterfaceBase, add: Any) -> None:
@@ -228,11 +232,20 @@ def _check_tunnel_mtu(topo: Topology, iface: InterfaceBase, add: Any) -> None:
     a, b = hosts.get(host_of(topo, iface) or ""), hosts.get(host_of(topo, iface.peer) or "")
     if a is None or b is None:
         return
-    limit = min(a.mtu, b.mtu) - overhead(a, b)
+    via = getattr(iface, "via", None)
+    extra = overhead(a, b, via)
+    limit = min(a.mtu, b.mtu) - extra
     for path, end in ((iface.path, iface), (f"{iface.path}.peer", iface.peer)):
         if end.mtu is not None and end.mtu > limit:
             add(f"{path}.mtu", f"mtu {end.mtu} of {end.name!r} does not fit the tunnel between "
                 f"{a.name} and {b.name}: the underlay carries {min(a.mtu, b.mtu)} bytes and the "
-                f"encapsulation takes {overhead(a, b)}",
+                f"encapsulation takes {extra}",
                 f"set mtu: {limit} or less, or raise the hosts' underlay mtu: to "
-                f"{end.mtu + overhead(a, b)}")
+                f"{end.mtu + extra}")
+        if via == "wireguard":
+            for field in ("mac", "master"):
+                if getattr(end, field) is not None:
+                    add(f"{path}.{field}", f"{end.name!r} becomes a WireGuard link between "
+                        f"{a.name} and {b.name}, which carries IP packets, not Ethernet "
+                        f"frames: it has no MAC and cannot be a bridge port",
+                        f"remove {field}:, or use via: vxlan (the default) for an L2 link")

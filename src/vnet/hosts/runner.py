@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from ..errors import VnetError
 from ..kinds.base import InterfaceBase
 from ..topology import Topology
+from .rules import crosses
 from .spec import underlay_address
 from .split import Split, split_topology
 
@@ -99,32 +100,46 @@ def _collections() -> Path:
     return path
 
 
-def _plain(value: Any) -> Any:
+#: the key of the placeholder that stands for a secret in a host's part (`part_data`)
+SECRET_REF = "vnet_secret"
+
+
+def _plain(value: Any, secrets: dict[str, str] | None = None) -> Any:
+    """`value` as plain data; each secret moved into `secrets` (when given) and replaced by
+    a placeholder {SECRET_REF: id}, which the module on the host fills from its no_log
+    parameter `secrets`."""
     if isinstance(value, SecretStr):
-        raise VnetError("a file that spans hosts cannot carry MACsec keys yet; put the MACsec "
-                        "links in a single-host file")
+        if secrets is None:
+            raise VnetError("a file that spans hosts cannot carry MACsec keys yet; put the "
+                            "MACsec links in a single-host file")
+        ref = f"s{len(secrets)}"
+        secrets[ref] = value.get_secret_value()
+        return {SECRET_REF: ref}
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _plain(v, secrets) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, secrets) for v in value]
     return value
 
 
-def _iface_data(iface: InterfaceBase) -> dict[str, Any]:
+def _iface_data(iface: InterfaceBase, secrets: dict[str, str] | None = None) -> dict[str, Any]:
     data = iface.model_dump(exclude_unset=True, by_alias=True, exclude={"host", "via", "span"})
     peer = getattr(iface, "peer", None)
     if peer is not None:
         data["peer"] = peer.model_dump(exclude_unset=True, by_alias=True, exclude={"host"})
-    return dict(_plain(data))
+    # the keys vnet derives for a WireGuard link between hosts travel apart, hidden
+    return dict(_plain(data, secrets if iface.kind_name == "wireguard" else None))
 
 
-def part_data(part: Topology) -> dict[str, Any]:
-    """One host's topology as file data, for the module on that host. Its checks stay
-    behind: they may name addresses on other hosts (checks across hosts are not run yet)."""
+def part_data(part: Topology, secrets: dict[str, str] | None = None) -> dict[str, Any]:
+    """One host's topology as file data, for the module on that host; the keys of its
+    WireGuard links go into `secrets` (id -> key), placeholders standing for them. Its
+    checks stay behind: they may name addresses on other hosts (checks across hosts are
+    not run yet)."""
     return {
         "name": part.name,
         "namespaces": list(part.namespaces),
-        "interfaces": [_iface_data(i) for i in part.interfaces] +
+        "interfaces": [_iface_data(i, secrets) for i in part.interfaces] +
                       [_plain(e.model_dump(exclude_unset=True, exclude={"host"}))
                        for e in part.externals],
         "routes": [_plain(r.model_dump(exclude_unset=True, exclude={"host"}))
@@ -165,8 +180,10 @@ class _Playbooks:
         self._runs = 0
 
     def play(self, hosts: list[str], task: dict[str, Any], extravars: dict[str, Any],
-             check: bool = False) -> Any:
-        """One play of one task named "vnet" on `hosts`; the ansible-runner Runner."""
+             check: bool = False, secret_vars: dict[str, Any] | None = None) -> Any:
+        """One play of one task named "vnet" on `hosts`; the ansible-runner Runner.
+        `secret_vars` reach Ansible in a file only its owner reads (env/extravars, removed
+        after the play), never on a command line (extravars go there)."""
         try:
             import ansible_runner
         except ImportError:
@@ -177,6 +194,12 @@ class _Playbooks:
         private = self.workdir / f"run{self._runs}"
         private.mkdir(parents=True)
         playbook = private / "vnet.yml"
+        hidden = private / "env" / "extravars"
+        if secret_vars:
+            hidden.parent.mkdir(mode=0o700, exist_ok=True)
+            fd = os.open(hidden, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(secret_vars, fh)
         playbook.write_text(json.dumps([{"hosts": ",".join(hosts), "gather_facts": False,
                                          "tasks": [{"name": "vnet", **task}]}]))
         envvars = {
@@ -187,10 +210,13 @@ class _Playbooks:
             # that is read-only, as in a VM over the host's files, stops every play)
             "ANSIBLE_LOCAL_TEMP": str(private / "tmp"),
         }
-        return ansible_runner.run(
-            private_data_dir=str(private), playbook=str(playbook),
-            inventory=str(self.inventory), extravars=extravars, envvars=envvars,
-            quiet=True, cmdline="--check" if check else None)
+        try:
+            return ansible_runner.run(
+                private_data_dir=str(private), playbook=str(playbook),
+                inventory=str(self.inventory), extravars=extravars, envvars=envvars,
+                quiet=True, cmdline="--check" if check else None)
+        finally:
+            hidden.unlink(missing_ok=True)
 
 
 def read_underlays(topo: Topology, books: _Playbooks) -> dict[str, str]:
@@ -246,17 +272,25 @@ class Across:
         self.split = split
         self.books = books
         self.inventory = books.inventory
-        self.parts = {host: part_data(part) for host, part in split.hosts.items()}
+        #: per host, the keys its part's placeholders stand for (sent as a no_log parameter)
+        self.secrets: dict[str, dict[str, str]] = {host: {} for host in split.hosts}
+        self.parts = {host: part_data(part, self.secrets[host])
+                      for host, part in split.hosts.items()}
 
     def run(self, hosts: list[str], state: str, check: bool) -> dict[str, HostResult]:
         """The module on `hosts` (each with its part); host -> result. A host that gives no
         answer at all is a failure."""
         args: dict[str, Any] = {"state": state}
+        secret_vars = None
         if state == "present":
             args["topology"] = "{{ vnet_parts[inventory_hostname] }}"
+            if any(self.secrets.values()):
+                args["secrets"] = "{{ vnet_secrets[inventory_hostname] }}"
+                secret_vars = {"vnet_secrets": self.secrets}
         else:
             args["name"] = next(iter(self.parts.values()))["name"]
-        runner = self.books.play(hosts, {MODULE: args}, {"vnet_parts": self.parts}, check)
+        runner = self.books.play(hosts, {MODULE: args}, {"vnet_parts": self.parts}, check,
+                                 secret_vars)
         found = _results(runner)
         for host in hosts:
             if host not in found:
@@ -267,9 +301,43 @@ class Across:
         return {h: found[h] for h in hosts}
 
 
+def secret_file(topo: Topology, inventory: Path) -> Path:
+    """Where the secret of `topo`'s WireGuard keys lives: beside the inventory (a file the
+    user controls and keeps as long as the hosts keep the topology), hidden, mode 0600."""
+    return inventory.resolve().parent / f".vnet-{topo.name}.wireguard-secret"
+
+
+def read_wireguard_secret(topo: Topology, inventory: Path) -> bytes | None:
+    """The secret the keys of `topo`'s WireGuard links between hosts are derived from, made
+    (32 random bytes, in hex) the first time; None when the file has no such link."""
+    if not any(getattr(i, "via", None) == "wireguard" and crosses(topo, i)
+               for i in topo.interfaces):
+        return None
+    path = secret_file(topo, inventory)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise VnetError(f"cannot make the WireGuard secret file {path}: {exc.strerror}; make "
+                        "the inventory's folder writable, or write 64 random hex digits into "
+                        "that file (mode 0600)") from None
+    else:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(os.urandom(32).hex() + "\n")
+    from ..secrets import read_key_file
+    try:
+        secret = read_key_file(path)
+    except ValueError as exc:
+        raise VnetError(f"{exc} (the secret vnet derives the WireGuard keys of "
+                        f"{topo.name!r} from)") from None
+    return bytes.fromhex(secret.get_secret_value())
+
+
 def _across(topo: Topology, inventory: Path) -> Across:
     books = _Playbooks(inventory)
-    return Across(split_topology(topo, read_underlays(topo, books)), books)
+    return Across(split_topology(topo, read_underlays(topo, books),
+                                 read_wireguard_secret(topo, inventory)), books)
 
 
 def plan_across(topo: Topology, inventory: Path) -> AcrossResult:

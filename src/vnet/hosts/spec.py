@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from ..kinds.base import HostName, check_ifname
 
 #: the tunnel kinds a veth across hosts may become
-Via = Literal["vxlan", "geneve"]
+Via = Literal["vxlan", "geneve", "wireguard"]
 
 
 def underlay_address(value: str) -> str | None:

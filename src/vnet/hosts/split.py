@@ -11,11 +11,21 @@ the namespace it is created in): an end in the host's namespace *is* the tunnel 
 as the end; an end in a namespace stays a veth there, whose other end joins the tunnel device
 on a small bridge in the host's namespace. The helper links are named after the VNI, so the
 same file gives the same names.
+
+`via: wireguard` makes each end a WireGuard link named as the end (IP only: no MAC, no
+bridge port), whose one peer is the other host's underlay address, all addresses allowed. An
+end in a namespace is made in the host's own namespace and moved there (`socket_netns`): its
+UDP socket stays where the underlay is. Both ends listen on one UDP port derived from the
+link's names. Keys: each end's private key is derived (HMAC-SHA256) from a per-topology
+secret the caller gives (`vnet.hosts.runner` keeps it in a file beside the inventory), so
+the same file and secret give the same keys: a second apply plans nothing.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,8 +39,11 @@ from ..topology import Topology
 from .rules import crosses, host_of, hosts_by_name, netns_host, overhead, span_limit, spans
 from .spec import Host, underlay_address
 
-#: UDP port of the tunnels vnet plans (IANA's for each)
-PORTS = {"vxlan": 4789, "geneve": 6081}
+#: UDP port of the tunnels vnet plans (IANA's for each; WireGuard's usual first port, each
+#: link taking its own from there: WIREGUARD_PORTS)
+PORTS = {"vxlan": 4789, "geneve": 6081, "wireguard": 51820}
+#: how many ports from PORTS["wireguard"] the WireGuard links between hosts take theirs from
+WIREGUARD_PORTS = 10_000
 #: the MTU an end gets when the file does not say one
 DEFAULT_MTU = 1500
 _VNI_SPACE = 2**24 - 1  # 1..16777215: 0 is left out (some switches treat it as "none")
@@ -60,17 +73,23 @@ class Tunnel:
     overhead: int
     underlay_mtu: int
     path: str  # the veth's entry in the file
+    port: int = 0  # the UDP port (0: PORTS[via])
 
     def describe(self) -> str:
-        """One line for the plan: which ends, which tunnel, which MTU and why."""
+        """One line for the plan: which ends, which tunnel, which MTU and why (never a key)."""
         a, b = self.ends
         where = " <-> ".join(f"{e.host}:{e.netns + '/' if e.netns else ''}{e.name}"
                              for e in (a, b))
-        text = (f"{where}: {self.via.upper()} VNI {self.vni}, UDP {PORTS[self.via]}, "
-                f"{a.underlay} <-> {b.underlay}")
+        if self.via == "wireguard":
+            text = (f"{where}: WireGuard, UDP {self.port}, {a.underlay} <-> {b.underlay}, "
+                    "keys derived from the topology's secret")
+        else:
+            text = (f"{where}: {self.via.upper()} VNI {self.vni}, UDP {PORTS[self.via]}, "
+                    f"{a.underlay} <-> {b.underlay}")
         if self.lowered:
+            what = "encryption" if self.via == "wireguard" else "encapsulation"
             text += (f"; MTU of both ends lowered to {self.mtu} (underlay MTU "
-                     f"{self.underlay_mtu} - {self.overhead} bytes of encapsulation)")
+                     f"{self.underlay_mtu} - {self.overhead} bytes of {what})")
         elif self.mtu is not None:
             text += f"; MTU {self.mtu}"
         return text
@@ -139,13 +158,63 @@ def allocate_vnis(keys: list[str], taken: set[int] = frozenset()) -> dict[str, i
     return out
 
 
+def allocate_ports(keys: list[str]) -> dict[str, int]:
+    """A UDP port per WireGuard link key, from WIREGUARD_PORTS ports after PORTS["wireguard"]:
+    derived from the key (stable as VNIs are), a collision taking the next free one, the keys
+    in sorted order. Unique in the file, so the ends on one host never share a port."""
+    base, used, out = PORTS["wireguard"], set(), {}
+    for key in sorted(set(keys)):
+        digest = int.from_bytes(hashlib.sha256(f"port|{key}".encode()).digest()[:8], "big")
+        port = digest % WIREGUARD_PORTS
+        while port in used:
+            port = (port + 1) % WIREGUARD_PORTS
+        used.add(port)
+        out[key] = base + port
+    return out
+
+
+# ---- WireGuard keys -------------------------------------------------------------------------
+
+def derive_private_key(secret: bytes, label: str) -> bytes:
+    """An X25519 private key (clamped, as the kernel keeps it) derived from the topology's
+    secret and a label naming the link end: the same secret and label give the same key."""
+    from ..kinds.wireguard import clamp
+    return clamp(hmac.new(secret, f"vnet wireguard|{label}".encode(), hashlib.sha256).digest())
+
+
+def public_key(private: bytes) -> str:
+    """The base64 public key of a private key (X25519, by the `cryptography` package)."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    raw = X25519PrivateKey.from_private_bytes(private).public_key().public_bytes(
+        Encoding.Raw, PublicFormat.Raw)
+    return base64.b64encode(raw).decode()
+
+
+@dataclass(frozen=True)
+class _EndKeys:
+    private: str = field(repr=False)  # base64; only ever put into the end's SecretStr field
+    peer_public: str
+
+
+def _wireguard_keys(secret: bytes, link: str, ends: tuple[TunnelEnd, TunnelEnd]
+                    ) -> dict[TunnelEnd, _EndKeys]:
+    privates = [derive_private_key(secret, f"{link}|{e.host}|{e.netns or ''}/{e.name}")
+                for e in ends]
+    publics = [public_key(p) for p in privates]
+    return {ends[0]: _EndKeys(base64.b64encode(privates[0]).decode(), publics[1]),
+            ends[1]: _EndKeys(base64.b64encode(privates[1]).decode(), publics[0])}
+
+
 # ---- the split ----------------------------------------------------------------------------
 
-def split_topology(topo: Topology, underlays: Mapping[str, str] | None = None) -> Split:
+def split_topology(topo: Topology, underlays: Mapping[str, str] | None = None,
+                   wireguard_secret: bytes | None = None) -> Split:
     """One single-host topology per host of `topo` (validated; `check_hosts` passed), with
     the veths across hosts turned into tunnels. `underlays`: the address of each host whose
-    `underlay:` names an interface, as read on that host. A file without `hosts:` gives one
-    topology under the name "localhost", `topo` itself."""
+    `underlay:` names an interface, as read on that host. `wireguard_secret`: the topology's
+    secret the keys of its WireGuard links are derived from (needed when it has one). A file
+    without `hosts:` gives one topology under the name "localhost", `topo` itself."""
     if not topo.hosts:
         return Split({"localhost": topo})
     hosts = hosts_by_name(topo)
@@ -164,6 +233,16 @@ def split_topology(topo: Topology, underlays: Mapping[str, str] | None = None) -
     issues.raise_if_any()
 
     crossing = [i for i in topo.interfaces if isinstance(i, Paired) and crosses(topo, i)]
+    encrypted = [i for i in crossing if getattr(i, "via", None) == "wireguard"]
+    if encrypted and wireguard_secret is None:
+        first = encrypted[0]
+        raise TopologyError([Issue(
+            f"veth {first.name!r} crosses hosts over WireGuard, whose keys vnet derives from "
+            "the topology's secret, and none was given", f"{first.path}.via",
+            topo.where(f"{first.path}.via"),
+            "run it across its hosts with --inventory INVENTORY (vnet keeps the secret in a "
+            "file beside the inventory)")])
+    ports = allocate_ports([_link_key(topo, i) for i in encrypted])
     taken = {int(i.id) for i in topo.interfaces  # type: ignore[attr-defined]
              if i.kind_name in PORTS and getattr(i, "id", None) is not None}
     spanning = [i for i in topo.interfaces if spans(i)]
@@ -196,11 +275,15 @@ def split_topology(topo: Topology, underlays: Mapping[str, str] | None = None) -
             continue
         if iface in crossing:
             assert isinstance(iface, Paired)
-            tunnel = _plan_tunnel(topo, iface, hosts, resolved, vnis[_link_key(topo, iface)])
+            link = _link_key(topo, iface)
+            tunnel = _plan_tunnel(topo, iface, hosts, resolved, vnis[link], ports.get(link, 0))
             tunnels.append(tunnel)
+            keys = _wireguard_keys(wireguard_secret or b"", link, tunnel.ends) \
+                if tunnel.via == "wireguard" else {}
             for end, side in zip((iface, iface.peer), tunnel.ends, strict=True):
                 assert end is not None
-                per_host[side.host].interfaces.extend(_tunnel_links(iface, end, side, tunnel))
+                per_host[side.host].interfaces.extend(
+                    _tunnel_links(iface, end, side, tunnel, keys.get(side)))
             continue
         on = host_of(topo, iface)
         assert on is not None
@@ -265,11 +348,12 @@ def _local(iface: InterfaceBase, span_of: Mapping[str, Span]) -> InterfaceBase:
 
 
 def _plan_tunnel(topo: Topology, iface: Paired, hosts: Mapping[str, Host],
-                 resolved: Mapping[str, str], vni: int) -> Tunnel:
+                 resolved: Mapping[str, str], vni: int, port: int) -> Tunnel:
     assert iface.peer is not None
     names = (host_of(topo, iface), host_of(topo, iface.peer))
     a, b = hosts[names[0] or ""], hosts[names[1] or ""]
-    extra = overhead(a, b)
+    via = getattr(iface, "via", None) or "vxlan"
+    extra = overhead(a, b, via)
     underlay_mtu = min(a.mtu, b.mtu)
     limit = underlay_mtu - extra
     declared = [m for m in (iface.mtu, iface.peer.mtu) if m is not None]
@@ -277,14 +361,16 @@ def _plan_tunnel(topo: Topology, iface: Paired, hosts: Mapping[str, Host],
     lowered = False
     if mtu is None and DEFAULT_MTU > limit:
         mtu, lowered = limit, True
+    elif mtu is None and via == "wireguard":
+        mtu = DEFAULT_MTU  # said: a WireGuard link's own default (1420) is not a veth's
     ends = tuple(TunnelEnd(h.name, e.netns, e.name, resolved[h.name])
                  for h, e in ((a, iface), (b, iface.peer)))
-    return Tunnel(getattr(iface, "via", None) or "vxlan", vni,
-                  (ends[0], ends[1]), mtu, lowered, extra, underlay_mtu, iface.path)
+    return Tunnel(via, vni, (ends[0], ends[1]), mtu, lowered, extra, underlay_mtu, iface.path,
+                  port or PORTS[via])
 
 
-def _tunnel_links(iface: Paired, end: Common, side: TunnelEnd,
-                  tunnel: Tunnel) -> list[InterfaceBase]:
+def _tunnel_links(iface: Paired, end: Common, side: TunnelEnd, tunnel: Tunnel,
+                  keys: _EndKeys | None = None) -> list[InterfaceBase]:
     """The links one host makes for its side of a tunnel."""
     other = tunnel.ends[1] if side is tunnel.ends[0] else tunnel.ends[0]
     path = iface.path if end is iface else f"{iface.path}.peer"
@@ -292,6 +378,18 @@ def _tunnel_links(iface: Paired, end: Common, side: TunnelEnd,
             if f in end.model_fields_set and f != "host"}
     if tunnel.mtu is not None:
         mine["mtu"] = tunnel.mtu
+    if tunnel.via == "wireguard":
+        assert keys is not None
+        address = other.underlay
+        endpoint = f"[{address}]:{tunnel.port}" if ":" in address else \
+            f"{address}:{tunnel.port}"
+        wg: dict[str, Any] = {
+            "kind": "wireguard", "private_key": keys.private, "listen_port": tunnel.port,
+            "peers": [{"public_key": keys.peer_public, "endpoint": endpoint,
+                       "allowed_ips": ["0.0.0.0/0", "::/0"]}]}
+        if end.netns is not None:  # made where the underlay is, its socket kept there
+            wg["socket_netns"] = None
+        return [_made(path, {**mine, **wg})]
     device: dict[str, Any] = {"kind": tunnel.via, "id": tunnel.vni, "remote": other.underlay,
                               "dstport": PORTS[tunnel.via]}
     if tunnel.via == "vxlan":

@@ -44,13 +44,33 @@ class Outcome:
         return out
 
 
-def load(src: str | None = None, topology: Any = None) -> Topology:
+def with_secrets(value: Any, secrets: dict[str, str]) -> Any:
+    """`value` (a host's part, as `runner.part_data` makes it) with each secret placeholder
+    ({"vnet_secret": id}) replaced by the secret of that id. VnetError for an unknown id."""
+    if isinstance(value, dict):
+        if set(value) == {"vnet_secret"}:
+            ref = value["vnet_secret"]
+            if ref not in secrets:
+                raise VnetError(f"the topology names secret {ref!r}, which the module's "
+                                "secrets parameter does not hold; pass the secrets vnet made "
+                                "with the topology")
+            return secrets[ref]
+        return {k: with_secrets(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_secrets(v, secrets) for v in value]
+    return value
+
+
+def load(src: str | None = None, topology: Any = None,
+         secrets: dict[str, str] | None = None) -> Topology:
     """The topology from a file on this host (`src`), or given inline: a mapping or YAML
-    text. TopologyError (every issue with its place) when it is not valid."""
+    text; in a mapping, `secrets` fill the placeholders of keys sent apart (a file across
+    hosts: `runner.part_data`). TopologyError (every issue with its place) when it is not
+    valid."""
     if src is not None:
         return api.load_file(Path(src))
     if isinstance(topology, dict):
-        return api.load_data(topology, "<inline topology>")
+        return api.load_data(with_secrets(topology, secrets or {}), "<inline topology>")
     if isinstance(topology, str):
         return api.load_text(topology, "<inline topology>")
     raise VnetError("give the topology as src (a file on the host) or topology (a mapping "

@@ -559,6 +559,12 @@ class InterfaceBase(Common):
             args += [opt, _ip_value(value)]
         return args
 
+    def not_exported(self) -> list[tuple[str, str]]:
+        """Fields of this entry that no exporter writes (`vnet export` lists them as left
+        out), as (field, why) pairs: configuration set by another tool than iproute2
+        (WireGuard's keys and peers)."""
+        return []
+
     def ip_enslave_command(self, port: str) -> list[str]:
         """The command that makes link `port` (in this master's namespace) a port of this
         master: `ip link set dev PORT master NAME`."""

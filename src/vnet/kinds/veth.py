@@ -118,7 +118,8 @@ class Veth(Paired):
     use_when = ("Connect two namespaces (or a namespace and a bridge) with a virtual cable;\n"
                 "the basic link of every container or lab network.")
 
-    via: Literal["vxlan", "geneve"] | None = Field(
+    via: Literal["vxlan", "geneve", "wireguard"] | None = Field(
         None, description="In a file that spans hosts, when the two ends are on different "
                           "hosts: the tunnel that carries the pair between them (default "
-                          "vxlan). vnet plans it (VNI, MTU, keys).")
+                          "vxlan; wireguard: encrypted, IP only). vnet plans it (VNI, MTU, "
+                          "keys).")

@@ -28,6 +28,11 @@ options:
   name:
     description: For C(state=absent) without a topology, the topology's name.
     type: str
+  secrets:
+    description:
+      - Secrets kept out of C(topology) (the keys vnet derives for WireGuard links between
+        hosts), by the id its placeholders C({vnet_secret: ID}) name. Never logged.
+    type: dict
 author:
   - vnet contributors
 """
@@ -77,6 +82,7 @@ def main() -> None:
             "src": {"type": "path"},
             "topology": {"type": "raw"},
             "name": {"type": "str"},
+            "secrets": {"type": "dict", "no_log": True},
         },
         mutually_exclusive=[("src", "topology")],
         required_one_of=[("src", "topology", "name")],
@@ -94,7 +100,7 @@ def main() -> None:
     topo = None
     if params["src"] is not None or params["topology"] is not None:
         try:
-            topo = load(params["src"], params["topology"])
+            topo = load(params["src"], params["topology"], params["secrets"])
         except VnetError as err:
             module.fail_json(msg=str(err), changed=False)
             return
