@@ -56,7 +56,7 @@ def test_protocol_flags_and_maps_encode() -> None:
              ingress_qos_map=["1:2", "0:0"], egress_qos_map=["7:3"])
     data = v.info_data()
     assert data["IFLA_VLAN_PROTOCOL"] == 0x88A8
-    assert data["IFLA_VLAN_FLAGS"] == {"flags": 0x2 | 0x4 | 0x8, "mask": 0xF}
+    assert data["IFLA_VLAN_FLAGS"] == {"flags": 0x2 | 0x4 | 0x8, "mask": 0x1F}
     # a 0-valued entry is no mapping: the kernel never reports it, so it is not sent
     assert data["IFLA_VLAN_INGRESS_QOS"] == {
         "attrs": [("IFLA_VLAN_QOS_MAPPING", {"from": 1, "to": 2})]}
@@ -175,8 +175,8 @@ def test_vlan_in_one_namespace_on_a_parent_in_another() -> None:
 @pytest.mark.parametrize(("body", "expected"), [
     ("- {name: v, kind: vlan, netns: a, link: trunk, id: 4095}",
      "vl.yaml:8:54: interfaces[1].id: Input should be less than or equal to 4094"),
-    ("- {name: v, kind: vlan, netns: a, link: trunk, id: 0}",
-     "vl.yaml:8:54: interfaces[1].id: Input should be greater than or equal to 1"),
+    ("- {name: v, kind: vlan, netns: a, link: trunk, id: -1}",
+     "vl.yaml:8:54: interfaces[1].id: Input should be greater than or equal to 0"),
     ("- {name: v, kind: vlan, netns: a, link: trunk}",
      "vl.yaml:8:5: interfaces[1].id: required field 'id' is missing"),
     ("- {name: v, kind: vlan, netns: a, link: nope, id: 2}",

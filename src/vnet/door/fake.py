@@ -89,7 +89,10 @@ class NotModelled(NotImplementedError):
 
 #: the bridge timers the kernel keeps in jiffies
 _TICK_OPTIONS = frozenset({"IFLA_BR_FORWARD_DELAY", "IFLA_BR_HELLO_TIME", "IFLA_BR_MAX_AGE",
-                           "IFLA_BR_AGEING_TIME"})
+                           "IFLA_BR_AGEING_TIME", "IFLA_BR_MCAST_LAST_MEMBER_INTVL",
+                           "IFLA_BR_MCAST_MEMBERSHIP_INTVL", "IFLA_BR_MCAST_QUERIER_INTVL",
+                           "IFLA_BR_MCAST_QUERY_INTVL", "IFLA_BR_MCAST_QUERY_RESPONSE_INTVL",
+                           "IFLA_BR_MCAST_STARTUP_QUERY_INTVL"})
 
 
 class FakeKernel:

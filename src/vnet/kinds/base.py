@@ -428,6 +428,12 @@ class InterfaceBase(Common):
         """Is a live link of this kind? (tun and tap share one kernel kind, for example.)"""
         return kernel_kind == (cls.kernel_kind or cls.kind_name)
 
+    def kernel_features(self) -> dict[str, list[str]]:
+        """The features of this kind a kernel may lack (kinds_probe.FEATURES) that this entry
+        uses, each with the options that use it: `plan` and `apply` stop before any change
+        when the kernel lacks one."""
+        return {}
+
     @classmethod
     def needs_replace(cls, option: str) -> bool:
         return cls.options_map[option].replace
