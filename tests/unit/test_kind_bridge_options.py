@@ -219,3 +219,11 @@ def test_a_kernel_without_vlan_filtering_stops_the_plan_naming_the_options(
         "this kernel lacks bridge VLAN filtering (built without CONFIG_BRIDGE_VLAN_FILTERING),"
         " which a/br0 (vlan_stats_enabled) needs — see `vnet kinds`"]
     assert kinds_probe.lacking(load("mcast_router: 0")) == []
+
+
+def test_changing_one_shared_option_leaves_the_other_as_it_is() -> None:
+    fake = FakeKernel()
+    _apply(fake, load("vlan_filtering: true, mcast_vlan_snooping: true"))
+    _apply(fake, load("vlan_filtering: true, no_linklocal_learn: true"))
+    both = load("vlan_filtering: true, no_linklocal_learn: true, mcast_vlan_snooping: true")
+    assert _plan(fake, both).actions == []

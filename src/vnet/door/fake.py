@@ -509,6 +509,13 @@ class FakeKernel:
         if mac is not None:
             link.mac = mac.lower()
         if info_data:
+            info_data = dict(info_data)
+            pair = info_data.get("IFLA_BR_MULTI_BOOLOPT")
+            old = link.info_data.get("IFLA_BR_MULTI_BOOLOPT")
+            if pair is not None and old is not None:  # a bridge's (value, mask): bits merge
+                value, mask = pair
+                info_data["IFLA_BR_MULTI_BOOLOPT"] = ((old[0] & ~mask) | (value & mask),
+                                                      old[1] | mask)
             link.info_data.update(self._kept(info_data))
 
     def _kept(self, info_data: dict[str, Any]) -> dict[str, Any]:
