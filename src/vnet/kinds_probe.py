@@ -125,8 +125,8 @@ def lacking(topo: Any) -> list[str]:
         where = f"{iface.netns}/{iface.name}" if iface.netns else iface.name
         if not cls.requires:
             users.setdefault(cls.kind_name, []).append(where)
-        if getattr(iface, "vlan_filtering", None):
-            users.setdefault("bridge_vlan_filtering", []).append(where)
+        for feature, options in iface.kernel_features().items():
+            users.setdefault(feature, []).append(f"{where} ({', '.join(options)})")
     for obj in [*topo.endpoints(), *topo.externals]:
         if obj.impair is not None:
             users.setdefault("netem", []).append(

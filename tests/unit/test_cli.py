@@ -80,7 +80,7 @@ def test_validate_long_error_line_is_not_wrapped(capsys: pytest.CaptureFixture[s
     assert code == EXIT_ERROR
     first = err.splitlines()[0]
     assert first.startswith("error: unknown_kind_option.yaml:5:5: ")
-    assert first.endswith("vlan_protocol, vlans)")
+    assert first.endswith("vlan_stats_per_port, vlans)")
 
 
 def test_validate_json(capsys: pytest.CaptureFixture[str], lab: Path,

@@ -357,7 +357,7 @@ def test_lacking_names_the_kind_the_module_and_who_needs_it(probe: list[list[str
     assert probe[1:] == [["bond"]]  # veth is in the per-boot cache; a "no" is asked again
     assert kinds_probe.lacking(load_text(VLANS)) == [
         "this kernel lacks bridge VLAN filtering (built without "
-        "CONFIG_BRIDGE_VLAN_FILTERING), which sw/br0 needs — see `vnet kinds`"]
+        "CONFIG_BRIDGE_VLAN_FILTERING), which sw/br0 (vlan_filtering) needs — see `vnet kinds`"]
     assert probe[2:] == [["bridge", "bridge_vlan_filtering"]]
 
 
@@ -381,7 +381,7 @@ def test_plan_says_what_the_kernel_lacks_before_any_change(
         assert code == EXIT_ERROR and out == ""
         assert err.splitlines() == [
             "error: this kernel lacks bridge VLAN filtering (built without "
-            "CONFIG_BRIDGE_VLAN_FILTERING), which sw/br0 needs — see `vnet kinds`",
+            "CONFIG_BRIDGE_VLAN_FILTERING), which sw/br0 (vlan_filtering) needs — see `vnet kinds`",
             "nothing was changed."]
     assert kernel.log == []
     code, out, _ = run(capsys, "apply", "--json", str(path))

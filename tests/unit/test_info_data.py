@@ -24,8 +24,10 @@ def _values(layout: tuple[tuple[str, str], ...]) -> dict[str, Any]:
 
 
 def _pyroute2(layout: tuple[tuple[str, str], ...]) -> type[nla]:
-    """pyroute2's coder for the layout: a class of its own, registered nowhere."""
-    return type("declared", (nla,), {"prefix": "IFLA_", "nla_map": layout})
+    """pyroute2's coder for the layout's numbers: a class of its own, registered nowhere (the
+    types it does not name, such as a bridge's u32pair, held below, as "none")."""
+    numbers = tuple((name, kind if kind in SAMPLE else "none") for name, kind in layout)
+    return type("declared", (nla,), {"prefix": "IFLA_", "nla_map": numbers})
 
 
 def test_kinds_declare_layouts_to_test() -> None:
@@ -67,3 +69,12 @@ def test_unknown_attributes_and_types_are_left_out() -> None:
     assert decode_info_data(layout, payload) == {"X_A": 5}
     with pytest.raises(ValueError, match="cannot encode X_PEER"):
         encode_info_data(layout, {"X_PEER": 1})
+
+
+def test_a_mac_and_a_pair_of_words_round_trip() -> None:
+    layout = (("X_UNSPEC", "none"), ("X_GROUP", "l2addr"), ("X_BOOLOPT", "u32pair"))
+    payload = encode_info_data(layout, {"X_GROUP": "01:80:c2:00:00:0e", "X_BOOLOPT": (1, 3)})
+    assert payload == rtnl.attr(1, bytes.fromhex("0180c200000e")) + \
+        rtnl.attr(2, (1).to_bytes(4, "little") + (3).to_bytes(4, "little"))
+    assert decode_info_data(layout, payload) == {"X_GROUP": "01:80:c2:00:00:0e",
+                                                 "X_BOOLOPT": (1, 3)}

@@ -56,7 +56,7 @@ def test_protocol_flags_and_maps_encode() -> None:
              ingress_qos_map=["1:2", "0:0"], egress_qos_map=["7:3"])
     data = v.info_data()
     assert data["IFLA_VLAN_PROTOCOL"] == 0x88A8
-    assert data["IFLA_VLAN_FLAGS"] == {"flags": 0x2 | 0x4 | 0x8, "mask": 0xF}
+    assert data["IFLA_VLAN_FLAGS"] == {"flags": 0x2 | 0x4 | 0x8, "mask": 0x1F}
     # a 0-valued entry is no mapping: the kernel never reports it, so it is not sent
     assert data["IFLA_VLAN_INGRESS_QOS"] == {
         "attrs": [("IFLA_VLAN_QOS_MAPPING", {"from": 1, "to": 2})]}
@@ -175,8 +175,8 @@ def test_vlan_in_one_namespace_on_a_parent_in_another() -> None:
 @pytest.mark.parametrize(("body", "expected"), [
     ("- {name: v, kind: vlan, netns: a, link: trunk, id: 4095}",
      "vl.yaml:8:54: interfaces[1].id: Input should be less than or equal to 4094"),
-    ("- {name: v, kind: vlan, netns: a, link: trunk, id: 0}",
-     "vl.yaml:8:54: interfaces[1].id: Input should be greater than or equal to 1"),
+    ("- {name: v, kind: vlan, netns: a, link: trunk, id: -1}",
+     "vl.yaml:8:54: interfaces[1].id: Input should be greater than or equal to 0"),
     ("- {name: v, kind: vlan, netns: a, link: trunk}",
      "vl.yaml:8:5: interfaces[1].id: required field 'id' is missing"),
     ("- {name: v, kind: vlan, netns: a, link: nope, id: 2}",
@@ -234,3 +234,40 @@ def test_ip_commands_match_the_reference_spelling() -> None:
 
 def test_use_when_is_two_lines() -> None:
     assert len(Vlan.use_when.splitlines()) == 2
+
+
+# ---- bridge_binding and VLAN 0 (every option `ip link add type vlan help` prints) ---------------
+def test_bridge_binding_is_a_flag_changed_in_place() -> None:
+    data = make(bridge_binding=True).info_data()
+    assert data["IFLA_VLAN_FLAGS"] == {"flags": 0x1 | 0x10, "mask": 0x1F}
+    assert Vlan.decode_info_data(_kernel(flags=0x11))["flags"] == ["reorder_hdr",
+                                                                   "bridge_binding"]
+    fake = FakeKernel()
+    _apply(fake, load(QINQ))
+    changed = load(QINQ.replace("protocol: 802.1ad", "protocol: 802.1ad, bridge_binding: true"))
+    assert _plan(fake, changed) == [("change", "link a/t.100 (vlan)")]
+    _apply(fake, changed)
+    assert _plan(fake, changed) == []
+    assert make(bridge_binding=False, mvrp=True).ip_type_args() == [
+        "id", "2", "mvrp", "on", "bridge_binding", "off"]
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ("- {name: v, kind: vlan, netns: a, link: trunk, id: 2, bridge_bindng: true}",
+     "did you mean 'bridge_binding'"),
+    ("- {name: v, kind: vlan, netns: a, link: trunk, id: 2, bridge_binding: maybe}",
+     "interfaces[1].bridge_binding: Input should be a valid boolean"),
+    ("- {name: v, kind: vlan, netns: a, link: trunk, id: two}",
+     "interfaces[1].id: Input should be a valid integer"),
+])
+def test_bridge_binding_and_id_errors(body: str, expected: str) -> None:
+    assert any(expected in line for line in issues_of(body)), issues_of(body)
+
+
+def test_vlan_0_is_a_priority_tagged_link() -> None:
+    topo = load("- {name: v0, kind: vlan, netns: a, link: trunk, id: 0, "
+                "egress_qos_map: ['0:5']}\n")
+    fake = FakeKernel()
+    _apply(fake, topo)
+    assert fake.namespaces["a"].links["v0"].info_data["IFLA_VLAN_ID"] == 0
+    assert _plan(fake, topo) == []

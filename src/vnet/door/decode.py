@@ -52,9 +52,28 @@ def errno_of(exc: Exception) -> tuple[int | None, str]:
     return (code if isinstance(code, int) else None), detail
 
 
-#: struct formats of the netlink attribute types a kind's `info_nla` layout may name
+#: struct formats of the netlink attribute types a kind's `info_nla` layout may name:
+#: numbers, a MAC address ("l2addr", given and read back as text "01:80:c2:00:00:00") and a
+#: pair of 32-bit words ("u32pair", a (value, mask) pair such as struct br_boolopt_multi)
 _PACK = {"uint8": "=B", "uint16": "=H", "uint32": "=I", "uint64": "=Q", "be16": ">H",
-         "be32": ">I", "be64": ">Q"}
+         "be32": ">I", "be64": ">Q", "l2addr": "=6s", "u32pair": "=II"}
+
+
+def _packed(kind: str, value: Any) -> bytes:
+    """One attribute's payload: `value` in the layout's type `kind`."""
+    if kind == "l2addr":
+        return bytes.fromhex(str(value).replace(":", ""))
+    if kind == "u32pair":
+        return struct.pack(_PACK[kind], *value)
+    return struct.pack(_PACK[kind], value)
+
+
+def _unpacked(kind: str, payload: bytes, start: int) -> Any:
+    """One attribute's value of layout type `kind`, read at `start` of `payload`."""
+    values = struct.unpack_from(_PACK[kind], payload, start)
+    if kind == "l2addr":
+        return ":".join(f"{byte:02x}" for byte in values[0])
+    return values if kind == "u32pair" else values[0]
 
 
 @functools.cache
@@ -74,7 +93,7 @@ def encode_info_data(layout: tuple[tuple[str, str], ...], data: dict[str, Any]) 
         number, kind = numbers[name]
         if kind not in _PACK:
             raise ValueError(f"cannot encode {name} ({kind})")
-        out.append(rtnl.attr(number, struct.pack(_PACK[kind], value)))
+        out.append(rtnl.attr(number, _packed(kind, value)))
     return b"".join(out)
 
 
@@ -88,7 +107,7 @@ def decode_info_data(layout: tuple[tuple[str, str], ...], payload: bytes) -> dic
         name, kind = layout[number]
         fmt = _PACK.get(kind)
         if fmt is not None and end - start >= struct.calcsize(fmt):
-            out[name] = struct.unpack_from(fmt, payload, start)[0]
+            out[name] = _unpacked(kind, payload, start)
     return out
 
 

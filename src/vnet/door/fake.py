@@ -92,7 +92,10 @@ class NotModelled(NotImplementedError):
 
 #: the bridge timers the kernel keeps in jiffies
 _TICK_OPTIONS = frozenset({"IFLA_BR_FORWARD_DELAY", "IFLA_BR_HELLO_TIME", "IFLA_BR_MAX_AGE",
-                           "IFLA_BR_AGEING_TIME"})
+                           "IFLA_BR_AGEING_TIME", "IFLA_BR_MCAST_LAST_MEMBER_INTVL",
+                           "IFLA_BR_MCAST_MEMBERSHIP_INTVL", "IFLA_BR_MCAST_QUERIER_INTVL",
+                           "IFLA_BR_MCAST_QUERY_INTVL", "IFLA_BR_MCAST_QUERY_RESPONSE_INTVL",
+                           "IFLA_BR_MCAST_STARTUP_QUERY_INTVL"})
 
 
 class FakeKernel:
@@ -518,6 +521,13 @@ class FakeKernel:
         if mac is not None:
             link.mac = mac.lower()
         if info_data:
+            info_data = dict(info_data)
+            pair = info_data.get("IFLA_BR_MULTI_BOOLOPT")
+            old = link.info_data.get("IFLA_BR_MULTI_BOOLOPT")
+            if pair is not None and old is not None:  # a bridge's (value, mask): bits merge
+                value, mask = pair
+                info_data["IFLA_BR_MULTI_BOOLOPT"] = ((old[0] & ~mask) | (value & mask),
+                                                      old[1] | mask)
             link.info_data.update(self._kept(info_data))
 
     def _kept(self, info_data: dict[str, Any]) -> dict[str, Any]:

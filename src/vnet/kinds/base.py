@@ -333,7 +333,8 @@ class InterfaceBase(Common):
     ports_down_to_enslave: ClassVar[bool] = False
     #: IFLA_INFO_DATA layout for a kind pyroute2 does not know, or knows only in part: (name,
     #: netlink type) by attribute number, index 0 being UNSPEC. The door encodes and decodes
-    #: them itself (door/decode.py); type "peer" is a nested ifinfomsg (a pair's other end).
+    #: them itself (door/decode.py); type "peer" is a nested ifinfomsg (a pair's other end),
+    #: "l2addr" a MAC address given as text, "u32pair" a (value, mask) pair of 32-bit words.
     info_nla: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: planning this kind reads its namespace's traffic control (qdiscs, htb classes, ingress
     #: filters): only namespaces with such a kind, declared or live, have it read
@@ -427,6 +428,12 @@ class InterfaceBase(Common):
     def matches_kernel(cls, kernel_kind: str | None, info_data: dict[str, Any]) -> bool:
         """Is a live link of this kind? (tun and tap share one kernel kind, for example.)"""
         return kernel_kind == (cls.kernel_kind or cls.kind_name)
+
+    def kernel_features(self) -> dict[str, list[str]]:
+        """The features of this kind a kernel may lack (kinds_probe.FEATURES) that this entry
+        uses, each with the options that use it: `plan` and `apply` stop before any change
+        when the kernel lacks one."""
+        return {}
 
     @classmethod
     def needs_replace(cls, option: str) -> bool:

@@ -1,7 +1,11 @@
 """vlan — an 802.1Q (or 802.1ad) tagged sub-interface of a parent: `eth0.2`.
 
 `ip link add link eth0 name eth0.2 type vlan id 2 [protocol 802.1ad] [reorder_hdr off]
-[gvrp on] [mvrp on] [loose_binding on] [ingress-qos-map 1:2 ...] [egress-qos-map 2:3 ...]`
+[gvrp on] [mvrp on] [loose_binding on] [bridge_binding on] [ingress-qos-map 1:2 ...]
+[egress-qos-map 2:3 ...]`
+
+The id is 0-4094 as the kernel takes it (vlan_validate; `ip` prints 0-4095, but the kernel
+refuses 4095): VLAN 0 is a priority-tagged link, frames that carry only a priority.
 
 The parent is named by `link:` and lives in the vlan's own namespace unless `link_netns:`
 names another (`link_netns: null`: the namespace vnet runs in) — so a container's vlan can sit
@@ -11,7 +15,7 @@ QinQ is a vlan whose parent is a vlan: the outer one (the parent) is usually `pr
 802.1ad` (S-tag, 0x88a8) and the inner one 802.1Q (C-tag). vnet accepts an 802.1Q outer tag
 too (0x8100 twice), as the kernel and many switches do: older provider networks use it.
 
-What the kernel changes in place (vlan_changelink): the four flags and both QoS maps. It
+What the kernel changes in place (vlan_changelink): the five flags and both QoS maps. It
 ignores id and protocol on an existing link, so changing them re-creates it. A QoS map entry
 is removed by mapping it to 0 (the kernel reports only non-zero entries), which is what vnet
 sends for entries the file no longer lists.
@@ -28,7 +32,6 @@ from . import register
 from .base import (
     PROBE_PARENT,
     VLAN_MAX,
-    VLAN_MIN,
     IfName,
     InterfaceBase,
     NetnsName,
@@ -41,10 +44,12 @@ from .base import (
 PROTOCOLS = {"802.1Q": 0x8100, "802.1ad": 0x88A8}
 _PROTOCOL_NAMES = {v: k for k, v in PROTOCOLS.items()}
 #: VLAN_FLAG_* bits, in the order `ip -d link` prints them
-FLAGS = {"reorder_hdr": 0x1, "gvrp": 0x2, "loose_binding": 0x4, "mvrp": 0x8}
+FLAGS = {"reorder_hdr": 0x1, "gvrp": 0x2, "loose_binding": 0x4, "mvrp": 0x8,
+         "bridge_binding": 0x10}
 FLAG_MASK = sum(FLAGS.values())
 #: the kernel's flags for a new vlan (vlan_newlink sets REORDER_HDR)
-DEFAULT_FLAGS = {"reorder_hdr": True, "gvrp": False, "loose_binding": False, "mvrp": False}
+DEFAULT_FLAGS = {"reorder_hdr": True, "gvrp": False, "loose_binding": False, "mvrp": False,
+                 "bridge_binding": False}
 #: the option names the planner compares for the flags and the maps (set together)
 FLAGS_KEY = "flags"
 QOS = {"ingress_qos_map": "IFLA_VLAN_INGRESS_QOS", "egress_qos_map": "IFLA_VLAN_EGRESS_QOS"}
@@ -97,7 +102,8 @@ class Vlan(InterfaceBase):
     link_netns: NetnsName | None = Field(
         None, description="Namespace the parent is in; omitted: the vlan's own namespace; "
                           "null: the namespace vnet runs in.")
-    id: int = Field(ge=VLAN_MIN, le=VLAN_MAX, description="VLAN id, 1-4094.")
+    id: int = Field(ge=0, le=VLAN_MAX,
+                    description="VLAN id, 0-4094 (0: priority-tagged frames only).")
     protocol: Literal["802.1Q", "802.1ad"] | None = Field(
         None, description="Tag protocol: 802.1Q (default, C-tag) or 802.1ad (S-tag, the outer "
                           "tag of QinQ).")
@@ -107,6 +113,9 @@ class Vlan(InterfaceBase):
     mvrp: bool | None = Field(None, description="Register the VLAN with MVRP (default off).")
     loose_binding: bool | None = Field(
         None, description="Do not follow the parent's operational state (default off).")
+    bridge_binding: bool | None = Field(
+        None, description="On a bridge: up only while a bridge port in its VLAN is up, not "
+                          "with the bridge (default off; Linux 5.4 and later).")
     ingress_qos_map: list[str] | None = Field(
         None, description='Received VLAN priority -> skb priority, "FROM:TO" with FROM 0-7 '
                           '(ip: ingress-qos-map 1:2 3:4).')
