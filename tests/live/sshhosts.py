@@ -66,6 +66,20 @@ class Hosts:
     def inventory(self) -> Path:
         return self.root / "inventory.yml"
 
+    def sshd_log(self, name: str) -> Path:
+        """Where host `name`'s sshd logs (at DEBUG1: why it refused a login)."""
+        return self.root / f"sshd-{name}.log"
+
+    def sshd_logs(self, lines: int = 40) -> str:
+        """The end of every host's sshd log, for a failing test's report."""
+        parts = []
+        for host in self.hosts:
+            path = self.sshd_log(host.name)
+            text = path.read_text(errors="replace").splitlines() if path.exists() else []
+            parts.append(f"--- {host.name} ({path}, last {lines} lines) ---\n"
+                         + "\n".join(text[-lines:]))
+        return "\n".join(parts)
+
     def by_name(self, name: str) -> Host:
         return next(h for h in self.hosts if h.name == name)
 
@@ -125,12 +139,14 @@ def task_results(runner: Any, task: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _wait_port(address: str, port: int, proc: subprocess.Popen[bytes], seconds: float) -> None:
+def _wait_port(address: str, port: int, proc: subprocess.Popen[bytes], seconds: float,
+               log: Path) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             err = proc.stderr.read().decode() if proc.stderr else ""
-            raise RuntimeError(f"sshd on {address} exited ({proc.returncode}): {err}")
+            said = log.read_text(errors="replace") if log.exists() else ""
+            raise RuntimeError(f"sshd on {address} exited ({proc.returncode}): {err}{said}")
         try:
             with socket.create_connection((address, port), timeout=0.5):
                 return
@@ -143,12 +159,21 @@ def _sh(*argv: str) -> None:
     subprocess.run(argv, check=True, capture_output=True)
 
 
+#: sshd without PAM refuses every login, keys too, to an account whose password field starts
+#: with "!" ("User root not allowed because account is locked"); virtme-ng's guest (the
+#: kernel tier) writes such a /etc/shadow for every account. Each host gets, in its own mount
+#: namespace, a copy whose root entry says "no password" ("*") instead: a host that lets root
+#: in by key, as the real ones Ansible reaches do.
+_UNLOCK_ROOT = ("sed 's/^root:![^:]*:/root:*:/' /etc/shadow > /run/shadow "
+                "&& chmod 0640 /run/shadow && mount --bind /run/shadow /etc/shadow")
+
+
 def _start_host(hosts: Hosts, index: int) -> Host:
     name, address = f"h{index}", f"{UNDERLAY_NET}.{10 + index}"
     holder = subprocess.Popen(
         ["unshare", "-n", "-m", "--propagation", "private", "sh", "-c",
          "mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -p /run/sshd /run/netns /run/vnet "
-         "&& mount -t sysfs sysfs /sys && ip link set lo up && echo ready "
+         f"&& {_UNLOCK_ROOT} && mount -t sysfs sysfs /sys && ip link set lo up && echo ready "
          "&& exec sleep infinity"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     host = Host(name, address, holder)
@@ -167,11 +192,12 @@ def _start_host(hosts: Hosts, index: int) -> Host:
         "PidFile /run/sshd.pid", f"AuthorizedKeysFile {hosts.root / 'authorized_keys'}",
         "PermitRootLogin prohibit-password", "PasswordAuthentication no",
         "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no", "PrintMotd no",
-        f"Subsystem sftp {SFTP}", "MaxStartups 50", "MaxSessions 50", ""]))
+        f"Subsystem sftp {SFTP}", "MaxStartups 50", "MaxSessions 50", "LogLevel DEBUG1", ""]))
     host.sshd = subprocess.Popen(
-        ["nsenter", "-t", str(holder.pid), "-n", "-m", SSHD, "-D", "-e", "-f", str(config)],
+        ["nsenter", "-t", str(holder.pid), "-n", "-m", SSHD, "-D", "-f", str(config),
+         "-E", str(hosts.sshd_log(name))],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _wait_port(address, 22, host.sshd, 15)
+    _wait_port(address, 22, host.sshd, 15, hosts.sshd_log(name))
     return host
 
 
@@ -196,6 +222,7 @@ def ssh_hosts(root: Path, count: int) -> Iterator[Hosts]:
     for kind in ("bridge", "veth"):  # the underlay (the kernel tier loads their modules)
         require_kind(kind)
     hosts = Hosts(root)
+    root.mkdir(parents=True, exist_ok=True)
     (root / "cp").mkdir()
     (root / "local-tmp").mkdir()
     _sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(hosts.key))
