@@ -16,14 +16,17 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import yaml
@@ -137,6 +140,95 @@ def task_results(runner: Any, task: str) -> dict[str, dict[str, Any]]:
                 "runner_on_ok", "runner_on_failed", "runner_on_unreachable"):
             out[data["host"]] = {**data.get("res", {}), "_event": event["event"]}
     return out
+
+
+class Tunnelled(NamedTuple):
+    """An ICMP packet seen inside a UDP tunnel (VXLAN or GENEVE) on the underlay."""
+
+    dstport: int
+    vni: int
+    src: str
+    dst: str
+    icmp_type: int  # 8 echo request, 0 echo reply
+
+
+ECHO_REQUEST, ECHO_REPLY = 8, 0
+_ETH_P_IP = 0x0800
+_ETH_P_ALL = 0x0003
+
+
+def tunnelled_icmp(frame: bytes, dstports: tuple[int, ...] = (4789, 6081)) -> Tunnelled | None:
+    """The ICMP packet an underlay frame carries in a VXLAN or GENEVE header (UDP to one of
+    `dstports`: both put a 24-bit VNI in bytes 4-6 of an 8-byte header, GENEVE adds options
+    of 4 x its first byte's low 6 bits), or None for any other frame."""
+    if len(frame) < 34 or struct.unpack("!H", frame[12:14])[0] != _ETH_P_IP or \
+            frame[23] != socket.IPPROTO_UDP:
+        return None
+    udp = 14 + (frame[14] & 0x0F) * 4
+    dstport = struct.unpack("!H", frame[udp + 2:udp + 4])[0]
+    if dstport not in dstports:
+        return None
+    header = frame[udp + 8:udp + 16]
+    if len(header) < 8:
+        return None
+    inner = udp + 16 + ((header[0] & 0x3F) * 4 if dstport == 6081 else 0)
+    ip = inner + 14  # the inner Ethernet header
+    if len(frame) < ip + 21 or struct.unpack("!H", frame[inner + 12:ip])[0] != _ETH_P_IP or \
+            frame[ip + 9] != socket.IPPROTO_ICMP:
+        return None
+    icmp = ip + (frame[ip] & 0x0F) * 4
+    return Tunnelled(dstport, int.from_bytes(header[4:7], "big"),
+                     socket.inet_ntoa(frame[ip + 12:ip + 16]),
+                     socket.inet_ntoa(frame[ip + 16:ip + 20]), frame[icmp])
+
+
+class UnderlayCapture:
+    """While open, a thread reads every frame on a host's port of the underlay bridge (in the
+    test's namespace: all that host sends and receives) and keeps the tunnelled ICMP ones;
+    `count` says how many of one kind it saw."""
+
+    def __init__(self, host: Host) -> None:
+        from .helpers import socket_in
+        self.port = f"{host.name}u"
+        self.seen: list[Tunnelled] = []
+        self.frames = 0
+        self._sock = socket_in(None, socket.AF_PACKET, socket.SOCK_RAW,
+                               socket.htons(_ETH_P_ALL))
+        self._sock.bind((self.port, 0))
+        self._sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                frame = self._sock.recv(65535)
+            except TimeoutError:
+                continue
+            self.frames += 1
+            packet = tunnelled_icmp(frame)
+            if packet is not None:
+                self.seen.append(packet)
+
+    def __enter__(self) -> UnderlayCapture:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(0.3)  # what is still on its way through the bridge
+        self._stop.set()
+        self._thread.join()
+        self._sock.close()
+
+    def count(self, **match: Any) -> int:
+        """How many tunnelled ICMP packets matched every field given (e.g. vni=5, src=...)."""
+        return sum(1 for p in self.seen if all(getattr(p, k) == v for k, v in match.items()))
+
+    def summary(self) -> str:
+        """What was seen, for an assertion's message."""
+        kinds = Counter(self.seen)
+        return (f"{self.frames} frames on {self.port}; tunnelled ICMP: "
+                + (", ".join(f"{n} x {p}" for p, n in kinds.items()) or "none"))
 
 
 def _wait_port(address: str, port: int, proc: subprocess.Popen[bytes], seconds: float,

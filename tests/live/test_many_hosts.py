@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from .helpers import note_on_failure
-from .sshhosts import Hosts, ssh_hosts, task_results
+from .sshhosts import (
+    ECHO_REPLY,
+    ECHO_REQUEST,
+    Host,
+    Hosts,
+    UnderlayCapture,
+    ssh_hosts,
+    task_results,
+)
 
 pytestmark = pytest.mark.kind("veth")
 
@@ -151,6 +159,19 @@ checks:
     return path
 
 
+def _ping_through_the_tunnel(h1: Host, h2: Host, dstport: int, vni: int) -> None:
+    """left (on h1) pings right (on h2): the echoes and replies all arrive, and each crossed
+    the underlay as UDP to `dstport` with the tunnel's VNI (seen on h2's underlay port)."""
+    with UnderlayCapture(h2) as wire:
+        ping = h1.run("ip", "netns", "exec", "left", "ping", "-c3", "-i", "0.2", "-W3",
+                      "192.0.2.2", check=False)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert wire.count(dstport=dstport, vni=vni, src="192.0.2.1", dst="192.0.2.2",
+                      icmp_type=ECHO_REQUEST) >= 3, wire.summary()
+    assert wire.count(dstport=dstport, vni=vni, src="192.0.2.2", dst="192.0.2.1",
+                      icmp_type=ECHO_REPLY) >= 3, wire.summary()
+
+
 def _vnet(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "vnet", *argv], capture_output=True,
                           text=True, timeout=600)
@@ -160,6 +181,7 @@ def _vnet(*argv: str) -> subprocess.CompletedProcess[str]:
 def test_a_veth_across_two_hosts_is_a_vxlan_tunnel_applied_in_two_phases(
         three_hosts: Hosts, tmp_path: Path) -> None:
     from vnet.hosts.runner import destroy_across
+    from vnet.hosts.split import split_topology
     from vnet.loader import load_file
 
     from .helpers import require_kind
@@ -179,8 +201,8 @@ def test_a_veth_across_two_hosts_is_a_vxlan_tunnel_applied_in_two_phases(
     applied = _vnet("apply", str(path), "--inventory", inventory)
     assert applied.returncode == 0, applied.stdout + applied.stderr
     # the ends reach each other through the tunnel, across the underlay bridge
-    ping = h1.run("ip", "netns", "exec", "left", "ping", "-c2", "-W3", "192.0.2.2", check=False)
-    assert ping.returncode == 0, ping.stdout + ping.stderr
+    vni = split_topology(load_file(path), {"h2": h2.address}).tunnels[0].vni
+    _ping_through_the_tunnel(h1, h2, dstport=4789, vni=vni)
     # the tunnel device is in each host's own namespace, to the other host's address
     link = h1.run("ip", "-d", "link", "show", "type", "vxlan").stdout
     assert f"remote {h2.address}" in link and "dstport 4789" in link
@@ -190,11 +212,17 @@ def test_a_veth_across_two_hosts_is_a_vxlan_tunnel_applied_in_two_phases(
     again = _vnet("plan", str(path), "--inventory", inventory)
     assert again.returncode == 0, again.stdout + again.stderr
 
-    # the file's checks, each on the host it starts from, across the tunnel
-    checked = _vnet("check", str(path), "--inventory", inventory)
+    # the file's checks, each on the host it starts from, across the tunnel: their echoes
+    # (two a check) and the replies cross h1's underlay port inside the tunnel
+    with UnderlayCapture(h1) as wire:
+        checked = _vnet("check", str(path), "--inventory", inventory)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "PASS back: right -> 192.0.2.1" in checked.stdout
     assert checked.stdout.count("PASS") == 2
+    for src, dst in (("192.0.2.1", "192.0.2.2"), ("192.0.2.2", "192.0.2.1")):
+        for icmp_type, source in ((ECHO_REQUEST, src), (ECHO_REPLY, dst)):
+            assert wire.count(dstport=4789, vni=vni, src=source, icmp_type=icmp_type,
+                              dst=dst if source == src else src) >= 2, wire.summary()
 
     gone = destroy_across(load_file(path), three_hosts.inventory)
     assert not gone.failed, gone.text()
@@ -238,6 +266,7 @@ def test_a_failure_on_one_host_rolls_back_the_others(three_hosts: Hosts, tmp_pat
 @pytest.mark.kind("geneve", "bridge")
 def test_a_veth_across_hosts_via_geneve(three_hosts: Hosts, tmp_path: Path) -> None:
     from vnet.hosts.runner import apply_across, destroy_across
+    from vnet.hosts.split import split_topology
     from vnet.loader import load_file
 
     from .helpers import require_kind
@@ -250,8 +279,7 @@ def test_a_veth_across_hosts_via_geneve(three_hosts: Hosts, tmp_path: Path) -> N
     applied = apply_across(topo, three_hosts.inventory)
     assert not applied.failed, applied.text()
     assert "GENEVE VNI" in applied.text()
-    ping = h1.run("ip", "netns", "exec", "left", "ping", "-c2", "-W3", "192.0.2.2", check=False)
-    assert ping.returncode == 0, ping.stdout + ping.stderr
+    _ping_through_the_tunnel(h1, h2, dstport=6081, vni=split_topology(topo).tunnels[0].vni)
     link = h2.run("ip", "-d", "link", "show", "type", "geneve").stdout
     assert f"remote {h1.address}" in link and "dstport 6081" in link
     gone = destroy_across(topo, three_hosts.inventory)
