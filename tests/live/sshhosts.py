@@ -74,13 +74,15 @@ class Hosts:
         return self.root / f"sshd-{name}.log"
 
     def sshd_logs(self, lines: int = 40) -> str:
-        """The end of every host's sshd log, for a failing test's report."""
+        """The end of every host's sshd log (its messages, not its debug lines), for a
+        failing test's report."""
         parts = []
         for host in self.hosts:
             path = self.sshd_log(host.name)
             text = path.read_text(errors="replace").splitlines() if path.exists() else []
-            parts.append(f"--- {host.name} ({path}, last {lines} lines) ---\n"
-                         + "\n".join(text[-lines:]))
+            said = [line for line in text if not line.startswith("debug")]
+            parts.append(f"--- {host.name}: the last {lines} of sshd's {len(said)} messages "
+                         f"(debug lines too in {path}) ---\n" + "\n".join(said[-lines:]))
         return "\n".join(parts)
 
     def by_name(self, name: str) -> Host:
@@ -260,12 +262,20 @@ _UNLOCK_ROOT = ("sed 's/^root:![^:]*:/root:*:/' /etc/shadow > /run/shadow "
                 "&& chmod 0640 /run/shadow && mount --bind /run/shadow /etc/shadow")
 
 
+#: a host's IPv6 addresses are usable at once, not "tentative" for a second of duplicate
+#: address detection: a test that compares a host's state before and after something sees
+#: no change that vnet did not make
+_NO_DAD = ("{ [ ! -d /proc/sys/net/ipv6 ] || for c in all default; do "
+           "echo 0 > /proc/sys/net/ipv6/conf/$c/accept_dad; done; }")
+
+
 def _start_host(hosts: Hosts, index: int) -> Host:
     name, address = f"h{index}", f"{UNDERLAY_NET}.{10 + index}"
     holder = subprocess.Popen(
         ["unshare", "-n", "-m", "--propagation", "private", "sh", "-c",
          "mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -p /run/sshd /run/netns /run/vnet "
-         f"&& {_UNLOCK_ROOT} && mount -t sysfs sysfs /sys && ip link set lo up && echo ready "
+         f"&& {_UNLOCK_ROOT} && mount -t sysfs sysfs /sys && ip link set lo up && {_NO_DAD} "
+         "&& echo ready "
          "&& exec sleep infinity"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     host = Host(name, address, holder)

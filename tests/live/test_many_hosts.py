@@ -3,6 +3,8 @@ as real ones, and vnet's Ansible module applying a topology on one of them."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -231,36 +233,51 @@ def test_a_veth_across_two_hosts_is_a_vxlan_tunnel_applied_in_two_phases(
         assert "vxlan" not in host.run("ip", "-d", "link", "show").stdout
 
 
+def _kernel_state(host: Host) -> dict[str, str]:
+    """What a host's kernel holds, as ip prints it: links (with details, no counters),
+    addresses, routes of every table, rules, named namespaces."""
+    reads = {"links": ("ip", "-d", "-o", "link", "show"), "addresses": ("ip", "-o", "address"),
+             "routes": ("ip", "route", "show", "table", "all"),
+             "routes6": ("ip", "-6", "route", "show", "table", "all"),
+             "rules": ("ip", "rule", "show"), "namespaces": ("ip", "netns", "list")}
+    return {what: host.run(*argv).stdout for what, argv in reads.items()}
+
+
 @pytest.mark.kind("vxlan", "bridge")
-def test_a_failure_on_one_host_rolls_back_the_others(three_hosts: Hosts, tmp_path: Path) -> None:
+def test_a_failure_on_the_third_host_rolls_back_the_other_two(
+        three_hosts: Hosts, tmp_path: Path) -> None:
     from vnet.hosts.runner import apply_across
     from vnet.hosts.split import split_topology
     from vnet.loader import load_file
 
     from .helpers import require_kind
     require_kind("vxlan")
-    h1, h2 = three_hosts.by_name("h1"), three_hosts.by_name("h2")
-    topo = load_file(_across_file(three_hosts, tmp_path))
-    vni = split_topology(topo).tunnels[0].vni
-    # a vxlan vnet does not own, on h2, already receives the tunnel's VNI on its port: every
-    # host plans clean (a plan compares what vnet owns), and h2's kernel refuses the tunnel
-    h2.run("ip", "link", "add", "blocker", "type", "vxlan", "id", str(vni), "dstport", "4789",
-           "local", h2.address)
-    before = h1.run("ip", "-o", "link", "show").stdout
+    h1, h2, h3 = three_hosts.hosts
+    path = tmp_path / "sites.yaml"
+    path.write_text(THREE_SITES.format(a1=h1.address, a2=h2.address, a3=h3.address))
+    topo = load_file(path)
+    vni = split_topology(topo).tunnels[0].vni  # r/w1 on h1 <-> t3/w3 on h3
+    # a vxlan vnet does not own, on h3, already receives that tunnel's VNI on its port: every
+    # host plans clean (a plan compares what vnet owns), and h3's kernel refuses the tunnel
+    h3.run("ip", "link", "add", "blocker", "type", "vxlan", "id", str(vni), "dstport", "4789",
+           "local", h3.address)
+    before = {host.name: _kernel_state(host) for host in three_hosts.hosts}
     result = apply_across(topo, three_hosts.inventory)
     assert not any(r.failed for r in result.planned.values()), result.text()
-    assert [r.host for r in result.failed] == ["h2"], result.text()
-    failure = result.applied["h2"].msg
-    # the action and the kernel's error, as vnet said them on h2
-    assert f"apply failed at create link vnt{vni:06x} (vxlan): File exists [EEXIST]" in failure
-    # h1 applied, then was rolled back: its kernel state is what it was before
-    assert result.applied["h1"].changed and not result.rolled_back["h1"].failed
-    assert h1.run("ip", "-o", "link", "show").stdout == before
-    assert h1.run("ip", "netns", "list").stdout == ""
-    # h2 rolled itself back (vnet's all-or-nothing apply): only the blocker is left
-    assert h2.run("ip", "netns", "list").stdout == ""
+    assert [r.host for r in result.failed] == ["h3"], result.text()
+    # the action and the kernel's error, as vnet said them on h3
+    assert f"apply failed at create link vnt{vni:06x} (vxlan): File exists [EEXIST]" in \
+        result.applied["h3"].msg
+    # h1 (a bridge, its VXLAN port, two namespaces, the tunnel's end) and h2 (its part of
+    # the bridge) applied, then were rolled back: each kernel holds what it held before
+    assert result.applied["h1"].changed and result.applied["h2"].changed, result.text()
+    assert sorted(result.rolled_back) == ["h1", "h2"], result.text()
+    assert not any(r.failed for r in result.rolled_back.values()), result.text()
+    for host in three_hosts.hosts:  # h3 rolled itself back: vnet's all-or-nothing apply
+        assert _kernel_state(host) == before[host.name], host.name
     text = result.text()
-    assert "FAILED on h2" in text and "rolled back on h1: done" in text
+    assert "FAILED on h3" in text and "rolled back on h1: done" in text and \
+        "rolled back on h2: done" in text
 
 
 @pytest.mark.kind("geneve", "bridge")
@@ -421,10 +438,30 @@ def test_three_sites_a_bridge_across_two_hosts_and_a_routed_link_to_the_third(
         listed = host.run("ip", "netns", "list").stdout  # type: ignore[attr-defined]
         return sorted(line.split()[0] for line in listed.splitlines())
     assert (names(h1), names(h2), names(h3)) == (["r", "s1"], ["s2"], ["t3"])
-    again = _vnet("plan", str(path), "--inventory", inventory)
+    # again: every host plans nothing
+    again = _vnet("plan", str(path), "--inventory", inventory, "--json")
     assert again.returncode == 0, again.stdout + again.stderr
+    planned = json.loads(again.stdout)["planned"]
+    assert {h: (r["changed"], r["failed"]) for h, r in planned.items()} == {
+        h: (False, False) for h in ("h1", "h2", "h3")}, planned
+    # one view, grouped by host, of what is live on each
+    shown = _vnet("show", str(path), "--inventory", inventory)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    sections = dict(re.findall(r"^== (h\d) ==\n(.*?)(?=^== |\Z)", shown.stdout, re.M | re.S))
+    assert sorted(sections) == ["h1", "h2", "h3"], shown.stdout
+    for host, names in (("h1", ("br0", "e1", "rl", "w1")), ("h2", ("br0", "e2", "p2")),
+                        ("h3", ("w3",))):
+        assert all(re.search(rf"\b{n}\b", sections[host]) for n in names), shown.stdout
+    assert not re.search(r"\b(e1|w1)\b", sections["h2"] + sections["h3"]), shown.stdout
+    as_json = json.loads(_vnet("show", str(path), "--inventory", inventory, "--json").stdout)
+    assert "198.18.0.2/30" in {a for row in as_json["hosts"]["h3"]["interfaces"]
+                               for a in row["addresses"]}
     gone = _vnet("destroy", str(path), "--inventory", inventory)
     assert gone.returncode == 0, gone.stdout + gone.stderr
     for host in three_hosts.hosts:
         assert host.run("ip", "netns", "list").stdout == ""
         assert "vxlan" not in host.run("ip", "-d", "link", "show").stdout
+    # nothing is live anywhere: show says so for each host, and fails
+    shown = _vnet("show", str(path), "--inventory", inventory)
+    assert shown.returncode == 1 and shown.stdout.count("FAILED on h") == 3, shown.stdout
+    assert "Traceback" not in shown.stdout + shown.stderr
