@@ -183,9 +183,12 @@ class _Playbooks:
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "ANSIBLE_COLLECTIONS_PATH": str(_collections()),
             "ANSIBLE_NOCOLOR": "1",
-            # Ansible's own scratch files beside the run's, not under ~/.ansible (a home
-            # that is read-only, as in a VM over the host's files, stops every play)
+            # Ansible's own scratch files beside the run's, and its SSH control sockets beside
+            # this command's plays (reused from one play to the next), not under ~/.ansible:
+            # a home that is read-only, as in a VM over the host's files, stops every play
             "ANSIBLE_LOCAL_TEMP": str(private / "tmp"),
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": os.environ.get("ANSIBLE_SSH_CONTROL_PATH_DIR")
+                                            or str(self.workdir / "cp"),
         }
         return ansible_runner.run(
             private_data_dir=str(private), playbook=str(playbook),
