@@ -179,3 +179,29 @@ def test_show_across_reads_each_hosts_view_or_why_it_has_none(
     assert result.problems["c"].startswith("no answer (is it in the inventory")
     with pytest.raises(VnetError, match="names no hosts: show it without --inventory"):
         runner.show_across(load_text("name: one\n", "one.yaml"), tmp_path)  # type: ignore[arg-type]
+
+
+def test_ansibles_scratch_files_and_control_sockets_stay_out_of_the_home(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    from pathlib import Path
+
+    import ansible_runner
+
+    from vnet.hosts import runner
+    work = Path(str(tmp_path))
+    seen: list[dict[str, str]] = []
+    monkeypatch.setattr(ansible_runner, "run", lambda **kw: seen.append(kw["envvars"]))
+    inventory = work / "inventory.yml"
+    inventory.write_text("all: {}\n")
+    monkeypatch.delenv("ANSIBLE_SSH_CONTROL_PATH_DIR", raising=False)
+    books = runner._Playbooks(inventory, work / "runs")
+    books.play(["a"], {"ansible.builtin.ping": {}}, {})
+    books.play(["a"], {"ansible.builtin.ping": {}}, {})
+    # a read-only home (a VM over the host's files) must not stop a play; the plays of one
+    # command share their control sockets, so the second reuses the first's connections
+    assert [env["ANSIBLE_LOCAL_TEMP"] for env in seen] == [
+        str(work / "runs" / "run1" / "tmp"), str(work / "runs" / "run2" / "tmp")]
+    assert {env["ANSIBLE_SSH_CONTROL_PATH_DIR"] for env in seen} == {str(work / "runs" / "cp")}
+    monkeypatch.setenv("ANSIBLE_SSH_CONTROL_PATH_DIR", "/srv/cp")  # the user's choice stands
+    books.play(["a"], {"ansible.builtin.ping": {}}, {})
+    assert seen[-1]["ANSIBLE_SSH_CONTROL_PATH_DIR"] == "/srv/cp"
