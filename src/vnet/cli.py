@@ -674,6 +674,7 @@ def cmd_show_across(args: argparse.Namespace) -> int:
         _write_lines(lines)
     return EXIT_ERROR if result.problems else EXIT_OK
 
+
 def cmd_list(args: argparse.Namespace) -> int:
     from . import api
     from .render.show_text import list_lines
