@@ -607,6 +607,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     from . import api
     from .render.show_text import topology_lines
     target = args.name
+    if args.inventory:
+        return cmd_show_across(args)
     if target is None:
         if args.netns or args.kind:
             raise VnetError("--netns and --kind filter one topology: vnet show NAME --netns NS")
@@ -633,6 +635,44 @@ def cmd_show(args: argparse.Namespace) -> int:
     else:
         _write_lines(topology_lines(shown, _terminal_width(), stats=args.stats))
     return EXIT_OK
+
+
+def cmd_show_across(args: argparse.Namespace) -> int:
+    """`show FILE --inventory INV`: the file's topology as it is live on each of its hosts,
+    one view grouped by host (exit 1 when a host could not show it)."""
+    from pathlib import Path
+
+    from . import api
+    from .hosts import runner
+    from .render.show_text import topology_lines
+    if args.name is None or not os.path.exists(args.name):
+        raise VnetError("show --inventory needs the file that spans the hosts: "
+                        "vnet show FILE --inventory INVENTORY")
+    topo = _load(args.name)
+    result = runner.show_across(topo, Path(args.inventory), counters=args.stats or args.json)
+    hosts = [h.name for h in topo.hosts]
+    netns = [None if ns == "-" else ns for ns in args.netns or ()]
+    views: dict[str, Any] = {}
+    for host, data in result.shown.items():
+        views[host] = api.Shown(
+            data["topology"], data.get("file"), list(data["namespaces"]),
+            [api.Row(**row) for row in data["interfaces"]],
+            [api.RouteRow(**row) for row in data["routes"]],
+        ).filtered(netns, args.kind or (), loopbacks=args.all)
+    if args.json:
+        _emit_json({"topology": topo.name,
+                    "hosts": {h: views[h].as_dict() if h in views else
+                              {"error": result.problems[h]} for h in hosts}})
+    else:
+        lines = [f"Topology {topo.name} on {len(topo.hosts)} hosts."]
+        for host in hosts:
+            lines.append(f"== {host} ==")
+            if host in views:
+                lines += topology_lines(views[host], _terminal_width(), stats=args.stats)
+            else:
+                lines.append(f"FAILED on {host}: {result.problems.get(host, 'no answer')}")
+        _write_lines(lines)
+    return EXIT_ERROR if result.problems else EXIT_OK
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -1066,6 +1106,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="only interfaces of this kind (repeatable)")
     sp.add_argument("--all", action="store_true", help="loopbacks too")
     sp.add_argument("--stats", action="store_true", help="packet and byte counters")
+    sp.add_argument("--inventory", metavar="INVENTORY",
+                    help="FILE spans hosts: show its topology on each, through this Ansible "
+                         "inventory (one view grouped by host)")
     sp = add("impair", cmd_impair, "change (or --clear) the delay, loss or rate of one live "
              "interface in place, without the file")
     sp.add_argument("name", metavar="NAME", help="the live topology (`vnet list`)")

@@ -43,6 +43,7 @@ import pytest
 from _pytest.runner import runtestprotocol
 
 from .helpers import (
+    FAILURE_NOTES,
     PROVEN_ENV,
     describe_changes,
     enter_sandbox,
@@ -245,6 +246,20 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         item.ihook.pytest_runtest_logreport(report=_kernel_tier_policy(item, report))
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failing phase's report carries what the test's fixtures asked to show then
+    (helpers.note_on_failure): read in the forked child, while what it names still exists."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for title, text in item.stash.get(FAILURE_NOTES, []):
+            try:
+                report.sections.append((title, text()))
+            except Exception as error:  # noqa: BLE001 - a note must not hide the failure
+                report.sections.append((title, f"(could not be read: {error})"))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -52,6 +52,15 @@ PROVEN_ENV = "VNET_TEST_PROVEN_KINDS"
 ALLOWED_SKIP_TAG = "allowed in the kernel tier"
 #: the peer of the veth that plays the parent of a stacked kind's probe link (PROBE_PARENT)
 _PARENT_PEER = "vnetprobep1"
+#: what a fixture adds to the report of a test that fails: (section title, a callable giving
+#: its text when the failure is reported), e.g. the logs of the servers it started
+FAILURE_NOTES = pytest.StashKey[list[tuple[str, Callable[[], str]]]]()
+
+
+def note_on_failure(item: pytest.Item, title: str, text: Callable[[], str]) -> None:
+    """Show `text()` under `title` in the report of `item` if one of its phases fails
+    (conftest.py adds it to the failing report)."""
+    item.stash.setdefault(FAILURE_NOTES, []).append((title, text))
 
 
 class CommandError(RuntimeError):

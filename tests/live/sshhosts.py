@@ -16,14 +16,17 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import yaml
@@ -65,6 +68,22 @@ class Hosts:
     @property
     def inventory(self) -> Path:
         return self.root / "inventory.yml"
+
+    def sshd_log(self, name: str) -> Path:
+        """Where host `name`'s sshd logs (at DEBUG1: why it refused a login)."""
+        return self.root / f"sshd-{name}.log"
+
+    def sshd_logs(self, lines: int = 40) -> str:
+        """The end of every host's sshd log (its messages, not its debug lines), for a
+        failing test's report."""
+        parts = []
+        for host in self.hosts:
+            path = self.sshd_log(host.name)
+            text = path.read_text(errors="replace").splitlines() if path.exists() else []
+            said = [line for line in text if not line.startswith("debug")]
+            parts.append(f"--- {host.name}: the last {lines} of sshd's {len(said)} messages "
+                         f"(debug lines too in {path}) ---\n" + "\n".join(said[-lines:]))
+        return "\n".join(parts)
 
     def by_name(self, name: str) -> Host:
         return next(h for h in self.hosts if h.name == name)
@@ -125,12 +144,103 @@ def task_results(runner: Any, task: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _wait_port(address: str, port: int, proc: subprocess.Popen[bytes], seconds: float) -> None:
+class Tunnelled(NamedTuple):
+    """An ICMP packet seen inside a UDP tunnel (VXLAN or GENEVE) on the underlay."""
+
+    dstport: int
+    vni: int
+    src: str
+    dst: str
+    icmp_type: int  # 8 echo request, 0 echo reply
+
+
+ECHO_REQUEST, ECHO_REPLY = 8, 0
+_ETH_P_IP = 0x0800
+_ETH_P_ALL = 0x0003
+
+
+def tunnelled_icmp(frame: bytes, dstports: tuple[int, ...] = (4789, 6081)) -> Tunnelled | None:
+    """The ICMP packet an underlay frame carries in a VXLAN or GENEVE header (UDP to one of
+    `dstports`: both put a 24-bit VNI in bytes 4-6 of an 8-byte header, GENEVE adds options
+    of 4 x its first byte's low 6 bits), or None for any other frame."""
+    if len(frame) < 34 or struct.unpack("!H", frame[12:14])[0] != _ETH_P_IP or \
+            frame[23] != socket.IPPROTO_UDP:
+        return None
+    udp = 14 + (frame[14] & 0x0F) * 4
+    dstport = struct.unpack("!H", frame[udp + 2:udp + 4])[0]
+    if dstport not in dstports:
+        return None
+    header = frame[udp + 8:udp + 16]
+    if len(header) < 8:
+        return None
+    inner = udp + 16 + ((header[0] & 0x3F) * 4 if dstport == 6081 else 0)
+    ip = inner + 14  # the inner Ethernet header
+    if len(frame) < ip + 21 or struct.unpack("!H", frame[inner + 12:ip])[0] != _ETH_P_IP or \
+            frame[ip + 9] != socket.IPPROTO_ICMP:
+        return None
+    icmp = ip + (frame[ip] & 0x0F) * 4
+    return Tunnelled(dstport, int.from_bytes(header[4:7], "big"),
+                     socket.inet_ntoa(frame[ip + 12:ip + 16]),
+                     socket.inet_ntoa(frame[ip + 16:ip + 20]), frame[icmp])
+
+
+class UnderlayCapture:
+    """While open, a thread reads every frame on a host's port of the underlay bridge (in the
+    test's namespace: all that host sends and receives) and keeps the tunnelled ICMP ones;
+    `count` says how many of one kind it saw."""
+
+    def __init__(self, host: Host) -> None:
+        from .helpers import socket_in
+        self.port = f"{host.name}u"
+        self.seen: list[Tunnelled] = []
+        self.frames = 0
+        self._sock = socket_in(None, socket.AF_PACKET, socket.SOCK_RAW,
+                               socket.htons(_ETH_P_ALL))
+        self._sock.bind((self.port, 0))
+        self._sock.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                frame = self._sock.recv(65535)
+            except TimeoutError:
+                continue
+            self.frames += 1
+            packet = tunnelled_icmp(frame)
+            if packet is not None:
+                self.seen.append(packet)
+
+    def __enter__(self) -> UnderlayCapture:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(0.3)  # what is still on its way through the bridge
+        self._stop.set()
+        self._thread.join()
+        self._sock.close()
+
+    def count(self, **match: Any) -> int:
+        """How many tunnelled ICMP packets matched every field given (e.g. vni=5, src=...)."""
+        return sum(1 for p in self.seen if all(getattr(p, k) == v for k, v in match.items()))
+
+    def summary(self) -> str:
+        """What was seen, for an assertion's message."""
+        kinds = Counter(self.seen)
+        return (f"{self.frames} frames on {self.port}; tunnelled ICMP: "
+                + (", ".join(f"{n} x {p}" for p, n in kinds.items()) or "none"))
+
+
+def _wait_port(address: str, port: int, proc: subprocess.Popen[bytes], seconds: float,
+               log: Path) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             err = proc.stderr.read().decode() if proc.stderr else ""
-            raise RuntimeError(f"sshd on {address} exited ({proc.returncode}): {err}")
+            said = log.read_text(errors="replace") if log.exists() else ""
+            raise RuntimeError(f"sshd on {address} exited ({proc.returncode}): {err}{said}")
         try:
             with socket.create_connection((address, port), timeout=0.5):
                 return
@@ -143,12 +253,29 @@ def _sh(*argv: str) -> None:
     subprocess.run(argv, check=True, capture_output=True)
 
 
+#: sshd without PAM refuses every login, keys too, to an account whose password field starts
+#: with "!" ("User root not allowed because account is locked"); virtme-ng's guest (the
+#: kernel tier) writes such a /etc/shadow for every account. Each host gets, in its own mount
+#: namespace, a copy whose root entry says "no password" ("*") instead: a host that lets root
+#: in by key, as the real ones Ansible reaches do.
+_UNLOCK_ROOT = ("sed 's/^root:![^:]*:/root:*:/' /etc/shadow > /run/shadow "
+                "&& chmod 0640 /run/shadow && mount --bind /run/shadow /etc/shadow")
+
+
+#: a host's IPv6 addresses are usable at once, not "tentative" for a second of duplicate
+#: address detection: a test that compares a host's state before and after something sees
+#: no change that vnet did not make
+_NO_DAD = ("{ [ ! -d /proc/sys/net/ipv6 ] || for c in all default; do "
+           "echo 0 > /proc/sys/net/ipv6/conf/$c/accept_dad; done; }")
+
+
 def _start_host(hosts: Hosts, index: int) -> Host:
     name, address = f"h{index}", f"{UNDERLAY_NET}.{10 + index}"
     holder = subprocess.Popen(
         ["unshare", "-n", "-m", "--propagation", "private", "sh", "-c",
          "mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -p /run/sshd /run/netns /run/vnet "
-         "&& mount -t sysfs sysfs /sys && ip link set lo up && echo ready "
+         f"&& {_UNLOCK_ROOT} && mount -t sysfs sysfs /sys && ip link set lo up && {_NO_DAD} "
+         "&& echo ready "
          "&& exec sleep infinity"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     host = Host(name, address, holder)
@@ -167,11 +294,12 @@ def _start_host(hosts: Hosts, index: int) -> Host:
         "PidFile /run/sshd.pid", f"AuthorizedKeysFile {hosts.root / 'authorized_keys'}",
         "PermitRootLogin prohibit-password", "PasswordAuthentication no",
         "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no", "PrintMotd no",
-        f"Subsystem sftp {SFTP}", "MaxStartups 50", "MaxSessions 50", ""]))
+        f"Subsystem sftp {SFTP}", "MaxStartups 50", "MaxSessions 50", "LogLevel DEBUG1", ""]))
     host.sshd = subprocess.Popen(
-        ["nsenter", "-t", str(holder.pid), "-n", "-m", SSHD, "-D", "-e", "-f", str(config)],
+        ["nsenter", "-t", str(holder.pid), "-n", "-m", SSHD, "-D", "-f", str(config),
+         "-E", str(hosts.sshd_log(name))],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _wait_port(address, 22, host.sshd, 15)
+    _wait_port(address, 22, host.sshd, 15, hosts.sshd_log(name))
     return host
 
 
@@ -196,6 +324,7 @@ def ssh_hosts(root: Path, count: int) -> Iterator[Hosts]:
     for kind in ("bridge", "veth"):  # the underlay (the kernel tier loads their modules)
         require_kind(kind)
     hosts = Hosts(root)
+    root.mkdir(parents=True, exist_ok=True)
     (root / "cp").mkdir()
     (root / "local-tmp").mkdir()
     _sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(hosts.key))

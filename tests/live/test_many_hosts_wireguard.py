@@ -15,15 +15,7 @@ from pathlib import Path
 import pytest
 
 from .sshhosts import Hosts, ssh_hosts
-from .test_many_hosts import _across_file
-
-pytestmark = [
-    # marked as test_many_hosts.py is (its hosts' sshd in the kernel tier's VM); this kernel
-    # lacks WireGuard, so until then the test skips here and runs nowhere
-    pytest.mark.live_tier_only("the test hosts' sshd refuses the key inside the VM: not solved "
-                               "yet"),
-]
-
+from .test_many_hosts import ENGINE_ONLY, _across_file
 
 @pytest.fixture
 def two_hosts(tmp_path: Path) -> Iterator[Hosts]:
@@ -64,6 +56,7 @@ def _keys_in_files(work: Path, keys: list[str]) -> list[str]:
             any(k in f.read_bytes().decode(errors="replace") for k in keys)]
 
 
+@ENGINE_ONLY
 @pytest.mark.kind("veth")
 def test_the_keys_reach_each_host_hidden(two_hosts: Hosts, tmp_path: Path) -> None:
     """On any kernel: each host loads its part with its key filled in from the module's

@@ -142,3 +142,66 @@ def test_a_host_without_answer_is_reported_with_what_ansible_said() -> None:
                              status="failed")
     assert _ansible_said(runner) == "PLAY [h1] | ERROR! the connection failed"
     assert _ansible_said(SimpleNamespace(status="failed")) == "(no output; status failed)"
+
+
+def test_show_across_reads_each_hosts_view_or_why_it_has_none(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    import json
+
+    from vnet.hosts import runner
+    shown = {"topology": "two", "file": None, "namespaces": ["n1"], "interfaces": [],
+             "routes": [], "checks": []}
+    plays: list[tuple[list[str], dict[str, object]]] = []
+
+    class _Books:
+        def __init__(self, inventory: object) -> None:
+            self.inventory = inventory
+
+        def play(self, hosts: list[str], task: dict[str, object], extravars: object) -> object:
+            plays.append((hosts, task))
+            return SimpleNamespace(status="failed", events=[
+                _event("runner_on_ok", "a", {"stdout": json.dumps(shown)}),
+                _event("runner_on_failed", "b", {"stdout": json.dumps(
+                    {"error": "error", "messages": ["nothing named 'two' is live"]})}),
+            ])
+
+    monkeypatch.setattr(runner, "_Playbooks", _Books)
+    topo = load_text(ACROSS.replace("  - {name: b, underlay: 198.51.100.12}\n",
+                                    "  - {name: b, underlay: 198.51.100.12}\n"
+                                    "  - {name: c, underlay: 198.51.100.13}\n"), "t.yaml")
+    result = runner.show_across(topo, tmp_path, counters=True)  # type: ignore[arg-type]
+    hosts, task = plays[0]
+    assert hosts == ["a", "b", "c"]
+    argv = task["ansible.builtin.command"]["argv"]  # type: ignore[index]
+    assert argv[1:] == ["-m", "vnet", "show", "two", "--json", "--stats"]
+    assert result.shown == {"a": shown}
+    assert result.problems["b"] == "nothing named 'two' is live"
+    assert result.problems["c"].startswith("no answer (is it in the inventory")
+    with pytest.raises(VnetError, match="names no hosts: show it without --inventory"):
+        runner.show_across(load_text("name: one\n", "one.yaml"), tmp_path)  # type: ignore[arg-type]
+
+
+def test_ansibles_scratch_files_and_control_sockets_stay_out_of_the_home(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    from pathlib import Path
+
+    import ansible_runner
+
+    from vnet.hosts import runner
+    work = Path(str(tmp_path))
+    seen: list[dict[str, str]] = []
+    monkeypatch.setattr(ansible_runner, "run", lambda **kw: seen.append(kw["envvars"]))
+    inventory = work / "inventory.yml"
+    inventory.write_text("all: {}\n")
+    monkeypatch.delenv("ANSIBLE_SSH_CONTROL_PATH_DIR", raising=False)
+    books = runner._Playbooks(inventory, work / "runs")
+    books.play(["a"], {"ansible.builtin.ping": {}}, {})
+    books.play(["a"], {"ansible.builtin.ping": {}}, {})
+    # a read-only home (a VM over the host's files) must not stop a play; the plays of one
+    # command share their control sockets, so the second reuses the first's connections
+    assert [env["ANSIBLE_LOCAL_TEMP"] for env in seen] == [
+        str(work / "runs" / "run1" / "tmp"), str(work / "runs" / "run2" / "tmp")]
+    assert {env["ANSIBLE_SSH_CONTROL_PATH_DIR"] for env in seen} == {str(work / "runs" / "cp")}
+    monkeypatch.setenv("ANSIBLE_SSH_CONTROL_PATH_DIR", "/srv/cp")  # the user's choice stands
+    books.play(["a"], {"ansible.builtin.ping": {}}, {})
+    assert seen[-1]["ANSIBLE_SSH_CONTROL_PATH_DIR"] == "/srv/cp"

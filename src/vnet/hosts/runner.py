@@ -206,9 +206,12 @@ class _Playbooks:
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "ANSIBLE_COLLECTIONS_PATH": str(_collections()),
             "ANSIBLE_NOCOLOR": "1",
-            # Ansible's own scratch files beside the run's, not under ~/.ansible (a home
-            # that is read-only, as in a VM over the host's files, stops every play)
+            # Ansible's own scratch files beside the run's, and its SSH control sockets beside
+            # this command's plays (reused from one play to the next), not under ~/.ansible:
+            # a home that is read-only, as in a VM over the host's files, stops every play
             "ANSIBLE_LOCAL_TEMP": str(private / "tmp"),
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": os.environ.get("ANSIBLE_SSH_CONTROL_PATH_DIR")
+                                            or str(self.workdir / "cp"),
         }
         try:
             return ansible_runner.run(
@@ -460,4 +463,47 @@ def check_across(topo: Topology, inventory: Path) -> AcrossChecks:
     for host in by_host:
         if host not in result.results and host not in result.problems:
             result.problems[host] = f"no answer (is it in the inventory {inventory}?)"
+    return result
+
+
+@dataclass
+class AcrossShow:
+    """`vnet show` of a file's topology on each of its hosts: per host, what `vnet show NAME
+    --json` printed there (parsed), or why it printed nothing."""
+
+    topology: str
+    shown: dict[str, dict[str, Any]] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)  # host -> vnet's (or Ansible's) message
+
+
+def show_across(topo: Topology, inventory: Path, counters: bool = False) -> AcrossShow:
+    """Every host of `topo` shows its part of it live (`vnet show NAME --json` run there by
+    Ansible with the host's Python: vnet must be importable by it, as for the module)."""
+    hosts = [h.name for h in topo.hosts]
+    result = AcrossShow(topo.name)
+    if not hosts:
+        raise VnetError(f"{topo.source or topo.name} names no hosts: show it without "
+                        "--inventory")
+    argv = ["{{ ansible_python_interpreter | default('python3') }}", "-m", "vnet", "show",
+            topo.name, "--json", *(["--stats"] if counters else [])]
+    runner = _Playbooks(inventory).play(hosts, {"ansible.builtin.command": {"argv": argv},
+                                                "changed_when": False}, {})
+    for event in runner.events:
+        data = event.get("event_data", {})
+        if data.get("task") != "vnet" or event.get("event") not in (
+                "runner_on_ok", "runner_on_failed", "runner_on_unreachable"):
+            continue
+        host, res = data["host"], data.get("res", {})
+        try:
+            said = dict(json.loads(res["stdout"]))
+        except (KeyError, TypeError, ValueError):  # no vnet there, or unreachable
+            said = {"messages": [str(res.get("stderr") or res.get("msg") or "no answer")]}
+        if "topology" in said:
+            result.shown[host] = said
+        else:  # vnet's error as --json gives it
+            result.problems[host] = " ".join(str(m) for m in said.get("messages", [said]))
+    for host in hosts:
+        if host not in result.shown and host not in result.problems:
+            result.problems[host] = (f"no answer (is it in the inventory {inventory}?); "
+                                     f"Ansible said: {_ansible_said(runner)}")
     return result
