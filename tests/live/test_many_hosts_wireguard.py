@@ -17,6 +17,7 @@ import pytest
 from .sshhosts import Hosts, ssh_hosts
 from .test_many_hosts import ENGINE_ONLY, _across_file
 
+
 @pytest.fixture
 def two_hosts(tmp_path: Path) -> Iterator[Hosts]:
     """Hosts h1 and h2, each its own network and mount namespace with its sshd."""
