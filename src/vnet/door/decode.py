@@ -55,6 +55,9 @@ def errno_of(exc: Exception) -> tuple[int | None, str]:
 #: struct formats of the netlink attribute types a kind's `info_nla` layout may name
 _PACK = {"uint8": "=B", "uint16": "=H", "uint32": "=I", "uint64": "=Q", "be16": ">H",
          "be32": ">I", "be64": ">Q"}
+#: a layout's address lists (each address a nested attribute) and their family; "l2addr" is
+#: a 6-byte MAC address, read and written as aa:bb:cc:dd:ee:ff
+_ADDR_LISTS = {"ipv4list": socket.AF_INET, "ipv6list": socket.AF_INET6}
 
 
 @functools.cache
@@ -72,9 +75,18 @@ def encode_info_data(layout: tuple[tuple[str, str], ...], data: dict[str, Any]) 
     out = []
     for name, value in data.items():
         number, kind = numbers[name]
-        if kind not in _PACK:
+        if kind in _PACK:
+            out.append(rtnl.attr(number, struct.pack(_PACK[kind], value)))
+        elif kind == "l2addr":
+            out.append(rtnl.attr(number, rtnl.mac_bytes(value)))
+        elif kind in _ADDR_LISTS:
+            # a list of addresses, each an attribute of its own (numbered from 0) inside one:
+            # a bond's ARP and NS targets; an empty list clears them
+            family = _ADDR_LISTS[kind]
+            out.append(rtnl.attr(number, b"".join(
+                rtnl.attr(i, socket.inet_pton(family, str(v))) for i, v in enumerate(value))))
+        else:
             raise ValueError(f"cannot encode {name} ({kind})")
-        out.append(rtnl.attr(number, struct.pack(_PACK[kind], value)))
     return b"".join(out)
 
 
@@ -89,6 +101,13 @@ def decode_info_data(layout: tuple[tuple[str, str], ...], payload: bytes) -> dic
         fmt = _PACK.get(kind)
         if fmt is not None and end - start >= struct.calcsize(fmt):
             out[name] = struct.unpack_from(fmt, payload, start)[0]
+        elif kind == "l2addr" and end - start == 6:
+            out[name] = ":".join(f"{b:02x}" for b in payload[start:end])
+        elif kind in _ADDR_LISTS:
+            family = _ADDR_LISTS[kind]
+            size = 4 if family == socket.AF_INET else 16
+            out[name] = [socket.inet_ntop(family, bytes(payload[s:s + size]))
+                         for _, s, e in rtnl.attrs(payload, start, end) if e - s >= size]
     return out
 
 

@@ -166,10 +166,25 @@ class TeamdOps:
     # ---- a link attribute that holds another link's ifindex -------------------------------
     def _op_link_setref(self, netns: str | None, ifname: str, kind: str, attr: str,
                         ref: str | None) -> None:
-        """Set info_data `attr` of `ifname` to the ifindex of link `ref` (0 when None)."""
+        """Set info_data `attr` of `ifname` to the ifindex of link `ref` (0 when None).
+
+        A bond takes an active port only once the bond has chosen one and the port's link is
+        up by its own monitor (EINVAL before): right after ports join and come up, miimon
+        needs an interval or more to see them (longer under emulation), so EINVAL is retried
+        until a deadline."""
         target = self._index(netns, ref) if ref else 0
-        self._ipr(netns).link("set", index=self._index(netns, ifname), kind=kind,
-                              **{attr: target})
+        index = self._index(netns, ifname)
+        deadline = time.monotonic() + PORT_WAIT
+        while True:
+            try:
+                self._ipr(netns).link("set", index=index, kind=kind, **{attr: target})
+                return
+            except Exception as exc:  # pyroute2's NetlinkError, kept on the KernelError
+                code = getattr(exc, "code", None)
+                if (attr != "IFLA_BOND_ACTIVE_SLAVE" or code != errno.EINVAL or not target
+                        or time.monotonic() >= deadline):
+                    raise
+            time.sleep(0.1)
 
     # ---- team ports ---------------------------------------------------------------------------
     def _team_port_add(self, netns: str | None, port: str, team: str) -> None:
