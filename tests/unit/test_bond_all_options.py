@@ -192,6 +192,18 @@ def test_declared_layout_round_trips_through_netlink_bytes(options: str) -> None
         bond.declared_options()
 
 
+def test_address_lists_and_macs_are_coded_as_the_kernel_reads_them() -> None:
+    # a nest of attributes, each one address in network order (bond_changelink's
+    # nla_for_each_nested); the MAC as 6 bytes
+    payload = encode_info_data(Bond.info_nla, {"IFLA_BOND_ARP_IP_TARGET": ["192.0.2.1"],
+                                               "IFLA_BOND_AD_ACTOR_SYSTEM": "02:aa:00:00:00:01"})
+    assert payload == (b"\x0c\x00\x08\x00" + b"\x08\x00\x00\x00\xc0\x00\x02\x01"
+                       + b"\x0a\x00\x1a\x00\x02\xaa\x00\x00\x00\x01\x00\x00")
+    six = encode_info_data(Bond.info_nla, {"IFLA_BOND_NS_IP6_TARGET": ["2001:db8::1"]})
+    assert six[:4] == b"\x18\x00\x1f\x00" and six[8:] == bytes.fromhex(
+        "20010db8000000000000000000000001")
+
+
 def test_empty_target_list_encodes_as_an_empty_nest_that_clears() -> None:
     payload = encode_info_data(Bond.info_nla, {"IFLA_BOND_NS_IP6_TARGET": []})
     assert payload == b"\x04\x00\x1f\x00"  # length 4, type 31: no address in it

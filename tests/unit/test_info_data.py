@@ -24,8 +24,12 @@ def _values(layout: tuple[tuple[str, str], ...]) -> dict[str, Any]:
 
 
 def _pyroute2(layout: tuple[tuple[str, str], ...]) -> type[nla]:
-    """pyroute2's coder for the layout: a class of its own, registered nowhere."""
-    return type("declared", (nla,), {"prefix": "IFLA_", "nla_map": layout})
+    """pyroute2's coder for the layout: a class of its own, registered nowhere. vnet's own
+    address-list types (a bond's targets) are nothing pyroute2 names: left out here, their
+    coding is tested byte by byte in test_bond_all_options.py."""
+    mine = {"ipv4list", "ipv6list"}
+    return type("declared", (nla,), {"prefix": "IFLA_", "nla_map": tuple(
+        (name, "none" if kind in mine else kind) for name, kind in layout)})
 
 
 def test_kinds_declare_layouts_to_test() -> None:
