@@ -248,11 +248,7 @@ class TeamdOps:
             raise KernelError(f"set team port options of {port}", errno.ENODEV,
                               f"{port} is not a port of any team")
         team = self._ipr(netns).link("get", index=index)[0].get_attr("IFLA_IFNAME")
-        try:
-            current = json.loads(run_teamdctl(netns, team, "port", "config", "dump", port))
-        except ValueError:
-            current = {}
-        merged = {**(current if isinstance(current, dict) else {}), **options}
+        merged = {**(_port_configs(netns, team).get(port) or {}), **options}
         run_teamdctl(netns, team, "port", "config", "update", port,
                      json.dumps(merged, sort_keys=True))
 
