@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import TOPO, link, netns, observed
@@ -309,3 +310,57 @@ def test_capture_leaves_the_kernel_defaults_out() -> None:
         "miimon": 100, "peer_notify_delay": 200, "use_carrier": False, "resend_igmp": 3,
         "num_grat_arp": 4, "lp_interval": 5, "packets_per_slave": 6,
         "primary_reselect": "better"}
+
+
+class _Refused(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code, "")
+        self.code = code
+
+
+class _Ipr:
+    """A kernel that refuses an active port with EINVAL `times` times (miimon has not seen
+    its link up yet), then takes it."""
+
+    def __init__(self, times: int, code: int = 22) -> None:
+        self.times, self.code, self.calls = times, code, []
+
+    def link(self, verb: str, **kw: Any) -> None:
+        self.calls.append(kw)
+        if len(self.calls) <= self.times:
+            raise _Refused(self.code)
+
+
+def _ops(ipr: _Ipr) -> Any:
+    from vnet.door.teamd import TeamdOps
+    ops = TeamdOps()
+    ops._index = lambda netns, name: {"bond1": 5, "eth1": 9}[name]  # type: ignore[method-assign]
+    ops._ipr = lambda netns: ipr  # type: ignore[method-assign]
+    return ops
+
+
+def test_an_active_port_is_retried_until_the_bond_sees_its_link(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from vnet.door import teamd
+    monkeypatch.setattr(teamd.time, "sleep", lambda s: None)
+    ipr = _Ipr(times=3)
+    _ops(ipr)._op_link_setref(None, "bond1", "bond", "IFLA_BOND_ACTIVE_SLAVE", "eth1")
+    assert ipr.calls == [{"index": 5, "kind": "bond", "IFLA_BOND_ACTIVE_SLAVE": 9}] * 4
+
+
+@pytest.mark.parametrize("attr, code", [("IFLA_BOND_PRIMARY", 22),
+                                        ("IFLA_BOND_ACTIVE_SLAVE", 19)])
+def test_other_refusals_are_not_retried(attr: str, code: int) -> None:
+    ipr = _Ipr(times=1, code=code)
+    with pytest.raises(_Refused):
+        _ops(ipr)._op_link_setref(None, "bond1", "bond", attr, "eth1")
+    assert len(ipr.calls) == 1
+
+
+def test_an_active_port_refused_past_the_deadline_is_the_kernel_s_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from vnet.door import teamd
+    monkeypatch.setattr(teamd, "PORT_WAIT", 0.0)
+    ipr = _Ipr(times=10**6)
+    with pytest.raises(_Refused):
+        _ops(ipr)._op_link_setref(None, "bond1", "bond", "IFLA_BOND_ACTIVE_SLAVE", "eth1")

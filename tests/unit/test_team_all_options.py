@@ -281,3 +281,53 @@ def test_the_coverage_check_can_fail() -> None:
     assert takes("runner.tx_balancer.name") and takes("ports.PORTIFNAME.lacp_key")
     assert documented_options('.TP\n.BR "a.b "| " ports.X.a.b " (int)\n') == {
         "a.b", "ports.X.a.b"}
+
+
+class _Msg:
+    def get_attr(self, name: str) -> str:
+        assert name == "IFLA_IFNAME"
+        return "team0"
+
+
+class _Kernel:
+    """What TeamdOps asks of the kernel to find a port's team: its master's ifindex, then
+    that link's name."""
+
+    def __init__(self, master: int) -> None:
+        self.master = master
+
+    def get_link(self, name: str) -> Any:
+        return types.SimpleNamespace(master=self.master)
+
+    def link(self, verb: str, index: int) -> list[_Msg]:
+        assert (verb, index) == ("get", 7)
+        return [_Msg()]
+
+
+def test_a_team_port_s_options_are_merged_into_what_teamd_keeps(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    said: list[tuple[str, ...]] = []
+
+    def fake_teamdctl(ns: str | None, team: str, *args: str) -> str:
+        said.append(args)
+        return json.dumps({"ports": {"eth0": {"prio": 1, "link_watch": {"name": "ethtool"}}}})
+    monkeypatch.setattr(teamd, "run_teamdctl", fake_teamdctl)
+    ops = teamd.TeamdOps()
+    kernel = _Kernel(7)
+    ops._rt = lambda netns: kernel  # type: ignore[method-assign]
+    ops._ipr = lambda netns: kernel  # type: ignore[method-assign]
+    ops._team_port_options("host", "eth0", {"prio": 5, "lacp_key": 2})
+    assert said[0] == ("config", "dump")
+    assert said[1][:4] == ("port", "config", "update", "eth0")
+    # update replaces the port's whole object: what teamd had and vnet did not name stays
+    assert json.loads(said[1][4]) == {"prio": 5, "lacp_key": 2,
+                                      "link_watch": {"name": "ethtool"}}
+
+
+def test_options_for_a_port_of_no_team_are_a_clear_error() -> None:
+    from vnet.errors import KernelError
+    ops = teamd.TeamdOps()
+    kernel = _Kernel(0)
+    ops._rt = lambda netns: kernel  # type: ignore[method-assign]
+    with pytest.raises(KernelError, match="eth0 is not a port of any team"):
+        ops._team_port_options("host", "eth0", {"prio": 5})
