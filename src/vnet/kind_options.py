@@ -72,7 +72,7 @@ def _change(cls: Any, name: str) -> str:
 
 def option_rows(cls: Any) -> list[OptionRow]:
     """The options of kind class `cls`: its own first, then those of every link, then (for a
-    bridge or bond) what its ports take under `port_options`."""
+    bridge, bond or team) what its ports take under `port_options`."""
     schema = cls.model_json_schema()
     props, defs = schema.get("properties", {}), schema.get("$defs", {})
     from .kinds.base import Common

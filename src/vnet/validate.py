@@ -333,8 +333,9 @@ def _check_port_options(port: Any, master: Any, issues: Collector, where: Any) -
     """Each port option of `port` must be one its master's kind takes."""
     for option in declared_port_options(port):
         kind = master_kind_of(option)
-        if kind != master.kind_name:
-            issues.add(f"port option {option} is a {kind}-port option, but master "
+        if option not in PORT_OPTIONS.get(master.kind_name, {}):
+            ports_of = kind.replace(" or ", "-port or ")  # "bond-port or team-port"
+            issues.add(f"port option {option} is a {ports_of}-port option, but master "
                        f"{master.name!r} is a {master.kind_name}",
                        f"{port.path}.port_options.{option}",
                        where(port, f"port_options.{option}"),

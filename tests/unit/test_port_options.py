@@ -45,9 +45,9 @@ def test_a_bridge_port_option_on_a_bond_port_names_the_master() -> None:
     assert "prio, queue_id are bond-port options" in text
 
 
-def test_bond_port_options_on_a_bridge_port_and_any_on_a_team_port_are_errors() -> None:
-    with pytest.raises(TopologyError, match="queue_id is a bond-port option, but master 'm0' "
-                                            "is a bridge"):
+def test_bond_port_options_on_a_bridge_port_and_bridge_ones_on_a_team_port_fail() -> None:
+    with pytest.raises(TopologyError, match="queue_id is a bond-port or team-port option, "
+                                            "but master 'm0' is a bridge"):
         vnet.load_text(_text("bridge", "queue_id: 1"))
     with pytest.raises(TopologyError, match="cost is a bridge-port option, but master 'm0' "
                                             "is a team"):

@@ -75,6 +75,10 @@ def _unpacked(kind: str, payload: bytes, start: int) -> Any:
         return ":".join(f"{byte:02x}" for byte in values[0])
     return values if kind == "u32pair" else values[0]
 
+#: a layout's address lists (each address a nested attribute) and their family: a bond's ARP
+#: and NS targets
+_ADDR_LISTS = {"ipv4list": socket.AF_INET, "ipv6list": socket.AF_INET6}
+
 
 @functools.cache
 def info_layout(kernel_kind: str | None) -> tuple[tuple[str, str], ...]:
@@ -91,9 +95,16 @@ def encode_info_data(layout: tuple[tuple[str, str], ...], data: dict[str, Any]) 
     out = []
     for name, value in data.items():
         number, kind = numbers[name]
-        if kind not in _PACK:
+        if kind in _PACK:
+            out.append(rtnl.attr(number, _packed(kind, value)))
+        elif kind in _ADDR_LISTS:
+            # a list of addresses, each an attribute of its own (numbered from 0) inside one:
+            # a bond's ARP and NS targets; an empty list clears them
+            family = _ADDR_LISTS[kind]
+            out.append(rtnl.attr(number, b"".join(
+                rtnl.attr(i, socket.inet_pton(family, str(v))) for i, v in enumerate(value))))
+        else:
             raise ValueError(f"cannot encode {name} ({kind})")
-        out.append(rtnl.attr(number, _packed(kind, value)))
     return b"".join(out)
 
 
@@ -108,6 +119,11 @@ def decode_info_data(layout: tuple[tuple[str, str], ...], payload: bytes) -> dic
         fmt = _PACK.get(kind)
         if fmt is not None and end - start >= struct.calcsize(fmt):
             out[name] = _unpacked(kind, payload, start)
+        elif kind in _ADDR_LISTS:
+            family = _ADDR_LISTS[kind]
+            size = 4 if family == socket.AF_INET else 16
+            out[name] = [socket.inet_ntop(family, bytes(payload[s:s + size]))
+                         for _, s, e in rtnl.attrs(payload, start, end) if e - s >= size]
     return out
 
 

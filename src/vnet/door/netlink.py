@@ -760,6 +760,9 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
 
     def _op_link_port_options(self, netns: str | None, ifname: str, master_kind: str,
                               options: dict[str, Any]) -> None:
+        if master_kind == "team":  # a team's port options live in its teamd
+            self._team_port_options(netns, ifname, options)
+            return
         self._rt(netns).request(set_port_options(self._index(netns, ifname), master_kind,
                                                  options))
 

@@ -90,10 +90,34 @@ def teamd_state(owner: str, netns: str | None, ifname: str) -> dict[str, Any]:
 
 def read_teamd(netns: str | None, links: dict[str, LinkState]) -> None:
     """Put the teamd facts of each owned team link into its info_data (a team has no kernel
-    IFLA_INFO_DATA: its configuration lives in teamd)."""
+    IFLA_INFO_DATA: its configuration lives in teamd), and the port options teamd keeps for
+    each of its ports into the port's `port_options` (one `teamdctl TEAM config dump` per
+    team that has ports, asked only of a running teamd vnet started)."""
     for link in links.values():
         if link.kind == "team" and link.owner:
-            link.info_data[TEAMD_KEY] = teamd_state(link.owner, netns, link.name)
+            state = link.info_data[TEAMD_KEY] = teamd_state(link.owner, netns, link.name)
+            ports = [port for port in links.values() if port.master == link.name]
+            if ports and state["running"]:
+                configs = _port_configs(netns, link.name)
+                for port in ports:
+                    port.port_options = team_port_options(configs.get(port.name) or {})
+
+
+def team_port_options(config: dict[str, Any]) -> dict[str, Any]:
+    """The port options vnet knows in a port's teamd config (`ports.PORT`)."""
+    from ..features.port_options import PORT_OPTIONS
+    return {k: v for k, v in config.items() if k in PORT_OPTIONS["team"]}
+
+
+def _port_configs(netns: str | None, team: str) -> dict[str, Any]:
+    """Port name -> its config, from teamd's running config (empty when teamd does not
+    answer: the plan then sets the declared options again, which is harmless)."""
+    try:
+        config = json.loads(run_teamdctl(netns, team, "config", "dump"))
+    except (KernelError, ValueError):
+        return {}
+    ports = config.get("ports") if isinstance(config, dict) else None
+    return ports if isinstance(ports, dict) else {}
 
 
 def _entering(netns: str | None) -> Any:
@@ -166,10 +190,25 @@ class TeamdOps:
     # ---- a link attribute that holds another link's ifindex -------------------------------
     def _op_link_setref(self, netns: str | None, ifname: str, kind: str, attr: str,
                         ref: str | None) -> None:
-        """Set info_data `attr` of `ifname` to the ifindex of link `ref` (0 when None)."""
+        """Set info_data `attr` of `ifname` to the ifindex of link `ref` (0 when None).
+
+        A bond takes an active port only once the bond has chosen one and the port's link is
+        up by its own monitor (EINVAL before): right after ports join and come up, miimon
+        needs an interval or more to see them (longer under emulation), so EINVAL is retried
+        until a deadline."""
         target = self._index(netns, ref) if ref else 0
-        self._ipr(netns).link("set", index=self._index(netns, ifname), kind=kind,
-                              **{attr: target})
+        index = self._index(netns, ifname)
+        deadline = time.monotonic() + PORT_WAIT
+        while True:
+            try:
+                self._ipr(netns).link("set", index=index, kind=kind, **{attr: target})
+                return
+            except Exception as exc:  # pyroute2's NetlinkError, kept on the KernelError
+                code = getattr(exc, "code", None)
+                if (attr != "IFLA_BOND_ACTIVE_SLAVE" or code != errno.EINVAL or not target
+                        or time.monotonic() >= deadline):
+                    raise
+            time.sleep(0.1)
 
     # ---- team ports ---------------------------------------------------------------------------
     def _team_port_add(self, netns: str | None, port: str, team: str) -> None:
@@ -198,6 +237,20 @@ class TeamdOps:
                     f"gives {port} {'master ifindex ' + str(master) if master else 'no master'}"
                     f" (team {team} is ifindex {team_index})")
             time.sleep(0.05)
+
+    def _team_port_options(self, netns: str | None, port: str,
+                           options: dict[str, Any]) -> None:
+        """Set `options` (teamd's ports.PORT.* keys) of `port` in the teamd of its team, keeping
+        the rest of the port's config: `port config update` replaces the whole object."""
+        master = self._rt(netns).get_link(port)
+        index = master.master if master is not None else None
+        if not index:
+            raise KernelError(f"set team port options of {port}", errno.ENODEV,
+                              f"{port} is not a port of any team")
+        team = self._ipr(netns).link("get", index=index)[0].get_attr("IFLA_IFNAME")
+        merged = {**(_port_configs(netns, team).get(port) or {}), **options}
+        run_teamdctl(netns, team, "port", "config", "update", port,
+                     json.dumps(merged, sort_keys=True))
 
     # ---- teamd ------------------------------------------------------------------------------
     def _teamd_start(self, netns: str | None, ifname: str, marker: str,

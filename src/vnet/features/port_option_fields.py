@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class PortOptions(BaseModel):
-    """What the master (a bridge or a bond) is told about this port."""
+    """What the master (a bridge, a bond or a team) is told about this port."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -43,9 +43,18 @@ class PortOptions(BaseModel):
                                                     "ports that are not.")
     locked: bool | None = Field(None, description="bridge: only hosts with static FDB "
                                                   "entries may send (802.1X).")
-    # a bond's port (IFLA_BOND_SLAVE_*)
+    # a bond's port (IFLA_BOND_SLAVE_*) and a team's (teamd's ports.PORT.*)
     queue_id: int | None = Field(None, ge=0, le=65535,
-                                 description="bond: the transmit queue this port serves.")
+                                 description="bond, team: the transmit queue this port "
+                                             "serves.")
     prio: int | None = Field(None, ge=-2_147_483_648, le=2_147_483_647,
-                             description="bond: priority when a new active port is chosen "
-                                         "(Linux 6.0 and later).")
+                             description="bond (Linux 6.0 and later), team (activebackup, "
+                                         "lacp): priority when a new active port is chosen.")
+    sticky: bool | None = Field(None, description="team (activebackup, lacp): the port stays "
+                                                  "active when a better one comes up.")
+    lacp_prio: int | None = Field(None, ge=0, le=65535,
+                                  description="team (lacp): LACP port priority, lower wins "
+                                              "(default 255).")
+    lacp_key: int | None = Field(None, ge=0, le=65535,
+                                 description="team (lacp): LACP port key; only ports with the "
+                                             "same key aggregate.")

@@ -1,11 +1,13 @@
-"""Port options: what a bridge or a bond is told about one of its ports, said on the port
-(`port_options:` beside `master:`), as `ip link set DEV type bridge_slave|bond_slave ...` says
-it. Each option belongs to one master kind: a bridge-port option on a bond's port is an error
-that names the master. Pure data; the door encodes and decodes (door/port_options.py), the
-fields are in port_option_fields.py (this table is read by `vnet show`, which starts without
-pydantic).
+"""Port options: what a bridge, a bond or a team is told about one of its ports, said on the
+port (`port_options:` beside `master:`), as `ip link set DEV type bridge_slave|bond_slave ...`
+says it (a team's: as teamd.conf(5) spells `ports.PORT.*`). Each option belongs to the master
+kinds that take it: a bridge-port option on a bond's port is an error that names the master.
+Pure data; the door encodes and decodes (door/port_options.py, door/teamd.py), the fields are
+in port_option_fields.py (this table is read by `vnet show`, which starts without pydantic).
 
-The kernel keeps them in IFLA_INFO_SLAVE_DATA (IFLA_BRPORT_*, IFLA_BOND_SLAVE_*); all change
+The kernel keeps a bridge's and a bond's in IFLA_INFO_SLAVE_DATA (IFLA_BRPORT_*,
+IFLA_BOND_SLAVE_*); a team's live in its teamd's config (type "teamd": plain JSON values, set
+with `teamdctl TEAM port config update` and read from `teamdctl TEAM config dump`). All change
 in place. Left out on purpose: a bridge port's `state`. Linux 6.1 keeps it only under a
 user-space STP daemon: with STP off the bridge chooses its ports' states again right after
 setting one (br_set_port_state calls br_port_state_selection; measured here, `ip link set
@@ -24,13 +26,15 @@ class PortOption:
     """One port option: its attribute in IFLA_INFO_SLAVE_DATA and its netlink type."""
 
     nla: int
-    type: str  # "u8", "u16", "u32", "s32", "flag" (a u8 0/1 shown as a boolean)
+    type: str  # "u8", "u16", "u32", "s32", "flag" (a u8 0/1 shown as a boolean), "teamd"
     names: dict[str, int] = field(default_factory=dict)  # named values (a bridge port's state)
 
     def encode(self, value: Any) -> int:
         """The file's value as the kernel takes it."""
         if self.names:
             return self.names[value]
+        if self.type == "teamd":  # JSON as teamd keeps it
+            return value
         return int(bool(value)) if self.type == "flag" else int(value)
 
     def decode(self, value: int) -> Any:
@@ -67,12 +71,20 @@ PORT_OPTIONS: dict[str, dict[str, PortOption]] = {
         "queue_id": PortOption(5, "u16"),
         "prio": PortOption(9, "s32"),
     },
+    # teamd's ports.PORT.* (no netlink attribute: nla 0)
+    "team": {
+        "queue_id": PortOption(0, "teamd"),
+        "prio": PortOption(0, "teamd"),
+        "sticky": PortOption(0, "teamd"),
+        "lacp_prio": PortOption(0, "teamd"),
+        "lacp_key": PortOption(0, "teamd"),
+    },
 }
 
 
 def master_kind_of(option: str) -> str:
-    """The master kind whose ports take `option`."""
-    return next(kind for kind, options in PORT_OPTIONS.items() if option in options)
+    """The master kinds whose ports take `option` ("bond or team")."""
+    return " or ".join(kind for kind, options in PORT_OPTIONS.items() if option in options)
 
 
 def declared_port_options(end: Any) -> dict[str, Any]:

@@ -9,10 +9,20 @@ What the kernel (Debian 6.1, observed) changes in place on a bond that has ports
 miimon, updelay, downdelay, arp_interval, arp_ip_target, primary, xmit_hash_policy, min_links,
 all_slaves_active. Refused in place: mode and fail_over_mac ("the bond device has slaves"),
 ad_select and lacp_rate ("the bond is up") — a change to those re-creates the bond (its ports
-are then enslaved again).
+are then enslaved again). The rest of `ip link add type bond help` follows the kernel's own
+table of bond options (drivers/net/bonding/bond_options.c): those it flags "only while the bond
+is down" (lacp_active, tlb_dynamic_lb, ad_user_port_key) re-create the bond, the others change
+in place; each option's range is the kernel's, and an option the kernel refuses in a mode
+(its `unsuppmodes`) is a validation error naming the modes that take it.
 
-`primary` names a port; the kernel takes an ifindex and keeps it only once that port is
-enslaved, so vnet sets it after the ports have joined (a kind extra), by name.
+`primary` and `active_slave` name a port; the kernel takes an ifindex and keeps it only once
+that port is enslaved, so vnet sets them after the ports have joined and are up (a kind
+extra), by name. `active_slave` is state the kernel itself changes when the active port fails:
+a plan after such a failover proposes to make the named port active again.
+
+pyroute2 0.9.7 knows the bond's attributes only up to IFLA_BOND_TLB_DYNAMIC_LB, so the layout
+is declared here (`info_nla`, if_link.h numbering) and the door encodes and decodes it.
+`num_unsol_na` is left out: it is ip's other name for `num_grat_arp` (one kernel value).
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from .base import (
     IP,
     IfName,
     InterfaceBase,
+    Mac,
     Option,
     bool_option,
     ends_by_key,
@@ -42,6 +53,11 @@ XMIT_HASH_POLICIES = {"layer2": 0, "layer3+4": 1, "layer2+3": 2, "encap2+3": 3, 
 LACP_RATES = {"slow": 0, "fast": 1}
 AD_SELECTS = {"stable": 0, "bandwidth": 1, "count": 2}
 FAIL_OVER_MACS = {"none": 0, "active": 1, "follow": 2}
+ARP_VALIDATES = {"none": 0, "active": 1, "backup": 2, "all": 3, "filter": 4,
+                 "filter_active": 5, "filter_backup": 6}
+ARP_ALL_TARGETS = {"any": 0, "all": 1}
+PRIMARY_RESELECTS = {"always": 0, "better": 1, "failure": 2}
+INT_MAX = 2**31 - 1
 #: the kernel's BOND_MAX_ARP_TARGETS
 MAX_ARP_TARGETS = 16
 DEFAULT_MODE = "balance-rr"
@@ -50,6 +66,16 @@ DEFAULT_MODE = "balance-rr"
 _PRIMARY_MODES = ("active-backup", "balance-tlb", "balance-alb")
 _HASH_MODES = ("balance-xor", "802.3ad", "balance-tlb")
 _ARP_MODES = ("balance-rr", "active-backup", "balance-xor", "broadcast")
+_TLB_MODES = ("balance-tlb", "balance-alb")
+#: option -> the modes the kernel takes it in (the rest of bond_options.c's unsuppmodes)
+_MODE_BOUND: dict[str, tuple[str, ...]] = {
+    "active_slave": _PRIMARY_MODES,
+    "arp_validate": _ARP_MODES, "arp_missed_max": _ARP_MODES, "ns_ip6_target": _ARP_MODES,
+    "packets_per_slave": ("balance-rr",),
+    "tlb_dynamic_lb": _TLB_MODES,
+    "lacp_active": ("802.3ad",), "ad_actor_sys_prio": ("802.3ad",),
+    "ad_actor_system": ("802.3ad",), "ad_user_port_key": ("802.3ad",),
+}
 
 Mode = Literal["balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad",
                "balance-tlb", "balance-alb"]
@@ -109,6 +135,52 @@ class Bond(InterfaceBase):
         None, description="MAC address handling on failover (active-backup).")
     all_slaves_active: bool | None = Field(
         None, description="Deliver frames received on inactive ports too.")
+    active_slave: IfName | None = Field(
+        None, description="The port to make active now (active-backup, balance-tlb, "
+                          "balance-alb); the kernel moves it on failover.")
+    peer_notify_delay: int | None = Field(
+        None, ge=0, le=INT_MAX,
+        description="Wait between peer notifications after a failover, ms (a multiple of "
+                    "miimon).")
+    use_carrier: bool | None = Field(
+        None, description="miimon reads the port's carrier (true, the default) instead of "
+                          "MII/ethtool ioctls.")
+    arp_validate: Literal["none", "active", "backup", "all", "filter", "filter_active",
+                          "filter_backup"] | None = Field(
+        None, description="Which ports' ARP replies the ARP check validates (with "
+                          "arp_interval).")
+    arp_all_targets: Literal["any", "all"] | None = Field(
+        None, description="A port is up when any (default) or all ARP targets answer.")
+    ns_ip6_target: list[IP] | None = Field(
+        None, min_length=1, max_length=MAX_ARP_TARGETS,
+        description="IPv6 addresses the ARP link check asks with neighbour solicitations "
+                    "(at most 16).")
+    primary_reselect: Literal["always", "better", "failure"] | None = Field(
+        None, description="When the primary port becomes active again after it comes back.")
+    resend_igmp: int | None = Field(
+        None, ge=0, le=255, description="IGMP membership reports sent after a failover.")
+    num_grat_arp: int | None = Field(
+        None, ge=0, le=255, description="Peer notifications (gratuitous ARPs, unsolicited "
+                                        "NAs) sent after a failover (ip's num_unsol_na too).")
+    lp_interval: int | None = Field(
+        None, ge=1, le=INT_MAX,
+        description="Seconds between learning packets to each port's switch (balance-tlb, "
+                    "balance-alb).")
+    packets_per_slave: int | None = Field(
+        None, ge=0, le=65535,
+        description="Packets sent on a port before the next one (balance-rr; 0: random).")
+    tlb_dynamic_lb: bool | None = Field(
+        None, description="Rebalance flows by load (balance-tlb, balance-alb).")
+    lacp_active: bool | None = Field(
+        None, description="Send LACPDUs on our own (true, default) or only answer (802.3ad).")
+    ad_actor_sys_prio: int | None = Field(
+        None, ge=1, le=65535, description="LACP system priority (802.3ad).")
+    ad_actor_system: Mac | None = Field(
+        None, description="LACP system MAC address, unicast (802.3ad; default: the bond's).")
+    ad_user_port_key: int | None = Field(
+        None, ge=0, le=1023, description="Upper 10 bits of the LACP port key (802.3ad).")
+    arp_missed_max: int | None = Field(
+        None, ge=1, le=255, description="ARP checks a port may miss before it is down.")
 
     options_map: ClassVar[dict[str, Option]] = {
         "mode": enum_option("IFLA_BOND_MODE", MODES, replace=True),
@@ -124,7 +196,44 @@ class Bond(InterfaceBase):
         "min_links": int_option("IFLA_BOND_MIN_LINKS"),
         "fail_over_mac": enum_option("IFLA_BOND_FAIL_OVER_MAC", FAIL_OVER_MACS, replace=True),
         "all_slaves_active": bool_option("IFLA_BOND_ALL_SLAVES_ACTIVE"),
+        "peer_notify_delay": int_option("IFLA_BOND_PEER_NOTIF_DELAY"),
+        "use_carrier": bool_option("IFLA_BOND_USE_CARRIER"),
+        "arp_validate": enum_option("IFLA_BOND_ARP_VALIDATE", ARP_VALIDATES),
+        "arp_all_targets": enum_option("IFLA_BOND_ARP_ALL_TARGETS", ARP_ALL_TARGETS),
+        "ns_ip6_target": Option("IFLA_BOND_NS_IP6_TARGET", encode=_targets_encode,
+                                decode=_targets_decode),
+        "primary_reselect": enum_option("IFLA_BOND_PRIMARY_RESELECT", PRIMARY_RESELECTS),
+        "resend_igmp": int_option("IFLA_BOND_RESEND_IGMP"),
+        "num_grat_arp": int_option("IFLA_BOND_NUM_PEER_NOTIF"),
+        "lp_interval": int_option("IFLA_BOND_LP_INTERVAL"),
+        "packets_per_slave": int_option("IFLA_BOND_PACKETS_PER_SLAVE"),
+        "tlb_dynamic_lb": bool_option("IFLA_BOND_TLB_DYNAMIC_LB", replace=True),
+        "lacp_active": bool_option("IFLA_BOND_AD_LACP_ACTIVE", replace=True),
+        "ad_actor_sys_prio": int_option("IFLA_BOND_AD_ACTOR_SYS_PRIO"),
+        "ad_actor_system": Option("IFLA_BOND_AD_ACTOR_SYSTEM", encode=str.lower,
+                                  decode=lambda v: str(v).lower()),
+        "ad_user_port_key": int_option("IFLA_BOND_AD_USER_PORT_KEY", replace=True),
+        "arp_missed_max": int_option("IFLA_BOND_MISSED_MAX"),
     }
+    #: IFLA_INFO_DATA as if_link.h numbers it (pyroute2 0.9.7 stops at TLB_DYNAMIC_LB)
+    info_nla = (
+        ("IFLA_BOND_UNSPEC", "none"), ("IFLA_BOND_MODE", "uint8"),
+        ("IFLA_BOND_ACTIVE_SLAVE", "uint32"), ("IFLA_BOND_MIIMON", "uint32"),
+        ("IFLA_BOND_UPDELAY", "uint32"), ("IFLA_BOND_DOWNDELAY", "uint32"),
+        ("IFLA_BOND_USE_CARRIER", "uint8"), ("IFLA_BOND_ARP_INTERVAL", "uint32"),
+        ("IFLA_BOND_ARP_IP_TARGET", "ipv4list"), ("IFLA_BOND_ARP_VALIDATE", "uint32"),
+        ("IFLA_BOND_ARP_ALL_TARGETS", "uint32"), ("IFLA_BOND_PRIMARY", "uint32"),
+        ("IFLA_BOND_PRIMARY_RESELECT", "uint8"), ("IFLA_BOND_FAIL_OVER_MAC", "uint8"),
+        ("IFLA_BOND_XMIT_HASH_POLICY", "uint8"), ("IFLA_BOND_RESEND_IGMP", "uint32"),
+        ("IFLA_BOND_NUM_PEER_NOTIF", "uint8"), ("IFLA_BOND_ALL_SLAVES_ACTIVE", "uint8"),
+        ("IFLA_BOND_MIN_LINKS", "uint32"), ("IFLA_BOND_LP_INTERVAL", "uint32"),
+        ("IFLA_BOND_PACKETS_PER_SLAVE", "uint32"), ("IFLA_BOND_AD_LACP_RATE", "uint8"),
+        ("IFLA_BOND_AD_SELECT", "uint8"), ("IFLA_BOND_AD_INFO", "none"),
+        ("IFLA_BOND_AD_ACTOR_SYS_PRIO", "uint16"), ("IFLA_BOND_AD_USER_PORT_KEY", "uint16"),
+        ("IFLA_BOND_AD_ACTOR_SYSTEM", "l2addr"), ("IFLA_BOND_TLB_DYNAMIC_LB", "uint8"),
+        ("IFLA_BOND_PEER_NOTIF_DELAY", "uint32"), ("IFLA_BOND_AD_LACP_ACTIVE", "uint8"),
+        ("IFLA_BOND_MISSED_MAX", "uint8"), ("IFLA_BOND_NS_IP6_TARGET", "ipv6list"),
+    )
 
     @property
     def effective_mode(self) -> str:
@@ -135,7 +244,12 @@ class Bond(InterfaceBase):
         "mode": DEFAULT_MODE, "miimon": 0, "updelay": 0, "downdelay": 0, "arp_interval": 0,
         "arp_ip_target": [], "lacp_rate": "slow", "xmit_hash_policy": "layer2",
         "ad_select": "stable", "min_links": 0, "fail_over_mac": "none",
-        "all_slaves_active": False}
+        "all_slaves_active": False, "peer_notify_delay": 0, "use_carrier": True,
+        "arp_validate": "none", "arp_all_targets": "any", "ns_ip6_target": [],
+        "primary_reselect": "always", "resend_igmp": 1, "num_grat_arp": 1, "lp_interval": 1,
+        "packets_per_slave": 1, "tlb_dynamic_lb": True, "lacp_active": True,
+        "ad_actor_sys_prio": 65535, "ad_actor_system": "00:00:00:00:00:00",
+        "ad_user_port_key": 0, "arp_missed_max": 2}
 
     @classmethod
     def capture_fields(cls, live: Any, netns_state: Any) -> dict[str, Any]:
@@ -148,29 +262,42 @@ class Bond(InterfaceBase):
             out["primary"] = primary
         return out
 
-    # ---- primary: set by name once the ports are enslaved --------------------------------
+    # ---- primary and active_slave: set by name once the ports are enslaved -----------------
     def plan_extras(self, netns_state: Any, live: Any) -> list[Any]:
-        if self.primary is None:
-            return []
+        out = []
+        for opt, attr in (("primary", "IFLA_BOND_PRIMARY"),
+                          ("active_slave", "IFLA_BOND_ACTIVE_SLAVE")):
+            action = self._port_ref_action(opt, attr, netns_state, live)
+            if action is not None:
+                out.append(action)
+        return out
+
+    def _port_ref_action(self, opt: str, attr: str, netns_state: Any, live: Any) -> Any:
+        """The action that makes `opt` (a port named by the file) the one the kernel holds in
+        `attr` (an ifindex), or None when it already is."""
+        want = getattr(self, opt)
+        if want is None:
+            return None
         ns, name = self.key
         current: str | None = None
         if live is not None and netns_state is not None:
-            index = live.info_data.get("IFLA_BOND_PRIMARY")
+            index = live.info_data.get(attr)
             current = next((link.name for link in netns_state.links.values()
                             if index and link.index == index), None)
-            port = netns_state.links.get(self.primary)
-            if current == self.primary and port is not None and port.master == name:
-                return []
+            port = netns_state.links.get(want)
+            if current == want and port is not None and port.master == name:
+                return None
         where = f"{ns}/{name}" if ns else name
+        label = "active port" if opt == "active_slave" else "primary port"
 
         def req(port: str | None) -> Request:
             return Request("link.setref", ns, {"ifname": name, "kind": "bond",
-                                               "attr": "IFLA_BOND_PRIMARY", "ref": port})
-        return [Action("change" if live is not None else "create",
-                       f"primary {self.primary} of {where}",
-                       "declared" if live is None else "primary port differs from the file",
-                       [req(self.primary)], [req(current)],
-                       diff={"primary": (current, self.primary)} if live is not None else {})]
+                                               "attr": attr, "ref": port})
+        return Action("change" if live is not None else "create",
+                      f"{opt} {want} of {where}",
+                      "declared" if live is None else f"{label} differs from the file",
+                      [req(want)], [req(current)],
+                      diff={opt: (current, want)} if live is not None else {})
 
     # ---- checks ---------------------------------------------------------------------------
     def check(self, topo: Any, report: Any) -> None:
@@ -180,15 +307,45 @@ class Bond(InterfaceBase):
             report("primary", f"primary has no effect in {said}: only active-backup, "
                    "balance-tlb and balance-alb have a preferred port",
                    "set mode: active-backup, or remove primary")
-        if self.primary is not None:
-            port = ends_by_key(topo).get((self.netns, self.primary))
+        for opt in ("primary", "active_slave"):
+            want = getattr(self, opt)
+            if want is None:
+                continue
+            port = ends_by_key(topo).get((self.netns, want))
             if port is None:
                 port = next((e for e in topo.externals if e.netns == self.netns
-                             and e.name == self.primary), None)
+                             and e.name == want), None)
             if port is None or port.master != self.name:
-                report("primary", f"primary {self.primary!r} is not a port of {self.name}",
-                       f"add master: {self.name} to interface {self.primary!r}, or name one "
+                report(opt, f"{opt} {want!r} is not a port of {self.name}",
+                       f"add master: {self.name} to interface {want!r}, or name one "
                        "of the bond's ports")
+        if self.active_slave is not None and self.primary not in (None, self.active_slave):
+            report("active_slave", f"active_slave {self.active_slave!r} and primary "
+                   f"{self.primary!r} differ: the bond goes back to its primary port whenever "
+                   "it chooses again", "name the same port, or remove one of them")
+        for opt, modes in _MODE_BOUND.items():
+            if getattr(self, opt) is not None and mode not in modes:
+                report(opt, f"{opt} only applies to mode{'s' if len(modes) > 1 else ''} "
+                       f"{', '.join(modes)}, not {said} (the kernel refuses it)",
+                       f"set mode: {modes[0]}, or remove {opt}")
+        if self.arp_validate not in (None, "none") and self.miimon:
+            report("arp_validate", "arp_validate cannot be used with miimon: it validates "
+                   "the ARP link check", "remove miimon and set arp_interval, or remove "
+                   "arp_validate")
+        for opt in ("arp_validate", "arp_all_targets", "arp_missed_max", "ns_ip6_target"):
+            if getattr(self, opt) is not None and not self.arp_interval:
+                report(opt, f"{opt} is only used by the ARP link check, and arp_interval is "
+                       "off", f"add arp_interval: 100 (ms), or remove {opt}")
+        for i, target in enumerate(self.ns_ip6_target or []):
+            address = ipaddress.ip_address(target)
+            if address.version != 6:
+                report(f"ns_ip6_target[{i}]", f"ns_ip6_target {target} is not IPv6: the "
+                       "check asks with neighbour solicitations", "use an IPv6 address, or "
+                       "put an IPv4 one in arp_ip_target")
+            elif address.is_unspecified or address.is_loopback or address.is_multicast:
+                report(f"ns_ip6_target[{i}]", f"ns_ip6_target {target} is not a unicast "
+                       "address the kernel accepts (not ::, ::1 or multicast)",
+                       "name a neighbour's unicast IPv6 address")
         for opt in ("lacp_rate", "ad_select"):
             if getattr(self, opt) is not None and mode != "802.3ad":
                 report(opt, f"{opt} only applies to mode 802.3ad, not {said}",
@@ -219,7 +376,7 @@ class Bond(InterfaceBase):
             if ipaddress.ip_address(target).version != 4:
                 report(f"arp_ip_target[{i}]", f"arp_ip_target {target} is not IPv4: the ARP "
                        "check asks IPv4 addresses", "use an IPv4 address")
-        for opt in ("updelay", "downdelay"):
+        for opt in ("updelay", "downdelay", "peer_notify_delay"):
             value = getattr(self, opt)
             if not value:
                 continue
@@ -236,8 +393,10 @@ class Bond(InterfaceBase):
     def ip_type_args(self) -> list[str]:
         args: list[str] = []
         for opt, value in self.declared_options().items():
-            if opt == "arp_ip_target":
+            if opt in ("arp_ip_target", "ns_ip6_target"):
                 args += [opt, ",".join(value)]
+            elif opt == "lacp_active":  # ip spells it on|off, the others 0|1
+                args += [opt, "on" if value else "off"]
             elif isinstance(value, bool):
                 args += [opt, "1" if value else "0"]
             else:
@@ -247,8 +406,9 @@ class Bond(InterfaceBase):
     def ip_commands(self) -> list[list[str]]:
         ns = ["-n", self.netns] if self.netns else []
         cmds = [["ip", *ns, "link", "add", self.name, "type", "bond", *self.ip_type_args()]]
-        if self.primary is not None:
-            # the kernel keeps a primary only once it names an existing port
-            cmds.append(["ip", *ns, "link", "set", self.name, "type", "bond", "primary",
-                         self.primary])
+        for opt in ("primary", "active_slave"):
+            if getattr(self, opt) is not None:
+                # the kernel keeps these only once they name an existing port
+                cmds.append(["ip", *ns, "link", "set", self.name, "type", "bond", opt,
+                             getattr(self, opt)])
         return cmds

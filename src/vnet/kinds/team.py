@@ -6,8 +6,12 @@
 vnet starts teamd for each team it owns, in the team's namespace, and stops it (by the PID it
 recorded) when the team goes; teamd creates the team device, vnet marks it. Ports join with
 `master: team0` on the port, enslaved over netlink (teamd takes them up), down first as the
-team driver requires. The runner and link watch are teamd's config: teamd cannot change them
-while it runs, so a change re-creates the team (teamd restarted, ports enslaved again).
+team driver requires. The runner and link watch (and notify_peers, mcast_rejoin) are teamd's
+config, spelled as teamd.conf(5) spells them: teamd cannot change them while it runs, so a
+change re-creates the team (teamd restarted, ports enslaved again). A port's options (`prio`,
+`sticky`, `queue_id`, `lacp_prio`, `lacp_key`, teamd's `ports.PORT.*`) are said under the port's
+`port_options:` and set in place with `teamdctl TEAM port config update` once it has joined;
+they are read back from `teamdctl TEAM config dump`.
 A team whose teamd has died is reported by `plan` and its teamd restarted by `apply`.
 """
 
@@ -36,6 +40,14 @@ _RUNNER_OPTIONS: dict[str, tuple[str, ...]] = {
     "sys_prio": ("lacp",),
     "min_ports": ("lacp",),
     "agg_select_policy": ("lacp",),
+    "tx_balancer": ("loadbalance", "lacp"),
+}
+#: port option (features/port_options.py) -> the runners that read it (teamd.conf(5))
+_PORT_OPTIONS: dict[str, tuple[str, ...]] = {
+    "prio": ("activebackup", "lacp"),
+    "sticky": ("activebackup", "lacp"),
+    "lacp_prio": ("lacp",),
+    "lacp_key": ("lacp",),
 }
 #: link watch option -> the watchers that read it
 _WATCH_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -49,9 +61,33 @@ _WATCH_OPTIONS: dict[str, tuple[str, ...]] = {
     "validate_active": ("arp_ping",),
     "validate_inactive": ("arp_ping",),
     "send_always": ("arp_ping",),
+    "vlanid": ("arp_ping",),
 }
 
 
+
+
+class TeamTxBalancer(BaseModel):
+    """teamd's active Tx balancer (loadbalance, lacp): moves hashes between ports by load."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    name: Literal["basic"] = Field(description="basic (the only balancer teamd has).")
+    balancing_interval: int | None = Field(
+        None, ge=0, le=2**31 - 1, description="Tenths of a second between rebalancing "
+                                              "(teamd's default: 50).")
+
+
+class TeamBursts(BaseModel):
+    """notify_peers or mcast_rejoin: bursts sent after a port is enabled or disabled."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    count: int | None = Field(None, ge=0, le=255,
+                              description="Bursts sent (0: off; teamd's default 0, 1 for "
+                                          "activebackup).")
+    interval: int | None = Field(None, ge=0, le=2**31 - 1,
+                                 description="ms between bursts (default 0).")
 
 
 class TeamRunner(BaseModel):
@@ -74,6 +110,9 @@ class TeamRunner(BaseModel):
     agg_select_policy: Literal["lacp_prio", "lacp_prio_stable", "bandwidth", "count",
                                "port_config"] | None = Field(
         None, description="lacp: aggregator selection policy.")
+    tx_balancer: TeamTxBalancer | None = Field(
+        None, description="loadbalance, lacp: active Tx balancing, e.g. {name: basic, "
+                          "balancing_interval: 20}; omitted: off.")
 
 
 
@@ -101,6 +140,8 @@ class TeamLinkWatch(BaseModel):
                                                              "inactive ports.")
     send_always: bool | None = Field(None, description="arp_ping: probe from inactive ports "
                                                        "too.")
+    vlanid: int | None = Field(None, ge=0, le=4095, description="arp_ping: send the probes "
+                                                                "tagged with this VLAN id.")
 
 
 
@@ -137,6 +178,13 @@ class Team(InterfaceBase):
         description="Link watcher, e.g. ethtool or {name: arp_ping, target_host: "
                           "192.0.2.1, interval: 100}; omitted: teamd's default (ethtool).")
 
+    notify_peers: TeamBursts | None = Field(
+        None, description="Gratuitous ARPs and unsolicited NAs after a port change: {count, "
+                          "interval}.")
+    mcast_rejoin: TeamBursts | None = Field(
+        None, description="Multicast rejoin requests after a port change: {count, "
+                          "interval}.")
+
     @field_validator("runner", "link_watch", mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
@@ -147,14 +195,19 @@ class Team(InterfaceBase):
     options_map: ClassVar[dict[str, Option]] = {
         "runner": Option(TEAMD_KEY, replace=True),
         "link_watch": Option(TEAMD_KEY, replace=True),
+        "notify_peers": Option(TEAMD_KEY, replace=True),
+        "mcast_rejoin": Option(TEAMD_KEY, replace=True),
     }
+    #: the parts of teamd's config the file speaks (the ports join by netlink, each one's
+    #: options set with `teamdctl port config update`)
+    config_keys: ClassVar[tuple[str, ...]] = ("runner", "link_watch", "notify_peers",
+                                              "mcast_rejoin")
 
     # ---- teamd config -----------------------------------------------------------------------
     def teamd_config(self) -> dict[str, Any]:
         """The JSON config teamd is started with (ports are not in it: they join by netlink)."""
-        return {k: v for k, v in (("runner", _config_part(self.runner)),
-                                  ("link_watch", _config_part(self.link_watch)))
-                if v is not None}
+        parts = ((key, _config_part(getattr(self, key))) for key in self.config_keys)
+        return {k: v for k, v in parts if v is not None}
 
     def declared_options(self) -> dict[str, Any]:
         return self.teamd_config()
@@ -165,7 +218,7 @@ class Team(InterfaceBase):
     @classmethod
     def decode_info_data(cls, attrs: dict[str, Any]) -> dict[str, Any]:
         config = (attrs.get(TEAMD_KEY) or {}).get("config") or {}
-        return {k: config[k] for k in ("runner", "link_watch") if k in config}
+        return {k: config[k] for k in cls.config_keys if k in config}
 
     def create_request(self) -> dict[str, Any]:
         return {"kind": "team", "info_data": {}, "teamd": {"config": self.teamd_config()}}
@@ -246,6 +299,7 @@ class Team(InterfaceBase):
                     report(f"link_watch.{opt}", f"{watch.name} {opt} must be an "
                            f"{'IPv6' if want_v6 else 'IPv4'} address, not {value}",
                            "use arp_ping for IPv4, nsna_ping for IPv6")
+        self._check_port_options(topo, report)
         # teamd's control socket is /run/teamd/NAME.sock: one team of a name per host
         teams = topology_index(topo, "teams_by_name", _teams_by_name)
         for other in teams.get(self.name, ()):
@@ -254,6 +308,21 @@ class Team(InterfaceBase):
                        f"{other.netns or 'the namespace vnet runs in'} ({other.path}); teamd's "
                        f"control socket /run/teamd/{self.name}.sock is per name",
                        "give each team a name unique on this host")
+
+    def _check_port_options(self, topo: Any, report: Any) -> None:
+        """Port options teamd reads only in some runners, said on this team's ports."""
+        from ..features.port_options import declared_port_options
+        runner = self.runner.name if self.runner is not None else "roundrobin"
+        said = f"runner {runner}" + ("" if self.runner else " (teamd's default)")
+        for end in topo.endpoints():
+            if end.master != self.name or end.netns != self.netns:
+                continue
+            for opt in declared_port_options(end):
+                runners = _PORT_OPTIONS.get(opt)
+                if runners and runner not in runners:
+                    report("runner", f"port option {opt} of {end.name} is read only by the "
+                           f"{' and '.join(runners)} runner(s), not {said}",
+                           f"use runner {runners[0]}, or remove {opt} from {end.name}")
 
     # ---- rendering ------------------------------------------------------------------------
     def ip_enslave_command(self, port: str) -> list[str]:
