@@ -53,6 +53,7 @@ class Geneve(InterfaceBase):
     kind: Literal["geneve"]
     listed = 55
     probe = {"id": 42, "remote": "192.0.2.1"}
+    ip_words = {"external": "collect_metadata"}
     use_when = ("Stretch one L2 segment to a single remote host over any IP network, in UDP\n"
                 "(port 6081) with a 24-bit VNI; the extensible successor of VXLAN (OVN, OVS).")
 

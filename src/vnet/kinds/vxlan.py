@@ -59,6 +59,7 @@ class Vxlan(InterfaceBase):
     listed = 50
     probe = {"id": 42, "dstport": 4789}
     parent_attr = "IFLA_VXLAN_LINK"  # the underlay is named inside IFLA_INFO_DATA
+    ip_words = {"external": "collect_metadata"}
     use_when = ("Stretch one L2 segment across an IP network (hosts, racks, clouds): frames\n"
                 "travel in UDP between tunnel endpoints, 16M segments by VNI.")
 
