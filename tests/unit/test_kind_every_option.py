@@ -1,0 +1,112 @@
+"""The options issue 25 added to the tunnels and the rest, without a kernel: each one's range,
+type and misspelling (with "did you mean"), its netlink encoding and decoding, whether a
+change is made in place, and the rules between options."""
+
+from __future__ import annotations
+
+import pytest
+
+import vnet
+from vnet.errors import TopologyError
+from vnet.kinds import lookup
+
+
+def load(kind: str, **options: object) -> vnet.Topology:
+    entry = {"name": "x0", "kind": kind, **options}
+    if kind in ("macvlan", "macvtap", "macsec"):
+        entry.setdefault("link", "nic0")
+        return vnet.load_data({"name": "t", "interfaces": [
+            {"name": "nic0", "kind": "veth", "peer": {"name": "nic1"}}, entry]})
+    return vnet.load_data({"name": "t", "interfaces": [entry]})
+
+
+def error_of(kind: str, **options: object) -> str:
+    with pytest.raises(TopologyError) as info:
+        load(kind, **options)
+    return str(info.value)
+
+
+V6 = {"id": 1, "local": "2001:db8::1", "remote": "2001:db8::2"}
+V4 = {"id": 1, "remote": "192.0.2.2"}
+#: (kind, base options, the option, a value out of range or of the wrong type, words of the error)
+BAD = [
+    ("vxlan", V6, "flowlabel", 1_048_576, "less than or equal to 1048575"),
+    ("vxlan", V6, "flowlabel", -1, "greater than or equal to 0"),
+    ("vxlan", V6, "df", "maybe", "'unset', 'set' or 'inherit'"),
+    ("vxlan", V6, "maxaddress", 4_294_967_296, "less than or equal to 4294967295"),
+    ("vxlan", V6, "rsc", "often", "boolean"),
+    ("vxlan", V6, "gbp", 3, "boolean"),
+    ("geneve", V4, "df", "sometimes", "'unset', 'set' or 'inherit'"),
+    ("geneve", V4, "flowlabel", 2_000_000, "less than or equal to 1048575"),
+    ("geneve", V4, "udp6zerocsumrx", "x", "boolean"),
+    ("macvlan", {}, "flag", "nopromiscuous", "'null', 'nopromisc' or 'nodst'"),
+    ("macvlan", {}, "bcqueuelen", -1, "greater than or equal to 0"),
+    ("macsec", {}, "offload", "nic", "'off', 'phy' or 'mac'"),
+    ("macsec", {}, "send_sci", "yes please", "boolean"),
+    ("macsec", {}, "encodingsa", 4, "less than or equal to 3"),
+]
+
+
+@pytest.mark.parametrize(("kind", "base", "option", "value", "words"), BAD)
+def test_a_value_out_of_range_or_of_the_wrong_type_is_refused(
+        kind: str, base: dict[str, object], option: str, value: object, words: str) -> None:
+    text = error_of(kind, **base, **{option: value})
+    assert option in text and words in text, text
+
+
+@pytest.mark.parametrize(("kind", "base", "typo", "meant"), [
+    ("vxlan", V6, "flowlable", "flowlabel"),
+    ("vxlan", V6, "udp6zerocsumxt", "udp6zerocsumtx"),
+    ("vxlan", V6, "maxaddresses", "maxaddress"),
+    ("geneve", V4, "innerprotoinherits", "innerprotoinherit"),
+    ("macvlan", {}, "flags", "flag"),
+    ("macvlan", {}, "bcqueuelength", "bcqueuelen"),
+    ("macsec", {}, "endstation", "end_station"),
+    ("macsec", {}, "sendsci", "send_sci"),
+])
+def test_a_misspelt_option_gets_did_you_mean(kind: str, base: dict[str, object], typo: str,
+                                             meant: str) -> None:
+    assert f"did you mean '{meant}'" in error_of(kind, **base, **{typo: 1})
+
+
+def test_vxlan_options_encode_as_the_kernel_reads_them_and_decode_back() -> None:
+    vx = load("vxlan", **V6, df="inherit", flowlabel=77, maxaddress=7, rsc=True,
+              udp6zerocsumtx=True, udp6zerocsumrx=False, remcsumtx=True, remcsumrx=True,
+              gbp=True, gpe=False).interfaces[0]
+    data = vx.info_data()
+    assert data["IFLA_VXLAN_DF"] == 2
+    assert data["IFLA_VXLAN_LABEL"] == 0x4D000000  # network byte order, as ip sends it
+    assert data["IFLA_VXLAN_LIMIT"] == 7 and data["IFLA_VXLAN_GBP"] is True
+    assert "IFLA_VXLAN_GPE" not in data  # a flag attribute: false is no attribute
+    back = type(vx).decode_info_data(data)
+    assert {k: back[k] for k in ("df", "flowlabel", "maxaddress", "gbp", "gpe")} == {
+        "df": "inherit", "flowlabel": 77, "maxaddress": 7, "gbp": True, "gpe": False}
+    assert vx.ip_type_args() == [
+        "id", "1", "local", "2001:db8::1", "remote", "2001:db8::2", "df", "inherit",
+        "flowlabel", "77", "maxaddress", "7", "rsc", "udp6zerocsumtx", "noudp6zerocsumrx",
+        "remcsumtx", "remcsumrx", "gbp"]
+
+
+@pytest.mark.parametrize(("kind", "in_place", "replaced"), [
+    ("vxlan", {"df", "flowlabel", "ttl", "tos", "learning", "ageing"},
+     {"maxaddress", "rsc", "udp6zerocsumtx", "udp6zerocsumrx", "remcsumtx", "remcsumrx",
+      "gbp", "gpe"}),
+    ("geneve", {"df", "flowlabel", "ttl", "tos"},
+     {"udp6zerocsumtx", "udp6zerocsumrx", "innerprotoinherit"}),
+    ("macvlan", {"flag", "bcqueuelen"}, set()),
+    ("macsec", {"send_sci", "end_station", "scb", "protect", "replay", "encodingsa",
+                "validate_", "offload"}, set()),
+])
+def test_what_the_kernel_changes_in_place(kind: str, in_place: set[str],
+                                          replaced: set[str]) -> None:
+    spec = lookup(kind).options_map
+    assert {o for o in in_place if spec[o].replace} == set()
+    assert {o for o in replaced if not spec[o].replace} == set()
+
+
+def test_vxlan_rules_between_options() -> None:
+    text = error_of("vxlan", **V4, flowlabel=5)
+    assert "flowlabel" in text and "IPv6" in text
+    text = error_of("vxlan", **V6, gpe=True)
+    assert "gpe" in text and "collect_metadata" in text
+    load("vxlan", **V4, flowlabel=0)  # 0 is the kernel's default: allowed anywhere
