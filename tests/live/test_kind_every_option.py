@@ -135,3 +135,26 @@ def test_vxlan_gpe_on_a_collect_metadata_vxlan() -> None:
                                            "collect_metadata": True, "dstport": 4790},
                        {"gpe": True}, {}, {"gpe": False},
                        {"gpe": (flag("gpe"), _same)})
+
+
+@pytest.mark.kind("geneve")
+def test_geneve_every_option() -> None:
+    require_kind("geneve")
+    flag = lambda key: _info(key, False)  # noqa: E731 - ip prints these only when set
+    read: dict[str, tuple[Reader, Callable[[Any], Any]]] = {
+        "id": (_info("id"), _same), "remote": (_info("remote6"), _same),
+        "ttl": (_info("ttl"), _same), "tos": (_info("tos"), hex),
+        "df": (_info("df", "unset"), _same), "flowlabel": (_info("label"), hex),
+        "dstport": (_info("port"), _same),
+        "udp6zerocsumtx": (_info("udp_zero_csum6_tx"), _same),
+        "udp6zerocsumrx": (_info("udp_zero_csum6_rx"), _same),
+        "innerprotoinherit": (flag("inner_proto_inherit"), _same),
+    }
+    first = {"id": 100, "remote": "2001:db8::2", "ttl": 10, "tos": 8, "df": "set",
+             "flowlabel": 77, "dstport": 6082, "udp6zerocsumtx": True,
+             "udp6zerocsumrx": True, "innerprotoinherit": True}
+    in_place = {"ttl": 20, "tos": 16, "df": "inherit", "flowlabel": 99}
+    replaced = {"id": 101, "dstport": 6083, "udp6zerocsumtx": False,
+                "innerprotoinherit": False}
+    prove_every_option({"name": "gnvall"}, {"name": "gnv0", "kind": "geneve"}, first,
+                       in_place, replaced, read)

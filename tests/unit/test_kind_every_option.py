@@ -110,3 +110,27 @@ def test_vxlan_rules_between_options() -> None:
     text = error_of("vxlan", **V6, gpe=True)
     assert "gpe" in text and "collect_metadata" in text
     load("vxlan", **V4, flowlabel=0)  # 0 is the kernel's default: allowed anywhere
+
+
+def test_geneve_options_encode_decode_and_rules() -> None:
+    G6 = {"id": 1, "remote": "2001:db8::2"}
+    gnv = load("geneve", **G6, df="set", flowlabel=5, udp6zerocsumtx=True,
+               udp6zerocsumrx=True, innerprotoinherit=True).interfaces[0]
+    data = gnv.info_data()
+    assert {k: data[k] for k in ("IFLA_GENEVE_DF", "IFLA_GENEVE_LABEL",
+                                 "IFLA_GENEVE_UDP_ZERO_CSUM6_TX",
+                                 "IFLA_GENEVE_INNER_PROTO_INHERIT")} == {
+        "IFLA_GENEVE_DF": 1, "IFLA_GENEVE_LABEL": 5, "IFLA_GENEVE_UDP_ZERO_CSUM6_TX": 1,
+        "IFLA_GENEVE_INNER_PROTO_INHERIT": True}
+    back = type(gnv).decode_info_data({**data, "IFLA_GENEVE_DF": "set"})  # pyroute2 names it
+    assert (back["df"], back["flowlabel"], back["udp6zerocsumtx"],
+            back["innerprotoinherit"]) == ("set", 5, True, True)
+    assert gnv.ip_type_args()[4:] == ["df", "set", "flowlabel", "5", "udp6zerocsumtx",
+                                      "udp6zerocsumrx", "innerprotoinherit"]
+    assert "IFLA_GENEVE_INNER_PROTO_INHERIT" not in load(
+        "geneve", **G6, innerprotoinherit=False).interfaces[0].info_data()
+    for option in ("flowlabel", "udp6zerocsumtx"):
+        text = error_of("geneve", **V4, **{option: 1 if option == "flowlabel" else True})
+        assert f"{option}" in text and "IPv6 remote" in text, text
+    text = error_of("geneve", **G6, udpcsum=True, udp6zerocsumtx=True)
+    assert "udpcsum" in text and "keep one of them" in text
