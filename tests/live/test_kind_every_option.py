@@ -158,3 +158,30 @@ def test_geneve_every_option() -> None:
                 "innerprotoinherit": False}
     prove_every_option({"name": "gnvall"}, {"name": "gnv0", "kind": "geneve"}, first,
                        in_place, replaced, read)
+
+
+def _macvlan_flag(link: dict[str, Any]) -> str:
+    data = link["linkinfo"]["info_data"]
+    return next((word for word in ("nopromisc", "nodst") if data.get(word)), "null")
+
+
+@pytest.mark.kind("macvlan", "veth")
+@pytest.mark.parametrize("kind", ["macvlan", "macvtap"])
+def test_macvlan_every_option(kind: str) -> None:
+    require_kind(kind)
+    require_kind("veth")
+    base = {"name": "mvall", "interfaces": [
+        {"name": "nic0", "kind": "veth", "peer": {"name": "nic1"}}]}
+    read: dict[str, tuple[Reader, Callable[[Any], Any]]] = {
+        "mode": (_info("mode"), _same), "flag": (_macvlan_flag, _same),
+        # the kernel keeps the source MACs in a hash: their order is its own
+        "macaddr": (lambda link: sorted(_info("macaddr_data", [])(link)), sorted),
+    }
+    first = {"mode": "source", "flag": "nodst", "macaddr": ["02:00:00:00:00:01"]}
+    in_place = {"flag": "null", "macaddr": ["02:00:00:00:00:02", "02:00:00:00:00:03"]}
+    prove_every_option(base, {"name": "mv0", "kind": kind, "link": "nic0"}, first, in_place,
+                       {}, read)
+    passthru = {"mode": "passthru", "flag": "nopromisc"}
+    in_place = {"flag": "null"}
+    prove_every_option(base, {"name": "mv0", "kind": kind, "link": "nic0"}, passthru,
+                       in_place, {}, read)

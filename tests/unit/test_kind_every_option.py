@@ -40,7 +40,6 @@ BAD = [
     ("geneve", V4, "flowlabel", 2_000_000, "less than or equal to 1048575"),
     ("geneve", V4, "udp6zerocsumrx", "x", "boolean"),
     ("macvlan", {}, "flag", "nopromiscuous", "'null', 'nopromisc' or 'nodst'"),
-    ("macvlan", {}, "bcqueuelen", -1, "greater than or equal to 0"),
     ("macsec", {}, "offload", "nic", "'off', 'phy' or 'mac'"),
     ("macsec", {}, "send_sci", "yes please", "boolean"),
     ("macsec", {}, "encodingsa", 4, "less than or equal to 3"),
@@ -60,7 +59,6 @@ def test_a_value_out_of_range_or_of_the_wrong_type_is_refused(
     ("vxlan", V6, "maxaddresses", "maxaddress"),
     ("geneve", V4, "innerprotoinherits", "innerprotoinherit"),
     ("macvlan", {}, "flags", "flag"),
-    ("macvlan", {}, "bcqueuelength", "bcqueuelen"),
     ("macsec", {}, "endstation", "end_station"),
     ("macsec", {}, "sendsci", "send_sci"),
 ])
@@ -93,7 +91,7 @@ def test_vxlan_options_encode_as_the_kernel_reads_them_and_decode_back() -> None
       "gbp", "gpe"}),
     ("geneve", {"df", "flowlabel", "ttl", "tos"},
      {"udp6zerocsumtx", "udp6zerocsumrx", "innerprotoinherit"}),
-    ("macvlan", {"flag", "bcqueuelen"}, set()),
+    ("macvlan", {"flag"}, set()),
     ("macsec", {"send_sci", "end_station", "scb", "protect", "replay", "encodingsa",
                 "validate_", "offload"}, set()),
 ])
@@ -134,3 +132,10 @@ def test_geneve_options_encode_decode_and_rules() -> None:
         assert f"{option}" in text and "IPv6 remote" in text, text
     text = error_of("geneve", **G6, udpcsum=True, udp6zerocsumtx=True)
     assert "udpcsum" in text and "keep one of them" in text
+
+
+def test_macvlan_flag_decodes_pyroute2s_names_and_the_kernels_numbers() -> None:
+    from vnet.kinds.macvlan import Macvlan
+    assert [Macvlan.decode_info_data({"IFLA_MACVLAN_FLAGS": v})["flag"]
+            for v in ("none", "nopromisc", 0, 1, 2)] == [
+        "null", "nopromisc", "null", "nopromisc", "nodst"]
