@@ -139,3 +139,24 @@ def test_macvlan_flag_decodes_pyroute2s_names_and_the_kernels_numbers() -> None:
     assert [Macvlan.decode_info_data({"IFLA_MACVLAN_FLAGS": v})["flag"]
             for v in ("none", "nopromisc", 0, 1, 2)] == [
         "null", "nopromisc", "null", "nopromisc", "nodst"]
+
+
+def test_macsec_sectag_bits_exclude_each_other_and_render_as_ip_says_them() -> None:
+    text = error_of("macsec", send_sci=True, end_station=True)
+    assert "send_sci and end_station cannot both be on" in text, text
+    assert "interfaces[1].end_station" in text
+    text = error_of("macsec", end_station=True, scb=True)
+    assert "end_station and scb cannot both be on" in text
+    ms = load("macsec", send_sci=False, scb=True, protect=False, offload="off", replay=True,
+              window=8, encodingsa=1).interfaces[1]  # after the parent veth
+    data = ms.info_data()
+    assert {k: data[k] for k in ("IFLA_MACSEC_INC_SCI", "IFLA_MACSEC_SCB",
+                                 "IFLA_MACSEC_PROTECT", "IFLA_MACSEC_OFFLOAD")} == {
+        "IFLA_MACSEC_INC_SCI": 0, "IFLA_MACSEC_SCB": 1, "IFLA_MACSEC_PROTECT": 0,
+        "IFLA_MACSEC_OFFLOAD": 0}
+    assert ms.ip_type_args() == ["replay", "on", "window", "8", "encodingsa", "1",
+                                 "send_sci", "off", "scb", "on", "protect", "off",
+                                 "offload", "off"]
+    back = type(ms).decode_info_data({**data, "IFLA_MACSEC_OFFLOAD": 2})
+    assert (back["send_sci"], back["scb"], back["protect"], back["offload"]) == (
+        False, True, False, "mac")
