@@ -160,3 +160,9 @@ def test_macsec_sectag_bits_exclude_each_other_and_render_as_ip_says_them() -> N
     back = type(ms).decode_info_data({**data, "IFLA_MACSEC_OFFLOAD": 2})
     assert (back["send_sci"], back["scb"], back["protect"], back["offload"]) == (
         False, True, False, "mac")
+
+
+def test_macsec_offload_not_reported_reads_as_off() -> None:
+    from vnet.kinds.macsec import Macsec
+    assert Macsec.decode_info_data({"IFLA_MACSEC_ENCRYPT": 1})["offload"] == "off"
+    assert Macsec.decode_info_data({"IFLA_MACSEC_OFFLOAD": 1})["offload"] == "phy"

@@ -232,6 +232,10 @@ class Macsec(InterfaceBase):
     @classmethod
     def decode_info_data(cls, attrs: dict[str, Any]) -> dict[str, Any]:
         out = super().decode_info_data(attrs)
+        # Linux 6.1 takes IFLA_MACSEC_OFFLOAD but reports it over generic netlink only (`ip
+        # macsec show`): a link it reports without it was made where offload is off (a NIC
+        # that offloads MACsec on such a kernel reads back as off)
+        out.setdefault("offload", "off")
         if "IFLA_MACSEC_SCI" in attrs:
             out["port"] = int(attrs["IFLA_MACSEC_SCI"]) & 0xFFFF
         return out
