@@ -86,7 +86,8 @@ def option_rows(cls: Any) -> list[OptionRow]:
                  "none" if default == [] else str(default).lower()
                  if isinstance(default, bool) else str(default))
         shown = _SHOWN_DEFAULTS.get(name, shown)
-        rows.append(OptionRow(name, _type_text(props.get(name, {}), defs), shown,
+        spelled = info.alias or name  # as the file spells it (macsec's `validate`)
+        rows.append(OptionRow(spelled, _type_text(props.get(spelled, {}), defs), shown,
                               _change(cls, name), "link" if name in common else "kind",
                               (info.description or "").replace("\n", " ")))
     # the kind's own options, then what every link has, its generic attributes last

@@ -181,7 +181,7 @@ interfaces:
     link: w0
     port: 1
     encrypt: true
-    encoding_sa: 0
+    encodingsa: 0
     addresses: [203.0.113.1/24]
     tx_sa: [{an: 0, pn: 1, key_id: "01", key_file: tx.key}]
     rx:

@@ -217,6 +217,10 @@ IN_PLACE_TRIES = [
     ("dstport", {"IFLA_GENEVE_PORT": 6082}),
     ("udpcsum", {"IFLA_GENEVE_UDP_CSUM": 1}),
     ("collect_metadata", {"IFLA_GENEVE_COLLECT_METADATA": True}),
+    ("df", {"IFLA_GENEVE_DF": 1}),
+    ("udp6zerocsumtx", {"IFLA_GENEVE_UDP_ZERO_CSUM6_TX": 1}),
+    ("udp6zerocsumrx", {"IFLA_GENEVE_UDP_ZERO_CSUM6_RX": 1}),
+    ("innerprotoinherit", {"IFLA_GENEVE_INNER_PROTO_INHERIT": True}),
 ]
 
 

@@ -140,7 +140,7 @@ interfaces:
   - {name: t0, kind: team, netns: a, runner: activebackup}
   - {name: m0, kind: veth, netns: a, addresses: [203.0.113.2/24], peer: {name: m1, netns: b}}
   - {name: mv0, kind: macvlan, netns: a, link: u0, link_netns: a, mode: passthru,
-     nopromisc: true}
+     flag: nopromisc}
   - {name: u0, kind: veth, netns: a, peer: {name: u1, netns: a}, master: t0}
   - {name: x0, kind: dummy, netns: b, addresses: [192.0.2.1/24]}
 routes:
@@ -160,8 +160,8 @@ def test_left_out_one_line_each_with_position(tmp_path: Path) -> None:
         f"{where}:4:5: interfaces[0]: networkd 252 cannot create a team",
         f"{where}:5:5: interfaces[1]: a veth with its other end in namespace b: networkd "
         "makes both ends in one namespace",
-        f"{where}:7:17: interfaces[2].nopromisc: networkd 252 has no key for the macvlan "
-        "option nopromisc",
+        f"{where}:7:12: interfaces[2].flag: networkd 252 has no key for the macvlan "
+        "option flag",
         f"{where}:8:74: interfaces[3].master: the master t0 is left out",
         f"{where}:9:5: interfaces[4]: in namespace b, not the one exported; export that "
         "namespace with its own --netns",

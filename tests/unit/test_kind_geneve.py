@@ -157,19 +157,22 @@ def test_decode_spells_the_kernels_defaults_as_the_file_does() -> None:
     v4 = Geneve.decode_info_data({"IFLA_GENEVE_ID": 100, "IFLA_GENEVE_REMOTE": "198.51.100.2",
                                   **_V4_EXTRA})
     assert v4 == {"id": 100, "remote": "198.51.100.2", "ttl": 0, "tos": 0, "dstport": 6081,
-                  "udpcsum": False, "collect_metadata": False}
+                  "udpcsum": False, "collect_metadata": False, "df": "unset", "flowlabel": 0,
+                  "udp6zerocsumrx": True, "innerprotoinherit": False}
     v6 = Geneve.decode_info_data({"IFLA_GENEVE_ID": 9, "IFLA_GENEVE_REMOTE6": "2001:db8::2",
                                   **_V6_EXTRA})
     assert (v6["remote"], v6["udpcsum"]) == ("2001:db8::2", True)
     md = Geneve.decode_info_data({"IFLA_GENEVE_ID": 0, "IFLA_GENEVE_PORT": 6081,
                                   "IFLA_GENEVE_COLLECT_METADATA": True})
-    assert md == {"id": 0, "dstport": 6081, "collect_metadata": True, "udpcsum": False}
+    assert md == {"id": 0, "dstport": 6081, "collect_metadata": True, "udpcsum": False,
+                  "innerprotoinherit": False}
 
 
 def test_what_the_kernel_cannot_change_in_place() -> None:
     fixed = {o for o in Geneve.options_map if Geneve.needs_replace(o)}
-    assert fixed == {"id", "remote", "dstport", "udpcsum", "collect_metadata"}
-    assert not Geneve.needs_replace("ttl") and not Geneve.needs_replace("tos")
+    assert fixed == {"id", "remote", "dstport", "udpcsum", "collect_metadata", "udp6zerocsumtx",
+                     "udp6zerocsumrx", "innerprotoinherit"}
+    assert not {o for o in ("ttl", "tos", "df", "flowlabel") if Geneve.needs_replace(o)}
 
 
 def test_it_has_no_parent() -> None:

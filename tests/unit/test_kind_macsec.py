@@ -68,8 +68,8 @@ def no_key(text: str) -> None:
 # ---- options ---------------------------------------------------------------------------------
 def test_options_encode_as_ifla_macsec() -> None:
     m = load(BODY.replace("encrypt: true", "encrypt: true\n  cipher: gcm-aes-256\n  icvlen: 16"
-                          "\n  replay_protect: true\n  window: 32\n  validate: check\n"
-                          "  encoding_sa: 0").replace(KEY1, KEY256).replace(KEY2, KEY256))
+                          "\n  replay: true\n  window: 32\n  validate: check\n"
+                          "  encodingsa: 0").replace(KEY1, KEY256).replace(KEY2, KEY256))
     assert m.info_data() == {
         "IFLA_MACSEC_PORT": 1, "IFLA_MACSEC_ENCRYPT": 1,
         "IFLA_MACSEC_CIPHER_SUITE": 0x0080C20001000002, "IFLA_MACSEC_ICV_LEN": 16,
@@ -90,7 +90,7 @@ def test_kernel_attributes_decode_to_the_files_spelling() -> None:
 def test_sci_port_cipher_icvlen_re_create_the_rest_change_in_place() -> None:
     assert all(Macsec.needs_replace(o) for o in ("port", "sci", "cipher", "icvlen"))
     assert not any(Macsec.needs_replace(o) for o in ("encrypt", "validate_", "window",
-                                                      "replay_protect", "encoding_sa"))
+                                                      "replay", "encodingsa"))
 
 
 def test_ip_commands_hide_keys_unless_asked() -> None:
@@ -170,11 +170,11 @@ def test_sa_needs_exactly_one_of_key_and_key_file() -> None:
 
 def test_cross_field_checks() -> None:
     issues = "\n".join(issues_of(BODY.replace("port: 1", "port: 1\n  sci: 0200000000010001\n"
-                                              "  window: 8\n  encoding_sa: 2")))
+                                              "  window: 8\n  encodingsa: 2")))
     assert "port and sci both name this end's SCI" in issues
-    assert "a replay window needs replay_protect: true" in issues
-    assert "encoding_sa 2 has no TX SA" in issues
-    issues = "\n".join(issues_of(BODY.replace("encrypt: true", "replay_protect: true")))
+    assert "a replay window needs replay: true" in issues
+    assert "encodingsa 2 has no TX SA" in issues
+    issues = "\n".join(issues_of(BODY.replace("encrypt: true", "replay: true")))
     assert "replay protection needs a window" in issues
 
 
@@ -306,7 +306,7 @@ def test_dump_parsing() -> None:
     assert list(state.rx) == [sci_of("02:00:00:00:00:02", 1)]
     assert state.rx[sci_of("02:00:00:00:00:02", 1)].sas[0].pn == 42
     decoded = Macsec.decode_info_data(state.secy)
-    assert decoded["port"] == 1 and decoded["replay_protect"] is True
+    assert decoded["port"] == 1 and decoded["replay"] is True
     assert decoded["window"] == 32 and decoded["cipher"] == "gcm-aes-128"
 
 

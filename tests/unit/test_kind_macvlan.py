@@ -44,8 +44,10 @@ def issues_of(body: str) -> list[str]:
 def test_mode_and_flags_encode(cls: type[MacvlanLike]) -> None:
     p = cls.nla_prefix
     assert make(cls, mode="bridge").info_data() == {p + "MODE": 4}
-    assert make(cls, mode="passthru", nopromisc=True).info_data() == {p + "MODE": 8,
-                                                                    p + "FLAGS": 1}
+    assert make(cls, mode="passthru", flag="nopromisc").info_data() == {p + "MODE": 8,
+                                                                      p + "FLAGS": 1}
+    assert make(cls, mode="source", flag="nodst").info_data() == {p + "MODE": 16,
+                                                                  p + "FLAGS": 2}
 
 
 @pytest.mark.parametrize("cls", KINDS)
@@ -76,7 +78,8 @@ def test_round_trip_through_what_pyroute2_reports(cls: type[MacvlanLike], mode: 
 
 def test_decode_accepts_kernel_numbers_too() -> None:
     assert Macvlan.decode_info_data({"IFLA_MACVLAN_MODE": 1, "IFLA_MACVLAN_FLAGS": 1}) == {
-        "mode": "private", "nopromisc": True, PASSTHRU_KEY: False}
+        "mode": "private", "flag": "nopromisc", PASSTHRU_KEY: False}
+    assert Macvlan.decode_info_data({"IFLA_MACVLAN_FLAGS": 2})["flag"] == "nodst"
 
 
 def test_parent_defaults_to_where_vnet_runs_and_link_netns_moves_it() -> None:
@@ -157,8 +160,10 @@ def test_source_mac_list_changes_in_place() -> None:
     ("- {name: m0, kind: KIND, link: nic0, link_netns: host, mode: source,\n"
      "   macaddr: ['02:00:00:00:00:01', '02:00:00:00:00:01']}",
      "mv.yaml:9:37: interfaces[1].macaddr[1]: MAC 02:00:00:00:00:01 is listed twice"),
-    ("- {name: m0, kind: KIND, link: nic0, link_netns: host, mode: bridge, nopromisc: true}",
-     "mv.yaml:8:86: interfaces[1].nopromisc: nopromisc only applies to mode passthru"),
+    ("- {name: m0, kind: KIND, link: nic0, link_netns: host, mode: bridge, flag: nopromisc}",
+     "mv.yaml:8:81: interfaces[1].flag: flag nopromisc only applies to mode passthru"),
+    ("- {name: m0, kind: KIND, link: nic0, link_netns: host, mode: bridge, flag: nodst}",
+     "mv.yaml:8:81: interfaces[1].flag: flag nodst only applies to mode source"),
     ("- {name: m0, kind: KIND, link: nic0, link_netns: host, mode: hub}",
      "mv.yaml:8:67: interfaces[1].mode: Input should be 'private', 'vepa', 'bridge', "
      "'passthru' or 'source'"),
@@ -193,7 +198,7 @@ def test_ip_commands_across_namespaces_and_options() -> None:
     assert " ".join(m.ip_commands()[0]) == (
         "ip -n host link add link nic0 name m0 netns ns1 type macvlan mode source "
         "macaddr set 02:00:00:00:00:01")
-    p = make(Macvtap, netns="host", link_netns="host", mode="passthru", nopromisc=True)
+    p = make(Macvtap, netns="host", link_netns="host", mode="passthru", flag="nopromisc")
     assert " ".join(p.ip_commands()[0]) == (
         "ip -n host link add link nic0 name m0 type macvtap mode passthru flag nopromisc")
 

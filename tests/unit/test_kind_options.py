@@ -16,7 +16,7 @@ from vnet.kind_options import option_rows
 def test_every_field_of_every_kind_is_listed_with_its_change(kind: str) -> None:
     cls = kinds.lookup(kind)
     rows = {r.name: r for r in option_rows(cls)}
-    assert set(cls.model_fields) - {"kind"} <= set(rows)
+    assert {f.alias or n for n, f in cls.model_fields.items()} - {"kind"} <= set(rows)
     for option, spec in cls.options_map.items():
         if option in rows:
             assert rows[option].change == ("replace" if spec.replace else "in place"), option
@@ -50,3 +50,9 @@ def test_cli_lists_one_kind_as_json_and_refuses_an_unknown_one(
     assert names["port_options.hairpin"]["where"] == "port"
     assert cli.main(["kinds", "brige"]) == 1
     assert "did you mean 'bridge'" in capsys.readouterr().err
+
+
+def test_a_field_is_listed_as_the_file_spells_it() -> None:
+    rows = {r.name: r for r in option_rows(kinds.lookup("macsec"))}
+    assert "validate" in rows and "validate_" not in rows
+    assert rows["validate"].type == "one of: strict, check, disabled"

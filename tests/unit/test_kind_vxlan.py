@@ -87,15 +87,20 @@ def test_round_trip_through_kernel_attributes(options: dict[str, object]) -> Non
 
 
 def test_decode_names_a_unicast_peer_remote_and_a_multicast_one_group() -> None:
-    assert Vxlan.decode_info_data({"IFLA_VXLAN_GROUP": "2.2.2.2"}) == {"remote": "2.2.2.2"}
-    assert Vxlan.decode_info_data({"IFLA_VXLAN_GROUP6": "ff05::1"}) == {"group": "ff05::1"}
-    assert Vxlan.decode_info_data({"IFLA_VXLAN_LOCAL": "0.0.0.0"}) == {}
+    # gbp and gpe are flags the kernel reports only when set: absent, they are off
+    off = {"gbp": False, "gpe": False}
+    assert Vxlan.decode_info_data({"IFLA_VXLAN_GROUP": "2.2.2.2"}) == {"remote": "2.2.2.2",
+                                                                      **off}
+    assert Vxlan.decode_info_data({"IFLA_VXLAN_GROUP6": "ff05::1"}) == {"group": "ff05::1",
+                                                                       **off}
+    assert Vxlan.decode_info_data({"IFLA_VXLAN_LOCAL": "0.0.0.0"}) == off
 
 
 def test_what_the_kernel_cannot_change_in_place() -> None:
     fixed = {o for o in Vxlan.options_map if Vxlan.needs_replace(o)}
     assert fixed == {"id", "local", "remote", "group", "dstport", "srcport", "proxy", "l2miss",
-                     "l3miss", "udpcsum", "collect_metadata"}
+                     "l3miss", "udpcsum", "collect_metadata", "maxaddress", "rsc",
+                     "udp6zerocsumtx", "udp6zerocsumrx", "remcsumtx", "remcsumrx", "gbp", "gpe"}
 
 
 def test_dev_is_the_parent_in_the_vxlans_namespace() -> None:

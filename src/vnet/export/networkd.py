@@ -163,7 +163,7 @@ _STRUCTURE = set(Common.model_fields) | {"kind", "link", "link_netns", "dev", "p
 #: options handled by their own code below (not a key=value of the kind's section)
 _SPECIAL = {"bond": {"primary"}, "vxlan": {"fdb"},
             "vlan": {"ingress_qos_map", "egress_qos_map"},
-            "macsec": {"tx_sa", "rx", "encoding_sa", "cipher"}}
+            "macsec": {"tx_sa", "rx", "encodingsa", "cipher"}}
 
 
 @dataclass
@@ -344,7 +344,7 @@ class _Writer:
             lines = self._sa_lines(sa, path)
             if lines is None:
                 continue
-            if iface.encoding_sa == sa.an:
+            if iface.encodingsa == sa.an:
                 lines.append(("UseForEncoding", "yes"))
             sections.append(("MACsecTransmitAssociation", lines))
         for index, channel in enumerate(iface.rx):

@@ -324,6 +324,10 @@ class InterfaceBase(Common):
     use_when: ClassVar[str] = ""
     #: the kind's options: file name -> netlink attribute
     options_map: ClassVar[dict[str, Option]] = {}
+    #: ip's word for an option -> the field that says it in the file, where the two differ
+    #: (a file's `external:` marks an interface vnet does not make, so a tunnel's `external`
+    #: is `collect_metadata`); tests/unit/test_kind_option_coverage.py reads it
+    ip_words: ClassVar[dict[str, str]] = {}
     #: kinds that can be a master (bridge, bond, team)
     can_be_master: ClassVar[bool] = False
     #: a bridge: its own VLANs and its ports' are planned (features/bridge_vlans.py)

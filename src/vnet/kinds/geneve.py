@@ -1,7 +1,8 @@
 """geneve — Ethernet over UDP (RFC 8926) to one remote tunnel endpoint: a 24-bit VNI, port 6081.
 
-`ip link add gnv0 type geneve id 100 remote 198.51.100.2 [ttl N] [tos N] [dstport P]
-[udpcsum|noudpcsum] [external]`.
+`ip link add gnv0 type geneve id 100 remote 198.51.100.2 [ttl N] [tos N] [df DF]
+[flowlabel N] [dstport P] [[no]udpcsum] [[no]udp6zerocsumtx] [[no]udp6zerocsumrx] [external]
+[innerprotoinherit]`.
 
 Unlike vxlan there is no underlay device, no local address, no multicast group and no FDB:
 a geneve link is point-to-point, and the kernel routes its UDP packets to `remote` like any
@@ -9,16 +10,18 @@ other. With `collect_metadata` (ip's `external`) the device instead takes the VN
 TOS and checksum flag from each packet's metadata (OVS, eBPF, tc tunnel_key), and the kernel
 refuses those options on it (EINVAL).
 
-What the kernel changes in place (geneve_changelink): ttl and tos, and remote within one
-address family. It refuses (EOPNOTSUPP) a different id, any dstport, udpcsum or
-collect_metadata attribute, a remote of the other family, and every change at all to a
-collect_metadata device. vnet re-creates the link for id, remote (one option here is an IPv4
-or an IPv6 attribute, as vxlan's), dstport, udpcsum and collect_metadata; a collect_metadata
-device has no ttl or tos to change.
+What the kernel changes in place (geneve_changelink): ttl, tos, df and flowlabel, and remote
+within one address family. It refuses (EOPNOTSUPP) a different id, any dstport, udpcsum,
+udp6zerocsumtx/rx, innerprotoinherit or collect_metadata attribute, a remote of the other
+family, and every change at all to a collect_metadata device. vnet re-creates the link for
+id, remote (one option here is an IPv4 or an IPv6 attribute, as vxlan's), dstport, udpcsum,
+udp6zerocsumtx/rx, innerprotoinherit and collect_metadata; a collect_metadata device has no
+ttl or tos to change.
 
 The kernel reports udpcsum as IFLA_GENEVE_UDP_CSUM over IPv4 and as its opposite,
 IFLA_GENEVE_UDP_ZERO_CSUM6_TX, over IPv6, where checksums are always on unless
-`udp6zerocsumtx` turns them off (not offered here): `noudpcsum` has no effect there.
+`udp6zerocsumtx` turns them off: `noudpcsum` has no effect there. ip's `ttl inherit` is not
+offered yet (ttl takes 0-255).
 """
 
 from __future__ import annotations
@@ -42,6 +45,15 @@ from .base import (
 #: the kernel's (and IANA's) port when dstport is not given
 GENEVE_PORT = 6081
 _METADATA_NLA = "IFLA_GENEVE_COLLECT_METADATA"
+_INNER_NLA = "IFLA_GENEVE_INNER_PROTO_INHERIT"
+#: the DF bit of the outer IPv4 header (enum ifla_geneve_df)
+DF = {"unset": 0, "set": 1, "inherit": 2}
+_DF_NAMES = {v: k for k, v in DF.items()}
+
+
+def _decode_df(value: Any) -> Any:
+    """pyroute2 names the value already (its own table), or gives the number."""
+    return value if isinstance(value, str) else _DF_NAMES.get(value, value)
 
 
 def _is_v6(value: str) -> bool:
@@ -53,6 +65,7 @@ class Geneve(InterfaceBase):
     kind: Literal["geneve"]
     listed = 55
     probe = {"id": 42, "remote": "192.0.2.1"}
+    ip_words = {"external": "collect_metadata"}
     use_when = ("Stretch one L2 segment to a single remote host over any IP network, in UDP\n"
                 "(port 6081) with a 24-bit VNI; the extensible successor of VXLAN (OVN, OVS).")
 
@@ -75,6 +88,19 @@ class Geneve(InterfaceBase):
     collect_metadata: bool | None = Field(
         None, description="ip's `external`: collect metadata (for OVS, eBPF, tc tunnel_key); "
                           "the VNI and remote come per packet, so no id and no remote.")
+    df: Literal["unset", "set", "inherit"] | None = Field(
+        None, description="The outer IPv4 header's Don't Fragment bit: unset (kernel "
+                          "default), set, or inherit it from the inner packet.")
+    flowlabel: int | None = Field(
+        None, ge=0, le=1_048_575, description="Outer IPv6 flow label, 0-1048575 (an IPv6 "
+                                              "remote only; default 0).")
+    udp6zerocsumtx: bool | None = Field(
+        None, description="Send UDP over IPv6 without checksum (an IPv6 remote; default off).")
+    udp6zerocsumrx: bool | None = Field(
+        None, description="Accept UDP over IPv6 without checksum (the kernel's default: on).")
+    innerprotoinherit: bool | None = Field(
+        None, description="Carry the inner packet's protocol (no inner Ethernet header: an "
+                          "L3 tunnel; default off).")
 
     options_map = {
         "id": int_option("IFLA_GENEVE_ID", replace=True),
@@ -87,6 +113,12 @@ class Geneve(InterfaceBase):
         # a netlink flag: present means on, so `false` is sent as no attribute at all
         "collect_metadata": Option(_METADATA_NLA, encode=lambda v: True,
                                    decode=lambda v: bool(v), replace=True),
+        "df": Option("IFLA_GENEVE_DF", encode=lambda v: DF[v], decode=_decode_df),
+        "flowlabel": int_option("IFLA_GENEVE_LABEL"),
+        "udp6zerocsumtx": bool_option("IFLA_GENEVE_UDP_ZERO_CSUM6_TX", replace=True),
+        "udp6zerocsumrx": bool_option("IFLA_GENEVE_UDP_ZERO_CSUM6_RX", replace=True),
+        "innerprotoinherit": Option(_INNER_NLA, encode=lambda v: True,
+                                    decode=lambda v: bool(v), replace=True),
     }
 
     # ---- netlink --------------------------------------------------------------------------
@@ -94,7 +126,7 @@ class Geneve(InterfaceBase):
         out: dict[str, Any] = {}
         for opt, value in self.declared_options().items():
             spec = self.options_map[opt]
-            if opt == "collect_metadata" and not value:
+            if opt in ("collect_metadata", "innerprotoinherit") and not value:
                 continue  # a flag attribute: its presence alone would turn it on
             nla = spec.nla + ("6" if opt == "remote" and _is_v6(value) else "")
             out[nla] = spec.encode(value)
@@ -103,13 +135,16 @@ class Geneve(InterfaceBase):
     @classmethod
     def decode_info_data(cls, attrs: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for opt in ("id", "ttl", "tos", "dstport"):
+        for opt in ("id", "ttl", "tos", "dstport", "df", "flowlabel", "udp6zerocsumrx"):
             spec = cls.options_map[opt]
             if spec.nla in attrs:
                 out[opt] = spec.decode(attrs[spec.nla])
-        # a flag: the kernel reports it only when set
+        # flags: the kernel reports them only when set
         metadata = bool(attrs.get(_METADATA_NLA))
         out["collect_metadata"] = metadata
+        out["innerprotoinherit"] = bool(attrs.get(_INNER_NLA))
+        if "IFLA_GENEVE_UDP_ZERO_CSUM6_TX" in attrs:  # reported for an IPv6 remote only
+            out["udp6zerocsumtx"] = bool(attrs["IFLA_GENEVE_UDP_ZERO_CSUM6_TX"])
         remote = attrs.get("IFLA_GENEVE_REMOTE") or attrs.get("IFLA_GENEVE_REMOTE6")
         if remote and not ipaddress.ip_address(remote).is_unspecified:
             out["remote"] = str(ipaddress.ip_address(remote))
@@ -123,7 +158,9 @@ class Geneve(InterfaceBase):
 
     # ---- capture --------------------------------------------------------------------------
     capture_defaults = {"ttl": 0, "tos": 0, "dstport": GENEVE_PORT, "udpcsum": False,
-                        "collect_metadata": False}
+                        "collect_metadata": False, "df": "unset", "flowlabel": 0,
+                        "udp6zerocsumtx": False, "udp6zerocsumrx": True,
+                        "innerprotoinherit": False}
 
     @classmethod
     def capture_default_mtu(cls, live: Any, netns_state: Any, parent: Any) -> int | None:
@@ -134,6 +171,15 @@ class Geneve(InterfaceBase):
 
     # ---- checks ---------------------------------------------------------------------------
     def check(self, topo: Any, report: Any) -> None:
+        v6 = self.remote is not None and _is_v6(self.remote)
+        for opt, what in (("flowlabel", "a flow label is a field of the outer IPv6 header"),
+                          ("udp6zerocsumtx", "it turns checksums off over an IPv6 underlay")):
+            if getattr(self, opt) and not v6:
+                report(opt, f"{what}: the kernel takes {opt} on a geneve with an IPv6 remote "
+                       "only", f"remove {opt}, or give the geneve an IPv6 remote")
+        if self.udp6zerocsumtx and self.udpcsum:
+            report("udpcsum", "udpcsum: true and udp6zerocsumtx: true say the opposite of an "
+                   "IPv6 geneve's checksums", "keep one of them")
         if self.collect_metadata:
             if self.id is not None:
                 report("id", "a collect_metadata (ip: external) geneve takes the VNI from each "
@@ -218,10 +264,16 @@ class Geneve(InterfaceBase):
         for opt in ("id", "remote", "ttl", "tos", "dstport"):
             if opt in d:
                 args += [opt, str(d[opt])]
-        if "udpcsum" in d:
-            args.append("udpcsum" if d["udpcsum"] else "noudpcsum")
+        for opt in ("df", "flowlabel"):
+            if opt in d:
+                args += [opt, str(d[opt])]
+        for opt in ("udpcsum", "udp6zerocsumtx", "udp6zerocsumrx"):
+            if opt in d:
+                args.append(opt if d[opt] else "no" + opt)
         if d.get("collect_metadata"):
             args.append("external")  # ip has no `noexternal`: false is the default
+        if d.get("innerprotoinherit"):
+            args.append("innerprotoinherit")  # a flag: no `no` form
         return args
 
     def ip_commands(self) -> list[list[str]]:

@@ -51,6 +51,8 @@ class IpvlanLike(OnParent):
     """What ipvlan and ipvtap share: the same attributes (IFLA_IPVLAN_*), modes and flags."""
 
     ipvlan_family: ClassVar[tuple[str, ...]] = ("ipvlan", "ipvtap")
+    #: ip writes the flag as a bare word after the mode (`mode l2 private`)
+    ip_words = {"bridge": "flag", "private": "flag", "vepa": "flag"}
 
     mode: Mode | None = Field(
         None, description="l2, l3 (the kernel's default) or l3s; shared by every ipvlan on "

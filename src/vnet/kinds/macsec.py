@@ -15,8 +15,9 @@ key in place). `pn` is where a new SA starts counting; the kernel advances it wi
 it is not compared afterwards.
 
 What the kernel changes in place: encrypt, validate, replay protection and window, encoding
-SA; sci/port, cipher and icvlen are fixed at creation (EINVAL), so changing them re-creates
-the link (and its SAs).
+SA, send_sci, end_station, scb, protect and offload; sci/port, cipher and icvlen are fixed at
+creation (EINVAL), so changing them re-creates the link (and its SAs). Turning one of
+send_sci, end_station and scb on turns the other two off (the kernel keeps at most one).
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ CIPHERS = {"gcm-aes-128": 0x0080C20001000001, "gcm-aes-256": 0x0080C20001000002}
 _CIPHER_NAMES = {0x0080020001000001: "gcm-aes-128", **{v: k for k, v in CIPHERS.items()}}
 KEY_BYTES = {"gcm-aes-128": 16, "gcm-aes-256": 32}
 VALIDATE = {"disabled": 0, "check": 1, "strict": 2}
+#: enum macsec_offload
+OFFLOAD = {"off": 0, "phy": 1, "mac": 2}
+#: the SecTAG bits that exclude each other: the kernel refuses two of them on (EINVAL)
+_TAG_BITS = ("send_sci", "end_station", "scb")
 DEFAULT_PORT = 1
 KEY_SHOWN = "(set)"
 KEY_CHANGED = "(changed)"
@@ -157,13 +162,25 @@ class Macsec(InterfaceBase):
     cipher: Literal["gcm-aes-128", "gcm-aes-256"] | None = Field(
         None, description="Cipher suite (default gcm-aes-128); sets the key length.")
     icvlen: int | None = Field(None, ge=8, le=16, description="ICV length in bytes (default 16).")
-    replay_protect: bool | None = Field(None, description="Drop replayed frames (ip: replay).")
+    replay: bool | None = Field(None, description="Drop replayed frames (default off).")
     window: int | None = Field(None, ge=0, le=4_294_967_295,
-                               description="Replay window in packets (with replay_protect).")
+                               description="Replay window in packets (with replay).")
     validate_: Literal["strict", "check", "disabled"] | None = Field(
         None, alias="validate", description="Checks on received frames (default strict).")
-    encoding_sa: int | None = Field(None, ge=0, le=3,
-                                    description="AN of the TX SA in use (ip: encodingsa).")
+    encodingsa: int | None = Field(None, ge=0, le=3,
+                                   description="AN of the TX SA in use (default 0).")
+    send_sci: bool | None = Field(
+        None, description="Put the SCI in every frame (kernel default on); off with "
+                          "end_station or scb.")
+    end_station: bool | None = Field(
+        None, description="ES bit: this end is an end station, its SCI is its MAC and port 1 "
+                          "(default off).")
+    scb: bool | None = Field(None, description="SCB bit: single copy broadcast (default off).")
+    protect: bool | None = Field(None, description="Protect the frames it sends (kernel "
+                                                   "default on); off sends them unprotected.")
+    offload: Literal["off", "phy", "mac"] | None = Field(
+        None, description="Where MACsec runs: off (the kernel, default), or in the parent "
+                          "NIC's phy or mac, if it offloads MACsec.")
     tx_sa: list[SA] = Field(default_factory=list, description="Transmit SAs, one per AN.")
     rx: list[RxSC] = Field(default_factory=list, description="Receive channels, one per peer.")
 
@@ -177,10 +194,15 @@ class Macsec(InterfaceBase):
         "cipher": Option("IFLA_MACSEC_CIPHER_SUITE", encode=lambda v: CIPHERS[v],
                          decode=_decode_cipher, replace=True),
         "icvlen": int_option("IFLA_MACSEC_ICV_LEN", replace=True),
-        "replay_protect": bool_option("IFLA_MACSEC_REPLAY_PROTECT"),
+        "replay": bool_option("IFLA_MACSEC_REPLAY_PROTECT"),
         "window": int_option("IFLA_MACSEC_WINDOW"),
         "validate_": enum_option("IFLA_MACSEC_VALIDATION", VALIDATE),
-        "encoding_sa": int_option("IFLA_MACSEC_ENCODING_SA"),
+        "encodingsa": int_option("IFLA_MACSEC_ENCODING_SA"),
+        "send_sci": bool_option("IFLA_MACSEC_INC_SCI"),
+        "end_station": bool_option("IFLA_MACSEC_ES"),
+        "scb": bool_option("IFLA_MACSEC_SCB"),
+        "protect": bool_option("IFLA_MACSEC_PROTECT"),
+        "offload": enum_option("IFLA_MACSEC_OFFLOAD", OFFLOAD),
     }
     #: pyroute2 0.9.7 does not know macsec's IFLA_INFO_DATA (if_link.h numbering)
     info_nla = (
@@ -210,13 +232,17 @@ class Macsec(InterfaceBase):
     @classmethod
     def decode_info_data(cls, attrs: dict[str, Any]) -> dict[str, Any]:
         out = super().decode_info_data(attrs)
+        # Linux 6.1 takes IFLA_MACSEC_OFFLOAD but reports it over generic netlink only (`ip
+        # macsec show`): a link it reports without it was made where offload is off (a NIC
+        # that offloads MACsec on such a kernel reads back as off)
+        out.setdefault("offload", "off")
         if "IFLA_MACSEC_SCI" in attrs:
             out["port"] = int(attrs["IFLA_MACSEC_SCI"]) & 0xFFFF
         return out
 
     def info_data(self) -> dict[str, Any]:
         out = super().info_data()
-        if self.replay_protect and self.window is None:
+        if self.replay and self.window is None:
             out["IFLA_MACSEC_WINDOW"] = 0  # the kernel wants a window with replay on
         return out
 
@@ -260,8 +286,9 @@ class Macsec(InterfaceBase):
 
     # ---- capture --------------------------------------------------------------------------
     capture_defaults = {"encrypt": False, "cipher": "gcm-aes-128", "icvlen": 16,
-                        "replay_protect": False, "window": 0, "validate_": "strict",
-                        "encoding_sa": 0}
+                        "replay": False, "window": 0, "validate_": "strict",
+                        "encodingsa": 0, "send_sci": True, "end_station": False, "scb": False,
+                        "protect": True, "offload": "off"}
 
     @classmethod
     def capture_fields(cls, live: Any, netns_state: Any) -> dict[str, Any]:
@@ -276,7 +303,7 @@ class Macsec(InterfaceBase):
                 out["sci"] = sci
             elif port != DEFAULT_PORT:
                 out["port"] = port
-        if out.get("replay_protect") and "window" not in out:
+        if out.get("replay") and "window" not in out:
             out["window"] = 0  # the file says the window whenever replay protection is on
         return out
 
@@ -337,11 +364,15 @@ class Macsec(InterfaceBase):
     def check(self, topo: Any, report: Any) -> None:
         if self.port is not None and self.sci is not None:
             report("sci", "port and sci both name this end's SCI", "keep one of them")
-        if self.window is not None and not self.replay_protect:
-            report("window", "a replay window needs replay_protect: true",
-                   "add replay_protect: true, or remove window")
-        if self.replay_protect and self.window is None:
-            report("replay_protect", "replay protection needs a window (ip: replay on window N)",
+        on = [bit for bit in _TAG_BITS if getattr(self, bit)]
+        if len(on) > 1:
+            report(on[1], f"{' and '.join(on)} cannot both be on: the kernel sets at most one "
+                   "of send_sci, end_station and scb", f"keep one of {', '.join(on)}")
+        if self.window is not None and not self.replay:
+            report("window", "a replay window needs replay: true",
+                   "add replay: true, or remove window")
+        if self.replay and self.window is None:
+            report("replay", "replay protection needs a window (ip: replay on window N)",
                    "add window: 0 (strict ordering) or a packet count like 32")
         self._check_keys(report)
         seen: dict[int, int] = {}
@@ -350,9 +381,9 @@ class Macsec(InterfaceBase):
                 report(f"tx_sa[{i}].an", f"TX SA {sa.an} is listed twice",
                        f"remove one (the other is tx_sa[{seen[sa.an]}])")
             seen.setdefault(sa.an, i)
-        if self.encoding_sa is not None and self.tx_sa and self.encoding_sa not in seen:
-            report("encoding_sa", f"encoding_sa {self.encoding_sa} has no TX SA",
-                   f"add a tx_sa with an: {self.encoding_sa}, or use one of {sorted(seen)}")
+        if self.encodingsa is not None and self.tx_sa and self.encodingsa not in seen:
+            report("encodingsa", f"encodingsa {self.encodingsa} has no TX SA",
+                   f"add a tx_sa with an: {self.encodingsa}, or use one of {sorted(seen)}")
         scis: dict[int, int] = {}
         for i, sc in enumerate(self.rx):
             if sc.sci is not None and (sc.address is not None or sc.port is not None):
@@ -480,14 +511,19 @@ class Macsec(InterfaceBase):
             args += ["icvlen", str(d["icvlen"])]
         if "encrypt" in d:
             args += ["encrypt", "on" if d["encrypt"] else "off"]
-        if "replay_protect" in d:
-            args += ["replay", "on" if d["replay_protect"] else "off"]
+        if "replay" in d:
+            args += ["replay", "on" if d["replay"] else "off"]
             if "window" in d:
                 args += ["window", str(d["window"])]
         if "validate_" in d:
             args += ["validate", d["validate_"]]
-        if "encoding_sa" in d:
-            args += ["encodingsa", str(d["encoding_sa"])]
+        if "encodingsa" in d:
+            args += ["encodingsa", str(d["encodingsa"])]
+        for opt in (*_TAG_BITS, "protect"):
+            if opt in d:
+                args += [opt, "on" if d[opt] else "off"]
+        if "offload" in d:
+            args += ["offload", d["offload"]]
         return args
 
     def ip_commands(self, reveal_keys: bool = False,

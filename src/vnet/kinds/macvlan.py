@@ -8,8 +8,8 @@ namespace it is in — so a macvlan can sit in a container's namespace while its
 host NIC) stays outside, as `ip link add macv1 link eth0 netns ctr1 type macvlan` does.
 
 What the kernel (6.18, observed) changes in place: mode among private/vepa/bridge/source, the
-nopromisc flag and the source-MAC list; entering or leaving passthru is refused (EINVAL), so
-that re-creates the link.
+flag (nopromisc, nodst) and the source-MAC list; entering or leaving passthru is refused
+(EINVAL), so that re-creates the link.
 """
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ from .base import PROBE_PARENT, Mac, OnParent, Option
 MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8, "source": 16}
 _MODE_NAMES = {v: k for k, v in MODES.items()}
 MACVLAN_FLAG_NOPROMISC = 1
+#: ip's `flag` words: the bits of IFLA_MACVLAN_FLAGS (ip sets one of them, or none: null)
+FLAGS = {"null": 0, "nopromisc": MACVLAN_FLAG_NOPROMISC, "nodst": 2}
+_FLAG_NAMES = {v: k for k, v in FLAGS.items()}
+#: the mode each flag means something in
+_FLAG_MODE = {"nopromisc": "passthru", "nodst": "source"}
 MACADDR_FLUSH = 2
 MACADDR_SET = 3
 #: a derived option: entering or leaving passthru cannot happen in place
@@ -39,10 +44,10 @@ def _decode_mode(value: Any) -> Any:
     return _MODE_NAMES.get(value, value)
 
 
-def _decode_flags(value: Any) -> bool:
-    if isinstance(value, str):
-        return value == "nopromisc"
-    return bool(int(value) & MACVLAN_FLAG_NOPROMISC)
+def _decode_flags(value: Any) -> Any:
+    if isinstance(value, str):  # pyroute2 names 0 and 1 itself (0: "none", ip's null)
+        return "null" if value == "none" else value
+    return _FLAG_NAMES.get(int(value), int(value))
 
 
 def _mac_list(value: Any) -> list[str]:
@@ -59,8 +64,10 @@ class MacvlanLike(OnParent):
 
     mode: Mode | None = Field(
         None, description="private, vepa (kernel default), bridge, passthru or source.")
-    nopromisc: bool | None = Field(
-        None, description="passthru: do not put the parent into promiscuous mode.")
+    flag: Literal["null", "nopromisc", "nodst"] | None = Field(
+        None, description="nopromisc (passthru: do not put the parent into promiscuous "
+                          "mode), nodst (source: take frames by source MAC only, not also "
+                          "by destination), or null (kernel default: neither).")
     macaddr: list[Mac] | None = Field(
         None, description="source mode: the source MACs whose frames it receives "
                           "(ip: macaddr set MAC...).")
@@ -70,8 +77,7 @@ class MacvlanLike(OnParent):
     def _options(cls, prefix: str) -> dict[str, Option]:
         return {
             "mode": Option(prefix + "MODE", encode=lambda v: MODES[v], decode=_decode_mode),
-            "nopromisc": Option(prefix + "FLAGS", encode=lambda v: int(bool(v)),
-                                decode=_decode_flags),
+            "flag": Option(prefix + "FLAGS", encode=lambda v: FLAGS[v], decode=_decode_flags),
             # set in place by plan_extras (it needs two attributes), compared there
             PASSTHRU_KEY: Option("", replace=True),
         }
@@ -87,8 +93,8 @@ class MacvlanLike(OnParent):
         out: dict[str, Any] = {}
         if self.mode is not None:
             out[p + "MODE"] = MODES[self.mode]
-        if self.nopromisc is not None:
-            out[p + "FLAGS"] = MACVLAN_FLAG_NOPROMISC if self.nopromisc else 0
+        if self.flag is not None:
+            out[p + "FLAGS"] = FLAGS[self.flag]
         if self.macaddr:
             out.update(self._macaddr_attrs(self.macaddr))
         return out
@@ -110,7 +116,7 @@ class MacvlanLike(OnParent):
             out["macaddr"] = _mac_list(attrs.get(cls.nla_prefix + "MACADDR_DATA"))
         return out
 
-    capture_defaults: ClassVar[dict[str, Any]] = {"mode": "vepa", "nopromisc": False,
+    capture_defaults: ClassVar[dict[str, Any]] = {"mode": "vepa", "flag": "null",
                                                   "macaddr": []}
 
     # ---- the source-MAC list, changed in place ---------------------------------------------
@@ -143,9 +149,10 @@ class MacvlanLike(OnParent):
                 if mac in seen:
                     report(f"macaddr[{i}]", f"MAC {mac} is listed twice", "remove the duplicate")
                 seen.add(mac)
-        if self.nopromisc is not None and self.mode != "passthru":
-            report("nopromisc", "nopromisc only applies to mode passthru",
-                   "add mode: passthru, or remove nopromisc")
+        needs = _FLAG_MODE.get(self.flag or "")
+        if needs is not None and self.mode != needs:
+            report("flag", f"flag {self.flag} only applies to mode {needs}",
+                   f"add mode: {needs}, or remove flag")
         super().check(topo, report)  # the parent and its namespace
 
     # ---- rendering ------------------------------------------------------------------------
@@ -153,8 +160,8 @@ class MacvlanLike(OnParent):
         args: list[str] = []
         if self.mode is not None:
             args += ["mode", self.mode]
-        if self.nopromisc:
-            args += ["flag", "nopromisc"]
+        if self.flag is not None:
+            args += ["flag", self.flag]
         if self.macaddr:
             args += ["macaddr", "set", *self.macaddr]
         return args

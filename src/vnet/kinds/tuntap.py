@@ -52,6 +52,8 @@ class _TunTap(InterfaceBase):
 
     kernel_kind = "tun"
     tun_type: ClassVar[int] = 0
+    #: `ip tuntap add dev NAME mode tap`: the file says `name:` and `kind: tap`
+    ip_words = {"dev": "name", "mode": "kind"}
 
     user: int | str | None = Field(
         None, description="Owner allowed to attach without CAP_NET_ADMIN: uid or user name.")

@@ -4,16 +4,18 @@
 plus, for head-end replication to several peers,
 `bridge fdb append 00:00:00:00:00:00 dev vx0 dst 198.51.100.2`.
 
-What the kernel (6.18, observed) changes in place: ttl, tos, learning, ageing (and local,
-remote/group within one address family, which vnet still re-creates: one option here may be an
-IPv4 or an IPv6 attribute, and a family change is refused in place). Everything else — id,
-dstport, srcport, proxy, l2miss, l3miss, udpcsum, collect_metadata — is fixed at creation
-(EOPNOTSUPP), so changing it re-creates the link.
+What the kernel (6.18, observed) changes in place: ttl, tos, learning, ageing, df, flowlabel
+(and local, remote/group within one address family, which vnet still re-creates: one option
+here may be an IPv4 or an IPv6 attribute, and a family change is refused in place). Everything
+else — id, dstport, srcport, proxy, rsc, l2miss, l3miss, udpcsum, udp6zerocsumtx/rx,
+remcsumtx/rx, gbp, gpe, maxaddress, collect_metadata — is fixed at creation (EOPNOTSUPP), so
+changing it re-creates the link. ip's `vnifilter` is left out (docs/options.md says why).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 from typing import Any, Literal
 
 from pydantic import Field
@@ -28,9 +30,21 @@ from .base import (
     Option,
     bool_option,
     ends_by_key,
+    enum_option,
     int_option,
     topology_index,
 )
+
+#: the DF bit of the outer IPv4 header (enum ifla_vxlan_df)
+DF = {"unset": 0, "set": 1, "inherit": 2}
+#: netlink flag attributes: the kernel reports them only when set
+_FLAGS = {"gbp": "IFLA_VXLAN_GBP", "gpe": "IFLA_VXLAN_GPE"}
+
+
+def _be32(value: int) -> int:
+    """A 32-bit number from host to network byte order, or back (the same swap)."""
+    return socket.htonl(int(value))
+
 
 #: the kernel's UDP port for a vxlan made without one, or with dstport 0 (not IANA's 4789)
 VXLAN_PORT = 8472
@@ -59,6 +73,7 @@ class Vxlan(InterfaceBase):
     listed = 50
     probe = {"id": 42, "dstport": 4789}
     parent_attr = "IFLA_VXLAN_LINK"  # the underlay is named inside IFLA_INFO_DATA
+    ip_words = {"external": "collect_metadata"}
     use_when = ("Stretch one L2 segment across an IP network (hosts, racks, clouds): frames\n"
                 "travel in UDP between tunnel endpoints, 16M segments by VNI.")
 
@@ -91,6 +106,30 @@ class Vxlan(InterfaceBase):
                           "VNI comes per packet, so no id.")
     ageing: int | None = Field(None, ge=0, le=4_294_967_295,
                                description="FDB entry lifetime, seconds (default 300).")
+    df: Literal["unset", "set", "inherit"] | None = Field(
+        None, description="The outer IPv4 header's Don't Fragment bit: unset (kernel "
+                          "default), set, or inherit it from the inner packet.")
+    flowlabel: int | None = Field(
+        None, ge=0, le=1_048_575, description="Outer IPv6 flow label, 0-1048575 (an IPv6 "
+                                              "vxlan only; default 0).")
+    maxaddress: int | None = Field(
+        None, ge=0, le=4_294_967_295,
+        description="Most FDB entries it learns; 0 (kernel default) = no limit.")
+    rsc: bool | None = Field(None, description="Route short circuit: deliver to the "
+                                               "neighbour's MAC from the FDB (default off).")
+    udp6zerocsumtx: bool | None = Field(
+        None, description="Send UDP over IPv6 without checksum (default off).")
+    udp6zerocsumrx: bool | None = Field(
+        None, description="Accept UDP over IPv6 without checksum (default off).")
+    remcsumtx: bool | None = Field(None, description="Remote checksum offload when sending "
+                                                     "(default off).")
+    remcsumrx: bool | None = Field(None, description="Remote checksum offload when "
+                                                     "receiving (default off).")
+    gbp: bool | None = Field(None, description="Group Based Policy extension: carry the "
+                                               "packet mark's policy id (default off).")
+    gpe: bool | None = Field(
+        None, description="Generic Protocol Extension (VXLAN-GPE, L3 inner packets); the "
+                          "kernel takes it only with collect_metadata (default off).")
     fdb: list[FdbEntry] = Field(
         default_factory=list,
         description="Static FDB entries, e.g. {mac: 00:00:00:00:00:00, dst: 198.51.100.2} "
@@ -114,6 +153,19 @@ class Vxlan(InterfaceBase):
         "udpcsum": bool_option("IFLA_VXLAN_UDP_CSUM", replace=True),
         "collect_metadata": bool_option("IFLA_VXLAN_COLLECT_METADATA", replace=True),
         "ageing": int_option("IFLA_VXLAN_AGEING"),
+        "df": enum_option("IFLA_VXLAN_DF", DF),
+        # the kernel reads the label in network byte order (nla_get_be32), pyroute2 packs
+        # IFLA_VXLAN_LABEL in the host's
+        "flowlabel": Option("IFLA_VXLAN_LABEL", encode=_be32, decode=_be32),
+        "maxaddress": int_option("IFLA_VXLAN_LIMIT", replace=True),
+        "rsc": bool_option("IFLA_VXLAN_RSC", replace=True),
+        "udp6zerocsumtx": bool_option("IFLA_VXLAN_UDP_ZERO_CSUM6_TX", replace=True),
+        "udp6zerocsumrx": bool_option("IFLA_VXLAN_UDP_ZERO_CSUM6_RX", replace=True),
+        "remcsumtx": bool_option("IFLA_VXLAN_REMCSUM_TX", replace=True),
+        "remcsumrx": bool_option("IFLA_VXLAN_REMCSUM_RX", replace=True),
+        # netlink flags: present means on, so `false` is sent as no attribute at all
+        "gbp": Option("IFLA_VXLAN_GBP", encode=lambda v: True, decode=bool, replace=True),
+        "gpe": Option("IFLA_VXLAN_GPE", encode=lambda v: True, decode=bool, replace=True),
     }
 
     # ---- graph ----------------------------------------------------------------------------
@@ -126,7 +178,9 @@ class Vxlan(InterfaceBase):
     capture_defaults = {"ttl": 0, "tos": 0, "learning": True, "proxy": False,
                         "l2miss": False, "l3miss": False, "udpcsum": True,
                         "collect_metadata": False, "ageing": 300, "dstport": 8472,
-                        "srcport": [0, 0]}
+                        "srcport": [0, 0], "df": "unset", "flowlabel": 0, "maxaddress": 0,
+                        "rsc": False, "udp6zerocsumtx": False, "udp6zerocsumrx": False,
+                        "remcsumtx": False, "remcsumrx": False, "gbp": False, "gpe": False}
 
     @classmethod
     def capture_fields(cls, live: Any, netns_state: Any) -> dict[str, Any]:
@@ -161,6 +215,8 @@ class Vxlan(InterfaceBase):
             nla = spec.nla
             if opt in ("local", "remote", "group") and _is_v6(value):
                 nla += "6"
+            if opt in _FLAGS and not value:
+                continue  # a flag attribute: its presence alone would turn it on
             out[nla] = spec.encode(value)
         if self.collect_metadata and self.learning is None:
             out["IFLA_VXLAN_LEARNING"] = 0  # `ip ... external` implies nolearning: match it
@@ -174,6 +230,8 @@ class Vxlan(InterfaceBase):
                 continue
             if spec.nla in attrs:
                 out[opt] = spec.decode(attrs[spec.nla])
+        for opt, nla in _FLAGS.items():  # reported only when set
+            out[opt] = bool(attrs.get(nla))
         local = attrs.get("IFLA_VXLAN_LOCAL") or attrs.get("IFLA_VXLAN_LOCAL6")
         if local and not ipaddress.ip_address(local).is_unspecified:
             out["local"] = str(ipaddress.ip_address(local))
@@ -227,6 +285,14 @@ class Vxlan(InterfaceBase):
         if self.srcport is not None and self.srcport[0] > self.srcport[1]:
             report("srcport", f"srcport range {self.srcport} has min above max",
                    f"write srcport: [{self.srcport[1]}, {self.srcport[0]}]")
+        if self.flowlabel and not (peer is not None and _is_v6(peer) or
+                                   self.local is not None and _is_v6(self.local)):
+            report("flowlabel", "a flow label is a field of the outer IPv6 header: the kernel "
+                   "refuses it on a vxlan over IPv4",
+                   "remove flowlabel, or give the vxlan IPv6 local/remote addresses")
+        if self.gpe and not self.collect_metadata:
+            report("gpe", "the kernel takes VXLAN-GPE only on a collect_metadata (ip: external) "
+                   "vxlan", "add collect_metadata: true (and remove id), or remove gpe")
         if self.fdb and self.collect_metadata:
             report("fdb", "static FDB entries need a VNI; a collect_metadata vxlan has none",
                    "remove fdb or collect_metadata: true")
@@ -322,14 +388,17 @@ class Vxlan(InterfaceBase):
             args += ["dstport", str(d["dstport"])]
         if "srcport" in d:
             args += ["srcport", str(d["srcport"][0]), str(d["srcport"][1])]
-        for opt in ("ttl", "tos", "ageing"):
+        for opt in ("ttl", "tos", "ageing", "df", "flowlabel", "maxaddress"):
             if opt in d:
                 args += [opt, str(d[opt])]
         for opt, word in (("learning", "learning"), ("proxy", "proxy"), ("l2miss", "l2miss"),
-                          ("l3miss", "l3miss"), ("udpcsum", "udpcsum"),
-                          ("collect_metadata", "external")):
+                          ("l3miss", "l3miss"), ("udpcsum", "udpcsum"), ("rsc", "rsc"),
+                          ("udp6zerocsumtx", "udp6zerocsumtx"),
+                          ("udp6zerocsumrx", "udp6zerocsumrx"), ("remcsumtx", "remcsumtx"),
+                          ("remcsumrx", "remcsumrx"), ("collect_metadata", "external")):
             if opt in d:
                 args.append(word if d[opt] else "no" + word)
+        args += [flag for flag in _FLAGS if d.get(flag)]  # ip has no `nogbp`: off is default
         return args
 
     def ip_commands(self) -> list[list[str]]:
