@@ -695,7 +695,10 @@ def _unknown_field(issues: Collector, pos: _Positions, path: str, key: str,
     valid = list(valid)
     synonym = next((f for f in _SYNONYMS.get(key.lower(), ()) if f in valid), None)
     close = [synonym] if synonym else difflib.get_close_matches(key, valid, n=1)
-    if synonym == "master" and key.lower() in _PORT_LISTS:
+    renamed = _RENAMED.get(key)
+    if renamed and renamed.split(":")[0] in valid:
+        hint = f"vnet now spells it as ip does: write {renamed} instead"
+    elif synonym == "master" and key.lower() in _PORT_LISTS:
         hint = ("did you mean 'master' on each port? vnet says membership on the port, as "
                 "`ip link set PORT master NAME` does: write master: NAME on each port instead")
     elif close:
@@ -705,6 +708,9 @@ def _unknown_field(issues: Collector, pos: _Positions, path: str, key: str,
     issues.add(f"unknown field {_SHORT.repr(key)}", path, pos.where(path, key=True), hint)
 
 
+#: fields an earlier vnet spelled otherwise -> what says it now (ip's spelling)
+_RENAMED = {"replay_protect": "replay", "encoding_sa": "encodingsa",
+            "nopromisc": "flag: nopromisc"}
 #: a master's list of its ports, as other tools write it: vnet says `master:` on each port
 _PORT_LISTS = ("slaves", "ports", "members", "interfaces", "bridge_ports", "bond_slaves")
 #: the words other tools (ip, netplan, ifupdown, NetworkManager, containerlab) use for a field,

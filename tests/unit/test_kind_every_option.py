@@ -166,3 +166,14 @@ def test_macsec_offload_not_reported_reads_as_off() -> None:
     from vnet.kinds.macsec import Macsec
     assert Macsec.decode_info_data({"IFLA_MACSEC_ENCRYPT": 1})["offload"] == "off"
     assert Macsec.decode_info_data({"IFLA_MACSEC_OFFLOAD": 1})["offload"] == "phy"
+
+
+@pytest.mark.parametrize(("kind", "old", "now"), [
+    ("macsec", "replay_protect", "write replay instead"),
+    ("macsec", "encoding_sa", "write encodingsa instead"),
+    ("macvlan", "nopromisc", "write flag: nopromisc instead"),
+])
+def test_a_field_vnet_spelled_otherwise_before_names_ips_spelling(kind: str, old: str,
+                                                                   now: str) -> None:
+    text = error_of(kind, **{old: True})
+    assert f"unknown field '{old}'" in text and now in text, text
