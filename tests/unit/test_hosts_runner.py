@@ -183,6 +183,9 @@ def test_show_across_reads_each_hosts_view_or_why_it_has_none(
 
 def test_ansibles_scratch_files_and_control_sockets_stay_out_of_the_home(
         monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    import gc
+    import shutil
+    import tempfile
     from pathlib import Path
 
     import ansible_runner
@@ -201,7 +204,20 @@ def test_ansibles_scratch_files_and_control_sockets_stay_out_of_the_home(
     # command share their control sockets, so the second reuses the first's connections
     assert [env["ANSIBLE_LOCAL_TEMP"] for env in seen] == [
         str(work / "runs" / "run1" / "tmp"), str(work / "runs" / "run2" / "tmp")]
-    assert {env["ANSIBLE_SSH_CONTROL_PATH_DIR"] for env in seen} == {str(work / "runs" / "cp")}
+    assert {env["ANSIBLE_SSH_CONTROL_PATH_DIR"] for env in seen} == {str(books.control_dir)}
+    short = Path(tempfile.mkdtemp(prefix="t-", dir="/tmp"))
+    try:  # beside the plays when that path is short enough for a socket's name...
+        assert runner._Playbooks(inventory, short / "runs").control_dir == short / "runs" / "cp"
+    finally:
+        shutil.rmtree(short)
+    # ... else (the kernel tier's test paths) a short directory, removed with the object
+    deep = runner._Playbooks(inventory, work / ("d" * 60) / "runs")
+    control = deep.control_dir
+    assert len(str(control)) <= 80 and control.is_dir() and control.name.startswith("vnet-cp-")
+    del deep
+    gc.collect()
+    assert not control.exists()
+    books = runner._Playbooks(inventory, work / "runs2")
     monkeypatch.setenv("ANSIBLE_SSH_CONTROL_PATH_DIR", "/srv/cp")  # the user's choice stands
     books.play(["a"], {"ansible.builtin.ping": {}}, {})
     assert seen[-1]["ANSIBLE_SSH_CONTROL_PATH_DIR"] == "/srv/cp"

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,6 +170,11 @@ def _results(runner: Any) -> dict[str, HostResult]:
     return out
 
 
+#: the longest directory for SSH control sockets: a socket's name holds 108 bytes, and Ansible
+#: adds a 10-character name and ssh a 17-character temporary suffix
+_CONTROL_DIR_MAX = 108 - 1 - 10 - 17
+
+
 class _Playbooks:
     """Plays run through one inventory, each in its own directory of a work directory."""
 
@@ -178,6 +185,16 @@ class _Playbooks:
         self.inventory = inventory
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="vnet-across-"))
         self._runs = 0
+        # SSH control sockets, reused from one play to the next: beside the plays, unless
+        # that path is too long for a socket's name (108 bytes, with Ansible's 10-character
+        # name and ssh's 17-character temporary suffix), then in a short directory of the
+        # temporary directory (/tmp if that one's name is long too), removed with this object
+        self.control_dir = self.workdir / "cp"
+        if len(str(self.control_dir)) > _CONTROL_DIR_MAX:
+            short = tempfile.gettempdir()
+            self.control_dir = Path(tempfile.mkdtemp(
+                prefix="vnet-cp-", dir=short if len(short) <= _CONTROL_DIR_MAX - 20 else "/tmp"))
+            weakref.finalize(self, shutil.rmtree, self.control_dir, True)
 
     def play(self, hosts: list[str], task: dict[str, Any], extravars: dict[str, Any],
              check: bool = False, secret_vars: dict[str, Any] | None = None) -> Any:
@@ -211,7 +228,7 @@ class _Playbooks:
             # a home that is read-only, as in a VM over the host's files, stops every play
             "ANSIBLE_LOCAL_TEMP": str(private / "tmp"),
             "ANSIBLE_SSH_CONTROL_PATH_DIR": os.environ.get("ANSIBLE_SSH_CONTROL_PATH_DIR")
-                                            or str(self.workdir / "cp"),
+                                            or str(self.control_dir),
         }
         try:
             return ansible_runner.run(
