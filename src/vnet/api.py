@@ -468,7 +468,8 @@ def _both(old: Record, new: Record) -> Record:
                  for key in [*old.external_addresses, *new.external_addresses]}
     return Record(old.topology, {**new.externals, **old.externals}, addresses,
                   [*old.routes, *(r for r in new.routes if r not in old.routes)],
-                  old.source, old.source_digest, {**new.impairs, **old.impairs})
+                  old.source, old.source_digest, {**new.impairs, **old.impairs},
+                  {**old.netem_tables, **new.netem_tables})
 
 
 def destroy(name: str, backend: Kernel | None = None,
@@ -919,7 +920,8 @@ def impair(name: str, interface: str, settings: Mapping[str, Any] | None,
             raise VnetError(f"{interface} is not an interface of topology {name}: vnet impairs "
                             "only links a topology made or uses (external: true)")
         original = record.impairs.get(skey, {} if owned else None)
-        actions, kept, conflict = plan_impair(key, wanted, st, live, owned, original, True)
+        actions, kept, conflict = plan_impair(key, wanted, st, live, owned, original, True,
+                                              table=record.netem_tables.get(skey))
         if conflict is not None:
             raise VnetError(f"{conflict}: vnet impair leaves it alone")
         plan = Plan(name, actions, record)
@@ -929,6 +931,10 @@ def impair(name: str, interface: str, settings: Mapping[str, Any] | None,
                 record.impairs.pop(skey, None)
             else:
                 record.impairs[skey] = kept if kept is not None else {}
+            if wanted is not None and wanted.distribution is not None:
+                record.netem_tables[skey] = wanted.distribution
+            else:
+                record.netem_tables.pop(skey, None)
             write_record(record)
         return plan
 

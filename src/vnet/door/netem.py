@@ -12,7 +12,8 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-TCA_NETEM_CORR, TCA_NETEM_REORDER, TCA_NETEM_CORRUPT, TCA_NETEM_LOSS = 1, 3, 4, 5
+TCA_NETEM_CORR, TCA_NETEM_DELAY_DIST, TCA_NETEM_REORDER = 1, 2, 3
+TCA_NETEM_CORRUPT, TCA_NETEM_LOSS = 4, 5
 TCA_NETEM_RATE, TCA_NETEM_RATE64, TCA_NETEM_LATENCY64, TCA_NETEM_JITTER64 = 6, 8, 10, 11
 TCA_NETEM_SLOT = 12
 NETEM_LOSS_GI, NETEM_LOSS_GE = 1, 2
@@ -65,7 +66,17 @@ def encode_netem(params: dict[str, Any]) -> bytes:
     elif params.get("gi"):
         out.append(_attr(TCA_NETEM_LOSS | NLA_F_NESTED, _attr(NETEM_LOSS_GI,
                                                                _GI.pack(*params["gi"]))))
+    if params.get("distribution"):
+        out.append(encode_table(params["distribution"]))
     return b"".join(out)
+
+
+def encode_table(name: str) -> bytes:
+    """TCA_NETEM_DELAY_DIST: table `name`'s values as signed 16-bit numbers, as tc sends
+    them (the kernel keeps it and never reports it back)."""
+    from ..features.netem_tables import load_table
+    values = load_table(name)
+    return _attr(TCA_NETEM_DELAY_DIST, struct.pack(f"={len(values)}h", *values))
 
 
 def _attrs(data: bytes, start: int) -> dict[int, bytes]:

@@ -46,6 +46,8 @@ def impair_from_params(params: dict[str, Any]) -> dict[str, Any]:
             out["jitter"] = format_ns(params["jitter"])
             if params.get("delay_corr"):
                 out["correlation"] = format_percent(params["delay_corr"])
+    if params.get("distribution"):
+        out["distribution"] = params["distribution"]
     for name, corr in (("loss", "loss_corr"), ("duplicate", "dup_corr"),
                        ("corrupt", "corrupt_corr"), ("reorder", "reorder_corr")):
         if params.get(name):
