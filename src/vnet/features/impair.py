@@ -162,8 +162,26 @@ class Impair(BaseModel):
         None, description="Packets with one bit flipped: 0.1% (optionally its correlation).")
     reorder: str | int | float | None = Field(
         None, description="Packets sent at once, ahead of the delayed ones: 1% (needs delay).")
+    gap: int | None = Field(
+        None, ge=1, le=0xFFFFFFFF,
+        description="Reorder only among every GAP packets: 5 (needs reorder; default 1).")
+    ecn: bool | None = Field(
+        None, description="Mark lost packets with ECN (Congestion Experienced) instead of "
+                          "dropping them, where they are ECN-capable (needs loss or "
+                          "loss_model).")
     rate: str | int | None = Field(
         None, description="Rate the link sends at, as tc writes it: 10mbit.")
+    packet_overhead: int | None = Field(
+        None, ge=-0x80000000, le=0x7FFFFFFF,
+        description="Bytes added to (or, negative, taken from) each packet's size when the "
+                    "rate is worked out: 20 (needs rate; tc's PACKETOVERHEAD).")
+    cell_size: int | None = Field(
+        None, ge=0, le=0xFFFFFFFF,
+        description="Each packet counted as whole cells of this many bytes for the rate: 48 "
+                    "for ATM (needs rate; tc's CELLSIZE).")
+    cell_overhead: int | None = Field(
+        None, ge=-0x80000000, le=0x7FFFFFFF,
+        description="Bytes added to each cell: 5 (needs cell_size; tc's CELLOVERHEAD).")
     limit: int | None = Field(
         None, ge=1, le=0xFFFFFFFF,
         description="Packets netem may hold (default 1000); raise it for long delays at high "
@@ -198,6 +216,19 @@ class Impair(BaseModel):
         if self.reorder is not None and self.delay is None:
             raise ValueError("reorder sends some packets ahead of the delayed ones: it needs a "
                              "delay (e.g. delay: 10ms, reorder: 25%)")
+        if self.gap is not None and self.reorder is None:
+            raise ValueError("gap says among how many packets reorder sends one ahead: it needs "
+                             "reorder (e.g. delay: 10ms, reorder: 25%, gap: 5)")
+        if self.ecn and self.loss is None and self.loss_model is None:
+            raise ValueError("ecn marks the packets loss would drop: it needs loss or "
+                             "loss_model (e.g. loss: 2%, ecn: true)")
+        if self.rate is None and (self.packet_overhead is not None or self.cell_size
+                                  is not None or self.cell_overhead is not None):
+            raise ValueError("packet_overhead, cell_size and cell_overhead adjust netem's "
+                             "rate: give a rate too (e.g. rate: 10mbit, packet_overhead: 20)")
+        if self.cell_overhead is not None and not self.cell_size:
+            raise ValueError("cell_overhead is added to each cell: give cell_size too (e.g. "
+                             "cell_size: 48, cell_overhead: 5)")
         if self.loss is not None and self.loss_model is not None:
             raise ValueError("loss and loss_model both say how packets are lost: keep one "
                              "(loss: 2% for random loss, loss_model for bursts)")
@@ -233,9 +264,13 @@ class Impair(BaseModel):
             "duplicate": dup, "dup_corr": dup_corr,
             "corrupt": corrupt, "corrupt_corr": corrupt_corr,
             "reorder": reorder, "reorder_corr": reorder_corr,
-            # tc's gap: with reorder, every packet but one in `gap` is delayed
-            "gap": 1 if reorder else 0,
+            # tc's gap: with reorder, every packet but one in `gap` is delayed (1 unless said)
+            "gap": (self.gap or 1) if reorder else 0,
+            "ecn": 1 if self.ecn else 0,
             "rate": parse_rate(self.rate) if self.rate is not None else 0,
+            "packet_overhead": self.packet_overhead or 0,
+            "cell_size": self.cell_size or 0,
+            "cell_overhead": self.cell_overhead or 0,
             "ge": model[1] if model and model[0] == "ge" else None,
             "gi": model[1] if model and model[0] == "gi" else None,
             "slot": _slot(self.slot) if self.slot is not None else None,
@@ -261,12 +296,21 @@ class Impair(BaseModel):
             out += ["loss", *map(_pct_text, str(self.loss).split())]
         if self.loss_model is not None:
             out += ["loss", *str(self.loss_model).split()]
+        if self.ecn:
+            out.append("ecn")
         for name in ("duplicate", "corrupt", "reorder"):
             value = getattr(self, name)
             if value is not None:
                 out += [name, *map(_pct_text, str(value).split())]
+        if self.gap is not None:
+            out += ["gap", str(self.gap)]
         if self.rate is not None:
-            out += ["rate", str(self.rate)]
+            # RATE [PACKETOVERHEAD [CELLSIZE [CELLOVERHEAD]]]: positional, so a later one
+            # brings zeros for those before it
+            extra = [self.packet_overhead, self.cell_size, self.cell_overhead]
+            while extra and extra[-1] is None:
+                extra.pop()
+            out += ["rate", str(self.rate), *(str(v or 0) for v in extra)]
         if self.slot is not None:
             out += ["slot", *str(self.slot).split()]
         return out

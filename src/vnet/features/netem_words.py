@@ -53,6 +53,10 @@ def impair_from_params(params: dict[str, Any]) -> dict[str, Any]:
         if params.get(name):
             out[name] = format_percent(params[name]) + (
                 f" {format_percent(params[corr])}" if params.get(corr) else "")
+    if params.get("reorder") and params.get("gap", 1) > 1:
+        out["gap"] = params["gap"]
+    if params.get("ecn"):
+        out["ecn"] = True
     ge, gi = params.get("ge"), params.get("gi")
     if ge:
         p, r, h, k1 = ge
@@ -63,6 +67,9 @@ def impair_from_params(params: dict[str, Any]) -> dict[str, Any]:
         out["loss_model"] = " ".join(["state", *map(format_percent, (p13, p31, p32, p23, p14))])
     if params.get("rate"):
         out["rate"] = format_rate(params["rate"])
+        for name in ("packet_overhead", "cell_size", "cell_overhead"):
+            if params.get(name):
+                out[name] = params[name]
     slot = params.get("slot")
     if slot:
         text = f"{format_ns(slot[0])} {format_ns(slot[1])}"
