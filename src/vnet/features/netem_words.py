@@ -89,3 +89,28 @@ def describe(params: dict[str, Any]) -> str:
     return " ".join(f"{k} {v}" for k, v in words.items()) or "no impairment"
 
 
+
+
+def short_label(words: dict[str, Any]) -> str:
+    """An impairment in the file's words (`impair:`'s fields) as a diagram's short label:
+    `40ms±5ms 2% loss 10mbit`."""
+    def first(value: Any) -> str:
+        text = str(value).split()[0]
+        return text if text.endswith("%") else f"{text}%"
+    parts: list[str] = []
+    if words.get("delay") is not None:
+        delay = str(words["delay"])
+        parts.append(f"{delay}±{words['jitter']}" if words.get("jitter") is not None
+                     else delay)
+    if words.get("loss") is not None:
+        parts.append(f"{first(words['loss'])} loss")
+    if words.get("loss_model") is not None:
+        parts.append("bursty loss")
+    for name, short in (("duplicate", "dup"), ("corrupt", "corrupt"), ("reorder", "reorder")):
+        if words.get(name) is not None:
+            parts.append(f"{first(words[name])} {short}")
+    if words.get("rate") is not None:
+        parts.append(str(words["rate"]))
+    if words.get("slot") is not None:
+        parts.append("slotted")
+    return " ".join(parts)
