@@ -871,14 +871,19 @@ def exec_in(netns: str, argv: list[str]) -> int:
 
 # ---- impairments on a live link (`vnet impair`) -------------------------------------------------
 def impair(name: str, interface: str, settings: Mapping[str, Any] | None,
-           backend: Kernel | None = None) -> Plan | list[Action]:
+           backend: Kernel | None = None, *, direction: str | None = None
+           ) -> Plan | list[Action]:
     """Change (settings) or clear (None) the impairment of one live interface of topology
     `name` (interface = "NETNS/IFNAME" or "IFNAME" for the root namespace), in place.
 
-    `settings` is an `impair:` mapping of the file (delay, loss, rate, ...; egress only). The
+    `settings` is an `impair:` mapping of the file (delay, loss, rate, ..., direction). The
     interface must be one the topology made, or an external one it uses. The netem qdisc is
     changed in place (its link keeps its ifindex); the root qdisc it replaces is recorded, so
     that `vnet plan FILE` shows the drift from the file and apply or destroy puts it right.
+    `direction: ingress` (or `both`) impairs what the interface receives through the IFB the
+    file would make for it (`ifb` + its name; made and marked as the topology's when
+    missing); with settings it replaces the whole impairment, so `ingress` clears what the
+    interface sends. Clearing (settings None) clears the `direction` side: egress unless said.
     Returns the plan carried out (no actions: nothing differed)."""
     from pydantic import ValidationError
 
@@ -899,10 +904,7 @@ def impair(name: str, interface: str, settings: Mapping[str, Any] | None,
                 f"impair {err['loc'][0] if err['loc'] else ''}: "
                 f"{str(err['msg']).removeprefix('Value error, ')}".replace(" : ", ": "),
                 "impair", interface, "") for err in exc.errors()]) from None
-        if wanted.direction != "egress":
-            raise VnetError(f"vnet impair changes what {interface} sends (egress); an ingress "
-                            "impairment goes through an IFB the file declares: change "
-                            "direction in the file and apply it")
+        direction = wanted.direction
         if backend is None:
             _require_netem(interface)
     with host_lock(0), _backend(backend) as nl:
@@ -919,24 +921,50 @@ def impair(name: str, interface: str, settings: Mapping[str, Any] | None,
         if not owned and skey not in record.externals and skey not in record.impairs:
             raise VnetError(f"{interface} is not an interface of topology {name}: vnet impairs "
                             "only links a topology made or uses (external: true)")
+        side = direction or "egress"
+        # each side's impairment, as the egress of the interface or of its IFB
+        egress = wanted.model_copy(update={"direction": "egress"}) \
+            if wanted is not None and side != "ingress" else None
+        ingress = wanted.model_copy(update={"direction": "egress"}) \
+            if wanted is not None and side != "egress" else None
+        touch_egress = side != "ingress" or wanted is not None
+        actions: list[Action] = []
+        kept: dict[str, Any] | None = None
+        conflict: str | None = None
         original = record.impairs.get(skey, {} if owned else None)
-        actions, kept, conflict = plan_impair(key, wanted, st, live, owned, original, True,
-                                              table=record.netem_tables.get(skey))
+        if touch_egress:
+            actions, kept, conflict = plan_impair(key, egress, st, live, owned, original, True,
+                                                  table=record.netem_tables.get(skey))
+        ifb_key = None
+        if side != "egress" and conflict is None:
+            from .kinds.ifb import ingress_ifb_name, plan_ingress_impair
+            ifb_key = ext_key(key[0], ingress_ifb_name(ifname))
+            more, conflict = plan_ingress_impair(name, st, key[0], ifname, ingress,
+                                                 record.netem_tables.get(ifb_key))
+            actions += more
         if conflict is not None:
             raise VnetError(f"{conflict}: vnet impair leaves it alone")
         plan = Plan(name, actions, record)
         if actions:
             execute_plan(plan, nl)
-            if wanted is None:
-                record.impairs.pop(skey, None)
-            else:
-                record.impairs[skey] = kept if kept is not None else {}
-            if wanted is not None and wanted.distribution is not None:
-                record.netem_tables[skey] = wanted.distribution
-            else:
-                record.netem_tables.pop(skey, None)
+            if touch_egress:
+                if egress is None:
+                    record.impairs.pop(skey, None)
+                else:
+                    record.impairs[skey] = kept if kept is not None else {}
+                _record_table(record, skey, egress)
+            if ifb_key is not None:
+                _record_table(record, ifb_key, ingress)
             write_record(record)
         return plan
+
+
+def _record_table(record: Record, key: str, impair: Any) -> None:
+    """Keep (or forget) the distribution table of the netem `impair` put on `key`."""
+    if impair is not None and impair.distribution is not None:
+        record.netem_tables[key] = impair.distribution
+    else:
+        record.netem_tables.pop(key, None)
 
 
 def _require_netem(where: str) -> None:

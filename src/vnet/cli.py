@@ -484,11 +484,14 @@ def cmd_impair(args: argparse.Namespace) -> int:
             whole = option in _IMPAIR_INTS and value.removeprefix("-").isdigit()
             settings[option] = int(value) if whole else value
     if args.clear and settings:
-        raise VnetError("--clear removes the impairment: give it alone, or give the new "
-                        "values without --clear")
+        raise VnetError("--clear removes the impairment: give it alone (with --direction to "
+                        "say which side), or give the new values without --clear")
     if not args.clear and not settings:
         raise VnetError("say what to change (e.g. --delay 40ms --loss 2%), or --clear")
-    plan = api.impair(args.name, args.interface, None if args.clear else settings)
+    if settings and args.direction:
+        settings["direction"] = args.direction
+    plan = api.impair(args.name, args.interface, None if args.clear else settings,
+                      direction=args.direction)
     assert not isinstance(plan, list)
     if args.json:
         _emit_json(plan.as_dict())
@@ -1090,6 +1093,9 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         sp.add_argument(f"--{option.replace('_', '-')}", dest=f"impair_{option}",
                         metavar=words[0], help=words[1].replace("%", "%%"))
+    sp.add_argument("--direction", choices=("egress", "ingress", "both"),
+                    help="what is impaired: what IFACE sends (egress, the default), receives "
+                         "(ingress, through an IFB vnet makes), or both")
     sp.add_argument("--clear", action="store_true", help="remove the impairment")
     add("list", cmd_list, "every live topology: namespaces, interfaces up/down, its file")
     sp = add("kinds", cmd_kinds, "every interface kind: implemented, available on this "

@@ -103,3 +103,43 @@ def test_ecn_gap_and_the_rates_overheads_read_back_as_tc_sets_them() -> None:
         assert not topo.plan().has_changes
     finally:
         topo.destroy()
+
+
+def test_vnet_impair_ingress_goes_through_an_ifb_it_makes_and_clears() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from vnet import api
+
+    from .test_impair import assert_rtt
+    require_netem()
+    topo = vnet.load_text(pair())
+    topo.apply()
+    try:
+        index = ifindex("na", "va")
+        done = api.impair("imp", "na/va", {"delay": "30ms", "direction": "ingress"})
+        assert not isinstance(done, list)
+        assert [(a.verb, a.subject) for a in done.actions] == [
+            ("create", "link na/ifbva (ifb)"), ("create", "netem on na/ifbva"),
+            ("create", "ingress redirect na/va -> ifbva")]
+        assert_rtt("na", "192.0.2.2", 30)  # the replies va receives
+        assert netem_of("na", "va") is None and netem_of("na", "ifbva") is not None
+        # the file has no such IFB: the plan shows the drift
+        assert ("remove", "link na/ifbva (ifb)") in [(a.verb, a.subject)
+                                                     for a in topo.plan().actions]
+        vnet_cli = os.path.join(os.path.dirname(sys.executable), "vnet")
+        run = subprocess.run([vnet_cli, "impair", "imp", "na/va", "--direction", "both",
+                              "--delay", "10ms"], capture_output=True, text=True, check=False)
+        assert run.returncode == 0, run.stderr
+        assert_rtt("na", "192.0.2.2", 20)  # 10 ms out of va, 10 ms into it
+        assert ifindex("na", "va") == index
+        run = subprocess.run([vnet_cli, "impair", "imp", "na/va", "--direction", "both",
+                              "--clear"], capture_output=True, text=True, check=False)
+        assert run.returncode == 0, run.stderr
+        assert netem_of("na", "va") is None
+        assert "ifbva" not in sh("ip", "-o", "link", "show", netns="na")
+        assert not topo.plan().has_changes
+    finally:
+        topo.destroy()
+    assert sh("ip", "netns", "list") == ""
