@@ -679,7 +679,8 @@ def _read(nl: Kernel, spaces: list[str | None], counters: bool,
                             kind_state=False, counters=counters)).namespaces
 
 
-def _row(ns: str | None, st: NetnsState, link: LinkState, topology: str, owned: bool) -> Row:
+def _row(ns: str | None, st: NetnsState, link: LinkState, topology: str, owned: bool,
+         tables: Mapping[str, str] | None = None) -> Row:
     row = Row(ns, link.name, link.kind or ("loopback" if link.name == "lo" else None),
               "up" if link.up else "down", link.master, st.addresses_of(link.name), link.mtu,
               link.mac, link.rx_packets, link.tx_packets, link.rx_bytes, link.tx_bytes,
@@ -689,7 +690,10 @@ def _row(ns: str | None, st: NetnsState, link: LinkState, topology: str, owned: 
                   None)  # at its root, or under an IFB's shaping
     if netem is not None:
         from .features.netem_words import impair_from_params
-        row.extra["impair"] = impair_from_params(netem.params)
+        from .record import ext_key
+        # the kernel does not report a distribution table: the record knows the one vnet set
+        table = (tables or {}).get(ext_key(ns, link.name))
+        row.extra["impair"] = impair_from_params({**netem.params, "distribution": table})
     return row
 
 
@@ -715,7 +719,7 @@ def show_topology(name: str, backend: Kernel | None = None, counters: bool = Fal
     for ns, st in states.items():
         for link in st.links.values():
             if (link.owner or (name if ns in mine and link.name == "lo" else None)) == name:
-                rows.append(_row(ns, st, link, name, True))
+                rows.append(_row(ns, st, link, name, True, record.netem_tables))
         for rs in st.routes:
             if rs.proto == _VNET_ROUTE_PROTO and (ns in mine or (ns, *rs.key) in recorded_routes):
                 routes.append(RouteRow(ns, rs.to, rs.via, rs.dev, rs.metric, rs.table,
@@ -725,7 +729,7 @@ def show_topology(name: str, backend: Kernel | None = None, counters: bool = Fal
         st_ = states.get(ns)
         link_ = st_.links.get(ifname) if st_ is not None else None
         if st_ is not None and link_ is not None and (ns, ifname) not in seen:
-            rows.append(_row(ns, st_, link_, name, False))
+            rows.append(_row(ns, st_, link_, name, False, record.netem_tables))
     if not rows and not routes and record.is_empty():
         return None
     named = {r.netns for r in rows} | {r.netns for r in routes}

@@ -194,3 +194,31 @@ def test_another_value_with_the_same_table_changes_in_place(tables: Path) -> Non
     [action] = plan.actions
     assert action.verb == "change" and action.diff == {"delay": ("40ms", "80ms")}
     assert action.undo[0].args["params"]["distribution"] == "small"
+
+
+# ---- show and capture: the table from the record ----------------------------------------------
+def test_show_names_the_recorded_table() -> None:
+    from vnet.api import _row
+    st = NetnsState("na", links={"va": LinkState(index=2, name="va", kind="veth", up=True)})
+    live = {**Impair.model_validate({"delay": "40ms", "jitter": "5ms"}).netem_params()}
+    st.qdiscs.append(TcState("va", "netem", 0x80010000, ROOT, live))
+    row = _row("na", st, st.links["va"], "imp", True, {"na|va": "pareto"})
+    assert row.extra["impair"] == {"delay": "40ms", "jitter": "5ms", "distribution": "pareto"}
+    assert _row("na", st, st.links["va"], "imp", True).extra["impair"] == {
+        "delay": "40ms", "jitter": "5ms"}
+
+
+def test_capture_writes_the_recorded_table_back(tables: Path) -> None:
+    from vnet import api, store
+    from vnet.capture import capture_owned
+    from vnet.door.fake import FakeKernel
+    kernel = FakeKernel()
+    api.apply(vnet.load_text(FILE.replace("impair: IMPAIR, ", ""), "i.yaml"), backend=kernel)
+    live = impair(distribution="small").netem_params()
+    # the fake models no tc: the netem is put there, and the record as apply leaves it
+    kernel._ns("na", "").qdiscs.append(TcState("va", "netem", 0x80010000, ROOT,
+                                               {**live, "distribution": None}))
+    store.write_record(Record("imp", netem_tables={"na|va": "small"}))
+    [entry] = capture_owned("imp", kernel)["interfaces"]
+    assert entry["impair"] == {"delay": "40ms", "jitter": "5ms", "distribution": "small"}
+    assert Impair.model_validate(entry["impair"]).netem_params() == live
