@@ -54,6 +54,19 @@ def test_a_distribution_is_kept_and_a_changed_table_makes_the_netem_again() -> N
         assert netem_options("na", "va") == tc_made_netem("delay", "20ms", "5ms",
                                                           "distribution", "pareto")
         assert not topo.plan().has_changes  # the record knows the table
+        # show and capture name it from the record too
+        from vnet import api
+        from vnet.capture import capture_owned
+        shown = api.show_topology("imp")
+        assert shown is not None
+        [va] = [r for r in shown.interfaces if r.name == "va"]
+        assert va.extra["impair"]["distribution"] == "pareto"
+        kernel = api.open_kernel()
+        try:
+            [entry] = capture_owned("imp", kernel)["interfaces"]
+        finally:
+            kernel.close()
+        assert entry["impair"] == {"delay": "20ms", "jitter": "5ms", "distribution": "pareto"}
         before = netem_of("na", "va")
         assert before is not None
         topo = vnet.load_text(pair("{delay: 20ms, jitter: 5ms, distribution: normal}"))
