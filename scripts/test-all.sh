@@ -31,6 +31,7 @@ APT_PACKAGES=(
   libteam-utils                        # teamd/teamdctl for the team kind
   netplan.io                           # netplan generate: proves vnet export --to netplan
   graphviz                             # dot: vnet draw's svg and png pictures
+  strace                               # reads tc's netem request, to compare vnet's bytes
   zsh fish groff-base                  # completion scripts and vnet(1) checked (unit tier)
   python3-venv                         # python3 -m venv on Debian's own python
   openssh-server openssh-client        # the many-hosts tests' hosts: an sshd each, Ansible's ssh

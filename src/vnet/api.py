@@ -468,7 +468,8 @@ def _both(old: Record, new: Record) -> Record:
                  for key in [*old.external_addresses, *new.external_addresses]}
     return Record(old.topology, {**new.externals, **old.externals}, addresses,
                   [*old.routes, *(r for r in new.routes if r not in old.routes)],
-                  old.source, old.source_digest, {**new.impairs, **old.impairs})
+                  old.source, old.source_digest, {**new.impairs, **old.impairs},
+                  {**old.netem_tables, **new.netem_tables})
 
 
 def destroy(name: str, backend: Kernel | None = None,
@@ -678,7 +679,8 @@ def _read(nl: Kernel, spaces: list[str | None], counters: bool,
                             kind_state=False, counters=counters)).namespaces
 
 
-def _row(ns: str | None, st: NetnsState, link: LinkState, topology: str, owned: bool) -> Row:
+def _row(ns: str | None, st: NetnsState, link: LinkState, topology: str, owned: bool,
+         tables: Mapping[str, str] | None = None) -> Row:
     row = Row(ns, link.name, link.kind or ("loopback" if link.name == "lo" else None),
               "up" if link.up else "down", link.master, st.addresses_of(link.name), link.mtu,
               link.mac, link.rx_packets, link.tx_packets, link.rx_bytes, link.tx_bytes,
@@ -688,7 +690,10 @@ def _row(ns: str | None, st: NetnsState, link: LinkState, topology: str, owned: 
                   None)  # at its root, or under an IFB's shaping
     if netem is not None:
         from .features.netem_words import impair_from_params
-        row.extra["impair"] = impair_from_params(netem.params)
+        from .record import ext_key
+        # the kernel does not report a distribution table: the record knows the one vnet set
+        table = (tables or {}).get(ext_key(ns, link.name))
+        row.extra["impair"] = impair_from_params({**netem.params, "distribution": table})
     return row
 
 
@@ -714,7 +719,7 @@ def show_topology(name: str, backend: Kernel | None = None, counters: bool = Fal
     for ns, st in states.items():
         for link in st.links.values():
             if (link.owner or (name if ns in mine and link.name == "lo" else None)) == name:
-                rows.append(_row(ns, st, link, name, True))
+                rows.append(_row(ns, st, link, name, True, record.netem_tables))
         for rs in st.routes:
             if rs.proto == _VNET_ROUTE_PROTO and (ns in mine or (ns, *rs.key) in recorded_routes):
                 routes.append(RouteRow(ns, rs.to, rs.via, rs.dev, rs.metric, rs.table,
@@ -724,7 +729,7 @@ def show_topology(name: str, backend: Kernel | None = None, counters: bool = Fal
         st_ = states.get(ns)
         link_ = st_.links.get(ifname) if st_ is not None else None
         if st_ is not None and link_ is not None and (ns, ifname) not in seen:
-            rows.append(_row(ns, st_, link_, name, False))
+            rows.append(_row(ns, st_, link_, name, False, record.netem_tables))
     if not rows and not routes and record.is_empty():
         return None
     named = {r.netns for r in rows} | {r.netns for r in routes}
@@ -870,14 +875,19 @@ def exec_in(netns: str, argv: list[str]) -> int:
 
 # ---- impairments on a live link (`vnet impair`) -------------------------------------------------
 def impair(name: str, interface: str, settings: Mapping[str, Any] | None,
-           backend: Kernel | None = None) -> Plan | list[Action]:
+           backend: Kernel | None = None, *, direction: str | None = None
+           ) -> Plan | list[Action]:
     """Change (settings) or clear (None) the impairment of one live interface of topology
     `name` (interface = "NETNS/IFNAME" or "IFNAME" for the root namespace), in place.
 
-    `settings` is an `impair:` mapping of the file (delay, loss, rate, ...; egress only). The
+    `settings` is an `impair:` mapping of the file (delay, loss, rate, ..., direction). The
     interface must be one the topology made, or an external one it uses. The netem qdisc is
     changed in place (its link keeps its ifindex); the root qdisc it replaces is recorded, so
     that `vnet plan FILE` shows the drift from the file and apply or destroy puts it right.
+    `direction: ingress` (or `both`) impairs what the interface receives through the IFB the
+    file would make for it (`ifb` + its name; made and marked as the topology's when
+    missing); with settings it replaces the whole impairment, so `ingress` clears what the
+    interface sends. Clearing (settings None) clears the `direction` side: egress unless said.
     Returns the plan carried out (no actions: nothing differed)."""
     from pydantic import ValidationError
 
@@ -898,10 +908,7 @@ def impair(name: str, interface: str, settings: Mapping[str, Any] | None,
                 f"impair {err['loc'][0] if err['loc'] else ''}: "
                 f"{str(err['msg']).removeprefix('Value error, ')}".replace(" : ", ": "),
                 "impair", interface, "") for err in exc.errors()]) from None
-        if wanted.direction != "egress":
-            raise VnetError(f"vnet impair changes what {interface} sends (egress); an ingress "
-                            "impairment goes through an IFB the file declares: change "
-                            "direction in the file and apply it")
+        direction = wanted.direction
         if backend is None:
             _require_netem(interface)
     with host_lock(0), _backend(backend) as nl:
@@ -918,19 +925,50 @@ def impair(name: str, interface: str, settings: Mapping[str, Any] | None,
         if not owned and skey not in record.externals and skey not in record.impairs:
             raise VnetError(f"{interface} is not an interface of topology {name}: vnet impairs "
                             "only links a topology made or uses (external: true)")
+        side = direction or "egress"
+        # each side's impairment, as the egress of the interface or of its IFB
+        egress = wanted.model_copy(update={"direction": "egress"}) \
+            if wanted is not None and side != "ingress" else None
+        ingress = wanted.model_copy(update={"direction": "egress"}) \
+            if wanted is not None and side != "egress" else None
+        touch_egress = side != "ingress" or wanted is not None
+        actions: list[Action] = []
+        kept: dict[str, Any] | None = None
+        conflict: str | None = None
         original = record.impairs.get(skey, {} if owned else None)
-        actions, kept, conflict = plan_impair(key, wanted, st, live, owned, original, True)
+        if touch_egress:
+            actions, kept, conflict = plan_impair(key, egress, st, live, owned, original, True,
+                                                  table=record.netem_tables.get(skey))
+        ifb_key = None
+        if side != "egress" and conflict is None:
+            from .kinds.ifb import ingress_ifb_name, plan_ingress_impair
+            ifb_key = ext_key(key[0], ingress_ifb_name(ifname))
+            more, conflict = plan_ingress_impair(name, st, key[0], ifname, ingress,
+                                                 record.netem_tables.get(ifb_key))
+            actions += more
         if conflict is not None:
             raise VnetError(f"{conflict}: vnet impair leaves it alone")
         plan = Plan(name, actions, record)
         if actions:
             execute_plan(plan, nl)
-            if wanted is None:
-                record.impairs.pop(skey, None)
-            else:
-                record.impairs[skey] = kept if kept is not None else {}
+            if touch_egress:
+                if egress is None:
+                    record.impairs.pop(skey, None)
+                else:
+                    record.impairs[skey] = kept if kept is not None else {}
+                _record_table(record, skey, egress)
+            if ifb_key is not None:
+                _record_table(record, ifb_key, ingress)
             write_record(record)
         return plan
+
+
+def _record_table(record: Record, key: str, impair: Any) -> None:
+    """Keep (or forget) the distribution table of the netem `impair` put on `key`."""
+    if impair is not None and impair.distribution is not None:
+        record.netem_tables[key] = impair.distribution
+    else:
+        record.netem_tables.pop(key, None)
 
 
 def _require_netem(where: str) -> None:

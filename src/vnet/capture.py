@@ -48,7 +48,7 @@ from .features.bridge_vlans import (
 from .features.sysctls import NAMESPACE_FORWARDING
 from .kinds.base import InterfaceBase, NotCapturable
 from .observe import LinkState, NetnsState, RouteState
-from .record import parse_ext_key
+from .record import ext_key, parse_ext_key
 from .store import read_record_or_warn
 
 #: routing protocols: routes `ip route add` makes (boot, static) and vnet's own
@@ -98,7 +98,8 @@ def capture_owned(name: str, backend: Kernel) -> dict[str, Any]:
     spaces: list[str | None] = [None, *owned]
     spaces += [parse_ext_key(k)[0] for k in ext_keys] + [r[0] for r in record.routes]
     declared, folder = _file_last_applied(record.source, name)
-    reader = _Reader(backend, spaces, declared=declared, folder=folder)
+    reader = _Reader(backend, spaces, declared=declared, folder=folder,
+                     tables=record.netem_tables)
     mine = [(ns, link.name) for ns, st in reader.states.items() for link in _ordered(st)
             if link.name != "lo" and link.owner == name]
     if not (owned or mine or not record.is_empty()):
@@ -220,6 +221,9 @@ class _Reader:
     declared: dict[Key, Any] = field(default_factory=dict)
     #: that file's folder (its key files are relative to it)
     folder: Path | None = None
+    #: "netns|ifname" -> the distribution table of the netem there (the record's: the kernel
+    #: does not report it)
+    tables: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         existing = self.backend.list_netns()
@@ -407,7 +411,8 @@ class _Reader:
                      None)  # at the root, or under an IFB's shaping
         if netem is not None:
             from .features.netem_words import impair_from_params
-            out["impair"] = impair_from_params(netem.params)
+            table = self.tables.get(ext_key(ns, link.name))
+            out["impair"] = impair_from_params({**netem.params, "distribution": table})
         return out
 
     def mac(self, ns: str | None, link: LinkState, parent: LinkState | None) -> str | None:

@@ -453,15 +453,26 @@ _IMPAIR_OPTIONS = {
     "delay": ("TIME", "added delay: 40ms"),
     "jitter": ("TIME", "random variation of the delay: 5ms"),
     "correlation": ("PERCENT", "how much each delay depends on the last: 25%"),
+    "distribution": ("TABLE", "the shape of the jitter: normal, pareto, paretonormal (a table "
+                              "iproute2 ships)"),
     "loss": ("PERCENT", "random loss: 2%, or '2% 25%' with its correlation"),
     "loss_model": ("MODEL", "bursty loss: 'gemodel P [R [1-H [1-K]]]' or 'state P13 ...'"),
     "duplicate": ("PERCENT", "packets sent twice: 0.1%"),
     "corrupt": ("PERCENT", "packets with a bit flipped: 0.1%"),
     "reorder": ("PERCENT", "packets sent ahead of the delayed ones: 1% (needs --delay)"),
+    "gap": ("N", "reorder among every N packets: 5 (needs --reorder)"),
+    "ecn": ("", "mark with ECN instead of dropping (needs --loss or --loss-model)"),
     "rate": ("RATE", "rate the interface sends at: 10mbit"),
+    "packet_overhead": ("BYTES", "bytes added to each packet for the rate: 20 (needs --rate)"),
+    "cell_size": ("BYTES", "count packets in cells of this size for the rate: 48"),
+    "cell_overhead": ("BYTES", "bytes added to each cell: 5 (needs --cell-size)"),
     "limit": ("PACKETS", "packets netem may hold (default 1000)"),
     "slot": ("SLOT", "send in bursts: 'MIN_DELAY [MAX_DELAY] [packets N] [bytes N]'"),
 }
+
+
+#: the options that are whole numbers in the file
+_IMPAIR_INTS = frozenset({"limit", "gap", "packet_overhead", "cell_size", "cell_overhead"})
 
 
 def cmd_impair(args: argparse.Namespace) -> int:
@@ -470,13 +481,17 @@ def cmd_impair(args: argparse.Namespace) -> int:
     for option in _IMPAIR_OPTIONS:
         value = getattr(args, f"impair_{option}")
         if value is not None:
-            settings[option] = int(value) if option == "limit" and value.isdigit() else value
+            whole = option in _IMPAIR_INTS and value.removeprefix("-").isdigit()
+            settings[option] = int(value) if whole else value
     if args.clear and settings:
-        raise VnetError("--clear removes the impairment: give it alone, or give the new "
-                        "values without --clear")
+        raise VnetError("--clear removes the impairment: give it alone (with --direction to "
+                        "say which side), or give the new values without --clear")
     if not args.clear and not settings:
         raise VnetError("say what to change (e.g. --delay 40ms --loss 2%), or --clear")
-    plan = api.impair(args.name, args.interface, None if args.clear else settings)
+    if settings and args.direction:
+        settings["direction"] = args.direction
+    plan = api.impair(args.name, args.interface, None if args.clear else settings,
+                      direction=args.direction)
     assert not isinstance(plan, list)
     if args.json:
         _emit_json(plan.as_dict())
@@ -1115,8 +1130,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("interface", metavar="IFACE",
                     help="NETNS/IFNAME, or IFNAME in the namespace vnet runs in")
     for option, words in _IMPAIR_OPTIONS.items():
+        if not words[0]:  # a flag: on when given
+            sp.add_argument(f"--{option}", dest=f"impair_{option}", action="store_const",
+                            const=True, help=words[1].replace("%", "%%"))
+            continue
         sp.add_argument(f"--{option.replace('_', '-')}", dest=f"impair_{option}",
                         metavar=words[0], help=words[1].replace("%", "%%"))
+    sp.add_argument("--direction", choices=("egress", "ingress", "both"),
+                    help="what is impaired: what IFACE sends (egress, the default), receives "
+                         "(ingress, through an IFB vnet makes), or both")
     sp.add_argument("--clear", action="store_true", help="remove the impairment")
     add("list", cmd_list, "every live topology: namespaces, interfaces up/down, its file")
     sp = add("kinds", cmd_kinds, "every interface kind: implemented, available on this "

@@ -755,11 +755,14 @@ class _Planner:
                 key, obj.impair, self.ns_state(key[0]), live, owned,
                 self.old.impairs.get(skey),
                 obj is self.externals.get(key) and obj.replace_qdisc,
-                SHAPED_PARENT if shaped else TC_H_ROOT)
+                SHAPED_PARENT if shaped else TC_H_ROOT, self.old.netem_tables.get(skey))
             if conflict is not None:
                 self.conflict(conflict, _at(*key),
                               "add replace_qdisc: true to its external entry to let vnet "
                               "replace it (destroy puts it back), or remove impair")
+            elif obj.impair is not None and obj.impair.direction != "ingress" \
+                    and obj.impair.distribution is not None:
+                self.new.netem_tables[skey] = obj.impair.distribution
             if record is not None:
                 self.new.impairs[skey] = record
             self.phase["extras"] += actions

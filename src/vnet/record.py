@@ -30,10 +30,15 @@ class Record:
     #: does not own, or one `vnet impair` changed): {} (the kernel's default) or
     #: {"kind": .., "params": ..}
     impairs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: "netns|ifname" -> the distribution table (`normal`, `pareto`...) of the netem vnet set
+    #: there: the kernel keeps a table but never reports it, so this is how a plan knows it
+    netem_tables: dict[str, str] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
-        """Whether there is nothing to put back (the source file alone is no change)."""
-        return not (self.externals or self.external_addresses or self.routes or self.impairs)
+        """Whether there is nothing to put back or to remember (the source file alone is no
+        change)."""
+        return not (self.externals or self.external_addresses or self.routes or self.impairs
+                    or self.netem_tables)
 
 
 def ext_key(netns: str | None, name: str) -> str:
@@ -192,6 +197,17 @@ def record_from_data(topology: str, data: Any) -> tuple[Record, list[str]]:
     else:
         lost.append(f"impairs {_shown(impairs)} is not an object: the root qdiscs external "
                     "interfaces had before vnet impaired them are lost")
+    tables = data.get("netem_tables", {})
+    if isinstance(tables, dict):
+        for key, table in tables.items():
+            if isinstance(key, str) and "|" in key and isinstance(table, str) and table:
+                record.netem_tables[key] = table
+            else:
+                lost.append(f"netem table {_shown(key)}: {_shown(table)} is not a table name "
+                            "on a netns|ifname: the next apply sends that netem its table again")
+    else:
+        lost.append(f"netem_tables {_shown(tables)} is not an object: the next apply sends "
+                    "each netem its distribution table again")
     source = data.get("source")
     if source is None or isinstance(source, str) and source:
         record.source = source

@@ -63,7 +63,8 @@ def test_every_field_of_a_record_survives_writing_and_reading() -> None:
                               "source_digest": "sha256:" + "ab" * 32,
                               "impairs": {"|nic0": {}, "|nic1": {
                                   "kind": "tbf", "params": {"rate": 1250, "buffer": 4,
-                                                            "limit": 100}}}}
+                                                            "limit": 100}}},
+                              "netem_tables": {"|nic0": "pareto"}}
     fields = [f.name for f in dataclasses.fields(Record) if f.name != "topology"]
     assert sorted(values) == sorted(fields), "a new Record field needs a value here and a check"
     record = Record("ext", **values)
@@ -99,6 +100,8 @@ def test_every_field_of_a_record_survives_writing_and_reading() -> None:
     ('{"routes": [[null, 254, 2, "x"]]}', "is not [netns, table, family, to, metric]"),
     ('{"routes": [[null, "main", 2, "x", 0]]}', "table, family and metric must be numbers"),
     ('{"routes": [[7, 254, 2, "x", 0]]}', "namespace 7 is not a name"),
+    ('{"netem_tables": {"|nic0": 3}}', "3 is not a table name on a netns|ifname"),
+    ('{"netem_tables": []}', "netem_tables [] is not an object"),
     ('{"source": 12}', "source 12 is not a path"),
     ('{"source_digest": "md5:00"}', 'source_digest "md5:00" is not a sha256 digest'),
     ('{"mtu": ' + "9" * 5000 + "}", "not JSON"),

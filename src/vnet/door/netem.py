@@ -12,8 +12,10 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-TCA_NETEM_CORR, TCA_NETEM_REORDER, TCA_NETEM_CORRUPT, TCA_NETEM_LOSS = 1, 3, 4, 5
-TCA_NETEM_RATE, TCA_NETEM_RATE64, TCA_NETEM_LATENCY64, TCA_NETEM_JITTER64 = 6, 8, 10, 11
+TCA_NETEM_CORR, TCA_NETEM_DELAY_DIST, TCA_NETEM_REORDER = 1, 2, 3
+TCA_NETEM_CORRUPT, TCA_NETEM_LOSS = 4, 5
+TCA_NETEM_RATE, TCA_NETEM_ECN, TCA_NETEM_RATE64 = 6, 7, 8
+TCA_NETEM_LATENCY64, TCA_NETEM_JITTER64 = 10, 11
 TCA_NETEM_SLOT = 12
 NETEM_LOSS_GI, NETEM_LOSS_GE = 1, 2
 NLA_F_NESTED = 0x8000
@@ -30,6 +32,7 @@ _GI = struct.Struct("=IIIII")  # p13, p31, p32, p14, p23
 _SLOT = struct.Struct("=qqiiqq")  # min_delay, max_delay, max_packets, max_bytes, dist...
 _S64 = struct.Struct("=q")
 _U64 = struct.Struct("=Q")
+_U32 = struct.Struct("=I")
 _ATTR = struct.Struct("=HH")
 
 
@@ -54,7 +57,9 @@ def encode_netem(params: dict[str, Any]) -> bytes:
            _attr(TCA_NETEM_CORRUPT, _PAIR.pack(params["corrupt"], params["corrupt_corr"]))]
     if rate >= 1 << 32:
         out.append(_attr(TCA_NETEM_RATE64, _U64.pack(rate)))
-    out.append(_attr(TCA_NETEM_RATE, _RATE.pack(min(rate, 0xFFFFFFFF), 0, 0, 0)))
+    out.append(_attr(TCA_NETEM_RATE, _RATE.pack(
+        min(rate, 0xFFFFFFFF), params.get("packet_overhead", 0), params.get("cell_size", 0),
+        params.get("cell_overhead", 0))))
     out.append(_attr(TCA_NETEM_LATENCY64, _S64.pack(params["latency"])))
     out.append(_attr(TCA_NETEM_JITTER64, _S64.pack(params["jitter"])))
     slot = params.get("slot") or [0, 0, 0, 0]
@@ -65,7 +70,18 @@ def encode_netem(params: dict[str, Any]) -> bytes:
     elif params.get("gi"):
         out.append(_attr(TCA_NETEM_LOSS | NLA_F_NESTED, _attr(NETEM_LOSS_GI,
                                                                _GI.pack(*params["gi"]))))
+    out.append(_attr(TCA_NETEM_ECN, _U32.pack(params.get("ecn", 0))))
+    if params.get("distribution"):
+        out.append(encode_table(params["distribution"]))
     return b"".join(out)
+
+
+def encode_table(name: str) -> bytes:
+    """TCA_NETEM_DELAY_DIST: table `name`'s values as signed 16-bit numbers, as tc sends
+    them (the kernel keeps it and never reports it back)."""
+    from ..features.netem_tables import load_table
+    values = load_table(name)
+    return _attr(TCA_NETEM_DELAY_DIST, struct.pack(f"={len(values)}h", *values))
 
 
 def _attrs(data: bytes, start: int) -> dict[int, bytes]:
@@ -89,7 +105,8 @@ def decode_netem(payload: bytes) -> dict[str, Any]:
                            "jitter": int(jitter / TICKS_PER_USEC) * 1000,
                            "delay_corr": 0, "loss_corr": 0, "dup_corr": 0, "reorder": 0,
                            "reorder_corr": 0, "corrupt": 0, "corrupt_corr": 0, "rate": 0,
-                           "ge": None, "gi": None, "slot": None}
+                           "packet_overhead": 0, "cell_size": 0, "cell_overhead": 0,
+                           "ecn": 0, "ge": None, "gi": None, "slot": None}
     if TCA_NETEM_LATENCY64 in attrs:
         out["latency"] = _S64.unpack(attrs[TCA_NETEM_LATENCY64][:8])[0]
     if TCA_NETEM_JITTER64 in attrs:
@@ -102,7 +119,10 @@ def decode_netem(payload: bytes) -> dict[str, Any]:
     if TCA_NETEM_CORRUPT in attrs:
         out["corrupt"], out["corrupt_corr"] = _PAIR.unpack_from(attrs[TCA_NETEM_CORRUPT])
     if TCA_NETEM_RATE in attrs:
-        out["rate"] = _RATE.unpack_from(attrs[TCA_NETEM_RATE])[0]
+        out["rate"], out["packet_overhead"], out["cell_size"], out["cell_overhead"] = \
+            _RATE.unpack_from(attrs[TCA_NETEM_RATE])
+    if TCA_NETEM_ECN in attrs:  # the kernel reports it only when set
+        out["ecn"] = _U32.unpack_from(attrs[TCA_NETEM_ECN])[0]
     if TCA_NETEM_RATE64 in attrs:
         out["rate"] = _U64.unpack(attrs[TCA_NETEM_RATE64][:8])[0]
     if TCA_NETEM_SLOT in attrs:

@@ -149,15 +149,19 @@ class TcOps:
         from . import rtnl
         from .netem import encode_netem
         flags = _NLM_F_CREATE | _NLM_F_REPLACE if how == "replace" else 0
+        where = f"{netns + '/' if netns else ''}{ifname}"
+        try:
+            options = encode_netem(params)
+        except ValueError as exc:  # a distribution table gone or changed since validation
+            raise KernelError(f"set netem qdisc on {where}", None, str(exc)) from None
         body = (rtnl._TCM.pack(socket.AF_UNSPEC, self._index(netns, ifname), handle, parent, 0)
-                + rtnl.attr_str(rtnl.TCA_KIND, "netem")
-                + rtnl.attr(rtnl.TCA_OPTIONS, encode_netem(params)))
+                + rtnl.attr_str(rtnl.TCA_KIND, "netem") + rtnl.attr(rtnl.TCA_OPTIONS, options))
         try:
             self._rt(netns).request((_RTM_NEWQDISC, flags, body))
         except rtnl.RtnlError as exc:
             if exc.code == errno.ENOENT and how == "replace":
                 raise KernelError(
-                    f"add netem qdisc on {netns + '/' if netns else ''}{ifname}", errno.ENOENT,
+                    f"add netem qdisc on {where}", errno.ENOENT,
                     "this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM not set, no module "
                     "sch_netem); impairments need a kernel with it") from None
             raise

@@ -465,8 +465,9 @@ class _Writer:
                 if len(words) > 1:
                     self.leave(f"{path}.{name}", "networkd's NetworkEmulator has no "
                                                   "correlation")
-        for name in ("correlation", "loss_model", "corrupt", "reorder", "rate", "slot"):
-            if getattr(impair, name) is not None:
+        for name in ("correlation", "distribution", "loss_model", "ecn", "corrupt", "reorder",
+                     "gap", "rate", "packet_overhead", "cell_size", "cell_overhead", "slot"):
+            if getattr(impair, name) not in (None, False):
                 self.leave(f"{path}.{name}", f"networkd's NetworkEmulator has no {name}")
         return [("NetworkEmulator", lines)] if lines else []
 

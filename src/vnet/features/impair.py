@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..actions import Action, Request
+from .netem_tables import load_table
 from .netem_words import DEFAULT_LIMIT, MAX_PERCENT, describe, impair_from_params
 from .shaping import TC_H_ROOT, parse_rate, parse_time
 
@@ -132,6 +133,7 @@ _PARSERS: dict[str, Any] = {
     "delay": lambda v, _: parse_time(v), "jitter": lambda v, _: parse_time(v),
     "correlation": parse_percent, "rate": lambda v, _: parse_rate(v),
     "loss_model": lambda v, _: _loss_model(v), "slot": lambda v, _: _slot(v),
+    "distribution": lambda v, _: load_table(str(v)),
     **dict.fromkeys(("loss", "duplicate", "corrupt", "reorder"), _probability),
 }
 
@@ -146,6 +148,9 @@ class Impair(BaseModel):
         None, description="Random variation of the delay, as tc writes it: 5ms (needs delay).")
     correlation: str | int | float | None = Field(
         None, description="How much each delay depends on the last: 25% (needs jitter).")
+    distribution: str | None = Field(
+        None, description="The shape of the jitter: a table tc ships (normal, pareto, "
+                          "paretonormal, ... the NAME.dist files of iproute2; needs jitter).")
     loss: str | int | float | None = Field(
         None, description="Random loss: 2%, or '2% 25%' with its correlation.")
     loss_model: str | None = Field(
@@ -157,8 +162,26 @@ class Impair(BaseModel):
         None, description="Packets with one bit flipped: 0.1% (optionally its correlation).")
     reorder: str | int | float | None = Field(
         None, description="Packets sent at once, ahead of the delayed ones: 1% (needs delay).")
+    gap: int | None = Field(
+        None, ge=1, le=0xFFFFFFFF,
+        description="Reorder only among every GAP packets: 5 (needs reorder; default 1).")
+    ecn: bool | None = Field(
+        None, description="Mark lost packets with ECN (Congestion Experienced) instead of "
+                          "dropping them, where they are ECN-capable (needs loss or "
+                          "loss_model).")
     rate: str | int | None = Field(
         None, description="Rate the link sends at, as tc writes it: 10mbit.")
+    packet_overhead: int | None = Field(
+        None, ge=-0x80000000, le=0x7FFFFFFF,
+        description="Bytes added to (or, negative, taken from) each packet's size when the "
+                    "rate is worked out: 20 (needs rate; tc's PACKETOVERHEAD).")
+    cell_size: int | None = Field(
+        None, ge=0, le=0xFFFFFFFF,
+        description="Each packet counted as whole cells of this many bytes for the rate: 48 "
+                    "for ATM (needs rate; tc's CELLSIZE).")
+    cell_overhead: int | None = Field(
+        None, ge=-0x80000000, le=0x7FFFFFFF,
+        description="Bytes added to each cell: 5 (needs cell_size; tc's CELLOVERHEAD).")
     limit: int | None = Field(
         None, ge=1, le=0xFFFFFFFF,
         description="Packets netem may hold (default 1000); raise it for long delays at high "
@@ -171,7 +194,7 @@ class Impair(BaseModel):
                               "both.")
 
     @field_validator("delay", "jitter", "correlation", "loss", "duplicate", "corrupt",
-                     "reorder", "rate", "loss_model", "slot")
+                     "reorder", "rate", "loss_model", "slot", "distribution")
     @classmethod
     def _parses(cls, v: Any, info: Any) -> Any:
         """Each value as tc would parse it (its parser's error is the field's)."""
@@ -187,9 +210,25 @@ class Impair(BaseModel):
         if self.correlation is not None and self.jitter is None:
             raise ValueError("correlation ties each delay to the last: it needs jitter (e.g. "
                              "delay: 40ms, jitter: 5ms, correlation: 25%)")
+        if self.distribution is not None and self.jitter is None:
+            raise ValueError("distribution shapes how the delay varies: it needs jitter (e.g. "
+                             "delay: 40ms, jitter: 5ms, distribution: normal)")
         if self.reorder is not None and self.delay is None:
             raise ValueError("reorder sends some packets ahead of the delayed ones: it needs a "
                              "delay (e.g. delay: 10ms, reorder: 25%)")
+        if self.gap is not None and self.reorder is None:
+            raise ValueError("gap says among how many packets reorder sends one ahead: it needs "
+                             "reorder (e.g. delay: 10ms, reorder: 25%, gap: 5)")
+        if self.ecn and self.loss is None and self.loss_model is None:
+            raise ValueError("ecn marks the packets loss would drop: it needs loss or "
+                             "loss_model (e.g. loss: 2%, ecn: true)")
+        if self.rate is None and (self.packet_overhead is not None or self.cell_size
+                                  is not None or self.cell_overhead is not None):
+            raise ValueError("packet_overhead, cell_size and cell_overhead adjust netem's "
+                             "rate: give a rate too (e.g. rate: 10mbit, packet_overhead: 20)")
+        if self.cell_overhead is not None and not self.cell_size:
+            raise ValueError("cell_overhead is added to each cell: give cell_size too (e.g. "
+                             "cell_size: 48, cell_overhead: 5)")
         if self.loss is not None and self.loss_model is not None:
             raise ValueError("loss and loss_model both say how packets are lost: keep one "
                              "(loss: 2% for random loss, loss_model for bursts)")
@@ -225,12 +264,19 @@ class Impair(BaseModel):
             "duplicate": dup, "dup_corr": dup_corr,
             "corrupt": corrupt, "corrupt_corr": corrupt_corr,
             "reorder": reorder, "reorder_corr": reorder_corr,
-            # tc's gap: with reorder, every packet but one in `gap` is delayed
-            "gap": 1 if reorder else 0,
+            # tc's gap: with reorder, every packet but one in `gap` is delayed (1 unless said)
+            "gap": (self.gap or 1) if reorder else 0,
+            "ecn": 1 if self.ecn else 0,
             "rate": parse_rate(self.rate) if self.rate is not None else 0,
+            "packet_overhead": self.packet_overhead or 0,
+            "cell_size": self.cell_size or 0,
+            "cell_overhead": self.cell_overhead or 0,
             "ge": model[1] if model and model[0] == "ge" else None,
             "gi": model[1] if model and model[0] == "gi" else None,
             "slot": _slot(self.slot) if self.slot is not None else None,
+            # a table's name: the door loads it (features/netem_tables.py); the kernel never
+            # reports it back, so the planner compares it with the recorded one
+            "distribution": self.distribution,
         }
 
     def tc_args(self) -> list[str]:
@@ -244,16 +290,27 @@ class Impair(BaseModel):
                 out.append(str(self.jitter))
                 if self.correlation is not None:
                     out.append(_pct_text(self.correlation))
+                if self.distribution is not None:
+                    out += ["distribution", self.distribution]
         if self.loss is not None:
             out += ["loss", *map(_pct_text, str(self.loss).split())]
         if self.loss_model is not None:
             out += ["loss", *str(self.loss_model).split()]
+        if self.ecn:
+            out.append("ecn")
         for name in ("duplicate", "corrupt", "reorder"):
             value = getattr(self, name)
             if value is not None:
                 out += [name, *map(_pct_text, str(value).split())]
+        if self.gap is not None:
+            out += ["gap", str(self.gap)]
         if self.rate is not None:
-            out += ["rate", str(self.rate)]
+            # RATE [PACKETOVERHEAD [CELLSIZE [CELLOVERHEAD]]]: positional, so a later one
+            # brings zeros for those before it
+            extra = [self.packet_overhead, self.cell_size, self.cell_overhead]
+            while extra and extra[-1] is None:
+                extra.pop()
+            out += ["rate", str(self.rate), *(str(v or 0) for v in extra)]
         if self.slot is not None:
             out += ["slot", *str(self.slot).split()]
         return out
@@ -298,7 +355,7 @@ def same_params(live: dict[str, Any], want: dict[str, Any]) -> bool:
 
 def plan_impair(key: tuple[str | None, str], impair: Impair | None, netns_state: Any,
                 live: Any, owned: bool, original: dict[str, Any] | None,
-                may_replace: bool, parent: int = TC_H_ROOT
+                may_replace: bool, parent: int = TC_H_ROOT, table: str | None = None
                 ) -> tuple[list[Action], dict[str, Any] | None, str | None]:
     """The actions that give interface `key` the egress netem of `impair` (None: no
     impairment), in place where one is there.
@@ -307,8 +364,9 @@ def plan_impair(key: tuple[str | None, str], impair: Impair | None, netns_state:
     `original`: for a link vnet does not own, the root qdisc recorded before vnet put netem
     on it (None: vnet has not); `may_replace`: the file allows replacing a qdisc there that
     is not the kernel's default; `parent`: where the netem hangs (an IFB that shapes: under
-    its class 1:1). Returns (actions, what to record for the link — None: nothing — and a
-    conflict message, or None)."""
+    its class 1:1); `table`: the distribution table vnet set on the live netem (the kernel
+    never reports it; the record keeps it). Returns (actions, what to record for the link —
+    None: nothing — and a conflict message, or None)."""
     ns, name = key
     where = _at(ns, name)
     place = {} if parent == TC_H_ROOT else {"parent": parent, "handle": SHAPED_HANDLE}
@@ -331,22 +389,36 @@ def plan_impair(key: tuple[str | None, str], impair: Impair | None, netns_state:
         if owned and is_netem:
             return [Action("remove", f"netem on {where}", "no impairment in the file",
                            [delete],
-                           [Request("tc.netem_set", ns, {"ifname": name, "params": root.params,
-                                                         "how": "replace", **place})])], \
+                           [Request("tc.netem_set", ns, {
+                               "ifname": name, "params": {**root.params, "distribution": table},
+                               "how": "replace", **place})])], \
                 None, None
         return [], None, None
     assert impair is not None
     want = impair.netem_params()
     record = None if owned else (original if original is not None else _original(root))
     if is_netem and (owned or original is not None):
-        if same_params(root.params, want):
+        now = {**root.params, "distribution": table}
+        if same_params(now, want):
             return [], record, None
+
+        def netem_set(params: dict[str, Any], how: str) -> Request:
+            return Request("tc.netem_set", ns, {"ifname": name, "params": params, "how": how,
+                                                **place})
+        if table is not None and want["distribution"] != table:
+            # a netem keeps its table through `tc qdisc change` (the kernel swaps it only
+            # for one it is sent): dropping or changing it takes a new netem
+            return [Action("replace", f"netem on {where}",
+                           f"distribution table {table} -> {want['distribution'] or 'none'}: a "
+                           "netem keeps its table when changed, so it is deleted and added "
+                           "again", [delete, netem_set(want, "replace")],
+                           [delete, netem_set(now, "replace")], diff=_diff(now, want))], \
+                record, None
+        # a table added in place would be kept through an undo by change: undo by a new netem
+        undo = [netem_set(now, "change")] if want["distribution"] == table \
+            else [delete, netem_set(now, "replace")]
         return [Action("change", f"netem on {where}", "impairment differs from the file",
-                       [Request("tc.netem_set", ns, {"ifname": name, "params": want,
-                                                     "how": "change", **place})],
-                       [Request("tc.netem_set", ns, {"ifname": name, "params": root.params,
-                                                     "how": "change", **place})],
-                       diff=_diff(root.params, want))], record, None
+                       [netem_set(want, "change")], undo, diff=_diff(now, want))], record, None
     kind = root.kind if root is not None else ""
     if not owned and kind not in DEFAULT_QDISCS:
         if not may_replace:

@@ -46,11 +46,17 @@ def impair_from_params(params: dict[str, Any]) -> dict[str, Any]:
             out["jitter"] = format_ns(params["jitter"])
             if params.get("delay_corr"):
                 out["correlation"] = format_percent(params["delay_corr"])
+    if params.get("distribution"):
+        out["distribution"] = params["distribution"]
     for name, corr in (("loss", "loss_corr"), ("duplicate", "dup_corr"),
                        ("corrupt", "corrupt_corr"), ("reorder", "reorder_corr")):
         if params.get(name):
             out[name] = format_percent(params[name]) + (
                 f" {format_percent(params[corr])}" if params.get(corr) else "")
+    if params.get("reorder") and params.get("gap", 1) > 1:
+        out["gap"] = params["gap"]
+    if params.get("ecn"):
+        out["ecn"] = True
     ge, gi = params.get("ge"), params.get("gi")
     if ge:
         p, r, h, k1 = ge
@@ -61,6 +67,9 @@ def impair_from_params(params: dict[str, Any]) -> dict[str, Any]:
         out["loss_model"] = " ".join(["state", *map(format_percent, (p13, p31, p32, p23, p14))])
     if params.get("rate"):
         out["rate"] = format_rate(params["rate"])
+        for name in ("packet_overhead", "cell_size", "cell_overhead"):
+            if params.get(name):
+                out[name] = params[name]
     slot = params.get("slot")
     if slot:
         text = f"{format_ns(slot[0])} {format_ns(slot[1])}"
@@ -80,3 +89,28 @@ def describe(params: dict[str, Any]) -> str:
     return " ".join(f"{k} {v}" for k, v in words.items()) or "no impairment"
 
 
+
+
+def short_label(words: dict[str, Any]) -> str:
+    """An impairment in the file's words (`impair:`'s fields) as a diagram's short label:
+    `40ms±5ms 2% loss 10mbit`."""
+    def first(value: Any) -> str:
+        text = str(value).split()[0]
+        return text if text.endswith("%") else f"{text}%"
+    parts: list[str] = []
+    if words.get("delay") is not None:
+        delay = str(words["delay"])
+        parts.append(f"{delay}±{words['jitter']}" if words.get("jitter") is not None
+                     else delay)
+    if words.get("loss") is not None:
+        parts.append(f"{first(words['loss'])} loss")
+    if words.get("loss_model") is not None:
+        parts.append("bursty loss")
+    for name, short in (("duplicate", "dup"), ("corrupt", "corrupt"), ("reorder", "reorder")):
+        if words.get(name) is not None:
+            parts.append(f"{first(words[name])} {short}")
+    if words.get("rate") is not None:
+        parts.append(str(words["rate"]))
+    if words.get("slot") is not None:
+        parts.append("slotted")
+    return " ".join(parts)

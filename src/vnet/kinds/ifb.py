@@ -355,3 +355,48 @@ def ingress_ifbs(objs: list[Any]) -> list[Ifb]:
         private["_path"] = f"{obj.path}.impair"
         out.append(ifb)
     return out
+
+
+def plan_ingress_impair(topology: str, netns_state: Any, netns: str | None, ifname: str,
+                        impair: Any, table: str | None = None
+                        ) -> tuple[list[Action], str | None]:
+    """What `vnet impair --direction ingress|both` does to the IFB that takes what `ifname`
+    receives (named as the file's would be, `ingress_ifb_name`): made (marked as the
+    topology's, up, netem on its egress, then the redirect) when missing, its netem changed
+    in place when there, removed with its redirect when `impair` is None. `impair` is the
+    IFB's egress impairment; `table` the distribution table recorded for its netem.
+    Returns (actions, a conflict message or None)."""
+    from .. import ownership
+    from ..features.impair import plan_impair
+    name = ingress_ifb_name(ifname)
+    where = f"{netns}/{name}" if netns else name
+    live = netns_state.links.get(name) if netns_state is not None else None
+    if live is not None and ownership.link_marker(topology, name) not in live.altnames \
+            and live.owner != topology:
+        return [], (f"{where} is not an IFB of topology {topology}: vnet impair needs that name "
+                    f"for the IFB that takes what {ifname} receives")
+    if impair is None:
+        if live is None:
+            return [], None
+        return [*_unredirect(netns_state, netns, live, keep=set()),
+                Action("remove", f"link {where} (ifb)",
+                       f"what {ifname} receives is no longer impaired",
+                       [Request("link.del", netns, {"ifname": name, "missing_ok": True})],
+                       undo_gap=f"deleted link {where} cannot be re-created exactly")], None
+    ifb = Ifb.model_validate({"kind": "ifb", "name": name, "netns": netns,
+                              "redirect_from": [ifname], "impair": impair})
+    if live is None:
+        made = Action(
+            "create", f"link {where} (ifb)", f"what {ifname} receives is impaired here",
+            [Request("link.add", netns, {"ifname": name,
+                                         "marker": ownership.link_marker(topology, name),
+                                         "group": ownership.link_group(topology),
+                                         **ifb.create_request()}),
+             Request("link.state", netns, {"ifname": name, "up": True})],
+            [Request("link.del", netns, {"ifname": name, "missing_ok": True})])
+        netem = plan_impair((netns, name), impair, netns_state, None, True, None, True)[0]
+        # the redirect last: what arrives goes to an IFB that already impairs it
+        return [made, *netem, *ifb._plan_redirect(netns_state, None, ifname)], None
+    netem, _, conflict = plan_impair((netns, name), impair, netns_state, live, True, {}, True,
+                                     table=table)
+    return [*netem, *ifb._plan_redirect(netns_state, live, ifname)], conflict

@@ -243,6 +243,30 @@ def _holders(topo: Topology) -> dict[str, str]:
     return out
 
 
+#: how an impairment's direction reads after its label
+_DIRECTION_WORDS = {"egress": "", "ingress": " (in)", "both": " (in+out)"}
+
+
+def impair_label(item: Any) -> str:
+    """The short label of an interface's `impair:` (`40ms 2% loss`; `(in)` when it is
+    what the interface receives), or "" when it has none."""
+    impair = getattr(item, "impair", None)
+    if impair is None:
+        return ""
+    from ..features.netem_words import short_label
+    return short_label(impair.model_dump(exclude_none=True)) \
+        + _DIRECTION_WORDS.get(impair.direction, "")
+
+
+def _pair_label(one: Any, other: Any) -> str:
+    """The label of a pair's cable: its impairment, once when both ends have the same."""
+    mine, theirs = impair_label(one), impair_label(other)
+    if mine and mine == theirs:
+        return f"{mine} each way"
+    return "; ".join(f"{end.name}: {text}" for end, text in ((one, mine), (other, theirs))
+                     if text)
+
+
 def _scene(topo: Topology, diff: Diff | None, title: str | None) -> _Scene:
     nodes: dict[str, _Node] = {}
     edges: dict[_Edge, None] = {}
@@ -257,6 +281,9 @@ def _scene(topo: Topology, diff: Diff | None, title: str | None) -> _Scene:
             return  # a topology that did not validate: the first one is drawn
         key = (item.netns, item.name)
         lines = [item.name, *first, *item.addresses]
+        if not getattr(item, "paired", False) and impair_label(item):
+            # a pair's impairment labels its cable; any other interface's is on its node
+            lines.append(f"impaired: {impair_label(item)}")
         down = item.state == "down"
         if down:
             lines.append("down")
@@ -294,9 +321,12 @@ def _scene(topo: Topology, diff: Diff | None, title: str | None) -> _Scene:
                               f"{edge.style} {edge.label}", words)
 
     holders = _holders(topo)
-    for end in ends:  # pairs: the end made by its twin, to its twin
+    by_key = {(end.netns, end.name): end for end in ends}
+    for end in ends:  # pairs: the end made by its twin, to its twin, labelled by impairments
         if end.paired and end.created_by is not None:
-            add(_Edge(target(*end.created_by), _id(end.netns, end.name), "pair"),
+            twin = by_key.get(end.created_by)
+            label = _pair_label(twin, end) if twin is not None else impair_label(end)
+            add(_Edge(target(*end.created_by), _id(end.netns, end.name), "pair", label),
                 EDGE_WORDS["pair"])
     for item in [*ends, *topo.externals]:
         if item.master:
