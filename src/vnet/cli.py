@@ -645,11 +645,37 @@ def cmd_show(args: argparse.Namespace) -> int:
                             f"{', '.join(names) or '(none)'} and - (where vnet runs)"
                             + (f"; did you mean {close[0]!r}?" if close else ""))
     shown = shown.filtered(netns, args.kind or (), loopbacks=args.all)
+    if args.options:
+        _add_options(shown)
     if args.json:
         _emit_json(shown.as_dict())
     else:
         _write_lines(topology_lines(shown, _terminal_width(), stats=args.stats))
     return EXIT_OK
+
+
+#: what a captured entry says that `show` has columns of its own for
+_SHOWN_ELSEWHERE = frozenset({"name", "netns", "kind", "addresses", "master", "mtu", "mac",
+                              "state", "external"})
+
+
+def _add_options(shown: Any) -> None:
+    """`show --options`: each owned interface's options read back from the kernel in the
+    file's words (what `vnet capture` writes for it), in its row's `extra["options"]`. This
+    loads the kinds (pydantic), which a plain `show` never does."""
+    from . import api
+    from .capture import capture_owned
+    kernel = api.open_kernel()
+    try:
+        data = capture_owned(shown.topology, kernel)
+    finally:
+        kernel.close()
+    entries = {(e.get("netns"), e["name"]): e for e in data["interfaces"]}
+    for row in shown.interfaces:
+        entry = entries.get((row.netns, row.name))
+        options = {k: v for k, v in (entry or {}).items() if k not in _SHOWN_ELSEWHERE}
+        if options:
+            row.extra["options"] = options
 
 
 def cmd_show_across(args: argparse.Namespace) -> int:
@@ -1121,6 +1147,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="only interfaces of this kind (repeatable)")
     sp.add_argument("--all", action="store_true", help="loopbacks too")
     sp.add_argument("--stats", action="store_true", help="packet and byte counters")
+    sp.add_argument("--options", action="store_true",
+                    help="each interface's options as the kernel holds them, in the file's "
+                         "words (kind options, link attributes, sysctls, port options)")
     sp.add_argument("--inventory", metavar="INVENTORY",
                     help="FILE spans hosts: show its topology on each, through this Ansible "
                          "inventory (one view grouped by host)")

@@ -10,7 +10,7 @@ import pytest
 import vnet
 from vnet import cli
 
-from .helpers import ip_json, require_kind
+from .helpers import ip_json, require_kind, sh
 
 pytestmark = pytest.mark.kind("bridge", "veth", "vxlan", "netns")
 
@@ -136,3 +136,32 @@ def test_show_and_list_import_neither_pydantic_nor_yaml_nor_a_kind() -> None:
     out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
                          text=True).stdout
     assert out.splitlines()[-1] == "imported: []", out[-2000:]
+
+
+def test_show_options_reads_each_interfaces_options_back_in_the_files_words(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    require_kind("bridge")
+    path = tmp_path / "opts.yaml"
+    path.write_text("name: opts\nnamespaces: [o1]\ninterfaces:\n"
+                    "  - {name: br0, kind: bridge, netns: o1, stp_state: true, priority: 4096,"
+                    " mcast_igmp_version: 3}\n"
+                    "  - {name: br1, kind: bridge, netns: o1}\n")
+    assert _run(capsys, "apply", "-q", str(path))[0] == 0
+    try:
+        code, out, _ = _run(capsys, "show", "opts", "--options", "--json")
+        assert code == 0
+        import json
+        rows = {r["name"]: r for r in json.loads(out)["interfaces"]}
+        # what the kernel holds, not what the file said: the kernel's defaults stay out
+        assert rows["br0"]["extra"]["options"] == {
+            "stp_state": True, "priority": 4096, "mcast_igmp_version": 3}, rows["br0"]
+        assert "options" not in rows["br1"]["extra"], rows["br1"]
+        # changed behind vnet's back: show says what the kernel has now
+        sh("ip", "link", "set", "br0", "type", "bridge", "priority", "8192", netns="o1")
+        code, out, _ = _run(capsys, "show", "opts", "--options")
+        assert code == 0 and "o1\tbr0\tstp_state: true, priority: 8192, mcast_igmp_version: 3" \
+            in out, out
+        code, out, _ = _run(capsys, "show", "opts", "--json")  # without --options: none
+        assert all("options" not in r["extra"] for r in json.loads(out)["interfaces"]), out
+    finally:
+        assert _run(capsys, "destroy", "opts")[0] == 0

@@ -138,6 +138,12 @@ def topology_lines(shown: Any, width: int | None, stats: bool = False) -> list[s
         out += _table(["NETNS", "INTERFACE", "IMPAIRED (netem)"],
                       [([_dash(r.netns), r.name], [_impair_text(r.extra["impair"])])
                        for r in impaired], width)
+    optioned = [r for r in shown.interfaces if r.extra.get("options")]
+    if optioned:
+        out.append("")
+        out += _table(["NETNS", "INTERFACE", "OPTIONS (as the file says them)"],
+                      [([_dash(r.netns), r.name], [_options_text(r.extra["options"])])
+                       for r in optioned], width)
     if shown.routes:
         out.append("")
         out += _table(["NETNS", "TO", "VIA", "DEV", "METRIC", "TABLE"],
@@ -153,6 +159,15 @@ def topology_lines(shown: Any, width: int | None, stats: bool = False) -> list[s
 
 def _impair_text(words: dict[str, Any]) -> str:
     return " ".join(f"{k} {v}" for k, v in words.items())
+
+
+def _options_text(options: dict[str, Any]) -> str:
+    """`stp_state: true, priority: 4096` on one line (lists and mappings as JSON)."""
+    import json
+
+    def word(value: Any) -> str:
+        return value if isinstance(value, str) else json.dumps(value)
+    return ", ".join(f"{k}: {word(v)}" for k, v in options.items())
 
 
 def _route_cells(route: Any) -> list[str]:
@@ -176,6 +191,11 @@ def _topology_tsv(shown: Any, stats: bool) -> list[str]:
         out += ["", *_tsv(["netns", "interface", "impair"],
                           [[_dash(r.netns), r.name, _impair_text(r.extra["impair"])]
                            for r in impaired])]
+    optioned = [r for r in shown.interfaces if r.extra.get("options")]
+    if optioned:
+        out += ["", *_tsv(["netns", "interface", "options"],
+                          [[_dash(r.netns), r.name, _options_text(r.extra["options"])]
+                           for r in optioned])]
     if shown.routes:
         out += ["", *_tsv(["netns", "to", "via", "dev", "metric", "table"],
                           [_route_cells(r) for r in shown.routes])]
