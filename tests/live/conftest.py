@@ -71,6 +71,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "(the test proves kernel-independent code with kinds this kernel has, and costs "
         "minutes under TCG); deselected there, and said so in the summary",
     )
+    config.addinivalue_line(
+        "markers",
+        "runs_first(why): a test that takes minutes (Ansible plays under TCG): collected "
+        "first, so pytest-xdist's workers start it early and share out the rest meanwhile "
+        "instead of waiting for it at the end",
+    )
     path = os.environ.get("PATH", "").split(os.pathsep)
     os.environ["PATH"] = os.pathsep.join(
         path + [d for d in ("/usr/sbin", "/sbin") if d not in path]
@@ -121,6 +127,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             _LIVE_TIER_ONLY.extend(
                 f"{i.nodeid}: {i.get_closest_marker('live_tier_only').args[0]}"  # type: ignore[union-attr]
                 for i in only_here)
+    # the long ones first (a stable sort: the same order in every xdist worker, as it must be)
+    items.sort(key=lambda i: i.get_closest_marker("runs_first") is None)
 
 
 #: the tests the kernel tier deselected (live_tier_only), for its summary

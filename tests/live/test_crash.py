@@ -177,6 +177,7 @@ def test_signals_roll_back_to_nothing(crash_file: tuple[Path, list[tuple[int, st
     assert not failures, "\n".join(failures)
 
 
+@pytest.mark.runs_first("about 2 minutes in the kernel tier")
 @pytest.mark.kind("veth", "bridge")
 def test_destroy_interrupted_is_finished_by_a_rerun(tmp_path: Path) -> None:
     for kind in KINDS:
@@ -198,6 +199,7 @@ def test_destroy_interrupted_is_finished_by_a_rerun(tmp_path: Path) -> None:
         assert _left() == []
 
 
+@pytest.mark.runs_first("about 2.5 minutes in the kernel tier")
 def test_destroy_right_after_a_kill_leaves_nothing(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """`destroy NAME` alone, with no apply between, finishes what a killed apply left: at the

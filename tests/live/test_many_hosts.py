@@ -300,6 +300,7 @@ def test_a_failure_on_the_third_host_rolls_back_the_other_two(
         "rolled back on h2: done" in text
 
 
+@pytest.mark.runs_first("about 5 minutes of Ansible plays in the kernel tier")
 @pytest.mark.kind("geneve", "bridge")
 def test_a_veth_across_hosts_via_geneve(three_hosts: Hosts, tmp_path: Path) -> None:
     from vnet.hosts.runner import apply_across, destroy_across

@@ -83,6 +83,7 @@ def test_the_keys_reach_each_host_hidden(two_hosts: Hosts, tmp_path: Path) -> No
     assert not list(work.rglob("env/extravars"))
 
 
+@pytest.mark.runs_first("about 10 minutes of Ansible plays in the kernel tier")
 @pytest.mark.kind("wireguard", "veth")
 def test_a_veth_across_two_hosts_via_wireguard(two_hosts: Hosts, tmp_path: Path) -> None:
     from .helpers import require_kind
