@@ -19,6 +19,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -60,6 +61,10 @@ class Hosts:
 
     root: Path
     hosts: list[Host] = field(default_factory=list)
+    #: Ansible's SSH control sockets: a short directory of /tmp, since a socket's name holds
+    #: 108 bytes and a test's own directory (under an xdist worker's) can be longer than that
+    control_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="vnet-cp-",
+                                                                            dir="/tmp")))
 
     @property
     def key(self) -> Path:
@@ -110,7 +115,7 @@ class Hosts:
         return {
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.root / "cp"),
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.control_dir),
             "ANSIBLE_LOCAL_TEMP": str(self.root / "local-tmp"),
             "ANSIBLE_HOST_KEY_CHECKING": "False",
             "ANSIBLE_NOCOLOR": "1",
@@ -325,7 +330,6 @@ def ssh_hosts(root: Path, count: int) -> Iterator[Hosts]:
         require_kind(kind)
     hosts = Hosts(root)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "cp").mkdir()
     (root / "local-tmp").mkdir()
     _sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(hosts.key))
     _sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / "host_key"))
@@ -342,3 +346,4 @@ def ssh_hosts(root: Path, count: int) -> Iterator[Hosts]:
         for host in hosts.hosts:
             _stop(host.sshd)
             _stop(host.holder)
+        shutil.rmtree(hosts.control_dir, ignore_errors=True)
