@@ -334,6 +334,18 @@ def _workers(text: str) -> int:
     return int(text)
 
 
+def exit_on_termination() -> None:
+    """SIGTERM and SIGHUP (a CI's timeout, a closed terminal) end this process by SystemExit,
+    as Ctrl-C does by KeyboardInterrupt, so boot_and_test stops the VM it started: by default
+    those signals end Python at once and leave qemu running."""
+
+    def leave(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, leave)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=REPO / ".cache" / "results" / "kernel")
@@ -354,6 +366,7 @@ def main(argv: list[str]) -> int:
     results = args.results.resolve()
     if args.guest:
         return run_in_guest(results, args.pytest_args, args.workers)
+    exit_on_termination()
     try:
         precompile()
         boot_and_test(

@@ -75,3 +75,19 @@ def test_bad_workers_value_is_one_clear_line(capsys: pytest.CaptureFixture[str])
         vm_tier.main(["--workers", "-1"])
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "a whole number of workers is needed" in err and "'-1'" in err
+
+
+def test_a_termination_signal_ends_the_tier_by_systemexit_so_the_vm_is_stopped() -> None:
+    import os
+    import signal
+    vm_tier = _vm_tier()
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        vm_tier.exit_on_termination()
+        for sig in before:
+            with pytest.raises(SystemExit) as ended:
+                os.kill(os.getpid(), sig)
+            assert ended.value.code == 128 + sig
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
