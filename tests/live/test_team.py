@@ -202,16 +202,21 @@ interfaces:
 
 
 def _live_teamds() -> list[int]:
-    """PIDs of live teamd processes (zombies left to an init that does not reap are not
-    running teamds, and not vnet's)."""
+    """PIDs of live teamd processes of this test: in its own mount namespace (each live test
+    has one, and vnet starts teamd entering only the team's network namespace), so another
+    xdist worker's teams are not counted; zombies left to an init that does not reap are not
+    running teamds, and not vnet's."""
+    mine = os.readlink("/proc/self/ns/mnt")
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 stat = Path(f"/proc/{entry}/stat").read_text()
+                same = os.readlink(f"/proc/{entry}/ns/mnt") == mine
             except OSError:
                 continue
-            if stat[stat.find("(") + 1:stat.rfind(")")] == "teamd" and _alive(int(entry)):
+            if same and stat[stat.find("(") + 1:stat.rfind(")")] == "teamd" \
+                    and _alive(int(entry)):
                 pids.append(int(entry))
     return pids
 
