@@ -38,6 +38,7 @@ from .base import (
     InterfaceBase,
     Option,
     bool_option,
+    enum_option,
     int_option,
     topology_index,
 )
@@ -48,12 +49,6 @@ _METADATA_NLA = "IFLA_GENEVE_COLLECT_METADATA"
 _INNER_NLA = "IFLA_GENEVE_INNER_PROTO_INHERIT"
 #: the DF bit of the outer IPv4 header (enum ifla_geneve_df)
 DF = {"unset": 0, "set": 1, "inherit": 2}
-_DF_NAMES = {v: k for k, v in DF.items()}
-
-
-def _decode_df(value: Any) -> Any:
-    """pyroute2 names the value already (its own table), or gives the number."""
-    return value if isinstance(value, str) else _DF_NAMES.get(value, value)
 
 
 def _is_v6(value: str) -> bool:
@@ -113,7 +108,7 @@ class Geneve(InterfaceBase):
         # a netlink flag: present means on, so `false` is sent as no attribute at all
         "collect_metadata": Option(_METADATA_NLA, encode=lambda v: True,
                                    decode=lambda v: bool(v), replace=True),
-        "df": Option("IFLA_GENEVE_DF", encode=lambda v: DF[v], decode=_decode_df),
+        "df": enum_option("IFLA_GENEVE_DF", DF),
         "flowlabel": int_option("IFLA_GENEVE_LABEL"),
         "udp6zerocsumtx": bool_option("IFLA_GENEVE_UDP_ZERO_CSUM6_TX", replace=True),
         "udp6zerocsumrx": bool_option("IFLA_GENEVE_UDP_ZERO_CSUM6_RX", replace=True),
