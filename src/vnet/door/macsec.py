@@ -13,17 +13,14 @@ ifindex and SA; observation returns it with the SA so the planner can see a chan
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import struct
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import KernelError
 from ..observe import LinkState
+from . import genl
 
 if TYPE_CHECKING:  # keys arrive wrapped; pydantic (and vnet.secrets with it) is imported only
     from pydantic import SecretStr  # where a key is handled, never by reading the kernel
@@ -261,31 +258,21 @@ def _remember(netns: str | None, ifindex: int, sci: int | None, an: int,
     _write_keys(data)
 
 
+#: what a kernel without the MACsec family is told it lacks
+LACKING = "the kernel has no MACsec support"
+
+
 class MacsecOps:
     """SCs and SAs of MACsec devices; refusals reach `execute` as NetlinkError."""
 
     _index: Any
 
-    @contextmanager
-    def _macsec(self, netns: str | None) -> Iterator[Any]:
-        """A generic netlink socket bound to the family in `netns`, closed after use (an open
-        socket would keep a deleted namespace alive)."""
-        from pyroute2.netlink.generic import GenericNetlinkSocket
-        sock = GenericNetlinkSocket(netns=netns, flags=0) if netns else GenericNetlinkSocket()
-        try:
-            try:
-                sock.bind(GENL_NAME, _msg_class())
-            except Exception:  # noqa: BLE001 - NetlinkError ENOENT: the family is not there
-                raise KernelError(f"open generic netlink family {GENL_NAME}", errno.EOPNOTSUPP,
-                                  "the kernel has no MACsec support") from None
-            yield sock
-        finally:
-            sock.close()
+    def _macsec(self, netns: str | None) -> Any:
+        """MACsec's generic netlink family in `netns` (door/genl.py)."""
+        return genl.family_socket(netns, GENL_NAME, _msg_class(), LACKING)
 
     def _macsec_send(self, netns: str | None, msg: Any) -> None:
-        from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
-        with self._macsec(netns) as sock:
-            sock.nlm_request(msg, msg_type=sock.prid, msg_flags=NLM_F_REQUEST | NLM_F_ACK)
+        genl.send(netns, GENL_NAME, _msg_class(), LACKING, msg)
 
     # ---- TX SAs -----------------------------------------------------------------------------
     def _op_macsec_add_txsa(self, netns: str | None, ifname: str, an: int, pn: int,

@@ -14,17 +14,14 @@ observation never keeps them: it keeps the device's public key, and a salted fin
 from __future__ import annotations
 
 import base64
-import errno
 import hashlib
 import hmac
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import KernelError
 from ..observe import LinkState
+from . import genl
 
 if TYPE_CHECKING:  # keys arrive wrapped; pydantic is imported only where a key is handled
     from pydantic import SecretStr
@@ -158,33 +155,24 @@ def parse_device(replies: list[Any], ifname: str) -> WireguardState:
     return state
 
 
+#: what a kernel without the WireGuard family is told it lacks
+LACKING = "the kernel has no WireGuard support"
+
+
 class WireguardOps:
     """Keys, port, mark and peers of WireGuard devices; refusals reach `execute` as
     NetlinkError."""
 
     _index: Any
 
-    @contextmanager
-    def _wireguard(self, netns: str | None) -> Iterator[Any]:
-        """A generic netlink socket bound to the family in `netns`, closed after use (an open
-        socket would keep a deleted namespace alive)."""
-        from pyroute2.netlink.generic import GenericNetlinkSocket
+    def _wireguard(self, netns: str | None) -> Any:
+        """WireGuard's generic netlink family in `netns` (door/genl.py)."""
         from pyroute2.netlink.generic.wireguard import wgmsg
-        sock = GenericNetlinkSocket(netns=netns, flags=0) if netns else GenericNetlinkSocket()
-        try:
-            try:
-                sock.bind(GENL_NAME, wgmsg)
-            except Exception:  # noqa: BLE001 - NetlinkError ENOENT: the family is not there
-                raise KernelError(f"open generic netlink family {GENL_NAME}", errno.EOPNOTSUPP,
-                                  "the kernel has no WireGuard support") from None
-            yield sock
-        finally:
-            sock.close()
+        return genl.family_socket(netns, GENL_NAME, wgmsg, LACKING)
 
     def _wireguard_send(self, netns: str | None, msg: Any) -> None:
-        from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
-        with self._wireguard(netns) as sock:
-            sock.nlm_request(msg, msg_type=sock.prid, msg_flags=NLM_F_REQUEST | NLM_F_ACK)
+        from pyroute2.netlink.generic.wireguard import wgmsg
+        genl.send(netns, GENL_NAME, wgmsg, LACKING, msg)
 
     def _op_wireguard_set(self, netns: str | None, ifname: str,
                           private_key: SecretStr | None = None, listen_port: int | None = None,
