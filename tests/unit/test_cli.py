@@ -118,7 +118,8 @@ def probe(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[list[str]]:
     """No root needed: the probe answers from a table; the cache lives in tmp_path."""
     calls: list[list[str]] = []
 
-    def fake_probe(names: list[str]) -> dict[str, tuple[bool | None, str]]:
+    def fake_probe(names: list[str], specimens: object = None
+                   ) -> dict[str, tuple[bool | None, str]]:
         calls.append(list(names))
         return {n: (True, "") if n in ("bridge", "veth") else (False, "the kernel lacks it")
                 for n in names}

@@ -311,11 +311,12 @@ def probe(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[list[str]]:
     tmp_path."""
     calls: list[list[str]] = []
 
-    def fake_probe(names: list[str]) -> dict[str, tuple[bool | None, str]]:
+    def fake_probe(names: list[str], specimens: object = None
+                   ) -> dict[str, tuple[bool | None, str]]:
         calls.append(list(names))
         out: dict[str, tuple[bool | None, str]] = {}
         for name in names:
-            if name in ("bridge", "veth"):
+            if name in ("bridge", "veth") or name.startswith("option:"):
                 out[name] = (True, "")
             elif name == "bridge_vlan_filtering":
                 out[name] = (False, "built without CONFIG_BRIDGE_VLAN_FILTERING")
@@ -361,10 +362,84 @@ def test_lacking_names_the_kind_the_module_and_who_needs_it(probe: list[list[str
     assert probe[2:] == [["bridge", "bridge_vlan_filtering"]]
 
 
+OPTIONS = """\
+name: optlab
+namespaces: [sw]
+interfaces:
+  - {name: br0, kind: bridge, netns: sw, stp_state: true, mcast_igmp_version: 3,
+     vlan_filtering: false}
+  - {name: br1, kind: bridge, netns: sw, mcast_igmp_version: 3}
+  - {name: br2, kind: bridge, mcast_igmp_version: 3}
+  - {name: br3, kind: bridge, mcast_igmp_version: 3}
+  - {name: bond0, kind: bond, mode: active-backup}
+  - {name: p0, kind: veth, netns: sw, master: br0, peer: {name: p1}}
+"""
+
+
+def test_an_option_the_kernel_ignores_stops_the_plan_naming_it_and_the_kernel(
+        probe: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe's own answer (door/kind_probe.py reads a throwaway copy back) becomes one
+    sentence per option, naming the kernel's version and who sets it; the options of a kind
+    the kernel lacks, and those a feature's probe covers, are not probed."""
+    seen: list[dict[str, str]] = []
+
+    def fake_probe(names: list[str], specimens: dict[str, Any] | None = None
+                   ) -> dict[str, tuple[bool | None, str]]:
+        specimens = specimens or {}
+        seen.append({n: specimens[n].name for n in names if n in specimens})
+        out: dict[str, tuple[bool | None, str]] = {}
+        for name in names:
+            out[name] = (False, "not built in, no module bond") if name == "bond" else \
+                (False, "set to 3, the kernel reported 2") \
+                if name == "option:bridge.mcast_igmp_version" else (True, "")
+        return out
+    monkeypatch.setattr(kind_probe, "probe_kinds", fake_probe)
+    monkeypatch.setattr(kinds_probe.os, "uname", lambda: os.uname_result(
+        ("Linux", "host", "5.4.0-old", "#1", "x86_64")))
+    assert kinds_probe.lacking(load_text(OPTIONS)) == [
+        "this kernel lacks bond (not built in, no module bond), which bond0 needs — see "
+        "`vnet kinds`",
+        "this kernel (Linux 5.4.0-old) does not keep the bridge option `mcast_igmp_version` "
+        "(set to 3, the kernel reported 2), which sw/br0, sw/br1, br2 and 1 more set: a kernel "
+        "older than the option ignores it — leave it out, or use a newer kernel"]
+    # one entry stands for each option; bond's are not asked (the kernel lacks bond)
+    assert seen[-1] == {"option:bridge.stp_state": "br0",
+                        "option:bridge.mcast_igmp_version": "br0",
+                        "option:bridge.vlan_filtering": "br0"}
+    kinds_probe.lacking(load_text(OPTIONS))
+    # the options' "yes" is cached for the boot; their "no" is asked again
+    assert seen[-1] == {"option:bridge.mcast_igmp_version": "br0"}
+
+
+def test_an_option_the_kernel_refuses_as_unsupported_is_named_so(
+        probe: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    def fake_probe(names: list[str], specimens: dict[str, Any] | None = None
+                   ) -> dict[str, tuple[bool | None, str]]:
+        assert "option:bridge.vlan_filtering" not in names or specimens and \
+            specimens["option:bridge.vlan_filtering"].name == "br1"
+        return {n: (False, "the kernel refused it: Operation not supported")
+                if n == "option:bridge.vlan_filtering" else (True, "") for n in names}
+    monkeypatch.setattr(kind_probe, "probe_kinds", fake_probe)
+    text = ("name: r\ninterfaces:\n  - {name: br0, kind: bridge, vlan_filtering: true}\n"
+            "  - {name: br1, kind: bridge, vlan_filtering: false}\n")
+    # br0's vlan_filtering: true is the feature's probe (answered yes here), br1's false is
+    # the option's
+    assert kinds_probe.lacking(load_text(text)) == [
+        f"this kernel (Linux {os.uname().release}) does not support the bridge option "
+        "`vlan_filtering` (the kernel refused it: Operation not supported), which br1 sets — "
+        "leave it out, or use a kernel built with it"]
+
+
+def test_team_options_are_teamds_and_not_probed(probe: list[list[str]]) -> None:
+    text = "name: t\ninterfaces:\n  - {name: team0, kind: team, runner: activebackup}\n"
+    monkeypatch_names = kinds_probe._option_users(load_text(text), {"team": (True, "")})
+    assert monkeypatch_names == ({}, {})
+
+
 def test_a_kind_whose_probe_failed_otherwise_does_not_stop_the_plan(
         probe: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(kind_probe, "probe_kinds",
-                        lambda names: {n: (False, "probe failed: Invalid argument")
+                        lambda names, specimens=None: {n: (False, "probe failed: Invalid argument")
                                        for n in names})
     assert kinds_probe.lacking(load_text(BOND)) == []
 
@@ -391,7 +466,8 @@ def test_plan_says_what_the_kernel_lacks_before_any_change(
 def test_an_unknown_answer_does_not_stop_the_plan(monkeypatch: pytest.MonkeyPatch,
                                                   tmp_path: Path) -> None:
     monkeypatch.setattr(kind_probe, "probe_kinds",
-                        lambda names: {n: (None, "probing needs root") for n in names})
+                        lambda names, specimens=None: {n: (None, "probing needs root")
+                                                       for n in names})
     monkeypatch.setattr(kinds_probe, "STATE_DIR", str(tmp_path))
     assert kinds_probe.lacking(load_text(BOND)) == []
     assert list(tmp_path.iterdir()) == []  # an unknown answer is not cached

@@ -209,7 +209,7 @@ def test_ip_words() -> None:
 def test_a_kernel_without_vlan_filtering_stops_the_plan_naming_the_options(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setattr(kinds_probe, "STATE_DIR", str(tmp_path))
-    monkeypatch.setattr(kind_probe, "probe_kinds", lambda names: {
+    monkeypatch.setattr(kind_probe, "probe_kinds", lambda names, specimens=None: {
         n: (False, "built without CONFIG_BRIDGE_VLAN_FILTERING")
         if n == "bridge_vlan_filtering" else (True, "") for n in names})
     assert make(vlan_stats_per_port=False).kernel_features() == {

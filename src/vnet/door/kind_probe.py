@@ -9,7 +9,8 @@ import ctypes
 import errno
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ..actions import Request
 from ..errors import KernelError
@@ -28,11 +29,14 @@ FEATURES: dict[str, tuple[str, dict[str, object], str]] = {
 QDISC_FEATURES: dict[str, str] = {"netem": "CONFIG_NET_SCH_NETEM"}
 
 
-def probe_kinds(names: list[str]) -> dict[str, tuple[bool | None, str]]:
+def probe_kinds(names: list[str], specimens: Mapping[str, Any] | None = None
+                ) -> dict[str, tuple[bool | None, str]]:
     """Try to create each kind (or feature of FEATURES) in a throwaway network namespace (a
     forked child that unshares its own); the host's namespaces are never touched. Each kind's
     class says what its throwaway link needs (`probe`, a parent when it has one) and what the
-    kernel is asked."""
+    kernel is asked. A name of `specimens` is a kind option (kinds_probe.option_name): a
+    copy of its entry is made there and read back (`_probe_options`)."""
+    specimens = specimens or {}
     if os.geteuid() != 0:
         return {n: (None, "probing needs root") for n in names}
     import json
@@ -48,7 +52,10 @@ def probe_kinds(names: list[str]) -> dict[str, tuple[bool | None, str]]:
                 parent = functools.cache(lambda: _make_parent(nl))  # once, when first needed
                 result = {name: _probe_feature(nl, name, parent) if name in FEATURES
                           else _probe_qdisc(nl, name, parent) if name in QDISC_FEATURES
-                          else _probe_kind(nl, name, parent) for name in names}
+                          else _probe_kind(nl, name, parent) for name in names
+                          if name not in specimens}
+                result.update(_probe_options(nl, {n: specimens[n] for n in names
+                                                  if n in specimens}, parent))
         except Exception as exc:  # noqa: BLE001 - report, never crash the child silently
             result = {n: (None, f"probe failed: {exc}") for n in names}
         os.write(write_end, json.dumps(result).encode())
@@ -134,3 +141,80 @@ def _probe_kind(nl: Netlink, name: str, make_parent: Callable[[], None],
             return False, f"not built in, no module {cls.kernel_modules()[0][0]}"
         return False, f"probe failed: {os.strerror(exc.errno) if exc.errno else exc}"
     return True, ""
+
+
+def _probe_options(nl: Netlink, specimens: Mapping[str, Any],
+                   make_parent: Callable[[], None]) -> dict[str, tuple[bool | None, str]]:
+    """Each kind option of `specimens` (probe name -> an entry of the file that sets it): a
+    copy of the entry, with its kind's fields and options alone (no addresses, master or
+    namespace; a parent is the throwaway veth), created here and read back as `plan` reads a
+    link. An option the kernel ignores (a kernel older than it takes the link without it)
+    does not read back as set: (False, what it reported). A copy the kernel refuses as not
+    supported is tried again with one option at a time, naming the one it refuses; any other
+    refusal answers nothing definite (apply will say why)."""
+    from ..kinds.base import InterfaceBase
+
+    by_entry: dict[int, tuple[Any, dict[str, str]]] = {}
+    for name, iface in specimens.items():
+        option = name.split(".", 1)[1]
+        by_entry.setdefault(id(iface), (iface, {}))[1][option] = name
+    out: dict[str, tuple[bool | None, str]] = {}
+    for iface, options in by_entry.values():
+        own = {k: v for k, v in iface.model_dump(exclude_unset=True).items()
+               if k not in InterfaceBase.model_fields}
+        answers = _read_back_copy(nl, type(iface), own, list(options), make_parent)
+        if answers is None:  # not supported, said of the whole: one option at a time
+            answers = {}
+            for option in options:
+                alone = {k: v for k, v in own.items()
+                         if k == option or k not in type(iface).options_map}
+                answers.update(_read_back_copy(nl, type(iface), alone, [option], make_parent)
+                               or {option: (False, "the kernel refused it: "
+                                            f"{os.strerror(errno.EOPNOTSUPP)}")})
+        out.update({options[option]: answer for option, answer in answers.items()})
+    return out
+
+
+def _read_back_copy(nl: Netlink, cls: Any, own: dict[str, Any], options: list[str],
+                    make_parent: Callable[[], None]
+                    ) -> dict[str, tuple[bool | None, str]] | None:
+    """Make a throwaway link of `cls` from the entry's own fields `own`, read it back and
+    delete it: option -> (kept, why not) for each of `options`; None when the kernel refuses
+    it as not supported."""
+    from ..kinds.base import PROBE_NAME, PROBE_PARENT
+    from .ticks import kernel_hz
+
+    try:
+        copy = cls.model_validate({**own, **cls.probe, "kind": cls.kind_name,
+                                   "name": PROBE_NAME})
+        request = {"ifname": PROBE_NAME, "marker": None, **copy.probe_request()}
+        if copy.parent() is not None:
+            make_parent()
+            request.update(parent=PROBE_PARENT, parent_netns=None)
+        nl.send([Request("link.add", None, request)])
+        live = nl.read_netns(None, counters=False, foreign_routes=False, tc=False,
+                             vlans=False, kind_state=False,
+                             addresses=False).links.get(PROBE_NAME)
+        nl.send([Request("link.del", None, {"ifname": PROBE_NAME})])
+    except KernelError as exc:
+        if exc.errno == errno.EOPNOTSUPP:
+            return None
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        return {option: (None, f"probe failed: {why}") for option in options}
+    except ValueError as exc:
+        return {option: (None, f"probe failed: {str(exc).splitlines()[0]}")
+                for option in options}
+    if live is None:
+        return {option: (None, "probe failed: the copy was not there") for option in options}
+    current = cls.decode_info_data(live.info_data)
+    declared = copy.declared_options()
+    hz = kernel_hz()
+    out: dict[str, tuple[bool | None, str]] = {}
+    for option in options:
+        value, kept = declared.get(option), current.get(option)
+        if option not in declared or cls.keeps(option, value, kept, hz):
+            out[option] = (True, "")
+        else:
+            out[option] = (False, "the kernel reported nothing for it" if kept is None
+                           else f"set to {value!r}, the kernel reported {kept!r}")
+    return out

@@ -352,6 +352,11 @@ class InterfaceBase(Common):
     #: the fields, in the file's words, of a throwaway link of this kind: probing the kernel
     #: for the kind creates one (`vnet kinds`, the live tests). A parent is named PROBE_PARENT
     probe: ClassVar[dict[str, Any]] = {}
+    #: its options reach the kernel with the link's creation and are read back from the
+    #: link (IFLA_INFO_DATA, or the kind's own reading): `plan` then probes each option a
+    #: file sets, on a throwaway copy of the entry, and stops when the kernel ignores one (a
+    #: kernel older than the option). False: the options go elsewhere (team's to teamd)
+    options_probed: ClassVar[bool] = True
     #: why a full distribution kernel (the kernel test tier) may still be unable to create it,
     #: e.g. hardware a VM lacks; empty: its live tests must pass there, never skip
     may_skip: ClassVar[str] = ""

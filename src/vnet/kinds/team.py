@@ -192,6 +192,7 @@ class Team(InterfaceBase):
 
     # the config lives in teamd, not in IFLA_INFO_DATA: changing it restarts teamd, which
     # re-creates the device (replace)
+    options_probed = False  # teamd's config, not the kernel's (see team_every_option)
     options_map: ClassVar[dict[str, Option]] = {
         "runner": Option(TEAMD_KEY, replace=True),
         "link_watch": Option(TEAMD_KEY, replace=True),
