@@ -70,6 +70,11 @@ def _change(cls: Any, name: str) -> str:
     return "in place"
 
 
+def _value_text(value: Any) -> str:
+    """A default as the file would write it (booleans lowercase)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def option_rows(cls: Any) -> list[OptionRow]:
     """The options of kind class `cls`: its own first, then those of every link, then (for a
     bridge, bond or team) what its ports take under `port_options`."""
@@ -83,8 +88,9 @@ def option_rows(cls: Any) -> list[OptionRow]:
             continue
         default = None if info.is_required() else info.get_default(call_default_factory=True)
         shown = ("required" if info.is_required() else "kernel default" if default is None else
-                 "none" if default == [] else str(default).lower()
-                 if isinstance(default, bool) else str(default))
+                 "none" if default == [] else _value_text(default))
+        if default is None and name in cls.capture_defaults:  # the kernel's own value, known
+            shown = f"kernel default ({_value_text(cls.capture_defaults[name])})"
         shown = _SHOWN_DEFAULTS.get(name, shown)
         spelled = info.alias or name  # as the file spells it (macsec's `validate`)
         rows.append(OptionRow(spelled, _type_text(props.get(spelled, {}), defs), shown,
