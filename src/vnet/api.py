@@ -686,6 +686,8 @@ def _row(ns: str | None, st: NetnsState, link: LinkState, topology: str, owned: 
               link.mac, link.rx_packets, link.tx_packets, link.rx_bytes, link.tx_bytes,
               owned=owned, topology=topology,
               extra={"link": dict(link.attrs)} if link.attrs else {})
+    if link.port_options:  # a port of a bridge or bond: its options as the kernel has them
+        row.extra["port"] = dict(link.port_options)
     netem = next((q for q in st.qdiscs if q.ifname == link.name and q.kind == "netem"),
                   None)  # at its root, or under an IFB's shaping
     if netem is not None:

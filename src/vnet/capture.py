@@ -45,7 +45,7 @@ from .features.bridge_vlans import (
     BRIDGE_VLAN_INFO_UNTAGGED,
     KERNEL_DEFAULT_PVID,
 )
-from .features.sysctls import NAMESPACE_FORWARDING
+from .features.sysctls import NAMESPACE_FORWARDING, live_sysctls
 from .kinds.base import InterfaceBase, NotCapturable
 from .observe import LinkState, NetnsState, RouteState
 from .record import ext_key, parse_ext_key
@@ -382,7 +382,8 @@ class _Reader:
 
     def common(self, ns: str | None, link: LinkState, cls: type[InterfaceBase] | None,
                parent: LinkState | None) -> dict[str, Any]:
-        """addresses, mtu, mac, state, master and vlans, each only where it says something."""
+        """addresses, mtu, mac, state, the interface's sysctls, master and vlans, each only
+        where it says something."""
         st = self.states[ns]
         out: dict[str, Any] = {}
         addresses = st.addresses_of(link.name)
@@ -402,6 +403,7 @@ class _Reader:
                 out["mac"] = mac
             if not link.up:
                 out["state"] = "down"
+            out.update(live_sysctls(st.sysctl, link.name))
         if master is not None and (ns, master.name) in self.included:
             out["master"] = master.name
         vlans = self.vlans(ns, link, master)

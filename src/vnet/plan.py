@@ -26,7 +26,12 @@ from .actions import Action, Request, Verb
 from .errors import ConflictError, Issue
 from .features.link_attrs import create_only, declared_link_attrs, link_attrs_diff
 from .features.port_options import declared_port_options
-from .features.sysctls import NAMESPACE_FORWARDING, declared_sysctls, sysctl_writes
+from .features.sysctls import (
+    NAMESPACE_FORWARDING,
+    declared_sysctls,
+    sysctl_word,
+    sysctl_writes,
+)
 from .observe import LinkState, NetnsState, Observed, RouteState
 from .record import Record, ext_key, parse_ext_key
 from .topology import Topology
@@ -690,7 +695,7 @@ class _Planner:
                 if have == text:
                     continue
                 diff[option] = (None if have is None else
-                                _sysctl_word(option, have), declared[option])
+                                sysctl_word(option, have), declared[option])
                 writes.append(Request("sysctl.set", key[0], {"path": path, "value": text}))
                 if have is not None:
                     undo.append(Request("sysctl.set", key[0], {"path": path, "value": have}))
@@ -853,11 +858,4 @@ def _observed_route_args(rs: RouteState) -> dict[str, Any]:
             "family": rs.family}
 
 
-def _sysctl_word(option: str, text: str) -> Any:
-    """A sysctl file's text in the file's words (`ipv6` says the opposite of disable_ipv6)."""
-    if option == "ipv6":
-        return text == "0"
-    if option == "forwarding":
-        return text == "1"
-    return int(text) if text.lstrip("-").isdigit() else text
 

@@ -140,6 +140,14 @@ def test_interface_sysctls_are_written_compared_and_changed() -> None:
         assert not [a for a in ip_json("addr", "show", "dev", "a2", netns="r1")[0]["addr_info"]
                     if a["family"] == "inet6"]
         assert not topo.plan().has_changes
+        # `vnet capture` (and so `show --options`) reads them back in the file's words
+        from vnet import api
+        from vnet.capture import capture_owned
+        with api.open_kernel() as kernel:
+            [entry] = capture_owned("knobs", kernel)["interfaces"]
+        assert {k: entry[k] for k in ("forwarding", "rp_filter", "accept_ra")} == {
+            "forwarding": True, "rp_filter": 2, "accept_ra": 0}, entry
+        assert entry["peer"]["ipv6"] is False, entry
         changed = vnet.load_text(SYSCTL_YAML.replace("rp_filter: 2", "rp_filter: 1"))
         plan = changed.plan()
         assert [(a.verb, a.subject, a.diff) for a in plan.actions] == [

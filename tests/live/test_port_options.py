@@ -66,6 +66,12 @@ def test_bridge_port_options_read_back_and_change_in_place() -> None:
         assert (port["cost"], port["priority"], port["hairpin"], port["isolated"],
                 port["locked"]) == (7, 5, True, True, True), port
         assert not topo.plan().has_changes
+        # `vnet show --json` reads them back too (extra.port)
+        [row] = [r for r in topo.show().interfaces if r.name == "p1"]
+        assert {k: row.extra["port"][k] for k in ("cost", "priority", "hairpin", "locked",
+                                                  "group_fwd_mask")} == {
+            "cost": 7, "priority": 5, "hairpin": True, "locked": True,
+            "group_fwd_mask": 16384}, row.extra
         changed = vnet.load_text(PORTS_YAML.replace("cost: 7", "cost: 9")
                                  .replace("isolated: true", "isolated: false"))
         plan = changed.plan()

@@ -138,6 +138,30 @@ interfaces:
     assert "learning" not in entries["vx0"]
 
 
+def test_interface_sysctls_other_than_the_namespaces_default_are_captured() -> None:
+    """rp_filter, accept_ra, `ipv6: false` and forwarding are written where the interface's
+    file differs from its namespace's conf/default (what a link made there now gets); a
+    namespace whose default says the same leaves them out. The capture then plans nothing."""
+    kernel, _ = applied("""
+name: y
+namespaces: [a]
+interfaces:
+  - {name: d0, kind: dummy, netns: a, rp_filter: 2, accept_ra: 0, ipv6: false,
+     forwarding: true}
+  - {name: d1, kind: dummy, netns: a, rp_filter: 0}
+""")
+    entries = {e["name"]: e for e in capture_owned("y", kernel)["interfaces"]}
+    assert entries["d0"] == {"name": "d0", "kind": "dummy", "netns": "a", "rp_filter": 2,
+                             "accept_ra": 0, "ipv6": False, "forwarding": True}
+    assert entries["d1"] == {"name": "d1", "kind": "dummy", "netns": "a"}  # the default
+    st = kernel.namespaces["a"]
+    st.sysctls["net/ipv4/conf/default/rp_filter"] = "2"  # a namespace whose default is 2
+    st.sysctls["net/ipv6/conf/d0/forwarding"] = "0"  # IPv4 on, IPv6 off: not sayable
+    entries = {e["name"]: e for e in capture_owned("y", kernel)["interfaces"]}
+    assert "rp_filter" not in entries["d0"] and entries["d1"]["rp_filter"] == 0
+    assert "forwarding" not in entries["d0"]
+
+
 def test_down_state_mtu_and_addresses_but_not_link_local() -> None:
     kernel, _ = applied("""
 name: s

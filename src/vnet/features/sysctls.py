@@ -32,6 +32,31 @@ def sysctl_text(option: str, value: Any) -> str:
     return str(int(value))
 
 
+def sysctl_word(option: str, text: str) -> Any:
+    """A sysctl file's text in the file's words (`ipv6` says the opposite of disable_ipv6)."""
+    if option == "ipv6":
+        return text == "0"
+    if option == "forwarding":
+        return text == "1"
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def live_sysctls(read: Any, ifname: str) -> dict[str, Any]:
+    """The sysctls of interface `ifname` that differ from what a link made now in its
+    namespace would get (the namespace's conf/default files), in the file's words; `read`
+    reads one file (NetnsState.sysctl). An option whose files cannot be read, or whose
+    files disagree (forwarding on for IPv4 and off for IPv6, which the file cannot say), is
+    left out."""
+    out: dict[str, Any] = {}
+    for option, paths in SYSCTLS.items():
+        texts = [read(path.format(ifname)) for path in paths]
+        if None in texts or len(set(texts)) != 1 or \
+                texts == [read(path.format("default")) for path in paths]:
+            continue
+        out[option] = sysctl_word(option, texts[0])
+    return out
+
+
 def declared_sysctls(end: Any) -> dict[str, Any]:
     """The sysctls an interface end declares, in the file's words."""
     fields_set: set[str] = getattr(end, "model_fields_set", set())
