@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import time
 from typing import Any
 
@@ -144,6 +143,7 @@ def run_teamdctl(netns: str | None, team: str, *args: str) -> str:
         raise KernelError(f"ask teamd of team {where}", errno.ENOENT,
                           "teamdctl is not installed: install the Debian package "
                           "libteam-utils (it provides teamd and teamdctl)")
+    import subprocess  # here: every run imports the door, few run teamd
     try:
         proc = subprocess.run([exe, team, *args], preexec_fn=_entering(netns),
                               capture_output=True, text=True, timeout=60, check=False)
@@ -269,6 +269,7 @@ class TeamdOps:
         self._teamd_stop(netns, ifname, owner, wait_device=False)
         argv = [exe, "-d", "-t", ifname, "-p", pid_file,
                 "-c", json.dumps(config, sort_keys=True)] + (["-o"] if take_over else [])
+        import subprocess
         try:
             proc = subprocess.run(argv, preexec_fn=_entering(netns), capture_output=True,
                                   text=True, timeout=60, check=False)
