@@ -18,7 +18,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import functools
-import ipaddress
 import os
 import socket
 import struct
@@ -229,6 +228,7 @@ def address(add: bool, index: int, addr: str) -> tuple[int, int, bytes]:
             raise ValueError(addr)
         prefixlen = int(prefix or full)
     except (OSError, ValueError):
+        import ipaddress  # here: only a spelling inet_pton does not read comes this far
         iface = ipaddress.ip_interface(addr)
         v6 = iface.version == 6
         family = socket.AF_INET6 if v6 else socket.AF_INET
@@ -598,6 +598,7 @@ def ip_text(family: int, raw: bytes) -> str:
     (IPv4-mapped) does ipaddress spell it."""
     text = socket.inet_ntop(family, raw)
     if family == socket.AF_INET6 and "." in text:
+        import ipaddress
         return str(ipaddress.ip_address(text))
     return text
 

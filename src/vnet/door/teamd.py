@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import glob
 import json
 import os
 import shutil
@@ -169,6 +168,8 @@ def teamd_ports(state_dump: str) -> set[str]:
 
 def vnet_runs_teamd(netns: str | None, team: str) -> bool:
     """Does a teamd that vnet started drive team `team` of `netns` (any topology)?"""
+    import glob
+
     from .. import store
     pattern = os.path.join(store.STATE_DIR, "teamd", "*", glob.escape(netns or HOST_NS_DIR),
                            glob.escape(team) + ".pid")
@@ -349,6 +350,7 @@ class TeamdOps:
         top = os.path.join(store.STATE_DIR, "teamd")
         if not os.path.isdir(top):  # no teamd ever ran: no glob per namespace of a big star
             return
+        import glob
         pattern = os.path.join(top, "*", glob.escape(netns), "*.pid")
         for pid_file in glob.glob(pattern):
             owner = os.path.basename(os.path.dirname(os.path.dirname(pid_file)))
