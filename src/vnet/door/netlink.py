@@ -209,8 +209,8 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                    addresses: bool = True) -> NetnsState:
         """One namespace's state; its traffic control only if `tc` or if a live link's kind
         reads it, its bridge VLANs only if `vlans`, the links' kind options and port options
-        only if `kind_options`, what kinds keep beyond their links (an IFB's traffic control, FDB
-        entries, teamd, MACsec SAs) only if `kind_state`, its addresses only if
+        only if `kind_options`, what kinds keep beyond their links (an IFB's traffic control,
+        FDB entries, teamd, MACsec SAs) only if `kind_state`, its addresses only if
         `addresses`."""
         rt = self._rt(netns)
         ipr = _LazyIPRoute(self, netns)
