@@ -8,7 +8,6 @@ import dataclasses
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import store
@@ -21,6 +20,7 @@ from .topology import Topology as TopologyData
 
 if TYPE_CHECKING:
     import subprocess
+    from pathlib import Path
 
     from .actions import Action
     from .checks import CheckResult
@@ -185,6 +185,7 @@ class CheckReport(list["CheckResult"]):
 def cli_runner() -> str:
     """The `python -c` text that runs the `vnet` command of this very package (whatever
     PYTHONPATH or the environment say)."""
+    from pathlib import Path
     src = str(Path(__file__).resolve().parents[1])
     return (f"import sys; sys.path.insert(0, {src!r}); sys.argv[0] = 'vnet'; "
             "from vnet.cli import run; run()")
@@ -351,6 +352,7 @@ def source_of(topo: TopologyData) -> tuple[str | None, str | None]:
     """The absolute path of the file `topo` was loaded from, and "sha256:HEX" of its bytes
     now; (None, None) for a topology loaded from text or data."""
     import hashlib
+    from pathlib import Path
     path = Path(topo.source)
     try:
         data = path.read_bytes() if path.is_file() else None

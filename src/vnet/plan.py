@@ -747,6 +747,9 @@ class _Planner:
             return  # a teardown imports no pydantic model (features/impair.py is one)
         from .features.impair import SHAPED_PARENT, plan_impair
         from .features.shaping import TC_H_ROOT
+        # the links that carry a netem now: one of vnet's may have to go
+        netems = {(ns, q.ifname) for ns, st in self.obs.namespaces.items() for q in st.qdiscs
+                  if q.kind == "netem"}
         declared = set()
         for key, obj in entries:
             declared.add(key)
@@ -755,6 +758,8 @@ class _Planner:
             if live is None and not owned:
                 continue  # a missing external: plan_externals says so
             skey = ext_key(*key)
+            if obj.impair is None and skey not in self.old.impairs and key not in netems:
+                continue  # most interfaces: no impairment, none to take away or put back
             shaped = getattr(obj, "shaping", None) is not None  # netem under the shaping
             actions, record, conflict = plan_impair(
                 key, obj.impair, self.ns_state(key[0]), live, owned,

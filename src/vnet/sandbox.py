@@ -28,7 +28,6 @@ import fcntl
 import os
 import signal
 import stat
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -176,6 +175,7 @@ def start_holder(directory: str, until: int | None = None) -> Holder:
         # an interpreter under a directory this user may not search (a root-owned pyenv)
         # still runs from its open file: /proc/self/exe (the holder needs only the stdlib)
         python = sys.executable if os.access(sys.executable, os.X_OK) else "/proc/self/exe"
+        import subprocess  # here: every command asks whether it works in a sandbox
         proc = subprocess.Popen([python, "-c", code, HOLD_WORD, directory, str(until or 0)],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, start_new_session=True,

@@ -185,7 +185,6 @@ def _sync_dir() -> None:
 def write_record(record: Record) -> None:
     """Keep `record` for the next run, whole or not at all: a temporary file in the same
     directory, flushed to disk, renamed over the old record (an empty one removes it)."""
-    import tempfile
     path = _path(record.topology)
     check_dir(STATE_DIR, writable=True)
     if record.is_empty() and record.source is None:
@@ -195,6 +194,7 @@ def write_record(record: Record) -> None:
             return
         _sync_dir()
         return
+    import tempfile  # here: a teardown (an empty record) does without it
     os.makedirs(STATE_DIR, mode=0o755, exist_ok=True)
     _remove_leftovers(record.topology)
     fd, tmp = tempfile.mkstemp(dir=STATE_DIR, prefix=f".{record.topology}.", suffix=".tmp")

@@ -85,3 +85,23 @@ def test_bridge_port_options_read_back_and_change_in_place() -> None:
     finally:
         topo.destroy()
     assert sh("ip", "netns", "list").strip() == ""
+
+
+def test_port_options_are_read_for_planning_and_left_out_of_a_teardown() -> None:
+    # a teardown compares no port options: its observation (kind_options=False) leaves them
+    # undecoded, a fifth of reading a namespace full of bridge ports
+    require_kind("bridge")
+    require_kind("veth")
+    from vnet.door.netlink import Netlink
+    from vnet.door.protocol import Scope
+    topo = vnet.load_text(PORTS_YAML)
+    topo.apply()
+    try:
+        with Netlink() as nl:
+            full = nl.observe(Scope(["sw"])).link("sw", "p1")
+            lean = nl.observe(Scope(["sw"], kind_options=False)).link("sw", "p1")
+        assert full is not None and lean is not None
+        assert (full.port_options["cost"], full.port_options["isolated"]) == (7, True)
+        assert lean.port_options == {} and lean.master == "br0"
+    finally:
+        topo.destroy()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
 import struct
@@ -159,6 +160,65 @@ def test_a_dump_interrupted_every_time_stands_after_the_last_try() -> None:
     assert [link.name for link in rtnl.dump_links(rt)] == ["lo", "a"]
     assert sock.requests == rtnl.DUMP_TRIES
     assert rt.interrupted
+
+
+class _DatagramSocket(_ScriptedSocket):
+    """Answers as the kernel does: the dump in parts of whole messages, each part at most
+    `part` bytes (one message longer than that is a part of its own); a recv takes one part,
+    cut to the buffer it is given, as on any datagram socket."""
+
+    def __init__(self, script: list[tuple[list[str], bool]], part: int) -> None:
+        super().__init__(script)
+        self.part = part
+        self.parts: list[bytes] = []
+        self.asked: list[int] = []
+
+    def send(self, data: bytes) -> None:
+        super().send(data)
+        offset, current = 0, b""
+        while offset < len(self.pending):
+            length = struct.unpack_from("=I", self.pending, offset)[0]
+            message = self.pending[offset:offset + length]
+            if current and len(current) + len(message) > self.part:
+                self.parts.append(current)
+                current = b""
+            current += message
+            offset += length
+        self.parts.append(current)
+        self.pending = b""
+
+    def recv(self, size: int) -> bytes:
+        self.asked.append(size)
+        return self.parts.pop(0)[:size]
+
+
+def test_a_large_dump_is_read_whole_in_parts_into_a_small_buffer() -> None:
+    names = [f"veth-with-a-long-name-{i}" for i in range(3000)]
+    sock = _DatagramSocket([(names, False)], part=32 << 10)  # the kernel's largest part
+    rt = rtnl.Rtnl.__new__(rtnl.Rtnl)
+    rt.sock, rt.seq, rt.interrupted = sock, 0, False  # type: ignore
+    assert [link.name for link in rtnl.dump_links(rt)] == names
+    assert len(sock.asked) > 1 and max(sock.asked) <= 1 << 16
+
+
+class _HugeLinkSocket(_DatagramSocket):
+    """One link whose message is 70 KiB (two attributes of 35 KiB): a part of its own."""
+
+    def send(self, data: bytes) -> None:
+        seq = struct.unpack_from("=I", data, 8)[0]
+        body = (rtnl.ifinfo(1) + rtnl.attr_str(rtnl.IFLA_IFNAME, "big")
+                + rtnl.attr(200, bytes(35 << 10)) + rtnl.attr(201, bytes(35 << 10)))
+        self.parts = [struct.pack("=IHHII", 16 + len(body), rtnl.RTM_NEWLINK, 2, seq, 0) + body,
+                      struct.pack("=IHHIIi", 20, rtnl.NLMSG_DONE, 2, seq, 0, 0)]
+
+
+def test_an_answer_longer_than_the_buffer_is_refused_never_read_short() -> None:
+    sock = _HugeLinkSocket([], part=0)
+    rt = rtnl.Rtnl.__new__(rtnl.Rtnl)
+    rt.sock, rt.seq, rt.interrupted = sock, 0, False  # type: ignore
+    with pytest.raises(rtnl.RtnlError) as caught:
+        rtnl.dump_links(rt)
+    assert caught.value.code == errno.EMSGSIZE
 
 
 def test_index_dump_reads_names_and_indexes_as_the_full_decoder_does() -> None:

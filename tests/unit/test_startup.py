@@ -35,6 +35,24 @@ def test_the_cli_does_not_import_typing_or_dataclasses_unless_python_itself_did(
     assert after <= baseline
 
 
+#: what a teardown has no use for, each a millisecond or more of a `vnet destroy NAME` whose
+#: kernel work at 500 links takes tens: teamd's and the sandbox holder's subprocess, the API's
+#: pathlib, the record's tempfile (an empty record is an unlink), WireGuard's hashlib and
+#: base64, rtnl's ipaddress (inet_pton and inet_ntop read and write the addresses), glob
+NOT_FOR_TEARDOWN = ("subprocess", "pathlib", "tempfile", "hashlib", "base64", "ipaddress",
+                    "glob")
+
+
+def test_the_modules_of_a_teardown_import_nothing_it_does_not_use() -> None:
+    # what `vnet destroy NAME` imports on its way (tests/live/test_destroy_imports.py holds
+    # the whole command to it); compared with a bare interpreter, whose site may import some
+    baseline = set(_imported("pass", NOT_FOR_TEARDOWN))
+    after = set(_imported("import vnet.cli, vnet.sandbox, vnet.api, vnet.door.netlink, "
+                          "vnet.plan, vnet.apply, vnet.journal, vnet.render.plan_text",
+                          NOT_FOR_TEARDOWN))
+    assert after <= baseline, sorted(after - baseline)
+
+
 def test_the_api_used_by_destroy_and_show_does_not_import_yaml() -> None:
     assert _imported("import vnet.api", ("yaml", "vnet.loader")) == []
 

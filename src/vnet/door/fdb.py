@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import ipaddress
 from typing import Any
 
 from ..observe import FdbState, LinkState
@@ -54,6 +53,7 @@ def read_fdb(ipr: Any, links: dict[str, LinkState]) -> list[FdbState]:
     names = {link.index: link.name for link in links.values() if keeps_fdb(link.kind)}
     if not names:
         return []
+    import ipaddress  # here: only a namespace holding a VXLAN reads FDB entries
     out = []
     for msg in ipr.fdb("dump"):
         name = names.get(msg["ifindex"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import functools
 import os
 import resource
 from collections.abc import Iterator, Sequence
@@ -20,6 +19,7 @@ from ..errors import KernelError
 from ..journal import crash_point
 from . import rtnl
 from .protocol import STRAY_EMPTY_FILE
+from .rtnl import libc
 
 NETNS_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
@@ -29,10 +29,6 @@ MS_SHARED = 1 << 20
 MNT_DETACH = 2
 
 
-@functools.cache
-def libc() -> ctypes.CDLL:
-    # once: each CDLL builds its own function-pointer class (a star asks for it per namespace)
-    return ctypes.CDLL(None, use_errno=True)
 LEAN_OPEN = 256
 #: the loopback's ifindex in every namespace
 _LOOPBACK_INDEX = 1

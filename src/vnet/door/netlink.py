@@ -208,9 +208,9 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                    vlans: bool = True, kind_options: bool = True, kind_state: bool = True,
                    addresses: bool = True) -> NetnsState:
         """One namespace's state; its traffic control only if `tc` or if a live link's kind
-        reads it, its bridge VLANs only if `vlans`, the links' kind options only if
-        `kind_options`, what kinds keep beyond their links (an IFB's traffic control, FDB
-        entries, teamd, MACsec SAs) only if `kind_state`, its addresses only if
+        reads it, its bridge VLANs only if `vlans`, the links' kind options and port options
+        only if `kind_options`, what kinds keep beyond their links (an IFB's traffic control,
+        FDB entries, teamd, MACsec SAs) only if `kind_state`, its addresses only if
         `addresses`."""
         rt = self._rt(netns)
         ipr = _LazyIPRoute(self, netns)
@@ -234,7 +234,8 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
             by_index[link.index] = link
             if raw.master:
                 masters[link.index] = raw.master
-                link.port_options = read_port_options(raw.raw)
+                if kind_options:  # compared only with a file's `port_options` (no teardown)
+                    link.port_options = read_port_options(raw.raw)
         for idx, master in masters.items():
             if master in by_index:
                 by_index[idx].master = by_index[master].name

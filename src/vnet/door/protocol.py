@@ -44,7 +44,8 @@ class Scope:
     vlan_netns: Collection[str | None] | None = None
     #: where addresses are read
     addr_netns: Collection[str | None] | None = None
-    #: whether links' kind options (IFLA_INFO_DATA) are decoded; a teardown compares none
+    #: whether links' kind options (IFLA_INFO_DATA) and port options (what a master keeps of
+    #: a port) are decoded; a teardown compares none
     kind_options: bool = True
     #: whether what kinds keep beyond their links is read (traffic control where a live link's
     #: kind reads it, FDB entries, teamd, MACsec SAs), which asks the kinds; `show` reads none

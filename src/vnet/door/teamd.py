@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import glob
 import json
 import os
 import shutil
 import signal
-import subprocess
 import time
 from typing import Any
 
@@ -144,6 +142,7 @@ def run_teamdctl(netns: str | None, team: str, *args: str) -> str:
         raise KernelError(f"ask teamd of team {where}", errno.ENOENT,
                           "teamdctl is not installed: install the Debian package "
                           "libteam-utils (it provides teamd and teamdctl)")
+    import subprocess  # here: every run imports the door, few run teamd
     try:
         proc = subprocess.run([exe, team, *args], preexec_fn=_entering(netns),
                               capture_output=True, text=True, timeout=60, check=False)
@@ -169,6 +168,8 @@ def teamd_ports(state_dump: str) -> set[str]:
 
 def vnet_runs_teamd(netns: str | None, team: str) -> bool:
     """Does a teamd that vnet started drive team `team` of `netns` (any topology)?"""
+    import glob
+
     from .. import store
     pattern = os.path.join(store.STATE_DIR, "teamd", "*", glob.escape(netns or HOST_NS_DIR),
                            glob.escape(team) + ".pid")
@@ -269,6 +270,7 @@ class TeamdOps:
         self._teamd_stop(netns, ifname, owner, wait_device=False)
         argv = [exe, "-d", "-t", ifname, "-p", pid_file,
                 "-c", json.dumps(config, sort_keys=True)] + (["-o"] if take_over else [])
+        import subprocess
         try:
             proc = subprocess.run(argv, preexec_fn=_entering(netns), capture_output=True,
                                   text=True, timeout=60, check=False)
@@ -348,6 +350,7 @@ class TeamdOps:
         top = os.path.join(store.STATE_DIR, "teamd")
         if not os.path.isdir(top):  # no teamd ever ran: no glob per namespace of a big star
             return
+        import glob
         pattern = os.path.join(top, "*", glob.escape(netns), "*.pid")
         for pid_file in glob.glob(pattern):
             owner = os.path.basename(os.path.dirname(os.path.dirname(pid_file)))

@@ -13,9 +13,6 @@ observation never keeps them: it keeps the device's public key, and a salted fin
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -58,6 +55,8 @@ class WireguardState:
 def key_fingerprint(raw: bytes, salt: bytes | None = None) -> str:
     """`salt:hmac` of key bytes, as `vnet.secrets.fingerprint` makes it from the same key
     in hex (without importing pydantic)."""
+    import hashlib  # here: every run imports the door, few read a WireGuard key
+    import hmac
     salt = os.urandom(16) if salt is None else salt
     return f"{salt.hex()}:{hmac.new(salt, raw, hashlib.sha256).hexdigest()}"
 
@@ -75,6 +74,7 @@ def build_set(ifindex: int, private_key: SecretStr | None = None,
               listen_port: int | None = None, fwmark: int | None = None,
               peer: dict[str, Any] | None = None) -> Any:
     """One WG_CMD_SET_DEVICE message (not sent): what the ops send, testable without root."""
+    import base64
     from socket import AF_INET, AF_INET6, inet_pton
 
     from pyroute2.netlink.generic.wireguard import wgmsg
@@ -119,6 +119,7 @@ def _secret_fp(value: Any) -> str | None:
     """The fingerprint of a key the kernel reported (base64), None for none (all zero)."""
     if value is None:
         return None
+    import base64
     raw = base64.b64decode(value)
     return None if raw == _ZERO_KEY else key_fingerprint(raw)
 
@@ -126,6 +127,7 @@ def _secret_fp(value: Any) -> str | None:
 def parse_device(replies: list[Any], ifname: str) -> WireguardState:
     """The replies of one WG_CMD_GET_DEVICE dump (a device of many peers spans several) ->
     WireguardState, with fingerprints in place of secrets."""
+    import base64
     state = WireguardState(ifname, None, None, 0, 0)
     for reply in replies:
         public = reply.get_attr("WGDEVICE_A_PUBLIC_KEY")

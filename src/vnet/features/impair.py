@@ -368,6 +368,12 @@ def plan_impair(key: tuple[str | None, str], impair: Impair | None, netns_state:
     never reports it; the record keeps it). Returns (actions, what to record for the link —
     None: nothing — and a conflict message, or None)."""
     ns, name = key
+    if impair is None and original is None:
+        # most links (none impaired, none recorded): only a netem left on a link vnet owns
+        # goes; asked first, as a plan asks it of every link
+        left = root_qdisc(netns_state, name, parent) if live is not None and owned else None
+        if left is None or left.kind != "netem":
+            return [], None, None
     where = _at(ns, name)
     place = {} if parent == TC_H_ROOT else {"parent": parent, "handle": SHAPED_HANDLE}
     delete = Request("tc.qdisc_del", ns, {"ifname": name, "parent": "root"} if not place
