@@ -672,13 +672,16 @@ def _natural(text: str) -> tuple[Any, ...]:
 
 
 def _read(nl: Kernel, spaces: list[str | None], counters: bool,
-          addresses: bool = True, tc: bool = False) -> dict[str | None, NetnsState]:
+          addresses: bool = True, tc: bool = False, ports: bool = False
+          ) -> dict[str | None, NetnsState]:
     """The namespaces that exist of `spaces`: their links (with packet counters if asked),
-    addresses (if asked), qdiscs (if `tc`: impairments) and vnet's routes; neither the kind
-    options nor what kinds keep beyond their links (so no kind is imported)."""
+    addresses (if asked), qdiscs (if `tc`: impairments), ports' options (if `ports`) and
+    vnet's routes; neither the kind options nor what kinds keep beyond their links (so no
+    kind is imported)."""
     return nl.observe(Scope(spaces, route_netns=(), tc_netns=None if tc else (), vlan_netns=(),
                             addr_netns=None if addresses else (), kind_options=False,
-                            kind_state=False, counters=counters)).namespaces
+                            port_options=ports, kind_state=False,
+                            counters=counters)).namespaces
 
 
 def _row(ns: str | None, st: NetnsState, link: LinkState, topology: str, owned: bool,
@@ -716,7 +719,7 @@ def show_topology(name: str, backend: Kernel | None = None, counters: bool = Fal
                      for k in dict.fromkeys([*record.externals, *record.external_addresses])]
         spaces = list(dict.fromkeys([None, *owned, *(ns for ns, _ in externals),
                                      *(r[0] for r in record.routes)]))
-        states = _read(nl, spaces, counters, tc=True)
+        states = _read(nl, spaces, counters, tc=True, ports=True)
     recorded_routes = {tuple(r) for r in record.routes}
     rows: list[Row] = []
     routes: list[RouteRow] = []

@@ -167,6 +167,7 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
                                    tc=scope.reads(scope.tc_netns, ns),
                                    vlans=scope.reads(scope.vlan_netns, ns),
                                    kind_options=scope.kind_options,
+                                   port_options=scope.port_options,
                                    kind_state=scope.kind_state,
                                    addresses=scope.reads(scope.addr_netns, ns))
         observed = gather(self, scope.namespaces, read)
@@ -206,7 +207,7 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
     def read_netns(self, netns: str | None, counters: bool = True,
                    foreign_routes: bool = True, tc: bool = True,
                    vlans: bool = True, kind_options: bool = True, kind_state: bool = True,
-                   addresses: bool = True) -> NetnsState:
+                   addresses: bool = True, port_options: bool | None = None) -> NetnsState:
         """One namespace's state; its traffic control only if `tc` or if a live link's kind
         reads it, its bridge VLANs only if `vlans`, the links' kind options and port options
         only if `kind_options`, what kinds keep beyond their links (an IFB's traffic control,
@@ -234,7 +235,8 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
             by_index[link.index] = link
             if raw.master:
                 masters[link.index] = raw.master
-                if kind_options:  # compared only with a file's `port_options` (no teardown)
+                # compared only with a file's `port_options` (no teardown); `show` reports them
+                if kind_options if port_options is None else port_options:
                     link.port_options = read_port_options(raw.raw)
         for idx, master in masters.items():
             if master in by_index:

@@ -47,6 +47,9 @@ class Scope:
     #: whether links' kind options (IFLA_INFO_DATA) and port options (what a master keeps of
     #: a port) are decoded; a teardown compares none
     kind_options: bool = True
+    #: whether port options are decoded, where it differs from `kind_options` (None: as
+    #: it): `show` reports them without reading kind options
+    port_options: bool | None = None
     #: whether what kinds keep beyond their links is read (traffic control where a live link's
     #: kind reads it, FDB entries, teamd, MACsec SAs), which asks the kinds; `show` reads none
     #: of it (and so imports no kind)
