@@ -177,9 +177,12 @@ def test_macvlan_every_option(kind: str) -> None:
         "mode": (_info("mode"), _same), "flag": (_macvlan_flag, _same),
         # the kernel keeps the source MACs in a hash: their order is its own
         "macaddr": (lambda link: sorted(_info("macaddr_data", [])(link)), sorted),
+        "bcqueuelen": (_info("bcqueuelen"), _same),
     }
-    first = {"mode": "source", "flag": "nodst", "macaddr": ["02:00:00:00:00:01"]}
-    in_place = {"flag": "null", "macaddr": ["02:00:00:00:00:02", "02:00:00:00:00:03"]}
+    first = {"mode": "source", "flag": "nodst", "macaddr": ["02:00:00:00:00:01"],
+             "bcqueuelen": 50}
+    in_place = {"flag": "null", "macaddr": ["02:00:00:00:00:02", "02:00:00:00:00:03"],
+                "bcqueuelen": 4_294_967_295}
     prove_every_option(base, {"name": "mv0", "kind": kind, "link": "nic0"}, first, in_place,
                        {}, read)
     passthru = {"mode": "passthru", "flag": "nopromisc"}

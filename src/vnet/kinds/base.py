@@ -338,7 +338,8 @@ class InterfaceBase(Common):
     #: IFLA_INFO_DATA layout for a kind pyroute2 does not know, or knows only in part: (name,
     #: netlink type) by attribute number, index 0 being UNSPEC. The door encodes and decodes
     #: them itself (door/decode.py); type "peer" is a nested ifinfomsg (a pair's other end),
-    #: "l2addr" a MAC address given as text, "u32pair" a (value, mask) pair of 32-bit words.
+    #: "l2addr" a MAC address given as text, "u32pair" a (value, mask) pair of 32-bit words,
+    #: "nested" attributes of the same layout inside one, as {"attrs": [(name, value), ...]}.
     info_nla: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: planning this kind reads its namespace's traffic control (qdiscs, htb classes, ingress
     #: filters): only namespaces with such a kind, declared or live, have it read
