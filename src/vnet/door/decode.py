@@ -89,6 +89,25 @@ def info_layout(kernel_kind: str | None) -> tuple[tuple[str, str], ...]:
     return cls.info_nla if cls is not None else ()
 
 
+@functools.cache
+def misread_layout(kernel_kind: str | None) -> dict[int, tuple[str, str]]:
+    """The attributes of a kind pyroute2 decodes wrongly (`info_nla_misread`), read here."""
+    cls = kind_class(kernel_kind)
+    return cls.info_nla_misread if cls is not None else {}
+
+
+def _reread(fixes: dict[int, tuple[str, str]], message: bytes) -> dict[str, Any]:
+    """The attributes `fixes` names, read from a link message's IFLA_INFO_DATA."""
+    payload = rtnl.info_data_of(message)
+    out: dict[str, Any] = {}
+    for number, start, end in rtnl.attrs(payload, 0, len(payload)):
+        if number in fixes:
+            name, kind = fixes[number]
+            if end - start >= struct.calcsize(_PACK[kind]):
+                out[name] = _unpacked(kind, payload, start)
+    return out
+
+
 def encode_info_data(layout: tuple[tuple[str, str], ...], data: dict[str, Any]) -> bytes:
     """A kind's attributes (name -> value) as IFLA_INFO_DATA's payload, numbered by `layout`."""
     numbers = {name: (number, kind) for number, (name, kind) in enumerate(layout)}
@@ -154,6 +173,10 @@ def decode_link(msg: Any) -> LinkState:
         if raw is not None and hasattr(raw, "get"):
             data = {name: value for name, value in raw.get("attrs", ())
                     if name != "UNKNOWN"}
+            fixes = misread_layout(kind)
+            if fixes:
+                start = msg.offset
+                data.update(_reread(fixes, bytes(msg.data[start:start + msg["header"]["length"]])))
     props = msg.get_attr("IFLA_PROP_LIST")
     altnames = list(props.get_attrs("IFLA_ALT_IFNAME")) if props is not None else []
     stats = msg.get_attr("IFLA_STATS64") or {}
