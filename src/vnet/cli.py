@@ -690,7 +690,8 @@ def cmd_show_across(args: argparse.Namespace) -> int:
         raise VnetError("show --inventory needs the file that spans the hosts: "
                         "vnet show FILE --inventory INVENTORY")
     topo = _load(args.name)
-    result = runner.show_across(topo, Path(args.inventory), counters=args.stats or args.json)
+    result = runner.show_across(topo, Path(args.inventory), counters=args.stats or args.json,
+                                options=args.options)
     hosts = [h.name for h in topo.hosts]
     netns = [None if ns == "-" else ns for ns in args.netns or ()]
     views: dict[str, Any] = {}

@@ -94,6 +94,12 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _ttl(link: dict[str, Any]) -> Any:
+    """A tunnel's ttl as ip shows it: its JSON leaves `ttl inherit` out and gives auto as 0."""
+    value = link["linkinfo"]["info_data"].get("ttl", "inherit")
+    return "auto" if value == 0 else value
+
+
 @pytest.mark.kind("vxlan")
 def test_vxlan_every_option() -> None:
     require_kind("vxlan")
@@ -102,7 +108,7 @@ def test_vxlan_every_option() -> None:
         "local": (_info("local6"), _same), "remote": (_info("remote6"), _same),
         "dstport": (_info("port"), _same),
         "srcport": (_info("port_range"), lambda v: {"low": v[0], "high": v[1]}),
-        "ttl": (_info("ttl"), _same), "tos": (_info("tos"), hex),
+        "ttl": (_ttl, _same), "tos": (_info("tos"), hex),
         "df": (_info("df"), _same), "flowlabel": (_info("label"), lambda v: hex(v)),
         "learning": (_info("learning"), _same), "proxy": (flag("proxy"), _same),
         "rsc": (flag("rsc"), _same), "l2miss": (flag("l2miss"), _same),
@@ -118,12 +124,13 @@ def test_vxlan_every_option() -> None:
              "learning": False, "proxy": True, "rsc": True, "l2miss": True, "l3miss": True,
              "ageing": 100, "maxaddress": 7, "udpcsum": False, "udp6zerocsumtx": True,
              "udp6zerocsumrx": True, "remcsumtx": True, "remcsumrx": True, "gbp": True}
-    in_place = {"ttl": 20, "tos": 16, "df": "inherit", "flowlabel": 99, "learning": True,
+    in_place = {"ttl": "auto", "tos": 16, "df": "inherit", "flowlabel": 99, "learning": True,
                 "ageing": 200}
+    # the kernel refuses to set ttl inherit on a live vxlan
     replaced = {"id": 101, "dstport": 4790, "srcport": [5001, 6001], "proxy": False,
                 "rsc": False, "l2miss": False, "l3miss": False, "maxaddress": 8,
                 "udpcsum": True, "udp6zerocsumtx": False, "udp6zerocsumrx": False,
-                "remcsumtx": False, "remcsumrx": False, "gbp": False}
+                "remcsumtx": False, "remcsumrx": False, "gbp": False, "ttl": "inherit"}
     prove_every_option({"name": "vxall"}, {"name": "vx0", "kind": "vxlan"}, first, in_place,
                        replaced, read)
 
@@ -144,7 +151,7 @@ def test_geneve_every_option() -> None:
     flag = lambda key: _info(key, False)  # noqa: E731 - ip prints these only when set
     read: dict[str, tuple[Reader, Callable[[Any], Any]]] = {
         "id": (_info("id"), _same), "remote": (_info("remote6"), _same),
-        "ttl": (_info("ttl"), _same), "tos": (_info("tos"), hex),
+        "ttl": (_ttl, _same), "tos": (_info("tos"), hex),
         "df": (_info("df", "unset"), _same), "flowlabel": (_info("label"), hex),
         "dstport": (_info("port"), _same),
         "udp6zerocsumtx": (_info("udp_zero_csum6_tx"), _same),
@@ -154,7 +161,7 @@ def test_geneve_every_option() -> None:
     first = {"id": 100, "remote": "2001:db8::2", "ttl": 10, "tos": 8, "df": "set",
              "flowlabel": 77, "dstport": 6082, "udp6zerocsumtx": True,
              "udp6zerocsumrx": True, "innerprotoinherit": True}
-    in_place = {"ttl": 20, "tos": 16, "df": "inherit", "flowlabel": 99}
+    in_place = {"ttl": "inherit", "tos": 16, "df": "inherit", "flowlabel": 99}
     replaced = {"id": 101, "dstport": 6083, "udp6zerocsumtx": False,
                 "innerprotoinherit": False}
     prove_every_option({"name": "gnvall"}, {"name": "gnv0", "kind": "geneve"}, first,
@@ -177,9 +184,12 @@ def test_macvlan_every_option(kind: str) -> None:
         "mode": (_info("mode"), _same), "flag": (_macvlan_flag, _same),
         # the kernel keeps the source MACs in a hash: their order is its own
         "macaddr": (lambda link: sorted(_info("macaddr_data", [])(link)), sorted),
+        "bcqueuelen": (_info("bcqueuelen"), _same),
     }
-    first = {"mode": "source", "flag": "nodst", "macaddr": ["02:00:00:00:00:01"]}
-    in_place = {"flag": "null", "macaddr": ["02:00:00:00:00:02", "02:00:00:00:00:03"]}
+    first = {"mode": "source", "flag": "nodst", "macaddr": ["02:00:00:00:00:01"],
+             "bcqueuelen": 50}
+    in_place = {"flag": "null", "macaddr": ["02:00:00:00:00:02", "02:00:00:00:00:03"],
+                "bcqueuelen": 4_294_967_295}
     prove_every_option(base, {"name": "mv0", "kind": kind, "link": "nic0"}, first, in_place,
                        {}, read)
     passthru = {"mode": "passthru", "flag": "nopromisc"}
@@ -224,3 +234,29 @@ def test_macsec_every_option() -> None:
     replaced = {"port": 4, "cipher": "gcm-aes-256", "icvlen": 16}
     prove_every_option(base, {"name": "ms0", "kind": "macsec", "link": "nic0"}, first,
                        in_place, replaced, read)
+
+
+@pytest.mark.kind("vxlan", "geneve")
+@pytest.mark.parametrize(("kind", "verb"), [("vxlan", "replace"), ("geneve", "change")])
+def test_tunnel_ttl_leaves_inherit(kind: str, verb: str) -> None:
+    """Out of `ttl inherit`: in place on a geneve (a TTL alone clears it), by re-creating a
+    vxlan (the kernel keeps inherit through any change of it)."""
+    require_kind(kind)
+    entry = {"name": "t0", "kind": kind, "id": 7, "remote": "192.0.2.2"}
+    topo = _topology({"name": "ttlout"}, entry, {"ttl": "inherit"})
+    topo.apply()
+    try:
+        link = _link("t0", None)
+        assert _ttl(link) == "inherit"
+        topo = _topology({"name": "ttlout"}, entry, {"ttl": 9})
+        plan = topo.plan()
+        assert [a.verb for a in plan.actions][:1] == [verb], \
+            [(a.verb, a.reason) for a in plan.actions]
+        topo.apply()
+        after = _link("t0", None)
+        assert _ttl(after) == 9
+        assert (after["ifindex"] == link["ifindex"]) == (verb == "change")
+        assert not topo.plan().has_changes
+    finally:
+        topo.destroy()
+    assert "t0" not in _links(None)

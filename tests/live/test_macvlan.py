@@ -145,3 +145,41 @@ interfaces:
     finally:
         topo.destroy()
     assert [link["ifname"] for link in ip_json("link", "show")] == ["lo"]
+
+
+def test_bcqueuelen_matches_ip_is_read_back_and_changes_in_place() -> None:
+    require_kind("macvlan")
+    require_kind("veth")
+    from vnet import api
+    from vnet.capture import capture_owned
+    # macv1 asks for 64; macv2, on the same parent, for the default: the parent uses 1000
+    yaml = EXAMPLE.replace("    mode: bridge\n", "    mode: bridge\n    bcqueuelen: 64\n", 1)
+    cmds = [[*cmd, "bcqueuelen", "64"] if cmd[-1] == "bridge" and "macv1" in cmd else cmd
+            for cmd in REFERENCE_CMDS]
+    assert_matches_reference(yaml, cmds, ["host", "ns1", "ns2"], [
+        ("ns1", "macv1"), ("ns2", "macv2"), ("host", "nic0"), ("host", "wire0")])
+
+    topo = vnet.load_text(yaml)
+    topo.apply()
+    try:
+        data = ip_json("-d", "link", "show", "macv1", netns="ns1")[0]["linkinfo"]["info_data"]
+        assert (data["bcqueuelen"], data["usedbcqueuelen"]) == (64, 1000)
+        kernel = api.open_kernel()
+        try:
+            entries = {e["name"]: e for e in capture_owned("macvlan-demo", kernel)["interfaces"]}
+        finally:
+            kernel.close()
+        assert entries["macv1"]["bcqueuelen"] == 64  # read back in the file's words
+        assert "bcqueuelen" not in entries["macv2"]  # the kernel's default is left out
+        index = ip_json("link", "show", "macv1", netns="ns1")[0]["ifindex"]
+        sh("ip", "link", "set", "macv1", "type", "macvlan", "bcqueuelen", "128", netns="ns1")
+        plan = topo.plan()
+        assert [(a.verb, a.diff) for a in plan.actions] == [("change",
+                                                             {"bcqueuelen": (128, 64)})]
+        topo.apply()
+        link = ip_json("-d", "link", "show", "macv1", netns="ns1")[0]
+        assert (link["ifindex"], link["linkinfo"]["info_data"]["bcqueuelen"]) == (index, 64)
+        assert not topo.plan().has_changes
+    finally:
+        topo.destroy()
+    assert sh("ip", "netns", "list").strip() == ""

@@ -181,6 +181,48 @@ def test_show_across_reads_each_hosts_view_or_why_it_has_none(
         runner.show_across(load_text("name: one\n", "one.yaml"), tmp_path)  # type: ignore[arg-type]
 
 
+def test_show_across_with_options_asks_each_host_for_its_kernels_options(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`vnet show FILE --inventory INV --options`: each host runs `vnet show NAME --json
+    --options`, and its interfaces' options come back in the view grouped by host."""
+    import json
+    from pathlib import Path
+
+    from vnet import cli
+    from vnet.hosts import runner
+    row = {"netns": "n1", "name": "v1", "kind": "veth", "state": "up", "master": None,
+           "addresses": ["192.0.2.1/24"], "mtu": 1500, "mac": "02:00:00:00:00:01",
+           "rx_packets": 0, "tx_packets": 0, "rx_bytes": 0, "tx_bytes": 0, "owned": True,
+           "topology": "two", "extra": {"options": {"txqueuelen": 10}}}
+    shown = {"topology": "two", "file": None, "namespaces": ["n1"], "interfaces": [row],
+             "routes": [], "checks": []}
+    plays: list[dict[str, object]] = []
+
+    class _Books:
+        def __init__(self, inventory: object) -> None:
+            self.inventory = inventory
+
+        def play(self, hosts: list[str], task: dict[str, object], extravars: object) -> object:
+            plays.append(task)
+            return SimpleNamespace(status="successful", events=[
+                _event("runner_on_ok", host, {"stdout": json.dumps(shown)}) for host in hosts])
+
+    monkeypatch.setattr(runner, "_Playbooks", _Books)
+    path = Path(str(tmp_path)) / "two.yaml"
+    path.write_text(ACROSS)
+    assert cli.main(["show", str(path), "--inventory", str(path), "--options", "--json"]) == 0
+    argv = plays[0]["ansible.builtin.command"]["argv"]  # type: ignore[index]
+    assert argv[1:] == ["-m", "vnet", "show", "two", "--json", "--stats", "--options"]
+    out = json.loads(capsys.readouterr().out)
+    assert out["hosts"]["a"]["interfaces"][0]["extra"]["options"] == {"txqueuelen": 10}
+    assert cli.main(["show", str(path), "--inventory", str(path), "--options"]) == 0
+    assert "n1\tv1\ttxqueuelen: 10" in capsys.readouterr().out
+    assert plays[1]["ansible.builtin.command"]["argv"][-1] == "--options"  # type: ignore[index]
+    cli.main(["show", str(path), "--inventory", str(path)])
+    assert "--options" not in plays[2]["ansible.builtin.command"]["argv"]  # type: ignore[index]
+
+
 def test_ansibles_scratch_files_and_control_sockets_stay_out_of_the_home(
         monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
     import gc

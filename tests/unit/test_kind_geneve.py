@@ -156,7 +156,7 @@ def test_pyroute2_encodes_and_decodes_every_attribute(options: dict[str, object]
 def test_decode_spells_the_kernels_defaults_as_the_file_does() -> None:
     v4 = Geneve.decode_info_data({"IFLA_GENEVE_ID": 100, "IFLA_GENEVE_REMOTE": "198.51.100.2",
                                   **_V4_EXTRA})
-    assert v4 == {"id": 100, "remote": "198.51.100.2", "ttl": 0, "tos": 0, "dstport": 6081,
+    assert v4 == {"id": 100, "remote": "198.51.100.2", "ttl": "auto", "tos": 0, "dstport": 6081,
                   "udpcsum": False, "collect_metadata": False, "df": "unset", "flowlabel": 0,
                   "udp6zerocsumrx": True, "innerprotoinherit": False}
     v6 = Geneve.decode_info_data({"IFLA_GENEVE_ID": 9, "IFLA_GENEVE_REMOTE6": "2001:db8::2",
@@ -172,7 +172,8 @@ def test_what_the_kernel_cannot_change_in_place() -> None:
     fixed = {o for o in Geneve.options_map if Geneve.needs_replace(o)}
     assert fixed == {"id", "remote", "dstport", "udpcsum", "collect_metadata", "udp6zerocsumtx",
                      "udp6zerocsumrx", "innerprotoinherit"}
-    assert not {o for o in ("ttl", "tos", "df", "flowlabel") if Geneve.needs_replace(o)}
+    assert not {o for o in ("tos", "df", "flowlabel") if Geneve.needs_replace(o)}
+    assert "ttl" not in Geneve.options_map  # in place, by plan_extras (test_kind_tunnel_ttl.py)
 
 
 def test_it_has_no_parent() -> None:
@@ -220,7 +221,7 @@ def test_valid_geneves_load() -> None:
     ("- {name: gnv0, kind: geneve, id: 16777216, remote: 198.51.100.2}",
      "gn.yaml:4:36: interfaces[0].id: Input should be less than or equal to 16777215"),
     ("- {name: gnv0, kind: geneve, id: 1, remote: 198.51.100.2, ttl: 256}",
-     "gn.yaml:4:66: interfaces[0].ttl: Input should be less than or equal to 255"),
+     "gn.yaml:4:66: interfaces[0].ttl: ttl 256 is none of 1-255, auto"),
     ("- {name: gnv0, kind: geneve, id: 1, remote: 198.51.100.2, tos: -1}",
      "gn.yaml:4:66: interfaces[0].tos: Input should be greater than or equal to 0"),
     ("- {name: gnv0, kind: geneve, id: 1, remote: 198.51.100.2, dstport: 65536}",

@@ -8,6 +8,8 @@ import textwrap
 import pytest
 
 import vnet
+from vnet.door import rtnl
+from vnet.door.decode import decode_info_data, encode_info_data, info_layout
 from vnet.door.fake import FakeKernel
 from vnet.door.protocol import Scope
 from vnet.errors import Position, TopologyError
@@ -55,8 +57,8 @@ def test_source_macs_are_set_in_one_request(cls: type[MacvlanLike]) -> None:
     p = cls.nla_prefix
     data = make(cls, mode="source", macaddr=["02:00:00:00:00:02", "02:00:00:00:00:01"]).info_data()
     assert data[p + "MACADDR_MODE"] == 3  # MACVLAN_MACADDR_SET
-    assert data[p + "MACADDR_DATA"] == {"attrs": [("IFLA_MACVLAN_MACADDR", "02:00:00:00:00:02"),
-                                                  ("IFLA_MACVLAN_MACADDR", "02:00:00:00:00:01")]}
+    assert data[p + "MACADDR_DATA"] == {"attrs": [(p + "MACADDR", "02:00:00:00:00:02"),
+                                                  (p + "MACADDR", "02:00:00:00:00:01")]}
 
 
 @pytest.mark.parametrize("cls", KINDS)
@@ -74,6 +76,61 @@ def test_round_trip_through_what_pyroute2_reports(cls: type[MacvlanLike], mode: 
     assert decoded[PASSTHRU_KEY] == (mode == "passthru")
     if mode == "source":
         assert decoded["macaddr"] == ["02:00:00:00:00:01"]
+
+
+@pytest.mark.parametrize("cls", KINDS)
+def test_the_door_codes_every_option_in_the_kinds_own_layout(cls: type[MacvlanLike]) -> None:
+    # pyroute2 lacks IFLA_MACVLAN_BC_QUEUE_LEN: the kind declares its layout (if_link.h's
+    # numbers) and the door encodes it; the kernel's answer decodes back to the file's words
+    p = cls.nla_prefix
+    iface = make(cls, mode="source", flag="nodst", bcqueuelen=4_294_967_295,
+                 macaddr=["02:00:00:00:00:02", "02:00:00:00:00:01"])
+    payload = encode_info_data(cls.info_nla, iface.info_data())
+    mac = rtnl.attr(4, bytes.fromhex("020000000002")) + rtnl.attr(4, bytes.fromhex(
+        "020000000001"))
+    assert payload == (rtnl.attr(1, (16).to_bytes(4, "little"))
+                       + rtnl.attr(2, (2).to_bytes(2, "little"))
+                       + rtnl.attr(7, (2**32 - 1).to_bytes(4, "little"))
+                       + rtnl.attr(3, (3).to_bytes(4, "little")) + rtnl.attr(5, mac))
+    # what the kernel answers: the count and the queue length its parent uses besides
+    answer = payload + rtnl.attr(6, (2).to_bytes(4, "little")) + rtnl.attr(
+        8, (2**32 - 1).to_bytes(4, "little"))
+    raw = decode_info_data(cls.info_nla, answer)
+    assert raw[p + "BC_QUEUE_LEN_USED"] == 2**32 - 1
+    back = cls.decode_info_data(raw)
+    assert {k: back[k] for k in iface.declared_options()} == iface.declared_options()
+    assert back["bcqueuelen"] == 2**32 - 1
+    assert back["macaddr"] == ["02:00:00:00:00:01", "02:00:00:00:00:02"]
+    assert info_layout(cls.kind_name) == cls.info_nla
+
+
+@pytest.mark.parametrize("cls", KINDS)
+def test_bcqueuelen_changes_in_place_and_its_default_is_left_out_of_a_capture(
+        cls: type[MacvlanLike]) -> None:
+    p = cls.nla_prefix
+    assert not cls.needs_replace("bcqueuelen")
+    assert make(cls, bcqueuelen=0).info_data() == {p + "BC_QUEUE_LEN": 0}
+    live = LinkState(index=3, name="m0", kind=cls.kind_name, info_data={
+        p + "MODE": 2, p + "FLAGS": 0, p + "BC_QUEUE_LEN": 1000, p + "BC_QUEUE_LEN_USED": 1000})
+    assert cls.capture_fields(live, None) == {}
+    live.info_data[p + "BC_QUEUE_LEN"] = 10
+    assert cls.capture_fields(live, None) == {"bcqueuelen": 10}
+
+
+@pytest.mark.parametrize(("value", "words"), [
+    (2**32, "less than or equal to 4294967295"), (-1, "greater than or equal to 0"),
+    ("long", "valid integer")])
+def test_bcqueuelen_out_of_range_or_not_a_number_is_refused(value: object, words: str) -> None:
+    for kind in ("macvlan", "macvtap"):
+        got = issues_of(f"- {{name: m0, kind: {kind}, link: nic0, link_netns: host, "
+                        f"bcqueuelen: {value}}}")
+        assert any("interfaces[1].bcqueuelen" in line and words in line for line in got), got
+
+
+def test_a_misspelt_bcqueuelen_gets_did_you_mean() -> None:
+    got = issues_of("- {name: m0, kind: macvtap, link: nic0, link_netns: host, "
+                    "bcqueuelength: 10}")
+    assert any("did you mean 'bcqueuelen'" in line for line in got), got
 
 
 def test_decode_accepts_kernel_numbers_too() -> None:
@@ -124,6 +181,15 @@ def test_mode_changes_in_place_between_bridge_and_private() -> None:
     assert [(a.verb, a.diff) for a in plan.actions] == [("change", {"mode": ("bridge",
                                                                              "private")})]
     assert plan.actions[0].do[0].args["info_data"] == {"IFLA_MACVLAN_MODE": 1}
+
+
+def test_bcqueuelen_is_changed_in_place() -> None:
+    fake = FakeKernel()
+    _apply(fake, _topo("bridge", "    bcqueuelen: 100\n"))
+    plan = plan_changes(_topo("bridge", "    bcqueuelen: 0\n"),
+                        fake.observe(Scope([None, "host", "ns1"])))
+    assert [(a.verb, a.diff) for a in plan.actions] == [("change", {"bcqueuelen": (100, 0)})]
+    assert plan.actions[0].do[0].args["info_data"] == {"IFLA_MACVLAN_BC_QUEUE_LEN": 0}
 
 
 def test_entering_passthru_replaces_the_link() -> None:
@@ -198,6 +264,8 @@ def test_ip_commands_across_namespaces_and_options() -> None:
     assert " ".join(m.ip_commands()[0]) == (
         "ip -n host link add link nic0 name m0 netns ns1 type macvlan mode source "
         "macaddr set 02:00:00:00:00:01")
+    b = make(Macvlan, mode="bridge", bcqueuelen=0)
+    assert b.ip_commands()[0][-4:] == ["mode", "bridge", "bcqueuelen", "0"]
     p = make(Macvtap, netns="host", link_netns="host", mode="passthru", flag="nopromisc")
     assert " ".join(p.ip_commands()[0]) == (
         "ip -n host link add link nic0 name m0 type macvtap mode passthru flag nopromisc")

@@ -12,7 +12,7 @@ from vnet.actions import Request
 from vnet.door.fake import FakeKernel
 from vnet.door.protocol import Scope
 from vnet.errors import Position, TopologyError
-from vnet.kinds.vxlan import Vxlan
+from vnet.kinds.vxlan import TTL_INHERIT_KEY, Vxlan
 from vnet.observe import FdbState, LinkState, NetnsState
 from vnet.plan import plan_changes
 
@@ -80,15 +80,17 @@ def test_collect_metadata_without_learning_sends_nolearning_as_ip_does() -> None
 def test_round_trip_through_kernel_attributes(options: dict[str, object]) -> None:
     vx = vxlan(**options)
     # what the kernel reports: our attributes plus ones it always adds
-    kernel = {**vx.info_data(), "IFLA_VXLAN_LINK": 3, "IFLA_VXLAN_TTL_INHERIT": True,
+    # (TTL_INHERIT as the door reads it: the kernel's byte, 0 unless ttl is inherit)
+    kernel = {**vx.info_data(), "IFLA_VXLAN_LINK": 3, "IFLA_VXLAN_TTL_INHERIT": 0,
               "IFLA_VXLAN_DF": 0, "IFLA_VXLAN_LABEL": 0, "IFLA_VXLAN_RSC": 0}
     decoded = Vxlan.decode_info_data(kernel)
     assert {k: decoded.get(k) for k in vx.declared_options()} == vx.declared_options()
 
 
 def test_decode_names_a_unicast_peer_remote_and_a_multicast_one_group() -> None:
-    # gbp and gpe are flags the kernel reports only when set: absent, they are off
-    off = {"gbp": False, "gpe": False}
+    # gbp and gpe are flags the kernel reports only when set: absent, they are off (and so
+    # is ttl inherit)
+    off = {"gbp": False, "gpe": False, TTL_INHERIT_KEY: False}
     assert Vxlan.decode_info_data({"IFLA_VXLAN_GROUP": "2.2.2.2"}) == {"remote": "2.2.2.2",
                                                                       **off}
     assert Vxlan.decode_info_data({"IFLA_VXLAN_GROUP6": "ff05::1"}) == {"group": "ff05::1",
@@ -100,7 +102,8 @@ def test_what_the_kernel_cannot_change_in_place() -> None:
     fixed = {o for o in Vxlan.options_map if Vxlan.needs_replace(o)}
     assert fixed == {"id", "local", "remote", "group", "dstport", "srcport", "proxy", "l2miss",
                      "l3miss", "udpcsum", "collect_metadata", "maxaddress", "rsc",
-                     "udp6zerocsumtx", "udp6zerocsumrx", "remcsumtx", "remcsumrx", "gbp", "gpe"}
+                     "udp6zerocsumtx", "udp6zerocsumrx", "remcsumtx", "remcsumrx", "gbp", "gpe",
+                     TTL_INHERIT_KEY}
 
 
 def test_dev_is_the_parent_in_the_vxlans_namespace() -> None:

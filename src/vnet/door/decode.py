@@ -89,11 +89,35 @@ def info_layout(kernel_kind: str | None) -> tuple[tuple[str, str], ...]:
     return cls.info_nla if cls is not None else ()
 
 
+@functools.cache
+def misread_layout(kernel_kind: str | None) -> dict[int, tuple[str, str]]:
+    """The attributes of a kind pyroute2 decodes wrongly (`info_nla_misread`), read here."""
+    cls = kind_class(kernel_kind)
+    return cls.info_nla_misread if cls is not None else {}
+
+
+def _reread(fixes: dict[int, tuple[str, str]], message: bytes) -> dict[str, Any]:
+    """The attributes `fixes` names, read from a link message's IFLA_INFO_DATA."""
+    payload = rtnl.info_data_of(message)
+    out: dict[str, Any] = {}
+    for number, start, end in rtnl.attrs(payload, 0, len(payload)):
+        if number in fixes:
+            name, kind = fixes[number]
+            if end - start >= struct.calcsize(_PACK[kind]):
+                out[name] = _unpacked(kind, payload, start)
+    return out
+
+
 def encode_info_data(layout: tuple[tuple[str, str], ...], data: dict[str, Any]) -> bytes:
     """A kind's attributes (name -> value) as IFLA_INFO_DATA's payload, numbered by `layout`."""
     numbers = {name: (number, kind) for number, (name, kind) in enumerate(layout)}
+    return _encoded(numbers, data.items())
+
+
+def _encoded(numbers: dict[str, tuple[int, str]], pairs: Any) -> bytes:
+    """(name, value) pairs as attributes, numbered and typed by `numbers`."""
     out = []
-    for name, value in data.items():
+    for name, value in pairs:
         number, kind = numbers[name]
         if kind in _PACK:
             out.append(rtnl.attr(number, _packed(kind, value)))
@@ -103,6 +127,10 @@ def encode_info_data(layout: tuple[tuple[str, str], ...], data: dict[str, Any]) 
             family = _ADDR_LISTS[kind]
             out.append(rtnl.attr(number, b"".join(
                 rtnl.attr(i, socket.inet_pton(family, str(v))) for i, v in enumerate(value))))
+        elif kind == "nested":
+            # attributes of the same layout inside one, names repeated at will: a macvlan's
+            # source MACs, each an IFLA_MACVLAN_MACADDR inside IFLA_MACVLAN_MACADDR_DATA
+            out.append(rtnl.attr(number, _encoded(numbers, value["attrs"])))
         else:
             raise ValueError(f"cannot encode {name} ({kind})")
     return b"".join(out)
@@ -111,19 +139,27 @@ def encode_info_data(layout: tuple[tuple[str, str], ...], data: dict[str, Any]) 
 def decode_info_data(layout: tuple[tuple[str, str], ...], payload: bytes) -> dict[str, Any]:
     """IFLA_INFO_DATA's payload as name -> value, by `layout` (attributes it does not name,
     and types it cannot read, are left out)."""
-    out: dict[str, Any] = {}
-    for number, start, end in rtnl.attrs(payload, 0, len(payload)):
+    return dict(_decoded(layout, payload, 0, len(payload)))
+
+
+def _decoded(layout: tuple[tuple[str, str], ...], payload: bytes, begin: int,
+             stop: int) -> list[tuple[str, Any]]:
+    """The attributes of payload[begin:stop] as (name, value) pairs, by `layout`."""
+    out: list[tuple[str, Any]] = []
+    for number, start, end in rtnl.attrs(payload, begin, stop):
         if number >= len(layout):
             continue
         name, kind = layout[number]
         fmt = _PACK.get(kind)
         if fmt is not None and end - start >= struct.calcsize(fmt):
-            out[name] = _unpacked(kind, payload, start)
+            out.append((name, _unpacked(kind, payload, start)))
         elif kind in _ADDR_LISTS:
             family = _ADDR_LISTS[kind]
             size = 4 if family == socket.AF_INET else 16
-            out[name] = [socket.inet_ntop(family, bytes(payload[s:s + size]))
-                         for _, s, e in rtnl.attrs(payload, start, end) if e - s >= size]
+            out.append((name, [socket.inet_ntop(family, bytes(payload[s:s + size]))
+                               for _, s, e in rtnl.attrs(payload, start, end) if e - s >= size]))
+        elif kind == "nested":
+            out.append((name, {"attrs": _decoded(layout, payload, start, end)}))
     return out
 
 
@@ -137,6 +173,10 @@ def decode_link(msg: Any) -> LinkState:
         if raw is not None and hasattr(raw, "get"):
             data = {name: value for name, value in raw.get("attrs", ())
                     if name != "UNKNOWN"}
+            fixes = misread_layout(kind)
+            if fixes:
+                start = msg.offset
+                data.update(_reread(fixes, bytes(msg.data[start:start + msg["header"]["length"]])))
     props = msg.get_attr("IFLA_PROP_LIST")
     altnames = list(props.get_attrs("IFLA_ALT_IFNAME")) if props is not None else []
     stats = msg.get_attr("IFLA_STATS64") or {}

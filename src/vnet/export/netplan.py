@@ -72,7 +72,6 @@ _KINDS: dict[str, tuple[str, dict[str, tuple[str, Callable[[Any], Any]]]]] = {
         "group": ("remote", _same),  # netplan: "remote ... or multicast group"
         "dstport": ("port", int),
         "srcport": ("port-range", _range),
-        "ttl": ("ttl", int),
         "tos": ("type-of-service", int),
         "learning": ("mac-learning", bool),
         "proxy": ("arp-proxy", bool),
@@ -81,7 +80,7 @@ _KINDS: dict[str, tuple[str, dict[str, tuple[str, Callable[[Any], Any]]]]] = {
 }
 _COMMON = set(Common.model_fields) | {"kind", "link", "link_netns", "dev"}
 #: options said by code below rather than one key each
-_SPECIAL = {"bond": {"primary"}, "vxlan": {"l2miss", "l3miss", "udpcsum"}}
+_SPECIAL = {"bond": {"primary"}, "vxlan": {"l2miss", "l3miss", "udpcsum", "ttl"}}
 
 
 def export(topo: Any, options: Options) -> Exported:
@@ -195,6 +194,11 @@ class _Writer:
                  if getattr(iface, opt)]
         if notes:
             out["notifications"] = notes
+        if isinstance(iface.ttl, int):
+            out["ttl"] = iface.ttl
+        elif iface.ttl == "inherit":  # auto, the kernel's default, needs no key
+            self.leave(f"{iface.path}.ttl", "netplan 0.106 has no TTL inherited from the "
+                                            "inner packet")
         # networkd sends the checksum flag whatever is written (off unless set): say the
         # kernel's default, on, unless the file turns it off
         if iface.udpcsum is not False:

@@ -52,6 +52,11 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _ttl(value: Any) -> str:
+    """A tunnel's ttl: networkd writes ip's `auto` as 0 (its `inherit` and numbers as ip)."""
+    return "0" if value == "auto" else str(value)
+
+
 def _lower(value: Any) -> str:
     return str(value).lower()
 
@@ -116,7 +121,7 @@ _KIND_KEYS: dict[str, tuple[str, dict[str, tuple[str, Callable[[Any], str]]]]] =
         "group": ("Group", _text),
         "dstport": ("DestinationPort", _text),
         "srcport": ("PortRange", _port_range),
-        "ttl": ("TTL", _text),
+        "ttl": ("TTL", _ttl),
         "tos": ("TOS", _text),
         "learning": ("MacLearning", _bool),
         "proxy": ("ReduceARPProxy", _bool),
@@ -128,7 +133,7 @@ _KIND_KEYS: dict[str, tuple[str, dict[str, tuple[str, Callable[[Any], str]]]]] =
     "geneve": ("GENEVE", {
         "id": ("Id", _text),
         "remote": ("Remote", _text),
-        "ttl": ("TTL", _text),
+        "ttl": ("TTL", _ttl),
         "tos": ("TOS", _text),
         "dstport": ("DestinationPort", _text),
         "udpcsum": ("UDPChecksum", _bool),

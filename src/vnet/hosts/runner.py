@@ -493,16 +493,19 @@ class AcrossShow:
     problems: dict[str, str] = field(default_factory=dict)  # host -> vnet's (or Ansible's) message
 
 
-def show_across(topo: Topology, inventory: Path, counters: bool = False) -> AcrossShow:
+def show_across(topo: Topology, inventory: Path, counters: bool = False,
+                options: bool = False) -> AcrossShow:
     """Every host of `topo` shows its part of it live (`vnet show NAME --json` run there by
-    Ansible with the host's Python: vnet must be importable by it, as for the module)."""
+    Ansible with the host's Python: vnet must be importable by it, as for the module), with
+    each interface's options as that host's kernel holds them if `options`."""
     hosts = [h.name for h in topo.hosts]
     result = AcrossShow(topo.name)
     if not hosts:
         raise VnetError(f"{topo.source or topo.name} names no hosts: show it without "
                         "--inventory")
     argv = ["{{ ansible_python_interpreter | default('python3') }}", "-m", "vnet", "show",
-            topo.name, "--json", *(["--stats"] if counters else [])]
+            topo.name, "--json", *(["--stats"] if counters else []),
+            *(["--options"] if options else [])]
     runner = _Playbooks(inventory).play(hosts, {"ansible.builtin.command": {"argv": argv},
                                                 "changed_when": False}, {})
     for event in runner.events:

@@ -7,6 +7,7 @@ Nothing outside a kind file knows a kind's options.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -181,6 +183,31 @@ Mac = Annotated[str, AfterValidator(check_mac)]
 HostName = Annotated[str, AfterValidator(check_host_name)]
 State = Literal["up", "down"]
 
+#: the words a tunnel's `ttl` takes besides a number, as ip writes them
+TTL_WORDS = ("auto", "inherit")
+
+
+def tunnel_ttl(value: Any) -> Any:
+    """A tunnel's `ttl` in one spelling: 1-255, `auto` (also written 0, the kernel's value for
+    it: the route's hop limit) or `inherit` (the inner packet's TTL)."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if value in TTL_WORDS or value is None:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 255:
+        return "auto" if value == 0 else value
+    close = difflib.get_close_matches(str(value), TTL_WORDS, n=1) \
+        if isinstance(value, str) else []
+    shown = _shown(value) if isinstance(value, str) else repr(value)
+    raise ValueError(f"ttl {shown} is none of 1-255, auto (the route's hop limit; "
+                     "0 says it too) or inherit (the inner packet's TTL)"
+                     + (f"; did you mean {close[0]!r}?" if close else ""))
+
+
+#: a tunnel's outer TTL as ip writes it (`ttl 1..255|auto|inherit`)
+TunnelTtl = Annotated[Annotated[int, Field(ge=1, le=255)] | Literal["auto", "inherit"],
+                      BeforeValidator(tunnel_ttl)]
+
 
 @dataclass(frozen=True)
 class Option:
@@ -338,8 +365,12 @@ class InterfaceBase(Common):
     #: IFLA_INFO_DATA layout for a kind pyroute2 does not know, or knows only in part: (name,
     #: netlink type) by attribute number, index 0 being UNSPEC. The door encodes and decodes
     #: them itself (door/decode.py); type "peer" is a nested ifinfomsg (a pair's other end),
-    #: "l2addr" a MAC address given as text, "u32pair" a (value, mask) pair of 32-bit words.
+    #: "l2addr" a MAC address given as text, "u32pair" a (value, mask) pair of 32-bit words,
+    #: "nested" attributes of the same layout inside one, as {"attrs": [(name, value), ...]}.
     info_nla: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: attributes of IFLA_INFO_DATA that pyroute2 decodes, but wrongly, for a kind it knows:
+    #: number -> (name, type as in `info_nla`), read again by the door from the kernel's bytes
+    info_nla_misread: ClassVar[dict[int, tuple[str, str]]] = {}
     #: planning this kind reads its namespace's traffic control (qdiscs, htb classes, ingress
     #: filters): only namespaces with such a kind, declared or live, have it read
     reads_tc: ClassVar[bool] = False

@@ -10,18 +10,23 @@ other. With `collect_metadata` (ip's `external`) the device instead takes the VN
 TOS and checksum flag from each packet's metadata (OVS, eBPF, tc tunnel_key), and the kernel
 refuses those options on it (EINVAL).
 
-What the kernel changes in place (geneve_changelink): ttl, tos, df and flowlabel, and remote
-within one address family. It refuses (EOPNOTSUPP) a different id, any dstport, udpcsum,
-udp6zerocsumtx/rx, innerprotoinherit or collect_metadata attribute, a remote of the other
-family, and every change at all to a collect_metadata device. vnet re-creates the link for
-id, remote (one option here is an IPv4 or an IPv6 attribute, as vxlan's), dstport, udpcsum,
-udp6zerocsumtx/rx, innerprotoinherit and collect_metadata; a collect_metadata device has no
-ttl or tos to change.
+What the kernel changes in place (geneve_changelink): ttl (inherit too), tos, df and
+flowlabel, and remote within one address family. It refuses (EOPNOTSUPP) a different id, any
+dstport, udpcsum, udp6zerocsumtx/rx, innerprotoinherit or collect_metadata attribute, a remote
+of the other family, and every change at all to a collect_metadata device. vnet re-creates the
+link for id, remote (one option here is an IPv4 or an IPv6 attribute, as vxlan's), dstport,
+udpcsum, udp6zerocsumtx/rx, innerprotoinherit and collect_metadata; a collect_metadata device
+has no ttl or tos to change.
 
 The kernel reports udpcsum as IFLA_GENEVE_UDP_CSUM over IPv4 and as its opposite,
 IFLA_GENEVE_UDP_ZERO_CSUM6_TX, over IPv6, where checksums are always on unless
-`udp6zerocsumtx` turns them off: `noudpcsum` has no effect there. ip's `ttl inherit` is not
-offered yet (ttl takes 0-255).
+`udp6zerocsumtx` turns them off: `noudpcsum` has no effect there.
+
+`ttl` is written as ip writes it: 1-255, `auto` (the kernel's 0: the route's hop limit) or
+`inherit` (the inner packet's TTL). Inherit is another attribute (IFLA_GENEVE_TTL_INHERIT, a
+byte): set to 1 it wins over IFLA_GENEVE_TTL, and the kernel reads IFLA_GENEVE_TTL only when
+it is absent, clearing inherit. So a change of ttl sends one of the two, which the planner's
+one-attribute-per-option `options_map` cannot say: `plan_extras` compares and changes it.
 """
 
 from __future__ import annotations
@@ -31,12 +36,14 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ..actions import Action, Request
 from . import register
 from .base import (
     IP,
     DrawEdge,
     InterfaceBase,
     Option,
+    TunnelTtl,
     bool_option,
     enum_option,
     int_option,
@@ -49,6 +56,15 @@ _METADATA_NLA = "IFLA_GENEVE_COLLECT_METADATA"
 _INNER_NLA = "IFLA_GENEVE_INNER_PROTO_INHERIT"
 #: the DF bit of the outer IPv4 header (enum ifla_geneve_df)
 DF = {"unset": 0, "set": 1, "inherit": 2}
+_TTL_NLA = "IFLA_GENEVE_TTL"
+_TTL_INHERIT_NLA = "IFLA_GENEVE_TTL_INHERIT"
+
+
+def _ttl_attrs(value: Any) -> dict[str, Any]:
+    """The one attribute that sets ttl `value` (the kernel reads TTL only without INHERIT)."""
+    if value == "inherit":
+        return {_TTL_INHERIT_NLA: 1}
+    return {_TTL_NLA: 0 if value == "auto" else int(value)}
 
 
 def _is_v6(value: str) -> bool:
@@ -69,8 +85,9 @@ class Geneve(InterfaceBase):
     remote: IP | None = Field(
         None, description="Unicast address (IPv4 or IPv6) of the remote tunnel endpoint "
                           "(required unless collect_metadata).")
-    ttl: int | None = Field(None, ge=0, le=255, description="Outer TTL; 0 = the route's "
-                                                             "default.")
+    ttl: TunnelTtl | None = Field(
+        None, description="Outer TTL: 1-255, auto (kernel default: the route's hop limit; 0 "
+                          "says it too) or inherit (the inner packet's TTL).")
     tos: int | None = Field(None, ge=0, le=255, description="Outer TOS; 1 = inherit.")
     dstport: int | None = Field(
         None, ge=0, le=65535,
@@ -101,7 +118,7 @@ class Geneve(InterfaceBase):
         "id": int_option("IFLA_GENEVE_ID", replace=True),
         "remote": Option("IFLA_GENEVE_REMOTE", encode=str,
                          decode=lambda v: str(ipaddress.ip_address(v)), replace=True),
-        "ttl": int_option("IFLA_GENEVE_TTL"),
+        # ttl is not here: plan_extras compares and sets it (inherit is another attribute)
         "tos": int_option("IFLA_GENEVE_TOS"),
         "dstport": int_option("IFLA_GENEVE_PORT", replace=True),
         "udpcsum": bool_option("IFLA_GENEVE_UDP_CSUM", replace=True),
@@ -118,7 +135,7 @@ class Geneve(InterfaceBase):
 
     # ---- netlink --------------------------------------------------------------------------
     def info_data(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+        out: dict[str, Any] = _ttl_attrs(self.ttl) if self.ttl is not None else {}
         for opt, value in self.declared_options().items():
             spec = self.options_map[opt]
             if opt in ("collect_metadata", "innerprotoinherit") and not value:
@@ -130,10 +147,14 @@ class Geneve(InterfaceBase):
     @classmethod
     def decode_info_data(cls, attrs: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for opt in ("id", "ttl", "tos", "dstport", "df", "flowlabel", "udp6zerocsumrx"):
+        for opt in ("id", "tos", "dstport", "df", "flowlabel", "udp6zerocsumrx"):
             spec = cls.options_map[opt]
             if spec.nla in attrs:
                 out[opt] = spec.decode(attrs[spec.nla])
+        if attrs.get(_TTL_INHERIT_NLA):
+            out["ttl"] = "inherit"
+        elif _TTL_NLA in attrs:
+            out["ttl"] = int(attrs[_TTL_NLA]) or "auto"
         # flags: the kernel reports them only when set
         metadata = bool(attrs.get(_METADATA_NLA))
         out["collect_metadata"] = metadata
@@ -151,8 +172,26 @@ class Geneve(InterfaceBase):
             out["udpcsum"] = False
         return out
 
+    # ---- ttl, changed in place ---------------------------------------------------------------
+    def plan_extras(self, netns_state: Any, live: Any) -> list[Any]:
+        """A declared ttl the live geneve does not have, set in place with the one attribute
+        that says it (`live` is None: the link is made with it)."""
+        if live is None or self.ttl is None:
+            return []
+        current = self.decode_info_data(live.info_data).get("ttl")
+        if current == self.ttl:
+            return []
+        ns, name = self.key
+        undo = [] if current is None else [Request(
+            "link.set", ns, {"ifname": name, "kind": "geneve", "info_data": _ttl_attrs(current)})]
+        return [Action(
+            "change", f"link {ns + '/' if ns else ''}{name} (geneve) ttl", "differs from the file",
+            [Request("link.set", ns, {"ifname": name, "kind": "geneve",
+                                      "info_data": _ttl_attrs(self.ttl)})],
+            undo, diff={"ttl": (current, self.ttl)})]
+
     # ---- capture --------------------------------------------------------------------------
-    capture_defaults = {"ttl": 0, "tos": 0, "dstport": GENEVE_PORT, "udpcsum": False,
+    capture_defaults = {"ttl": "auto", "tos": 0, "dstport": GENEVE_PORT, "udpcsum": False,
                         "collect_metadata": False, "df": "unset", "flowlabel": 0,
                         "udp6zerocsumtx": False, "udp6zerocsumrx": True,
                         "innerprotoinherit": False}
@@ -185,7 +224,7 @@ class Geneve(InterfaceBase):
                        "from each packet's metadata, so it has no remote",
                        "remove remote, or remove collect_metadata: true")
             for opt in ("ttl", "tos", "udpcsum"):
-                if getattr(self, opt):
+                if getattr(self, opt) not in (None, False, 0, "auto"):
                     report(opt, f"the kernel refuses {opt} on a collect_metadata (ip: "
                            f"external) geneve: each packet's metadata carries it",
                            f"remove {opt}, or remove collect_metadata: true")
@@ -256,6 +295,8 @@ class Geneve(InterfaceBase):
     def ip_type_args(self) -> list[str]:
         d = self.declared_options()
         args: list[str] = []
+        if self.ttl is not None:
+            d["ttl"] = self.ttl  # not among the declared options: plan_extras compares it
         for opt in ("id", "remote", "ttl", "tos", "dstport"):
             if opt in d:
                 args += [opt, str(d[opt])]

@@ -8,8 +8,15 @@ namespace it is in — so a macvlan can sit in a container's namespace while its
 host NIC) stays outside, as `ip link add macv1 link eth0 netns ctr1 type macvlan` does.
 
 What the kernel (6.18, observed) changes in place: mode among private/vepa/bridge/source, the
-flag (nopromisc, nodst) and the source-MAC list; entering or leaving passthru is refused
-(EINVAL), so that re-creates the link.
+flag (nopromisc, nodst), the source-MAC list and `bcqueuelen`; entering or leaving passthru is
+refused (EINVAL), so that re-creates the link.
+
+`bcqueuelen` (Linux 5.11 and later) is what this macvlan asks of the queue its parent keeps
+for broadcast and multicast frames: the parent's queue is as long as the longest any of its
+macvlans asks for (the kernel reports that too, IFLA_MACVLAN_BC_QUEUE_LEN_USED, read-only).
+pyroute2 0.9.7 has no IFLA_MACVLAN_BC_QUEUE_LEN, so vnet speaks to macvlan and macvtap in
+their own attribute layout (`info_nla`, if_link.h's numbering), which the door encodes and
+decodes itself (door/decode.py).
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from pydantic import Field
 
 from ..actions import Action, Request
 from . import register
-from .base import PROBE_PARENT, Mac, OnParent, Option
+from .base import PROBE_PARENT, Mac, OnParent, Option, int_option
 
 MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8, "source": 16}
 _MODE_NAMES = {v: k for k, v in MODES.items()}
@@ -34,6 +41,18 @@ MACADDR_FLUSH = 2
 MACADDR_SET = 3
 #: a derived option: entering or leaving passthru cannot happen in place
 PASSTHRU_KEY = "mode (to or from passthru)"
+#: the broadcast queue length a macvlan asks for when given none (MACVLAN_DEFAULT_BC_QUEUE_LEN)
+DEFAULT_BC_QUEUE_LEN = 1000
+
+
+def _layout(prefix: str) -> tuple[tuple[str, str], ...]:
+    """IFLA_MACVLAN_* by number, as Linux 6.1 has them (include/uapi/linux/if_link.h); macvtap
+    takes the same attributes, here under its own prefix."""
+    return tuple((prefix + name, kind) for name, kind in (
+        ("UNSPEC", "none"), ("MODE", "uint32"), ("FLAGS", "uint16"),
+        ("MACADDR_MODE", "uint32"), ("MACADDR", "l2addr"), ("MACADDR_DATA", "nested"),
+        ("MACADDR_COUNT", "uint32"), ("BC_QUEUE_LEN", "uint32"),
+        ("BC_QUEUE_LEN_USED", "uint32")))
 
 Mode = Literal["private", "vepa", "bridge", "passthru", "source"]
 
@@ -71,6 +90,11 @@ class MacvlanLike(OnParent):
     macaddr: list[Mac] | None = Field(
         None, description="source mode: the source MACs whose frames it receives "
                           "(ip: macaddr set MAC...).")
+    bcqueuelen: int | None = Field(
+        None, ge=0, le=2**32 - 1,
+        description=f"Broadcast/multicast frames its parent may queue for it, 0-4294967295 "
+                    f"(default {DEFAULT_BC_QUEUE_LEN}; 0 drops them all); the parent's queue "
+                    "is as long as the longest any macvlan on it asks for (Linux 5.11).")
 
     # ---- options --------------------------------------------------------------------------
     @classmethod
@@ -78,6 +102,7 @@ class MacvlanLike(OnParent):
         return {
             "mode": Option(prefix + "MODE", encode=lambda v: MODES[v], decode=_decode_mode),
             "flag": Option(prefix + "FLAGS", encode=lambda v: FLAGS[v], decode=_decode_flags),
+            "bcqueuelen": int_option(prefix + "BC_QUEUE_LEN"),
             # set in place by plan_extras (it needs two attributes), compared there
             PASSTHRU_KEY: Option("", replace=True),
         }
@@ -95,6 +120,8 @@ class MacvlanLike(OnParent):
             out[p + "MODE"] = MODES[self.mode]
         if self.flag is not None:
             out[p + "FLAGS"] = FLAGS[self.flag]
+        if self.bcqueuelen is not None:
+            out[p + "BC_QUEUE_LEN"] = self.bcqueuelen
         if self.macaddr:
             out.update(self._macaddr_attrs(self.macaddr))
         return out
@@ -103,9 +130,8 @@ class MacvlanLike(OnParent):
         p = self.nla_prefix
         if not macs:
             return {p + "MACADDR_MODE": MACADDR_FLUSH}
-        # pyroute2 names the nested attribute IFLA_MACVLAN_MACADDR for macvtap too
         return {p + "MACADDR_MODE": MACADDR_SET,
-                p + "MACADDR_DATA": {"attrs": [("IFLA_MACVLAN_MACADDR", m) for m in macs]}}
+                p + "MACADDR_DATA": {"attrs": [(p + "MACADDR", m) for m in macs]}}
 
     @classmethod
     def decode_info_data(cls, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +143,8 @@ class MacvlanLike(OnParent):
         return out
 
     capture_defaults: ClassVar[dict[str, Any]] = {"mode": "vepa", "flag": "null",
-                                                  "macaddr": []}
+                                                  "macaddr": [],
+                                                  "bcqueuelen": DEFAULT_BC_QUEUE_LEN}
 
     # ---- the source-MAC list, changed in place ---------------------------------------------
     def plan_extras(self, netns_state: Any, live: Any) -> list[Any]:
@@ -162,6 +189,8 @@ class MacvlanLike(OnParent):
             args += ["mode", self.mode]
         if self.flag is not None:
             args += ["flag", self.flag]
+        if self.bcqueuelen is not None:
+            args += ["bcqueuelen", str(self.bcqueuelen)]
         if self.macaddr:
             args += ["macaddr", "set", *self.macaddr]
         return args
@@ -172,6 +201,7 @@ class Macvlan(MacvlanLike):
     listed = 60
     probe = {"link": PROBE_PARENT}
     nla_prefix = "IFLA_MACVLAN_"
+    info_nla = _layout("IFLA_MACVLAN_")
     use_when = ("Give a container or namespace its own MAC and IP on an existing NIC, with no\n"
                 "bridge; bridge mode lets siblings talk, private mode isolates them.")
     options_map = MacvlanLike._options("IFLA_MACVLAN_")

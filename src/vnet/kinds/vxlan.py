@@ -10,6 +10,13 @@ here may be an IPv4 or an IPv6 attribute, and a family change is refused in plac
 else — id, dstport, srcport, proxy, rsc, l2miss, l3miss, udpcsum, udp6zerocsumtx/rx,
 remcsumtx/rx, gbp, gpe, maxaddress, collect_metadata — is fixed at creation (EOPNOTSUPP), so
 changing it re-creates the link. ip's `vnifilter` is left out (docs/options.md says why).
+
+`ttl` is written as ip writes it: 1-255, `auto` (the kernel's 0: the route's hop limit) or
+`inherit` (the inner packet's TTL, IFLA_VXLAN_TTL_INHERIT). A number or auto changes in place;
+the kernel refuses to set inherit on a live vxlan (EOPNOTSUPP) and keeps it through any change,
+so entering or leaving inherit re-creates the link. The kernel reports TTL_INHERIT as a byte,
+0 or 1, which pyroute2 0.9.7 reads as a netlink flag (on whenever present): the door reads it
+again itself (`info_nla_misread`).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from .base import (
     IfName,
     InterfaceBase,
     Option,
+    TunnelTtl,
     bool_option,
     ends_by_key,
     enum_option,
@@ -39,6 +47,9 @@ from .base import (
 DF = {"unset": 0, "set": 1, "inherit": 2}
 #: netlink flag attributes: the kernel reports them only when set
 _FLAGS = {"gbp": "IFLA_VXLAN_GBP", "gpe": "IFLA_VXLAN_GPE"}
+_TTL_INHERIT = "IFLA_VXLAN_TTL_INHERIT"
+#: a derived option: entering or leaving `ttl: inherit` cannot happen in place
+TTL_INHERIT_KEY = "ttl (to or from inherit)"
 
 
 def _be32(value: int) -> int:
@@ -91,7 +102,10 @@ class Vxlan(InterfaceBase):
     srcport: list[int] | None = Field(
         None, min_length=2, max_length=2,
         description="UDP source port range [min, max] (flow entropy).")
-    ttl: int | None = Field(None, ge=0, le=255, description="Outer TTL; 0 = auto.")
+    ttl: TunnelTtl | None = Field(
+        None, description="Outer TTL: 1-255, auto (kernel default: the route's hop limit; 0 "
+                          "says it too) or inherit (the inner packet's TTL); entering or "
+                          "leaving inherit re-creates the link.")
     tos: int | None = Field(None, ge=0, le=255, description="Outer TOS; 1 = inherit.")
     learning: bool | None = Field(None, description="Learn remote MACs from received packets "
                                                     "(kernel default on; ip: [no]learning).")
@@ -144,7 +158,9 @@ class Vxlan(InterfaceBase):
         "srcport": Option("IFLA_VXLAN_PORT_RANGE",
                           encode=lambda v: {"low": int(v[0]), "high": int(v[1])},
                           decode=lambda v: [int(v["low"]), int(v["high"])], replace=True),
-        "ttl": int_option("IFLA_VXLAN_TTL"),
+        "ttl": Option("IFLA_VXLAN_TTL", encode=lambda v: v if isinstance(v, int) else 0),
+        # set by info_data at creation (a flag attribute), compared with the file's ttl
+        TTL_INHERIT_KEY: Option(_TTL_INHERIT, replace=True),
         "tos": int_option("IFLA_VXLAN_TOS"),
         "learning": bool_option("IFLA_VXLAN_LEARNING"),
         "proxy": bool_option("IFLA_VXLAN_PROXY", replace=True),
@@ -175,7 +191,7 @@ class Vxlan(InterfaceBase):
     # ---- capture --------------------------------------------------------------------------
     parent_field = "dev"
     #: the kernel's values for a vxlan made without them (dstport: the driver's own 8472)
-    capture_defaults = {"ttl": 0, "tos": 0, "learning": True, "proxy": False,
+    capture_defaults = {"ttl": "auto", "tos": 0, "learning": True, "proxy": False,
                         "l2miss": False, "l3miss": False, "udpcsum": True,
                         "collect_metadata": False, "ageing": 300, "dstport": 8472,
                         "srcport": [0, 0], "df": "unset", "flowlabel": 0, "maxaddress": 0,
@@ -208,9 +224,23 @@ class Vxlan(InterfaceBase):
         return (parent.mtu if parent is not None else 1500) - headroom
 
     # ---- netlink --------------------------------------------------------------------------
+    #: IFLA_VXLAN_TTL_INHERIT by its number (if_link.h): the kernel reports it as a byte
+    info_nla_misread = {28: (_TTL_INHERIT, "uint8")}
+
+    def declared_options(self) -> dict[str, Any]:
+        """The declared options, and with `ttl` whether it is inherit (TTL_INHERIT_KEY)."""
+        out = {k: v for k, v in super().declared_options().items() if k != TTL_INHERIT_KEY}
+        if "ttl" in out:
+            out[TTL_INHERIT_KEY] = out["ttl"] == "inherit"
+        return out
+
     def info_data(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for opt, value in self.declared_options().items():
+            if opt == TTL_INHERIT_KEY or opt == "ttl" and value == "inherit":
+                if value is True:
+                    out[_TTL_INHERIT] = True  # a flag attribute: present means on
+                continue
             spec = self.options_map[opt]
             nla = spec.nla
             if opt in ("local", "remote", "group") and _is_v6(value):
@@ -226,10 +256,16 @@ class Vxlan(InterfaceBase):
     def decode_info_data(cls, attrs: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for opt, spec in cls.options_map.items():
-            if opt in ("local", "remote", "group"):
+            if opt in ("local", "remote", "group", "ttl", TTL_INHERIT_KEY):
                 continue
             if spec.nla in attrs:
                 out[opt] = spec.decode(attrs[spec.nla])
+        inherit = bool(attrs.get(_TTL_INHERIT))
+        out[TTL_INHERIT_KEY] = inherit
+        if inherit:
+            out["ttl"] = "inherit"
+        elif "IFLA_VXLAN_TTL" in attrs:
+            out["ttl"] = int(attrs["IFLA_VXLAN_TTL"]) or "auto"
         for opt, nla in _FLAGS.items():  # reported only when set
             out[opt] = bool(attrs.get(nla))
         local = attrs.get("IFLA_VXLAN_LOCAL") or attrs.get("IFLA_VXLAN_LOCAL6")
