@@ -20,11 +20,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from . import kinds
-from .checks import Check
 from .errors import Collector, Issue, Position, TopologyError
-from .events import Event
 from .kinds.base import Common
-from .model import NAMESPACE_TAGS, External, Route, _TopologyFile
+from .model import NAMESPACE_TAGS, External, Route, _FileHead
 from .secrets import hidden
 from .topology import Topology
 
@@ -505,15 +503,17 @@ def load_text(text: str, file: str = "<string>", limits: Limits | None = None) -
     unvalidated: list[Any] = []
     topo = _build(data, pos, issues, unvalidated)
     if topo is not None:
-        from .checks import resolve_checks
         from .validate import reporter, validate_topology
         validate_topology(topo, issues, unvalidated)
         base = Path(topo.source).parent
         for iface in topo.interfaces:
             iface.read_files(base, reporter(topo, issues, iface))
-        resolve_checks(topo, issues)
-        from .events import resolve_events
-        resolve_events(topo, issues)
+        if topo.checks:
+            from .checks import resolve_checks
+            resolve_checks(topo, issues)
+        if topo.events:
+            from .events import resolve_events
+            resolve_events(topo, issues)
     issues.raise_if_any()
     assert topo is not None
     return topo
@@ -567,7 +567,7 @@ def _build(data: Any, pos: _Positions, issues: Collector,
     namespace_hosts: dict[str, str] = {}
     ns_options: dict[str, dict[str, Any]] = {}
     try:
-        parsed = _TopologyFile.model_validate({**head, "name": head.get("name", "x")})
+        parsed = _FileHead.model_validate({**head, "name": head.get("name", "x")})
         name, hosts = parsed.name, parsed.hosts
         for ns in parsed.namespaces:
             if isinstance(ns, str):
@@ -580,7 +580,7 @@ def _build(data: Any, pos: _Positions, issues: Collector,
             if options:
                 ns_options[ns.name] = options
     except ValidationError as exc:
-        _report(exc, issues, pos, "", _TopologyFile)
+        _report(exc, issues, pos, "", _FileHead)
     topo = Topology(name=name, namespaces=namespaces, namespace_options=ns_options,
                     source=pos.file, hosts=hosts, namespace_hosts=namespace_hosts)
 
@@ -604,9 +604,15 @@ def _build(data: Any, pos: _Positions, issues: Collector,
 
     topo.routes = _load_list(data, "routes", Route, pos, issues,
                              "{to: default, via: 192.0.2.1}")
-    topo.checks = _load_list(data, "checks", Check, pos, issues, "{from: h1, ping: 192.0.2.2}")
-    topo.events = _load_list(data, "events", Event, pos, issues,
-                             "{at: 10s, link: h1/eth0, down: true}")
+    # the models of checks and events are imported only by a file that has some
+    if data.get("checks"):
+        from .checks import Check
+        topo.checks = _load_list(data, "checks", Check, pos, issues,
+                                 "{from: h1, ping: 192.0.2.2}")
+    if data.get("events"):
+        from .events import Event
+        topo.events = _load_list(data, "events", Event, pos, issues,
+                                 "{at: 10s, link: h1/eth0, down: true}")
     topo.positions = pos
     return topo
 
