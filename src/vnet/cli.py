@@ -76,8 +76,10 @@ def _emit_json(data: Any) -> None:
 def _load(path: str) -> Any:
     from .loader import load_file
     topo = load_file(path)
+    if not topo.externals:
+        return topo
     from .sandbox import in_sandbox
-    if in_sandbox() and topo.externals:
+    if in_sandbox():
         _refuse_externals(topo)
     return topo
 
@@ -1403,11 +1405,14 @@ _PEEKING_COMMANDS = frozenset({"__complete", "sandbox"})
 def _enter_sandbox(args: argparse.Namespace) -> None:
     """Move this process into its sandbox (see sandbox.py) before the command runs, when it
     works in one and the command reaches the kernel. Runs before any thread exists."""
+    command = args.command
+    if command not in _KERNEL_COMMANDS and command not in _PEEKING_COMMANDS and \
+            command != "draw":
+        return  # `validate`, `schema`, `export`...: no kernel, no sandbox (nor its imports)
     from . import sandbox
     directory = sandbox.selected(getattr(args, "sandbox", False))
     if directory is None or sandbox.in_sandbox() == directory:
         return
-    command = args.command
     if command == "draw" and (os.path.exists(args.target)
                               or args.target.endswith((".yaml", ".yml"))):
         return  # a picture of a file
