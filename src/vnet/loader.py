@@ -32,6 +32,9 @@ except AttributeError:  # pragma: no cover
     _Base = yaml.SafeLoader
 
 
+_SCALAR_NODE = yaml.ScalarNode
+
+
 class _Loader(_Base):
     """The safe loader, with each plain scalar's tag resolved once per distinct text: the
     resolver's regular expressions would run for every scalar, and a large file repeats the
@@ -39,15 +42,20 @@ class _Loader(_Base):
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
-        self._tags: dict[tuple[str, Any], str] = {}
+        #: per (plain, quoted) flags of a scalar: text -> tag (one dict per flags, not a
+        #: (text, flags) key: that tuple, made and hashed for every scalar, showed in the
+        #: load of a large file)
+        self._tags: dict[Any, dict[str, str]] = {}
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
-        if kind is not yaml.ScalarNode:
+        if kind is not _SCALAR_NODE:
             return super().resolve(kind, value, implicit)
-        key = (value, implicit)
-        tag = self._tags.get(key)
+        tags = self._tags.get(implicit)
+        if tags is None:
+            tags = self._tags[implicit] = {}
+        tag = tags.get(value)
         if tag is None:
-            tag = self._tags[key] = super().resolve(kind, value, implicit)
+            tag = tags[value] = super().resolve(kind, value, implicit)
         return tag
 
 TOP_LEVEL = ("name", "hosts", "namespaces", "interfaces", "routes", "checks", "events")
