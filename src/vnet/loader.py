@@ -152,8 +152,11 @@ def _plain(text: str, limits: Limits) -> bool:
     more than its characters, and it has at most `limits.nodes` of those. Composing such a
     text costs little whatever it holds, and `_check_nodes` then counts its nodes and levels
     as `_scan_events` counts events; a file of thousands of interfaces is read once instead
-    of twice (the scan cost as much as composing)."""
-    return len(text) <= limits.nodes and "&" not in text and "*" not in text
+    of twice (the scan cost as much as composing). Only with libyaml's C loader, which stops
+    at 1,000 levels with a YAML error (then the scan runs and says vnet's limit): Python's
+    own composer would recurse until Python's recursion limit stops it."""
+    return _Base is not yaml.SafeLoader and len(text) <= limits.nodes and \
+        "&" not in text and "*" not in text
 
 
 def _check_nodes(root: yaml.Node, file: str, limits: Limits) -> None:

@@ -55,17 +55,41 @@ def test_a_text_with_an_anchor_or_alias_or_past_the_value_limit_is_scanned_first
     assert not _plain("name: " + "x" * 100 + "\n", limits)
 
 
+def _issues(text: str) -> list[str]:
+    try:
+        load_text(text, "t.yaml")
+    except TopologyError as exc:
+        return [str(issue) for issue in exc.issues]
+    return []
+
+
+DEEP_40 = "name: lab\nk: " + "[" * 40 + "]" * 40 + "\n"
+
+
 @pytest.mark.parametrize("text", [
     # 40 levels, then a YAML error further down: the depth is what the file is told
-    "name: lab\nk: " + "[" * 40 + "]" * 40 + "\nbad: [\n",
+    DEEP_40 + "bad: [\n",
     # two documents (compose refuses the second), the first one too deep
-    "name: lab\nk: " + "[" * 40 + "]" * 40 + "\n---\nname: b\n",
+    DEEP_40 + "---\nname: b\n",
+    # deeper than libyaml's own bound of 1,000 levels: its scanner reads the brackets ahead
+    # and stops there, before the scan or compose has seen level 33 (so it is the YAML error)
+    "name: lab\nk: " + "[" * 5000 + "]" * 5000 + "\n",
+    "name: lab\nnamespaces: [a, b\n",
+    "name: lab\n\tnamespaces: [a]\n",
+    "name: lab\nk: {a: 1, a: 2}\n" + "x: [" + "1," * 40 + "]\n",
 ])
-def test_a_limit_passed_before_a_yaml_error_is_said_instead(text: str) -> None:
-    with pytest.raises(TopologyError) as info:
-        load_text(text, "t.yaml")
-    assert len(info.value.issues) == 1
-    assert "VNET_MAX_DEPTH" in str(info.value.issues[0]), info.value.issues
+def test_any_error_is_the_one_the_scan_first_gave(text: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _plain(text, Limits())
+    composed_first = _issues(text)
+    monkeypatch.setattr("vnet.loader._plain", lambda text, limits: False)
+    assert composed_first == _issues(text) != []
+
+
+def test_a_limit_passed_before_a_yaml_error_is_said_instead() -> None:
+    for text in (DEEP_40 + "bad: [\n", DEEP_40 + "---\nname: b\n"):
+        issues = _issues(text)
+        assert len(issues) == 1 and "VNET_MAX_DEPTH" in issues[0], issues
 
 
 def test_a_yaml_error_in_a_plain_text_is_still_the_parsers() -> None:
