@@ -75,13 +75,32 @@ def _emit_json(data: Any) -> None:
 
 def _load(path: str) -> Any:
     from .loader import load_file
-    topo = load_file(path)
+    with _no_pydantic_plugins():
+        topo = load_file(path)
     if not topo.externals:
         return topo
     from .sandbox import in_sandbox
     if in_sandbox():
         _refuse_externals(topo)
     return topo
+
+
+@contextlib.contextmanager
+def _no_pydantic_plugins() -> Any:
+    """While a file loads, pydantic is asked for no plugins (its documented
+    PYDANTIC_DISABLE_PLUGINS, unless the environment sets it): otherwise the first model vnet
+    builds makes pydantic read the entry points of every installed distribution, looking
+    for plugins that vnet's models never use (3 ms of `vnet validate` with 54 distributions
+    installed, more where more are). Only while loading: a command vnet runs (`vnet exec`)
+    gets the environment as it was."""
+    if "PYDANTIC_DISABLE_PLUGINS" in os.environ:
+        yield
+        return
+    os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+    try:
+        yield
+    finally:
+        os.environ.pop("PYDANTIC_DISABLE_PLUGINS", None)
 
 
 def _refuse_externals(topo: Any) -> None:
@@ -1290,14 +1309,7 @@ def run() -> None:
     At exit Python frees every object one by one, which after loading and planning a large
     file is a visible share of a no-op `apply`. The memory goes back to the system anyway,
     so the command runs the exit handlers, flushes its output and leaves without that
-    teardown. (`main` itself returns normally: tests and callers use it.)
-
-    The command asks pydantic for no plugins (its documented PYDANTIC_DISABLE_PLUGINS, unless
-    the environment sets it already): otherwise the first model vnet builds makes pydantic
-    read the entry points of every installed distribution, looking for plugins that vnet's
-    own models never use (3 ms of `vnet validate` with 54 distributions installed, more
-    where more are)."""
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    teardown. (`main` itself returns normally: tests and callers use it.)"""
     try:
         code = main()
     except KeyboardInterrupt:  # before or after main's own handling: no traceback
