@@ -6,6 +6,11 @@ instead of that error, as when the scan comes first."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,7 +57,28 @@ def test_a_text_with_an_anchor_or_alias_or_past_the_value_limit_is_scanned_first
     assert _plain("name: lab\n", limits)
     assert not _plain("name: lab\na: &a x\n", limits)
     assert not _plain("name: lab  # 2 * 3\n", limits)  # even in a comment: scanned
-    assert not _plain("name: " + "x" * 100 + "\n", limits)
+    assert _plain("name: " + "x" * 150 + "\n", limits)
+    assert not _plain("name: " + "x" * 200 + "\n", limits)
+
+
+def test_the_densest_plain_text_is_refused_fast_and_small(tmp_path: Path) -> None:
+    """Twice the value limit in characters, each two of them a key and its value: composed
+    before its count, and still refused in well under 2 s of CPU and 200 MB."""
+    text = "name: lab\n" + "?\n" * (Limits().nodes - 6)
+    assert _plain(text, Limits())
+    path = tmp_path / "dense.yaml"
+    path.write_text(text, encoding="utf-8")
+    probe = ("import json, resource, subprocess, sys\n"
+             "proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+             "use = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+             "print(json.dumps([proc.returncode, proc.stderr, use.ru_utime + use.ru_stime,"
+             " use.ru_maxrss / 1024]))\n")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("VNET_MAX_")}
+    out = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "vnet", "validate",
+                          str(path)], capture_output=True, text=True, check=True, env=environ)
+    rc, err, cpu, rss_mib = json.loads(out.stdout)
+    assert rc == 1 and "VNET_MAX_NODES" in err and "1 problem found" in err, err
+    assert cpu < 2.0 and rss_mib < 200, (cpu, rss_mib)
 
 
 def _issues(text: str) -> list[str]:
