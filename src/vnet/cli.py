@@ -75,11 +75,32 @@ def _emit_json(data: Any) -> None:
 
 def _load(path: str) -> Any:
     from .loader import load_file
-    topo = load_file(path)
+    with _no_pydantic_plugins():
+        topo = load_file(path)
+    if not topo.externals:
+        return topo
     from .sandbox import in_sandbox
-    if in_sandbox() and topo.externals:
+    if in_sandbox():
         _refuse_externals(topo)
     return topo
+
+
+@contextlib.contextmanager
+def _no_pydantic_plugins() -> Any:
+    """While a file loads, pydantic is asked for no plugins (its documented
+    PYDANTIC_DISABLE_PLUGINS, unless the environment sets it): otherwise the first model vnet
+    builds makes pydantic read the entry points of every installed distribution, looking
+    for plugins that vnet's models never use (3 ms of `vnet validate` with 54 distributions
+    installed, more where more are). Only while loading: a command vnet runs (`vnet exec`)
+    gets the environment as it was."""
+    if "PYDANTIC_DISABLE_PLUGINS" in os.environ:
+        yield
+        return
+    os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+    try:
+        yield
+    finally:
+        os.environ.pop("PYDANTIC_DISABLE_PLUGINS", None)
 
 
 def _refuse_externals(topo: Any) -> None:
@@ -1061,7 +1082,36 @@ def _wait_option(parser: argparse.ArgumentParser) -> None:
                         "at once")
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Unused:
+    """The parser of a command that does not run (see `build_parser`): what it is told is
+    dropped, and each call returns it again, as `add_argument`'s callers may chain."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self._drop
+
+    def _drop(self, *args: Any, **kwargs: Any) -> _Unused:
+        return self
+
+
+class _Commands:
+    """The subcommands' `add_parser`, giving every command its name, aliases and help (what
+    `vnet --help` and a wrong command's error list), and only `wanted`'s parser its options:
+    their hundred-odd `add_argument` calls were a seventh of `vnet --help`."""
+
+    def __init__(self, sub: Any, wanted: str) -> None:
+        self.sub, self.wanted = sub, wanted
+        self.choices = sub.choices
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        parser = self.sub.add_parser(name, **kwargs)
+        if self.wanted == name or self.wanted in kwargs.get("aliases", ()):
+            return parser
+        return _Unused()
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of the whole command line; with `command` (a word of argv), only that
+    command's parser gets its options (the others keep their name and help)."""
     _cache_argparse_translations()
     from . import __version__
     p = argparse.ArgumentParser(prog="vnet", description="One YAML file → Linux virtual "
@@ -1076,7 +1126,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "$XDG_RUNTIME_DIR/vnet or /tmp/vnet-UID")
     # not required=True: argparse would then answer `vnet --bogus` with "COMMAND is
     # required" instead of naming the option it does not know (_main asks for the command)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub: Any = p.add_subparsers(dest="command", metavar="COMMAND")
+    if command is not None:
+        sub = _Commands(sub, command)
 
     def add(name: str, func: Any, help_: str, aliases: Sequence[str] = ()) -> Any:
         sp = sub.add_parser(name, help=help_, aliases=list(aliases), description=help_)
@@ -1309,8 +1361,10 @@ def _bare_wait_last(argv: list[str]) -> list[str]:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(_bare_wait_last(list(sys.argv[1:] if argv is None else argv)))
+    words = _bare_wait_last(list(sys.argv[1:] if argv is None else argv))
+    # the command is the first word that is no option (no option before it takes a value)
+    parser = build_parser(next((w for w in words if not w.startswith("-")), ""))
+    args = parser.parse_args(words)
     if args.command is None:
         parser.error(f"which command? one of: {', '.join(args.command_names)}")
     if args.quiet and args.verbose:
@@ -1404,11 +1458,14 @@ _PEEKING_COMMANDS = frozenset({"__complete", "sandbox"})
 def _enter_sandbox(args: argparse.Namespace) -> None:
     """Move this process into its sandbox (see sandbox.py) before the command runs, when it
     works in one and the command reaches the kernel. Runs before any thread exists."""
+    command = args.command
+    if command not in _KERNEL_COMMANDS and command not in _PEEKING_COMMANDS and \
+            command != "draw":
+        return  # `validate`, `schema`, `export`...: no kernel, no sandbox (nor its imports)
     from . import sandbox
     directory = sandbox.selected(getattr(args, "sandbox", False))
     if directory is None or sandbox.in_sandbox() == directory:
         return
-    command = args.command
     if command == "draw" and (os.path.exists(args.target)
                               or args.target.endswith((".yaml", ".yml"))):
         return  # a picture of a file

@@ -44,7 +44,7 @@ def split_link(value: str) -> tuple[str | None, str]:
 class Event(BaseModel):
     """One change at a point of the timeline: a link taken down, brought up, or impaired."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     at: Duration = Field(description="When, after the run starts: 10s, 500ms, or a number of "
                          "seconds.")

@@ -20,11 +20,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from . import kinds
-from .checks import Check
 from .errors import Collector, Issue, Position, TopologyError
-from .events import Event
 from .kinds.base import Common
-from .model import NAMESPACE_TAGS, External, Route, _TopologyFile
+from .model import NAMESPACE_TAGS, External, Route, _FileHead
 from .secrets import hidden
 from .topology import Topology
 
@@ -34,6 +32,9 @@ except AttributeError:  # pragma: no cover
     _Base = yaml.SafeLoader
 
 
+_SCALAR_NODE = yaml.ScalarNode
+
+
 class _Loader(_Base):
     """The safe loader, with each plain scalar's tag resolved once per distinct text: the
     resolver's regular expressions would run for every scalar, and a large file repeats the
@@ -41,15 +42,20 @@ class _Loader(_Base):
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
-        self._tags: dict[tuple[str, Any], str] = {}
+        #: per (plain, quoted) flags of a scalar: text -> tag (one dict per flags, not a
+        #: (text, flags) key: that tuple, made and hashed for every scalar, showed in the
+        #: load of a large file)
+        self._tags: dict[Any, dict[str, str]] = {}
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
-        if kind is not yaml.ScalarNode:
+        if kind is not _SCALAR_NODE:
             return super().resolve(kind, value, implicit)
-        key = (value, implicit)
-        tag = self._tags.get(key)
+        tags = self._tags.get(implicit)
+        if tags is None:
+            tags = self._tags[implicit] = {}
+        tag = tags.get(value)
         if tag is None:
-            tag = self._tags[key] = super().resolve(kind, value, implicit)
+            tag = tags[value] = super().resolve(kind, value, implicit)
         return tag
 
 TOP_LEVEL = ("name", "hosts", "namespaces", "interfaces", "routes", "checks", "events")
@@ -123,6 +129,66 @@ class _Refused(Exception):
         self.issue = issue
 
 
+def _refuse(mark: Any, file: str, message: str, hint: str) -> None:
+    raise _Refused(Issue(message, where=Position(file, mark.line + 1, mark.column + 1),
+                         hint=hint))
+
+
+def _too_many(mark: Any, file: str, limits: Limits) -> None:
+    _refuse(mark, file, f"the file holds more than {limits.nodes} values (an alias counts as "
+            "every value it repeats), vnet's limit",
+            limits.hint("nodes", "make the file smaller, or use fewer aliases"))
+
+
+def _too_deep(mark: Any, file: str, limits: Limits) -> None:
+    _refuse(mark, file, f"values nest more than {limits.depth} levels deep here (an alias "
+            "counts as the levels it repeats), vnet's limit",
+            limits.hint("depth", "a topology needs only a few levels: flatten the value"))
+
+
+def _plain(text: str, limits: Limits) -> bool:
+    """Whether the text can be composed before its limits are checked: it has no anchor or
+    alias (no `&` or `*` anywhere, not even inside a text or a comment), so it holds about
+    as many nodes as characters at the very most (`?` alone on a line is a key and a value:
+    two nodes of two characters), and it has at most twice `limits.nodes` characters.
+    Composing such a text costs little whatever it holds (the worst, 200,000 characters of
+    `?` lines, 0.6 s and 90 MiB), and `_check_nodes` then counts its nodes and levels as
+    `_scan_events` counts events; a file of thousands of interfaces is read once instead of
+    twice (the scan cost as much as composing). Only with libyaml's C loader, which stops at
+    1,000 levels with a YAML error (then the scan runs and says vnet's limit): Python's own
+    composer would recurse until Python's recursion limit stops it."""
+    return _Base is not yaml.SafeLoader and len(text) <= 2 * limits.nodes and \
+        "&" not in text and "*" not in text
+
+
+def _check_nodes(root: yaml.Node, file: str, limits: Limits) -> None:
+    """`_scan_events`'s count of values and levels, on the nodes of a text without anchors
+    or aliases (`_plain`): the same limits, passed at the same value, with the same words."""
+    nodes = 0
+
+    def walk(node: yaml.Node, level: int) -> None:
+        nonlocal nodes
+        if node.__class__ is not yaml.ScalarNode:
+            if level >= limits.depth:
+                _too_deep(node.start_mark, file, limits)
+            nodes += 1
+            if nodes > limits.nodes:
+                _too_many(node.start_mark, file, limits)
+            if node.__class__ is yaml.MappingNode:
+                for key, value in node.value:
+                    walk(key, level + 1)
+                    walk(value, level + 1)
+            else:
+                for item in node.value:
+                    walk(item, level + 1)
+            return
+        nodes += 1
+        if nodes > limits.nodes:
+            _too_many(node.start_mark, file, limits)
+
+    walk(root, 0)
+
+
 def _scan_events(text: str, file: str, limits: Limits) -> None:
     """Read the parser's events, cheap and before any node exists, and stop at the first
     limit the file passes: its values (an alias counted as all it repeats, so a "billion
@@ -139,14 +205,10 @@ def _scan_events(text: str, file: str, limits: Limits) -> None:
     stack: list[list[Any]] = []
 
     def refuse(event: Any, message: str, hint: str) -> None:
-        mark = event.start_mark
-        raise _Refused(Issue(message, where=Position(file, mark.line + 1, mark.column + 1),
-                             hint=hint))
+        _refuse(event.start_mark, file, message, hint)
 
     def too_many(event: Any) -> None:
-        refuse(event, f"the file holds more than {limits.nodes} values (an alias counts as "
-               "every value it repeats), vnet's limit",
-               limits.hint("nodes", "make the file smaller, or use fewer aliases"))
+        _too_many(event.start_mark, file, limits)
 
     def too_long(event: Any) -> None:
         refuse(event, f"the values of the file hold more than {limits.file_bytes} characters "
@@ -154,9 +216,7 @@ def _scan_events(text: str, file: str, limits: Limits) -> None:
                "size", limits.hint("file_bytes", "repeat less text through aliases"))
 
     def too_deep(event: Any) -> None:
-        refuse(event, f"values nest more than {limits.depth} levels deep here (an alias counts "
-               "as the levels it repeats), vnet's limit",
-               limits.hint("depth", "a topology needs only a few levels: flatten the value"))
+        _too_deep(event.start_mark, file, limits)
 
     defined: dict[Any, Any] = {}  # anchor -> where it was defined
 
@@ -465,8 +525,19 @@ def load_text(text: str, file: str = "<string>", limits: Limits | None = None) -
     try:
         if size > limits.file_bytes:
             raise _Refused(_too_big(file, size, limits))
-        _scan_events(text, file, limits)
-        node = yaml.compose(text, Loader=_Loader)
+        if _plain(text, limits):
+            try:
+                node = yaml.compose(text, Loader=_Loader)
+            except yaml.YAMLError:
+                # a limit passed before the error in the file is said instead, as when the
+                # scan comes first; the scan meets the parser's own error where compose did
+                _scan_events(text, file, limits)
+                raise
+            if node is not None:
+                _check_nodes(node, file, limits)
+        else:
+            _scan_events(text, file, limits)
+            node = yaml.compose(text, Loader=_Loader)
     except _Refused as exc:
         raise TopologyError([exc.issue]) from None
     except yaml.MarkedYAMLError as exc:
@@ -505,15 +576,17 @@ def load_text(text: str, file: str = "<string>", limits: Limits | None = None) -
     unvalidated: list[Any] = []
     topo = _build(data, pos, issues, unvalidated)
     if topo is not None:
-        from .checks import resolve_checks
         from .validate import reporter, validate_topology
         validate_topology(topo, issues, unvalidated)
         base = Path(topo.source).parent
         for iface in topo.interfaces:
             iface.read_files(base, reporter(topo, issues, iface))
-        resolve_checks(topo, issues)
-        from .events import resolve_events
-        resolve_events(topo, issues)
+        if topo.checks:
+            from .checks import resolve_checks
+            resolve_checks(topo, issues)
+        if topo.events:
+            from .events import resolve_events
+            resolve_events(topo, issues)
     issues.raise_if_any()
     assert topo is not None
     return topo
@@ -567,7 +640,7 @@ def _build(data: Any, pos: _Positions, issues: Collector,
     namespace_hosts: dict[str, str] = {}
     ns_options: dict[str, dict[str, Any]] = {}
     try:
-        parsed = _TopologyFile.model_validate({**head, "name": head.get("name", "x")})
+        parsed = _FileHead.model_validate({**head, "name": head.get("name", "x")})
         name, hosts = parsed.name, parsed.hosts
         for ns in parsed.namespaces:
             if isinstance(ns, str):
@@ -580,7 +653,7 @@ def _build(data: Any, pos: _Positions, issues: Collector,
             if options:
                 ns_options[ns.name] = options
     except ValidationError as exc:
-        _report(exc, issues, pos, "", _TopologyFile)
+        _report(exc, issues, pos, "", _FileHead)
     topo = Topology(name=name, namespaces=namespaces, namespace_options=ns_options,
                     source=pos.file, hosts=hosts, namespace_hosts=namespace_hosts)
 
@@ -604,9 +677,15 @@ def _build(data: Any, pos: _Positions, issues: Collector,
 
     topo.routes = _load_list(data, "routes", Route, pos, issues,
                              "{to: default, via: 192.0.2.1}")
-    topo.checks = _load_list(data, "checks", Check, pos, issues, "{from: h1, ping: 192.0.2.2}")
-    topo.events = _load_list(data, "events", Event, pos, issues,
-                             "{at: 10s, link: h1/eth0, down: true}")
+    # the models of checks and events are imported only by a file that has some
+    if data.get("checks"):
+        from .checks import Check
+        topo.checks = _load_list(data, "checks", Check, pos, issues,
+                                 "{from: h1, ping: 192.0.2.2}")
+    if data.get("events"):
+        from .events import Event
+        topo.events = _load_list(data, "events", Event, pos, issues,
+                                 "{at: 10s, link: h1/eth0, down: true}")
     topo.positions = pos
     return topo
 

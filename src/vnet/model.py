@@ -22,11 +22,16 @@ from pydantic import (
     model_validator,
 )
 
-from .checks import Check
-from .events import Event
 from .hosts.spec import Host
 from .kinds import registry
 from .kinds.base import IP, Common, HostName, IfName, NetnsName
+
+#: typing.TYPE_CHECKING without importing `typing`'s name: the checks and the events are
+#: imported only by a file that has them (see `_TopologyFile`)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .checks import Check
+    from .events import Event
 
 TOPOLOGY_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
 
@@ -106,7 +111,7 @@ class NamespaceSpec(BaseModel):
     """A namespace with settings: `- {name: router, forwarding: true}` (a bare name is one
     without)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: NetnsName = Field(description="Namespace name (it becomes /run/netns/NAME).")
     host: HostName | None = Field(
@@ -130,10 +135,11 @@ NamespaceEntry = Annotated[
                   else NAMESPACE_TAGS[0])]
 
 
-class _TopologyFile(BaseModel):
-    """The whole file, for the JSON Schema (loading dispatches per kind for clearer errors)."""
+class _FileHead(BaseModel):
+    """What the loader validates of the file as a whole: its name, hosts and namespaces (the
+    interfaces, routes, checks and events are validated one by one, for clearer errors)."""
 
-    model_config = ConfigDict(extra="forbid", title="vnet topology", defer_build=True)
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str = Field(pattern=TOPOLOGY_NAME_PATTERN,
                       description="Owner tag of every object the file creates.")
@@ -143,6 +149,15 @@ class _TopologyFile(BaseModel):
     namespaces: list[NamespaceEntry] = Field(
         default_factory=list, description="Network namespaces vnet creates and owns: a name, "
                                           "or {name: NAME, forwarding: true, host: HOST}.")
+
+
+class _TopologyFile(_FileHead):
+    """The whole file, for the JSON Schema (loading dispatches per kind for clearer errors)."""
+
+    # `Check` and `Event` are named here only: `json_schema` imports them and completes the
+    # class, so that loading a file without checks or events imports neither
+    model_config = ConfigDict(title="vnet topology")
+
     interfaces: list[Any] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
     checks: list[Check] = Field(default_factory=list,
@@ -154,6 +169,9 @@ class _TopologyFile(BaseModel):
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the topology file, generated from the model."""
+    from .checks import Check
+    from .events import Event
+    _TopologyFile.model_rebuild(_types_namespace={"Check": Check, "Event": Event})
     kinds = tuple(registry().values())
     # the kinds are known at run time only: no static type to check
     iface_union = Annotated[Union[kinds], Field(discriminator="kind")]  # type: ignore[valid-type]  # noqa: UP007

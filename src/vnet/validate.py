@@ -198,7 +198,7 @@ def validate_topology(topo: Topology, issues: Collector,
             route_seen[route.key] = i
 
     from .hosts.rules import check_hosts
-    check_hosts(topo, issues)
+    check_hosts(topo, issues, ends)
 
 
 class _Checking:

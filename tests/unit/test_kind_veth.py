@@ -30,6 +30,9 @@ def test_twin_equals_model_construct_of_the_peers_values(index: int) -> None:
     assert list(twin.__dict__.items()) == list(reference.__dict__.items())
     assert twin.model_fields_set == reference.model_fields_set
     assert twin.model_dump() == reference.model_dump()
+    assert twin.__pydantic_extra__ == reference.__pydantic_extra__
+    assert twin.__pydantic_private__ is not None and reference.__pydantic_private__ is not None
+    assert twin.__pydantic_private__.keys() == reference.__pydantic_private__.keys()
     assert twin.created_by == iface.key and twin.key == (iface.peer.netns, iface.peer.name)
 
 

@@ -141,7 +141,7 @@ _PARSERS: dict[str, Any] = {
 class Impair(BaseModel):
     """What netem does to the packets an interface sends (or receives: `direction`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     delay: str | int | None = Field(None, description="Added delay as tc writes it: 40ms.")
     jitter: str | int | None = Field(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .link_attrs import GSO_LEGACY_MAX
 
 
 class LinkAttrFields(BaseModel):
     """The generic attributes as fields of every interface end (`kinds.base.Common`)."""
+
+    # a mixin of every interface's fields: its own validator is never used
+    model_config = ConfigDict(defer_build=True)
 
     broadcast: str | None = Field(None, pattern=r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$",
                                   description="Link-layer broadcast address, lower case "

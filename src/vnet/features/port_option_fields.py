@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class PortOptions(BaseModel):
     """What the master (a bridge, a bond or a team) is told about this port."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     # a bridge's port (IFLA_BRPORT_*)
     priority: int | None = Field(None, ge=0, le=63, description="bridge: STP port priority.")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class SysctlFields(BaseModel):
     """ipv6, forwarding, rp_filter, accept_ra (net.{ipv4,ipv6}.conf.IFNAME.*)."""
+
+    # a mixin of every interface's fields: its own validator is never used
+    model_config = ConfigDict(defer_build=True)
 
     ipv6: bool | None = Field(None, description="false: no IPv6 on this interface "
                                                 "(net.ipv6.conf.IF.disable_ipv6 = 1).")

@@ -26,9 +26,19 @@ def _only_host(topo: Topology) -> str | None:
     return topo.hosts[0].name if len(topo.hosts) == 1 else None
 
 
+def field_of(obj: Any, name: str) -> Any:
+    """The value of field `name` of an interface end, None when its kind has no such field.
+
+    Read from the instance's own values first: on a pydantic model, asking for a field its
+    kind lacks goes through BaseModel.__getattr__'s slow miss, and validation asks every
+    interface of a file."""
+    values = getattr(obj, "__dict__", None)
+    return values.get(name) if values is not None else getattr(obj, name, None)
+
+
 def spans(obj: Any) -> list[str]:
     """The hosts a bridge spans (`span:`); [] for anything else."""
-    return list(getattr(obj, "span", None) or [])
+    return list(field_of(obj, "span") or [])
 
 
 def host_of(topo: Topology, obj: Any) -> str | None:
@@ -59,8 +69,10 @@ def crosses(topo: Topology, iface: InterfaceBase) -> bool:
 
 # ---- the rules ----------------------------------------------------------------------------
 
-def check_hosts(topo: Topology, issues: Collector) -> None:
-    """The rules of `hosts:` and `host:`; every problem added to `issues`."""
+def check_hosts(topo: Topology, issues: Collector,
+                ends: list[InterfaceBase] | None = None) -> None:
+    """The rules of `hosts:` and `host:`; every problem added to `issues`. `ends`: the
+    topology's `endpoints()` when the caller has them already."""
     def add(path: str, message: str, hint: str) -> None:
         issues.add(message, path, topo.where(path), hint)
 
@@ -91,7 +103,7 @@ def check_hosts(topo: Topology, issues: Collector) -> None:
 
     if not declared:
         # the common case, a file of one host: only what may not be said without hosts
-        _check_without_hosts(topo, known, add)
+        _check_without_hosts(topo, topo.endpoints() if ends is None else ends, known, add)
         return
     for ns, on in topo.namespace_hosts.items():
         index = topo.namespaces.index(ns)
@@ -103,7 +115,8 @@ def check_hosts(topo: Topology, issues: Collector) -> None:
                 add(f"namespaces[{i}]", f"namespace {ns!r} has no host, and the file spans "
                     f"{len(topo.hosts)} hosts", f"write it as {{name: {ns}, host: HOST}}")
 
-    ends = topo.endpoints()
+    if ends is None:
+        ends = topo.endpoints()
     by_key = {end.key: end for end in ends}
     for end in ends:
         path = end.path
@@ -161,18 +174,19 @@ def check_hosts(topo: Topology, issues: Collector) -> None:
                 f"{len(topo.hosts)} hosts", "add host: HOST")
 
 
-def _check_without_hosts(topo: Topology, known: Any, add: Any) -> None:
+def _check_without_hosts(topo: Topology, ends: list[InterfaceBase], known: Any,
+                         add: Any) -> None:
     """A file without `hosts:`: any `host:`, `via:` or `span:` it says is reported."""
     for ns, on in topo.namespace_hosts.items():
         known(f"namespaces[{topo.namespaces.index(ns)}].host", on, f"namespace {ns!r}")
-    for end in topo.endpoints():
+    for end in ends:
         if end.host is not None:
             known(f"{end.path}.host", end.host, f"interface {end.name!r}")
         if spans(end):
             add(f"{end.path}.span", f"bridge {end.name!r} spans hosts, but the file lists no "
                 "hosts", "add hosts: with each host's underlay, or remove span:")
     for iface in topo.interfaces:
-        via = getattr(iface, "via", None)
+        via = field_of(iface, "via")
         if via is not None:
             add(f"{iface.path}.via", f"via: {via} is for a veth whose ends are on different "
                 "hosts, and the file lists no hosts", "remove via:")

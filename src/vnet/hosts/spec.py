@@ -47,7 +47,7 @@ class Host(BaseModel):
     """One host of a file that spans several: how the inventory names it, and how the other
     hosts reach it (its underlay)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: HostName = Field(description="The host as the Ansible inventory names it.")
     underlay: Annotated[str, AfterValidator(check_underlay)] = Field(

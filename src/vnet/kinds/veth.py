@@ -5,10 +5,10 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, PrivateAttr
+from pydantic_core import PydanticUndefined
 
 from . import register
 from .base import PROBE_PEER, Common, InterfaceBase
@@ -76,36 +76,63 @@ class Paired(InterfaceBase):
         return [cmd]
 
 
-#: per kind: a blank end made once by model_construct, and its fields with their default
-#: factories
-_BLANKS: dict[type[Paired], tuple[Paired, list[tuple[str, Any]]]] = {}
+#: a field without a default in `_Blank.template` (no value unless the peer gives one)
+_MISSING: Any = object()
+
+
+class _Blank:
+    """What every second end of one kind starts from, made once from a blank end (pydantic's
+    `model_construct` with only `kind`): its values in the fields' order (`_MISSING` for a
+    field without a default), the fields whose default a factory makes, and its set fields,
+    extra and private values."""
+
+    def __init__(self, cls: type[Paired]) -> None:
+        blank = cls.model_construct({"kind"}, kind=cls.kind_name)
+        defaults = blank.__dict__
+        self.template = {name: defaults.get(name, _MISSING) for name in cls.model_fields}
+        # no factory here takes the validated data (default_factory_takes_data)
+        self.factories: list[tuple[str, Any]] = [
+            (name, info.default_factory) for name, info in cls.model_fields.items()
+            if info.default_factory is not None]
+        self.missing = [name for name, value in self.template.items() if value is _MISSING]
+        self.fields_set = frozenset(blank.__pydantic_fields_set__)
+        self.extra = blank.__pydantic_extra__
+        private = blank.__pydantic_private__
+        self.private = None if private is None else \
+            {k: v for k, v in private.items() if v is not PydanticUndefined}
+
+
+_BLANKS: dict[type[Paired], _Blank] = {}
 
 
 def _new_twin(cls: type[Paired], values: dict[str, Any]) -> Paired:
-    """`cls.model_construct(kind=..., **values)`, as a copy of a blank end: model_construct
-    fills every default through pydantic's field machinery, slow enough per end to show
-    when a large file loads. A default factory's value is made fresh for each end (no list is
-    shared between two ends); the fields set are `kind` and `values`, as model_construct's."""
-    entry = _BLANKS.get(cls)
-    if entry is None:
-        blank = cls.model_construct({"kind"}, kind=cls.kind_name)
-        # no factory here takes the validated data (default_factory_takes_data)
-        made: list[tuple[str, Any]] = [(name, info.default_factory)
-                                       for name, info in cls.model_fields.items()]
-        entry = _BLANKS[cls] = (blank, made)
-    blank, fields = entry
-    twin = copy.copy(blank)
-    defaults = blank.__dict__
-    state = {}
-    for name, factory in fields:  # in the fields' order, as model_construct lays them out
-        if name in values:
-            state[name] = values[name]
-        elif factory is not None:
+    """`cls.model_construct(kind=..., **values)`, made from the kind's `_Blank`:
+    model_construct fills every default through pydantic's field machinery, and even a copy
+    of a blank end went through every field in Python, slow enough per end to show when a
+    large file loads. A default factory's value is made fresh for each end (no list is
+    shared between two ends); the fields set are `kind` and `values`, as model_construct's;
+    the values keep the fields' order."""
+    blank = _BLANKS.get(cls)
+    if blank is None:
+        blank = _BLANKS[cls] = _Blank(cls)
+    state = blank.template.copy()
+    if blank.template.keys() >= values.keys():
+        state.update(values)
+    else:  # not a field of this kind: left out, as model_construct leaves it
+        state.update((k, v) for k, v in values.items() if k in blank.template)
+    for name, factory in blank.factories:
+        if name not in values:
             state[name] = factory()
-        elif name in defaults:
-            state[name] = defaults[name]
+    for name in blank.missing:
+        if state[name] is _MISSING:
+            del state[name]
+    twin = cls.__new__(cls)
     object.__setattr__(twin, "__dict__", state)
-    twin.__pydantic_fields_set__.update(values)
+    object.__setattr__(twin, "__pydantic_fields_set__", {*blank.fields_set, *values})
+    object.__setattr__(twin, "__pydantic_extra__",
+                       None if blank.extra is None else dict(blank.extra))
+    object.__setattr__(twin, "__pydantic_private__",
+                       None if blank.private is None else dict(blank.private))
     return twin
 
 
