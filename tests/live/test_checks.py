@@ -12,9 +12,9 @@ import vnet
 from vnet import api
 from vnet.cli import main
 
-from .test_examples import ALL_EXAMPLES, _require_kinds
+from .test_examples import EXAMPLES_FOR_THE_KERNEL, _require_kinds
 
-WITH_CHECKS = [p for p in ALL_EXAMPLES if "checks:" in Path(p.values[0]).read_text()]
+WITH_CHECKS = [p for p in EXAMPLES_FOR_THE_KERNEL if "checks:" in Path(p.values[0]).read_text()]
 
 
 def _failures(results: list) -> list[str]:

@@ -11,8 +11,10 @@ the rest evenly. vnet signals itself there (VNET_TEST_CRASH_AT, VNET_TEST_CRASH_
 Sizes: VNET_CRASH_POINTS points per signal family (default 20: the live tier's budget; the
 full run of benchmarks/README.md uses more), VNET_CRASH_SPACES namespaces of 6 interfaces
 each (default 50, 300 interfaces; 6 in the kernel tier, whose VM is about ten times slower).
-The two 20-point tests run in the live tier only (conftest's live_tier_only marker): the
-kernel tier's VM runs the others.
+The tests of kills and signals run in the live tier only (conftest's live_tier_only marker):
+vnet's journal and rollback do not depend on the kernel's version, their kinds are this
+machine's own, and under the VM's TCG each costs minutes; the kernel tier runs the stray
+namespace file's test.
 """
 
 from __future__ import annotations
@@ -34,11 +36,11 @@ KINDS = ("veth", "bridge", "vxlan", "macvlan", "ifb", "tap")
 pytestmark = pytest.mark.kind(*KINDS, "netns")
 
 NAME = "crash"
-#: the two 20-point tests run in the live tier only (see conftest's live_tier_only)
+#: the tests of kills and signals run in the live tier only (see conftest's live_tier_only)
 ONLY_HERE = pytest.mark.live_tier_only(
-    "20 kills and 20 signals of an apply prove vnet's journal and rollback, which do not "
-    "depend on the kernel's version; the kinds used are this machine's own, and under the "
-    "VM's TCG the run takes over ten minutes")
+    "kills and signals of an apply or a destroy prove vnet's journal and rollback, which do "
+    "not depend on the kernel's version; the kinds used are this machine's own, and under "
+    "the VM's TCG each such test takes minutes")
 POINTS = int(os.environ.get("VNET_CRASH_POINTS", "20"))
 SPACES = int(os.environ.get("VNET_CRASH_SPACES", "6" if kernel_tier() else "50"))
 
@@ -177,7 +179,7 @@ def test_signals_roll_back_to_nothing(crash_file: tuple[Path, list[tuple[int, st
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.runs_first("about 2 minutes in the kernel tier")
+@ONLY_HERE
 @pytest.mark.kind("veth", "bridge")
 def test_destroy_interrupted_is_finished_by_a_rerun(tmp_path: Path) -> None:
     for kind in KINDS:
@@ -199,7 +201,7 @@ def test_destroy_interrupted_is_finished_by_a_rerun(tmp_path: Path) -> None:
         assert _left() == []
 
 
-@pytest.mark.runs_first("about 2.5 minutes in the kernel tier")
+@ONLY_HERE
 def test_destroy_right_after_a_kill_leaves_nothing(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """`destroy NAME` alone, with no apply between, finishes what a killed apply left: at the

@@ -31,6 +31,35 @@ def _param(path: Path) -> object:
 
 ALL_EXAMPLES = [_param(p) for p in sorted(EXAMPLES.glob("*.yaml"))]
 
+#: the kinds this machine's kernel has (docs/testing.md)
+HOST_KINDS = {"bridge", "veth", "vxlan", "macvlan", "macvtap", "ifb", "tun", "tap", "netns"}
+
+
+def host_proven(path: Path) -> bool:
+    """Whether example `path` needs nothing this machine's kernel lacks (no other kind, no
+    netem, no bridge VLAN filtering): the live tier proves it on this machine's kernel."""
+    text = path.read_text()
+    return (set(_kinds_of(path)) <= HOST_KINDS and "impair:" not in text
+            and "vlan_filtering: true" not in text)
+
+
+def kernel_tier_param(path: Path) -> object:
+    """`_param(path)`, run by the kernel tier only when the example needs its kernel: for
+    the tests that cost half a minute an example there (each `vnet` start costs seconds
+    under TCG), where an example of this machine's kinds would prove nothing the live tier
+    has not."""
+    param = _param(path)
+    if not host_proven(path):
+        return param
+    return pytest.param(*param.values, id=param.id, marks=[  # type: ignore[attr-defined]
+        *param.marks,  # type: ignore[attr-defined]
+        pytest.mark.live_tier_only("its kinds are this machine's own: the live tier proves "
+                                   "it")])
+
+
+#: every example; those of this machine's kinds alone in the live tier only (`kernel_tier_param`)
+EXAMPLES_FOR_THE_KERNEL = [kernel_tier_param(p) for p in sorted(EXAMPLES.glob("*.yaml"))]
+
 
 def _require_kinds(path: Path) -> None:
     for kind in _kinds_of(path):

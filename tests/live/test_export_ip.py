@@ -20,7 +20,7 @@ from vnet.export import Options, export
 
 from .helpers import in_fresh_sandbox, require_kind
 from .reference import diff_text, full_state
-from .test_examples import ALL_EXAMPLES, _require_kinds
+from .test_examples import EXAMPLES_FOR_THE_KERNEL, _require_kinds
 
 #: the script's PATH: the system's programs, and no vnet
 _SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -62,7 +62,7 @@ def assert_script_builds_what_apply_builds(path: Path, tmp_path: Path) -> None:
                              f"\n--- the script:\n{text}")
 
 
-@pytest.mark.parametrize("path", ALL_EXAMPLES)
+@pytest.mark.parametrize("path", EXAMPLES_FOR_THE_KERNEL)
 def test_example_ip_script_builds_what_apply_builds(path: Path, tmp_path: Path) -> None:
     _require_kinds(path)
     assert_script_builds_what_apply_builds(path, tmp_path)

@@ -16,7 +16,9 @@ import pytest
 
 from .helpers import require_kind, sh
 
-pytestmark = pytest.mark.kind("veth", "netns")
+pytestmark = [pytest.mark.kind("veth", "netns"), pytest.mark.live_tier_only(
+    "veth alone, and rights that do not depend on the kernel's version: the live tier proves "
+    "them here, and test_rootless_kinds proves the sandbox on the kernel tier's kernel")]
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPOLOGY = """\

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_examples import EXAMPLES, _kinds_of, _param, _require_kinds
+from .test_examples import EXAMPLES_FOR_THE_KERNEL, _require_kinds
 
 ROOT = Path(__file__).resolve().parents[2]
 SANDBOX = Path("/run/rootless-kinds/sandbox")
@@ -31,25 +31,7 @@ def _nobody(*argv: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=600, check=False)
 
 
-#: the kinds this machine's kernel has (docs/testing.md): an example of these alone is proven
-#: rootless by the live tier, and the kernel tier (where each `vnet` start costs seconds under
-#: TCG) runs the examples that need its kernel
-HOST_KINDS = {"bridge", "veth", "vxlan", "macvlan", "macvtap", "ifb", "tun", "tap", "netns"}
-
-
-def _rootless_param(path: Path) -> object:
-    param = _param(path)
-    text = path.read_text()
-    if set(_kinds_of(path)) <= HOST_KINDS and "impair:" not in text \
-            and "vlan_filtering: true" not in text:
-        return pytest.param(*param.values, id=param.id, marks=[  # type: ignore[attr-defined]
-            *param.marks,  # type: ignore[attr-defined]
-            pytest.mark.live_tier_only("its kinds are this machine's own: the live tier proves "
-                                       "it rootless")])
-    return param
-
-
-@pytest.mark.parametrize("path", [_rootless_param(p) for p in sorted(EXAMPLES.glob("*.yaml"))])
+@pytest.mark.parametrize("path", EXAMPLES_FOR_THE_KERNEL)
 def test_example_rootless(path: Path) -> None:
     if not shutil.which("setpriv"):
         pytest.fail("setpriv (util-linux) is not installed", pytrace=False)
