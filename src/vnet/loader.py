@@ -148,17 +148,31 @@ def _too_deep(mark: Any, file: str, limits: Limits) -> None:
 
 def _plain(text: str, limits: Limits) -> bool:
     """Whether the text can be composed before its limits are checked: it has no anchor or
-    alias (no `&` or `*` anywhere, not even inside a text or a comment), so it holds about
-    as many nodes as characters at the very most (`?` alone on a line is a key and a value:
-    two nodes of two characters), and it has at most twice `limits.nodes` characters.
-    Composing such a text costs little whatever it holds (the worst, 200,000 characters of
-    `?` lines, 0.6 s and 90 MiB), and `_check_nodes` then counts its nodes and levels as
-    `_scan_events` counts events; a file of thousands of interfaces is read once instead of
-    twice (the scan cost as much as composing). Only with libyaml's C loader, which stops at
-    1,000 levels with a YAML error (then the scan runs and says vnet's limit): Python's own
-    composer would recurse until Python's recursion limit stops it."""
-    return _Base is not yaml.SafeLoader and len(text) <= 2 * limits.nodes and \
-        "&" not in text and "*" not in text
+    alias (no `&` or `*` anywhere, not even inside a text or a comment), and either it has
+    at most twice `limits.nodes` characters (it holds about as many nodes as characters at
+    the very most: `?` alone on a line is a key and a value, two nodes of two characters) or
+    `_node_bound` says it holds at most twice `limits.nodes` nodes. Composing such a text
+    costs little whatever it holds (the worst, 200,000 characters of `?` lines, 0.6 s and
+    90 MiB), and `_check_nodes` then counts its nodes and levels as `_scan_events` counts
+    events; a file of thousands of interfaces is read once instead of twice (the scan cost as
+    much as composing). Only with libyaml's C loader, which stops at 1,000 levels with a YAML
+    error (then the scan runs and says vnet's limit): Python's own composer would recurse
+    until Python's recursion limit stops it."""
+    if _Base is yaml.SafeLoader or "&" in text or "*" in text:
+        return False
+    return len(text) <= 2 * limits.nodes or _node_bound(text) <= 2 * limits.nodes
+
+
+def _node_bound(text: str) -> int:
+    """At least as many as the nodes of a YAML text without anchors or aliases, counted in C
+    (`str.count`). Besides the root, every node sits in an entry that one of YAML's
+    indicators opens, and each opens at most: `{` a mapping and its first key and value (3);
+    `[` a sequence and its first item (2); `,` the next key and value, or item (2); `:` a
+    key and its value (2); `?` a key and its value (2); `-` a block sequence's item (1; a
+    sequence itself is the value or item that holds it). A character inside a quoted text
+    or a comment only makes the bound larger."""
+    return (1 + 3 * text.count("{") + 2 * (text.count("[") + text.count(",") + text.count(":")
+                                           + text.count("?")) + text.count("-"))
 
 
 def _check_nodes(root: yaml.Node, file: str, limits: Limits) -> None:

@@ -19,7 +19,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vnet.errors import TopologyError
-from vnet.loader import Limits, _check_nodes, _plain, _Refused, _scan_events, load_text
+from vnet.loader import (
+    Limits,
+    _check_nodes,
+    _node_bound,
+    _plain,
+    _Refused,
+    _scan_events,
+    load_text,
+)
 
 #: nested values as a topology file's YAML might hold them (keys are words; no anchors)
 _SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
@@ -52,13 +60,67 @@ def test_the_node_count_refuses_what_the_event_scan_refuses(value: Any, flow: bo
     assert by_nodes == by_scan
 
 
+def _nodes(node: yaml.Node) -> int:
+    if isinstance(node, yaml.MappingNode):
+        return 1 + sum(_nodes(k) + _nodes(v) for k, v in node.value)
+    if isinstance(node, yaml.SequenceNode):
+        return 1 + sum(_nodes(item) for item in node.value)
+    return 1
+
+
+def _all_nodes(text: str) -> int:
+    return sum(_nodes(doc) for doc in yaml.compose_all(text, Loader=yaml.SafeLoader))
+
+
+#: keys and texts of any shape YAML can hold (quoted, or plain holding indicators)
+_ANY_TEXT = st.text(st.sampled_from("ab:-?,[]{}#'\" \n"), max_size=5)
+_ANY_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), _ANY_TEXT),
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.dictionaries(st.one_of(_ANY_TEXT, st.integers()), inner,
+                                            max_size=4)),
+    max_leaves=40)
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(value=_ANY_VALUES, flow=st.sampled_from([None, True, False]),
+       width=st.sampled_from([4, 80]))
+def test_the_node_bound_is_never_below_the_nodes(value: Any, flow: bool | None,
+                                                 width: int) -> None:
+    text = yaml.safe_dump(value, default_flow_style=flow, width=width)
+    assert _node_bound(text) >= _all_nodes(text), text
+
+
+@pytest.mark.parametrize("text", [
+    "", "a", "[a]", "[[[a]]]", "{a}", "{{a}}", "{a, b, c}", "{a: b}", "[a: b, c: d]",
+    "a: b\nc: d\n", "a:\n  b: c\n", "a:\n- x\n- y\n", "- - - a\n", "- a: b\n  c: d\n",
+    "?\n" * 5, "? a\n: b\n", "? [a, b]\n: {c, d}\n", "[? a : b]", "{? a}",
+    "a: |\n  x: y\n  - z\n", "--- a\n--- b\n", "---\n...\n", "a: !!str\n", "[a, {b, c}, [d]]",
+    "{a: [b, {c: d}], e: }", "- {}\n- []\n- ''\n",
+])
+def test_the_node_bound_holds_for_each_form(text: str) -> None:
+    assert _node_bound(text) >= _all_nodes(text)
+
+
+def test_a_large_file_without_anchors_is_composed_once() -> None:
+    """A file of 5,000 veth pairs in flow style (550 kB, more than twice the value limit in
+    characters, 75,000 values) is composed without the event scan first."""
+    text = "name: big\ninterfaces:\n" + "".join(
+        f"  - {{name: va{i}, kind: veth, addresses: [10.0.0.1/30], "
+        f"peer: {{name: vb{i}, addresses: [10.0.0.2/30]}}}}\n" for i in range(5000))
+    assert len(text) > 2 * Limits().nodes and _all_nodes(text) < Limits().nodes
+    assert _plain(text, Limits())
+
+
 def test_a_text_with_an_anchor_or_alias_or_past_the_value_limit_is_scanned_first() -> None:
     limits = Limits(nodes=100)
     assert _plain("name: lab\n", limits)
     assert not _plain("name: lab\na: &a x\n", limits)
     assert not _plain("name: lab  # 2 * 3\n", limits)  # even in a comment: scanned
     assert _plain("name: " + "x" * 150 + "\n", limits)
-    assert not _plain("name: " + "x" * 200 + "\n", limits)
+    # past twice the limit in characters: composed first only when few nodes can be in it
+    assert _plain("name: " + "x" * 200 + "\n", limits)
+    assert not _plain("name: lab\n" + "?\n" * 100, limits)
 
 
 def test_the_densest_plain_text_is_refused_fast_and_small(tmp_path: Path) -> None:
