@@ -129,18 +129,26 @@ def _probe_kind(nl: Netlink, name: str, make_parent: Callable[[], None],
         return False, f"needs {cls.requires}"
     link = cls.probe_link() if not options else cls.model_validate(
         {"kind": cls.kind_name, "name": PROBE_NAME, **cls.probe, **options})
-    request = {"ifname": link.name, "marker": None, **link.probe_request()}
     try:
-        if link.parent() is not None:
-            make_parent()
-            request.update(parent=link.parent(), parent_netns=None)
-        nl.send([Request("link.add", None, request)])
-        nl.send([Request("link.del", None, {"ifname": link.name})])
+        _add_throwaway(nl, link, make_parent)
+        nl.send([Request("link.del", None, {"ifname": PROBE_NAME})])
     except KernelError as exc:
         if exc.errno == errno.EOPNOTSUPP:
             return False, f"not built in, no module {cls.kernel_modules()[0][0]}"
         return False, f"probe failed: {os.strerror(exc.errno) if exc.errno else exc}"
     return True, ""
+
+
+def _add_throwaway(nl: Netlink, link: Any, make_parent: Callable[[], None]) -> None:
+    """Create `link` (an instance of a kind, named PROBE_NAME) in this private namespace; a
+    kind with a parent gets the throwaway veth, made first."""
+    from ..kinds.base import PROBE_NAME, PROBE_PARENT
+
+    request = {"ifname": PROBE_NAME, "marker": None, **link.probe_request()}
+    if link.parent() is not None:
+        make_parent()
+        request.update(parent=PROBE_PARENT, parent_netns=None)
+    nl.send([Request("link.add", None, request)])
 
 
 def _probe_options(nl: Netlink, specimens: Mapping[str, Any],
@@ -153,7 +161,9 @@ def _probe_options(nl: Netlink, specimens: Mapping[str, Any],
     supported is tried again with one option at a time, naming the one it refuses; any other
     refusal answers nothing definite (apply will say why)."""
     from ..kinds.base import InterfaceBase
+    from .ticks import kernel_hz
 
+    hz = kernel_hz()
     by_entry: dict[int, tuple[Any, dict[str, str]]] = {}
     for name, iface in specimens.items():
         option = name.split(".", 1)[1]
@@ -162,36 +172,31 @@ def _probe_options(nl: Netlink, specimens: Mapping[str, Any],
     for iface, options in by_entry.values():
         own = {k: v for k, v in iface.model_dump(exclude_unset=True).items()
                if k not in InterfaceBase.model_fields}
-        answers = _read_back_copy(nl, type(iface), own, list(options), make_parent)
+        answers = _read_back_copy(nl, type(iface), own, list(options), make_parent, hz)
         if answers is None:  # not supported, said of the whole: one option at a time
             answers = {}
             for option in options:
                 alone = {k: v for k, v in own.items()
                          if k == option or k not in type(iface).options_map}
-                answers.update(_read_back_copy(nl, type(iface), alone, [option], make_parent)
-                               or {option: (False, "the kernel refused it: "
+                answers.update(_read_back_copy(nl, type(iface), alone, [option], make_parent,
+                                               hz) or {option: (False, "the kernel refused it: "
                                             f"{os.strerror(errno.EOPNOTSUPP)}")})
         out.update({options[option]: answer for option, answer in answers.items()})
     return out
 
 
 def _read_back_copy(nl: Netlink, cls: Any, own: dict[str, Any], options: list[str],
-                    make_parent: Callable[[], None]
+                    make_parent: Callable[[], None], hz: int | None
                     ) -> dict[str, tuple[bool | None, str]] | None:
     """Make a throwaway link of `cls` from the entry's own fields `own`, read it back and
-    delete it: option -> (kept, why not) for each of `options`; None when the kernel refuses
-    it as not supported."""
-    from ..kinds.base import PROBE_NAME, PROBE_PARENT
-    from .ticks import kernel_hz
+    delete it: option -> (kept, why not) for each of `options` (`hz`: this kernel's, for
+    the options kept in ticks); None when the kernel refuses it as not supported."""
+    from ..kinds.base import PROBE_NAME
 
     try:
         copy = cls.model_validate({**own, **cls.probe, "kind": cls.kind_name,
                                    "name": PROBE_NAME})
-        request = {"ifname": PROBE_NAME, "marker": None, **copy.probe_request()}
-        if copy.parent() is not None:
-            make_parent()
-            request.update(parent=PROBE_PARENT, parent_netns=None)
-        nl.send([Request("link.add", None, request)])
+        _add_throwaway(nl, copy, make_parent)
         live = nl.read_netns(None, counters=False, foreign_routes=False, tc=False,
                              vlans=False, kind_state=False,
                              addresses=False).links.get(PROBE_NAME)
@@ -208,7 +213,6 @@ def _read_back_copy(nl: Netlink, cls: Any, own: dict[str, Any], options: list[st
         return {option: (None, "probe failed: the copy was not there") for option in options}
     current = cls.decode_info_data(live.info_data)
     declared = copy.declared_options()
-    hz = kernel_hz()
     out: dict[str, tuple[bool | None, str]] = {}
     for option in options:
         value, kept = declared.get(option), current.get(option)
