@@ -281,6 +281,11 @@ def observe_topology(backend: Kernel, topo: TopologyData, record: Record,
 def plan(topo: TopologyData, backend: Kernel | None = None) -> Plan:
     """What `apply` would do, against the live kernel. Against the live kernel, a kind or
     feature the topology uses that this kernel lacks is an UnsupportedError first."""
+    with topo.ends_fixed():
+        return _plan(topo, backend)
+
+
+def _plan(topo: TopologyData, backend: Kernel | None) -> Plan:
     from .hosts.split import refuse_spanning
     from .plan import plan_changes
     refuse_spanning(topo)
@@ -308,6 +313,15 @@ def apply(topo: TopologyData, backend: Kernel | None = None,
     record names the file each topology was last applied from) is a ConflictError unless
     `replace`; a plan that deletes a namespace holding links vnet did not make (or whose
     pair's other end is elsewhere) is one unless `force`."""
+    with topo.ends_fixed():
+        return _apply(topo, backend, progress, planned, wait, replace=replace, force=force,
+                      confirm=confirm)
+
+
+def _apply(topo: TopologyData, backend: Kernel | None,
+           progress: Callable[[Action, int, int], None] | None,
+           planned: Callable[[Plan], None] | None, wait: float | None, *,
+           replace: bool, force: bool, confirm: Callable[[Plan], bool] | None) -> Plan:
     from .apply import recover, verify_kept
     from .hosts.split import refuse_spanning
     from .journal import Journal

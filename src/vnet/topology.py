@@ -7,7 +7,8 @@ what only handles a topology by name (`vnet destroy`, `vnet show`) imports no py
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,9 @@ class Topology:
     def endpoints(self) -> list[InterfaceBase]:
         """Every interface end the topology creates (a veth counts twice, and an interface
         impaired on ingress brings its IFB)."""
+        fixed = self.__dict__.get("_fixed_ends")
+        if fixed is not None:
+            return list(fixed)
         ends = [end for iface in self.interfaces for end in iface.expand()]
         if any(obj.impair is not None and obj.impair.direction != "egress"
                for obj in [*ends, *self.externals]):
@@ -54,6 +58,20 @@ class Topology:
             from .kinds.ifb import ingress_ifbs
             ends += ingress_ifbs([*ends, *self.externals])
         return ends
+
+    @contextmanager
+    def ends_fixed(self) -> Iterator[None]:
+        """Meanwhile `endpoints()` is made once, not on each call: for one plan or apply,
+        which reads them several times (a veth's twin made anew each time showed in a no-op
+        apply of thousands of interfaces) and during which nothing changes the topology."""
+        if "_fixed_ends" in self.__dict__:
+            yield
+            return
+        self.__dict__["_fixed_ends"] = self.endpoints()
+        try:
+            yield
+        finally:
+            del self.__dict__["_fixed_ends"]
 
     def where(self, path: str) -> Position | None:
         """Position of a field path like `interfaces[2].master` (or of its nearest parent)."""
