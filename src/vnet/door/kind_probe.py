@@ -178,9 +178,9 @@ def _probe_options(nl: Netlink, specimens: Mapping[str, Any],
             for option in options:
                 alone = {k: v for k, v in own.items()
                          if k == option or k not in type(iface).options_map}
+                refused = (False, f"the kernel refused it: {os.strerror(errno.EOPNOTSUPP)}")
                 answers.update(_read_back_copy(nl, type(iface), alone, [option], make_parent,
-                                               hz) or {option: (False, "the kernel refused it: "
-                                            f"{os.strerror(errno.EOPNOTSUPP)}")})
+                                               hz) or {option: refused})
         out.update({options[option]: answer for option, answer in answers.items()})
     return out
 
