@@ -91,15 +91,19 @@ def _no_pydantic_plugins() -> Any:
     PYDANTIC_DISABLE_PLUGINS, unless the environment sets it): otherwise the first model vnet
     builds makes pydantic read the entry points of every installed distribution, looking
     for plugins that vnet's models never use (3 ms of `vnet validate` with 54 distributions
-    installed, more where more are). Only while loading: a command vnet runs (`vnet exec`)
-    gets the environment as it was."""
+    installed, more where more are); and pydantic's plugin loader, which imports
+    `importlib.metadata` whatever the variable says, is stood in for (`vnet.plugins_off`).
+    Only while loading: a command vnet runs (`vnet exec`) gets the environment as it was."""
     if "PYDANTIC_DISABLE_PLUGINS" in os.environ:
         yield
         return
+    from . import plugins_off
     os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+    plugins_off.stand_in()
     try:
         yield
     finally:
+        plugins_off.withdraw()
         os.environ.pop("PYDANTIC_DISABLE_PLUGINS", None)
 
 
