@@ -35,6 +35,21 @@ def test_the_cli_does_not_import_typing_or_dataclasses_unless_python_itself_did(
     assert after <= baseline
 
 
+def test_parsing_a_command_line_does_not_ask_the_terminal_for_its_width() -> None:
+    # argparse sets up a help formatter for every option it adds, and setting one up imports
+    # shutil to ask the terminal's width: only help and usage need it
+    baseline = set(_imported("pass", ("shutil",)))
+    for argv in (["validate", "x.yaml"], ["apply", "-y", "x.yaml"], ["destroy", "lab"],
+                 ["show"], ["link", "lab", "h1/eth0", "down"]):
+        after = set(_imported(f"import vnet.cli; vnet.cli.build_parser({argv[0]!r})"
+                              f".parse_args({argv!r})", ("shutil",)))
+        assert after <= baseline, argv
+    # help still asks it (and is written as wide as the terminal, as argparse's own)
+    assert _imported("import io, contextlib, vnet.cli\n"
+                     "with contextlib.redirect_stdout(io.StringIO()):\n"
+                     "    vnet.cli.build_parser('apply').print_help()", ("shutil",)) == ["shutil"]
+
+
 #: what a teardown has no use for, each a millisecond or more of a `vnet destroy NAME` whose
 #: kernel work at 500 links takes tens: teamd's and the sandbox holder's subprocess, the API's
 #: pathlib, the record's tempfile (an empty record is an unlink), WireGuard's hashlib and
