@@ -83,7 +83,7 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
     # ---- sockets ------------------------------------------------------------------------
     def _ipr(self, netns: str | None) -> Any:
         if netns not in self._sockets:
-            from pyroute2 import IPRoute
+            from pyroute2.iproute import IPRoute
             if netns is None:
                 self._sockets[netns] = IPRoute()
             else:
