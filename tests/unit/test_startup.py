@@ -53,9 +53,10 @@ def test_parsing_a_command_line_does_not_ask_the_terminal_for_its_width() -> Non
 #: what a teardown has no use for, each a millisecond or more of a `vnet destroy NAME` whose
 #: kernel work at 500 links takes tens: teamd's and the sandbox holder's subprocess, the API's
 #: pathlib, the record's tempfile (an empty record is an unlink), WireGuard's hashlib and
-#: base64, rtnl's ipaddress (inet_pton and inet_ntop read and write the addresses), glob
+#: base64, rtnl's ipaddress (inet_pton and inet_ntop read and write the addresses), glob,
+#: teamd's shutil (which finds the teamd program; with zlib, bz2 and lzma)
 NOT_FOR_TEARDOWN = ("subprocess", "pathlib", "tempfile", "hashlib", "base64", "ipaddress",
-                    "glob")
+                    "glob", "shutil")
 
 
 def test_the_modules_of_a_teardown_import_nothing_it_does_not_use() -> None:
