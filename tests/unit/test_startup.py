@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("pydantic", "yaml", "rich", "pyroute2", "vnet.kinds", "vnet.loader", "vnet.model")
 
 
@@ -18,7 +20,7 @@ def _imported(code: str, names: tuple[str, ...]) -> list[str]:
     probe = (f"{code}\nimport sys\n"
              f"print(' '.join(n for n in {names!r} if n in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
-                         text=True).stdout
+                         text=True, cwd=ROOT).stdout
     return out.split()
 
 
@@ -139,3 +141,29 @@ def test_no_model_field_has_a_builtin_type_as_its_default_factory() -> None:
                      and not inspect.isfunction(field.default_factory))
     assert builtin == [], builtin
     assert vnet.model._FileHead.model_fields["hosts"].default_factory is empty_list
+
+
+#: what `vnet validate` of a good file has no use for: difflib (close-match hints of errors),
+#: shutil (argparse's terminal width), importlib.metadata (pydantic's plugin loader, stood in
+#: for), hosts.split (a file on one host)
+NOT_FOR_VALIDATE = ("difflib", "shutil", "importlib.metadata", "email", "vnet.hosts.split")
+
+
+def test_validating_a_good_file_imports_nothing_it_does_not_use() -> None:
+    baseline = set(_imported("pass", NOT_FOR_VALIDATE))
+    code = ("import contextlib, io, os, sys\n"
+            "os.environ.pop('PYDANTIC_DISABLE_PLUGINS', None)\n"
+            "import vnet.cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "    assert vnet.cli.main(['validate', 'examples/lab.yaml']) == 0\n"
+            "assert 'valid' in out.getvalue()")
+    after = set(_imported(code, NOT_FOR_VALIDATE))
+    assert after <= baseline, sorted(after - baseline)
+
+
+def test_planning_a_file_on_one_host_does_not_import_the_splitting_across_hosts() -> None:
+    code = ("from vnet import api\n"
+            "from vnet.door.fake import FakeKernel\n"
+            "plan = api.plan(api.load_file('examples/lab.yaml'), backend=FakeKernel())\n"
+            "assert plan.actions")
+    assert _imported(code, ("vnet.hosts.split",)) == []

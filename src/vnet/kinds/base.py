@@ -7,7 +7,6 @@ Nothing outside a kind file knows a kind's options.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import re
 from collections.abc import Callable
@@ -203,6 +202,7 @@ def tunnel_ttl(value: Any) -> Any:
         return value
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 255:
         return "auto" if value == 0 else value
+    import difflib  # only for an error
     close = difflib.get_close_matches(str(value), TTL_WORDS, n=1) \
         if isinstance(value, str) else []
     shown = _shown(value) if isinstance(value, str) else repr(value)
