@@ -80,3 +80,14 @@ def test_another_pyroute2_series_or_one_imported_first_is_left_alone() -> None:
                "from vnet.door import pyroute2_package\n"
                "print(any(f is pyroute2_package._Finder for f in sys.meta_path))\n")
     assert out == ["False"]
+
+
+def test_the_package_keeps_its_files_and_its_loaders_answers() -> None:
+    out = _run("import sys, importlib.resources, vnet.door\n"
+               "import pyroute2.iproute\n"
+               "package = sys.modules['pyroute2']\n"
+               "print(package.__spec__.loader.is_package('pyroute2'),\n"
+               "      importlib.resources.files('pyroute2').joinpath('iproute').is_dir(),\n"
+               "      package.__file__.endswith('__init__.py'))\n" + _loaded(UNUSED))
+    assert out[0] == "True True True"
+    assert out[1:] in ([""], []), out

@@ -53,6 +53,10 @@ class _Loader:
     def create_module(self, spec: ModuleSpec) -> None:
         return None  # the usual module
 
+    def __getattr__(self, name: str) -> Any:
+        # the rest of a loader (its resource reader, `is_package`...): pyroute2's own
+        return getattr(self.own, name)
+
     def exec_module(self, module: ModuleType) -> None:
         # a module `__getattr__` (PEP 562): asked only for names the package lacks
         own = self.own
