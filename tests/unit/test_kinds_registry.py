@@ -96,3 +96,14 @@ def test_a_kind_not_named_after_its_file_imports_that_file_alone() -> None:
                     "by_kernel_kind tun": [kinds.by_kernel_kind("tun").kind_name,
                                            ["vnet.kinds.tuntap"]],
                     "by_kernel_kind ipvtap": ["ipvtap", ["vnet.kinds.ipvlan"]]}
+
+
+def test_a_kernel_kind_vnet_does_not_implement_imports_no_kind_file() -> None:
+    # a host's sit0, gre0 or VRF, decoded while observing: no class, and no kind file
+    seen = _in_fresh_process(
+        "import json, sys\n"
+        "from vnet import kinds\n"
+        "found = [kinds.by_kernel_kind(k) for k in ('sit', 'gre', 'vrf', 'ip6tnl')]\n"
+        "print(json.dumps({'found': [c for c in found if c is not None], 'loaded': sorted(\n"
+        "    m for m in sys.modules if m.startswith('vnet.kinds.'))}))\n")
+    assert seen == {"found": [], "loaded": []}
