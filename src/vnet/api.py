@@ -278,6 +278,14 @@ def observe_topology(backend: Kernel, topo: TopologyData, record: Record,
         if teardown else None))
 
 
+def _refuse_spanning(topo: TopologyData, doing: str = "apply") -> None:
+    """`hosts.split.refuse_spanning`: a TopologyError when `topo` spans several hosts. The
+    module (a few ms to import) is imported only for a file that names more than one."""
+    if len(topo.hosts) > 1:
+        from .hosts.split import refuse_spanning
+        refuse_spanning(topo, doing)
+
+
 def plan(topo: TopologyData, backend: Kernel | None = None) -> Plan:
     """What `apply` would do, against the live kernel. Against the live kernel, a kind or
     feature the topology uses that this kernel lacks is an UnsupportedError first."""
@@ -286,9 +294,8 @@ def plan(topo: TopologyData, backend: Kernel | None = None) -> Plan:
 
 
 def _plan(topo: TopologyData, backend: Kernel | None) -> Plan:
-    from .hosts.split import refuse_spanning
     from .plan import plan_changes
-    refuse_spanning(topo)
+    _refuse_spanning(topo)
     if backend is None:
         preflight(topo)
     with _backend(backend) as nl:
@@ -323,10 +330,9 @@ def _apply(topo: TopologyData, backend: Kernel | None,
            planned: Callable[[Plan], None] | None, wait: float | None, *,
            replace: bool, force: bool, confirm: Callable[[Plan], bool] | None) -> Plan:
     from .apply import recover, verify_kept
-    from .hosts.split import refuse_spanning
     from .journal import Journal
     from .plan import plan_changes
-    refuse_spanning(topo)
+    _refuse_spanning(topo)
     if backend is None:
         preflight(topo)
     path, digest = source_of(topo)
@@ -858,9 +864,8 @@ def check(topo: TopologyData, progress: Callable[[Any], None] | None = None) -> 
     """Run the topology's `checks:` with real packets; one CheckResult per check, in order."""
     from .checks import resolve_checks
     from .errors import Collector
-    from .hosts.split import refuse_spanning
 
-    refuse_spanning(topo, "check")  # its namespaces are on other hosts
+    _refuse_spanning(topo, "check")  # its namespaces are on other hosts
     issues = Collector()
     probes = resolve_checks(topo, issues)
     issues.raise_if_any()

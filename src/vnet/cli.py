@@ -91,15 +91,19 @@ def _no_pydantic_plugins() -> Any:
     PYDANTIC_DISABLE_PLUGINS, unless the environment sets it): otherwise the first model vnet
     builds makes pydantic read the entry points of every installed distribution, looking
     for plugins that vnet's models never use (3 ms of `vnet validate` with 54 distributions
-    installed, more where more are). Only while loading: a command vnet runs (`vnet exec`)
-    gets the environment as it was."""
+    installed, more where more are); and pydantic's plugin loader, which imports
+    `importlib.metadata` whatever the variable says, is stood in for (`vnet.plugins_off`).
+    Only while loading: a command vnet runs (`vnet exec`) gets the environment as it was."""
     if "PYDANTIC_DISABLE_PLUGINS" in os.environ:
         yield
         return
+    from . import plugins_off
     os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
+    plugins_off.stand_in()
     try:
         yield
     finally:
+        plugins_off.withdraw()
         os.environ.pop("PYDANTIC_DISABLE_PLUGINS", None)
 
 
@@ -1035,6 +1039,32 @@ def _cache_argparse_translations() -> None:
         names["_"] = functools.lru_cache(maxsize=None)(names["_"])
 
 
+class _LazyFormatter:
+    """A help formatter set up on first use: argparse makes one for every option it adds, to
+    check the option's metavar (which needs nothing of it), and setting one up asks the
+    terminal for its width, importing shutil (with zlib, bz2 and lzma: 2.4 ms of every
+    command). Help and usage are written by argparse's own formatter, set up then."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._deferred = (args, kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        # an attribute argparse's formatter sets up: set it up now, then answer
+        deferred = self.__dict__.pop("_deferred", None)
+        if deferred is None:
+            raise AttributeError(name)
+        super().__init__(*deferred[0], **deferred[1])
+        return getattr(self, name)
+
+
+class _LazyHelpFormatter(_LazyFormatter, argparse.HelpFormatter):
+    """argparse.HelpFormatter, set up on first use (see _LazyFormatter)."""
+
+
+class _LazyRawDescriptionHelpFormatter(_LazyFormatter, argparse.RawDescriptionHelpFormatter):
+    """argparse.RawDescriptionHelpFormatter, set up on first use (see _LazyFormatter)."""
+
+
 _EXAMPLES = """\
 examples:
   vnet validate lab.yaml          check the file: every problem at once, no root needed
@@ -1103,6 +1133,7 @@ class _Commands:
         self.choices = sub.choices
 
     def add_parser(self, name: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("formatter_class", _LazyHelpFormatter)
         parser = self.sub.add_parser(name, **kwargs)
         if self.wanted == name or self.wanted in kwargs.get("aliases", ()):
             return parser
@@ -1117,7 +1148,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vnet", description="One YAML file → Linux virtual "
                                 "networks: validate, plan, apply, show, destroy.",
                                 epilog=_EXAMPLES,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                formatter_class=_LazyRawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"vnet {__version__}")
     _verbosity(p, top=True)
     p.add_argument("--sandbox", action="store_true",
@@ -1125,8 +1156,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                    "its own network and mount namespace, at VNET_SANDBOX or "
                    "$XDG_RUNTIME_DIR/vnet or /tmp/vnet-UID")
     # not required=True: argparse would then answer `vnet --bogus` with "COMMAND is
-    # required" instead of naming the option it does not know (_main asks for the command)
-    sub: Any = p.add_subparsers(dest="command", metavar="COMMAND")
+    # required" instead of naming the option it does not know (_main asks for the command);
+    # `prog` given, as argparse would make it (it would set up a formatter to make it)
+    sub: Any = p.add_subparsers(dest="command", metavar="COMMAND", prog=p.prog)
     if command is not None:
         sub = _Commands(sub, command)
 

@@ -6,7 +6,6 @@ with all of them; nothing here touches the kernel.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import reprlib
@@ -787,6 +786,7 @@ def _unknown_field(issues: Collector, pos: _Positions, path: str, key: str,
                    valid: Any) -> None:
     valid = list(valid)
     synonym = next((f for f in _SYNONYMS.get(key.lower(), ()) if f in valid), None)
+    import difflib  # only for an error
     close = [synonym] if synonym else difflib.get_close_matches(key, valid, n=1)
     renamed = _RENAMED.get(key)
     if renamed and renamed.split(":")[0] in valid:

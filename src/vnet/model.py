@@ -24,7 +24,7 @@ from pydantic import (
 
 from .hosts.spec import Host
 from .kinds import registry
-from .kinds.base import IP, Common, HostName, IfName, NetnsName
+from .kinds.base import IP, Common, HostName, IfName, NetnsName, empty_list
 
 #: typing.TYPE_CHECKING without importing `typing`'s name: the checks and the events are
 #: imported only by a file that has them (see `_TopologyFile`)
@@ -143,11 +143,11 @@ class _FileHead(BaseModel):
 
     name: str = Field(pattern=TOPOLOGY_NAME_PATTERN,
                       description="Owner tag of every object the file creates.")
-    hosts: list[Host] = Field(default_factory=list,
+    hosts: list[Host] = Field(default_factory=empty_list,
                               description="The hosts a file spans (as the Ansible inventory "
                                           "names them); omitted: the host vnet runs on.")
     namespaces: list[NamespaceEntry] = Field(
-        default_factory=list, description="Network namespaces vnet creates and owns: a name, "
+        default_factory=empty_list, description="Network namespaces vnet creates and owns: a name, "
                                           "or {name: NAME, forwarding: true, host: HOST}.")
 
 
@@ -158,11 +158,11 @@ class _TopologyFile(_FileHead):
     # class, so that loading a file without checks or events imports neither
     model_config = ConfigDict(title="vnet topology")
 
-    interfaces: list[Any] = Field(default_factory=list)
-    routes: list[Route] = Field(default_factory=list)
-    checks: list[Check] = Field(default_factory=list,
+    interfaces: list[Any] = Field(default_factory=empty_list)
+    routes: list[Route] = Field(default_factory=empty_list)
+    checks: list[Check] = Field(default_factory=empty_list,
                                 description="Reachability and isolation to prove with packets.")
-    events: list[Event] = Field(default_factory=list,
+    events: list[Event] = Field(default_factory=empty_list,
                                 description="A timeline of link failures and impairments "
                                 "that `vnet run` plays while the checks run.")
 

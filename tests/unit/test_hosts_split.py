@@ -283,3 +283,20 @@ def test_a_file_without_hosts_may_not_say_host_via_or_span() -> None:
         "the file lists no hosts",
         "routes[0].host: the route says host 'z', but the file lists no hosts",
     ]
+
+
+def test_the_api_refuses_a_file_that_spans_hosts_before_any_kernel_work() -> None:
+    # api.plan/apply/check import hosts.split only for a file naming several hosts: the
+    # refusal still comes first, with the verb of the call
+    from vnet import api
+    from vnet.door.fake import FakeKernel
+
+    topo = load_text(ACROSS, "t.yaml")
+    kernel = FakeKernel()
+    for call, doing in ((lambda: api.plan(topo, backend=kernel), "apply"),
+                        (lambda: api.apply(topo, backend=kernel), "apply"),
+                        (lambda: api.check(topo), "check")):
+        with pytest.raises(TopologyError) as info:
+            call()
+        assert f"spans 2 hosts (a, b); one host cannot {doing} it alone" in str(info.value)
+    assert kernel.namespaces.keys() == FakeKernel().namespaces.keys()

@@ -61,3 +61,49 @@ def test_the_registry_s_trait_sets_say_what_each_kind_s_class_says() -> None:
     assert {k for k, c in classes.items() if "fdb" in c.model_fields} == kinds.KEEPS_FDB
     assert {k for k, c in classes.items()
             if c.plan_removal.__func__ is not base_removal.__func__} == kinds.REMOVAL_HOOKS
+
+
+def test_every_kind_and_kernel_kind_not_named_after_its_file_is_in_files() -> None:
+    # kinds.FILES names, for each such name, the class's own file
+    expected = {}
+    for cls in kinds.registry().values():
+        for name in {cls.kind_name, cls.kernel_kind or cls.kind_name}:
+            expected[name] = cls.__module__
+    assert {n: m for n, m in expected.items() if m != f"vnet.kinds.{n}"} == \
+        {n: f"vnet.kinds.{f}" for n, f in kinds.FILES.items()}
+
+
+def test_a_kind_not_named_after_its_file_imports_that_file_alone() -> None:
+    # lookup("tap") and by_kernel_kind("tun") imported every kind file before FILES
+    seen = _in_fresh_process(
+        "import json, sys\n"
+        "from vnet import kinds\n"
+        "out = {}\n"
+        "for ask, name in [('lookup', 'tap'), ('lookup', 'tun'), ('lookup', 'ipvtap'),\n"
+        "                  ('by_kernel_kind', 'tun'), ('by_kernel_kind', 'ipvtap')]:\n"
+        "    for m in [m for m in sys.modules if m.startswith('vnet.kinds.')]:\n"
+        "        del sys.modules[m]\n"
+        "    kinds.REGISTRY.clear()\n"
+        "    kinds._ALL_IMPORTED.clear()\n"
+        "    cls = getattr(kinds, ask)(name)\n"
+        "    out[f'{ask} {name}'] = [cls.kind_name, sorted(\n"
+        "        m for m in sys.modules\n"
+        "        if m.startswith('vnet.kinds.') and m != 'vnet.kinds.base')]\n"
+        "print(json.dumps(out))\n")
+    assert seen == {"lookup tap": ["tap", ["vnet.kinds.tuntap"]],
+                    "lookup tun": ["tun", ["vnet.kinds.tuntap"]],
+                    "lookup ipvtap": ["ipvtap", ["vnet.kinds.ipvlan"]],
+                    "by_kernel_kind tun": [kinds.by_kernel_kind("tun").kind_name,
+                                           ["vnet.kinds.tuntap"]],
+                    "by_kernel_kind ipvtap": ["ipvtap", ["vnet.kinds.ipvlan"]]}
+
+
+def test_a_kernel_kind_vnet_does_not_implement_imports_no_kind_file() -> None:
+    # a host's sit0, gre0 or VRF, decoded while observing: no class, and no kind file
+    seen = _in_fresh_process(
+        "import json, sys\n"
+        "from vnet import kinds\n"
+        "found = [kinds.by_kernel_kind(k) for k in ('sit', 'gre', 'vrf', 'ip6tnl')]\n"
+        "print(json.dumps({'found': [c for c in found if c is not None], 'loaded': sorted(\n"
+        "    m for m in sys.modules if m.startswith('vnet.kinds.'))}))\n")
+    assert seen == {"found": [], "loaded": []}

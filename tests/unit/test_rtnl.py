@@ -237,3 +237,23 @@ def test_creation_with_chosen_indexes_and_altname_by_index() -> None:
     assert by_index["index"] == 41 and by_index.get_attr("IFLA_IFNAME") is None
     by_name = _parse(ifinfmsg, _frame(rtnl.add_altname("va0", "vnet.x")))
     assert by_name["index"] == 0 and by_name.get_attr("IFLA_IFNAME") == "va0"
+
+
+def test_fdb_dump_reads_what_pyroute2_encodes() -> None:
+    # the lean FDB read (door/fdb.read_fdb) against pyroute2's encoding of the same entries
+    from pyroute2.netlink.rtnl.ndmsg import ndmsg
+    entries = [(7, "00:00:00:00:00:00", "198.51.100.2", 0x80),
+               (7, "aa:bb:cc:dd:ee:01", "2001:db8::2", 0x40),
+               (9, "02:00:00:00:00:09", None, 0x02)]
+    data = b""
+    for index, mac, dst, state in entries:
+        msg = ndmsg()
+        msg["family"], msg["ifindex"], msg["state"] = 7, index, state
+        msg["attrs"] = [("NDA_LLADDR", mac)] + ([("NDA_DST", dst)] if dst else [])
+        msg.encode()
+        data += bytes(msg.data)
+    messages, offset = [], 0
+    while offset < len(data):
+        messages.append((data, offset))
+        offset += (int.from_bytes(data[offset:offset + 4], "little") + 3) & ~3
+    assert rtnl._parse_fdb(messages) == entries

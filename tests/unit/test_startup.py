@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("pydantic", "yaml", "rich", "pyroute2", "vnet.kinds", "vnet.loader", "vnet.model")
 
 
@@ -18,7 +20,7 @@ def _imported(code: str, names: tuple[str, ...]) -> list[str]:
     probe = (f"{code}\nimport sys\n"
              f"print(' '.join(n for n in {names!r} if n in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
-                         text=True).stdout
+                         text=True, cwd=ROOT).stdout
     return out.split()
 
 
@@ -35,12 +37,28 @@ def test_the_cli_does_not_import_typing_or_dataclasses_unless_python_itself_did(
     assert after <= baseline
 
 
+def test_parsing_a_command_line_does_not_ask_the_terminal_for_its_width() -> None:
+    # argparse sets up a help formatter for every option it adds, and setting one up imports
+    # shutil to ask the terminal's width: only help and usage need it
+    baseline = set(_imported("pass", ("shutil",)))
+    for argv in (["validate", "x.yaml"], ["apply", "-y", "x.yaml"], ["destroy", "lab"],
+                 ["show"], ["link", "lab", "h1/eth0", "down"]):
+        after = set(_imported(f"import vnet.cli; vnet.cli.build_parser({argv[0]!r})"
+                              f".parse_args({argv!r})", ("shutil",)))
+        assert after <= baseline, argv
+    # help still asks it (and is written as wide as the terminal, as argparse's own)
+    assert _imported("import io, contextlib, vnet.cli\n"
+                     "with contextlib.redirect_stdout(io.StringIO()):\n"
+                     "    vnet.cli.build_parser('apply').print_help()", ("shutil",)) == ["shutil"]
+
+
 #: what a teardown has no use for, each a millisecond or more of a `vnet destroy NAME` whose
 #: kernel work at 500 links takes tens: teamd's and the sandbox holder's subprocess, the API's
 #: pathlib, the record's tempfile (an empty record is an unlink), WireGuard's hashlib and
-#: base64, rtnl's ipaddress (inet_pton and inet_ntop read and write the addresses), glob
+#: base64, rtnl's ipaddress (inet_pton and inet_ntop read and write the addresses), glob,
+#: teamd's shutil (which finds the teamd program; with zlib, bz2 and lzma)
 NOT_FOR_TEARDOWN = ("subprocess", "pathlib", "tempfile", "hashlib", "base64", "ipaddress",
-                    "glob")
+                    "glob", "shutil")
 
 
 def test_the_modules_of_a_teardown_import_nothing_it_does_not_use() -> None:
@@ -93,3 +111,59 @@ def test_a_teardown_plan_of_veths_imports_neither_pydantic_nor_yaml() -> None:
     assert out[0] == ("['link br0 (bridge)', 'link va (veth)', 'link vb (veth)', "
                       "'namespace n1']"), out
     assert out[1:] in ([""], []), out
+
+
+def test_no_model_field_has_a_builtin_type_as_its_default_factory() -> None:
+    # pydantic reads the signature of each field's default factory when it builds a model;
+    # a builtin's (`list`, `dict`) is parsed from text by the tokenizer, 0.4 ms each
+    import inspect
+
+    import pydantic
+
+    import vnet.checks
+    import vnet.events  # noqa: F401 - its models
+    import vnet.model
+    from vnet.kinds import registry
+    from vnet.kinds.base import empty_list
+
+    registry()  # every kind's module
+    models, todo = set(), list(pydantic.BaseModel.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        if cls not in models:
+            models.add(cls)
+            todo.extend(cls.__subclasses__())
+    ours = [m for m in models if m.__module__.startswith("vnet.")]
+    assert len(ours) > 30 and vnet.model._FileHead in ours and vnet.checks.Check in ours
+    builtin = sorted(f"{m.__name__}.{name}" for m in ours
+                     for name, field in m.model_fields.items()
+                     if field.default_factory is not None
+                     and not inspect.isfunction(field.default_factory))
+    assert builtin == [], builtin
+    assert vnet.model._FileHead.model_fields["hosts"].default_factory is empty_list
+
+
+#: what `vnet validate` of a good file has no use for: difflib (close-match hints of errors),
+#: shutil (argparse's terminal width), importlib.metadata (pydantic's plugin loader, stood in
+#: for), hosts.split (a file on one host)
+NOT_FOR_VALIDATE = ("difflib", "shutil", "importlib.metadata", "email", "vnet.hosts.split")
+
+
+def test_validating_a_good_file_imports_nothing_it_does_not_use() -> None:
+    baseline = set(_imported("pass", NOT_FOR_VALIDATE))
+    code = ("import contextlib, io, os, sys\n"
+            "os.environ.pop('PYDANTIC_DISABLE_PLUGINS', None)\n"
+            "import vnet.cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "    assert vnet.cli.main(['validate', 'examples/lab.yaml']) == 0\n"
+            "assert 'valid' in out.getvalue()")
+    after = set(_imported(code, NOT_FOR_VALIDATE))
+    assert after <= baseline, sorted(after - baseline)
+
+
+def test_planning_a_file_on_one_host_does_not_import_the_splitting_across_hosts() -> None:
+    code = ("from vnet import api\n"
+            "from vnet.door.fake import FakeKernel\n"
+            "plan = api.plan(api.load_file('examples/lab.yaml'), backend=FakeKernel())\n"
+            "assert plan.actions")
+    assert _imported(code, ("vnet.hosts.split",)) == []

@@ -83,7 +83,7 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
     # ---- sockets ------------------------------------------------------------------------
     def _ipr(self, netns: str | None) -> Any:
         if netns not in self._sockets:
-            from pyroute2 import IPRoute
+            from pyroute2.iproute import IPRoute
             if netns is None:
                 self._sockets[netns] = IPRoute()
             else:
@@ -258,7 +258,7 @@ class Netlink(NamespaceOps, BatchOps, FdbOps, TcOps, BridgeVlanOps, MacsecOps, T
         if tc:
             state.qdiscs, state.tc_classes, state.tc_filters = read_tc(ipr, names)
         if kind_state:
-            state.fdb = read_fdb(ipr, state.links)
+            state.fdb = read_fdb(rt, state.links)
             read_teamd(netns, state.links)
             state.macsec = self.read_macsec(netns, state.links)
             state.wireguard = self.read_wireguard(netns, state.links)

@@ -530,7 +530,7 @@ _IFF_UP, _IFF_LOWER_UP = 0x1, 0x10000
 def _route_oif(netns: str, addr: str, dev: str | None) -> int | None:
     """Index of the link the kernel of `netns` would send to `addr` through (None: no
     route)."""
-    from pyroute2 import IPRoute
+    from pyroute2.iproute import IPRoute
     from pyroute2.netlink.exceptions import NetlinkError
 
     with IPRoute(netns=netns, flags=0) as ipr:

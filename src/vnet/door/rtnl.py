@@ -42,6 +42,7 @@ NLA_TYPE_MASK = 0x3FFF
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK = 16, 17, 18, 19
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 RTM_GETROUTE = 26
+RTM_GETNEIGH = 30
 RTM_GETQDISC = 38
 RTM_GETNSID = 90
 RTM_NEWLINKPROP = 108
@@ -76,6 +77,7 @@ _IFI = struct.Struct("=BxHiII")  # ifinfomsg: family, type, index, flags, change
 _IFA = struct.Struct("=BBBBI")  # ifaddrmsg: family, prefixlen, flags, scope, index
 _RTM = struct.Struct("=BBBBBBBBI")  # rtmsg
 _TCM = struct.Struct("=BxxxiIII")  # tcmsg: family, ifindex, handle, parent, info
+_NDM = struct.Struct("=BxxxiHBB")  # ndmsg: family, ifindex, state, flags, type
 _ATTR = struct.Struct("=HH")
 _U32 = struct.Struct("=I")
 _S32 = struct.Struct("=i")
@@ -588,6 +590,32 @@ def _parse_addresses(messages: Iterable[tuple[bytes, int]]) -> list[tuple[int, s
         if raw is None:
             continue
         out.append((index, f"{ip_text(family, raw)}/{plen}", scope))
+    return out
+
+
+#: neighbour attributes (linux/neighbour.h) and the bridge's family
+NDA_DST, NDA_LLADDR = 1, 2
+AF_BRIDGE = 7
+
+
+def dump_fdb(rt: Rtnl) -> list[tuple[int, str, str | None, int]]:
+    """(ifindex, MAC, destination address or None, NUD state) of every FDB entry, as `bridge
+    fdb show` lists them (an AF_BRIDGE neighbour dump)."""
+    return rt.dump(RTM_GETNEIGH, _NDM.pack(AF_BRIDGE, 0, 0, 0, 0), _parse_fdb)
+
+
+def _parse_fdb(messages: Iterable[tuple[bytes, int]]) -> list[tuple[int, str, str | None, int]]:
+    out = []
+    for data, offset in messages:
+        length = _HDR.unpack_from(data, offset)[0]
+        _, index, state, _, _ = _NDM.unpack_from(data, offset + 16)
+        mac, dst = "", None
+        for kind, s, e in attrs(data, offset + 16 + _NDM.size, offset + length):
+            if kind == NDA_LLADDR:
+                mac = mac_str(data, s, e)
+            elif kind == NDA_DST and e - s in (4, 16):
+                dst = ip_text(socket.AF_INET if e - s == 4 else socket.AF_INET6, data[s:e])
+        out.append((index, mac, dst, state))
     return out
 
 

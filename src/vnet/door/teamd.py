@@ -26,7 +26,6 @@ import ctypes
 import errno
 import json
 import os
-import shutil
 import signal
 import time
 from typing import Any
@@ -136,6 +135,7 @@ def _entering(netns: str | None) -> Any:
 def run_teamdctl(netns: str | None, team: str, *args: str) -> str:
     """`teamdctl TEAM ARGS...` inside the team's namespace; its stdout. teamd's refusal (or
     a missing teamdctl) is a KernelError naming the team."""
+    import shutil  # (with zlib, bz2, lzma) only where a team is asked
     where = f"{netns}/{team}" if netns else team
     exe = shutil.which("teamdctl")
     if exe is None:
@@ -257,6 +257,7 @@ class TeamdOps:
     def _teamd_start(self, netns: str | None, ifname: str, marker: str,
                      config: dict[str, Any], take_over: bool = False) -> None:
         owner = _owner_of(marker, ifname)
+        import shutil
         where = f"{netns}/{ifname}" if netns else ifname
         exe = shutil.which("teamd")
         if exe is None:

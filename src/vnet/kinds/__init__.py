@@ -3,8 +3,9 @@
 Adding a kind is adding one file here that defines a subclass of `InterfaceBase` decorated with
 `@register`; every module of this package but `base` is a kind file.
 
-Kind files are imported when first needed: `lookup("veth")` imports `veth.py` alone (a file
-named after its kind; otherwise every kind file), and `registry()` imports them all: building
+Kind files are imported when first needed: `lookup("veth")` imports `veth.py` alone (the file
+named after its kind, or the one FILES names; otherwise every kind file), and `registry()`
+imports them all: building
 the pydantic models of every kind shows in a small file's `vnet validate`, so a command builds
 only those it uses (figures: docs/performance-notes.md).
 """
@@ -19,6 +20,12 @@ if TYPE_CHECKING:  # `base` builds pydantic models: the registry alone (a teardo
     from .base import InterfaceBase
 
 REGISTRY: dict[str, type[InterfaceBase]] = {}
+
+#: the kind file of each kind name and kernel kind not named after its file (tap and tun in
+#: tuntap.py, ipvtap in ipvlan.py): without it, asking one of them imported every kind file
+#: (45 ms, a second under the kernel tier's emulated CPU). tests/unit/test_kinds_registry.py
+#: holds it to the classes.
+FILES = {"tap": "tuntap", "tun": "tuntap", "ipvtap": "ipvlan"}
 
 
 def register(cls: type[InterfaceBase]) -> type[InterfaceBase]:
@@ -48,8 +55,7 @@ def lookup(kind: str) -> type[InterfaceBase]:
     """The class of an implemented kind; KeyError with the valid names otherwise."""
     cls = REGISTRY.get(kind)
     if cls is None:
-        if kind in _kind_files():
-            importlib.import_module(f"{__name__}.{kind}")
+        _import_file_of(kind)
         cls = REGISTRY.get(kind) or registry().get(kind)
     if cls is None:
         raise KeyError(unknown_kind_message(kind))
@@ -70,17 +76,28 @@ def unknown_kind_message(kind: str) -> str:
 def by_kernel_kind(kernel_kind: str | None) -> type[InterfaceBase] | None:
     """The class that decodes a link the kernel reports with this IFLA_INFO_KIND.
 
-    The classes of one kernel kind all live in one kind file (a unit test holds this), so a
-    class found among those already imported is the one: a file named after the kernel kind
-    is imported alone first, as `lookup` does."""
+    The classes of one kernel kind all live in one kind file, named after the kernel kind or
+    in FILES (unit tests hold both), so that file is imported alone, as `lookup` does, and a
+    kernel kind with no such file (a host's sit0 or gre0, a VRF) has no class: every kind
+    file imported to learn it cost 45 ms, seconds under the kernel tier's emulated CPU."""
     def first(classes: dict[str, type[InterfaceBase]]) -> type[InterfaceBase] | None:
         return next((cls for cls in classes.values()
                      if (cls.kernel_kind or cls.kind_name) == kernel_kind), None)
     if not kernel_kind:  # no IFLA_INFO_KIND (lo, a physical NIC): no kind's class, and no
         return None      # need to import every kind file to learn that
-    if kernel_kind in _kind_files():
-        importlib.import_module(f"{__name__}.{kernel_kind}")
+    if not _import_file_of(kernel_kind):
+        return first(REGISTRY)  # none of the kind files (a class registered elsewhere?)
     return first(REGISTRY) or first(registry())
+
+
+def _import_file_of(name: str) -> bool:
+    """Import the kind file of a kind name or kernel kind, if there is one (named after it,
+    or in FILES); whether there is."""
+    file = FILES.get(name, name)
+    if file not in _kind_files():
+        return False
+    importlib.import_module(f"{__name__}.{file}")
+    return True
 
 
 # What the door and the planner ask of a live link's kind, by kernel kind, answered without

@@ -33,7 +33,7 @@ from ..features.shaping import (
     xmittime,
 )
 from . import register
-from .base import DrawEdge, IfName, InterfaceBase, ends_by_key, topology_index
+from .base import DrawEdge, IfName, InterfaceBase, empty_list, ends_by_key, topology_index
 
 
 @register
@@ -46,7 +46,7 @@ class Ifb(InterfaceBase):
                 "and put a shaping qdisc (tbf, htb) on the IFB's egress.")
 
     redirect_from: list[IfName] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="Interfaces (same namespace) whose incoming traffic is redirected here.")
     shaping: Shaping | None = Field(
         None, description="Root qdisc of the IFB, e.g. {qdisc: tbf, rate: 10mbit, burst: "

@@ -39,6 +39,7 @@ from .base import (
     NotCapturable,
     Option,
     bool_option,
+    empty_list,
     enum_option,
     int_option,
 )
@@ -133,7 +134,7 @@ class RxSC(BaseModel):
     address: Mac | None = Field(None, description="The peer's MAC (with port).")
     port: int | None = Field(None, ge=1, le=65535, description="The peer's port (default 1).")
     active: bool = Field(True, description="In use (ip: on/off; default on).")
-    sa: list[SA] = Field(default_factory=list, description="Receive SAs, one per AN.")
+    sa: list[SA] = Field(default_factory=empty_list, description="Receive SAs, one per AN.")
 
     @property
     def sci_value(self) -> int:
@@ -181,8 +182,9 @@ class Macsec(InterfaceBase):
     offload: Literal["off", "phy", "mac"] | None = Field(
         None, description="Where MACsec runs: off (the kernel, default), or in the parent "
                           "NIC's phy or mac, if it offloads MACsec.")
-    tx_sa: list[SA] = Field(default_factory=list, description="Transmit SAs, one per AN.")
-    rx: list[RxSC] = Field(default_factory=list, description="Receive channels, one per peer.")
+    tx_sa: list[SA] = Field(default_factory=empty_list, description="Transmit SAs, one per AN.")
+    rx: list[RxSC] = Field(default_factory=empty_list,
+                           description="Receive channels, one per peer.")
 
     model_config = ConfigDict(populate_by_name=True, defer_build=True)
 

@@ -37,6 +37,7 @@ from .base import (
     Option,
     TunnelTtl,
     bool_option,
+    empty_list,
     ends_by_key,
     enum_option,
     int_option,
@@ -145,7 +146,7 @@ class Vxlan(InterfaceBase):
         None, description="Generic Protocol Extension (VXLAN-GPE, L3 inner packets); the "
                           "kernel takes it only with collect_metadata (default off).")
     fdb: list[FdbEntry] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="Static FDB entries, e.g. {mac: 00:00:00:00:00:00, dst: 198.51.100.2} "
                     "per remote VTEP (bridge fdb append ...).")
 

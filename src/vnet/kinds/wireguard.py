@@ -35,7 +35,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 from .. import secrets
 from ..actions import Action, Request
 from . import register
-from .base import InterfaceBase, NetnsName, NotCapturable, topology_index
+from .base import InterfaceBase, NetnsName, NotCapturable, empty_list, topology_index
 
 KEY_SHOWN = "(set)"
 KEY_CHANGED = "(changed)"
@@ -99,7 +99,7 @@ class Peer(BaseModel):
     public_key: PublicKey = Field(description="The peer's public key, base64 (wg pubkey).")
     endpoint: Endpoint | None = Field(None, description="Where the peer is: ADDRESS:PORT "
                                                         "(IPv6 in brackets).")
-    allowed_ips: list[Network] = Field(default_factory=list,
+    allowed_ips: list[Network] = Field(default_factory=empty_list,
                                        description="Networks routed to the peer and accepted "
                                                    "from it (0.0.0.0/0, 10.0.0.2/32).")
     persistent_keepalive: int | None = Field(None, ge=0, le=65535,
@@ -136,7 +136,7 @@ class Wireguard(InterfaceBase):
                                                 "kernel picks).")
     fwmark: int | None = Field(None, ge=0, le=4_294_967_295,
                                description="Firewall mark of its outgoing packets (0: none).")
-    peers: list[Peer] = Field(default_factory=list, description="The peers, by public key.")
+    peers: list[Peer] = Field(default_factory=empty_list, description="The peers, by public key.")
     socket_netns: NetnsName | None = Field(
         None, description="Namespace whose network carries the encrypted packets: the link is "
                           "made there and moved into netns (null: where vnet runs); omitted: "
