@@ -247,8 +247,14 @@ def _json(argv: Sequence[str]) -> Any:
 
 
 def _kernel_made(route: dict[str, Any]) -> bool:
-    """The local route of a link-local address the kernel made from a (random) MAC."""
-    return route.get("type") == "local" and str(route.get("dst", "")).startswith("fe80:")
+    """The local route of a link-local address the kernel made from a (random) MAC, and
+    IPv6's own per-link routes (fe80::/64, ff00::/8), which addrconf adds when it gets to a
+    link that came up: read right after the links are made, one may be there yet and not
+    another (the link-local addresses are left out as well)."""
+    dst = str(route.get("dst", ""))
+    if route.get("type") == "local" and dst.startswith("fe80:"):
+        return True
+    return route.get("protocol") == "kernel" and (dst == "fe80::/64" or dst == "ff00::/8")
 
 
 def _auto_handles(text: str) -> str:
