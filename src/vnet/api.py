@@ -915,9 +915,8 @@ def impair(name: str, interface: str, settings: Mapping[str, Any] | None,
     missing); with settings it replaces the whole impairment, so `ingress` clears what the
     interface sends. Clearing (settings None) clears the `direction` side: egress unless said.
     Returns the plan carried out (no actions: nothing differed)."""
-    from pydantic import ValidationError
-
     from .apply import execute_plan
+    from .declare import is_validation_error
     from .errors import Issue, TopologyError, VnetError
     from .features.impair import Impair, plan_impair
     from .plan import Plan
@@ -929,7 +928,9 @@ def impair(name: str, interface: str, settings: Mapping[str, Any] | None,
     if settings is not None:
         try:
             wanted = Impair.model_validate(dict(settings))
-        except ValidationError as exc:
+        except ValueError as exc:
+            if not is_validation_error(exc):
+                raise
             raise TopologyError([Issue(
                 f"impair {err['loc'][0] if err['loc'] else ''}: "
                 f"{str(err['msg']).removeprefix('Value error, ')}".replace(" : ", ": "),

@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
-
+from .declare import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from .errors import Collector
 from .kinds.base import IP
 

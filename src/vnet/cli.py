@@ -75,36 +75,13 @@ def _emit_json(data: Any) -> None:
 
 def _load(path: str) -> Any:
     from .loader import load_file
-    with _no_pydantic_plugins():
-        topo = load_file(path)
+    topo = load_file(path)
     if not topo.externals:
         return topo
     from .sandbox import in_sandbox
     if in_sandbox():
         _refuse_externals(topo)
     return topo
-
-
-@contextlib.contextmanager
-def _no_pydantic_plugins() -> Any:
-    """While a file loads, pydantic is asked for no plugins (its documented
-    PYDANTIC_DISABLE_PLUGINS, unless the environment sets it): otherwise the first model vnet
-    builds makes pydantic read the entry points of every installed distribution, looking
-    for plugins that vnet's models never use (3 ms of `vnet validate` with 54 distributions
-    installed, more where more are); and pydantic's plugin loader, which imports
-    `importlib.metadata` whatever the variable says, is stood in for (`vnet.plugins_off`).
-    Only while loading: a command vnet runs (`vnet exec`) gets the environment as it was."""
-    if "PYDANTIC_DISABLE_PLUGINS" in os.environ:
-        yield
-        return
-    from . import plugins_off
-    os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
-    plugins_off.stand_in()
-    try:
-        yield
-    finally:
-        plugins_off.withdraw()
-        os.environ.pop("PYDANTIC_DISABLE_PLUGINS", None)
 
 
 def _refuse_externals(topo: Any) -> None:

@@ -12,9 +12,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
-
 from .checks import Duration, parse_duration
+from .declare import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    is_validation_error,
+    model_validator,
+)
 from .errors import Collector
 
 #: the latest an event may happen, in seconds after the start (a run is an experiment,
@@ -125,7 +131,9 @@ def resolve_events(topo: Any, issues: Collector) -> list[Step]:
             from .features.impair import Impair
             try:
                 Impair.model_validate(event.impair)
-            except ValidationError as exc:
+            except ValueError as exc:
+                if not is_validation_error(exc):
+                    raise
                 for err in exc.errors():
                     where = ".".join(str(p) for p in err["loc"])
                     bad(f"impair.{where}" if where else "impair",

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
 
 from . import kinds
+from .declare import BaseModel, is_validation_error
 from .errors import Collector, Issue, Position, TopologyError
 from .kinds.base import Common
 from .model import NAMESPACE_TAGS, External, Route, _FileHead
@@ -665,7 +665,9 @@ def _build(data: Any, pos: _Positions, issues: Collector,
             options = ns.model_dump(exclude_none=True, exclude={"name", "host"})
             if options:
                 ns_options[ns.name] = options
-    except ValidationError as exc:
+    except ValueError as exc:
+        if not is_validation_error(exc):
+            raise
         _report(exc, issues, pos, "", _FileHead)
     topo = Topology(name=name, namespaces=namespaces, namespace_options=ns_options,
                     source=pos.file, hosts=hosts, namespace_hosts=namespace_hosts)
@@ -719,7 +721,9 @@ def _load_list(data: dict[str, Any], key: str, model: type[Any], pos: _Positions
             continue
         try:
             out.append(model.model_validate(raw))
-        except ValidationError as exc:
+        except ValueError as exc:
+            if not is_validation_error(exc):
+                raise
             _report(exc, issues, pos, path, model)
     return out
 
@@ -750,7 +754,9 @@ def _build_interface(raw: Any, path: str, pos: _Positions, issues: Collector) ->
             return None
     try:
         iface = cls.model_validate(raw)
-    except ValidationError as exc:
+    except ValueError as exc:
+        if not is_validation_error(exc):
+            raise
         _report(exc, issues, pos, path, cls)
         return None
     iface._path = path
@@ -851,7 +857,7 @@ _SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 60, 60
 _SHORT.maxlist = _SHORT.maxdict = _SHORT.maxtuple = _SHORT.maxset = 10
 
 
-def _report(exc: ValidationError, issues: Collector, pos: _Positions, base: str,
+def _report(exc: Any, issues: Collector, pos: _Positions, base: str,
             model: type[BaseModel]) -> None:
     for err in exc.errors():
         loc = tuple(err["loc"])

@@ -11,17 +11,16 @@ import ipaddress
 import json
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import (
+from .declare import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
     Field,
     Tag,
-    TypeAdapter,
     model_validator,
+    twin,
 )
-
 from .hosts.spec import Host
 from .kinds import registry
 from .kinds.base import IP, Common, HostName, IfName, NetnsName, empty_list
@@ -169,14 +168,16 @@ class _TopologyFile(_FileHead):
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the topology file, generated from the model."""
+    import pydantic
+
     from .checks import Check
     from .events import Event
     _TopologyFile.model_rebuild(_types_namespace={"Check": Check, "Event": Event})
-    kinds = tuple(registry().values())
+    kinds = tuple(twin(kind) for kind in registry().values())
     # the kinds are known at run time only: no static type to check
-    iface_union = Annotated[Union[kinds], Field(discriminator="kind")]  # type: ignore[valid-type]  # noqa: UP007
+    iface_union = Annotated[Union[kinds], pydantic.Field(discriminator="kind")]  # type: ignore[valid-type]  # noqa: UP007
     schema = _TopologyFile.model_json_schema()
-    item = TypeAdapter(Union[iface_union, External]).json_schema(  # noqa: UP007
+    item = pydantic.TypeAdapter(Union[iface_union, twin(External)]).json_schema(  # type: ignore[arg-type]  # noqa: UP007
         ref_template="#/$defs/{model}")
     defs = schema.setdefault("$defs", {})
     defs.update(item.pop("$defs", {}))

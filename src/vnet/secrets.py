@@ -23,7 +23,7 @@ import re
 import stat
 from pathlib import Path
 
-from pydantic import SecretStr
+from .declare import SecretStr
 
 _HEX = re.compile(r"^[0-9a-f]*$")
 _SEPARATORS = re.compile(r"[\s:]")

@@ -7,14 +7,18 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 import pytest
-from pydantic import Field
 
-from vnet import api, kinds, kinds_probe, ownership, store
+from vnet import api, declare, kinds, kinds_probe, ownership, store
+from vnet.declare import Field
 from vnet.door.fake import FakeKernel
 from vnet.kinds.base import IfName, InterfaceBase, bool_option, int_option
 from vnet.observe import AddressState, LinkState, NetnsState, Observed, RouteState
 
 TOPO = "lab"
+
+#: every model validation of the pure tests is also done by pydantic (the model's twin), and
+#: any difference fails the test: the lean validator is proven on everything the tests load
+declare.ORACLE = True
 
 
 class Stacked(InterfaceBase):

@@ -113,36 +113,6 @@ def test_a_teardown_plan_of_veths_imports_neither_pydantic_nor_yaml() -> None:
     assert out[1:] in ([""], []), out
 
 
-def test_no_model_field_has_a_builtin_type_as_its_default_factory() -> None:
-    # pydantic reads the signature of each field's default factory when it builds a model;
-    # a builtin's (`list`, `dict`) is parsed from text by the tokenizer, 0.4 ms each
-    import inspect
-
-    import pydantic
-
-    import vnet.checks
-    import vnet.events  # noqa: F401 - its models
-    import vnet.model
-    from vnet.kinds import registry
-    from vnet.kinds.base import empty_list
-
-    registry()  # every kind's module
-    models, todo = set(), list(pydantic.BaseModel.__subclasses__())
-    while todo:
-        cls = todo.pop()
-        if cls not in models:
-            models.add(cls)
-            todo.extend(cls.__subclasses__())
-    ours = [m for m in models if m.__module__.startswith("vnet.")]
-    assert len(ours) > 30 and vnet.model._FileHead in ours and vnet.checks.Check in ours
-    builtin = sorted(f"{m.__name__}.{name}" for m in ours
-                     for name, field in m.model_fields.items()
-                     if field.default_factory is not None
-                     and not inspect.isfunction(field.default_factory))
-    assert builtin == [], builtin
-    assert vnet.model._FileHead.model_fields["hosts"].default_factory is empty_list
-
-
 #: what `vnet validate` of a good file has no use for: difflib (close-match hints of errors),
 #: shutil (argparse's terminal width), importlib.metadata (pydantic's plugin loader, stood in
 #: for), hosts.split (a file on one host)

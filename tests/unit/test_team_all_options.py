@@ -17,9 +17,9 @@ from typing import Any, Union, get_args, get_origin
 
 import pytest
 from conftest import TOPO, link, netns, observed
-from pydantic import BaseModel
 
 import vnet
+from vnet.declare import BaseModel
 from vnet.door import teamd
 from vnet.door.fake import FakeKernel
 from vnet.door.protocol import Scope

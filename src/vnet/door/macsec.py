@@ -23,7 +23,7 @@ from ..observe import LinkState
 from . import genl
 
 if TYPE_CHECKING:  # keys arrive wrapped; pydantic (and vnet.secrets with it) is imported only
-    from pydantic import SecretStr  # where a key is handled, never by reading the kernel
+    from ..declare import SecretStr  # where a key is handled, never by reading the kernel
 
 GENL_NAME = "macsec"
 KEYID_LEN = 16

@@ -21,7 +21,7 @@ from ..observe import LinkState
 from . import genl
 
 if TYPE_CHECKING:  # keys arrive wrapped; pydantic is imported only where a key is handled
-    from pydantic import SecretStr
+    from ..declare import SecretStr
 
 GENL_NAME = "wireguard"
 CMD_GET_DEVICE, CMD_SET_DEVICE = 0, 1

@@ -12,8 +12,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
+from ..declare import BaseModel
 from ..errors import VnetError
 
 if TYPE_CHECKING:

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from ..actions import Action, Request
+from ..declare import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 BRIDGE_VLAN_INFO_PVID = 0x2
 BRIDGE_VLAN_INFO_UNTAGGED = 0x4

@@ -8,9 +8,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from ..actions import Action, Request
+from ..declare import BaseModel, ConfigDict, Field
 from ..kinds.base import IP, Mac
 
 #: the all-zeros MAC: an FDB entry for it sends broadcast/unknown traffic to its dst

@@ -19,9 +19,8 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from ..actions import Action, Request
+from ..declare import BaseModel, ConfigDict, Field, field_validator, model_validator
 from .netem_tables import load_table
 from .netem_words import DEFAULT_LIMIT, MAX_PERCENT, describe, impair_from_params
 from .shaping import TC_H_ROOT, parse_rate, parse_time

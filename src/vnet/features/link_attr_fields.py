@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from ..declare import BaseModel, ConfigDict, Field
 from .link_attrs import GSO_LEGACY_MAX
 
 

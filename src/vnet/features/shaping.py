@@ -11,8 +11,7 @@ import math
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
+from ..declare import BaseModel, ConfigDict, Field, field_validator, model_validator
 from .netem_words import format_rate as rate_text
 
 # psched clock of every kernel since 2.6.31 (/proc/net/psched "000003e8 00000040 000f4240"):

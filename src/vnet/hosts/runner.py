@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
+from ..declare import SecretStr
 from ..errors import VnetError
 from ..kinds.base import InterfaceBase
 from ..topology import Topology

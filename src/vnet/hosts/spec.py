@@ -9,8 +9,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-
+from ..declare import AfterValidator, BaseModel, ConfigDict, Field
 from ..kinds.base import HostName, check_ifname
 
 #: the tunnel kinds a veth across hosts may become

@@ -243,7 +243,7 @@ def split_topology(topo: Topology, underlays: Mapping[str, str] | None = None,
             "run it across its hosts with --inventory INVENTORY (vnet keeps the secret in a "
             "file beside the inventory)")])
     ports = allocate_ports([_link_key(topo, i) for i in encrypted])
-    taken = {int(i.id) for i in topo.interfaces  # type: ignore[attr-defined]
+    taken = {int(i.id) for i in topo.interfaces
              if i.kind_name in PORTS and getattr(i, "id", None) is not None}
     spanning = [i for i in topo.interfaces if spans(i)]
     vnis = allocate_vnis([_link_key(topo, i) for i in crossing] +

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
-from pydantic import (
+from ..declare import (
     AfterValidator,
     BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
 )
-
 from ..features.bridge_vlans import BridgeVlan
 from ..features.impair import Impair
 from ..features.link_attr_fields import LinkAttrFields

@@ -30,9 +30,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
-
 from ..actions import Action, Request
+from ..declare import Field
 from . import register
 from .base import (
     IP,

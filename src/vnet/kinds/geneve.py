@@ -34,9 +34,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Literal
 
-from pydantic import Field
-
 from ..actions import Action, Request
+from ..declare import Field
 from . import register
 from .base import (
     IP,

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
-
 from ..actions import Action, Request
+from ..declare import Field
 from ..features.shaping import (
     HTB_CLASS,
     HTB_HANDLE,

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
-
+from ..declare import BeforeValidator, Field
 from . import register
 from .base import (
     PROBE_PARENT,

@@ -23,8 +23,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
-
+from ..declare import Field
 from . import register
 from .base import PROBE_PARENT, OnParent, Option, topology_index
 

@@ -26,10 +26,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr
-
 from .. import secrets
 from ..actions import Action, Request
+from ..declare import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr
 from . import register
 from .base import (
     PROBE_PARENT,

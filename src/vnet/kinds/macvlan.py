@@ -23,9 +23,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
-
 from ..actions import Action, Request
+from ..declare import Field
 from . import register
 from .base import PROBE_PARENT, Mac, OnParent, Option, int_option
 

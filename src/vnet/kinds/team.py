@@ -20,9 +20,8 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
 from ..actions import Action, Request
+from ..declare import BaseModel, ConfigDict, Field, field_validator
 from ..observe import TEAMD_KEY
 from . import register
 from .base import IP, InterfaceBase, NotCapturable, Option, topology_index

@@ -14,8 +14,7 @@ import grp
 import pwd
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
-
+from ..declare import Field
 from . import register
 from .base import InterfaceBase, Option, bool_option, int_option
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, PrivateAttr
-from pydantic_core import PydanticUndefined
-
+from ..declare import Field, PrivateAttr
 from . import register
 from .base import PROBE_PEER, Common, InterfaceBase
 
@@ -98,8 +96,7 @@ class _Blank:
         self.fields_set = frozenset(blank.__pydantic_fields_set__)
         self.extra = blank.__pydantic_extra__
         private = blank.__pydantic_private__
-        self.private = None if private is None else \
-            {k: v for k, v in private.items() if v is not PydanticUndefined}
+        self.private = None if private is None else dict(private)
 
 
 _BLANKS: dict[type[Paired], _Blank] = {}

@@ -25,9 +25,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
-
 from ..actions import Action, Request
+from ..declare import Field, field_validator
 from . import register
 from .base import (
     PROBE_PARENT,

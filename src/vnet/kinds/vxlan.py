@@ -25,8 +25,7 @@ import ipaddress
 import socket
 from typing import Any, Literal
 
-from pydantic import Field
-
+from ..declare import Field
 from ..features.fdb import NUD_PERMANENT, ZERO_MAC, FdbEntry, check_fdb, plan_fdb
 from . import register
 from .base import (

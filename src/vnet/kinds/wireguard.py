@@ -30,10 +30,9 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr
-
 from .. import secrets
 from ..actions import Action, Request
+from ..declare import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr
 from . import register
 from .base import InterfaceBase, NetnsName, NotCapturable, empty_list, topology_index
 
