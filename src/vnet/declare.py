@@ -25,6 +25,7 @@ mapping for a model) and leaves everything else to the twin.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import re
 import sys
@@ -397,7 +398,14 @@ def _resolver(klass: Any) -> Callable[[Any], Any]:
     names.update(sys.modules[klass.__module__].__dict__)
     names.update(klass.__dict__.get("__types_namespace__") or {})
     local = dict(vars(klass))
-    return lambda text: eval(text, names, local) if isinstance(text, str) else text  # noqa: S307
+    return lambda text: eval(_compiled(text), names, local) if isinstance(text, str) \
+        else text  # noqa: S307 (the class's own annotation)
+
+
+@functools.cache
+def _compiled(text: str) -> Any:
+    """An annotation's text compiled once: many fields of many models say `int | None`."""
+    return compile(text, "<annotation>", "eval")
 
 
 # ---- the lean checkers ------------------------------------------------------------------------

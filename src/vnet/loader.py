@@ -12,18 +12,20 @@ import reprlib
 import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from . import kinds
 from .declare import BaseModel, is_validation_error
 from .errors import Collector, Issue, Position, TopologyError
-from .kinds.base import Common
+from .kinds.base import Common, InterfaceBase
 from .model import NAMESPACE_TAGS, External, Route, _FileHead
 from .secrets import hidden
 from .topology import Topology
+
+if TYPE_CHECKING:  # the file's name is text: pathlib only where it must normalise one
+    from pathlib import Path
 
 try:  # the C loader when libyaml is there: faster start-up
     _Base: type = yaml.CSafeLoader
@@ -469,7 +471,7 @@ def load_file(path: str | Path, limits: Limits | None = None) -> Topology:
 
     Only a regular file is read (a FIFO or a device could block or never end), and at most
     `limits.file_bytes` of it; `limits` defaults to `Limits.from_environ()`."""
-    p = Path(path)
+    p = _path_text(path)
     limits = limits or Limits.from_environ()
     try:
         data = _read_regular(p, limits)
@@ -490,7 +492,18 @@ def load_file(path: str | Path, limits: Limits | None = None) -> Topology:
     return load_text(text, str(p), limits)
 
 
-def _read_regular(p: Path, limits: Limits) -> bytes:
+def _path_text(path: str | Path) -> str:
+    """The file's name as positions show it: as pathlib writes it (`./lab.yaml` is
+    `lab.yaml`), with pathlib imported only for a name it would write otherwise."""
+    text = os.fspath(path)
+    if text in ("", ".") or text.startswith("./") or text.endswith(("/", "/.")) or \
+            "//" in text or "/./" in text:
+        from pathlib import Path
+        return str(Path(text))
+    return text
+
+
+def _read_regular(p: str, limits: Limits) -> bytes:
     """The bytes of a regular file of at most `limits.file_bytes`; `_Refused` otherwise."""
     # O_NONBLOCK: opening a FIFO that has no writer must not wait for one
     fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -591,9 +604,14 @@ def load_text(text: str, file: str = "<string>", limits: Limits | None = None) -
     if topo is not None:
         from .validate import reporter, validate_topology
         validate_topology(topo, issues, unvalidated)
-        base = Path(topo.source).parent
-        for iface in topo.interfaces:
-            iface.read_files(base, reporter(topo, issues, iface))
+        # the entries whose kind reads files (MACsec, WireGuard keys): pathlib only for them
+        readers = [i for i in topo.interfaces
+                   if type(i).read_files is not InterfaceBase.read_files]
+        if readers:
+            from pathlib import Path
+            base = Path(topo.source).parent
+            for iface in readers:
+                iface.read_files(base, reporter(topo, issues, iface))
         if topo.checks:
             from .checks import resolve_checks
             resolve_checks(topo, issues)

@@ -8,7 +8,6 @@ kind: routes, external interfaces, and the JSON Schema of the whole file. The to
 from __future__ import annotations
 
 import ipaddress
-import json
 from typing import Annotated, Any, Literal, Union
 
 from .declare import (
@@ -188,5 +187,6 @@ def json_schema() -> dict[str, Any]:
 
 
 def json_schema_text() -> str:
+    import json
     return json.dumps(json_schema(), indent=2, sort_keys=True)
 

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import os
 import re
 import stat
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .declare import SecretStr
+
+if TYPE_CHECKING:  # keys are read from Path objects the kinds give; loading needs no pathlib
+    from pathlib import Path
 
 _HEX = re.compile(r"^[0-9a-f]*$")
 _SEPARATORS = re.compile(r"[\s:]")
@@ -120,6 +121,8 @@ def _read_private_text(path: Path) -> str:
 def fingerprint(key: SecretStr, salt: bytes | None = None) -> str:
     """`salt:hmac` of a key: a fresh random salt each time unless given (to compare)."""
     salt = os.urandom(16) if salt is None else salt
+    import hashlib  # (and hmac) only where a key is fingerprinted: loading has no use for them
+    import hmac
     mac = hmac.new(salt, bytes.fromhex(key.get_secret_value()), hashlib.sha256).hexdigest()
     return f"{salt.hex()}:{mac}"
 
@@ -133,4 +136,5 @@ def matches(key: SecretStr, stored: str | None) -> bool:
         expected = fingerprint(key, bytes.fromhex(salt))
     except ValueError:
         return False
+    import hmac
     return hmac.compare_digest(expected, stored)

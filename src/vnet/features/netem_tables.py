@@ -9,10 +9,12 @@ door encodes a table without the model.
 
 from __future__ import annotations
 
-import glob
 import os
 from functools import lru_cache
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pathlib and glob are imported where a table is looked for, not by loading
+    from pathlib import Path
 
 #: the most values the kernel takes in one table (NETEM_DIST_MAX)
 NETEM_DIST_MAX = 16384
@@ -24,6 +26,8 @@ _PLACES = ("/usr/lib/*/tc", "/usr/lib64/tc", "/usr/lib/tc", "/usr/share/tc")
 def table_dirs() -> list[Path]:
     """The directories searched for `NAME.dist`, in order ($TC_LIB_DIR alone when set, as
     tc does)."""
+    import glob
+    from pathlib import Path
     env = os.environ.get("TC_LIB_DIR")
     if env:
         return [Path(env)]
@@ -57,6 +61,7 @@ def find_table(name: str) -> Path:
 @lru_cache(maxsize=16)
 def _read(path: str, mtime_ns: int) -> tuple[int, ...]:
     try:
+        from pathlib import Path
         text = Path(path).read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"distribution table {path} cannot be read ({exc}); reinstall "

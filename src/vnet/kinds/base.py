@@ -11,8 +11,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 from ..declare import (
     AfterValidator,
@@ -26,6 +25,9 @@ from ..features.impair import Impair
 from ..features.link_attr_fields import LinkAttrFields
 from ..features.port_option_fields import PortOptions
 from ..features.sysctl_fields import SysctlFields
+
+if TYPE_CHECKING:  # only in signatures: loading a file imports no pathlib
+    from pathlib import Path
 
 IFNAMSIZ = 15
 #: names of the throwaway links that probe the kernel for a kind (and of their parent)

@@ -22,7 +22,7 @@ again itself (`info_nla_misread`).
 from __future__ import annotations
 
 import ipaddress
-import socket
+import sys
 from typing import Any, Literal
 
 from ..declare import Field
@@ -54,7 +54,7 @@ TTL_INHERIT_KEY = "ttl (to or from inherit)"
 
 def _be32(value: int) -> int:
     """A 32-bit number from host to network byte order, or back (the same swap)."""
-    return socket.htonl(int(value))
+    return int.from_bytes(int(value).to_bytes(4, "big"), sys.byteorder)  # htonl
 
 
 #: the kernel's UDP port for a vxlan made without one, or with dstport 0 (not IANA's 4789)
