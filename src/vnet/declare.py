@@ -292,7 +292,7 @@ class _Complete:
 
     __slots__ = ("fields", "checkers", "private", "field_validators", "before_validators",
                  "model_validators", "by_alias", "extra_forbid", "populate_by_name", "frozen",
-                 "names", "defaults", "factories", "required")
+                 "names", "index", "defaults", "factories", "mutable", "template", "required")
 
     fields: dict[str, FieldInfo]
     checkers: dict[str, Callable[[Any], Any]]
@@ -306,9 +306,12 @@ class _Complete:
     populate_by_name: bool
     frozen: bool
     names: set[str]
+    index: dict[str, int]
     defaults: dict[str, Any]
     factories: dict[str, Callable[[], Any]]
-    required: list[str]
+    mutable: dict[str, Any]
+    template: dict[str, Any]
+    required: set[str]
 
 
 def _config(cls: type) -> dict[str, Any]:
@@ -362,11 +365,17 @@ def _complete(cls: Any) -> _Complete:
     c.checkers = {name: _checker(info.annotation, info) for name, info in c.fields.items()}
     c.by_alias = {(info.alias or name): name for name, info in c.fields.items()}
     c.names = set(c.fields)
+    c.index = {name: i for i, name in enumerate(c.fields)}
     c.defaults = {name: info.default for name, info in c.fields.items()
                   if info.default is not _UNSET}
     c.factories = {name: info.default_factory for name, info in c.fields.items()
                    if info.default_factory is not None}
-    c.required = [name for name, info in c.fields.items() if info.is_required()]
+    c.mutable = {name: value for name, value in c.defaults.items()
+                 if not isinstance(value, _IMMUTABLE)}
+    # the fields in order; a value to copy or make, or none given yet, is a place only
+    c.template = {name: c.defaults[name] if name in c.defaults and name not in c.mutable
+                  else _UNSET for name in c.fields}
+    c.required = {name for name, info in c.fields.items() if info.is_required()}
     cls.__complete__ = c
     return c
 
@@ -603,10 +612,11 @@ def _model_checker(model: Any) -> Callable[[Any], Any]:
 
 
 def _lean_validate(cls: Any, data: dict[str, Any]) -> Any:
+    """`data` as a `cls`, if every value is of exactly its declared type and passes the
+    declaration's validators; `_Refused` (or the validator's error) otherwise."""
     c: _Complete = cls.__complete__ or _complete(cls)
     values: dict[str, Any] = {}
     by_alias = c.by_alias
-    fields_set = set()
     for key, raw in data.items():
         name = by_alias.get(key)
         if name is None:
@@ -618,34 +628,54 @@ def _lean_validate(cls: Any, data: dict[str, Any]) -> Any:
                 continue  # ignored, as pydantic ignores extra input by default
         if name in values:
             raise _Refused  # the same field twice (alias and name): pydantic's to say
-        for func, takes_info in c.before_validators.get(name, ()):
-            raw = func(raw, _Info(name, values)) if takes_info else func(raw)
+        befores = c.before_validators.get(name)
+        if befores:
+            for func, takes_info in befores:
+                if takes_info:
+                    raise _Refused  # (none does: the twin runs one that would)
+                raw = func(raw)
         values[name] = raw
-        fields_set.add(name)
-    for name in c.required:
+    if not c.required <= values.keys():
+        raise _Refused
+    # every field in its declared place: the defaults that need no copy at once, then a
+    # fresh value for each default made by a factory or mutable, then the values given,
+    # validated in the declared order (a validator's `info.data` holds the fields before it)
+    state = c.template.copy()
+    for name, factory in c.factories.items():
         if name not in values:
-            raise _Refused
-    state: dict[str, Any] = {}
-    field_validators = c.field_validators
-    for name, check in c.checkers.items():
-        if name in values:
-            value = check(values[name])
-            for func, takes_info in field_validators.get(name, ()):
-                value = func(value, _Info(name, state)) if takes_info else func(value)
-            state[name] = value
-        elif name in c.factories:
-            state[name] = c.factories[name]()
-        else:
-            state[name] = _copied(c.defaults[name])
+            state[name] = factory()
+    for name, default in c.mutable.items():
+        if name not in values:
+            state[name] = copy.deepcopy(default)
+    checkers = c.checkers
+    validators = c.field_validators
+    for name in sorted(values, key=c.index.__getitem__) if len(values) > 1 else values:
+        value = checkers[name](values[name])
+        more = validators.get(name)
+        if more:
+            for func, takes_info in more:
+                value = func(value, _Info(name, _before(state, name))) if takes_info \
+                    else func(value)
+        state[name] = value
     obj = cls.__new__(cls)
     _set(obj, "__dict__", state)
-    _set(obj, "__pydantic_fields_set__", fields_set)
+    _set(obj, "__pydantic_fields_set__", set(values))
     _set(obj, "__pydantic_extra__", None)
     _set(obj, "__pydantic_private__",
          {k: p.value() for k, p in c.private.items()} if c.private else None)
     for func in c.model_validators:
         obj = func(obj)
     return obj
+
+
+def _before(state: dict[str, Any], name: str) -> dict[str, Any]:
+    """The fields declared before `name`, as pydantic's `info.data` gives them."""
+    out = {}
+    for key, value in state.items():
+        if key == name:
+            break
+        out[key] = value
+    return out
 
 
 _set = object.__setattr__
