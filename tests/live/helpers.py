@@ -201,13 +201,15 @@ def warm_imports() -> int:
 
 def warm_up() -> None:
     """`warm_imports`, then load (parse and validate, nothing more: loading is pure) every
-    example file once, so that pydantic builds the validators it builds on first use here and
-    not in each forked test (~25 ms on the host, ~20 times that under TCG). An example that
-    does not load is left to its own tests to report."""
+    example file once, so that each model resolves its declaration here and not in each
+    forked test (~20 times slower under TCG), and import pydantic, which a test of a
+    refused or converted entry needs (vnet.declare's twins). An example that does not load
+    is left to its own tests to report."""
     warm_imports()
     for path in sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml")):
         with contextlib.suppress(Exception):
             vnet.load_file(path)
+    importlib.import_module("pydantic")
 
 
 def in_fresh_sandbox(work: Callable[[], Any]) -> Any:
