@@ -8,14 +8,15 @@ and imports no pydantic: pydantic and the schemas it builds cost more than 100 m
 start, more than the whole of `vnet validate` may take.
 
 pydantic stays the authority. From each declaration this module builds, on first need, the
-same model as a pydantic class (its *twin*: same fields, constraints, validators, methods):
+same model as a pydantic class (its *twin*: same fields, types, defaults, constraints,
+settings and validators, same name and docstring):
 - whenever the lean validator meets input it does not take as it comes (a wrong type, a
   value a validator refuses, an unknown field, a number written as text), the twin validates
   that input: its error is the error the user sees, with pydantic's wording and locations,
   and, where pydantic converts the input (the text "5" for a number), its result is taken;
-- the JSON Schema of the file (`vnet schema`, `vnet options`) is the twins';
-- the tests run every lean validation against the twin as well (`VNET_DECLARE_ORACLE=1`,
-  set by tests/unit/conftest.py): any difference in values or fields set fails them.
+- the JSON Schema of the file (`vnet schema`, `vnet kinds KIND`) is the twins';
+- the tests run every lean validation against the twin as well (`ORACLE`, set by
+  tests/unit/conftest.py): any difference in values, fields set or order fails them.
 
 So the lean validator only ever has to get right the input it accepts: it accepts values of
 exactly the declared types (a `str` for `str`, an `int` that is not a `bool` for `int`, a
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
 #: `from __future__ import annotations`; they are resolved when the model is first used)
 _TYPING_NAMES = ("Annotated", "Any", "ClassVar", "Literal", "Optional", "Union")
 
-_UNSET: Any = type("_Unset", (), {"__repr__": lambda self: "PydanticUndefined"})()
+#: no default: the field is required (pydantic's PydanticUndefined)
+_UNSET: Any = type("_Unset", (), {"__repr__": lambda self: "<unset>"})()
 
 
 class _Refused(Exception):
@@ -259,6 +261,7 @@ class _ModelMeta(type):
         cls.__declared__ = own  # type: ignore[attr-defined]
         cls.__declared_private__ = private  # type: ignore[attr-defined]
         cls.__declared_validators__ = decorated  # type: ignore[attr-defined]
+        cls.__resolved__ = None  # type: ignore[attr-defined]
         cls.__complete__ = None  # type: ignore[attr-defined]
         cls.__twin__ = None  # type: ignore[attr-defined]
         return cls
@@ -280,11 +283,12 @@ class _ModelMeta(type):
         return _complete(cls).fields
 
 
-def _is_classvar(text: Any) -> bool:
-    if isinstance(text, str):
-        return text.startswith(("ClassVar", "typing.ClassVar"))
-    return getattr(text, "__origin__", None) is getattr(sys.modules.get("typing"), "ClassVar",
-                                                         None) or text is Any.__class__
+def _is_classvar(annotation: Any) -> bool:
+    """Whether an annotation (text, or a type) says ClassVar: a class variable, not a field."""
+    if isinstance(annotation, str):
+        return annotation.startswith(("ClassVar", "typing.ClassVar"))
+    import typing
+    return annotation is typing.ClassVar or typing.get_origin(annotation) is typing.ClassVar
 
 
 class _Complete:
@@ -340,12 +344,17 @@ def _complete(cls: Any) -> _Complete:
         declared = klass.__dict__.get("__declared__", {})
         if not declared:
             continue
-        resolve = _resolver(klass)
-        annotations = klass.__dict__.get("__annotations__", {})
-        for key, default in declared.items():
-            info = default if isinstance(default, FieldInfo) else FieldInfo(default)
-            info.annotation = resolve(annotations[key])
-            c.fields[key] = info
+        if klass.__dict__.get("__resolved__") is None:
+            # each class's own fields, resolved once for it and all its subclasses
+            resolve = _resolver(klass)
+            annotations = klass.__dict__.get("__annotations__", {})
+            resolved = {}
+            for key, default in declared.items():
+                info = default if isinstance(default, FieldInfo) else FieldInfo(default)
+                info.annotation = resolve(annotations[key])
+                resolved[key] = info
+            klass.__resolved__ = resolved  # type: ignore[attr-defined]
+        c.fields.update(klass.__dict__["__resolved__"])
     config = _config(cls)
     c.extra_forbid = config.get("extra") == "forbid"
     c.populate_by_name = bool(config.get("populate_by_name"))
@@ -767,7 +776,7 @@ def twin(cls: Any) -> Any:
             ns[key] = pydantic.model_validator(mode="after")(_model_step(dec.func))
         else:
             ns[key] = pydantic.field_validator(*dec.fields, mode=dec.mode)(
-                _field_step(_bound(dec.func, cls), _takes_info(dec.func)))
+                _field_method(dec.func))
     ns["__annotations__"] = annotations
     made = type(cls.__name__, bases, ns)
     cls.__twin__ = made
@@ -782,8 +791,23 @@ def _model_step(func: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return step
 
 
+def _field_method(func: Any) -> classmethod[Any, Any, Any]:
+    """A field validator of the declaration as the twin's classmethod: called with the lean
+    class of the twin that validates (a subclass's, for an inherited validator), on lean
+    values."""
+    takes_info = _takes_info(func)
+    if takes_info:
+        def method_info(twin_cls: Any, value: Any, info: Any) -> Any:
+            return _field_step(_bound(func, _LEAN_OF[twin_cls]), True)(value, info)
+        return classmethod(method_info)
+
+    def method(twin_cls: Any, value: Any) -> Any:
+        return _field_step(_bound(func, _LEAN_OF[twin_cls]), False)(value)
+    return classmethod(method)
+
+
 def _field_step(func: Callable[..., Any], takes_info: bool) -> Callable[..., Any]:
-    """A field validator of the declaration, run by the twin on the lean values."""
+    """A validator of the declaration, run by the twin on the lean values."""
     if takes_info:
         def step_info(value: Any, info: Any) -> Any:
             lean = _Info(info.field_name, {k: _from_twin(v) for k, v in info.data.items()})
@@ -887,12 +911,15 @@ class BaseModel(metaclass=_ModelMeta):
     def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Any:
         c = _complete(cls)
         state: dict[str, Any] = {}
+        given = set()
         for name, info in c.fields.items():
             alias = info.alias
             if name in values:
                 state[name] = values[name]
+                given.add(name)
             elif alias and alias in values:
                 state[name] = values[alias]
+                given.add(name)
             elif name in c.factories:
                 state[name] = c.factories[name]()
             elif name in c.defaults:
@@ -900,7 +927,7 @@ class BaseModel(metaclass=_ModelMeta):
         obj = cls.__new__(cls)
         _set(obj, "__dict__", state)
         _set(obj, "__pydantic_fields_set__",
-             set(_fields_set) if _fields_set is not None else set(values) & set(state))
+             set(_fields_set) if _fields_set is not None else given)
         _set(obj, "__pydantic_extra__", None)
         _set(obj, "__pydantic_private__",
              {k: p.value() for k, p in c.private.items()} if c.private else None)
@@ -917,6 +944,7 @@ class BaseModel(metaclass=_ModelMeta):
         module's (names only a type checker imports)."""
         if _types_namespace:
             cls.__types_namespace__ = dict(_types_namespace)  # type: ignore[attr-defined]
+        cls.__resolved__ = None  # type: ignore[attr-defined]
         cls.__complete__ = None  # type: ignore[attr-defined]
         cls.__twin__ = None  # type: ignore[attr-defined]
 
@@ -925,17 +953,23 @@ class BaseModel(metaclass=_ModelMeta):
         return self.__pydantic_fields_set__
 
     def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
+        """A copy (shallow unless `deep`), with `update`'s values set as given (not
+        validated), as pydantic's."""
+        return self._copy(update, {} if deep else None)
+
+    def _copy(self, update: dict[str, Any] | None, memo: dict[int, Any] | None) -> Any:
         cls = type(self)
         obj = cls.__new__(cls)
         state = dict(self.__dict__)
         private = self.__pydantic_private__
-        if deep:
-            state = copy.deepcopy(state)
-            private = copy.deepcopy(private)
+        if memo is not None:
+            memo[id(self)] = obj
+            state = copy.deepcopy(state, memo)
+            private = copy.deepcopy(private, memo)
         fields_set = set(self.__pydantic_fields_set__)
         if update:
             state.update(update)
-            fields_set |= set(update) & set(_complete(cls).fields)
+            fields_set.update(update)
         _set(obj, "__dict__", state)
         _set(obj, "__pydantic_fields_set__", fields_set)
         _set(obj, "__pydantic_extra__", None if self.__pydantic_extra__ is None
@@ -971,8 +1005,8 @@ class BaseModel(metaclass=_ModelMeta):
             private[name] = value
             return
         if name not in c.fields:
-            if isinstance(getattr(type(self), name, None), property):
-                object.__setattr__(self, name, value)
+            if name.startswith("_") or isinstance(getattr(type(self), name, None), property):
+                object.__setattr__(self, name, value)  # as pydantic sets them
                 return
             raise ValueError(f'"{type(self).__name__}" object has no field "{name}"')
         if c.frozen:
@@ -999,7 +1033,16 @@ class BaseModel(metaclass=_ModelMeta):
         return self.model_copy()
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Any:
-        return self.model_copy(deep=True)
+        return self._copy(None, {} if memo is None else memo)
+
+    def __iter__(self) -> Any:
+        """(field, value) pairs, as a pydantic model gives them (`dict(model)`)."""
+        yield from self.__dict__.items()
+
+    def __str__(self) -> str:
+        fields = _complete(type(self)).fields
+        return " ".join(f"{k}={v!r}" for k, v in self.__dict__.items()
+                        if k in fields and fields[k].repr)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"__dict__": self.__dict__, "__pydantic_fields_set__":
