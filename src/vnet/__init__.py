@@ -7,7 +7,7 @@
 The public API lives in `api` (Topology, the load functions, the Shown/Row/RouteRow/CheckRow
 of `Topology.show`), `checks` (CheckResult, of `Topology.check`), `plan` (Plan) and `model`
 (Route, json_schema); they are imported on first use, so `import vnet` and `vnet --help` load
-neither pydantic nor the kinds. docs/python-api.md describes it with examples.
+neither the loader nor the kinds. docs/python-api.md describes it with examples.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .loader import Limits
     from .plan import Plan
 
-# The planner, apply and the file's model (pydantic, the kinds) are imported by the functions
+# The planner, apply and the file's model (the kinds) are imported by the functions
 # that plan: `vnet show` and the completion's names need none of them.
 
 

@@ -664,7 +664,7 @@ _SHOWN_ELSEWHERE = frozenset({"name", "netns", "kind", "addresses", "master", "m
 def _add_options(shown: Any) -> None:
     """`show --options`: each owned interface's options read back from the kernel in the
     file's words (what `vnet capture` writes for it), in its row's `extra["options"]`. This
-    loads the kinds (pydantic), which a plain `show` never does."""
+    loads the kinds, which a plain `show` never does."""
     from . import api
     from .capture import capture_owned
     kernel = api.open_kernel()

@@ -27,6 +27,8 @@ from .topology import Topology
 if TYPE_CHECKING:  # the file's name is text: pathlib only where it must normalise one
     from pathlib import Path
 
+    from pydantic_core import ValidationError  # a twin's (vnet.declare): only for errors
+
 try:  # the C loader when libyaml is there: faster start-up
     _Base: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover
@@ -875,7 +877,7 @@ _SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 60, 60
 _SHORT.maxlist = _SHORT.maxdict = _SHORT.maxtuple = _SHORT.maxset = 10
 
 
-def _report(exc: Any, issues: Collector, pos: _Positions, base: str,
+def _report(exc: ValidationError, issues: Collector, pos: _Positions, base: str,
             model: type[BaseModel]) -> None:
     for err in exc.errors():
         loc = tuple(err["loc"])

@@ -36,7 +36,7 @@ from .observe import LinkState, NetnsState, Observed, RouteState
 from .record import Record, ext_key, parse_ext_key
 from .topology import Topology
 
-if TYPE_CHECKING:  # pydantic models: a teardown (`vnet destroy NAME`) imports none of them
+if TYPE_CHECKING:  # the file's models: a teardown (`vnet destroy NAME`) imports none of them
     from .kinds.base import InterfaceBase
     from .model import External, Route
 
@@ -305,7 +305,7 @@ class _Planner:
 
     # ---- links ----------------------------------------------------------------------------
     def plan_links(self) -> None:
-        # keyed by Key: comparing pydantic models for membership made planning quadratic
+        # keyed by Key: comparing models for membership made planning quadratic
         to_create: dict[Key, InterfaceBase] = {}
         replaced: set[Key] = set()
         for key, iface in self.desired.items():
@@ -744,7 +744,7 @@ class _Planner:
     def plan_impairs(self) -> None:
         entries = self.declared()
         if not entries and not self.old.impairs:
-            return  # a teardown imports no pydantic model (features/impair.py is one)
+            return  # a teardown imports no model (features/impair.py is one)
         from .features.impair import SHAPED_PARENT, plan_impair
         from .features.shaping import TC_H_ROOT
         # the links that carry a netem now: one of vnet's may have to go

@@ -14,7 +14,7 @@ Ctrl-C, the topologies are destroyed and the sandbox stopped; if pytest is kille
 sandbox's holder notices and ends, and its namespaces with it.
 
 Importing this module must stay cheap (pytest loads it in every run of every project where
-vnet is installed): vnet's model and pydantic are imported when the fixture is first used.
+vnet is installed): vnet's model is imported when the fixture is first used.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Secret material (MACsec and WireGuard keys): reading key files, checking them, and
 fingerprints.
 
-A key is held in a pydantic `SecretStr` from the moment it is read, so its repr, `str`, model
-dumps and JSON show `**********`; only the door calls `get_secret_value()`, to put the key
-into the netlink message. No error message here ever quotes the key's text.
+A key is held in a `SecretStr` (vnet.declare's) from the moment it is read, so its repr,
+`str`, model dumps and JSON show `**********`; only the door calls `get_secret_value()`, to
+put the key into the netlink message. No error message here ever quotes the key's text.
 
 Fingerprints: the kernel never reports a key back, so a changed key could not be seen in a
 plan. The door therefore keeps, beside the kernel in /run/vnet (a tmpfs that lives exactly

@@ -1,7 +1,7 @@
 """The validated topology as plain data: what `vnet.loader` builds and the planner reads.
 
-Kept apart from `vnet.model` (whose routes, externals and kinds are pydantic models) so that
-what only handles a topology by name (`vnet destroy`, `vnet show`) imports no pydantic.
+Kept apart from `vnet.model` (whose routes, externals and kinds are the file's models) so that
+what only handles a topology by name (`vnet destroy`, `vnet show`) imports no model.
 `vnet.model` re-exports `Topology`.
 """
 

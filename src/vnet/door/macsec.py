@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..observe import LinkState
 from . import genl
 
-if TYPE_CHECKING:  # keys arrive wrapped; pydantic (and vnet.secrets with it) is imported only
+if TYPE_CHECKING:  # keys arrive wrapped; the models (and vnet.secrets with them) are imported only
     from ..declare import SecretStr  # where a key is handled, never by reading the kernel
 
 GENL_NAME = "macsec"

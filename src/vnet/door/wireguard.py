@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..observe import LinkState
 from . import genl
 
-if TYPE_CHECKING:  # keys arrive wrapped; pydantic is imported only where a key is handled
+if TYPE_CHECKING:  # keys arrive wrapped; the models are imported only where a key is handled
     from ..declare import SecretStr
 
 GENL_NAME = "wireguard"

@@ -29,9 +29,9 @@ def _only_host(topo: Topology) -> str | None:
 def field_of(obj: Any, name: str) -> Any:
     """The value of field `name` of an interface end, None when its kind has no such field.
 
-    Read from the instance's own values first: on a pydantic model, asking for a field its
-    kind lacks goes through BaseModel.__getattr__'s slow miss, and validation asks every
-    interface of a file."""
+    Read from the instance's own values first: on a model, asking for a field its kind lacks
+    goes through BaseModel.__getattr__'s miss, and validation asks every interface of a
+    file."""
     values = getattr(obj, "__dict__", None)
     return values.get(name) if values is not None else getattr(obj, name, None)
 

@@ -1,6 +1,6 @@
 """What a file says about its hosts: the `hosts:` list and the `host:` of a namespace.
 
-Pure data (pydantic models), imported by `vnet.model` for the file's schema and by the
+Pure data (models of vnet.declare), imported by `vnet.model` for the file's schema and by the
 loader; the rules across hosts and the splitting are in `vnet.hosts.split`.
 """
 

@@ -5,9 +5,9 @@ Adding a kind is adding one file here that defines a subclass of `InterfaceBase`
 
 Kind files are imported when first needed: `lookup("veth")` imports `veth.py` alone (the file
 named after its kind, or the one FILES names; otherwise every kind file), and `registry()`
-imports them all: building
-the pydantic models of every kind shows in a small file's `vnet validate`, so a command builds
-only those it uses (figures: docs/performance-notes.md).
+imports them all: making
+the classes of every kind shows in a small file's `vnet validate`, so a command makes only
+those it uses (figures: docs/performance-notes.md).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import importlib
 import os
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # `base` builds pydantic models: the registry alone (a teardown) needs none
+if TYPE_CHECKING:  # `base` declares the models: the registry alone (a teardown) needs none
     from .base import InterfaceBase
 
 REGISTRY: dict[str, type[InterfaceBase]] = {}
@@ -102,8 +102,8 @@ def _import_file_of(name: str) -> bool:
 
 
 # What the door and the planner ask of a live link's kind, by kernel kind, answered without
-# importing its class (a pydantic model): a teardown imports the kind files of REMOVAL_HOOKS
-# alone, so `vnet destroy NAME` of other kinds imports no pydantic. A unit test
+# importing its class (a model): a teardown imports the kind files of REMOVAL_HOOKS
+# alone, so `vnet destroy NAME` of other kinds imports no kind file. A unit test
 # (tests/unit/test_kinds_registry.py) holds each set to what `by_kernel_kind`'s class says.
 #: the kinds made as a pair, one end deleting the other (the class's `paired`)
 PAIRED = frozenset({"veth", "vxcan"})

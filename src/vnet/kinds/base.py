@@ -37,8 +37,8 @@ _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 def empty_list() -> list[Any]:
     """A new empty list: the default factory of the models' list fields. pydantic reads the
-    signature of each field's factory when it builds a model, and the builtin `list`'s is
-    parsed from text by the tokenizer (3 ms of loading a small file); a function's is not."""
+    signature of each field's factory when it builds a model (a twin, vnet.declare), and the
+    builtin `list`'s is parsed from text by the tokenizer; a function's is not."""
     return []
 
 
@@ -337,7 +337,7 @@ class Common(LinkAttrFields, SysctlFields):
 
     @property
     def path(self) -> str:
-        """Field path of the file entry (`_path`), read from pydantic's slot of private values:
+        """Field path of the file entry (`_path`), read from the slot of private values:
         `self._path` goes through the slow BaseModel.__getattr__, and validation reads the
         path several times per interface."""
         private = self.__pydantic_private__
@@ -442,7 +442,7 @@ class InterfaceBase(Common):
 
     @property
     def created_by(self) -> tuple[str | None, str] | None:
-        # straight from pydantic's slot of private values: reading `self._created_by` goes
+        # straight from the slot of private values: reading `self._created_by` goes
         # through the slow BaseModel.__getattr__, and planning asks several times per interface
         private = self.__pydantic_private__
         return private.get("_created_by") if private else None
