@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from vnet import api, loader, ownership, secrets, store
 from vnet.capture import CaptureError, _Reader, capture_owned, capture_unowned, to_yaml
 from vnet.cli import EXIT_ERROR, EXIT_OK, main
+from vnet.declare import SecretStr
 from vnet.door.fake import FakeKernel, NotModelled
 from vnet.door.macsec import MacsecRxSC, MacsecSA, MacsecState
 from vnet.errors import ConflictError

@@ -171,7 +171,7 @@ def test_export_refuses_inline_keys_and_never_writes_them() -> None:
 
 # ---- the door's message ----------------------------------------------------------------------
 def test_set_peer_message_layout() -> None:
-    from pydantic import SecretStr
+    from vnet.declare import SecretStr
     msg = backend.build_set(7, SecretStr(PRIV_A), 51820, 5, peer={
         "public_key": PUB_B, "endpoint": "[2001:db8::2]:51821", "allowed_ips": ["10.9.0.2/32"],
         "persistent_keepalive": 25, "preshared_key": SecretStr(PSK)})
