@@ -117,22 +117,25 @@ class ConfigDict(dict):
     """A model's settings (extra, populate_by_name, frozen, title), as pydantic's."""
 
 
-class AfterValidator:
+class _Function:
+    """Annotated metadata holding a function (pydantic's validator wrappers)."""
+
+    __slots__ = ("func",)
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.func = func
+
+
+class AfterValidator(_Function):
     """Annotated metadata: a function run on the value once its type is checked."""
 
-    __slots__ = ("func",)
-
-    def __init__(self, func: Callable[[Any], Any]) -> None:
-        self.func = func
+    __slots__ = ()
 
 
-class BeforeValidator:
+class BeforeValidator(_Function):
     """Annotated metadata: a function run on the input before its type is checked."""
 
-    __slots__ = ("func",)
-
-    def __init__(self, func: Callable[[Any], Any]) -> None:
-        self.func = func
+    __slots__ = ()
 
 
 class Tag:
