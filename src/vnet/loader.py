@@ -13,7 +13,7 @@ import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -37,10 +37,10 @@ _SCALAR_NODE = yaml.ScalarNode
 _STR_TAG = "tag:yaml.org,2002:str"
 #: the first characters of a plain scalar that one of the safe loader's implicit types (bool,
 #: int, float, null, timestamp, merge...) may start with; "" is the empty scalar's entry
-_TYPED_FIRST = frozenset(_Base.yaml_implicit_resolvers)
+_TYPED_FIRST = frozenset(cast(Any, _Base).yaml_implicit_resolvers)
 #: whether text is told from its first character alone: no implicit type matches whatever
 #: the first character (a None entry) and no path decides a tag (none in the safe loader)
-_FIRST_DECIDES = None not in _TYPED_FIRST and not _Base.yaml_path_resolvers
+_FIRST_DECIDES = None not in _TYPED_FIRST and not cast(Any, _Base).yaml_path_resolvers
 
 
 class _Loader(_Base):
