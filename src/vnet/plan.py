@@ -375,7 +375,7 @@ class _Planner:
                                         "when the kernel creates the link)")
             self._replaced_diff[iface.key] = {k: attr_diff[k] for k in fixed}
             return "replace"
-        if any(cls.needs_replace(k) for k in diff):
+        if diff and any(cls.needs_replace(k) for k in diff):
             fields = ", ".join(k for k in diff if cls.needs_replace(k))
             self._reasons[iface.key] = f"{fields} cannot change in place"
             self._replaced_diff[iface.key] = {k: d for k, d in diff.items()
@@ -583,6 +583,8 @@ class _Planner:
             live = self.live(key)
             st = self.ns_state(ns)
             have = set(st.addresses_of(name)) if (live and st) else set()
+            if have == set(obj.addresses) and key not in self.externals:
+                continue  # most interfaces of a file applied before: nothing to add or remove
             want = list(dict.fromkeys(obj.addresses))
             for addr in want:
                 if addr not in have:
@@ -735,6 +737,8 @@ class _Planner:
         if declared:
             from .features.bridge_vlans import plan_vlans
         for key, obj in declared:
+            if obj.vlans is None:
+                continue  # plan_vlans has nothing to say (most interfaces)
             # bridge VLAN filtering: the `vlans` of a port (or of a bridge itself)
             br_key = (key[0], obj.master or key[1])
             bridge = self.desired.get(br_key) or self.externals.get(br_key)
@@ -755,13 +759,14 @@ class _Planner:
         declared = set()
         for key, obj in entries:
             declared.add(key)
+            if obj.impair is None and key not in netems and \
+                    (not self.old.impairs or ext_key(*key) not in self.old.impairs):
+                continue  # most interfaces: no impairment, none to take away or put back
             live = self.live(key)
             owned = obj is self.desired.get(key)
             if live is None and not owned:
                 continue  # a missing external: plan_externals says so
             skey = ext_key(*key)
-            if obj.impair is None and skey not in self.old.impairs and key not in netems:
-                continue  # most interfaces: no impairment, none to take away or put back
             shaped = getattr(obj, "shaping", None) is not None  # netem under the shaping
             actions, record, conflict = plan_impair(
                 key, obj.impair, self.ns_state(key[0]), live, owned,

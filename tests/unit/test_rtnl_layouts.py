@@ -4,6 +4,7 @@ messages before it were (same length and first attribute, other layouts included
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 
 from hypothesis import given, settings
@@ -88,3 +89,22 @@ def test_the_layouts_kept_are_bounded() -> None:
     for n in range(3 * rtnl._LAYOUTS_KEPT):
         rtnl.RawLink(_message([rtnl.attr_str(rtnl.IFLA_IFNAME, "x"), bytes(4 * n)], n), 0)
         assert len(rtnl._LAYOUTS) <= rtnl._LAYOUTS_KEPT
+
+
+@settings(max_examples=100, derandomize=True, database=None, deadline=None)
+@given(addrs=st.lists(st.tuples(st.integers(1, 99), st.one_of(
+    st.ip_addresses(v=4).map(lambda a: f"{a}/{24}"),
+    st.ip_addresses(v=6).map(lambda a: f"{a}/{64}"))), max_size=5),
+    label=st.booleans())
+def test_addresses_read_as_their_encoding_says(addrs: list[tuple[int, str]],
+                                               label: bool) -> None:
+    frames = []
+    for index, addr in addrs:
+        _, _, body = rtnl.address(True, index, addr)
+        if label:  # an attribute the reader skips, after those it reads
+            body += rtnl.attr_str(3, "x")  # IFA_LABEL
+        frames.append(struct.pack("=IHHII", 16 + len(body), rtnl.RTM_NEWADDR, 2, 1, 0) + body)
+    buffer = b"".join(frames)
+    offsets = [sum(len(f) for f in frames[:i]) for i in range(len(frames))]
+    assert rtnl._parse_addresses([(buffer, at) for at in offsets]) == [
+        (index, ipaddress.ip_interface(addr).with_prefixlen, 0) for index, addr in addrs]

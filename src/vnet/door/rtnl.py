@@ -623,15 +623,23 @@ def dump_addresses(rt: Rtnl) -> list[tuple[int, str, int]]:
 
 def _parse_addresses(messages: Iterable[tuple[bytes, int]]) -> list[tuple[int, str, int]]:
     out = []
+    head = _ATTR.unpack_from
     for data, offset in messages:
         length = _HDR.unpack_from(data, offset)[0]
         family, plen, _, scope, index = _IFA.unpack_from(data, offset + 16)
         local = addr = None
-        for kind, s, e in attrs(data, offset + 24, offset + length):
+        # attrs() inline: a namespace of 10k links has as many addresses
+        pos, end = offset + 24, offset + length
+        while pos + 4 <= end:
+            alen, kind = head(data, pos)
+            if alen < 4:
+                break
+            kind &= NLA_TYPE_MASK
             if kind == IFA_LOCAL:
-                local = data[s:e]
+                local = data[pos + 4:pos + alen]
             elif kind == IFA_ADDRESS:
-                addr = data[s:e]
+                addr = data[pos + 4:pos + alen]
+            pos += (alen + 3) & ~3
         raw = local or addr
         if raw is None:
             continue
