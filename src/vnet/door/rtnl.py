@@ -258,7 +258,9 @@ def attrs(data: bytes | memoryview, start: int, end: int) -> Iterator[tuple[int,
 
 
 def cstr(data: bytes, start: int, end: int) -> str:
-    return data[start:end].split(b"\0", 1)[0].decode()
+    """The text of data[start:end] up to its first NUL, if any."""
+    cut = data.find(b"\0", start, end)
+    return data[start:cut if cut >= 0 else end].decode()
 
 
 def mac_str(data: bytes, start: int, end: int) -> str:
@@ -495,6 +497,7 @@ class RawLink:
         self.has_info_data = False
         self.raw = bytes(data[offset:offset + length])
         u32 = _U32.unpack_from
+        head = _ATTR.unpack_from
         for kind, s, e in _link_wanted(data, offset, length):
             s += offset
             e += offset
@@ -516,15 +519,24 @@ class RawLink:
                 self.group = u32(data, s)[0]
             elif kind == IFLA_STATS64:
                 self.stats = _STATS4.unpack_from(data, s)
-            elif kind == IFLA_PROP_LIST:
-                self.altnames = [cstr(data, a, b) for k, a, b in attrs(data, s, e)
-                                 if k == IFLA_ALT_IFNAME]
-            elif kind == IFLA_LINKINFO:
-                for k, a, b in attrs(data, s, e):
-                    if k == IFLA_INFO_KIND:
-                        self.kind = cstr(data, a, b)
+            elif kind == IFLA_PROP_LIST or kind == IFLA_LINKINFO:
+                # attrs() inline: every link of a dump has both
+                names = []
+                while s + 4 <= e:
+                    alen, k = head(data, s)
+                    if alen < 4:
+                        break
+                    k &= NLA_TYPE_MASK
+                    if kind == IFLA_PROP_LIST:
+                        if k == IFLA_ALT_IFNAME:
+                            names.append(cstr(data, s + 4, s + alen))
+                    elif k == IFLA_INFO_KIND:
+                        self.kind = cstr(data, s + 4, s + alen)
                     elif k == IFLA_INFO_DATA:
                         self.has_info_data = True
+                    s += (alen + 3) & ~3
+                if kind == IFLA_PROP_LIST:
+                    self.altnames = names
 
 
 #: (type, payload start, payload end) of a link message's wanted attributes, relative to the
