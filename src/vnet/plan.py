@@ -357,14 +357,19 @@ class _Planner:
         if not cls.matches_kernel(live.kind, live.info_data):
             self._reasons[iface.key] = f"kind differs (live: {live.kind})"
             return "replace"
-        current = cls.decode_info_data(live.info_data)
         hz = self.obs.hz
-        # compared as the kernel keeps them: a timer it rounds equals what it was rounded from
-        diff = {k: (current.get(k), v) for k, v in iface.declared_options().items()
-                if not cls.keeps(k, v, current.get(k), hz)}
+        declared = iface.declared_options()
+        if declared:
+            current = cls.decode_info_data(live.info_data)
+            # compared as the kernel keeps them: a timer it rounds equals what it was rounded
+            # from
+            diff = {k: (current.get(k), v) for k, v in declared.items()
+                    if not cls.keeps(k, v, current.get(k), hz)}
+        else:
+            diff = {}
         wanted = declared_link_attrs(iface)
         attr_diff = link_attrs_diff(wanted, live.attrs) if wanted else {}
-        fixed = create_only(attr_diff)
+        fixed = create_only(attr_diff) if attr_diff else []
         if fixed and iface.created_by is not None:
             self.conflict(f"{', '.join(fixed)} of {_at(*iface.key)} cannot change in place, and "
                           "it is the second end of a pair, re-created only with the first",
