@@ -51,10 +51,15 @@ def test_a_model_with_its_own_post_init_or_a_mutable_default_keeps_pydantics() -
     class Listed(Common):
         _seen: list[str] = PrivateAttr(default_factory=list)
 
-    for cls in (Own, Listed):
+    class Paired(Common):
+        _pair: tuple[list[str], int] = PrivateAttr(default=([], 1))
+
+    for cls in (Own, Listed, Paired):
         assert not getattr(cls.model_post_init, "_sets_private_defaults", False), cls
         _private_init(cls)  # asked again: still pydantic's
         assert not getattr(cls.model_post_init, "_sets_private_defaults", False), cls
     assert Own.model_validate({"name": "a"}).path == "set"
     first, second = Listed.model_validate({"name": "a"}), Listed.model_validate({"name": "b"})
     assert first._seen == [] and first._seen is not second._seen
+    one, two = Paired.model_validate({"name": "a"}), Paired.model_validate({"name": "b"})
+    assert one._pair == ([], 1) and one._pair[0] is not two._pair[0]

@@ -302,16 +302,16 @@ class DrawEdge:
     inward: bool = False
 
 
-#: the types of private defaults a plain copy of the defaults' dict may share between models
-#: (pydantic copies any other default for each model)
-_SHARED_DEFAULTS = (str, int, float, bool, tuple, frozenset, type(None))
+#: the types of private defaults a plain copy of the defaults' dict may share between models:
+#: immutable, with nothing inside (pydantic deep-copies any other default for each model)
+_SHARED_DEFAULTS = (str, int, float, type(None))
 
 
 def _private_init(cls: type[Any]) -> None:
     """Give a model class of vnet a quicker `model_post_init` that sets the private
     attributes' defaults as pydantic's own does, when the class has nothing else to do
     after validation and each default is a value that models may share (None, a string, a
-    tuple...). pydantic's sets them one by one, and again for every class of the hierarchy
+    number). pydantic's sets them one by one, and again for every class of the hierarchy
     that declares a private attribute (each wraps its parent's): four calls and a copy of
     every default per veth end, a quarter of validating a large file's interfaces
     (10,000 ends: 105-110 -> 77-79 ms). Anything else keeps pydantic's."""
