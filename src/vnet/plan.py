@@ -344,9 +344,11 @@ class _Planner:
 
     def _link_state(self, iface: InterfaceBase) -> str:
         """'create', 'replace', 'ok' or 'conflict' for one desired end; queues in-place sets."""
-        if iface.netns is not None and iface.netns not in self.obs.existing_netns:
+        ns, name = iface.key
+        if ns is not None and ns not in self.obs.existing_netns:
             return "create"
-        live = self.obs.link(*iface.key)
+        st = self.obs.namespaces.get(ns)  # Observed.link, inline (asked for every end)
+        live = st.links.get(name) if st is not None else None
         if live is None:
             return "create"
         if not self.owned(live):
