@@ -12,7 +12,7 @@ import reprlib
 import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
@@ -38,10 +38,22 @@ except AttributeError:  # pragma: no cover
 _SCALAR_NODE = yaml.ScalarNode
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+#: the first characters of a plain scalar that one of the safe loader's implicit types (bool,
+#: int, float, null, timestamp, merge...) may start with; "" is the empty scalar's entry
+_TYPED_FIRST = frozenset(cast(Any, _Base).yaml_implicit_resolvers)
+#: whether text is told from its first character alone: no implicit type matches whatever
+#: the first character (a None entry) and no path decides a tag (none in the safe loader)
+_FIRST_DECIDES = None not in _TYPED_FIRST and not cast(Any, _Base).yaml_path_resolvers
+
+
 class _Loader(_Base):
     """The safe loader, with each plain scalar's tag resolved once per distinct text: the
     resolver's regular expressions would run for every scalar, and a large file repeats the
-    same few keys and kind names over and over."""
+    same few keys and kind names over and over. A scalar that can only be text is answered
+    without the resolver: one that is quoted (or a block), or plain and starting with a
+    character no implicit type starts with (`veth`, `kind`), or holding a '/' (no implicit
+    type has one: `10.0.0.1/30`), which a large file has thousands of, each seen once."""
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
@@ -53,6 +65,9 @@ class _Loader(_Base):
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
         if kind is not _SCALAR_NODE:
             return super().resolve(kind, value, implicit)
+        if _FIRST_DECIDES and (not implicit[0] or (value and value[0] not in _TYPED_FIRST)
+                               or "/" in value):
+            return _STR_TAG
         tags = self._tags.get(implicit)
         if tags is None:
             tags = self._tags[implicit] = {}
@@ -300,7 +315,6 @@ def _scan_events(text: str, file: str, limits: Limits) -> None:
 
 
 _PATH_PART = re.compile(r"([^.\[\]#]+)|\[(\d+)\]")
-_STR_TAG = "tag:yaml.org,2002:str"
 _INT_TAG = "tag:yaml.org,2002:int"
 
 

@@ -157,7 +157,9 @@ class _Planner:
     def live(self, key: Key) -> LinkState | None:
         if key in self.fresh:
             return None
-        return self.obs.link(*key)
+        # Observed.link, inline: planning asks it several times for every interface
+        st = self.obs.namespaces.get(key[0])
+        return st.links.get(key[1]) if st is not None else None
 
     def owned(self, link: LinkState) -> bool:
         """Whether this topology owns a live link. Its own mark is looked for first, which spares
@@ -195,7 +197,10 @@ class _Planner:
         self.plan_sysctls()
         self.plan_extras()
         self.plan_routes()
+        base = _base_hooks("live_conflicts") if self.desired else None
         for key, iface in self.desired.items():
+            if type(iface).live_conflicts is base:
+                continue  # InterfaceBase's says there are none
             for message, hint in iface.live_conflicts(self.obs):
                 self.conflict(message, _at(*key), hint)
         if self.conflicts:
@@ -339,9 +344,11 @@ class _Planner:
 
     def _link_state(self, iface: InterfaceBase) -> str:
         """'create', 'replace', 'ok' or 'conflict' for one desired end; queues in-place sets."""
-        if iface.netns is not None and iface.netns not in self.obs.existing_netns:
+        ns, name = iface.key
+        if ns is not None and ns not in self.obs.existing_netns:
             return "create"
-        live = self.obs.link(*iface.key)
+        st = self.obs.namespaces.get(ns)  # Observed.link, inline (asked for every end)
+        live = st.links.get(name) if st is not None else None
         if live is None:
             return "create"
         if not self.owned(live):
@@ -355,14 +362,19 @@ class _Planner:
         if not cls.matches_kernel(live.kind, live.info_data):
             self._reasons[iface.key] = f"kind differs (live: {live.kind})"
             return "replace"
-        current = cls.decode_info_data(live.info_data)
         hz = self.obs.hz
-        # compared as the kernel keeps them: a timer it rounds equals what it was rounded from
-        diff = {k: (current.get(k), v) for k, v in iface.declared_options().items()
-                if not cls.keeps(k, v, current.get(k), hz)}
+        declared = iface.declared_options()
+        if declared:
+            current = cls.decode_info_data(live.info_data)
+            # compared as the kernel keeps them: a timer it rounds equals what it was rounded
+            # from
+            diff = {k: (current.get(k), v) for k, v in declared.items()
+                    if not cls.keeps(k, v, current.get(k), hz)}
+        else:
+            diff = {}
         wanted = declared_link_attrs(iface)
         attr_diff = link_attrs_diff(wanted, live.attrs) if wanted else {}
-        fixed = create_only(attr_diff)
+        fixed = create_only(attr_diff) if attr_diff else []
         if fixed and iface.created_by is not None:
             self.conflict(f"{', '.join(fixed)} of {_at(*iface.key)} cannot change in place, and "
                           "it is the second end of a pair, re-created only with the first",
@@ -373,7 +385,7 @@ class _Planner:
                                         "when the kernel creates the link)")
             self._replaced_diff[iface.key] = {k: attr_diff[k] for k in fixed}
             return "replace"
-        if any(cls.needs_replace(k) for k in diff):
+        if diff and any(cls.needs_replace(k) for k in diff):
             fields = ", ".join(k for k in diff if cls.needs_replace(k))
             self._reasons[iface.key] = f"{fields} cannot change in place"
             self._replaced_diff[iface.key] = {k: d for k, d in diff.items()
@@ -581,6 +593,8 @@ class _Planner:
             live = self.live(key)
             st = self.ns_state(ns)
             have = set(st.addresses_of(name)) if (live and st) else set()
+            if have == set(obj.addresses) and key not in self.externals:
+                continue  # most interfaces of a file applied before: nothing to add or remove
             want = list(dict.fromkeys(obj.addresses))
             for addr in want:
                 if addr not in have:
@@ -726,13 +740,18 @@ class _Planner:
 
     # ---- kind extras (qdiscs, fdb entries...) ----------------------------------------------
     def plan_extras(self) -> None:
+        base = _base_hooks("plan_extras") if self.desired else None
         for key, iface in self.desired.items():
+            if type(iface).plan_extras is base:
+                continue  # the kind has no extras (most): InterfaceBase's says []
             live = self.live(key)
             self.phase["extras"] += iface.plan_extras(self.ns_state(key[0]), live)
         declared = self.declared()
         if declared:
             from .features.bridge_vlans import plan_vlans
         for key, obj in declared:
+            if obj.vlans is None:
+                continue  # plan_vlans has nothing to say (most interfaces)
             # bridge VLAN filtering: the `vlans` of a port (or of a bridge itself)
             br_key = (key[0], obj.master or key[1])
             bridge = self.desired.get(br_key) or self.externals.get(br_key)
@@ -753,13 +772,14 @@ class _Planner:
         declared = set()
         for key, obj in entries:
             declared.add(key)
+            if obj.impair is None and key not in netems and \
+                    (not self.old.impairs or ext_key(*key) not in self.old.impairs):
+                continue  # most interfaces: no impairment, none to take away or put back
             live = self.live(key)
             owned = obj is self.desired.get(key)
             if live is None and not owned:
                 continue  # a missing external: plan_externals says so
             skey = ext_key(*key)
-            if obj.impair is None and skey not in self.old.impairs and key not in netems:
-                continue  # most interfaces: no impairment, none to take away or put back
             shaped = getattr(obj, "shaping", None) is not None  # netem under the shaping
             actions, record, conflict = plan_impair(
                 key, obj.impair, self.ns_state(key[0]), live, owned,
@@ -834,6 +854,14 @@ class _Planner:
                     "remove", _route_subject(rs.to, ns), "not in the file",
                     [Request("route.del", ns, _observed_route_args(rs))],
                     [Request("route.add", ns, _observed_route_args(rs))]))
+
+
+def _base_hooks(name: str) -> Any:
+    """InterfaceBase's hook `name`, which a kind without its own inherits: planning skips
+    the call for such ends (a file of thousands of veths). Imported only when a file has
+    interfaces: a teardown plans without pydantic."""
+    from .kinds.base import InterfaceBase
+    return getattr(InterfaceBase, name)
 
 
 def _rounding_note(iface: InterfaceBase, hz: int | None,

@@ -153,25 +153,30 @@ def validate_topology(topo: Topology, issues: Collector,
                    topo.where(first.path) if first else None,
                    "break the cycle: a master or parent cannot depend back on its port/child")
 
-    addr_seen: dict[tuple[str | None, str], str] = {}
+    #: (namespace, address) -> the first interface that has it (its words made only for
+    #: an error: a file of 10k addresses has few)
+    addr_seen: dict[tuple[str | None, str], Any] = {}
     for obj in objs:
         for j, addr in enumerate(obj.addresses):
             ip = addr.split("/")[0]
             k = (obj.netns, ip)
-            path = f"{obj.path}.addresses[{j}]"
             if k in addr_seen:
+                path = f"{obj.path}.addresses[{j}]"
+                first = addr_seen[k]
                 issues.add(f"address {ip} is assigned twice in "
                            f"{obj.netns or 'the namespace vnet runs in'}", path,
-                           topo.where(path), f"it is also on {addr_seen[k]}")
+                           topo.where(path), "it is also on "
+                           f"{first.netns + '/' if first.netns else ''}{first.name}")
             else:
-                addr_seen[k] = f"{obj.netns + '/' if obj.netns else ''}{obj.name}"
+                addr_seen[k] = obj
 
     checking = _Checking(topo, ends)
     for obj in ends:
         if obj.created_by is None:
             obj.check(checking, reporter(topo, issues, obj))
     for obj in objs:
-        check_vlans(obj, by_key, reporter(topo, issues, obj))
+        if obj.vlans is not None:  # check_vlans has nothing to say of the others
+            check_vlans(obj, by_key, reporter(topo, issues, obj))
 
     networks: _Networks | None = None
     route_seen: dict[tuple[Any, ...], int] = {}

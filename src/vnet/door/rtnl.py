@@ -258,7 +258,9 @@ def attrs(data: bytes | memoryview, start: int, end: int) -> Iterator[tuple[int,
 
 
 def cstr(data: bytes, start: int, end: int) -> str:
-    return data[start:end].split(b"\0", 1)[0].decode()
+    """The text of data[start:end] up to its first NUL, if any."""
+    cut = data.find(b"\0", start, end)
+    return data[start:cut if cut >= 0 else end].decode()
 
 
 def mac_str(data: bytes, start: int, end: int) -> str:
@@ -494,47 +496,103 @@ class RawLink:
         self.kind: str | None = None
         self.has_info_data = False
         self.raw = bytes(data[offset:offset + length])
-        # an inline loop, not attrs(): a link carries ~50 attributes and dumps can be large;
-        # most are skipped, so an attribute is only taken apart once it is known to be wanted
         u32 = _U32.unpack_from
         head = _ATTR.unpack_from
-        wanted = _LINK_WANTED_RAW
-        pos, end = offset + 32, offset + length
-        while pos + 4 <= end:
-            alen, kind = head(data, pos)
-            if alen < 4:
-                break
-            if kind in wanted:
-                s, e = pos + 4, pos + alen
-                kind &= NLA_TYPE_MASK
-                if kind == IFLA_IFNAME:
-                    self.name = data[s:e - 1].decode()
-                elif kind == IFLA_MTU:
-                    self.mtu = u32(data, s)[0]
-                elif kind == IFLA_ADDRESS:
-                    self.mac = data[s:e].hex(":")
-                elif kind == IFLA_OPERSTATE:
-                    self.operstate = data[s]
-                elif kind == IFLA_LINK:
-                    self.parent_index = u32(data, s)[0]
-                elif kind == IFLA_LINK_NETNSID:
-                    self.parent_netnsid = _S32.unpack_from(data, s)[0]
-                elif kind == IFLA_MASTER:
-                    self.master = u32(data, s)[0]
-                elif kind == IFLA_GROUP:
-                    self.group = u32(data, s)[0]
-                elif kind == IFLA_STATS64:
-                    self.stats = _STATS4.unpack_from(data, s)
-                elif kind == IFLA_PROP_LIST:
-                    self.altnames = [cstr(data, a, b) for k, a, b in attrs(data, s, e)
-                                     if k == IFLA_ALT_IFNAME]
-                elif kind == IFLA_LINKINFO:
-                    for k, a, b in attrs(data, s, e):
-                        if k == IFLA_INFO_KIND:
-                            self.kind = cstr(data, a, b)
-                        elif k == IFLA_INFO_DATA:
-                            self.has_info_data = True
-            pos += (alen + 3) & ~3
+        for kind, s, e in _link_wanted(data, offset, length):
+            s += offset
+            e += offset
+            if kind == IFLA_IFNAME:
+                self.name = data[s:e - 1].decode()
+            elif kind == IFLA_MTU:
+                self.mtu = u32(data, s)[0]
+            elif kind == IFLA_ADDRESS:
+                self.mac = data[s:e].hex(":")
+            elif kind == IFLA_OPERSTATE:
+                self.operstate = data[s]
+            elif kind == IFLA_LINK:
+                self.parent_index = u32(data, s)[0]
+            elif kind == IFLA_LINK_NETNSID:
+                self.parent_netnsid = _S32.unpack_from(data, s)[0]
+            elif kind == IFLA_MASTER:
+                self.master = u32(data, s)[0]
+            elif kind == IFLA_GROUP:
+                self.group = u32(data, s)[0]
+            elif kind == IFLA_STATS64:
+                self.stats = _STATS4.unpack_from(data, s)
+            elif kind == IFLA_PROP_LIST or kind == IFLA_LINKINFO:
+                # attrs() inline: every link of a dump has both
+                names = []
+                while s + 4 <= e:
+                    alen, k = head(data, s)
+                    if alen < 4:
+                        break
+                    k &= NLA_TYPE_MASK
+                    if kind == IFLA_PROP_LIST:
+                        if k == IFLA_ALT_IFNAME:
+                            names.append(cstr(data, s + 4, s + alen))
+                    elif k == IFLA_INFO_KIND:
+                        self.kind = cstr(data, s + 4, s + alen)
+                    elif k == IFLA_INFO_DATA:
+                        self.has_info_data = True
+                    s += (alen + 3) & ~3
+                if kind == IFLA_PROP_LIST:
+                    self.altnames = names
+
+
+#: (type, payload start, payload end) of a link message's wanted attributes, relative to the
+#: message: what `_link_wanted` yields
+_Wanted = list[tuple[int, int, int]]
+#: the layouts of link messages last walked, by (message length, first attribute's length):
+#: a Struct that reads every attribute header of the layout at once, the headers it read
+#: (length and type of each), and the wanted attributes
+_LAYOUTS: dict[tuple[int, int], tuple[struct.Struct, tuple[int, ...], _Wanted]] = {}
+#: at most this many layouts are kept (a dump of many kinds, names and marks has more)
+_LAYOUTS_KEPT = 64
+
+
+def _link_wanted(data: bytes, offset: int, length: int) -> _Wanted:
+    """The wanted attributes (`_LINK_WANTED`) of the link message at `offset`, as
+    (type, payload start, payload end) relative to the message, in the message's order.
+
+    A dump's messages mostly share a layout (the kernel writes the same attributes in the
+    same order for links of one kind), and walking ~50 attributes in Python was most of
+    decoding a link: a message of a layout seen before is checked by reading all its
+    attribute headers in one call and comparing them with the layout's. Equal headers at
+    every place of the layout mean the walk would step exactly as it did (each header's
+    length leads to the next), so the layout's wanted attributes are the message's."""
+    first = _ATTR.unpack_from(data, offset + 32)[0] if length >= 36 else 0
+    key = (length, first)
+    layout = _LAYOUTS.get(key)
+    if layout is not None:
+        heads, seen, wanted = layout
+        if heads.unpack_from(data, offset) == seen:
+            return wanted
+    # an inline loop, not attrs(): most attributes are skipped, so an attribute is only
+    # taken apart once it is known to be wanted
+    head = _ATTR.unpack_from
+    wanted_kinds = _LINK_WANTED_RAW
+    places: list[int] = []
+    found: _Wanted = []
+    pos, end = offset + 32, offset + length
+    while pos + 4 <= end:
+        alen, kind = head(data, pos)
+        places.append(pos - offset)
+        if alen < 4:
+            break
+        if kind in wanted_kinds:
+            found.append((kind & NLA_TYPE_MASK, pos + 4 - offset, pos + alen - offset))
+        pos += (alen + 3) & ~3
+    if places:
+        if len(_LAYOUTS) >= _LAYOUTS_KEPT:
+            _LAYOUTS.clear()
+        fmt = ["="]
+        at = 0
+        for place in places:
+            fmt.append(f"{place - at}xHH")
+            at = place + 4
+        heads = struct.Struct("".join(fmt))
+        _LAYOUTS[key] = (heads, heads.unpack_from(data, offset), found)
+    return found
 
 
 _LINK_WANTED = frozenset({IFLA_IFNAME, IFLA_MTU, IFLA_ADDRESS, IFLA_OPERSTATE, IFLA_LINK,
@@ -577,15 +635,23 @@ def dump_addresses(rt: Rtnl) -> list[tuple[int, str, int]]:
 
 def _parse_addresses(messages: Iterable[tuple[bytes, int]]) -> list[tuple[int, str, int]]:
     out = []
+    head = _ATTR.unpack_from
     for data, offset in messages:
         length = _HDR.unpack_from(data, offset)[0]
         family, plen, _, scope, index = _IFA.unpack_from(data, offset + 16)
         local = addr = None
-        for kind, s, e in attrs(data, offset + 24, offset + length):
+        # attrs() inline: a namespace of 10k links has as many addresses
+        pos, end = offset + 24, offset + length
+        while pos + 4 <= end:
+            alen, kind = head(data, pos)
+            if alen < 4:
+                break
+            kind &= NLA_TYPE_MASK
             if kind == IFA_LOCAL:
-                local = data[s:e]
+                local = data[pos + 4:pos + alen]
             elif kind == IFA_ADDRESS:
-                addr = data[s:e]
+                addr = data[pos + 4:pos + alen]
+            pos += (alen + 3) & ~3
         raw = local or addr
         if raw is None:
             continue

@@ -63,6 +63,8 @@ LINK_ATTRS: dict[str, LinkAttr] = {
 def declared_link_attrs(end: Any) -> dict[str, Any]:
     """The generic attributes an interface end declares (only those), in the file's words."""
     fields_set = end.model_fields_set
+    if fields_set.isdisjoint(LINK_ATTRS):  # most ends: planning asks each of them
+        return {}
     return {name: getattr(end, name) for name in LINK_ATTRS
             if name in fields_set and getattr(end, name) is not None}
 

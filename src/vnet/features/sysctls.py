@@ -60,6 +60,8 @@ def live_sysctls(read: Any, ifname: str) -> dict[str, Any]:
 def declared_sysctls(end: Any) -> dict[str, Any]:
     """The sysctls an interface end declares, in the file's words."""
     fields_set: set[str] = getattr(end, "model_fields_set", set())
+    if fields_set.isdisjoint(SYSCTLS):  # most ends: planning asks each of them
+        return {}
     return {name: getattr(end, name) for name in SYSCTLS
             if name in fields_set and getattr(end, name) is not None}
 
