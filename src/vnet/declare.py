@@ -281,10 +281,6 @@ class _ModelMeta(type):
     def model_fields(cls) -> dict[str, FieldInfo]:
         return _complete(cls).fields
 
-    @property
-    def __pydantic_fields__(cls) -> dict[str, FieldInfo]:
-        return _complete(cls).fields
-
 
 def _is_classvar(annotation: Any) -> bool:
     """Whether an annotation (text, or a type) says ClassVar: a class variable, not a field."""
@@ -441,9 +437,8 @@ def _checker(annotation: Any, info: FieldInfo | None = None) -> Callable[[Any], 
 
 
 def _constrained(check: Callable[[Any], Any], kwargs: dict[str, Any]) -> Callable[[Any], Any]:
-    limits = [(k, kwargs[k]) for k in ("ge", "le", "gt", "lt", "min_length", "max_length",
-                                        "pattern", "multiple_of") if kwargs.get(k) is not None]
-    if not limits:
+    if all(kwargs.get(k) is None for k in ("ge", "le", "gt", "lt", "min_length", "max_length",
+                                           "pattern", "multiple_of")):
         return check
     ge, le, gt, lt = (kwargs.get(k) for k in ("ge", "le", "gt", "lt"))
     lo, hi = kwargs.get("min_length"), kwargs.get("max_length")
@@ -669,12 +664,7 @@ def _lean_validate(cls: Any, data: dict[str, Any]) -> Any:
                 value = func(value, _Info(name, _before(state, name))) if takes_info \
                     else func(value)
         state[name] = value
-    obj = cls.__new__(cls)
-    _set(obj, "__dict__", state)
-    _set(obj, "__pydantic_fields_set__", set(values))
-    _set(obj, "__pydantic_extra__", None)
-    _set(obj, "__pydantic_private__",
-         {k: p.value() for k, p in c.private.items()} if c.private else None)
+    obj = _fill(cls.__new__(cls), state, set(values), None, _fresh_private(c))
     for func in c.model_validators:
         obj = func(obj)
     return obj
@@ -691,6 +681,22 @@ def _before(state: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 _set = object.__setattr__
+
+
+def _fill(obj: Any, state: dict[str, Any], fields_set: set[str], extra: dict[str, Any] | None,
+          private: dict[str, Any] | None) -> Any:
+    """`obj` with its four slots set (pydantic's names, which vnet's code reads too): its
+    fields' values, the fields given, extra values and private values."""
+    _set(obj, "__dict__", state)
+    _set(obj, "__pydantic_fields_set__", fields_set)
+    _set(obj, "__pydantic_extra__", extra)
+    _set(obj, "__pydantic_private__", private)
+    return obj
+
+
+def _fresh_private(c: _Complete) -> dict[str, Any] | None:
+    """A new model's private values: each declared default (None when it declares none)."""
+    return {k: p.value() for k, p in c.private.items()} if c.private else None
 #: check every lean validation against the twin's (the tests set it; see `_oracle`)
 ORACLE = os.environ.get("VNET_DECLARE_ORACLE") == "1"
 
@@ -714,10 +720,10 @@ def _validate(cls: Any, data: Any) -> Any:
 
 def _oracle(cls: Any, data: Any, obj: Any) -> None:
     """Fail loudly when the twin would validate `data` otherwise than the lean validator."""
-    expected = twin(cls).model_validate(_to_twin(data))
+    expected = _from_twin(twin(cls).model_validate(_to_twin(data)))
     got = _to_twin_shape(obj)
-    theirs = _to_twin_shape(_from_twin(expected))
-    if got != theirs or _order(obj) != _order(_from_twin(expected)):
+    theirs = _to_twin_shape(expected)
+    if got != theirs or _order(obj) != _order(expected):
         raise AssertionError(f"the lean validator of {cls.__name__} differs from pydantic's "
                              f"on {data!r}:\nlean     {got!r}\npydantic {theirs!r}")
 
@@ -865,15 +871,12 @@ def _from_twin(value: Any) -> Any:
     """A twin's result as the lean model's: the same values, fields set and private values."""
     lean = _LEAN_OF.get(type(value))
     if lean is not None:
-        obj = lean.__new__(lean)
-        _set(obj, "__dict__", {k: _from_twin(v) for k, v in value.__dict__.items()})
-        _set(obj, "__pydantic_fields_set__", set(value.model_fields_set))
-        _set(obj, "__pydantic_extra__", None if value.__pydantic_extra__ is None
-             else {k: _from_twin(v) for k, v in value.__pydantic_extra__.items()})
-        private = _complete(lean).private
-        _set(obj, "__pydantic_private__",
-             {k: p.value() for k, p in private.items()} if private else None)
-        return obj
+        extra = value.__pydantic_extra__
+        return _fill(lean.__new__(lean),
+                     {k: _from_twin(v) for k, v in value.__dict__.items()},
+                     set(value.model_fields_set),
+                     None if extra is None else {k: _from_twin(v) for k, v in extra.items()},
+                     _fresh_private(_complete(lean)))
     kind = type(value)
     if kind is list:
         return [_from_twin(v) for v in value]
@@ -901,10 +904,8 @@ class BaseModel(metaclass=_ModelMeta):
 
     def __init__(self, **data: Any) -> None:
         made = _validate(type(self), data)
-        _set(self, "__dict__", made.__dict__)
-        _set(self, "__pydantic_fields_set__", made.__pydantic_fields_set__)
-        _set(self, "__pydantic_extra__", made.__pydantic_extra__)
-        _set(self, "__pydantic_private__", made.__pydantic_private__)
+        _fill(self, made.__dict__, made.__pydantic_fields_set__, made.__pydantic_extra__,
+              made.__pydantic_private__)
 
     @classmethod
     def model_validate(cls, obj: Any) -> Any:
@@ -927,14 +928,9 @@ class BaseModel(metaclass=_ModelMeta):
                 state[name] = c.factories[name]()
             elif name in c.defaults:
                 state[name] = _copied(c.defaults[name])
-        obj = cls.__new__(cls)
-        _set(obj, "__dict__", state)
-        _set(obj, "__pydantic_fields_set__",
-             set(_fields_set) if _fields_set is not None else given)
-        _set(obj, "__pydantic_extra__", None)
-        _set(obj, "__pydantic_private__",
-             {k: p.value() for k, p in c.private.items()} if c.private else None)
-        return obj
+        return _fill(cls.__new__(cls), state,
+                     set(_fields_set) if _fields_set is not None else given, None,
+                     _fresh_private(c))
 
     @classmethod
     def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -973,12 +969,9 @@ class BaseModel(metaclass=_ModelMeta):
         if update:
             state.update(update)
             fields_set.update(update)
-        _set(obj, "__dict__", state)
-        _set(obj, "__pydantic_fields_set__", fields_set)
-        _set(obj, "__pydantic_extra__", None if self.__pydantic_extra__ is None
-             else dict(self.__pydantic_extra__))
-        _set(obj, "__pydantic_private__", None if private is None else dict(private))
-        return obj
+        extra = self.__pydantic_extra__
+        return _fill(obj, state, fields_set, None if extra is None else dict(extra),
+                     None if private is None else dict(private))
 
     def model_dump(self, *, mode: str = "python", include: Any = None, exclude: Any = None,
                    by_alias: bool = False, exclude_unset: bool = False,
@@ -1104,12 +1097,8 @@ def _dump_by_twin(obj: Any, **kwargs: Any) -> dict[str, Any]:
 def _to_twin(value: Any) -> Any:
     if isinstance(value, BaseModel):
         made = twin(type(value))
-        obj = made.__new__(made)
-        _set(obj, "__dict__", {k: _to_twin(v) for k, v in value.__dict__.items()})
-        _set(obj, "__pydantic_fields_set__", set(value.__pydantic_fields_set__))
-        _set(obj, "__pydantic_extra__", value.__pydantic_extra__)
-        _set(obj, "__pydantic_private__", None)
-        return obj
+        return _fill(made.__new__(made), {k: _to_twin(v) for k, v in value.__dict__.items()},
+                     set(value.__pydantic_fields_set__), value.__pydantic_extra__, None)
     if isinstance(value, list):
         return [_to_twin(v) for v in value]
     if isinstance(value, tuple):
