@@ -859,7 +859,7 @@ class _Planner:
 def _base_hooks(name: str) -> Any:
     """InterfaceBase's hook `name`, which a kind without its own inherits: planning skips
     the call for such ends (a file of thousands of veths). Imported only when a file has
-    interfaces: a teardown plans without pydantic."""
+    interfaces: a teardown plans without the kinds' classes."""
     from .kinds.base import InterfaceBase
     return getattr(InterfaceBase, name)
 
