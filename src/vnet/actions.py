@@ -6,8 +6,9 @@ Pure data: built by the planner (and by kind files for kind-specific extras), ex
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from .datatypes import datatype, field
 
 Verb = Literal["create", "change", "replace", "remove"]
 
@@ -59,7 +60,7 @@ OPERATIONS: dict[str, str] = {
 }
 
 
-@dataclass
+@datatype
 class Request:
     """One thing to ask of the kernel: an operation of OPERATIONS, the namespace it happens
     in, arguments. An operation outside the catalogue is refused here, when it is built."""
@@ -79,7 +80,7 @@ class Request:
         return f"{self.op} {where}{target}".rstrip()
 
 
-@dataclass
+@datatype
 class Action:
     """One step of a plan: what it does to which object, why, and how to take it back."""
 

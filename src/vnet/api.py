@@ -4,13 +4,12 @@ functions here are the public Python API that `vnet` re-exports."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import store
+from . import datatypes, store
+from .datatypes import datatype, field
 from .door.protocol import Kernel, Scope
 from .errors import DamagedRecord, StateError, warn
 from .observe import LinkState, NetnsState, Observed
@@ -42,7 +41,7 @@ class Topology(TopologyData):
     @classmethod
     def of(cls, data: TopologyData) -> Topology:
         """The same topology, with the methods."""
-        return cls(**{f.name: getattr(data, f.name) for f in dataclasses.fields(data)})
+        return cls(**{f.name: getattr(data, f.name) for f in datatypes.fields(data)})
 
     @classmethod
     def load(cls, path: str | Path) -> Topology:
@@ -565,7 +564,7 @@ def _damaged_teardown(name: str, damaged: DamagedRecord, observed: Observed) -> 
     return text + f"; the damaged record is kept as {damaged.path}.damaged"
 
 
-@dataclass
+@datatype
 class Row:
     """One live interface of a topology, for `vnet show` (and `Topology.show().interfaces`).
 
@@ -597,7 +596,7 @@ class Row:
 _VNET_ROUTE_PROTO = 118
 
 
-@dataclass
+@datatype
 class RouteRow:
     """One route of a topology, for `vnet show`: in a namespace the topology owns, a route
     with vnet's protocol (118); in another, one its record says it added."""
@@ -611,7 +610,7 @@ class RouteRow:
     family: int
 
 
-@dataclass
+@datatype
 class CheckRow:
     """One of a file's checks as `vnet show FILE` lists them (show runs none)."""
 
@@ -626,7 +625,7 @@ class CheckRow:
                 "to": self.target, "expected": self.expect}
 
 
-@dataclass
+@datatype
 class Shown:
     """One live topology as `vnet show NAME` shows it."""
 
@@ -663,7 +662,7 @@ class Shown:
                 "checks": [c.as_dict() for c in self.checks]}
 
 
-@dataclass
+@datatype
 class TopologySummary:
     """One live topology as `vnet list` summarises it."""
 
@@ -678,7 +677,7 @@ class TopologySummary:
     file: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return datatypes.asdict(self)
 
 
 _DIGITS = re.compile(r"(\d+)")

@@ -32,12 +32,12 @@ same text.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import kinds
 from .api import owned_namespaces
+from .datatypes import datatype, field
 from .door.protocol import Kernel
 from .errors import VnetError
 from .features.bridge_vlans import (
@@ -205,7 +205,7 @@ def _ordered(st: NetnsState) -> list[LinkState]:
 
 # ---- reading ------------------------------------------------------------------------------
 
-@dataclass
+@datatype
 class _Reader:
     """The namespaces read for one capture, and what is being captured of them."""
 

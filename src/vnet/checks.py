@@ -10,9 +10,9 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+from .datatypes import datatype
 from .declare import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from .errors import Collector
 from .kinds.base import IP
@@ -222,7 +222,7 @@ class Check(BaseModel):
         return next(p for p in PROBES if getattr(self, p) is not None)
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Probe:
     """A check resolved against the topology: where each end lives."""
 
@@ -406,7 +406,7 @@ def binomial_bounds(n: int, p: float, confidence: float = LOSS_CONFIDENCE) -> tu
     return (lo or 0), (n if hi is None else hi)
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Series:
     """What a measuring ping saw: per probe, its send time (s, monotonic) and its round-trip
     time (None: no reply in time)."""
@@ -499,7 +499,7 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
 
-@dataclass
+@datatype
 class CheckResult:
     """What a probe observed."""
 

@@ -9,10 +9,10 @@ time with the clock it is handed (tests give a fake one).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from .checks import Duration, parse_duration
+from .datatypes import datatype, field
 from .declare import (
     AfterValidator,
     BaseModel,
@@ -81,7 +81,7 @@ class Event(BaseModel):
         return next(a for a in ACTIONS if getattr(self, a) is not None)
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Step:
     """An event resolved against the topology: when (seconds), what, on which link."""
 
@@ -158,7 +158,7 @@ def restoring(done: Sequence[Step]) -> list[Step]:
     return [Step(s.at, "up", s.netns, s.ifname, None, s.index) for s in down.values()]
 
 
-@dataclass
+@datatype
 class Timeline:
     """What a run of the timeline did: the steps done, when (seconds after the start), and
     the signal that stopped it, if one did."""

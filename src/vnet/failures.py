@@ -13,10 +13,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import interrupt
+from .datatypes import datatype, field
 from .errors import VnetError
 from .events import Step, Timeline, restoring, run_timeline, split_link
 
@@ -98,7 +98,7 @@ def link(name: str, iface: str, action: str, hold: float = 5.0,
             raise interrupt.Interrupted(signum, True, 1, [])
 
 
-@dataclass
+@datatype
 class RunResult:
     """What `vnet run` did: the events played (with their time) and every check's result."""
 

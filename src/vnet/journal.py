@@ -26,17 +26,17 @@ from __future__ import annotations
 import json
 import os
 import signal
-from dataclasses import dataclass
 
 from . import store
 from .actions import Request
+from .datatypes import datatype
 
 #: what a creation makes: a named namespace, or a link in a namespace (None: where vnet runs)
 NETNS = "netns"
 LINK = "link"
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Creation:
     """One object a step is about to create: a namespace (`netns` None, `name` its name) or a
     link (`name` in namespace `netns`)."""

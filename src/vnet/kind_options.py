@@ -4,9 +4,9 @@ from a hand-kept table. Pure: no kernel."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import Any
 
+from .datatypes import asdict, datatype
 from .features.link_attrs import LINK_ATTRS
 from .features.port_options import PORT_OPTIONS
 
@@ -19,7 +19,7 @@ _SHOWN_DEFAULTS = {"name": "required", "netns": "where vnet runs", "master": "no
 _PARENT = {"link", "link_netns", "dev"}
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class OptionRow:
     """One option of a kind as `vnet kinds KIND` shows it."""
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Collection, Mapping
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from . import kinds as registry
+from .datatypes import asdict, datatype
 from .store import STATE_DIR
 
 #: features a kernel may lack although it has their kind, probed like kinds (the door's
@@ -21,7 +21,7 @@ FEATURES = {"bridge_vlan_filtering": "bridge VLAN filtering",
 _FORMAT = 2
 
 
-@dataclass
+@datatype
 class KindInfo:
     name: str
     implemented: bool  # every kind listed is; kept for the JSON's readers
@@ -30,7 +30,7 @@ class KindInfo:
     use_when: str
 
 
-@dataclass
+@datatype
 class FeatureInfo:
     name: str
     title: str

@@ -11,12 +11,12 @@ import re
 import reprlib
 import stat
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
 from . import kinds
+from .datatypes import datatype, fields
 from .declare import BaseModel, is_validation_error
 from .errors import Collector, Issue, Position, TopologyError
 from .kinds.base import Common, InterfaceBase
@@ -79,7 +79,7 @@ class _Loader(_Base):
 TOP_LEVEL = ("name", "hosts", "namespaces", "interfaces", "routes", "checks", "events")
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Limits:
     """How much of a file vnet agrees to read, so that any file, however hostile, gets an
     answer in well under 2 s and 200 MB: its size, the number of values it holds (an alias

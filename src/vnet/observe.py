@@ -4,17 +4,17 @@ planner, `show` and `destroy`. Only what those need is decoded."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import ownership
+from .datatypes import datatype, field
 
 #: key under which the door puts a team's teamd facts (pid, running, config) into its
 #: LinkState.info_data: a team's options live in teamd, not in the kernel
 TEAMD_KEY = "VNET_TEAMD"
 
 
-@dataclass
+@datatype
 class LinkState:
     """One link as the kernel reports it."""
 
@@ -62,7 +62,7 @@ class LinkState:
         return ownership.link_owner(self.altnames, self.name)
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class AddressState:
     ifname: str
     address: str  # "192.0.2.1/24"
@@ -73,7 +73,7 @@ class AddressState:
         return self.address.lower().startswith("fe80:")
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class RouteState:
     family: int
     table: int
@@ -88,7 +88,7 @@ class RouteState:
         return (self.table, self.family, self.to, self.metric)
 
 
-@dataclass
+@datatype
 class TcState:
     """A qdisc or a class: where it hangs and the parameters vnet compares, in the kernel's
     units (tbf: rate bytes/s, buffer ticks, limit bytes; htb class: rate, ceil, buffer,
@@ -101,7 +101,7 @@ class TcState:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@datatype
 class TcFilterState:
     """A classifier on a link's ingress, decoded only as far as an IFB redirect needs."""
 
@@ -116,7 +116,7 @@ class TcFilterState:
     redirect_dev: str | None = None
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class FdbState:
     """One forwarding entry with a remote destination (a VXLAN's `bridge fdb ... dst IP`)."""
 
@@ -126,7 +126,7 @@ class FdbState:
     state: int = 0  # NUD_* bits: NUD_PERMANENT (0x80) for static entries
 
 
-@dataclass
+@datatype
 class NetnsState:
     """One namespace: None is the namespace vnet runs in."""
 
@@ -208,7 +208,7 @@ class NetnsState:
         return list(self._by_ifname[2].get(ifname, ()))
 
 
-@dataclass
+@datatype
 class Observed:
     """The live state of the namespaces that matter to one topology."""
 

@@ -18,11 +18,11 @@ up right after its addresses (_Planner._up_as_made).
 from __future__ import annotations
 
 import graphlib
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import kinds, ownership
 from .actions import Action, Request, Verb
+from .datatypes import datatype, field
 from .errors import ConflictError, Issue
 from .features.link_attrs import create_only, declared_link_attrs, link_attrs_diff
 from .features.port_options import declared_port_options
@@ -47,7 +47,7 @@ def _at(ns: str | None, name: str) -> str:
     return f"{ns}/{name}" if ns else name
 
 
-@dataclass
+@datatype
 class Plan:
     """The ordered actions that converge the kernel to a topology, and the record after them."""
 

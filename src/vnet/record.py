@@ -7,11 +7,12 @@ and writes it as data; `store` keeps it on disk (and holds the host lock).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from .datatypes import datatype, field
 
-@dataclass
+
+@datatype
 class Record:
     topology: str
     #: "netns|ifname" -> originals before vnet touched it: {"mtu": .., "master": .., "up": ..}

@@ -30,8 +30,8 @@ import signal
 import stat
 import sys
 import time
-from dataclasses import dataclass
 
+from .datatypes import datatype
 from .errors import VnetError
 
 CLONE_NEWNS = 0x00020000
@@ -53,7 +53,7 @@ class SandboxError(VnetError):
     """The sandbox could not be made, found or entered; the message says why and what to do."""
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Holder:
     """A live holder: its pid, its start time (clock ticks since boot) and its directory."""
     pid: int

@@ -9,14 +9,14 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 from .api import CheckReport, Topology, cli_runner
+from .datatypes import datatype
 from .errors import VnetError
 
 
-@dataclass
+@datatype
 class SandboxedTopology(Topology):
     """`vnet.Topology` whose kernel work happens in the sandbox at `sandbox_dir`: `apply`,
     `destroy`, `plan` (the plan as `vnet plan --json` gives it), `show` (`vnet show --json`),

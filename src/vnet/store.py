@@ -20,8 +20,8 @@ import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 
+from .datatypes import asdict
 from .errors import DamagedRecord, LockError, StateError, VnetError, warn
 from .record import Record, record_from_data
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .datatypes import datatype, field
 from .errors import Position
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .model import External, Route
 
 
-@dataclass
+@datatype
 class Topology:
     """A validated topology: plain data. `vnet.load` gives the public `vnet.Topology`, this
     data with the methods that act on the kernel (plan, apply, destroy, check)."""

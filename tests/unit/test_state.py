@@ -5,7 +5,6 @@ whole and read back checked, damaged records reported (plan, show, list) or gone
 
 from __future__ import annotations
 
-import dataclasses
 import fcntl
 import json
 import os
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 from clirun import run, written
 
-from vnet import api, store
+from vnet import api, datatypes, store
 from vnet.door.fake import FakeKernel
 from vnet.errors import DamagedRecord, LockError, StateError, VnetWarning
 from vnet.record import Record
@@ -65,7 +64,7 @@ def test_every_field_of_a_record_survives_writing_and_reading() -> None:
                                   "kind": "tbf", "params": {"rate": 1250, "buffer": 4,
                                                             "limit": 100}}},
                               "netem_tables": {"|nic0": "pareto"}}
-    fields = [f.name for f in dataclasses.fields(Record) if f.name != "topology"]
+    fields = [f.name for f in datatypes.fields(Record) if f.name != "topology"]
     assert sorted(values) == sorted(fields), "a new Record field needs a value here and a check"
     record = Record("ext", **values)
     store.write_record(record)

@@ -14,15 +14,15 @@ A group that also holds a link not going is never deleted whole.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 
 from ..actions import Request
+from ..datatypes import datatype, field
 
 #: where the search for a free deletion group starts (far from the groups people pick)
 FREE_GROUP_BASE = 0x7F000000
 
 
-@dataclass(slots=True)
+@datatype(slots=True)
 class Member:
     """What the choice needs to know of one link of the namespace."""
 
@@ -36,7 +36,7 @@ class Member:
     up: bool = False
 
 
-@dataclass
+@datatype
 class GroupDeletion:
     """The run of deletions as group deletions."""
 

@@ -1,7 +1,7 @@
 """An in-memory kernel for pure tests of plan/apply/rollback: no root, no sockets.
 
 It implements the door's Protocol (door/protocol.py: `Kernel`) as the live kernel does, and
-keeps its state as the very dataclasses `observe` returns, so a test compares kernel states
+keeps its state as the very records `observe` returns, so a test compares kernel states
 with `==`. It mimics the kernel rules the planner relies on (a name exists once per namespace,
 deleting a namespace or a veth end takes the other end and stacked children along, deleting a
 master releases its ports, addresses and routes go with their device, a bridge and each new
@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import base64
 import copy
-import dataclasses
 import errno
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .. import datatypes
 from ..actions import OPERATIONS, Request
 from ..errors import KernelError
 from ..features.bridge_vlans import BRIDGE_VLAN_INFO_PVID, BRIDGE_VLAN_INFO_UNTAGGED
@@ -712,7 +712,7 @@ class FakeKernel:
         nets = {str(ipaddress.ip_network(n, strict=False)) for n in allowed_ips}
         for key, other in list(state.peers.items()):  # an allowed IP belongs to one peer
             if key != public_key and nets & set(other.allowed_ips):
-                state.peers[key] = dataclasses.replace(
+                state.peers[key] = datatypes.replace(
                     other, allowed_ips=tuple(sorted(set(other.allowed_ips) - nets)))
         old = state.peers.get(public_key)
         psk = None if preshared_key is None else \

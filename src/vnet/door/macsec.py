@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import os
 import struct
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..datatypes import datatype, field
 from ..observe import LinkState
 from . import genl
 
@@ -48,7 +48,7 @@ SA_AN, SA_ACTIVE, SA_PN, SA_KEYID = 1, 2, 3, 5
 KEYS_FILE = "/run/vnet/macsec-keys.json"
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class MacsecSA:
     """One secure association as the kernel reports it (no key), plus vnet's fingerprint."""
 
@@ -59,14 +59,14 @@ class MacsecSA:
     fingerprint: str | None = None
 
 
-@dataclass
+@datatype
 class MacsecRxSC:
     sci: int
     active: bool
     sas: dict[int, MacsecSA] = field(default_factory=dict)
 
 
-@dataclass
+@datatype
 class MacsecState:
     """A MACsec device's SecY: its own SCI, TX SAs by AN, RX SCs by SCI."""
 

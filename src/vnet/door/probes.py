@@ -294,7 +294,7 @@ def _failover(p: Probe) -> tuple[bool, str]:
 
 
 def _with_count(p: Probe, count: int) -> Probe:
-    from dataclasses import replace
+    from ..datatypes import replace
     return replace(p, count=count)
 
 

@@ -13,10 +13,10 @@ the live kernel: a kernel may read more than asked (the fake reads everything), 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from ..actions import OPERATIONS, Request
+from ..datatypes import datatype
 from ..errors import KernelError
 from ..observe import NetnsState, Observed
 
@@ -27,7 +27,7 @@ STRAY_EMPTY_FILE = "an empty file"
 Handler = Callable[..., None]
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Scope:
     """What `Kernel.observe` reads: the `namespaces` (None: where vnet runs) that exist, and
     of them only what planning needs. A field left None means everywhere."""

@@ -14,9 +14,9 @@ observation never keeps them: it keeps the device's public key, and a salted fin
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..datatypes import datatype, field
 from ..observe import LinkState
 from . import genl
 
@@ -29,7 +29,7 @@ WGPEER_F_REMOVE_ME, WGPEER_F_REPLACE_ALLOWEDIPS = 0x1, 0x2
 _ZERO_KEY = bytes(32)
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class WireguardPeer:
     """One peer as the kernel reports it (its preshared key only as a fingerprint)."""
 
@@ -40,7 +40,7 @@ class WireguardPeer:
     psk_fingerprint: str | None = None  # None: no preshared key
 
 
-@dataclass
+@datatype
 class WireguardState:
     """A WireGuard device's configuration as the kernel reports it, without its secrets."""
 

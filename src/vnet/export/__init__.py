@@ -9,9 +9,9 @@ a field, with that field's place in the file; the command then exits 1 unless `-
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..datatypes import datatype, field
 from ..declare import BaseModel
 from ..errors import VnetError
 
@@ -25,7 +25,7 @@ TARGETS = {"ip": "ip", "networkd": "networkd", "netplan": "netplan"}
 DIRECTORY_TARGETS = frozenset({"networkd"})
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class LeftOut:
     """One thing of the file the target cannot say. `path` is the topology field path
     (`interfaces[2].options.stp`), `why` one short sentence."""
@@ -40,7 +40,7 @@ class LeftOut:
         return f"{place}: {self.path}: {self.why}"
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Options:
     """What the command line says beyond the target: the namespace to export (networkd,
     netplan: one namespace; None means the one vnet runs in) and whether inline secrets may
@@ -50,7 +50,7 @@ class Options:
     include_secrets: bool = False
 
 
-@dataclass
+@datatype
 class Exported:
     """A target's output: `files` maps a relative path to its text (a single-file target
     uses one entry whose path is the target's default file name); `left_out` lists what the

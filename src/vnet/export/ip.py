@@ -28,9 +28,9 @@ import graphlib
 import inspect
 import os
 import shlex
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..datatypes import datatype, field
 from ..features.bridge_vlans import vlan_commands
 from . import Exported, ExportError, Options, refuse_inline_secrets
 from ._common import link_settings_left_out
@@ -49,7 +49,7 @@ class _Shell(str):
     with `$(...)`): never quoted."""
 
 
-@dataclass
+@datatype
 class _Section:
     title: str
     #: (comment naming the entry, commands), in order

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..datatypes import datatype, field
 from ..kinds.base import Common, InterfaceBase
 from ..model import External, Route
 from . import Exported, ExportError, LeftOut, Options
@@ -171,7 +171,7 @@ _SPECIAL = {"bond": {"primary"}, "vxlan": {"fdb"},
             "macsec": {"tx_sa", "rx", "encodingsa", "cipher"}}
 
 
-@dataclass
+@datatype
 class _Files:
     """What is being written for one interface end: its .netdev (if vnet creates it) and its
     .network."""

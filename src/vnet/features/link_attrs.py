@@ -16,8 +16,9 @@ gro_max_size, promisc, allmulticast, multicast, arp and addrgenmode change in pl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from ..datatypes import datatype
 
 #: IFF_* bits of the flags `ip` sets by name
 IFF_NOARP, IFF_PROMISC, IFF_ALLMULTI, IFF_MULTICAST = 0x80, 0x100, 0x200, 0x1000
@@ -27,7 +28,7 @@ ADDRGENMODES = {"eui64": 0, "none": 1, "stable_secret": 2, "random": 3}
 GSO_LEGACY_MAX = 65536
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class LinkAttr:
     """How the kernel holds one generic attribute."""
 

@@ -17,11 +17,12 @@ DEV type bridge_slave state 4` leaves the port forwarding), with kernel STP it r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from ..datatypes import datatype, field
 
-@dataclass(frozen=True)
+
+@datatype(frozen=True)
 class PortOption:
     """One port option: its attribute in IFLA_INFO_SLAVE_DATA and its netlink type."""
 

@@ -16,10 +16,10 @@ import shutil
 import sys
 import tempfile
 import weakref
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..datatypes import datatype, field
 from ..declare import SecretStr
 from ..errors import VnetError
 from ..kinds.base import InterfaceBase
@@ -33,7 +33,7 @@ MODULE = "vnet.net.vnet_topology"
 COLLECTIONS_ENV = "VNET_ANSIBLE_COLLECTIONS"
 
 
-@dataclass
+@datatype
 class HostResult:
     """What one host answered."""
 
@@ -48,7 +48,7 @@ class HostResult:
     fresh: bool = False
 
 
-@dataclass
+@datatype
 class AcrossResult:
     """The outcome across hosts: per phase, per host."""
 
@@ -402,7 +402,7 @@ def destroy_across(topo: Topology, inventory: Path) -> AcrossResult:
 _NEEDS_TARGET = frozenset({"tcp", "udp", "rate", "can", "nlmon"})
 
 
-@dataclass
+@datatype
 class AcrossChecks:
     """The file's checks across hosts: per host, vnet check --json's results."""
 
@@ -433,9 +433,8 @@ def probes_by_host(topo: Topology) -> dict[str, list[dict[str, Any]]]:
     """The file's checks resolved against the whole file, each to run on the host of the
     namespace it starts from. A check whose other end must be on that host too (a listener,
     a receiver, a watched or failed-over interface) and is not: VnetError."""
-    from dataclasses import asdict
-
     from ..checks import resolve_checks
+    from ..datatypes import asdict
     from ..errors import Collector
     from .rules import netns_host
     issues = Collector()
@@ -482,7 +481,7 @@ def check_across(topo: Topology, inventory: Path) -> AcrossChecks:
     return result
 
 
-@dataclass
+@datatype
 class AcrossShow:
     """`vnet show` of a file's topology on each of its hosts: per host, what `vnet show NAME
     --json` printed there (parsed), or why it printed nothing."""

@@ -28,9 +28,9 @@ import hashlib
 import hmac
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ..datatypes import datatype, field
 from ..errors import Collector, Issue, TopologyError
 from ..kinds import lookup
 from ..kinds.base import Common, InterfaceBase
@@ -51,7 +51,7 @@ _COMMON_FIELDS = tuple(Common.model_fields)
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class TunnelEnd:
     """One side of a tunnel: the veth end it stands for, on its host."""
 
@@ -61,7 +61,7 @@ class TunnelEnd:
     underlay: str  # this host's underlay address
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Tunnel:
     """A veth across hosts, as vnet plans it."""
 
@@ -95,7 +95,7 @@ class Tunnel:
         return text
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Span:
     """A bridge across hosts: a VXLAN port on each, flooding to the others (head-end
     replication by FDB entries)."""
@@ -121,7 +121,7 @@ class Span:
         return text
 
 
-@dataclass
+@datatype
 class Split:
     """A file that spans hosts, split: one single-host topology per host, and the tunnels."""
 
@@ -191,7 +191,7 @@ def public_key(private: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class _EndKeys:
     private: str = field(repr=False)  # base64; only ever put into the end's SecretStr field
     peer_public: str

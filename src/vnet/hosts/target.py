@@ -7,18 +7,18 @@ caller behave the same, and so that it is tested without Ansible against the fak
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from .. import api
+from ..datatypes import datatype, field
 from ..door.protocol import Kernel
 from ..errors import VnetError, listen_warnings
 from ..render.plan_text import plan_lines, plan_summary
 from ..topology import Topology
 
 
-@dataclass
+@datatype
 class Outcome:
     """The module's result: whether the host changed (or would), the plan as text and data."""
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args, get_origin
 
+from ..datatypes import datatype
 from ..declare import (
     AfterValidator,
     BeforeValidator,
@@ -217,7 +217,7 @@ TunnelTtl = Annotated[Annotated[int, Field(ge=1, le=255)] | Literal["auto", "inh
                       BeforeValidator(tunnel_ttl)]
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Option:
     """How one user-facing option maps to a netlink attribute of IFLA_INFO_DATA.
 
@@ -288,7 +288,7 @@ def enum_option(nla: str, names: dict[str, int], replace: bool = False) -> Optio
 VLAN_MIN, VLAN_MAX = 1, 4094
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class DrawEdge:
     """An edge `vnet draw` shows for a kind beyond what every kind has (pairs, masters and
     parents are drawn from `paired`, `master` and `parent()`): to an interface of the topology

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from ..datatypes import datatype, field
 from ..errors import VnetError
 from ..kinds.base import Common
 from ..model import External
@@ -108,7 +108,7 @@ def choose_format(fmt: str | None, output: str | None) -> str:
 
 # ---- the file against the live topology --------------------------------------------------------
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class Diff:
     """What differs between a topology's file and the live topology (as `compare` finds it)."""
 
@@ -193,7 +193,7 @@ def compare(file: Topology, live: Topology) -> Diff:
 
 # ---- the scene: what is drawn, for both languages ---------------------------------------------
 
-@dataclass
+@datatype
 class _Node:
     id: str
     netns: str | None
@@ -206,7 +206,7 @@ class _Node:
     listed: int = 0  # the kind's place in `vnet kinds`: the legend's order
 
 
-@dataclass(frozen=True)
+@datatype(frozen=True)
 class _Edge:
     tail: str
     head: str
@@ -214,7 +214,7 @@ class _Edge:
     label: str = ""
 
 
-@dataclass
+@datatype
 class _Scene:
     title: str
     clusters: list[tuple[str | None, str]]
