@@ -225,11 +225,6 @@ def _frozen_delattr(self: Any, name: str) -> None:
     raise FrozenInstanceError(f"cannot delete field {name!r}")
 
 
-def is_datatype(obj: Any) -> bool:
-    """Whether `obj` is a datatype or an instance of one."""
-    return hasattr(obj, "__datatype_fields__")
-
-
 def fields(obj: Any) -> tuple[Field, ...]:
     """A datatype's (or its instance's) fields, in order."""
     return tuple(obj.__datatype_fields__.values())

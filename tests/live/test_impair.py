@@ -305,7 +305,10 @@ interfaces:
 events:
   - {at: 300ms, link: ra/va, impair: {delay: 30ms}}
 checks:
-  - {name: after the event, from: ra, ping: 192.0.2.2, expect_delay: 30ms, count: 20}
+  # 30 ms +- 17: the event's delay and not none (the VM tier, under load, once measured
+  # more than the default 10 % from 30 ms)
+  - {name: after the event, from: ra, ping: 192.0.2.2, expect_delay: 30ms, tolerance: 50,
+     count: 20}
 """
 
 
