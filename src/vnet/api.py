@@ -655,7 +655,7 @@ class Shown:
     def as_dict(self) -> dict[str, Any]:
         """The JSON of `vnet show --json NAME`."""
         return {"topology": self.topology, "file": self.file, "namespaces": self.namespaces,
-                # each row's fields as they are (dataclasses.asdict copies deeply: slow for
+                # each row's fields as they are (datatypes.asdict copies deeply: slow for
                 # thousands of rows, and nothing here is nested but lists of text)
                 "interfaces": [dict(vars(r)) for r in self.interfaces],
                 "routes": [dict(vars(r)) for r in self.routes],

@@ -11,8 +11,9 @@ not hash), frozen attributes refused with an AttributeError (`FrozenInstanceErro
 
 Why not `dataclasses`: importing it imports `inspect` (and `ast`, `dis`, `tokenize`), and
 making one class compiles four or five generated methods, one `exec` each: 17 ms of import
-and 0.6 ms a class on these machines, 40 ms of a `vnet destroy` whose kernel work at 500
-links is 60 (docs/performance-notes.md, "Plain classes without dataclasses"). Here a class costs
+alone and 0.6 ms a class on these machines; 21 ms of a `vnet destroy` of 500 links (whose
+kernel work is 55) and 34 of a no-op apply (docs/performance-notes.md, "Plain classes
+without dataclasses"). Here a class costs
 one small `exec` (its `__init__`, which the hot datatypes make by the ten thousand and which
 must stay as fast as the dataclass's); `__repr__`, `__eq__` and `__hash__` are shared
 functions reading the class's field names. tests/unit/test_datatypes.py holds every datatype
