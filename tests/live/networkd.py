@@ -66,8 +66,14 @@ def _admin_states() -> dict[str, str]:
     by_index = {str(link["ifindex"]): link["ifname"] for link in ip_json("link", "show")}
     folder = Path("/run/systemd/netif/links")
     for file in folder.iterdir() if folder.is_dir() else []:
-        for line in file.read_text().splitlines():
-            if line.startswith("ADMIN_STATE=") and file.name in by_index:
+        if file.name not in by_index:  # networkd's temporary files among them
+            continue
+        try:
+            text = file.read_text()
+        except FileNotFoundError:  # networkd replaced or removed it meanwhile: next poll
+            continue
+        for line in text.splitlines():
+            if line.startswith("ADMIN_STATE="):
                 states[by_index[file.name]] = line.split("=", 1)[1]
     return states
 
