@@ -915,7 +915,7 @@ def impair(name: str, interface: str, settings: Mapping[str, Any] | None,
     interface sends. Clearing (settings None) clears the `direction` side: egress unless said.
     Returns the plan carried out (no actions: nothing differed)."""
     from .apply import execute_plan
-    from .declare import is_validation_error
+    from .declare import validation_errors
     from .errors import Issue, TopologyError, VnetError
     from .features.impair import Impair, plan_impair
     from .plan import Plan
@@ -927,9 +927,7 @@ def impair(name: str, interface: str, settings: Mapping[str, Any] | None,
     if settings is not None:
         try:
             wanted = Impair.model_validate(dict(settings))
-        except ValueError as exc:
-            if not is_validation_error(exc):
-                raise
+        except validation_errors() as exc:
             raise TopologyError([Issue(
                 f"impair {err['loc'][0] if err['loc'] else ''}: "
                 f"{str(err['msg']).removeprefix('Value error, ')}".replace(" : ", ": "),

@@ -31,7 +31,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pydantic_core import ValidationError
@@ -208,11 +208,13 @@ class SecretStr:
         return f"SecretStr({str(self)!r})"
 
 
-def is_validation_error(exc: BaseException) -> TypeGuard[ValidationError]:
-    """Whether `exc` is pydantic's ValidationError (raised by a model's twin), without
-    importing pydantic when it was never imported."""
+def validation_errors() -> type[ValidationError] | tuple[()]:
+    """What an `except` clause names to catch pydantic's ValidationError (raised by a
+    model's twin) without importing pydantic: its class once pydantic is imported, else no
+    class at all (`except ():` catches nothing). The clause's expression is evaluated when an
+    exception reaches it, after any twin has raised: `except validation_errors() as exc:`."""
     core = sys.modules.get("pydantic_core")
-    return core is not None and isinstance(exc, core.ValidationError)
+    return core.ValidationError if core is not None else ()
 
 
 # ---- the model -------------------------------------------------------------------------------
@@ -295,7 +297,7 @@ class _Complete:
 
     __slots__ = ("fields", "checkers", "private", "field_validators", "before_validators",
                  "model_validators", "by_alias", "extra_forbid", "populate_by_name", "frozen",
-                 "names", "index", "defaults", "factories", "mutable", "template", "required")
+                 "index", "defaults", "factories", "mutable", "template", "required")
 
     fields: dict[str, FieldInfo]
     checkers: dict[str, Callable[[Any], Any]]
@@ -308,7 +310,6 @@ class _Complete:
     extra_forbid: bool
     populate_by_name: bool
     frozen: bool
-    names: set[str]
     index: dict[str, int]
     defaults: dict[str, Any]
     factories: dict[str, Callable[[], Any]]
@@ -372,7 +373,6 @@ def _complete(cls: Any) -> _Complete:
             target.setdefault(name, []).append((func, takes_info))
     c.checkers = {name: _checker(info.annotation, info) for name, info in c.fields.items()}
     c.by_alias = {(info.alias or name): name for name, info in c.fields.items()}
-    c.names = set(c.fields)
     c.index = {name: i for i, name in enumerate(c.fields)}
     c.defaults = {name: info.default for name, info in c.fields.items()
                   if info.default is not _UNSET}
@@ -627,7 +627,7 @@ def _lean_validate(cls: Any, data: dict[str, Any]) -> Any:
     for key, raw in data.items():
         name = by_alias.get(key)
         if name is None:
-            if c.populate_by_name and key in c.names:
+            if c.populate_by_name and key in c.fields:
                 name = key
             elif c.extra_forbid or type(key) is not str:
                 raise _Refused
@@ -1020,10 +1020,7 @@ class BaseModel(metaclass=_ModelMeta):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        fields = _complete(type(self)).fields
-        shown = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items()
-                          if k in fields and fields[k].repr)
-        return f"{type(self).__name__}({shown})"
+        return f"{type(self).__name__}({', '.join(_shown(self))})"
 
     def __copy__(self) -> Any:
         return self.model_copy()
@@ -1036,9 +1033,7 @@ class BaseModel(metaclass=_ModelMeta):
         yield from self.__dict__.items()
 
     def __str__(self) -> str:
-        fields = _complete(type(self)).fields
-        return " ".join(f"{k}={v!r}" for k, v in self.__dict__.items()
-                        if k in fields and fields[k].repr)
+        return " ".join(_shown(self))
 
     def __getstate__(self) -> dict[str, Any]:
         return {"__dict__": self.__dict__, "__pydantic_fields_set__":
@@ -1048,6 +1043,12 @@ class BaseModel(metaclass=_ModelMeta):
     def __setstate__(self, state: dict[str, Any]) -> None:
         for key, value in state.items():
             _set(self, key, value)
+
+
+def _shown(obj: Any) -> list[str]:
+    """`field=value` of each field a model's repr and str show, as pydantic's."""
+    fields = _complete(type(obj)).fields
+    return [f"{k}={v!r}" for k, v in obj.__dict__.items() if k in fields and fields[k].repr]
 
 
 def _dump(obj: Any, exclude: Any, by_alias: bool, exclude_unset: bool,

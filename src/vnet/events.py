@@ -18,8 +18,8 @@ from .declare import (
     BaseModel,
     ConfigDict,
     Field,
-    is_validation_error,
     model_validator,
+    validation_errors,
 )
 from .errors import Collector
 
@@ -131,9 +131,7 @@ def resolve_events(topo: Any, issues: Collector) -> list[Step]:
             from .features.impair import Impair
             try:
                 Impair.model_validate(event.impair)
-            except ValueError as exc:
-                if not is_validation_error(exc):
-                    raise
+            except validation_errors() as exc:
                 for err in exc.errors():
                     where = ".".join(str(p) for p in err["loc"])
                     bad(f"impair.{where}" if where else "impair",

@@ -17,7 +17,7 @@ import yaml
 
 from . import kinds
 from .datatypes import datatype, fields
-from .declare import BaseModel, is_validation_error
+from .declare import BaseModel, validation_errors
 from .errors import Collector, Issue, Position, TopologyError
 from .kinds.base import Common, InterfaceBase
 from .model import NAMESPACE_TAGS, External, Route, _FileHead
@@ -699,9 +699,7 @@ def _build(data: Any, pos: _Positions, issues: Collector,
             options = ns.model_dump(exclude_none=True, exclude={"name", "host"})
             if options:
                 ns_options[ns.name] = options
-    except ValueError as exc:
-        if not is_validation_error(exc):
-            raise
+    except validation_errors() as exc:
         _report(exc, issues, pos, "", _FileHead)
     topo = Topology(name=name, namespaces=namespaces, namespace_options=ns_options,
                     source=pos.file, hosts=hosts, namespace_hosts=namespace_hosts)
@@ -755,9 +753,7 @@ def _load_list(data: dict[str, Any], key: str, model: type[Any], pos: _Positions
             continue
         try:
             out.append(model.model_validate(raw))
-        except ValueError as exc:
-            if not is_validation_error(exc):
-                raise
+        except validation_errors() as exc:
             _report(exc, issues, pos, path, model)
     return out
 
@@ -788,9 +784,7 @@ def _build_interface(raw: Any, path: str, pos: _Positions, issues: Collector) ->
             return None
     try:
         iface = cls.model_validate(raw)
-    except ValueError as exc:
-        if not is_validation_error(exc):
-            raise
+    except validation_errors() as exc:
         _report(exc, issues, pos, path, cls)
         return None
     iface._path = path

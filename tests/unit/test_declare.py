@@ -3,6 +3,8 @@ takes, and a model behaves as a pydantic model does where vnet uses one."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import typing
 from typing import Annotated, Any, Literal
 
@@ -104,6 +106,27 @@ def test_an_error_is_pydantics_own(data: dict[str, Any], words: str) -> None:
     assert words in str(lean.value)
     assert lean.value.errors(include_context=False) == \
         theirs.value.errors(include_context=False)
+
+
+def test_an_except_clause_of_validation_errors_catches_the_twins_error_and_nothing_else(
+        ) -> None:
+    caught = None
+    try:
+        Sample.model_validate({"name": "x", "inner": {"size": 11}})
+    except declare.validation_errors() as exc:
+        caught = exc
+    assert isinstance(caught, pydantic.ValidationError)
+    with pytest.raises(ValueError, match="not a validation error"):
+        try:
+            raise ValueError("not a validation error")
+        except declare.validation_errors():
+            pass
+    # before pydantic is imported there is nothing to catch: the clause names no class
+    probe = ("import sys; from vnet.declare import validation_errors; "
+             "print(validation_errors(), 'pydantic_core' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
+                         text=True).stdout.split()
+    assert out == ["()", "False"]
 
 
 def test_input_pydantic_converts_is_taken_as_pydantic_converts_it() -> None:
