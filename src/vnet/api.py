@@ -363,7 +363,10 @@ def _apply(topo: TopologyData, backend: Kernel | None,
             # the file it came from, for `vnet list` and the rule above (None when applied
             # from text or data)
             the_plan.record.source, the_plan.record.source_digest = path, digest
-            write_record(the_plan.record)
+            if the_plan.has_changes or the_plan.record != record:
+                # (a run with no change that would keep the same record leaves the file as
+                # it is: nothing was written since it was read, under the host lock)
+                write_record(the_plan.record)
         return the_plan
 
 
@@ -371,15 +374,17 @@ def source_of(topo: TopologyData) -> tuple[str | None, str | None]:
     """The absolute path of the file `topo` was loaded from, and "sha256:HEX" of its bytes
     now; (None, None) for a topology loaded from text or data."""
     import hashlib
-    from pathlib import Path
-    path = Path(topo.source)
+    import os
+    data = None
     try:
-        data = path.read_bytes() if path.is_file() else None
+        if os.path.isfile(topo.source):  # not "<memory>", nor a pipe that would block
+            with open(topo.source, "rb") as fh:
+                data = fh.read()
     except OSError:
-        data = None
+        pass
     if data is None:
         return None, None
-    return str(path.absolute()), "sha256:" + hashlib.sha256(data).hexdigest()
+    return os.path.abspath(topo.source), "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def same_source(record: Record, path: str | None, digest: str | None) -> bool | None:

@@ -194,10 +194,14 @@ def write_record(record: Record) -> None:
             return
         _sync_dir()
         return
-    import tempfile  # here: a teardown (an empty record) does without it
     os.makedirs(STATE_DIR, mode=0o755, exist_ok=True)
     _remove_leftovers(record.topology)
-    fd, tmp = tempfile.mkstemp(dir=STATE_DIR, prefix=f".{record.topology}.", suffix=".tmp")
+    # the temporary file's name is this process's: writers of a record hold the host lock,
+    # and the leftovers of a killed one went just above (O_EXCL still refuses a file that
+    # is there, never writing through a link someone put in its place)
+    tmp = os.path.join(STATE_DIR, f".{record.topology}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(asdict(record), fh, indent=1, sort_keys=True)

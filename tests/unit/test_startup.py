@@ -66,7 +66,7 @@ def test_parsing_a_command_line_does_not_ask_the_terminal_for_its_width() -> Non
 
 #: what a teardown has no use for, each a millisecond or more of a `vnet destroy NAME` whose
 #: kernel work at 500 links takes tens: teamd's and the sandbox holder's subprocess, the API's
-#: pathlib, the record's tempfile (an empty record is an unlink), WireGuard's hashlib and
+#: pathlib, tempfile (a record is written without either), WireGuard's hashlib and
 #: base64, rtnl's ipaddress (inet_pton and inet_ntop read and write the addresses), glob,
 #: teamd's shutil (which finds the teamd program; with zlib, bz2 and lzma)
 NOT_FOR_TEARDOWN = ("subprocess", "pathlib", "tempfile", "hashlib", "base64", "ipaddress",
@@ -123,6 +123,25 @@ def test_a_teardown_plan_of_veths_imports_neither_pydantic_nor_yaml() -> None:
     assert out[0] == ("['link br0 (bridge)', 'link va (veth)', 'link vb (veth)', "
                       "'namespace n1']"), out
     assert out[1:] in ([""], []), out
+
+
+#: what an apply has no use for: the record is written through os.open (tempfile's import
+#: brings shutil, random, bz2 and lzma: ~3 ms), the source file's path is text (pathlib)
+NOT_FOR_APPLY = ("tempfile", "pathlib", "shutil", "random")
+
+
+def test_applying_and_applying_again_import_neither_tempfile_nor_pathlib(tmp_path: Path) -> None:
+    baseline = set(_imported("pass", NOT_FOR_APPLY))
+    code = ("from vnet import api, store\n"
+            "from vnet.door.fake import FakeKernel\n"
+            "from vnet.loader import load_file\n"
+            f"store.STATE_DIR = {str(tmp_path)!r}\n"
+            "topo, fake = load_file('examples/lab.yaml'), FakeKernel()\n"
+            "assert api.apply(topo, backend=fake).has_changes\n"
+            "assert not api.apply(topo, backend=fake).has_changes\n"
+            "assert store.read_record('lab').source.endswith('examples/lab.yaml')")
+    after = set(_imported(code, NOT_FOR_APPLY))
+    assert after <= baseline, sorted(after - baseline)
 
 
 #: what `vnet validate` of a good file has no use for: difflib (close-match hints of errors),

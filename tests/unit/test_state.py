@@ -188,6 +188,26 @@ def test_a_temporary_file_left_by_a_killed_vnet_is_removed(private_state_dir: st
     assert store.recorded() == ["ext"]
 
 
+
+def test_an_apply_without_changes_leaves_the_record_as_it_is(
+        fake: FakeKernel, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        private_state_dir: str) -> None:
+    path = _applied(fake, tmp_path, capsys)
+    record = Path(private_state_dir) / "ext.json"
+    before = record.stat()
+    code, out, err = run(capsys, "apply", str(path))
+    assert code == 0 and "no changes" in out, err
+    after = record.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    # the same topology from another file: nothing to change in the kernel, but the record
+    # names the file it was last applied from
+    moved = written(tmp_path, "moved.yaml", EXT)
+    code, out, err = run(capsys, "apply", str(moved))
+    assert code == 0 and "no changes" in out, err
+    assert store.read_record("ext").source == str(moved)
+    assert record.stat().st_ino != before.st_ino
+    assert not [n for n in os.listdir(private_state_dir) if n.endswith(".tmp")]
+
 # ---- the commands over a damaged record ------------------------------------------------------
 
 def _applied(fake: FakeKernel, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
