@@ -71,16 +71,21 @@ class Journal:
     def __init__(self, topology: str) -> None:
         self.topology = topology
         self._fd: int | None = None
+        #: the steps whose intent is written and whose end is not
+        self._open: set[int] = set()
 
     def intend(self, step: int, creations: list[Creation]) -> None:
         """Record, durably, that step `step` is about to create `creations`."""
         if not creations:
             return
         self._write({"k": step, "create": [[c.what, c.netns, c.name] for c in creations]})
+        self._open.add(step)
 
     def done(self, step: int) -> None:
-        """Record that step `step` (whose intent was written) is done, marks and all."""
-        if self._fd is not None:
+        """Record that step `step` is done, marks and all: only a step that announced
+        creations (the end of any other says nothing `pending` could use)."""
+        if step in self._open:
+            self._open.discard(step)
             self._write({"k": step})
 
     def _write(self, entry: dict[str, object]) -> None:

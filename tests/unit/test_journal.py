@@ -50,6 +50,30 @@ def test_pending_lists_what_was_announced_and_never_done(private_state_dir: str)
     assert journal.pending("other") == []
 
 
+def test_only_a_step_that_announced_creations_writes_its_end(private_state_dir: str) -> None:
+    # an address or a state change creates nothing: its end would say nothing `pending` uses
+    # (steps in another namespace than the one before are not sent in one batch with it)
+    topo = vnet.load_text("""
+name: jn
+namespaces: [a]
+interfaces:
+  - {name: br0, kind: bridge}
+  - {name: e0, kind: veth, netns: a, addresses: [192.0.2.1/24], peer: {name: p0, master: br0}}
+""", "star.yaml")
+    fake = FakeKernel()
+    plan = plan_changes(topo, fake.observe(Scope([None, *topo.namespaces])))
+    written: list[dict[str, Any]] = []
+    notes = journal.Journal("jn")
+    real = notes._write
+    notes._write = lambda entry: (written.append(entry), real(entry))  # type: ignore
+    execute_plan(plan, fake, journal=notes)
+    announced = [e["k"] for e in written if "create" in e]
+    ended = [e["k"] for e in written if "create" not in e]
+    assert len(announced) == 2 and ended == announced, written
+    assert not journal.exists("jn") and not plan_changes(
+        topo, fake.observe(Scope([None, *topo.namespaces]))).has_changes
+
+
 def test_creations_names_both_ends_of_a_pair() -> None:
     reqs = [Request("netns.add", None, {"name": "a", "marker": "vnet.jn"}),
             Request("link.add", "a", {"ifname": "v0", "kind": "veth", "marker": None,
