@@ -29,6 +29,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 INNER_FLAG = "--inside-private-namespace"
 GROUP = 4242  # the reference's link group, for its bulk `ip link del group`
+#: the floor's rows (floor.py), and each scenario's target against `ip`, which a floor's own
+#: ratio to `ip` shows to be in reach of a Python program or not
+FLOOR = "floor: a Python program, no checks"
+TARGETS = {"create": 1.2, "noop": 2.0, "destroy": 1.3}
 NET = ipaddress.IPv4Address("10.0.0.0")
 
 
@@ -340,6 +344,22 @@ class Bench:
                         run(["ip", "link", "del", "group", str(GROUP)])[0])
             wait_clean()
 
+        def floor() -> None:
+            # the least a Python program reading the file with PyYAML does (floor.py): a
+            # target below the floor's ratio to `ip` is out of any such program's reach
+            if not self.want("floor"):
+                return
+            script = str(Path(__file__).parent / "floor.py")
+            self.record(f"create-{n}", FLOOR, run([venv_python(), script, "create", y,
+                                                   str(GROUP)])[0])
+            if self.want("noop"):
+                self.settled["noop"].append(settle())
+                self.record(f"noop-{n}", FLOOR, run([venv_python(), script, "noop", y])[0])
+            self.settled["destroy"].append(settle())
+            self.record(f"destroy-{n}", FLOOR,
+                        run([venv_python(), script, "destroy", str(GROUP)])[0])
+            wait_clean()
+
         def loop() -> None:
             if self.want("pyroute2"):
                 script = str(Path(__file__).parent / "pyroute2_loop.py")
@@ -349,7 +369,7 @@ class Bench:
                 wait_clean()
 
         for r in range(self.rounds):
-            self.in_turn(r, mine, reference, loop)
+            self.in_turn(r, mine, reference, floor, loop)
 
     def read_state(self) -> float:
         t0 = time.perf_counter()
@@ -530,7 +550,28 @@ def table(res: dict[str, Any]) -> str:
                         f"ip -batch | {by_who['ip -batch']:.0f} µs | {ratio:.2f}× |")
     for size, mib in res.get("peak_rss_apply_create_mib", {}).items():
         rows.append(f"| peak RSS of `vnet apply` (create-{size}) | {mib:.0f} MiB | | | |")
+    floors = floor_rows(res)
+    if floors:
+        rows += ["", "| scenario | floor (median) | reference | reference (median) | floor's "
+                 "ratio | target | in reach of a Python program |",
+                 "|---|---|---|---|---|---|---|", *floors]
     return "\n".join(rows)
+
+
+def floor_rows(res: dict[str, Any]) -> list[str]:
+    """Each floor against the `ip` reference of its scenario, beside the scenario's target."""
+    rows = []
+    for scenario, by_who in res["scenarios"].items():
+        target = TARGETS.get(scenario.split("-")[0])
+        floor = by_who.get(FLOOR)
+        refs = [(w, d) for w, d in by_who.items() if w not in ("vnet", FLOOR, "pyroute2 loop")]
+        if floor is None or target is None or len(refs) != 1:
+            continue
+        who, ref = refs[0]
+        ratio = floor["median"] / ref["median"] if ref["median"] else float("inf")
+        rows.append(f"| {scenario} | {floor['median']:.3f} s | {who} | {ref['median']:.3f} s "
+                    f"| {ratio:.2f}× | ≤ {target}× | {'yes' if ratio <= target else 'no'} |")
+    return rows
 
 
 # ---- the private namespace ------------------------------------------------------------------
@@ -572,8 +613,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="comma-separated sizes for the scale scenario ('' to skip)")
     p.add_argument("--scale-rounds", type=int, default=1)
     p.add_argument("--only", default="",
-                   help="comma-separated steps: startup,create,noop,show,change,pyroute2,star,"
-                        "scale,rootless")
+                   help="comma-separated steps: startup,create,noop,show,change,floor,pyroute2,"
+                        "star,scale,rootless")
     p.add_argument("--ipv6", choices=("on", "off"), default="on",
                    help="IPv6 in the benchmark's namespace: on (the kernel's default) or off, "
                         "where this kernel's own cost per interface stays nearly constant")
@@ -585,7 +626,8 @@ def main(argv: list[str] | None = None) -> int:
                         "net.ipv6.conf.default.disable_ipv6=1"], check=True)
     compile_vnet()
     only = set(args.only.split(",")) if args.only else None
-    if only and "create" not in only and ({"noop", "show", "change", "pyroute2"} & only):
+    if only and "create" not in only and ({"noop", "show", "change", "floor",
+                                           "pyroute2"} & only):
         only.add("create")
     scale_sizes = [int(s) for s in args.scale.split(",") if s]
     sizes = [int(s) for s in args.size.split(",") if s]

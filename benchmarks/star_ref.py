@@ -15,12 +15,16 @@ Only the standard library: what it times is the kernel, not a netlink library.
 
 from __future__ import annotations
 
-import ctypes
+import functools
 import ipaddress
 import os
 import socket
 import struct
 import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ctypes
 
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 NLMSG_ERROR = 2
@@ -33,11 +37,18 @@ CLONE_NEWNET, MS_BIND = 0x40000000, 4096
 NETNS_DIR = "/run/netns"
 NET = ipaddress.IPv4Address("10.0.0.0")
 
-_libc = ctypes.CDLL(None, use_errno=True)
+
+@functools.cache
+def _lib() -> ctypes.CDLL:
+    """libc, for unshare, mount and setns (ctypes imported here: floor.py, which uses this
+    file's netlink helpers, has no namespace to make and no import to spare)."""
+    import ctypes
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def _check(ret: int, what: str) -> None:
     if ret != 0:
+        import ctypes
         err = ctypes.get_errno()
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
@@ -112,13 +123,13 @@ def netns_add(name: str, home: int) -> int:
     an fd of it, the thread back in `home`."""
     path = os.path.join(NETNS_DIR, name)
     os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
-    _check(_libc.unshare(CLONE_NEWNET), "unshare")
+    _check(_lib().unshare(CLONE_NEWNET), "unshare")
     try:
-        _check(_libc.mount(b"/proc/thread-self/ns/net", path.encode(), b"none", MS_BIND, None),
+        _check(_lib().mount(b"/proc/thread-self/ns/net", path.encode(), b"none", MS_BIND, None),
                f"mount {path}")
         return os.open(path, os.O_RDONLY)
     finally:
-        _check(_libc.setns(home, CLONE_NEWNET), "setns back")
+        _check(_lib().setns(home, CLONE_NEWNET), "setns back")
 
 
 def pair_addrs(i: int) -> tuple[str, str]:
@@ -144,7 +155,7 @@ def star(spokes: int) -> None:
         root.addr_add(b, socket.if_nametoindex(f"p{i}"))
         root.link_set(f"p{i}", up=True)
         # the namespace's own part, as `ip -n s{i} -batch -` does it: from inside
-        _check(_libc.setns(ns, CLONE_NEWNET), "setns")
+        _check(_lib().setns(ns, CLONE_NEWNET), "setns")
         try:
             inner = Rtnl()
             inner.link_set("lo", up=True)
@@ -152,7 +163,7 @@ def star(spokes: int) -> None:
             inner.link_set(f"e{i}", up=True)
             inner.close()
         finally:
-            _check(_libc.setns(home, CLONE_NEWNET), "setns back")
+            _check(_lib().setns(home, CLONE_NEWNET), "setns back")
         os.close(ns)
     root.close()
 

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +38,10 @@ def test_benchmark_runs_every_scenario_and_writes_json(tmp_path: Path) -> None:
     # the star's two references: one ip process per namespace, and one process in all
     assert {"ip -batch + ip -n NS per namespace", "one process, raw netlink"} <= \
         set(res["scenarios"]["star-2"])
+    # the floor (floor.py) of create, no-op and destroy, and its table against the targets
+    for name in ("create-20", "noop-20", "destroy-20"):
+        assert "floor: a Python program, no checks" in res["scenarios"][name], name
+    assert "| create-20 |" in proc.stdout.split("floor's ratio")[1]
     # the marginal cost per added interface between the scale sizes, for both tools
     assert set(res["marginal_us_per_interface"]["10→20"]) == {"vnet", "ip -batch"}
     # the reference's asynchronous teardown is also timed until its links are gone: never
@@ -46,10 +51,11 @@ def test_benchmark_runs_every_scenario_and_writes_json(tmp_path: Path) -> None:
         star["ip netns del"]["median"] > 0
 
 
-def _star_state(build: str) -> dict[str, object]:
+def _star_state(build: str, namespaces: str = "'' s0 s1 s2") -> dict[str, object]:
     """Build the star with `build` (shell, in a fresh private network and mount namespace)
-    and read back what matters: links with kind and master, addresses, per namespace."""
-    read = ("for ns in '' s0 s1 s2; do ip ${ns:+-n $ns} -j -d link show; "
+    and read back what matters: links with kind, master, group, state and addresses, per
+    namespace."""
+    read = (f"for ns in {namespaces}; do ip ${{ns:+-n $ns}} -j -d link show; "
             "ip ${ns:+-n $ns} -j -4 addr show; done")
     proc = subprocess.run(
         ["unshare", "-n", "-m", "--propagation", "private", "sh", "-ec",
@@ -63,7 +69,7 @@ def _star_state(build: str) -> dict[str, object]:
         for item in json.loads(chunk):
             key = f"{i}:{item['ifname']}"
             out[key] = (item.get("linkinfo", {}).get("info_kind"), item.get("master"),
-                        "UP" in item.get("flags", []),
+                        item.get("group"), "UP" in item.get("flags", []),
                         sorted(a["local"] for a in item.get("addr_info", [])))
     return out
 
@@ -71,11 +77,7 @@ def _star_state(build: str) -> dict[str, object]:
 @pytest.mark.kind("veth", "bridge")
 def test_the_single_process_star_reference_builds_what_the_ip_batches_build(
         tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import bench
-    finally:
-        sys.path.pop(0)
+    bench: Any = _bench()
     root, per_ns = bench.star_batches(3)
     (tmp_path / "root.batch").write_text(root)
     by_ip = "ip -batch " + str(tmp_path / "root.batch") + "".join(
@@ -84,3 +86,32 @@ def test_the_single_process_star_reference_builds_what_the_ip_batches_build(
     expected = _star_state(by_ip)
     assert len(expected) > 10 and any(v[0] == "bridge" for v in expected.values())
     assert _star_state(by_ref) == expected
+
+
+def _bench() -> object:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench
+    finally:
+        sys.path.pop(0)
+    return bench
+
+
+@pytest.mark.kind("veth")
+def test_the_floor_builds_what_the_ip_batch_builds_and_deletes_only_its_group(
+        tmp_path: Path) -> None:
+    bench: Any = _bench()
+    (tmp_path / "c.batch").write_text(bench.create_batch(3))
+    (tmp_path / "c.yaml").write_text(bench.create_yaml(3))
+    floor = f"{sys.executable} {ROOT / 'benchmarks' / 'floor.py'}"
+    expected = _star_state(f"ip -batch {tmp_path / 'c.batch'}", namespaces="''")
+    links = [v for k, v in expected.items() if k.startswith("0:")]  # then their addresses
+    assert len(links) == 7 and sum(v[2] == str(bench.GROUP) and v[3] for v in links) == 6
+    assert sum(len(v[4]) for k, v in expected.items() if k.startswith("1:")) == 6
+    assert _star_state(f"{floor} create {tmp_path / 'c.yaml'} {bench.GROUP}",
+                       namespaces="''") == expected
+    # its no-op reads, and its destroy deletes the group, not a link outside it
+    after = _star_state(f"{floor} create {tmp_path / 'c.yaml'} {bench.GROUP}; "
+                        f"{floor} noop {tmp_path / 'c.yaml'}; ip link add keep type veth peer name keep1; "
+                        f"{floor} destroy {bench.GROUP}", namespaces="''")
+    assert sorted(after) == ["0:keep", "0:keep1", "0:lo"]
