@@ -7,9 +7,9 @@ on the benchmark's files must do, timed as a whole process like vnet and `ip`.
 
 - create: start Python, import PyYAML and compose FILE with its C loader (as vnet reads a
   file: nodes, for positions), take each pair's names and addresses from the nodes, and make
-  the kernel do what `ip -batch` of create-N does, one request at a time, each waiting for its
-  acknowledgement as `ip` does (the veth pair in group GROUP, an address on each end, both
-  up).
+  the kernel do what `ip -batch` of create-N does (the veth pair in group GROUP, an address
+  on each end, both up), the requests sent as vnet sends them: many to a sendmsg, only the
+  last of each acknowledged.
 - noop: start, import PyYAML, compose FILE, and read the kernel's links and addresses (two
   dumps, every reply read, nothing decoded): no validation, no comparison.
 - destroy: start, read the links (a tool that deletes only its own must look first), and
@@ -34,8 +34,10 @@ from star_ref import (
     IFLA_INFO_DATA,
     IFLA_INFO_KIND,
     IFLA_LINKINFO,
+    NLM_F_ACK,
     NLM_F_CREATE,
     NLM_F_EXCL,
+    NLM_F_REQUEST,
     RTM_NEWADDR,
     RTM_NEWLINK,
     VETH_INFO_PEER,
@@ -84,22 +86,54 @@ def group_attr(group: int) -> bytes:
 
 
 def create(path: str, group: int) -> None:
+    """The pairs, then their addresses and states: each part sent as vnet sends a batch, many
+    requests in one sendmsg (only the last asks for an acknowledgement; the kernel answers
+    the others only to refuse them)."""
+    found = pairs(read(path))
     rt = Rtnl()
-    for name, address, peer_name, peer_address in pairs(read(path)):
+    links = []
+    for name, _, peer_name, _ in found:
         peer = ifinfo() + name_attr(peer_name) + group_attr(group)
         info = attr(IFLA_INFO_KIND, b"veth") + attr(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer))
-        rt.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
-                   ifinfo() + name_attr(name) + group_attr(group) + attr(IFLA_LINKINFO, info))
+        links.append((RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
+                      ifinfo() + name_attr(name) + group_attr(group) + attr(IFLA_LINKINFO, info)))
+    send_many(rt, links)
+    addresses, states = [], []
+    for name, address, peer_name, peer_address in found:
         for ifname, addr in ((name, address), (peer_name, peer_address)):
             ip, _, prefix = addr.partition("/")
             packed = socket.inet_pton(socket.AF_INET, ip)
-            rt.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL,
-                       struct.pack("BBBBI", socket.AF_INET, int(prefix), 0, 0,
-                                   socket.if_nametoindex(ifname))
-                       + attr(IFA_LOCAL, packed) + attr(IFA_ADDRESS, packed))
-        rt.link_set(name, up=True)
-        rt.link_set(peer_name, up=True)
+            addresses.append((RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, struct.pack(
+                "BBBBI", socket.AF_INET, int(prefix), 0, 0, socket.if_nametoindex(ifname))
+                + attr(IFA_LOCAL, packed) + attr(IFA_ADDRESS, packed)))
+            states.append((RTM_NEWLINK, 0, ifinfo(up=True) + name_attr(ifname)))
+    send_many(rt, addresses + states)
     rt.close()
+
+
+def send_many(rt: Rtnl, msgs: list[tuple[int, int, bytes]], per_send: int = 256) -> None:
+    """Send requests `per_send` to a sendmsg, the last of each asking for the kernel's
+    acknowledgement; raise on the first refusal."""
+    for first in range(0, len(msgs), per_send):
+        chunk = msgs[first:first + per_send]
+        parts = []
+        for i, (kind, flags, body) in enumerate(chunk):
+            rt.seq += 1
+            flags |= NLM_F_REQUEST | (NLM_F_ACK if i == len(chunk) - 1 else 0)
+            parts.append(struct.pack("IHHII", 16 + len(body), kind, flags, rt.seq, 0) + body)
+        rt.sock.send(b"".join(parts))
+        acked = False
+        while not acked:
+            data = rt.sock.recv(1 << 16)
+            offset = 0
+            while offset < len(data):
+                length, kind, _, seq, _ = struct.unpack_from("IHHII", data, offset)
+                if kind == NLMSG_ERROR:
+                    (code,) = struct.unpack_from("i", data, offset + 16)
+                    if code:
+                        raise OSError(-code, f"netlink request {seq}: {os.strerror(-code)}")
+                    acked = acked or seq == rt.seq
+                offset += (length + 3) & ~3
 
 
 def dump(rt: Rtnl, msg_type: int, body: bytes) -> int:
