@@ -7,9 +7,9 @@ on the benchmark's files must do, timed as a whole process like vnet and `ip`.
 
 - create: start Python, import PyYAML and compose FILE with its C loader (as vnet reads a
   file: nodes, for positions), take each pair's names and addresses from the nodes, and make
-  the kernel do what `ip -batch` of create-N does (the veth pair in group GROUP, an address
-  on each end, both up), the requests sent as vnet sends them: many to a sendmsg, only the
-  last of each acknowledged.
+  the kernel do what `ip -batch` of create-N does, in its order (the veth pair in group
+  GROUP, an address on each end, both up), the requests sent as vnet sends them: many to a
+  sendmsg, only the last of each acknowledged, each new link given its ifindex.
 - noop: start, import PyYAML, compose FILE, and read the kernel's links and addresses (two
   dumps, every reply read, nothing decoded): no validation, no comparison.
 - destroy: start, read the links (a tool that deletes only its own must look first), and
@@ -86,28 +86,29 @@ def group_attr(group: int) -> bytes:
 
 
 def create(path: str, group: int) -> None:
-    """The pairs, then their addresses and states: each part sent as vnet sends a batch, many
-    requests in one sendmsg (only the last asks for an acknowledgement; the kernel answers
-    the others only to refuse them)."""
+    """The requests of `ip -batch`, in its order (each pair, its addresses, its states), sent
+    as vnet sends a batch: many to a sendmsg, only the last acknowledged (the kernel answers
+    the others only to refuse them), each new link given its ifindex (one past the highest)
+    so that the requests after it can name it."""
     found = pairs(read(path))
     rt = Rtnl()
-    links = []
-    for name, _, peer_name, _ in found:
-        peer = ifinfo() + name_attr(peer_name) + group_attr(group)
-        info = attr(IFLA_INFO_KIND, b"veth") + attr(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer))
-        links.append((RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL,
-                      ifinfo() + name_attr(name) + group_attr(group) + attr(IFLA_LINKINFO, info)))
-    send_many(rt, links)
-    addresses, states = [], []
+    index = max(i for i, _ in socket.if_nameindex()) + 1
+    msgs = []
     for name, address, peer_name, peer_address in found:
-        for ifname, addr in ((name, address), (peer_name, peer_address)):
+        ends = ((index, address), (index + 1, peer_address))
+        peer = ifinfo(index + 1) + name_attr(peer_name) + group_attr(group)
+        info = attr(IFLA_INFO_KIND, b"veth") + attr(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer))
+        msgs.append((RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, ifinfo(index) + name_attr(name)
+                     + group_attr(group) + attr(IFLA_LINKINFO, info)))
+        for at, addr in ends:
             ip, _, prefix = addr.partition("/")
             packed = socket.inet_pton(socket.AF_INET, ip)
-            addresses.append((RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, struct.pack(
-                "BBBBI", socket.AF_INET, int(prefix), 0, 0, socket.if_nametoindex(ifname))
-                + attr(IFA_LOCAL, packed) + attr(IFA_ADDRESS, packed)))
-            states.append((RTM_NEWLINK, 0, ifinfo(up=True) + name_attr(ifname)))
-    send_many(rt, addresses + states)
+            msgs.append((RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL,
+                         struct.pack("BBBBI", socket.AF_INET, int(prefix), 0, 0, at)
+                         + attr(IFA_LOCAL, packed) + attr(IFA_ADDRESS, packed)))
+        msgs += [(RTM_NEWLINK, 0, ifinfo(at, up=True)) for at, _ in ends]
+        index += 2
+    send_many(rt, msgs)
     rt.close()
 
 
