@@ -115,6 +115,7 @@ def test_the_floor_builds_what_the_ip_batch_builds_and_deletes_only_its_group(
     after = _star_state(f"{floor} create {tmp_path / 'c.yaml'} {bench.GROUP}; "
                         f"if {floor} create {tmp_path / 'c.yaml'} {bench.GROUP} 2>/dev/null; "
                         "then exit 9; fi; "
-                        f"{floor} noop {tmp_path / 'c.yaml'}; ip link add keep type veth peer name keep1; "
+                        f"{floor} noop {tmp_path / 'c.yaml'}; "
+                        "ip link add keep type veth peer name keep1; "
                         f"{floor} destroy {bench.GROUP}", namespaces="''")
     assert sorted(after) == ["0:keep", "0:keep1", "0:lo"]
