@@ -119,3 +119,13 @@ def test_the_floor_builds_what_the_ip_batch_builds_and_deletes_only_its_group(
                         "ip link add keep type veth peer name keep1; "
                         f"{floor} destroy {bench.GROUP}", namespaces="''")
     assert sorted(after) == ["0:keep", "0:keep1", "0:lo"]
+
+
+def test_the_floor_imports_nothing_a_lean_program_would_not() -> None:
+    # a floor that paid for imports vnet may avoid would claim targets out of reach that
+    # are not: no typing, no ctypes (star_ref's namespaces), no ipaddress
+    code = ("import sys; sys.path.insert(0, 'benchmarks'); import floor; "
+            "print(' '.join(m for m in ('typing', 'ctypes', 'ipaddress') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    assert out.split() == []
