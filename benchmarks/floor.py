@@ -38,6 +38,7 @@ from star_ref import (
     NLM_F_CREATE,
     NLM_F_EXCL,
     NLM_F_REQUEST,
+    NLMSG_ERROR,
     RTM_NEWADDR,
     RTM_NEWLINK,
     VETH_INFO_PEER,
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 IFLA_GROUP = 27
 RTM_DELLINK, RTM_GETLINK, RTM_GETADDR = 17, 18, 22
 NLM_F_DUMP = 0x300
-NLMSG_DONE, NLMSG_ERROR = 3, 2
+NLMSG_DONE = 3
 IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS = 29, 1 << 3
 
 
@@ -140,7 +141,8 @@ def send_many(rt: Rtnl, msgs: list[tuple[int, int, bytes]], per_send: int = 256)
 def dump(rt: Rtnl, msg_type: int, body: bytes) -> int:
     """Send a dump request and read every reply to its end; the number of bytes read."""
     rt.seq += 1
-    rt.sock.send(struct.pack("IHHII", 16 + len(body), msg_type, 1 | NLM_F_DUMP, rt.seq, 0)
+    rt.sock.send(struct.pack("IHHII", 16 + len(body), msg_type, NLM_F_REQUEST | NLM_F_DUMP,
+                             rt.seq, 0)
                  + body)
     total = 0
     while True:
@@ -154,23 +156,23 @@ def dump(rt: Rtnl, msg_type: int, body: bytes) -> int:
             offset += (length + 3) & ~3
 
 
-def read_kernel(rt: Rtnl) -> int:
-    links = dump(rt, RTM_GETLINK,
-                 ifinfo() + attr(IFLA_EXT_MASK, struct.pack("I", RTEXT_FILTER_SKIP_STATS)))
-    return links + dump(rt, RTM_GETADDR, struct.pack("BBBBI", socket.AF_UNSPEC, 0, 0, 0, 0))
+def dump_links(rt: Rtnl) -> int:
+    """Every link of the namespace, without statistics (as vnet reads them to plan)."""
+    return dump(rt, RTM_GETLINK,
+                ifinfo() + attr(IFLA_EXT_MASK, struct.pack("I", RTEXT_FILTER_SKIP_STATS)))
 
 
 def noop(path: str) -> None:
     read(path)
     rt = Rtnl()
-    read_kernel(rt)
+    dump_links(rt)
+    dump(rt, RTM_GETADDR, struct.pack("BBBBI", socket.AF_UNSPEC, 0, 0, 0, 0))
     rt.close()
 
 
 def destroy(group: int) -> None:
     rt = Rtnl()
-    dump(rt, RTM_GETLINK,
-         ifinfo() + attr(IFLA_EXT_MASK, struct.pack("I", RTEXT_FILTER_SKIP_STATS)))
+    dump_links(rt)
     rt.request(RTM_DELLINK, 0, ifinfo() + group_attr(group))
     rt.close()
 
